@@ -1,0 +1,371 @@
+import Foundation
+import TIFF
+
+/// Reads rectangles of a slide's full-resolution image as 8-bit RGB (or its first channel).
+///
+/// - Any TIFF directory can hold the full-resolution image: the reader takes the largest of
+///   all pages and sub-IFDs, so pyramids (OME-TIFF, SVS-like) work.
+/// - Only the tiles or strips that meet a rectangle are decoded, through a small LRU cache,
+///   so memory follows the rectangle (and the cache bound), never the slide.
+/// - 8-bit grey, grey+alpha, RGB and RGBA, contiguous or planar-separate, with any codec
+///   libtiff has (none, LZW, Deflate, JPEG, ...), are copied directly; other layouts that
+///   libtiff's RGBA interface converts cheaply (palette, 1/4/16-bit, min-is-white, YCbCr,
+///   CMYK) go through it; the rest (float, signed, ...) are refused with the reason.
+/// - Rectangles may lie partly or wholly outside the image: outside pixels reflect
+///   (`reflectIndex`), as the tiler needs.
+///
+/// Not thread-safe: give each thread its own reader.
+public final class SlideReader {
+    /// The file's path.
+    public let path: String
+    /// Every directory of the file, pages first, each followed by its sub-IFDs.
+    public let directories: [SlideDirectory]
+    /// The directory the reader serves: the full-resolution image.
+    public let image: SlideDirectory
+    /// Whether the file is BigTIFF.
+    public let isBigTIFF: Bool
+
+    public var width: Int { image.width }
+    public var height: Int { image.height }
+
+    private let file: TIFFFile
+    private let decoder: Decoder
+    private var cache: BlockCache
+
+    /// The largest block (decoded tile or strip) the reader will allocate; larger strips
+    /// are read scanline by scanline.
+    static let maxBlockBytes = 64 << 20
+    /// Dimensions beyond this are taken as a corrupt header rather than a slide.
+    static let maxDimension = 1 << 22
+
+    /// Opens `path` and selects its full-resolution image.
+    ///
+    /// `cacheBytes` bounds the decoded tiles or strips kept between reads.
+    public init(path: String, cacheBytes: Int = 64 << 20) throws {
+        self.path = path
+        let file: TIFFFile
+        do {
+            file = try TIFFFile(path: path, mode: "r", maxSingleAllocation: 512 << 20)
+        } catch let error as TIFFError {
+            throw TesseraError(path, Self.explainOpenFailure(path: path, libtiff: error.reason))
+        }
+        self.file = file
+        self.isBigTIFF = file.isBigTIFF
+        let directories = try Self.listDirectories(file, path: path)
+        self.directories = directories
+        guard let image = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
+            throw TesseraError(path, "the file holds no image")
+        }
+        self.image = image
+        try Self.select(image.location, in: file, path: path)
+        self.decoder = try Decoder(file: file, image: image, path: path)
+        self.cache = BlockCache(capacityBytes: cacheBytes)
+    }
+
+    // MARK: Reading
+
+    /// The rectangle (x, y, width, height) as 8-bit RGB; outside the image, pixels reflect.
+    public func readRGB(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
+        precondition(width >= 0 && height >= 0)
+        var output = PixelImage(width: width, height: height, channels: 3)
+        if width == 0 || height == 0 { return output }
+        // Source coordinates of every output row and column, and the inside box they span.
+        let columns = (0..<width).map { reflectIndex(x + $0, count: self.width) }
+        let rows = (0..<height).map { reflectIndex(y + $0, count: self.height) }
+        let x0 = columns.min()!, x1 = columns.max()! + 1
+        let y0 = rows.min()!, y1 = rows.max()! + 1
+        let inside = try readInside(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let insideWidth = x1 - x0
+        let horizontallyInside = x >= 0 && x + width <= self.width
+        inside.withUnsafeBufferPointer { source in
+            output.pixels.withUnsafeMutableBufferPointer { target in
+                for row in 0..<height {
+                    let sourceRow = (rows[row] - y0) * insideWidth
+                    let targetRow = row * width
+                    if horizontallyInside {
+                        // The row lies inside horizontally: one copy.
+                        let start = sourceRow * 3
+                        for i in 0..<(width * 3) { target[targetRow * 3 + i] = source[start + i] }
+                    } else {
+                        for column in 0..<width {
+                            let s = (sourceRow + columns[column] - x0) * 3
+                            let t = (targetRow + column) * 3
+                            target[t] = source[s]; target[t + 1] = source[s + 1]; target[t + 2] = source[s + 2]
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The rectangle's first channel (masks and grey images), reflecting outside the image.
+    public func readFirstChannel(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
+        try readRGB(x: x, y: y, width: width, height: height).firstChannel()
+    }
+
+    /// RGB of a rectangle that lies inside the image, packed width × height × 3.
+    private func readInside(x: Int, y: Int, width: Int, height: Int) throws -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: width * height * 3)
+        switch decoder.mode {
+        case .rgba:
+            var raster = [UInt32](repeating: 0, count: width * height)
+            try raster.withUnsafeMutableBufferPointer { try file.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
+            for i in 0..<(width * height) {
+                let word = raster[i] // ABGR, red in the low byte
+                output[i * 3] = UInt8(truncatingIfNeeded: word)
+                output[i * 3 + 1] = UInt8(truncatingIfNeeded: word >> 8)
+                output[i * 3 + 2] = UInt8(truncatingIfNeeded: word >> 16)
+            }
+        case .blocks(let layout):
+            try copyBlocks(layout, x: x, y: y, width: width, height: height, into: &output)
+        case .scanlines(let layout):
+            try copyScanlines(layout, x: x, y: y, width: width, height: height, into: &output)
+        }
+        return output
+    }
+
+    /// Copies from decoded tiles or strips (8-bit, 1–4 samples, either planar layout).
+    private func copyBlocks(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into output: inout [UInt8]) throws {
+        let blockColumns = (x / layout.blockWidth)...((x + width - 1) / layout.blockWidth)
+        let blockRows = (y / layout.blockHeight)...((y + height - 1) / layout.blockHeight)
+        for blockRow in blockRows {
+            for blockColumn in blockColumns {
+                let bx = blockColumn * layout.blockWidth, by = blockRow * layout.blockHeight
+                // The part of the request this block covers.
+                let cx0 = max(x, bx), cx1 = min(x + width, bx + layout.blockWidth)
+                let cy0 = max(y, by), cy1 = min(y + height, by + layout.blockHeight)
+                for plane in 0..<layout.planes {
+                    let index = layout.tiled
+                        ? file.tileIndex(x: bx, y: by, plane: plane)
+                        : file.stripIndex(y: by, plane: plane)
+                    let block = try decodedBlock(index, bytes: layout.blockBytes, tiled: layout.tiled)
+                    let stride = layout.planes == 1 ? layout.samples : 1
+                    block.withUnsafeBufferPointer { source in
+                        for row in cy0..<cy1 {
+                            let sourceRow = ((row - by) * layout.blockWidth - bx) * stride
+                            let targetRow = ((row - y) * width - x) * 3
+                            for column in cx0..<cx1 {
+                                let s = sourceRow + column * stride
+                                let t = targetRow + column * 3
+                                if layout.planes == 1 {
+                                    layout.copyPixel(source, s, &output, t)
+                                } else if plane < 3 && layout.samples >= 3 {
+                                    output[t + plane] = source[s]
+                                } else if plane == 0 && layout.samples < 3 {
+                                    output[t] = source[s]; output[t + 1] = source[s]; output[t + 2] = source[s]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies from scanlines, for strips too large to decode whole.
+    private func copyScanlines(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into output: inout [UInt8]) throws {
+        var line = [UInt8](repeating: 0, count: file.scanlineSize)
+        for plane in 0..<layout.planes {
+            for row in y..<(y + height) {
+                try line.withUnsafeMutableBytes { try file.readScanline(row, plane: plane, into: $0) }
+                let stride = layout.planes == 1 ? layout.samples : 1
+                for column in x..<(x + width) {
+                    let s = column * stride
+                    let t = ((row - y) * width + column - x) * 3
+                    if layout.planes == 1 {
+                        layout.copyPixel(line, s, &output, t)
+                    } else if plane < 3 && layout.samples >= 3 {
+                        output[t + plane] = line[s]
+                    } else if plane == 0 && layout.samples < 3 {
+                        output[t] = line[s]; output[t + 1] = line[s]; output[t + 2] = line[s]
+                    }
+                }
+            }
+        }
+    }
+
+    private func decodedBlock(_ index: Int, bytes: Int, tiled: Bool) throws -> [UInt8] {
+        if let block = cache.block(index) { return block }
+        var block = [UInt8](repeating: 0, count: bytes)
+        do {
+            try block.withUnsafeMutableBytes { buffer in
+                if tiled { try file.readTile(index, into: buffer) } else { try file.readStrip(index, into: buffer) }
+            }
+        } catch let error as TIFFError {
+            throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
+        }
+        cache.insert(index, block)
+        return block
+    }
+
+    // MARK: Opening
+
+    private static func explainOpenFailure(path: String, libtiff: String) -> String {
+        guard let handle = fopen(path, "rb") else { return "cannot open: \(String(cString: strerror(errno)))" }
+        defer { fclose(handle) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let count = fread(&magic, 1, 4, handle)
+        if count < 4 { return count == 0 ? "the file is empty" : "too short to be a TIFF file" }
+        let isTIFF = (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
+            && (magic[2] == 42 || magic[3] == 42 || magic[2] == 43 || magic[3] == 43)
+        return isTIFF ? "corrupt TIFF: \(libtiff)" : "not a TIFF file"
+    }
+
+    private static func listDirectories(_ file: TIFFFile, path: String) throws -> [SlideDirectory] {
+        var result: [SlideDirectory] = []
+        let pages = file.directoryCount
+        guard pages > 0 else { throw TesseraError(path, "corrupt TIFF: no image directory") }
+        for page in 0..<min(pages, 4096) {
+            try wrap(path) { try file.setDirectory(page) }
+            result.append(SlideDirectory(reading: file, at: .page(page)))
+            for (index, offset) in file.subIFDOffsets().prefix(64).enumerated() {
+                try wrap(path) { try file.setSubDirectory(offset: offset) }
+                result.append(SlideDirectory(reading: file, at: .subIFD(page: page, index: index, offset: offset)))
+                try wrap(path) { try file.setDirectory(page) }
+            }
+        }
+        return result
+    }
+
+    private static func select(_ location: DirectoryLocation, in file: TIFFFile, path: String) throws {
+        try wrap(path) {
+            switch location {
+            case .page(let page): try file.setDirectory(page)
+            case .subIFD(_, _, let offset): try file.setSubDirectory(offset: offset)
+            }
+        }
+    }
+
+    private static func wrap(_ path: String, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as TIFFError {
+            throw TesseraError(path, "corrupt TIFF: \(error.reason)")
+        }
+    }
+
+    // MARK: Decoding plan
+
+    /// How the selected directory's pixels are turned into RGB.
+    private struct Decoder {
+        enum Mode { case blocks(BlockLayout), scanlines(BlockLayout), rgba }
+        let mode: Mode
+
+        init(file: TIFFFile, image: SlideDirectory, path: String) throws {
+            guard image.width > 0, image.height > 0 else {
+                throw TesseraError(path, "the image has no pixels (\(image.width)×\(image.height))")
+            }
+            guard image.width <= SlideReader.maxDimension, image.height <= SlideReader.maxDimension else {
+                throw TesseraError(path, "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt")
+            }
+            guard TIFFCompression.isConfigured(image.compression) else {
+                throw TesseraError(path, "compression \(TIFFCompression.name(of: image.compression)) is not supported by this libtiff")
+            }
+            if let tile = image.tileSize {
+                guard tile.width > 0, tile.height > 0, tile.width * tile.height <= 1 << 24 else {
+                    throw TesseraError(path, "the header claims \(tile.width)×\(tile.height) tiles; the file is corrupt")
+                }
+            }
+            let photometric = image.photometric
+            var direct = image.bitsPerSample == 8 && image.sampleFormat == 1
+            direct = direct && (
+                (photometric == TIFFPhotometric.minIsBlack && (1...2).contains(image.samplesPerPixel)) ||
+                (photometric == TIFFPhotometric.rgb && (3...4).contains(image.samplesPerPixel)) ||
+                (photometric == TIFFPhotometric.yCbCr && image.compression == TIFFCompression.jpeg.rawValue
+                    && image.samplesPerPixel == 3 && image.planarConfig == 1))
+            if direct && photometric == TIFFPhotometric.yCbCr {
+                // libtiff's JPEG codec converts YCbCr to RGB when asked.
+                try? file.set(TIFFTag.jpegColorMode, 1)
+            }
+            if direct {
+                let layout = BlockLayout(file: file, image: image)
+                if layout.blockBytes <= SlideReader.maxBlockBytes {
+                    mode = .blocks(layout)
+                } else if !layout.tiled {
+                    mode = .scanlines(layout)
+                } else {
+                    throw TesseraError(path, "tiles of \(layout.blockBytes) bytes are too large")
+                }
+                return
+            }
+            if image.sampleFormat == 3 || image.sampleFormat == 2 {
+                throw TesseraError(path, "unsupported sample format: \(image.bitsPerSample)-bit \(image.sampleFormat == 3 ? "floating point" : "signed integer") samples; convert the slide to 8-bit RGB")
+            }
+            let (ok, reason) = file.rgbaConvertible()
+            guard ok else {
+                throw TesseraError(path, "unsupported image layout (\(image.summary)): \(reason)")
+            }
+            if image.tileSize == nil, let rows = image.rowsPerStrip, rows * image.width * 4 > SlideReader.maxBlockBytes {
+                throw TesseraError(path, "strips of \(rows) rows in this layout (\(image.summary)) are too large to convert; re-save the slide tiled")
+            }
+            mode = .rgba
+        }
+    }
+
+    /// Geometry of decoded blocks for the direct path.
+    private struct BlockLayout {
+        let tiled: Bool
+        let blockWidth: Int
+        let blockHeight: Int
+        let blockBytes: Int
+        /// Samples per pixel in the file.
+        let samples: Int
+        /// 1 for contiguous samples, else one plane per sample.
+        let planes: Int
+
+        init(file: TIFFFile, image: SlideDirectory) {
+            tiled = image.tileSize != nil
+            samples = image.samplesPerPixel
+            planes = image.planarConfig == 2 ? image.samplesPerPixel : 1
+            if let tile = image.tileSize {
+                blockWidth = tile.width
+                blockHeight = tile.height
+                blockBytes = file.tileSize
+            } else {
+                blockWidth = image.width
+                blockHeight = image.rowsPerStrip ?? image.height
+                blockBytes = file.stripSize
+            }
+        }
+
+        /// Copies one contiguous pixel to RGB: grey replicates, alpha is dropped.
+        @inline(__always)
+        func copyPixel(_ source: UnsafeBufferPointer<UInt8>, _ s: Int, _ output: inout [UInt8], _ t: Int) {
+            if samples >= 3 {
+                output[t] = source[s]; output[t + 1] = source[s + 1]; output[t + 2] = source[s + 2]
+            } else {
+                output[t] = source[s]; output[t + 1] = source[s]; output[t + 2] = source[s]
+            }
+        }
+
+        func copyPixel(_ source: [UInt8], _ s: Int, _ output: inout [UInt8], _ t: Int) {
+            source.withUnsafeBufferPointer { copyPixel($0, s, &output, t) }
+        }
+    }
+}
+
+/// A least-recently-used cache of decoded blocks, bounded in bytes.
+struct BlockCache {
+    private var blocks: [Int: (block: [UInt8], lastUse: Int)] = [:]
+    private var bytes = 0
+    private var clock = 0
+    let capacityBytes: Int
+
+    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    mutating func block(_ index: Int) -> [UInt8]? {
+        guard let entry = blocks[index] else { return nil }
+        clock += 1
+        blocks[index] = (entry.block, clock)
+        return entry.block
+    }
+
+    mutating func insert(_ index: Int, _ block: [UInt8]) {
+        clock += 1
+        while bytes + block.count > capacityBytes, let oldest = blocks.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            bytes -= oldest.value.block.count
+            blocks[oldest.key] = nil
+        }
+        blocks[index] = (block, clock)
+        bytes += block.count
+    }
+}

@@ -1,0 +1,187 @@
+import CZeroMQ
+
+/// The ZeroMQ socket types Tessera uses.
+public enum ZMQSocketType: Int32, Sendable {
+    case pair = 0, pub = 1, sub = 2, req = 3, rep = 4, dealer = 5, router = 6, pull = 7, push = 8
+}
+
+/// One ZeroMQ socket. A socket must stay on one thread; it is closed in `deinit`.
+///
+/// Every libzmq call is retried on `EINTR`; other failures throw `ZMQError` naming the call.
+public final class ZMQSocket {
+    private let context: ZMQContext
+    let handle: UnsafeMutableRawPointer
+
+    /// Creates a socket of `type` on `context`. The corresponding C function is `zmq_socket`.
+    public init(context: ZMQContext, type: ZMQSocketType) throws {
+        guard let handle = zmq_socket(context.handle, type.rawValue) else { throw ZMQError("zmq_socket") }
+        self.context = context
+        self.handle = handle
+        try set(ZMQ_LINGER, 0 as Int32)
+    }
+
+    deinit { zmq_close(handle) }
+
+    // MARK: Endpoints
+
+    /// Binds to an endpoint such as `tcp://127.0.0.1:5555`, `tcp://127.0.0.1:*` or `ipc:///tmp/x`.
+    public func bind(_ endpoint: String) throws {
+        guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError("zmq_bind \(endpoint)") }
+    }
+
+    /// Connects to an endpoint; ZeroMQ reconnects by itself when the peer goes away.
+    public func connect(_ endpoint: String) throws {
+        guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError("zmq_connect \(endpoint)") }
+    }
+
+    /// The endpoint actually bound last (resolves `*` ports).
+    public var lastEndpoint: String {
+        get throws { try string(ZMQ_LAST_ENDPOINT) }
+    }
+
+    // MARK: Options
+
+    /// Sets an integer option (`ZMQ_SNDHWM`, `ZMQ_RCVTIMEO`, ...).
+    public func set(_ option: Int32, _ value: Int32) throws {
+        var value = value
+        guard zmq_setsockopt(handle, option, &value, MemoryLayout<Int32>.size) == 0 else {
+            throw ZMQError("zmq_setsockopt \(option)")
+        }
+    }
+
+    /// Sets a 64-bit integer option (`ZMQ_MAXMSGSIZE`).
+    public func set(_ option: Int32, _ value: Int64) throws {
+        var value = value
+        guard zmq_setsockopt(handle, option, &value, MemoryLayout<Int64>.size) == 0 else {
+            throw ZMQError("zmq_setsockopt \(option)")
+        }
+    }
+
+    /// Sets a bytes option (`ZMQ_ROUTING_ID`, `ZMQ_SUBSCRIBE`, CURVE keys as Z85 text).
+    public func set(_ option: Int32, _ value: [UInt8]) throws {
+        guard zmq_setsockopt(handle, option, value, value.count) == 0 else {
+            throw ZMQError("zmq_setsockopt \(option)")
+        }
+    }
+
+    /// Sets a text option, passed with its terminating NUL as libzmq expects for Z85 keys.
+    public func set(_ option: Int32, _ value: String) throws {
+        try set(option, Array(value.utf8) + [0])
+    }
+
+    private func string(_ option: Int32) throws -> String {
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        var size = buffer.count
+        guard zmq_getsockopt(handle, option, &buffer, &size) == 0 else { throw ZMQError("zmq_getsockopt \(option)") }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+
+    /// Sends and receives give up after `milliseconds` (-1: wait forever).
+    public func setTimeouts(milliseconds: Int32) throws {
+        try set(ZMQ_SNDTIMEO, milliseconds)
+        try set(ZMQ_RCVTIMEO, milliseconds)
+    }
+
+    /// Messages larger than `bytes` are refused by libzmq and the peer disconnected,
+    /// before any of it is buffered: the first guard against hostile frames.
+    public func setMaxMessageSize(_ bytes: Int64) throws { try set(ZMQ_MAXMSGSIZE, bytes) }
+
+    /// The routing id a ROUTER peer sees for this socket.
+    public func setRoutingID(_ id: [UInt8]) throws { try set(ZMQ_ROUTING_ID, id) }
+
+    /// Makes this socket a CURVE server holding `secretKey` (Z85, 40 characters).
+    public func makeCurveServer(secretKey: String) throws {
+        try set(ZMQ_CURVE_SERVER, 1 as Int32)
+        try set(ZMQ_CURVE_SECRETKEY, secretKey)
+    }
+
+    /// Makes this socket a CURVE client of the server with `serverKey`, using its own pair.
+    public func makeCurveClient(serverKey: String, publicKey: String, secretKey: String) throws {
+        try set(ZMQ_CURVE_SERVERKEY, serverKey)
+        try set(ZMQ_CURVE_PUBLICKEY, publicKey)
+        try set(ZMQ_CURVE_SECRETKEY, secretKey)
+    }
+
+    // MARK: Messages
+
+    /// Sends a multipart message. With `dontWait`, throws a `wouldBlock` error instead of
+    /// blocking when the high-water mark is reached.
+    public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws {
+        for (index, frame) in frames.enumerated() {
+            var flags: Int32 = index + 1 < frames.count ? ZMQ_SNDMORE : 0
+            if dontWait { flags |= ZMQ_DONTWAIT }
+            try retryingOnInterrupt("zmq_send") { frame.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) } }
+        }
+    }
+
+    /// Receives one multipart message, or nil when `dontWait` and none is queued (or the
+    /// receive timeout passed). Frames arrive whole: ZeroMQ delivers all parts or none.
+    public func receive(dontWait: Bool = false) throws -> [[UInt8]]? {
+        var frames: [[UInt8]] = []
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        repeat {
+            let received = zmq_msg_recv(&message, handle, dontWait ? ZMQ_DONTWAIT : 0)
+            if received < 0 {
+                let error = ZMQError("zmq_msg_recv")
+                if error.code == EINTR { continue }
+                if error.wouldBlock && frames.isEmpty { return nil }
+                throw error
+            }
+            let size = zmq_msg_size(&message)
+            let data = zmq_msg_data(&message)!
+            frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+        } while zmq_msg_more(&message) != 0
+        return frames
+    }
+
+    private func retryingOnInterrupt(_ function: String, _ call: () -> Int32) throws {
+        while true {
+            if call() >= 0 { return }
+            let error = ZMQError(function)
+            if error.code != EINTR { throw error }
+        }
+    }
+}
+
+/// Waits on several sockets at once. The corresponding C function is `zmq_poll`.
+public enum ZMQPoller {
+    /// Returns, for each socket, whether a message can be received, waiting at most
+    /// `timeoutMilliseconds` (-1: forever). Interrupted waits report nothing ready.
+    public static func pollIn(_ sockets: [ZMQSocket], timeoutMilliseconds: Int) throws -> [Bool] {
+        var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        let count = zmq_poll(&items, Int32(items.count), timeoutMilliseconds)
+        if count < 0 {
+            let error = ZMQError("zmq_poll")
+            if error.code == EINTR { return Array(repeating: false, count: sockets.count) }
+            throw error
+        }
+        return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
+    }
+}
+
+/// A CURVE key pair in Z85 text, as libzmq generates them.
+public struct CurveKeyPair: Sendable, Equatable {
+    public let publicKey: String
+    public let secretKey: String
+
+    /// Generates a new pair. The corresponding C function is `zmq_curve_keypair`.
+    public static func generate() throws -> CurveKeyPair {
+        var publicKey = [CChar](repeating: 0, count: 41)
+        var secretKey = [CChar](repeating: 0, count: 41)
+        guard zmq_curve_keypair(&publicKey, &secretKey) == 0 else { throw ZMQError("zmq_curve_keypair") }
+        return CurveKeyPair(
+            publicKey: publicKey.withUnsafeBufferPointer { String(cString: $0.baseAddress!) },
+            secretKey: secretKey.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
+
+    /// The public key that belongs to `secretKey`. The C function is `zmq_curve_public`.
+    public static func publicKey(for secretKey: String) throws -> String {
+        var publicKey = [CChar](repeating: 0, count: 41)
+        guard secretKey.utf8.count == 40, zmq_curve_public(&publicKey, secretKey) == 0 else {
+            throw ZMQError("zmq_curve_public")
+        }
+        return publicKey.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}
