@@ -1,0 +1,143 @@
+/// Blends tile probability maps of one or more ensemble members into slide rows.
+///
+/// Every contribution is an integer, w(i)·w(j)·memberWeight·p with p in fixed point, summed
+/// in Int64; the normaliser Σ w(i)·w(j)·memberWeight is known from the plan alone. Integer
+/// addition is exact and commutative, so the result is bit-identical whatever order the
+/// tiles arrive in. Rows are handed out as soon as no unfinished tile can touch them, so
+/// memory is bounded by the rows of the tile rows in flight, never by the slide.
+public final class Stitcher {
+    public let plan: TilePlan
+    public let window: BlendWindow
+    /// Integer weight of each member in the ensemble average.
+    public let memberWeights: [Int]
+
+    private let weights: [Int]
+    /// Σ of window weights over the tiles covering each column (resp. row).
+    private let columnNorm: [Int64]
+    private let rowNorm: [Int64]
+    private let memberWeightSum: Int64
+    /// Members still owed, per tile; a tile is finished when none is.
+    private var pending: [TileIndex: Set<Int>] = [:]
+    /// Unfinished tiles per tile row.
+    private var unfinishedInRow: [Int]
+    /// Weighted sums for rows not yet handed out, by row.
+    private var sums: [Int: [Int64]] = [:]
+    /// The first row not yet handed out.
+    public private(set) var nextRow = 0
+
+    /// - Parameter memberWeights: one positive integer weight per member (at most 1024).
+    public init(plan: TilePlan, window: BlendWindow, memberWeights: [Int] = [1]) throws {
+        guard !memberWeights.isEmpty, memberWeights.allSatisfy({ (1...1024).contains($0) }) else {
+            throw TesseraError("ensemble", "member weights must be whole numbers from 1 to 1024, not \(memberWeights)")
+        }
+        self.plan = plan
+        self.window = window
+        self.memberWeights = memberWeights
+        weights = window.weights(tileSize: plan.tileSize, margin: plan.margin)
+        columnNorm = Self.norm(length: plan.imageWidth, count: plan.columns, plan: plan, weights: weights)
+        rowNorm = Self.norm(length: plan.imageHeight, count: plan.rows, plan: plan, weights: weights)
+        memberWeightSum = Int64(memberWeights.reduce(0, +))
+        unfinishedInRow = Array(repeating: plan.columns, count: plan.rows)
+        if let zero = columnNorm.firstIndex(of: 0) ?? rowNorm.firstIndex(of: 0) {
+            throw TesseraError("tiling", "pixel \(zero) gets no weight from any tile with the \(window.rawValue) window")
+        }
+    }
+
+    private static func norm(length: Int, count: Int, plan: TilePlan, weights: [Int]) -> [Int64] {
+        var norm = [Int64](repeating: 0, count: length)
+        for index in 0..<count {
+            let start = index * plan.stride - plan.margin
+            for i in 0..<plan.tileSize where (0..<length).contains(start + i) {
+                norm[start + i] += Int64(weights[i])
+            }
+        }
+        return norm
+    }
+
+    /// Whether every tile has been added for every member.
+    public var isComplete: Bool { nextRow == plan.imageHeight }
+
+    /// Whether `member`'s map of `tile` was already added.
+    public func hasContribution(tile: TileIndex, member: Int) -> Bool {
+        guard plan.contains(tile) else { return false }
+        if unfinishedInRow[tile.row] == 0 { return true }
+        if let owed = pending[tile] { return !owed.contains(member) }
+        return finished.contains(tile)
+    }
+
+    /// Finished tiles of tile rows that still have unfinished ones.
+    private var finished: Set<TileIndex> = []
+
+    /// Adds `member`'s probability map of `tile`: `tileSize²` fixed-point values, row-major.
+    ///
+    /// Throws when the tile or member is not in the plan, the map has the wrong size, or the
+    /// same contribution was already added (a duplicate would change the result).
+    public func add(tile: TileIndex, member: Int, map: UnsafeBufferPointer<UInt16>) throws {
+        let size = plan.tileSize
+        guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan") }
+        guard memberWeights.indices.contains(member) else { throw TesseraError("stitching", "no member \(member)") }
+        guard map.count == size * size else {
+            throw TesseraError("stitching", "\(tile): a map of \(map.count) values, not \(size)×\(size)")
+        }
+        guard !hasContribution(tile: tile, member: member) else {
+            throw TesseraError("stitching", "\(tile) member \(member) was already added")
+        }
+        let (originX, originY) = plan.origin(of: tile)
+        let memberWeight = Int64(memberWeights[member])
+        let x0 = max(0, -originX), x1 = min(size, plan.imageWidth - originX)
+        weights.withUnsafeBufferPointer { w in
+            for j in max(0, -originY)..<min(size, plan.imageHeight - originY) where w[j] != 0 {
+                let y = originY + j
+                let rowWeight = Int64(w[j]) * memberWeight
+                var row = sums[y] ?? [Int64](repeating: 0, count: plan.imageWidth)
+                row.withUnsafeMutableBufferPointer { sum in
+                    for i in x0..<x1 where w[i] != 0 {
+                        sum[originX + i] += rowWeight * Int64(w[i]) * Int64(map[j * size + i])
+                    }
+                }
+                sums[y] = row
+            }
+        }
+        var owed = pending[tile] ?? Set(memberWeights.indices)
+        owed.remove(member)
+        if owed.isEmpty {
+            pending[tile] = nil
+            finished.insert(tile)
+            unfinishedInRow[tile.row] -= 1
+            if unfinishedInRow[tile.row] == 0 { finished = finished.filter { $0.row != tile.row } }
+        } else {
+            pending[tile] = owed
+        }
+    }
+
+    /// Adds a map given as an array.
+    public func add(tile: TileIndex, member: Int, map: [UInt16]) throws {
+        try map.withUnsafeBufferPointer { try add(tile: tile, member: member, map: $0) }
+    }
+
+    /// Hands out the rows no unfinished tile can still touch, as fixed-point probabilities,
+    /// row-major from `firstRow`. Returns nil when no new row is ready.
+    public func takeFinishedRows() -> (firstRow: Int, rows: Int, probabilities: [UInt16])? {
+        // Rows above the first unfinished tile row's top edge are final.
+        let firstUnfinished = unfinishedInRow.firstIndex(where: { $0 > 0 })
+        let end = firstUnfinished.map { max(0, min(plan.imageHeight, $0 * plan.stride - plan.margin)) } ?? plan.imageHeight
+        guard end > nextRow else { return nil }
+        let width = plan.imageWidth
+        var output = [UInt16](repeating: 0, count: (end - nextRow) * width)
+        for y in nextRow..<end {
+            let row = sums.removeValue(forKey: y)
+            let rowScale = rowNorm[y] * memberWeightSum
+            output.withUnsafeMutableBufferPointer { out in
+                let base = (y - nextRow) * width
+                guard let row else { return } // every weight was zero: probability 0
+                for x in 0..<width {
+                    let norm = columnNorm[x] * rowScale
+                    out[base + x] = UInt16((row[x] + norm / 2) / norm)
+                }
+            }
+        }
+        let first = nextRow
+        nextRow = end
+        return (first, end - first, output)
+    }
+}
