@@ -1,0 +1,121 @@
+import Testing
+@testable import Shared
+
+@Suite struct StitcherTests {
+    /// A grey test image with structure at every scale.
+    static func image(width: Int, height: Int) -> [UInt8] {
+        (0..<(width * height)).map { i in
+            let x = i % width, y = i / width
+            return UInt8((x * 31 + y * 17 + (x * y) % 23 + (x ^ y)) % 256)
+        }
+    }
+
+    /// Runs the stitcher over every tile in `order`, predicting with `predict`, and returns
+    /// all rows as fixed-point probabilities, checking rows come out in sequence.
+    static func stitch(_ plan: TilePlan, _ window: BlendWindow, members: [Int] = [1], order: [TileIndex],
+                       predict: (TileIndex, Int) -> [UInt16]) throws -> [UInt16] {
+        let stitcher = try Stitcher(plan: plan, window: window, memberWeights: members)
+        var output: [UInt16] = []
+        for tile in order {
+            for member in members.indices { try stitcher.add(tile: tile, member: member, map: predict(tile, member)) }
+            while let rows = stitcher.takeFinishedRows() {
+                #expect(rows.firstRow * plan.imageWidth == output.count)
+                output += rows.probabilities
+            }
+        }
+        #expect(stitcher.isComplete)
+        return output
+    }
+
+    /// The tile of a grey image as fixed-point values, reflecting outside as the reader does.
+    static func identity(_ pixels: [UInt8], _ plan: TilePlan, _ tile: TileIndex) -> [UInt16] {
+        let (x0, y0) = plan.origin(of: tile)
+        let t = plan.tileSize
+        return (0..<(t * t)).map { i in
+            let x = reflectIndex(x0 + i % t, count: plan.imageWidth), y = reflectIndex(y0 + i / t, count: plan.imageHeight)
+            return Probability.fromByte(pixels[y * plan.imageWidth + x])
+        }
+    }
+
+    @Test(arguments: BlendWindow.allCases)
+    func constantPredictorGivesThatConstantEverywhere(window: BlendWindow) throws {
+        for (w, h) in [(100, 37), (20, 20), (257, 129)] {
+            let plan = try TilePlan(imageWidth: w, imageHeight: h, tileSize: 32, margin: 6)
+            let value: UInt16 = 40_000
+            let out = try Self.stitch(plan, window, order: plan.tiles) { _, _ in Array(repeating: value, count: 32 * 32) }
+            #expect(out.count == w * h)
+            #expect(out.allSatisfy { $0 == value })
+        }
+    }
+
+    @Test(arguments: BlendWindow.allCases)
+    func identityPredictorReconstructsTheSlideExactly(window: BlendWindow) throws {
+        for (w, h, stride) in [(100, 37, nil), (13, 9, nil), (150, 70, 11)] as [(Int, Int, Int?)] {
+            let pixels = Self.image(width: w, height: h)
+            let plan = try TilePlan(imageWidth: w, imageHeight: h, tileSize: 32, margin: 6, stride: stride)
+            let out = try Self.stitch(plan, window, order: plan.tiles) { tile, _ in Self.identity(pixels, plan, tile) }
+            #expect(out.map(Probability.toByte) == pixels)
+        }
+    }
+
+    @Test(arguments: BlendWindow.allCases)
+    func shufflingTilesChangesNoBit(window: BlendWindow) throws {
+        let (w, h) = (190, 120)
+        let plan = try TilePlan(imageWidth: w, imageHeight: h, tileSize: 48, margin: 8, stride: 20)
+        // A predictor whose tiles disagree, so blending weights matter at every pixel.
+        func predict(_ tile: TileIndex, _ member: Int) -> [UInt16] {
+            (0..<(48 * 48)).map { UInt16(truncatingIfNeeded: ($0 * 7919 + tile.row * 104_729 + tile.column * 1_299_709 + member * 7) % 65536) }
+        }
+        let reference = try Self.stitch(plan, window, members: [3, 1], order: plan.tiles, predict: predict)
+        var generator = SeededGenerator(seed: 42)
+        for _ in 0..<3 {
+            let shuffled = plan.tiles.shuffled(using: &generator)
+            #expect(try Self.stitch(plan, window, members: [3, 1], order: shuffled, predict: predict) == reference)
+        }
+    }
+
+    @Test func membersAreAveragedByWeight() throws {
+        let plan = try TilePlan(imageWidth: 40, imageHeight: 30, tileSize: 16, margin: 2)
+        let out = try Self.stitch(plan, .gaussian, members: [3, 1], order: plan.tiles) { _, member in
+            Array(repeating: member == 0 ? 65535 : 0, count: 256)
+        }
+        #expect(out.allSatisfy { $0 == 49151 }) // (3 × 65535 + 1 × 0) / 4, rounded
+    }
+
+    @Test func rowsLeaveAsSoonAsTheyAreFinal() throws {
+        let plan = try TilePlan(imageWidth: 64, imageHeight: 200, tileSize: 32, margin: 4)
+        let stitcher = try Stitcher(plan: plan, window: .constantCrop)
+        let map = [UInt16](repeating: 1, count: 32 * 32)
+        for tile in plan.tiles(inRow: 0) { try stitcher.add(tile: tile, member: 0, map: map) }
+        let first = try #require(stitcher.takeFinishedRows())
+        #expect(first.firstRow == 0 && first.rows == 24 - 4) // up to tile row 1's top edge
+        #expect(stitcher.takeFinishedRows() == nil)
+    }
+
+    @Test func duplicatesAndStrangersAreRefused() throws {
+        let plan = try TilePlan(imageWidth: 64, imageHeight: 64, tileSize: 32, margin: 4)
+        let stitcher = try Stitcher(plan: plan, window: .linear, memberWeights: [1, 1])
+        let map = [UInt16](repeating: 9, count: 32 * 32)
+        let tile = TileIndex(row: 0, column: 0)
+        try stitcher.add(tile: tile, member: 0, map: map)
+        #expect(throws: TesseraError.self) { try stitcher.add(tile: tile, member: 0, map: map) }
+        #expect(throws: TesseraError.self) { try stitcher.add(tile: TileIndex(row: 9, column: 0), member: 0, map: map) }
+        #expect(throws: TesseraError.self) { try stitcher.add(tile: tile, member: 2, map: map) }
+        #expect(throws: TesseraError.self) { try stitcher.add(tile: tile, member: 1, map: [1, 2, 3]) }
+        try stitcher.add(tile: tile, member: 1, map: map)
+        #expect(stitcher.hasContribution(tile: tile, member: 1))
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for reproducible shuffles.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
