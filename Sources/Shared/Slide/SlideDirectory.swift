@@ -92,6 +92,9 @@ public struct SlideDirectory: Sendable, Equatable {
         return value
     }
 
+    /// The compression's name, e.g. "Deflate".
+    public var compressionName: String { TIFFCompression.name(of: compression) }
+
     /// A one-line description for `tessera inspect`.
     public var summary: String {
         var parts = ["\(width)×\(height)", "\(samplesPerPixel) samples/pixel", "\(bitsPerSample) bits"]
@@ -106,7 +109,7 @@ public struct SlideDirectory: Sendable, Equatable {
         } else {
             parts.append("strips of \(rowsPerStrip ?? height) rows")
         }
-        parts.append("compression \(TIFFCompression.name(of: compression))")
+        parts.append("compression \(compressionName)")
         parts.append(planarConfig == 2 ? "planar separate" : "planar contiguous")
         if !extraSamples.isEmpty { parts.append("extra samples \(extraSamples)") }
         if subfileType & 1 != 0 { parts.append("reduced resolution") }

@@ -1,0 +1,2 @@
+import ArgumentParser
+struct InferCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "infer") }

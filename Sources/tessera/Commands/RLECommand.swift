@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `tessera rle`: between mask TIFFs and the competitions' run-length encoding.
+struct RLECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rle",
+        abstract: "Convert masks to and from Kaggle HuBMAP run-length encoding.",
+        discussion: "Pixels are numbered from 1 top to bottom, then left to right; the text is space-separated start/length pairs.",
+        subcommands: [Encode.self, Decode.self]
+    )
+
+    struct Encode: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a mask TIFF's RLE (non-zero pixels are foreground).")
+        @Argument(help: "The mask TIFF.") var mask: String
+        @Option(help: "Write the RLE here instead of standard output.") var out: String?
+
+        func run() throws {
+            let text = RLE.text(try MaskFiles.runs(ofMaskAt: mask).runs)
+            if let out {
+                do { try (text + "\n").write(toFile: out, atomically: true, encoding: .utf8) } catch {
+                    throw TesseraError(out, "cannot write: \(error.localizedDescription)")
+                }
+            } else {
+                print(text)
+            }
+        }
+    }
+
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a mask TIFF (0/255) from RLE text.")
+        @Option(help: "Mask width in pixels.") var width: Int
+        @Option(help: "Mask height in pixels.") var height: Int
+        @Argument(help: "A file holding the RLE text ('-' for standard input).") var rle: String
+        @Argument(help: "The mask TIFF to write.") var out: String
+
+        func validate() throws {
+            guard width > 0, height > 0, width <= 1 << 22, height <= 1 << 22 else {
+                throw ValidationError("--width and --height must be between 1 and \(1 << 22)")
+            }
+        }
+
+        func run() throws {
+            let data = rle == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: rle)
+            guard let data, let text = String(data: data, encoding: .utf8) else { throw TesseraError(rle, "cannot read the RLE text") }
+            let runs: [RLE.Run]
+            do { runs = try RLE.parse(text[...], width: width, height: height) } catch let error as TesseraError {
+                throw TesseraError(rle, error.reason)
+            }
+            try MaskFiles.write(runs, width: width, height: height, to: out)
+        }
+    }
+}
