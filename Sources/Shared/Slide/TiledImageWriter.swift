@@ -83,7 +83,7 @@ public final class TiledImageWriter {
     }
 
     /// The number of rows appended so far.
-    public var rowsWritten: Int { bandIndex * tileSize + bandRows }
+    public private(set) var rowsWritten = 0
 
     /// Appends whole rows, `rows.count` a multiple of `width * channels`.
     public func append(rows: UnsafeBufferPointer<UInt8>) throws {
@@ -98,6 +98,7 @@ public final class TiledImageWriter {
                 _ = destination.initialize(from: rows[offset..<(offset + take * rowBytes)])
             }
             bandRows += take
+            rowsWritten += take
             offset += take * rowBytes
             if bandRows == tileSize || rowsWritten == height { try flushBand() }
         }

@@ -1,2 +1,65 @@
 import ArgumentParser
-struct InferCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "infer") }
+import Coordinator
+import Foundation
+import Shared
+import Worker
+
+/// `tessera infer`: one slide, one machine, no cluster.
+struct InferCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infer",
+        abstract: "Segment a slide in this process and write its mask.",
+        discussion: """
+        Tiles of --tile pixels step by --tile − 2×--margin; each is predicted, blended with the \
+        --window weights and thresholded. The mask is bit-identical to what a cluster produces \
+        with the same settings. Models: \(MemberFactory.architectures.map { "\($0.name) — \($0.summary)" }.joined(separator: "; ")).
+        """
+    )
+
+    @Argument(help: "The slide (TIFF).") var slide: String
+    @Option(help: "Model architecture.") var model: String = "stain"
+    @Option(help: "Weights (.safetensors), for models that have them.") var weights: String?
+    @Option(help: "The mask TIFF to write (0/255).") var out: String
+    @Option(help: "Also write the 8-bit probability map here.") var probabilities: String?
+    @Option(help: "Also write a submission CSV (id,rle) here; the id is the slide's file name without extension.") var rle: String?
+    @Option(help: "Also write a PNG overlay of the mask outline here.") var overlay: String?
+    @Option(help: "A ground-truth mask: print the Dice coefficient against it.") var truth: String?
+    @Option(help: "Tile side: the model's input size.") var tile = 512
+    @Option(help: "Context pixels around each tile's kept centre.") var margin = 64
+    @Option(help: "Tile stride (default: tile − 2×margin).") var stride: Int?
+    @Option(help: "Blending window: constant (keep the centre), linear or gaussian.") var window: String = "constant"
+    @Option(help: "Probability threshold of the mask.") var threshold = 0.5
+    @Option(help: "The constant model's probability.") var constant: Double?
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func validate() throws {
+        guard BlendWindow(rawValue: window) != nil else { throw ValidationError("--window must be constant, linear or gaussian") }
+        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
+    }
+
+    func run() throws {
+        let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride,
+                                            window: BlendWindow(rawValue: window)!, threshold: threshold)
+        let predictor = try MemberFactory.make(architecture: model, weights: weights, option: constant)
+        let job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
+        let progress = ProgressReporter("infer", quiet: quiet)
+        let summary = try job.run(slidePath: slide, maskPath: out, probabilityPath: probabilities) {
+            progress.update($0, of: $1, unit: "tiles")
+        }
+        print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles, \(summary.foregroundPixels) foreground pixels)")
+        if let rle {
+            var submission = Submission()
+            let id = ((slide as NSString).lastPathComponent as NSString).deletingPathExtension
+            submission.rows = [(id, RLE.text(try MaskFiles.runs(ofMaskAt: out).runs))]
+            try submission.write(to: rle)
+            print("rle: \(rle)")
+        }
+        if let overlay {
+            try PNGEncoder.write(try MaskOverlay.render(slide: slide, mask: out, truth: truth), to: overlay)
+            print("overlay: \(overlay)")
+        }
+        if let truth {
+            print(String(format: "dice: %.4f", try MaskFiles.overlap(out, truth).value))
+        }
+    }
+}

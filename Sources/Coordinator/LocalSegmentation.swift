@@ -1,0 +1,65 @@
+import Shared
+
+/// Segments a slide in this process: tiles read, predicted by each member, blended and
+/// thresholded row band by row band. The reference the distributed coordinator must
+/// reproduce bit for bit, and the engine of `tessera infer`.
+public struct LocalSegmentation {
+    /// One ensemble member: a predictor and its integer weight in the average.
+    public struct Member {
+        public let predictor: TilePredictor
+        public let weight: Int
+        public init(predictor: TilePredictor, weight: Int = 1) {
+            self.predictor = predictor
+            self.weight = weight
+        }
+    }
+
+    public let settings: SegmentationSettings
+    public let members: [Member]
+
+    public init(settings: SegmentationSettings, members: [Member]) throws {
+        guard !members.isEmpty else { throw TesseraError("ensemble", "no member to predict with") }
+        for member in members { try member.predictor.check(tileSize: settings.tileSize) }
+        self.settings = settings
+        self.members = members
+    }
+
+    /// What a run produced.
+    public struct Summary: Sendable {
+        public let width: Int
+        public let height: Int
+        public let tiles: Int
+        public let foregroundPixels: Int
+    }
+
+    /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
+    public func run(slidePath: String, maskPath: String, probabilityPath: String? = nil,
+                    progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
+        let reader = try SlideReader(path: slidePath)
+        let plan = try settings.plan(width: reader.width, height: reader.height)
+        let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: members.map(\.weight))
+        let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
+                                            maskPath: maskPath, probabilityPath: probabilityPath,
+                                            micronsPerPixel: reader.image.micronsPerPixel)
+        let size = settings.tileSize
+        var done = 0
+        for row in 0..<plan.rows {
+            for tile in plan.tiles(inRow: row) {
+                let origin = plan.origin(of: tile)
+                let pixels = try reader.readRGB(x: origin.x, y: origin.y, width: size, height: size)
+                for (index, member) in members.enumerated() {
+                    let probabilities = try member.predictor.predict(pixels)
+                    guard probabilities.count == size * size else {
+                        throw TesseraError(member.predictor.name, "returned \(probabilities.count) values for a \(size)×\(size) tile")
+                    }
+                    try stitcher.add(tile: tile, member: index, map: probabilities.map(Probability.fixed))
+                }
+                done += 1
+                progress?(done, plan.tileCount)
+            }
+            while let rows = stitcher.takeFinishedRows() { try output.append(rows.probabilities) }
+        }
+        try output.finish()
+        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, foregroundPixels: output.foreground)
+    }
+}

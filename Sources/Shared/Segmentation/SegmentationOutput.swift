@@ -1,0 +1,46 @@
+/// Where stitched rows go: the mask (0/255) and, optionally, the 8-bit probability map,
+/// both tiled Deflate TIFFs written band by band.
+public final class SegmentationOutput {
+    public let width: Int
+    public let height: Int
+    private let threshold: UInt16
+    private let mask: TiledImageWriter
+    private let probabilities: TiledImageWriter?
+    /// Foreground pixels written so far.
+    public private(set) var foreground = 0
+
+    public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil) throws {
+        self.width = width
+        self.height = height
+        self.threshold = Probability.threshold(threshold)
+        mask = try TiledImageWriter(path: maskPath, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel)
+        probabilities = try probabilityPath.map {
+            try TiledImageWriter(path: $0, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel)
+        }
+    }
+
+    /// Appends whole rows of fixed-point probabilities.
+    public func append(_ rows: [UInt16]) throws {
+        var bytes = [UInt8](repeating: 0, count: rows.count)
+        var count = 0
+        for i in rows.indices where rows[i] >= threshold {
+            bytes[i] = 255
+            count += 1
+        }
+        foreground += count
+        try mask.append(rows: bytes)
+        if let probabilities {
+            for i in rows.indices { bytes[i] = Probability.toByte(rows[i]) }
+            try probabilities.append(rows: bytes)
+        }
+    }
+
+    /// Rows written so far.
+    public var rowsWritten: Int { mask.rowsWritten }
+
+    /// Writes the last bands; every row must have been appended.
+    public func finish() throws {
+        try mask.finish()
+        try probabilities?.finish()
+    }
+}

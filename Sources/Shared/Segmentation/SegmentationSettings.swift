@@ -1,0 +1,27 @@
+/// How a slide is tiled, blended and thresholded: the inference settings of a job.
+public struct SegmentationSettings: Sendable, Equatable {
+    /// The model input side, T.
+    public var tileSize: Int
+    /// Context around each tile's kept centre, E.
+    public var margin: Int
+    /// Distance between tiles; nil for the centre (T − 2E).
+    public var stride: Int?
+    public var window: BlendWindow
+    /// A pixel is foreground when its blended probability is at least this.
+    public var threshold: Double
+
+    /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5.
+    public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop, threshold: Double = 0.5) {
+        self.tileSize = tileSize
+        self.margin = margin
+        self.stride = stride
+        self.window = window
+        self.threshold = threshold
+    }
+
+    /// The tile plan for an image of this size.
+    public func plan(width: Int, height: Int) throws -> TilePlan {
+        guard (0...1).contains(threshold) else { throw TesseraError("threshold", "\(threshold) is not between 0 and 1") }
+        return try TilePlan(imageWidth: width, imageHeight: height, tileSize: tileSize, margin: margin, stride: stride)
+    }
+}

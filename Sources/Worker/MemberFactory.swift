@@ -1,0 +1,25 @@
+import Engine
+import Shared
+
+/// Builds the predictor an ensemble member names: its architecture, and its weights file
+/// for the architectures that have weights.
+public enum MemberFactory {
+    /// The architectures this build can host, with what each is.
+    public static let architectures: [(name: String, summary: String)] = [
+        ("constant", "the same probability everywhere (tests and benchmarks; weights: none)"),
+        ("stain", "a colour-rule glomerulus baseline (no weights; a stand-in until CNN members)"),
+    ]
+
+    /// The predictor for `architecture`. `option` is the constant's probability.
+    public static func make(architecture: String, weights: String?, option: Double? = nil) throws -> TilePredictor {
+        switch architecture {
+        case "constant":
+            return try ConstantModel(value: Float(option ?? 0.5))
+        case "stain":
+            return StainModel()
+        default:
+            let known = architectures.map(\.name).joined(separator: ", ")
+            throw TesseraError(architecture, "unknown model architecture (this build has: \(known))")
+        }
+    }
+}

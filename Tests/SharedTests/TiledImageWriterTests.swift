@@ -1,0 +1,49 @@
+import Testing
+@testable import Shared
+
+@Suite struct TiledImageWriterTests {
+    /// Sizes that end mid-tile and mid-band, appended in uneven chunks, read back exactly.
+    @Test(arguments: [(1, 1, 1), (70, 50, 3), (33, 100, 1), (300, 17, 3)])
+    func roundTripsThroughTheReader(width: Int, height: Int, channels: Int) throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("image.tif")
+        let pixels = (0..<(width * height * channels)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        let writer = try TiledImageWriter(path: path, width: width, height: height, channels: channels, tileSize: 16)
+        var row = 0
+        while row < height {
+            let rows = min(height - row, 1 + row % 7)
+            try writer.append(rows: Array(pixels[(row * width * channels)..<((row + rows) * width * channels)]))
+            row += rows
+        }
+        try writer.finish()
+        let reader = try SlideReader(path: path)
+        #expect(reader.width == width && reader.height == height)
+        #expect(reader.image.tileSize?.width == 16)
+        let back = try reader.readRGB(x: 0, y: 0, width: width, height: height)
+        let expected = channels == 3 ? pixels : pixels.flatMap { [$0, $0, $0] }
+        #expect(back.pixels == expected)
+    }
+
+    @Test func bigTIFFCanBeForced() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("big.tif")
+        let writer = try TiledImageWriter(path: path, width: 20, height: 20, channels: 1, tileSize: 16, forceBigTIFF: true)
+        try writer.append(rows: [UInt8](repeating: 255, count: 400))
+        try writer.finish()
+        let reader = try SlideReader(path: path)
+        #expect(reader.isBigTIFF)
+        #expect(reader.image.compressionName == "Deflate")
+        #expect(try reader.readFirstChannel(x: 0, y: 0, width: 20, height: 20).pixels.allSatisfy { $0 == 255 })
+    }
+
+    @Test func missingOrExtraRowsAreErrors() throws {
+        let folder = try TemporaryDirectory()
+        let writer = try TiledImageWriter(path: folder.file("short.tif"), width: 4, height: 4, channels: 1, tileSize: 16)
+        try writer.append(rows: [UInt8](repeating: 0, count: 8))
+        #expect(throws: TesseraError.self) { try writer.finish() }
+        #expect(throws: TesseraError.self) { try writer.append(rows: [UInt8](repeating: 0, count: 12)) }
+        #expect(throws: TesseraError.self) {
+            try TiledImageWriter(path: "/nonexistent-folder/x.tif", width: 4, height: 4, channels: 1)
+        }
+    }
+}
