@@ -13,7 +13,7 @@ struct Tessera: ParsableCommand {
         """,
         subcommands: [
             InferCommand.self, SynthCommand.self, InspectCommand.self, RLECommand.self,
-            DiceCommand.self, OverlayCommand.self,
+            DiceCommand.self, OverlayCommand.self, BenchCommand.self,
         ]
     )
 }

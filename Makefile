@@ -1,0 +1,39 @@
+# Tessera: the two commands of the README, and what they need.
+#   make demo   segment a generated slide on this machine (installs what is missing)
+#   make test   run the test suite (installs what is missing)
+
+SWIFT ?= swift
+# Numeric code is 10-100x slower unoptimised: tests run optimised, with @testable access.
+SWIFT_TEST_FLAGS ?= -c release -Xswiftc -enable-testing
+APT_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libtiff-dev zlib1g-dev
+PKG_CONFIG_MODULES := libzmq libtiff-4 openblas zlib
+DEMO_DIR ?= out/demo
+DEMO_SIZE ?= 4096
+DEMO_SEED ?= 7
+
+.PHONY: deps build demo test clean
+
+## Installs the Debian packages the C libraries come from, when any is missing.
+deps:
+	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists $(PKG_CONFIG_MODULES); then \
+		echo "Installing $(APT_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product tessera
+
+## A synthetic slide, segmented with the stain baseline; prints Dice against its exact mask.
+demo: build
+	$$($(SWIFT) build -c release --show-bin-path)/tessera synth --width $(DEMO_SIZE) --height $(DEMO_SIZE) --seed $(DEMO_SEED) --out $(DEMO_DIR)
+	$$($(SWIFT) build -c release --show-bin-path)/tessera infer $(DEMO_DIR)/synth_$(DEMO_SEED).tiff \
+		--out $(DEMO_DIR)/mask.tiff --probabilities $(DEMO_DIR)/probabilities.tiff \
+		--rle $(DEMO_DIR)/submission.csv --overlay $(DEMO_DIR)/overlay.png \
+		--truth $(DEMO_DIR)/synth_$(DEMO_SEED)_mask.tiff
+
+test: deps
+	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+
+clean:
+	rm -rf .build out
