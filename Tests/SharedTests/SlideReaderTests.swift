@@ -23,6 +23,20 @@ import Testing
         #expect(mismatches == 0, "\(name): \(mismatches) samples differ")
     }
 
+    /// Strips too large to decode whole are read a scanline at a time, with the same pixels.
+    @Test(arguments: ["rgb_strips_none.tif", "rgb_strips_deflate_separate.tif", "grey_alpha_strips.tif"])
+    func hugeStripsAreReadByScanline(name: String) throws {
+        let reader = try SlideReader(path: FixturePattern.path(name), maxBlockBytes: 100)
+        let grey = name.hasPrefix("grey")
+        let image = try reader.readRGB(x: -5, y: 3, width: 80, height: 40)
+        for y in 0..<40 {
+            for x in 0..<80 {
+                let sx = reflectIndex(x - 5, count: 70), sy = y + 3
+                for c in 0..<3 { #expect(image[x, y, c] == FixturePattern.value(sx, sy, grey ? 0 : c)) }
+            }
+        }
+    }
+
     @Test func bigTIFFIsReported() throws {
         #expect(try SlideReader(path: FixturePattern.path("rgb_bigtiff_tiled_deflate.tif")).isBigTIFF)
         #expect(try !SlideReader(path: FixturePattern.path("rgb_tiled_lzw.tif")).isBigTIFF)

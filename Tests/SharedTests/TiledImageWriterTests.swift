@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Shared
 
@@ -34,6 +35,22 @@ import Testing
         #expect(reader.isBigTIFF)
         #expect(reader.image.compressionName == "Deflate")
         #expect(try reader.readFirstChannel(x: 0, y: 0, width: 20, height: 20).pixels.allSatisfy { $0 == 255 })
+    }
+
+    @Test func theFileAppearsOnlyWhenFinished() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("mask.tif")
+        do {
+            let writer = try TiledImageWriter(path: path, width: 40, height: 40, channels: 1, tileSize: 16)
+            try writer.append(rows: [UInt8](repeating: 1, count: 40 * 20))
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+        // Dropped unfinished: neither the file nor its partial copy is left.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+        let writer = try TiledImageWriter(path: path, width: 40, height: 40, channels: 1, tileSize: 16)
+        try writer.append(rows: [UInt8](repeating: 1, count: 40 * 40))
+        try writer.finish()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["mask.tif"])
     }
 
     @Test func missingOrExtraRowsAreErrors() throws {

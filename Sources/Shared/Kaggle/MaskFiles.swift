@@ -1,6 +1,6 @@
 /// Whole-mask operations on mask TIFFs, streamed so no mask is ever held whole.
 public enum MaskFiles {
-    /// Column stripes read at once while encoding: bounds memory to height × this × 3 bytes.
+    /// Column stripes read at once while encoding, at most this wide and about 32 MiB.
     static let stripeWidth = 256
 
     /// The competition runs of a mask TIFF (first channel, non-zero is foreground), read in
@@ -9,8 +9,9 @@ public enum MaskFiles {
         let reader = try SlideReader(path: path, cacheBytes: 8 << 20)
         var encoder = RLE.Encoder()
         var column = [UInt8](repeating: 0, count: reader.height)
-        for x0 in stride(from: 0, to: reader.width, by: stripeWidth) {
-            let w = min(stripeWidth, reader.width - x0)
+        let columns = max(1, min(stripeWidth, (32 << 20) / (reader.height * 3)))
+        for x0 in stride(from: 0, to: reader.width, by: columns) {
+            let w = min(columns, reader.width - x0)
             let stripe = try reader.readFirstChannel(x: x0, y: 0, width: w, height: reader.height)
             for x in 0..<w {
                 for y in 0..<reader.height { column[y] = stripe.pixels[y * w + x] }
@@ -39,7 +40,7 @@ public enum MaskFiles {
             throw TesseraError(pathB, "is \(b.width)×\(b.height) but \(pathA) is \(a.width)×\(a.height)")
         }
         var dice = Dice()
-        let band = 256
+        let band = a.bandRows()
         for y0 in stride(from: 0, to: a.height, by: band) {
             let rows = min(band, a.height - y0)
             let bandA = try a.readFirstChannel(x: 0, y: y0, width: a.width, height: rows)

@@ -17,15 +17,15 @@ public enum MaskOverlay {
         var sums = [Int](repeating: 0, count: width * 3)
         var counts = [Int](repeating: 0, count: width)
         for outY in 0..<height {
-            let y0 = outY * factor, rows = min(factor, slide.height - y0)
-            let band = try slide.readRGB(x: 0, y: y0, width: slide.width, height: rows)
             for i in sums.indices { sums[i] = 0 }
             for i in counts.indices { counts[i] = 0 }
-            for row in 0..<rows {
-                for x in 0..<slide.width {
-                    let o = x / factor, s = (row * slide.width + x) * 3
-                    sums[o * 3] += Int(band.pixels[s]); sums[o * 3 + 1] += Int(band.pixels[s + 1]); sums[o * 3 + 2] += Int(band.pixels[s + 2])
-                    counts[o] += 1
+            try forEachBand(of: slide, outputRow: outY, factor: factor) { band in
+                for row in 0..<band.height {
+                    for x in 0..<slide.width {
+                        let o = x / factor, s = (row * slide.width + x) * 3
+                        sums[o * 3] += Int(band.pixels[s]); sums[o * 3 + 1] += Int(band.pixels[s + 1]); sums[o * 3 + 2] += Int(band.pixels[s + 2])
+                        counts[o] += 1
+                    }
                 }
             }
             for o in 0..<width {
@@ -48,13 +48,22 @@ public enum MaskOverlay {
         let width = (mask.width + factor - 1) / factor, height = (mask.height + factor - 1) / factor
         var small = PixelImage(width: width, height: height, channels: 1)
         for outY in 0..<height {
-            let y0 = outY * factor, rows = min(factor, mask.height - y0)
-            let band = try mask.readFirstChannel(x: 0, y: y0, width: mask.width, height: rows)
-            for row in 0..<rows {
-                for x in 0..<mask.width where band.pixels[row * mask.width + x] != 0 { small[x / factor, outY, 0] = 255 }
+            try forEachBand(of: mask, outputRow: outY, factor: factor) { band in
+                for row in 0..<band.height {
+                    for x in 0..<mask.width where band.pixels[(row * mask.width + x) * 3] != 0 { small[x / factor, outY, 0] = 255 }
+                }
             }
         }
         return small
+    }
+
+    /// Reads the slide rows behind output row `outputRow` in bands of bounded size.
+    static func forEachBand(of reader: SlideReader, outputRow: Int, factor: Int, _ body: (PixelImage) -> Void) throws {
+        let y0 = outputRow * factor, y1 = min(y0 + factor, reader.height)
+        let step = reader.bandRows()
+        for y in stride(from: y0, to: y1, by: step) {
+            body(try reader.readRGB(x: 0, y: y, width: reader.width, height: min(step, y1 - y)))
+        }
     }
 
     static func outline(_ mask: PixelImage, on picture: inout PixelImage, colour: (UInt8, UInt8, UInt8)) {

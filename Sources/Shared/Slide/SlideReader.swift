@@ -32,16 +32,17 @@ public final class SlideReader {
     private let decoder: Decoder
     private var cache: BlockCache
 
-    /// The largest block (decoded tile or strip) the reader will allocate; larger strips
-    /// are read scanline by scanline.
-    static let maxBlockBytes = 64 << 20
+    /// The default largest block (decoded tile or strip) the reader allocates; larger
+    /// strips are read scanline by scanline.
+    public static let defaultMaxBlockBytes = 64 << 20
     /// Dimensions beyond this are taken as a corrupt header rather than a slide.
     static let maxDimension = 1 << 22
 
     /// Opens `path` and selects its full-resolution image.
     ///
-    /// `cacheBytes` bounds the decoded tiles or strips kept between reads.
-    public init(path: String, cacheBytes: Int = 64 << 20) throws {
+    /// `cacheBytes` bounds the decoded tiles or strips kept between reads; strips that
+    /// decode to more than `maxBlockBytes` are read a scanline at a time instead.
+    public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes) throws {
         self.path = path
         let file: TIFFFile
         do {
@@ -58,7 +59,7 @@ public final class SlideReader {
         }
         self.image = image
         try Self.select(image.location, in: file, path: path)
-        self.decoder = try Decoder(file: file, image: image, path: path)
+        self.decoder = try Decoder(file: file, image: image, path: path, maxBlockBytes: maxBlockBytes)
         self.cache = BlockCache(capacityBytes: cacheBytes)
     }
 
@@ -102,6 +103,13 @@ public final class SlideReader {
     /// The rectangle's first channel (masks and grey images), reflecting outside the image.
     public func readFirstChannel(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
         try readRGB(x: x, y: y, width: width, height: height).firstChannel()
+    }
+
+    /// Rows of full width to read at once so a band stays near `bytes` (at least one row,
+    /// at most `limit`): what whole-slide passes use, so that a corrupt header claiming a
+    /// huge width cannot make them allocate by the claim.
+    public func bandRows(targetBytes bytes: Int = 32 << 20, limit: Int = 256) -> Int {
+        max(1, min(limit, bytes / max(1, width * 3)))
     }
 
     /// RGB of a rectangle that lies inside the image, packed width × height × 3.
@@ -165,24 +173,52 @@ public final class SlideReader {
 
     /// Copies from scanlines, for strips too large to decode whole.
     private func copyScanlines(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into output: inout [UInt8]) throws {
-        var line = [UInt8](repeating: 0, count: file.scanlineSize)
+        let stride = layout.planes == 1 ? layout.samples : 1
         for plane in 0..<layout.planes {
             for row in y..<(y + height) {
-                try line.withUnsafeMutableBytes { try file.readScanline(row, plane: plane, into: $0) }
-                let stride = layout.planes == 1 ? layout.samples : 1
-                for column in x..<(x + width) {
-                    let s = column * stride
-                    let t = ((row - y) * width + column - x) * 3
-                    if layout.planes == 1 {
-                        layout.copyPixel(line, s, &output, t)
-                    } else if plane < 3 && layout.samples >= 3 {
-                        output[t + plane] = line[s]
-                    } else if plane == 0 && layout.samples < 3 {
-                        output[t] = line[s]; output[t + 1] = line[s]; output[t + 2] = line[s]
+                let line = try scanline(row, plane: plane, rowsPerStrip: layout.blockHeight)
+                line.withUnsafeBufferPointer { line in
+                    for column in x..<(x + width) {
+                        let s = column * stride
+                        let t = ((row - y) * width + column - x) * 3
+                        if layout.planes == 1 {
+                            layout.copyPixel(line, s, &output, t)
+                        } else if plane < 3 && layout.samples >= 3 {
+                            output[t + plane] = line[s]
+                        } else if plane == 0 && layout.samples < 3 {
+                            output[t] = line[s]; output[t + 1] = line[s]; output[t + 2] = line[s]
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Where libtiff's scanline decoder stands: the next row it would decode without restarting.
+    private var scanlineCursor: (plane: Int, row: Int)? = nil
+
+    /// One decoded scanline, from the cache or decoded in order: codecs like Deflate cannot
+    /// seek inside a strip, so rows are decoded from the cursor (same strip, not behind it)
+    /// or from the strip's first row, and every row decoded is cached for overlapping reads.
+    private func scanline(_ row: Int, plane: Int, rowsPerStrip: Int) throws -> [UInt8] {
+        let key = -1 - (plane * height + row) // apart from block indices, which are ≥ 0
+        if let line = cache.block(key) { return line }
+        let stripStart = row / rowsPerStrip * rowsPerStrip
+        var next = stripStart
+        if let cursor = scanlineCursor, cursor.plane == plane, cursor.row > stripStart, cursor.row <= row { next = cursor.row }
+        var line = [UInt8](repeating: 0, count: file.scanlineSize)
+        while next <= row {
+            do {
+                try line.withUnsafeMutableBytes { try file.readScanline(next, plane: plane, into: $0) }
+            } catch let error as TIFFError {
+                scanlineCursor = nil
+                throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
+            }
+            cache.insert(-1 - (plane * height + next), line)
+            next += 1
+            scanlineCursor = (plane, next)
+        }
+        return line
     }
 
     private func decodedBlock(_ index: Int, bytes: Int, tiled: Bool) throws -> [UInt8] {
@@ -250,7 +286,7 @@ public final class SlideReader {
         enum Mode { case blocks(BlockLayout), scanlines(BlockLayout), rgba }
         let mode: Mode
 
-        init(file: TIFFFile, image: SlideDirectory, path: String) throws {
+        init(file: TIFFFile, image: SlideDirectory, path: String, maxBlockBytes: Int) throws {
             guard image.width > 0, image.height > 0 else {
                 throw TesseraError(path, "the image has no pixels (\(image.width)×\(image.height))")
             }
@@ -278,7 +314,7 @@ public final class SlideReader {
             }
             if direct {
                 let layout = BlockLayout(file: file, image: image)
-                if layout.blockBytes <= SlideReader.maxBlockBytes {
+                if layout.blockBytes <= maxBlockBytes {
                     mode = .blocks(layout)
                 } else if !layout.tiled {
                     mode = .scanlines(layout)
@@ -294,7 +330,7 @@ public final class SlideReader {
             guard ok else {
                 throw TesseraError(path, "unsupported image layout (\(image.summary)): \(reason)")
             }
-            if image.tileSize == nil, let rows = image.rowsPerStrip, rows * image.width * 4 > SlideReader.maxBlockBytes {
+            if image.tileSize == nil, let rows = image.rowsPerStrip, rows * image.width * 4 > maxBlockBytes {
                 throw TesseraError(path, "strips of \(rows) rows in this layout (\(image.summary)) are too large to convert; re-save the slide tiled")
             }
             mode = .rgba
@@ -335,10 +371,6 @@ public final class SlideReader {
             } else {
                 output[t] = source[s]; output[t + 1] = source[s]; output[t + 2] = source[s]
             }
-        }
-
-        func copyPixel(_ source: [UInt8], _ s: Int, _ output: inout [UInt8], _ t: Int) {
-            source.withUnsafeBufferPointer { copyPixel($0, s, &output, t) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TIFF
 
 /// Writes a tiled 8-bit TIFF band by band, so the whole image never sits in memory.
@@ -6,6 +7,10 @@ import TIFF
 /// tiles are encoded and written. Used for masks and probability maps (1 channel, Deflate)
 /// and for synthetic slides (3 channels, Deflate or JPEG). Switches to BigTIFF by itself
 /// when the image could pass the 4 GiB classic-TIFF limit.
+///
+/// The file appears at `path` only when `finish()` succeeds: until then it is written to a
+/// hidden `.NAME.partial-PID` beside it, removed if the writer is dropped unfinished, so a
+/// failed or interrupted run never leaves a truncated image that looks complete.
 public final class TiledImageWriter {
     /// Compression of the written tiles.
     public enum Compression: String, Sendable, CaseIterable {
@@ -21,6 +26,8 @@ public final class TiledImageWriter {
     }
 
     public let path: String
+    /// Where the image is written until it is finished.
+    private let partialPath: String
     public let width: Int
     public let height: Int
     public let channels: Int
@@ -46,6 +53,8 @@ public final class TiledImageWriter {
         guard channels == 1 || channels == 3 else { throw TesseraError(path, "images have 1 or 3 channels, not \(channels)") }
         guard tileSize >= 16, tileSize % 16 == 0 else { throw TesseraError(path, "tile size \(tileSize) is not a multiple of 16") }
         self.path = path
+        let url = URL(fileURLWithPath: path)
+        partialPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
         self.width = width
         self.height = height
         self.channels = channels
@@ -54,7 +63,7 @@ public final class TiledImageWriter {
         let paddedBytes = ((width + tileSize - 1) / tileSize) * ((height + tileSize - 1) / tileSize) * tileSize * tileSize * channels
         let big = forceBigTIFF || paddedBytes > (1 << 32) - (64 << 20)
         do {
-            file = try TIFFFile(path: path, mode: big ? "w8" : "w")
+            file = try TIFFFile(path: partialPath, mode: big ? "w8" : "w")
             try file.set(TIFFTag.imageWidth, width)
             try file.set(TIFFTag.imageLength, height)
             try file.set(TIFFTag.bitsPerSample, 8)
@@ -76,7 +85,8 @@ public final class TiledImageWriter {
                 try file.set(TIFFTag.yResolution, 10_000 / micronsPerPixel)
             }
         } catch let error as TIFFError {
-            throw TesseraError(path, error.reason)
+            unlink(partialPath)
+            throw TesseraError(path, error.reason.replacingOccurrences(of: partialPath, with: path))
         }
         band = [UInt8](repeating: 0, count: tileSize * width * channels)
         tile = [UInt8](repeating: 0, count: tileSize * tileSize * channels)
@@ -115,8 +125,15 @@ public final class TiledImageWriter {
         guard rowsWritten == height else {
             throw TesseraError(path, "only \(rowsWritten) of \(height) rows were written")
         }
-        finished = true
         do { try file.flush() } catch let error as TIFFError { throw TesseraError(path, error.reason) }
+        guard rename(partialPath, path) == 0 else {
+            throw TesseraError(path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+        }
+        finished = true
+    }
+
+    deinit {
+        if !finished { unlink(partialPath) }
     }
 
     private func flushBand() throws {

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// Runs the built `tessera` binary as a user would.
+enum TesseraBinary {
+    /// The binary beside the test bundle (both are products of the same build).
+    static var path: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("tessera").path
+    }
+
+    /// Runs it with `arguments`, returning the exit status and what it printed.
+    static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read while it runs so a full pipe cannot stall it.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+}
+
+@Suite(.serialized) struct CommandLineTests {
+    let folder = NSTemporaryDirectory() + "tessera-cli-\(UUID().uuidString)"
+
+    init() throws { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+
+    @Test func theBinaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: TesseraBinary.path), "\(TesseraBinary.path)")
+    }
+
+    /// Bad files give a message naming the file and the reason, and a non-zero exit.
+    @Test func badInputFailsCleanly() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let garbage = folder + "/garbage.tiff"
+        try Data("II*\0 not really a tiff at all".utf8).write(to: URL(fileURLWithPath: garbage))
+        let empty = folder + "/empty.tiff"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        for (arguments, reason) in [
+            (["inspect", garbage], "corrupt TIFF"),
+            (["inspect", empty], "empty"),
+            (["inspect", folder + "/missing.tiff"], "cannot open"),
+            (["infer", garbage, "--out", folder + "/m.tiff"], "corrupt TIFF"),
+            (["dice", empty, garbage], "empty"),
+            (["infer", empty, "--out", folder + "/m.tiff", "--model", "nope"], "unknown model architecture"),
+        ] {
+            let result = try TesseraBinary.run(arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.stderr.contains(reason), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/m.tiff"))
+    }
+
+    /// synth → infer → rle → dice, the README's demo in small.
+    @Test func synthInferRLEAndDiceAgree() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let synth = try TesseraBinary.run(["synth", "--width", "900", "--height", "700", "--seed", "2", "--out", folder, "--quiet"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let slide = folder + "/synth_2.tiff", truth = folder + "/synth_2_mask.tiff"
+        let inspect = try TesseraBinary.run(["inspect", slide])
+        #expect(inspect.stdout.contains("900 × 700") && inspect.stdout.contains("Deflate") && inspect.stdout.contains("0.5 µm/pixel"))
+        let infer = try TesseraBinary.run(["infer", slide, "--out", folder + "/mask.tiff", "--tile", "256", "--margin", "32",
+                                           "--rle", folder + "/sub.csv", "--truth", truth, "--overlay", folder + "/o.png", "--quiet"])
+        #expect(infer.status == 0, "\(infer.stderr)")
+        #expect(infer.stdout.contains("dice: 0.") || infer.stdout.contains("dice: 1."))
+        // The submission's RLE decodes back to the written mask.
+        let rle = try TesseraBinary.run(["rle", "encode", folder + "/mask.tiff", "--out", folder + "/mask.rle"])
+        #expect(rle.status == 0)
+        let decode = try TesseraBinary.run(["rle", "decode", "--width", "900", "--height", "700", folder + "/mask.rle", folder + "/back.tiff"])
+        #expect(decode.status == 0, "\(decode.stderr)")
+        let dice = try TesseraBinary.run(["dice", folder + "/mask.tiff", folder + "/back.tiff"])
+        #expect(dice.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1.000000")
+        let submission = try String(contentsOfFile: folder + "/sub.csv", encoding: .utf8)
+        let encoded = try String(contentsOfFile: folder + "/mask.rle", encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(submission == "id,rle\nsynth_2,\(encoded)\n")
+        let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/o.png"))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+    }
+
+    @Test func helpExplainsEveryCommand() throws {
+        let help = try TesseraBinary.run(["--help"])
+        for command in ["infer", "synth", "inspect", "rle", "dice", "overlay", "bench"] {
+            #expect(help.stdout.contains(command))
+        }
+    }
+}
