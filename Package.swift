@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "OpenBLAS", dependencies: ["COpenBLAS"]),
         .target(name: "Zlib", dependencies: ["CZlib"]),
 
-        .target(name: "Shared", dependencies: ["TIFF", "Zlib"]),
+        .target(name: "Shared", dependencies: ["TIFF", "Zlib", "ZeroMQ"]),
         .target(name: "Engine", dependencies: ["Shared", "OpenBLAS"]),
         .target(name: "Worker", dependencies: ["Shared", "Engine", "ZeroMQ"]),
         .target(name: "Coordinator", dependencies: ["Shared", "ZeroMQ"]),

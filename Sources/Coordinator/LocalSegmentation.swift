@@ -48,11 +48,8 @@ public struct LocalSegmentation {
                 let origin = plan.origin(of: tile)
                 let pixels = try reader.readRGB(x: origin.x, y: origin.y, width: size, height: size)
                 for (index, member) in members.enumerated() {
-                    let probabilities = try member.predictor.predict(pixels)
-                    guard probabilities.count == size * size else {
-                        throw TesseraError(member.predictor.name, "returned \(probabilities.count) values for a \(size)×\(size) tile")
-                    }
-                    try stitcher.add(tile: tile, member: index, map: probabilities.map(Probability.fixed))
+                    let encoded = try settings.predict(pixels, with: member.predictor)
+                    try stitcher.add(tile: tile, member: index, map: settings.maps.decode(encoded, pixels: size * size)!)
                 }
                 done += 1
                 progress?(done, plan.tileCount)

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Shared
 
 /// Builds the predictor an ensemble member names: its architecture, and its weights file
@@ -9,6 +10,14 @@ public enum MemberFactory {
         ("constant", "the same probability everywhere (tests and benchmarks; weights: none)"),
         ("stain", "a colour-rule glomerulus baseline (no weights; a stand-in until CNN members)"),
     ]
+
+    /// The predictor of a configured member.
+    public static func make(_ member: ClusterConfig.Member) throws -> TilePredictor {
+        if let weights = member.weights, !FileManager.default.fileExists(atPath: weights) {
+            throw TesseraError(weights, "the weights of member \(member.name) do not exist")
+        }
+        return try make(architecture: member.architecture, weights: member.weights, option: member.value)
+    }
 
     /// The predictor for `architecture`. `option` is the constant's probability.
     public static func make(architecture: String, weights: String?, option: Double? = nil) throws -> TilePredictor {

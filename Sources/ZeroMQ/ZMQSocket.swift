@@ -86,6 +86,18 @@ public final class ZMQSocket {
     /// before any of it is buffered: the first guard against hostile frames.
     public func setMaxMessageSize(_ bytes: Int64) throws { try set(ZMQ_MAXMSGSIZE, bytes) }
 
+    /// A ROUTER reports unroutable messages (EHOSTUNREACH) instead of dropping them silently.
+    public func setRouterMandatory() throws { try set(ZMQ_ROUTER_MANDATORY, 1 as Int32) }
+
+    /// Messages queued per peer before sends block or fail.
+    public func setHighWaterMarks(send: Int32, receive: Int32) throws {
+        try set(ZMQ_SNDHWM, send)
+        try set(ZMQ_RCVHWM, receive)
+    }
+
+    /// The ZAP domain connections to this socket are authenticated in.
+    public func setZAPDomain(_ domain: String) throws { try set(ZMQ_ZAP_DOMAIN, Array(domain.utf8)) }
+
     /// The routing id a ROUTER peer sees for this socket.
     public func setRoutingID(_ id: [UInt8]) throws { try set(ZMQ_ROUTING_ID, id) }
 
@@ -158,6 +170,17 @@ public enum ZMQPoller {
             throw error
         }
         return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
+    }
+}
+
+/// Z85, the text encoding of CURVE keys (ZeroMQ RFC 32).
+public enum Z85 {
+    /// The Z85 text of `bytes` (a multiple of 4 long). The C function is `zmq_z85_encode`.
+    public static func encode(_ bytes: [UInt8]) -> String? {
+        guard bytes.count % 4 == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: bytes.count * 5 / 4 + 1)
+        guard zmq_z85_encode(&text, bytes, bytes.count) != nil else { return nil }
+        return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 }
 

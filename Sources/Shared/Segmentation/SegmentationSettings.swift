@@ -9,14 +9,27 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var window: BlendWindow
     /// A pixel is foreground when its blended probability is at least this.
     public var threshold: Double
+    /// Flips predicted and averaged for each tile (test-time augmentation).
+    public var flips: FlipSet
+    /// How each member's map is quantised before blending (as it travels on the wire).
+    public var maps: MapEncoding
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5.
-    public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop, threshold: Double = 0.5) {
+    public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
+                threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16) {
         self.tileSize = tileSize
         self.margin = margin
         self.stride = stride
         self.window = window
         self.threshold = threshold
+        self.flips = flips
+        self.maps = maps
+    }
+
+    /// One member's prediction of a tile as the stitcher takes it: flips averaged, then
+    /// encoded and decoded as on the wire. Workers and `tessera infer` both call this.
+    public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
+        maps.encode(try flips.predict(tile, with: predictor))
     }
 
     /// The tile plan for an image of this size.

@@ -30,18 +30,30 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Blending window: constant (keep the centre), linear or gaussian.") var window: String = "constant"
     @Option(help: "Probability threshold of the mask.") var threshold = 0.5
     @Option(help: "The constant model's probability.") var constant: Double?
+    @Option(help: "Take members and settings from this cluster configuration instead (the cluster's reference result).") var config: String?
+    @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
+    @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
         guard BlendWindow(rawValue: window) != nil else { throw ValidationError("--window must be constant, linear or gaussian") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
+        guard FlipSet(rawValue: flips) != nil else { throw ValidationError("--flips must be none, h, v or hv") }
+        guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
     }
 
     func run() throws {
-        let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride,
-                                            window: BlendWindow(rawValue: window)!, threshold: threshold)
-        let predictor = try MemberFactory.make(architecture: model, weights: weights, option: constant)
-        let job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
+        let job: LocalSegmentation
+        if let config {
+            let cluster = try ClusterConfig(contentsOf: config)
+            let members = try cluster.members.map { LocalSegmentation.Member(predictor: try MemberFactory.make($0), weight: $0.weight) }
+            job = try LocalSegmentation(settings: cluster.settings, members: members)
+        } else {
+            let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
+                                                threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!)
+            let predictor = try MemberFactory.make(architecture: model, weights: weights, option: constant)
+            job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
+        }
         let progress = ProgressReporter("infer", quiet: quiet)
         let summary = try job.run(slidePath: slide, maskPath: out, probabilityPath: probabilities) {
             progress.update($0, of: $1, unit: "tiles")

@@ -1,0 +1,179 @@
+import Foundation
+import Shared
+import ZeroMQ
+
+/// Talks to a coordinator as a client: submits a slide (uploading it when the coordinator
+/// cannot read it in place), follows the job, and fetches the mask and RLE.
+public final class ClusterClient {
+    public let config: ClusterConfig
+    public let endpoint: String
+    private let context: ZMQContext
+    private let socket: ZMQSocket
+    /// Seconds of silence from the coordinator before giving up.
+    public var patience: Double
+
+    public init(config: ClusterConfig, endpoint: String? = nil) throws {
+        self.config = config
+        self.endpoint = endpoint ?? config.clientEndpoint
+        context = try ZMQContext()
+        socket = try ClusterSockets.dealer(context, config: config, endpoint: self.endpoint, role: .client,
+                                           maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
+        patience = max(10, config.heartbeatInterval * Double(config.heartbeatLiveness) * 3)
+    }
+
+    /// What a finished job produced on this machine.
+    public struct Outcome: Sendable {
+        public let job: UInt64
+        public let finished: Wire.Finished
+        public let rle: String?
+    }
+
+    /// Submits `slidePath` (or attaches to job `attach`), follows it to the end, writes
+    /// the mask to `maskPath`, and returns the RLE text when `wantRLE`.
+    public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool,
+                    progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void) throws -> Outcome {
+        var upload: FileHandle?
+        defer { try? upload?.close() }
+        if let attach {
+            try socket.send(WireCodec.frames(.attach, Wire.Attach(job: attach)))
+        } else if let slidePath {
+            let (size, digest) = try FileDigest.sampled(slidePath)
+            let absolute = URL(fileURLWithPath: slidePath).standardizedFileURL.path
+            let name = (slidePath as NSString).lastPathComponent
+            try socket.send(WireCodec.frames(.submit, Wire.Submit(name: name, path: absolute, size: size, digest: digest)))
+            upload = FileHandle(forReadingAtPath: slidePath)
+        }
+        var job: UInt64? = attach
+        var lastHeard = Date()
+        var download: Download?
+        while !StopSignal.requested {
+            if Date().timeIntervalSince(lastHeard) > patience {
+                let hint = job.map { "; job \($0) goes on there: collect it with `tessera submit --attach \($0)`" } ?? ""
+                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(hint)")
+            }
+            guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
+            guard case .success(let (kind, body)) = WireCodec.open(frames) else { continue }
+            lastHeard = Date()
+            switch kind {
+            case .accepted:
+                guard case .success(let message) = WireCodec.decode(Wire.Accepted.self, body[0]) else { continue }
+                job = message.job
+                accepted(message.job)
+            case .fetch:
+                guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]), fetch.job == job, fetch.content == .slide,
+                      let upload, fetch.size <= UInt64(ClusterSockets.chunkBytes) else { continue }
+                try upload.seek(toOffset: fetch.offset)
+                let data = try upload.read(upToCount: Int(fetch.size)) ?? Data()
+                try socket.send(WireCodec.frames(.chunk, Wire.Chunk(job: fetch.job, content: .slide, offset: fetch.offset), payload: [UInt8](data)))
+            case .progress:
+                if case .success(let message) = WireCodec.decode(Wire.Progress.self, body[0]), message.job == job { progress(message) }
+            case .finished:
+                guard case .success(let finished) = WireCodec.decode(Wire.Finished.self, body[0]), finished.job == job, download == nil else { continue }
+                download = try Download(job: finished.job, finished: finished, maskPath: maskPath, wantRLE: wantRLE)
+                try download!.request(socket)
+            case .chunk:
+                guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]), let current = download, chunk.job == job else { continue }
+                if try current.receive(chunk, body[1], socket) {
+                    return Outcome(job: current.job, finished: current.finished, rle: current.rleText)
+                }
+            case .failed:
+                let reason = (try? WireCodec.decode(Wire.Failed.self, body[0]).get().reason) ?? "no reason given"
+                throw TesseraError("job \(job.map(String.init) ?? "?")", "failed: \(reason)")
+            case .error:
+                let reason = (try? WireCodec.decode(Wire.Reason.self, body[0]).get().reason) ?? "no reason given"
+                throw TesseraError("coordinator", reason)
+            default:
+                continue
+            }
+        }
+        throw TesseraError("submit", "interrupted; the job goes on at the coordinator\(job.map { ": collect it with `tessera submit --attach \($0)`" } ?? "")")
+    }
+
+    /// The coordinator's workers and jobs.
+    public func status() throws -> Wire.Status {
+        try socket.send(WireCodec.frames(.statusRequest))
+        let deadline = Date().addingTimeInterval(patience)
+        while Date() < deadline {
+            guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
+            guard case .success(let (kind, body)) = WireCodec.open(frames), kind == .statusReply,
+                  case .success(let status) = WireCodec.decode(Wire.Status.self, body[0]) else { continue }
+            return status
+        }
+        throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s")
+    }
+
+    /// Fetching a finished job's mask (into a partial file, renamed when whole) and RLE.
+    final class Download {
+        let job: UInt64
+        let finished: Wire.Finished
+        let maskPath: String
+        let partialPath: String
+        let wantRLE: Bool
+        var content: Wire.Content = .mask
+        var nextOffset: UInt64 = 0
+        var outstanding: Set<UInt64> = []
+        var received: UInt64 = 0
+        var handle: FileHandle
+        var rle: [UInt8] = []
+        var rleText: String? { wantRLE ? String(decoding: rle, as: UTF8.self) : nil }
+
+        init(job: UInt64, finished: Wire.Finished, maskPath: String, wantRLE: Bool) throws {
+            self.job = job
+            self.finished = finished
+            self.maskPath = maskPath
+            self.wantRLE = wantRLE
+            partialPath = maskPath + ".partial-\(getpid())"
+            guard FileManager.default.createFile(atPath: partialPath, contents: nil), let handle = FileHandle(forWritingAtPath: partialPath) else {
+                throw TesseraError(maskPath, "cannot create the mask file")
+            }
+            self.handle = handle
+        }
+
+        deinit {
+            try? handle.close()
+            unlink(partialPath)
+        }
+
+        var total: UInt64 { content == .mask ? finished.maskBytes : finished.rleBytes }
+
+        func request(_ socket: ZMQSocket) throws {
+            let chunk = UInt64(ClusterSockets.chunkBytes)
+            while outstanding.count < 4 && nextOffset < total {
+                let size = min(chunk, total - nextOffset)
+                try socket.send(WireCodec.frames(.fetch, Wire.Fetch(job: job, content: content, offset: nextOffset, size: size)))
+                outstanding.insert(nextOffset)
+                nextOffset += size
+            }
+        }
+
+        /// Stores a chunk; true when everything wanted has arrived.
+        func receive(_ chunk: Wire.Chunk, _ bytes: [UInt8], _ socket: ZMQSocket) throws -> Bool {
+            guard chunk.content == content, outstanding.remove(chunk.offset) != nil else { return false }
+            if content == .mask {
+                try handle.seek(toOffset: chunk.offset)
+                try handle.write(contentsOf: Data(bytes))
+            } else {
+                if rle.count < Int(chunk.offset + UInt64(bytes.count)) { rle += [UInt8](repeating: 0, count: Int(chunk.offset) + bytes.count - rle.count) }
+                rle.replaceSubrange(Int(chunk.offset)..<(Int(chunk.offset) + bytes.count), with: bytes)
+            }
+            received += UInt64(bytes.count)
+            if received < total || !outstanding.isEmpty {
+                try request(socket)
+                return false
+            }
+            if content == .mask {
+                try handle.close()
+                guard rename(partialPath, maskPath) == 0 else {
+                    throw TesseraError(maskPath, "cannot move the mask into place: \(String(cString: strerror(errno)))")
+                }
+                guard wantRLE, finished.rleBytes > 0 else { return true }
+                content = .rle
+                nextOffset = 0
+                received = 0
+                try request(socket)
+                return false
+            }
+            return true
+        }
+    }
+}

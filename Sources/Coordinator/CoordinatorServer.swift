@@ -1,0 +1,511 @@
+import Foundation
+import Shared
+import ZeroMQ
+
+/// The coordinator process: accepts workers and clients, runs jobs FIFO, shards tiles to
+/// the workers of every member, blends their maps and hands back masks
+/// (docs/PROTOCOL.md). One thread polls every socket; every send to a peer is
+/// non-blocking, so no slow peer holds the others up.
+public final class CoordinatorServer {
+    public let config: ClusterConfig
+    private let log: Log
+    private let memberNames: [String]
+
+    private var context: ZMQContext!
+    private var workerSocket: ZMQSocket!
+    private var clientSocket: ZMQSocket!
+    private var metricsSocket: ZMQSocket?
+    private var zap: ZAPAuthenticator?
+
+    private var registry: WorkerRegistry
+    private var jobs: [SlideJob] = []
+    private var nextJobID: UInt64 = 1
+    private var nextRequest: UInt64 = 1
+
+    /// A tile for one member, waiting for a worker.
+    private struct Task { let job: UInt64; let tile: TileIndex; let member: Int; var pixels: [UInt8]? }
+    private var queues: [[Task]]
+    private struct Assignment { let job: UInt64; let tile: TileIndex; let member: Int; let worker: [UInt8] }
+    private var assignments: [UInt64: Assignment] = [:]
+
+    private var lastHeartbeat = Date.distantPast
+    private var lastProgress = Date.distantPast
+    private var droppedMessages = 0
+
+    /// Called with each line a test or a supervisor may wait for ("ready ...").
+    public var onReady: ((String) -> Void)?
+
+    public init(config: ClusterConfig) throws {
+        self.config = config
+        log = Log("coordinator")
+        memberNames = config.members.map(\.name)
+        var pinned: [Int: String] = [:]
+        for (index, member) in config.members.enumerated() { if let digest = member.digest { pinned[index] = digest } }
+        registry = WorkerRegistry(credit: config.workerCredit, pinnedDigests: pinned)
+        queues = Array(repeating: [], count: config.members.count)
+    }
+
+    /// Binds and serves until SIGINT/SIGTERM.
+    public func run() throws {
+        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        context = try ZMQContext()
+        if let security = config.security {
+            zap = try ZAPAuthenticator(context: context, security: security, log: log)
+        }
+        workerSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.workerEndpoint, domain: "workers",
+                                                            maxMessage: ClusterSockets.maxWorkerMessage(config))
+        clientSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.clientEndpoint, domain: "clients",
+                                                            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
+        if let endpoint = config.metricsEndpoint {
+            let socket = try ZMQSocket(context: context, type: .rep)
+            try socket.setMaxMessageSize(4096)
+            try socket.bind(endpoint)
+            metricsSocket = socket
+        }
+        let line = "ready workers=\(try workerSocket.lastEndpoint) clients=\(try clientSocket.lastEndpoint)"
+        log.info(line)
+        onReady?(line)
+        while !StopSignal.requested {
+            var sockets: [ZMQSocket] = [workerSocket, clientSocket]
+            if let zap { sockets.append(zap.socket) }
+            if let metricsSocket { sockets.append(metricsSocket) }
+            let ready = try ZMQPoller.pollIn(sockets, timeoutMilliseconds: 20)
+            if let zap, ready[2] { try zap.answer() }
+            // Drain what is queued, bounded so one busy socket cannot starve the others.
+            if ready[0] { for _ in 0..<256 { guard let frames = try workerSocket.receive(dontWait: true) else { break }; handleWorker(frames) } }
+            if ready[1] { for _ in 0..<64 { guard let frames = try clientSocket.receive(dontWait: true) else { break }; handleClient(frames) } }
+            if let metricsSocket, ready[sockets.count - 1], (try metricsSocket.receive(dontWait: true)) != nil {
+                try metricsSocket.send([Array(metrics().utf8)])
+            }
+            tick()
+        }
+        log.info("stopping")
+    }
+
+    // MARK: Workers
+
+    private func handleWorker(_ frames: [[UInt8]]) {
+        guard frames.count >= 2 else { return dropped("a worker message without routing id") }
+        let identity = frames[0]
+        let message = Array(frames.dropFirst())
+        guard case .success(let (kind, body)) = WireCodec.open(message) else {
+            if case .failure(let error) = WireCodec.open(message) { dropped("worker message: \(error)") }
+            return
+        }
+        let now = Date()
+        if kind == .register {
+            guard case .success(let register) = WireCodec.decode(Wire.Register.self, body[0]) else { return dropped("malformed register") }
+            return registerWorker(identity, register, now: now)
+        }
+        guard registry.isRegistered(identity) else {
+            if kind == .heartbeat || kind == .result || kind == .tileFailed {
+                send(workerSocket, identity, WireCodec.frames(.registerAgain))
+            }
+            return
+        }
+        registry.heard(identity, at: now)
+        switch kind {
+        case .heartbeat: break
+        case .result:
+            switch WireCodec.result(body) {
+            case .success(let (result, map)): accept(result, map: map, from: identity)
+            case .failure(let error): dropped("result: \(error)")
+            }
+        case .tileFailed:
+            guard case .success(let failure) = WireCodec.decode(Wire.TileFailure.self, body[0]) else { return dropped("malformed tileFailed") }
+            guard let assignment = assignments[failure.request], assignment.worker == identity else { return }
+            assignments[failure.request] = nil
+            _ = registry.complete(failure.request, by: identity)
+            if let job = job(assignment.job) {
+                fail(job, "member \(memberNames[assignment.member]) could not predict \(assignment.tile): \(failure.reason)")
+            }
+        case .goodbye:
+            log.info("worker \(registry.workers[identity]?.name ?? "?") left")
+            lose(identity)
+        default:
+            dropped("unexpected \(kind) from a worker")
+        }
+    }
+
+    private func registerWorker(_ identity: [UInt8], _ register: Wire.Register, now: Date) {
+        guard register.protocolVersion == Int(WireHeader.version) else {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("protocol version \(register.protocolVersion) is not \(WireHeader.version)")))
+        }
+        guard let member = memberNames.firstIndex(of: register.member) else {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("no member \"\(register.member)\" in this cluster (members: \(memberNames.joined(separator: ", ")))")))
+        }
+        guard register.architecture == config.members[member].architecture else {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
+        }
+        if registry.isRegistered(identity) { lose(identity) }
+        if let reason = registry.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest, threads: register.threads, now: now) {
+            log.warning("refused worker \(register.name): \(reason)")
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
+        }
+        log.info("worker \(register.name) joined for member \(register.member)")
+        send(workerSocket, identity, WireCodec.frames(.welcome, Wire.Welcome(
+            heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit)))
+    }
+
+    /// A worker is gone: its tiles go back to the front of its member's queue.
+    private func lose(_ identity: [UInt8]) {
+        let name = registry.workers[identity]?.name ?? "?"
+        let requests = registry.remove(identity)
+        for request in requests.sorted().reversed() {
+            guard let assignment = assignments.removeValue(forKey: request) else { continue }
+            queues[assignment.member].insert(Task(job: assignment.job, tile: assignment.tile, member: assignment.member, pixels: nil), at: 0)
+        }
+        if !requests.isEmpty { log.warning("worker \(name) lost with \(requests.count) tiles; they go to other workers") }
+    }
+
+    private func accept(_ result: Wire.TileResult, map: [UInt8], from identity: [UInt8]) {
+        guard let assignment = assignments[result.request], assignment.worker == identity,
+              assignment.job == result.job, assignment.tile == TileIndex(row: Int(result.row), column: Int(result.column)) else {
+            return // late or stray: its tile was given to another worker, or never existed
+        }
+        guard let job = job(result.job), job.state == .running, let stitcher = job.stitcher else {
+            assignments[result.request] = nil
+            _ = registry.complete(result.request, by: identity)
+            return
+        }
+        let size = config.settings.tileSize
+        guard Int(result.size) == size, result.encoding == config.settings.maps,
+              let fixed = result.encoding.decode(map, pixels: size * size) else {
+            return dropped("result of the wrong size or encoding from \(registry.workers[identity]?.name ?? "?")")
+        }
+        assignments[result.request] = nil
+        _ = registry.complete(result.request, by: identity)
+        do {
+            try stitcher.add(tile: assignment.tile, member: assignment.member, map: fixed)
+        } catch {
+            return dropped("\(error)")
+        }
+        job.memberDone[assignment.member] += 1
+        let linear = assignment.tile.row * job.plan!.columns + assignment.tile.column
+        job.owed[linear, default: 1] -= 1
+        if job.owed[linear] == 0 {
+            job.owed[linear] = nil
+            job.tilesDone += 1
+        }
+        do {
+            while let rows = stitcher.takeFinishedRows() { try job.output!.append(rows.probabilities) }
+        } catch {
+            fail(job, "cannot write the mask: \(error)")
+        }
+        if stitcher.isComplete { finalize(job) }
+    }
+
+    // MARK: Scheduling
+
+    private func tick() {
+        let now = Date()
+        for identity in registry.silent(since: now.addingTimeInterval(-config.heartbeatInterval * Double(config.heartbeatLiveness))) {
+            log.warning("worker \(registry.workers[identity]?.name ?? "?") missed \(config.heartbeatLiveness) heartbeats")
+            lose(identity)
+        }
+        if now.timeIntervalSince(lastHeartbeat) >= config.heartbeatInterval {
+            for identity in registry.workers.keys { send(workerSocket, identity, WireCodec.frames(.heartbeat)) }
+            lastHeartbeat = now
+        }
+        startNextJob()
+        admitTiles()
+        dispatch()
+        checkWaiting(now)
+        checkUploads(now)
+        checkFinalizations()
+        if now.timeIntervalSince(lastProgress) >= 0.25 {
+            for job in jobs where job.state != .finished && job.state != .failed {
+                send(clientSocket, job.client, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
+            }
+            lastProgress = now
+        }
+    }
+
+    private var activeJob: SlideJob? { jobs.first { $0.state == .running } }
+
+    private func startNextJob() {
+        guard activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
+              let job = jobs.first(where: { $0.state == .queued }) else { return }
+        do {
+            try job.start(settings: config.settings, memberWeights: config.memberWeights)
+            log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles")
+        } catch {
+            fail(job, "\(error)")
+        }
+    }
+
+    /// Admits tiles of the running job into the window: read once, queued for every member.
+    private func admitTiles() {
+        guard let job = activeJob, let plan = job.plan else { return }
+        let credits = config.members.indices.map { registry.count(of: $0) * config.workerCredit }.reduce(0, +)
+        let window = min(256, max(8, 2 * credits))
+        while job.owed.count < window && job.nextTile < plan.tileCount {
+            let tile = TileIndex(row: job.nextTile / plan.columns, column: job.nextTile % plan.columns)
+            let pixels: [UInt8]
+            do { pixels = try job.pixels(of: tile) } catch { return fail(job, "\(error)") }
+            for member in config.members.indices {
+                queues[member].append(Task(job: job.id, tile: tile, member: member, pixels: pixels))
+            }
+            job.owed[job.nextTile] = config.members.count
+            job.nextTile += 1
+        }
+    }
+
+    private func dispatch() {
+        let now = Date()
+        for member in queues.indices {
+            while !queues[member].isEmpty, let worker = registry.nextWorker(for: member) {
+                var task = queues[member].removeFirst()
+                guard let job = job(task.job), job.state == .running else { continue }
+                if task.pixels == nil {
+                    do { task.pixels = try job.pixels(of: task.tile) } catch { fail(job, "\(error)"); continue }
+                }
+                let request = nextRequest
+                nextRequest += 1
+                let header = Wire.TileRequest(job: job.id, request: request, row: UInt32(task.tile.row), column: UInt32(task.tile.column),
+                                              size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips)
+                guard sent(workerSocket, worker, WireCodec.frames(header, pixels: task.pixels!)) else {
+                    queues[member].insert(task, at: 0)
+                    lose(worker)
+                    continue
+                }
+                assignments[request] = Assignment(job: job.id, tile: task.tile, member: member, worker: worker)
+                registry.assign(request, to: worker, at: now)
+            }
+        }
+    }
+
+    /// A job whose member has no worker waits, and fails past the deadline.
+    private func checkWaiting(_ now: Date) {
+        guard let job = activeJob else { return }
+        let missing = config.members.indices.filter { registry.count(of: $0) == 0 && (!queues[$0].isEmpty || job.owed.isEmpty == false) }
+        if missing.isEmpty {
+            if job.waitingSince != nil { job.note = nil }
+            job.waitingSince = nil
+            return
+        }
+        let names = missing.map { memberNames[$0] }.joined(separator: ", ")
+        let since = job.waitingSince ?? now
+        job.waitingSince = since
+        job.note = "waiting for a worker of member \(names)"
+        if now.timeIntervalSince(since) > config.memberDeadline {
+            fail(job, "no worker of member \(names) joined within \(Int(config.memberDeadline)) s")
+        }
+    }
+
+    private func finalize(_ job: SlideJob) {
+        guard let output = job.output else { return }
+        job.state = .finalizing
+        job.finalization = Finalization(job: job, output: output)
+    }
+
+    private func checkFinalizations() {
+        for job in jobs where job.state == .finalizing {
+            guard let result = job.finalization?.result else { continue }
+            job.finalization = nil
+            job.release()
+            switch result {
+            case .success(let finished):
+                job.finished = finished
+                job.state = .finished
+                let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
+                log.info("job \(job.id) finished: \(job.tilesTotal) tiles in \(String(format: "%.1f", seconds)) s")
+                send(clientSocket, job.client, WireCodec.frames(.finished, finished))
+            case .failure(let error):
+                fail(job, "\(error)")
+            }
+        }
+    }
+
+    private func fail(_ job: SlideJob, _ reason: String) {
+        guard job.state != .failed && job.state != .finished else { return }
+        log.error("job \(job.id) failed: \(reason)")
+        job.state = .failed
+        job.note = reason
+        job.release()
+        for member in queues.indices { queues[member].removeAll { $0.job == job.id } }
+        for (request, assignment) in assignments where assignment.job == job.id {
+            assignments[request] = nil
+            _ = registry.complete(request, by: assignment.worker)
+        }
+        send(clientSocket, job.client, WireCodec.frames(.failed, Wire.Failed(job: job.id, reason: reason)))
+    }
+
+    private func job(_ id: UInt64) -> SlideJob? { jobs.first { $0.id == id } }
+
+    // MARK: Clients
+
+    private func handleClient(_ frames: [[UInt8]]) {
+        guard frames.count >= 2 else { return dropped("a client message without routing id") }
+        let identity = frames[0]
+        let opened = WireCodec.open(Array(frames.dropFirst()))
+        guard case .success(let (kind, body)) = opened else {
+            if case .failure(let error) = opened { dropped("client message: \(error)") }
+            return
+        }
+        switch kind {
+        case .submit:
+            guard case .success(let submit) = WireCodec.decode(Wire.Submit.self, body[0]) else { return replyError(identity, "malformed submit") }
+            submitJob(identity, submit)
+        case .chunk:
+            guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]) else { return dropped("malformed chunk") }
+            receiveChunk(identity, chunk, body[1])
+        case .fetch:
+            guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]) else { return replyError(identity, "malformed fetch") }
+            serveFetch(identity, fetch)
+        case .attach:
+            guard case .success(let attach) = WireCodec.decode(Wire.Attach.self, body[0]) else { return replyError(identity, "malformed attach") }
+            guard let job = job(attach.job) else { return replyError(identity, "no job \(attach.job) on this coordinator") }
+            job.client = identity
+            send(clientSocket, identity, WireCodec.frames(.accepted, Wire.Accepted(job: job.id, upload: job.state == .uploading)))
+            send(clientSocket, identity, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
+            if let finished = job.finished { send(clientSocket, identity, WireCodec.frames(.finished, finished)) }
+            if job.state == .failed { send(clientSocket, identity, WireCodec.frames(.failed, Wire.Failed(job: job.id, reason: job.note ?? "failed"))) }
+            if job.state == .uploading { job.outstandingFetches.removeAll(); requestChunks(job) }
+        case .statusRequest:
+            send(clientSocket, identity, WireCodec.frames(.statusReply, status()))
+        default:
+            replyError(identity, "unexpected \(kind) on the client socket")
+        }
+    }
+
+    private func submitJob(_ identity: [UInt8], _ submit: Wire.Submit) {
+        let id = nextJobID
+        nextJobID += 1
+        let directory = config.stateDirectory + "/job-\(id)-\(getpid())"
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            return replyError(identity, "cannot create \(directory): \(error.localizedDescription)")
+        }
+        // Read the slide in place when this machine sees the same file at that path.
+        let local = (try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest } ?? false
+        let name = String(submit.name.prefix(200))
+        let job = SlideJob(id: id, name: name, client: identity, directory: directory,
+                           slidePath: local ? submit.path : directory + "/slide.tiff", size: submit.size, digest: submit.digest,
+                           upload: !local, members: config.members.count)
+        jobs.append(job)
+        log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")
+        send(clientSocket, identity, WireCodec.frames(.accepted, Wire.Accepted(job: id, upload: !local)))
+        if !local {
+            guard FileManager.default.createFile(atPath: job.slidePath, contents: nil), let handle = FileHandle(forWritingAtPath: job.slidePath) else {
+                return fail(job, "cannot create \(job.slidePath)")
+            }
+            job.uploadHandle = handle
+            requestChunks(job)
+        }
+    }
+
+    /// Keeps a few fetches outstanding: the client sends a chunk per fetch (credit-based
+    /// flow control, as in the ZeroMQ guide's file transfer).
+    private func requestChunks(_ job: SlideJob) {
+        let chunk = UInt64(ClusterSockets.chunkBytes)
+        while job.outstandingFetches.count < 4 && job.nextFetchOffset < job.slideSize {
+            let size = min(chunk, job.slideSize - job.nextFetchOffset)
+            send(clientSocket, job.client, WireCodec.frames(.fetch, Wire.Fetch(job: job.id, content: .slide, offset: job.nextFetchOffset, size: size)))
+            job.outstandingFetches.insert(job.nextFetchOffset)
+            job.nextFetchOffset += size
+        }
+        // Re-ask for chunks that never came (after an attach).
+        if job.outstandingFetches.isEmpty && job.receivedBytes < job.slideSize { job.nextFetchOffset = job.receivedBytes }
+    }
+
+    private func receiveChunk(_ identity: [UInt8], _ chunk: Wire.Chunk, _ bytes: [UInt8]) {
+        guard let job = job(chunk.job), job.state == .uploading, chunk.content == .slide,
+              job.outstandingFetches.contains(chunk.offset), let handle = job.uploadHandle else {
+            return dropped("unexpected chunk")
+        }
+        let expected = min(UInt64(ClusterSockets.chunkBytes), job.slideSize - chunk.offset)
+        guard UInt64(bytes.count) == expected else { return fail(job, "a chunk at \(chunk.offset) held \(bytes.count) bytes, not \(expected)") }
+        do {
+            try handle.seek(toOffset: chunk.offset)
+            try handle.write(contentsOf: Data(bytes))
+        } catch {
+            return fail(job, "cannot store the slide: \(error.localizedDescription)")
+        }
+        job.outstandingFetches.remove(chunk.offset)
+        job.receivedBytes += UInt64(bytes.count)
+        job.lastUploadActivity = Date()
+        if job.receivedBytes == job.slideSize {
+            try? handle.close()
+            job.uploadHandle = nil
+            let digest = try? FileDigest.sampled(job.slidePath)
+            guard digest?.digest == job.slideDigest else { return fail(job, "the uploaded slide's digest does not match the client's") }
+            job.state = .queued
+            log.info("job \(job.id): slide received (\(job.slideSize) bytes)")
+        } else {
+            requestChunks(job)
+        }
+    }
+
+    private func checkUploads(_ now: Date) {
+        for job in jobs where job.state == .uploading && now.timeIntervalSince(job.lastUploadActivity) > 600 {
+            fail(job, "the upload stalled for 10 minutes")
+        }
+    }
+
+    private func serveFetch(_ identity: [UInt8], _ fetch: Wire.Fetch) {
+        guard let job = job(fetch.job), let finished = job.finished else { return replyError(identity, "job \(fetch.job) has no result to fetch") }
+        let (path, total) = fetch.content == .mask ? (job.maskPath, finished.maskBytes) : (job.rlePath, finished.rleBytes)
+        guard fetch.content != .slide, fetch.offset <= total, fetch.size <= UInt64(ClusterSockets.chunkBytes) else {
+            return replyError(identity, "fetch outside the \(fetch.content.rawValue)")
+        }
+        let size = min(fetch.size, total - fetch.offset)
+        guard let handle = FileHandle(forReadingAtPath: path) else { return replyError(identity, "the \(fetch.content.rawValue) of job \(job.id) is gone") }
+        defer { try? handle.close() }
+        let data = (try? handle.seek(toOffset: fetch.offset)).flatMap { _ in try? handle.read(upToCount: Int(size)) } ?? Data()
+        send(clientSocket, identity, WireCodec.frames(.chunk, Wire.Chunk(job: job.id, content: fetch.content, offset: fetch.offset), payload: [UInt8](data)))
+    }
+
+    private func replyError(_ identity: [UInt8], _ reason: String) {
+        dropped(reason)
+        send(clientSocket, identity, WireCodec.frames(.error, Wire.Reason(reason)))
+    }
+
+    // MARK: Status
+
+    private func status() -> Wire.Status {
+        let now = Date()
+        let workers = registry.workers.values.sorted { $0.name < $1.name }.map { worker in
+            Wire.Status.Worker(name: worker.name, member: memberNames[worker.member], state: worker.inFlight.isEmpty ? "idle" : "busy",
+                               tilesPerSecond: Double(worker.tilesDone) / max(1, now.timeIntervalSince(worker.joined)),
+                               inFlight: worker.inFlight.count, tilesDone: worker.tilesDone)
+        }
+        let jobs = self.jobs.map { Wire.Status.Job(job: $0.id, name: $0.name, state: $0.state.rawValue, tilesDone: $0.tilesDone, tilesTotal: $0.tilesTotal, note: $0.note) }
+        return Wire.Status(workers: workers, jobs: jobs)
+    }
+
+    private func metrics() -> String {
+        var lines = ["# TYPE tessera_workers gauge"]
+        for (index, name) in memberNames.enumerated() { lines.append("tessera_workers{member=\"\(name)\"} \(registry.count(of: index))") }
+        lines.append("# TYPE tessera_jobs gauge")
+        for state in ["uploading", "queued", "running", "finalizing", "finished", "failed"] {
+            lines.append("tessera_jobs{state=\"\(state)\"} \(jobs.filter { $0.state.rawValue == state }.count)")
+        }
+        lines.append("# TYPE tessera_tiles_done_total counter")
+        lines.append("tessera_tiles_done_total \(jobs.map(\.tilesDone).reduce(0, +))")
+        lines.append("# TYPE tessera_dropped_messages_total counter")
+        lines.append("tessera_dropped_messages_total \(droppedMessages)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: I/O
+
+    /// Sends without blocking; a peer that is gone or full misses the message.
+    private func send(_ socket: ZMQSocket, _ identity: [UInt8], _ frames: [[UInt8]]) {
+        _ = sent(socket, identity, frames)
+    }
+
+    /// Sends without blocking; false when the peer is gone or its queue is full.
+    private func sent(_ socket: ZMQSocket, _ identity: [UInt8], _ frames: [[UInt8]]) -> Bool {
+        do {
+            try socket.send([identity] + frames, dontWait: true)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func dropped(_ reason: String) {
+        droppedMessages += 1
+        if droppedMessages <= 100 || droppedMessages % 1000 == 0 { log.warning("dropped: \(reason)") }
+    }
+}

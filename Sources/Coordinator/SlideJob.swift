@@ -1,0 +1,137 @@
+import Foundation
+import Shared
+
+/// One submitted slide: its bytes (read in place or uploaded), its tiles in flight, the
+/// stitcher, and the mask and RLE it produces.
+final class SlideJob {
+    enum State: String { case uploading, queued, running, finalizing, finished, failed }
+
+    let id: UInt64
+    let name: String
+    /// The client to send progress to (changes on attach).
+    var client: [UInt8]
+    var state: State
+    var note: String?
+    let directory: String
+    var slidePath: String
+    let slideSize: UInt64
+    let slideDigest: String
+
+    // Upload
+    var uploadHandle: FileHandle?
+    var nextFetchOffset: UInt64 = 0
+    var outstandingFetches: Set<UInt64> = []
+    var receivedBytes: UInt64 = 0
+    var lastUploadActivity = Date()
+
+    // Running
+    var reader: SlideReader?
+    var plan: TilePlan?
+    var stitcher: Stitcher?
+    var output: SegmentationOutput?
+    /// Next tile (row-major) to admit into the window.
+    var nextTile = 0
+    /// Admitted tiles still missing some member's map, with how many members are owed.
+    var owed: [Int: Int] = [:]
+    var memberDone: [Int] = []
+    var tilesDone = 0
+    var started: Date?
+    /// Since when a member needed by this job has had no worker.
+    var waitingSince: Date?
+
+    // Results
+    var finished: Wire.Finished?
+    var finalization: Finalization?
+
+    var maskPath: String { directory + "/mask.tiff" }
+    var rlePath: String { directory + "/mask.rle" }
+
+    init(id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int) {
+        self.id = id
+        self.name = name
+        self.client = client
+        self.directory = directory
+        self.slidePath = slidePath
+        self.slideSize = size
+        self.slideDigest = digest
+        self.state = upload ? .uploading : .queued
+        memberDone = Array(repeating: 0, count: members)
+    }
+
+    var tilesTotal: Int { plan?.tileCount ?? 0 }
+
+    /// Opens the slide and sets up tiling, stitching and the outputs.
+    func start(settings: SegmentationSettings, memberWeights: [Int]) throws {
+        let reader = try SlideReader(path: slidePath)
+        let plan = try settings.plan(width: reader.width, height: reader.height)
+        stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
+        output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
+                                        maskPath: maskPath, micronsPerPixel: reader.image.micronsPerPixel)
+        self.reader = reader
+        self.plan = plan
+        state = .running
+        started = Date()
+    }
+
+    /// The pixels of a tile, read from the slide (with reflection outside it).
+    func pixels(of tile: TileIndex) throws -> [UInt8] {
+        let plan = plan!
+        let origin = plan.origin(of: tile)
+        return try reader!.readRGB(x: origin.x, y: origin.y, width: plan.tileSize, height: plan.tileSize).pixels
+    }
+
+    /// Seconds left, from the rate so far.
+    var secondsLeft: Double? {
+        guard let started, tilesDone > 0, tilesTotal > 0 else { return nil }
+        let elapsed = Date().timeIntervalSince(started)
+        return elapsed / Double(tilesDone) * Double(tilesTotal - tilesDone)
+    }
+
+    func progress(memberNames: [String]) -> Wire.Progress {
+        Wire.Progress(job: id, state: state.rawValue, tilesDone: tilesDone, tilesTotal: tilesTotal, memberDone: memberDone,
+                      memberNames: memberNames, secondsLeft: secondsLeft, note: note)
+    }
+
+    /// Releases what a running job holds (reader, stitcher, upload file).
+    func release() {
+        reader = nil
+        stitcher = nil
+        output = nil
+        try? uploadHandle?.close()
+        uploadHandle = nil
+    }
+}
+
+/// Writing the last bands and the RLE of a finished job, on a thread of its own so the
+/// coordinator keeps answering heartbeats meanwhile.
+final class Finalization: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcome: Result<Wire.Finished, Error>?
+
+    init(job: SlideJob, output: SegmentationOutput) {
+        let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
+        let box = UncheckedBox(output)
+        Thread { [self] in
+            let result = Result<Wire.Finished, Error> {
+                let output = box.value
+                try output.finish()
+                let runs = try MaskFiles.runs(ofMaskAt: maskPath).runs
+                let text = RLE.text(runs)
+                try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
+                let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
+                return Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
+                                     maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count))
+            }
+            lock.withLock { outcome = result }
+        }.start()
+    }
+
+    /// The outcome once the thread is done.
+    var result: Result<Wire.Finished, Error>? { lock.withLock { outcome } }
+}
+
+/// Hands a value to another thread that alone uses it from then on.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Shared
+
+/// The workers the coordinator knows: their member, credit, tiles in flight and liveness.
+/// Pure bookkeeping, no I/O, so its rules are testable alone.
+final class WorkerRegistry {
+    struct Worker {
+        let identity: [UInt8]
+        let name: String
+        let member: Int
+        let threads: Int
+        var credit: Int
+        var inFlight: Set<UInt64> = []
+        var lastHeard: Date
+        /// When it was last given a tile: workers of a member are served least recently used first.
+        var lastAssigned: Date = .distantPast
+        var tilesDone = 0
+        var joined = Date()
+    }
+
+    private(set) var workers: [[UInt8]: Worker] = [:]
+    /// The weights digest accepted for each member (the first worker's, or the pinned one).
+    private var digests: [Int: String] = [:]
+    let credit: Int
+
+    init(credit: Int, pinnedDigests: [Int: String]) {
+        self.credit = credit
+        digests = pinnedDigests
+    }
+
+    /// Admits a worker, or says why not.
+    func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, now: Date) -> String? {
+        if let accepted = digests[member], accepted != digest {
+            return "weights digest \(digest) differs from \(accepted), which the other workers of this member use"
+        }
+        digests[member] = digest
+        workers[identity] = Worker(identity: identity, name: name, member: member, threads: threads, credit: credit, lastHeard: now)
+        return nil
+    }
+
+    func isRegistered(_ identity: [UInt8]) -> Bool { workers[identity] != nil }
+
+    func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.lastHeard = now }
+
+    /// The least recently used worker of `member` with credit left.
+    func nextWorker(for member: Int) -> [UInt8]? {
+        workers.values.filter { $0.member == member && $0.credit > 0 }.min { $0.lastAssigned < $1.lastAssigned }?.identity
+    }
+
+    func count(of member: Int) -> Int { workers.values.filter { $0.member == member }.count }
+
+    func assign(_ request: UInt64, to identity: [UInt8], at now: Date) {
+        workers[identity]?.credit -= 1
+        workers[identity]?.inFlight.insert(request)
+        workers[identity]?.lastAssigned = now
+    }
+
+    /// Whether `request` is in flight at `identity`; if so, it is done and the credit returns.
+    func complete(_ request: UInt64, by identity: [UInt8]) -> Bool {
+        guard workers[identity]?.inFlight.remove(request) != nil else { return false }
+        workers[identity]!.credit += 1
+        workers[identity]!.tilesDone += 1
+        return true
+    }
+
+    /// Removes a worker, returning the requests it still had.
+    func remove(_ identity: [UInt8]) -> Set<UInt64> {
+        workers.removeValue(forKey: identity)?.inFlight ?? []
+    }
+
+    /// Workers not heard from since `deadline`.
+    func silent(since deadline: Date) -> [[UInt8]] {
+        workers.values.filter { $0.lastHeard < deadline }.map(\.identity)
+    }
+}

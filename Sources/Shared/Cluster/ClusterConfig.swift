@@ -1,0 +1,191 @@
+import Foundation
+
+/// The cluster's description, read from `cluster.conf` (format: docs/CONFIG.md).
+///
+/// One file serves every process: the coordinator binds the endpoints, workers and clients
+/// connect to them, and all agree on the members and inference settings.
+public struct ClusterConfig: Sendable, Equatable {
+    /// One ensemble member: a model, its weights and its weight in the average.
+    public struct Member: Sendable, Equatable {
+        public var name: String
+        public var architecture: String
+        public var weights: String?
+        /// Weight in the ensemble average, in hundredths (1.0 → 100).
+        public var weight: Int
+        /// The `constant` architecture's probability.
+        public var value: Double?
+        /// Pinned weights digest (hex); workers with other weights are refused.
+        public var digest: String?
+        public var line: Int
+    }
+
+    /// CURVE keys, Z85-encoded (40 characters each).
+    public struct Security: Sendable, Equatable {
+        public var coordinatorPublic: String
+        public var coordinatorSecret: String?
+        public var workerPublic: String
+        public var workerSecret: String?
+        public var clientPublic: String
+        public var clientSecret: String?
+    }
+
+    /// Where workers connect (the coordinator binds it).
+    public var workerEndpoint = "tcp://127.0.0.1:5571"
+    /// Where clients (`submit`, `status`) connect.
+    public var clientEndpoint = "tcp://127.0.0.1:5570"
+    /// Where the coordinator answers metrics requests; nil for none.
+    public var metricsEndpoint: String? = nil
+    /// Where the coordinator keeps uploaded slides and results.
+    public var stateDirectory = NSTemporaryDirectory() + "tessera-coordinator"
+    /// Seconds a job may wait for a member that has no live worker before it fails.
+    public var memberDeadline: Double = 600
+    /// Tiles sent but not answered per worker.
+    public var workerCredit = 4
+
+    public var settings = SegmentationSettings()
+
+    /// Seconds between heartbeats, and heartbeats missed before a peer counts as gone.
+    public var heartbeatInterval: Double = 1
+    public var heartbeatLiveness = 3
+
+    public var members: [Member] = []
+    public var security: Security? = nil
+
+    /// The path it was read from, for messages.
+    public var source = "cluster.conf"
+
+    public init() {}
+
+    /// The member named `name`, or an error listing the members there are.
+    public func member(named name: String) throws -> Member {
+        guard let member = members.first(where: { $0.name == name }) else {
+            throw TesseraError(source, "no member \"\(name)\" (members: \(members.map(\.name).joined(separator: ", ")))")
+        }
+        return member
+    }
+
+    /// Reads and checks `path`.
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TesseraError(path, "cannot read the configuration file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw TesseraError(path, "not UTF-8 text") }
+        try self.init(parsing: text, source: path)
+    }
+
+    /// Parses configuration text; every error names `source` and the line.
+    public init(parsing text: String, source: String) throws {
+        self.source = source
+        var section = ""
+        var memberIndex: Int? = nil
+        var seen: Set<String> = []
+        var keys: [String: (String, Int)] = [:] // security keys until the end
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = number + 1
+            func fail(_ reason: String) -> TesseraError { TesseraError(source, "line \(line): \(reason)") }
+            var content = Substring(rawLine)
+            if let hash = content.firstIndex(of: "#") { content = content[..<hash] }
+            let trimmed = content.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            if trimmed.hasPrefix("[") {
+                guard trimmed.hasSuffix("]") else { throw fail("a section header must end with ]") }
+                let name = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                let words = name.split(separator: " ")
+                if words.count == 2 && words[0] == "member" {
+                    let memberName = String(words[1])
+                    guard memberName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                        throw fail("member names use letters, digits, - and _ only")
+                    }
+                    guard !members.contains(where: { $0.name == memberName }) else { throw fail("member \"\(memberName)\" is defined twice") }
+                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, line: line))
+                    memberIndex = members.count - 1
+                    section = "member"
+                } else {
+                    guard ["coordinator", "inference", "heartbeat", "security"].contains(name) else {
+                        throw fail("unknown section [\(name)] (sections: coordinator, inference, heartbeat, security, member NAME)")
+                    }
+                    guard !seen.contains(name) else { throw fail("section [\(name)] appears twice") }
+                    seen.insert(name)
+                    section = name
+                    memberIndex = nil
+                }
+                continue
+            }
+            guard let equals = trimmed.firstIndex(of: "=") else { throw fail("expected key = value") }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            guard !value.isEmpty else { throw fail("\(key) has no value") }
+            func int(_ range: ClosedRange<Int>) throws -> Int {
+                guard let v = Int(value), range.contains(v) else { throw fail("\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"") }
+                return v
+            }
+            func double(_ range: ClosedRange<Double>) throws -> Double {
+                guard let v = Double(value), range.contains(v) else { throw fail("\(key) must be a number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"") }
+                return v
+            }
+            func endpoint() throws -> String {
+                guard value.hasPrefix("tcp://") || value.hasPrefix("ipc://") || value.hasPrefix("inproc://") else {
+                    throw fail("\(key) must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH), not \"\(value)\"")
+                }
+                return value
+            }
+            switch (section, key) {
+            case ("coordinator", "workers"): workerEndpoint = try endpoint()
+            case ("coordinator", "clients"): clientEndpoint = try endpoint()
+            case ("coordinator", "metrics"): metricsEndpoint = try endpoint()
+            case ("coordinator", "state"): stateDirectory = value
+            case ("coordinator", "member_deadline"): memberDeadline = try double(0.1...1e7)
+            case ("coordinator", "worker_credit"): workerCredit = try int(1...64)
+            case ("inference", "tile"): settings.tileSize = try int(16...4096)
+            case ("inference", "margin"): settings.margin = try int(0...2047)
+            case ("inference", "stride"): settings.stride = try int(1...4096)
+            case ("inference", "window"):
+                guard let window = BlendWindow(rawValue: value) else { throw fail("window must be constant, linear or gaussian") }
+                settings.window = window
+            case ("inference", "threshold"): settings.threshold = try double(0...1)
+            case ("inference", "flips"):
+                guard let flips = FlipSet(rawValue: value) else { throw fail("flips must be none, h, v or hv") }
+                settings.flips = flips
+            case ("inference", "maps"):
+                guard let maps = MapEncoding(name: value) else { throw fail("maps must be uint8 or float16") }
+                settings.maps = maps
+            case ("heartbeat", "interval"): heartbeatInterval = try double(0.05...60)
+            case ("heartbeat", "liveness"): heartbeatLiveness = try int(2...100)
+            case ("security", _):
+                guard ["coordinator_public", "coordinator_secret", "worker_public", "worker_secret", "client_public", "client_secret"].contains(key) else {
+                    throw fail("unknown key \(key) in [security]")
+                }
+                guard value.utf8.count == 40 else { throw fail("\(key) must be a 40-character Z85 CURVE key") }
+                keys[key] = (value, line)
+            case ("member", "architecture"): members[memberIndex!].architecture = value
+            case ("member", "weights"): members[memberIndex!].weights = value
+            case ("member", "weight"):
+                let w = try double(0.01...10.24)
+                members[memberIndex!].weight = Int((w * 100).rounded())
+            case ("member", "value"): members[memberIndex!].value = try double(0...1)
+            case ("member", "digest"): members[memberIndex!].digest = value.lowercased()
+            case ("", _): throw fail("\(key) is outside any section")
+            default: throw fail("unknown key \(key) in [\(section)]")
+            }
+        }
+        for member in members where member.architecture.isEmpty {
+            throw TesseraError(source, "line \(member.line): member \"\(member.name)\" has no architecture")
+        }
+        guard !members.isEmpty else { throw TesseraError(source, "no [member NAME] section: the ensemble is empty") }
+        _ = try settings.plan(width: 1, height: 1)
+        if !keys.isEmpty {
+            func key(_ name: String) throws -> String {
+                guard let (value, _) = keys[name] else {
+                    throw TesseraError(source, "[security] sets some keys but not \(name): give coordinator_public, worker_public and client_public at least")
+                }
+                return value
+            }
+            security = Security(coordinatorPublic: try key("coordinator_public"), coordinatorSecret: keys["coordinator_secret"]?.0,
+                                workerPublic: try key("worker_public"), workerSecret: keys["worker_secret"]?.0,
+                                clientPublic: try key("client_public"), clientSecret: keys["client_secret"]?.0)
+        }
+    }
+
+    /// Member weights as the stitcher takes them, in member order.
+    public var memberWeights: [Int] { members.map(\.weight) }
+}

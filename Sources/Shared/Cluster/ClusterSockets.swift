@@ -1,0 +1,53 @@
+import ZeroMQ
+
+/// Makes the cluster's sockets configured alike: CURVE roles from `[security]`, message
+/// size limits, no linger. Every process goes through here, so no socket is forgotten.
+public enum ClusterSockets {
+    /// The largest message a coordinator accepts from a worker: a result of the configured
+    /// tile, float16, plus headers.
+    public static func maxWorkerMessage(_ config: ClusterConfig) -> Int64 {
+        Int64(config.settings.tileSize * config.settings.tileSize * 2 + 4096)
+    }
+
+    /// Upload and download chunk size.
+    public static let chunkBytes = 1 << 20
+
+    /// The coordinator's ROUTER for `domain` ("workers" or "clients"), bound.
+    public static func coordinatorRouter(_ context: ZMQContext, config: ClusterConfig, endpoint: String, domain: String, maxMessage: Int64) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: .router)
+        try socket.setMaxMessageSize(maxMessage)
+        try socket.setRouterMandatory()
+        try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
+        if let security = config.security {
+            guard let secret = security.coordinatorSecret else {
+                throw TesseraError(config.source, "[security] has no coordinator_secret: the coordinator needs it to accept connections")
+            }
+            try socket.setZAPDomain(domain)
+            try socket.makeCurveServer(secretKey: secret)
+        }
+        do { try socket.bind(endpoint) } catch {
+            throw TesseraError(endpoint, "cannot bind: \(error) (is another coordinator running?)")
+        }
+        return socket
+    }
+
+    /// A DEALER connected to the coordinator, as a worker or a client.
+    public static func dealer(_ context: ZMQContext, config: ClusterConfig, endpoint: String, role: Role, maxMessage: Int64) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: .dealer)
+        try socket.setMaxMessageSize(maxMessage)
+        if let security = config.security {
+            let (publicKey, secretKey) = role == .worker ? (security.workerPublic, security.workerSecret) : (security.clientPublic, security.clientSecret)
+            guard let secretKey else {
+                throw TesseraError(config.source, "[security] has no \(role == .worker ? "worker" : "client")_secret: this machine cannot authenticate")
+            }
+            try socket.makeCurveClient(serverKey: security.coordinatorPublic, publicKey: publicKey, secretKey: secretKey)
+        }
+        do { try socket.connect(endpoint) } catch {
+            throw TesseraError(endpoint, "cannot connect: \(error)")
+        }
+        return socket
+    }
+
+    public enum Role { case worker, client }
+}
+

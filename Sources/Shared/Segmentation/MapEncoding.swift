@@ -1,0 +1,55 @@
+/// How a probability map travels from a worker: one byte per pixel, or IEEE half floats.
+///
+/// Both ends decode to the stitcher's fixed point the same way, and `tessera infer` passes
+/// its maps through the same encoding, so a cluster's mask equals a single machine's bit
+/// for bit.
+public enum MapEncoding: UInt8, Sendable, Equatable {
+    /// round(p × 255), decoded exactly as q = b × 257.
+    case uint8 = 1
+    /// IEEE 754 binary16, little-endian; decoded q = round(p × 65535) clamped to [0, 65535].
+    case float16 = 2
+
+    public init?(name: String) {
+        switch name {
+        case "uint8": self = .uint8
+        case "float16": self = .float16
+        default: return nil
+        }
+    }
+
+    public var name: String { self == .uint8 ? "uint8" : "float16" }
+
+    /// Bytes per pixel.
+    public var bytesPerPixel: Int { self == .uint8 ? 1 : 2 }
+
+    /// Encodes probabilities (NaN and out-of-range values are clamped: NaN to 0).
+    public func encode(_ probabilities: [Float]) -> [UInt8] {
+        switch self {
+        case .uint8:
+            return probabilities.map { Probability.toByte(Probability.fixed($0)) }
+        case .float16:
+            var bytes = [UInt8](repeating: 0, count: probabilities.count * 2)
+            for (i, p) in probabilities.enumerated() {
+                let clamped: Float = p > 0 ? min(p, 1) : 0
+                let bits = Float16(clamped).bitPattern
+                bytes[2 * i] = UInt8(truncatingIfNeeded: bits)
+                bytes[2 * i + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+            }
+            return bytes
+        }
+    }
+
+    /// Decodes to fixed point; nil when the byte count is wrong.
+    public func decode(_ bytes: [UInt8], pixels: Int) -> [UInt16]? {
+        guard bytes.count == pixels * bytesPerPixel else { return nil }
+        switch self {
+        case .uint8:
+            return bytes.map(Probability.fromByte)
+        case .float16:
+            return (0..<pixels).map { i in
+                let bits = UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8
+                return Probability.fixed(Float(Float16(bitPattern: bits)))
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// The kinds of message on Tessera's sockets (docs/PROTOCOL.md), as the header's kind byte.
+public enum WireKind: UInt8, Sendable, CaseIterable {
+    // Worker link (worker DEALER ↔ coordinator ROUTER).
+    case register = 1
+    case welcome = 2
+    case refuse = 3
+    case heartbeat = 4
+    case tile = 5
+    case result = 6
+    case tileFailed = 7
+    case goodbye = 8
+    case registerAgain = 9
+    // Client link (client DEALER ↔ coordinator ROUTER).
+    case submit = 20
+    case accepted = 21
+    case fetch = 22
+    case chunk = 23
+    case progress = 24
+    case finished = 25
+    case failed = 26
+    case attach = 27
+    case statusRequest = 28
+    case statusReply = 29
+    case error = 30
+}
+
+/// The first frame of every message: "TS", the protocol version, the kind.
+public enum WireHeader {
+    /// The protocol version this build speaks; peers with another are refused.
+    public static let version: UInt8 = 1
+    static let magic: [UInt8] = [0x54, 0x53] // "TS"
+
+    public static func frame(_ kind: WireKind) -> [UInt8] { magic + [version, kind.rawValue] }
+
+    /// The kind of a header frame, or why it is not one.
+    public static func parse(_ frame: [UInt8]) -> Result<WireKind, WireError> {
+        guard frame.count == 4, frame[0] == magic[0], frame[1] == magic[1] else { return .failure(.init("not a Tessera header frame")) }
+        guard frame[2] == version else { return .failure(.init("protocol version \(frame[2]), this build speaks \(version)")) }
+        guard let kind = WireKind(rawValue: frame[3]) else { return .failure(.init("unknown message kind \(frame[3])")) }
+        return .success(kind)
+    }
+}
+
+/// Why an incoming message was dropped.
+public struct WireError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

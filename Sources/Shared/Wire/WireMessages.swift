@@ -1,0 +1,198 @@
+import Foundation
+
+/// The bodies of Tessera's messages: plain values, kept apart from their byte encoding
+/// (`WireCodec`). Control messages are JSON objects with exactly these fields; tiles and
+/// results have fixed little-endian headers, since thousands travel each second.
+public enum Wire {
+    // MARK: Worker link
+
+    /// A worker introduces itself. `protocolVersion` repeats the header's for clarity.
+    public struct Register: Codable, Sendable, Equatable {
+        public var protocolVersion: Int
+        public var member: String
+        public var architecture: String
+        /// Hex digest of the weights file ("" when the model has none).
+        public var weightsDigest: String
+        public var threads: Int
+        /// A name for logs: host and process id.
+        public var name: String
+        public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String) {
+            self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
+            self.weightsDigest = weightsDigest; self.threads = threads; self.name = name
+        }
+    }
+
+    /// The coordinator accepts a worker and says how it will talk to it.
+    public struct Welcome: Codable, Sendable, Equatable {
+        public var heartbeatMilliseconds: Int
+        public var liveness: Int
+        public var credit: Int
+        public init(heartbeatMilliseconds: Int, liveness: Int, credit: Int) {
+            self.heartbeatMilliseconds = heartbeatMilliseconds; self.liveness = liveness; self.credit = credit
+        }
+    }
+
+    /// A refusal or error with its reason.
+    public struct Reason: Codable, Sendable, Equatable {
+        public var reason: String
+        public init(_ reason: String) { self.reason = reason }
+    }
+
+    /// A tile to predict (header of `tile`; the RGB pixels follow as the payload frame).
+    public struct TileRequest: Sendable, Equatable {
+        public var job: UInt64
+        /// Unique per coordinator run; the result must carry it back.
+        public var request: UInt64
+        public var row: UInt32
+        public var column: UInt32
+        public var size: UInt32
+        public var encoding: MapEncoding
+        public var flips: FlipSet
+        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, flips: FlipSet) {
+            self.job = job; self.request = request; self.row = row; self.column = column
+            self.size = size; self.encoding = encoding; self.flips = flips
+        }
+    }
+
+    /// A predicted map (header of `result`; the encoded map follows as the payload frame).
+    public struct TileResult: Sendable, Equatable {
+        public var job: UInt64
+        public var request: UInt64
+        public var row: UInt32
+        public var column: UInt32
+        public var size: UInt32
+        public var encoding: MapEncoding
+        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding) {
+            self.job = job; self.request = request; self.row = row; self.column = column; self.size = size; self.encoding = encoding
+        }
+    }
+
+    /// A tile the worker could not predict.
+    public struct TileFailure: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public var request: UInt64
+        public var reason: String
+        public init(job: UInt64, request: UInt64, reason: String) { self.job = job; self.request = request; self.reason = reason }
+    }
+
+    // MARK: Client link
+
+    /// A client submits a slide. The coordinator reads `path` itself when it sees a file
+    /// there of `size` bytes with the same `digest`; otherwise it fetches the bytes.
+    public struct Submit: Codable, Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var size: UInt64
+        public var digest: String
+        public init(name: String, path: String, size: UInt64, digest: String) {
+            self.name = name; self.path = path; self.size = size; self.digest = digest
+        }
+    }
+
+    /// The job a submission became, and whether its bytes will be fetched.
+    public struct Accepted: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public var upload: Bool
+        public init(job: UInt64, upload: Bool) { self.job = job; self.upload = upload }
+    }
+
+    /// What a fetch or chunk is about.
+    public enum Content: String, Codable, Sendable {
+        case slide, mask, rle
+    }
+
+    /// A request for `size` bytes of a job's content from `offset`.
+    public struct Fetch: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public var content: Content
+        public var offset: UInt64
+        public var size: UInt64
+        public init(job: UInt64, content: Content, offset: UInt64, size: UInt64) {
+            self.job = job; self.content = content; self.offset = offset; self.size = size
+        }
+    }
+
+    /// Bytes of a job's content from `offset` (the bytes are the payload frame).
+    public struct Chunk: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public var content: Content
+        public var offset: UInt64
+        public init(job: UInt64, content: Content, offset: UInt64) { self.job = job; self.content = content; self.offset = offset }
+    }
+
+    /// A job's state, sent to its client while it lasts.
+    public struct Progress: Codable, Sendable, Equatable {
+        public var job: UInt64
+        /// uploading, queued, running, waiting, finished, failed.
+        public var state: String
+        public var tilesDone: Int
+        public var tilesTotal: Int
+        /// Tiles each member has predicted, in member order.
+        public var memberDone: [Int]
+        public var memberNames: [String]
+        public var secondsLeft: Double?
+        /// Why a job waits or failed.
+        public var note: String?
+        public init(job: UInt64, state: String, tilesDone: Int, tilesTotal: Int, memberDone: [Int], memberNames: [String], secondsLeft: Double?, note: String?) {
+            self.job = job; self.state = state; self.tilesDone = tilesDone; self.tilesTotal = tilesTotal
+            self.memberDone = memberDone; self.memberNames = memberNames; self.secondsLeft = secondsLeft; self.note = note
+        }
+    }
+
+    /// A finished job: sizes of what can be fetched.
+    public struct Finished: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public var width: Int
+        public var height: Int
+        public var foregroundPixels: Int
+        public var maskBytes: UInt64
+        public var rleBytes: UInt64
+        public init(job: UInt64, width: Int, height: Int, foregroundPixels: Int, maskBytes: UInt64, rleBytes: UInt64) {
+            self.job = job; self.width = width; self.height = height; self.foregroundPixels = foregroundPixels
+            self.maskBytes = maskBytes; self.rleBytes = rleBytes
+        }
+    }
+
+    /// A failed job and why.
+    public struct Failed: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public var reason: String
+        public init(job: UInt64, reason: String) { self.job = job; self.reason = reason }
+    }
+
+    /// A client asks to follow a job again (after a disconnect).
+    public struct Attach: Codable, Sendable, Equatable {
+        public var job: UInt64
+        public init(job: UInt64) { self.job = job }
+    }
+
+    /// What `tessera status` shows.
+    public struct Status: Codable, Sendable, Equatable {
+        public struct Worker: Codable, Sendable, Equatable {
+            public var name: String
+            public var member: String
+            public var state: String
+            public var tilesPerSecond: Double
+            public var inFlight: Int
+            public var tilesDone: Int
+            public init(name: String, member: String, state: String, tilesPerSecond: Double, inFlight: Int, tilesDone: Int) {
+                self.name = name; self.member = member; self.state = state
+                self.tilesPerSecond = tilesPerSecond; self.inFlight = inFlight; self.tilesDone = tilesDone
+            }
+        }
+        public struct Job: Codable, Sendable, Equatable {
+            public var job: UInt64
+            public var name: String
+            public var state: String
+            public var tilesDone: Int
+            public var tilesTotal: Int
+            public var note: String?
+            public init(job: UInt64, name: String, state: String, tilesDone: Int, tilesTotal: Int, note: String?) {
+                self.job = job; self.name = name; self.state = state; self.tilesDone = tilesDone; self.tilesTotal = tilesTotal; self.note = note
+            }
+        }
+        public var workers: [Worker]
+        public var jobs: [Job]
+        public init(workers: [Worker], jobs: [Job]) { self.workers = workers; self.jobs = jobs }
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Shared
+import ZeroMQ
+
+/// A worker process: hosts one ensemble member and predicts the tiles the coordinator
+/// sends it (docs/PROTOCOL.md, worker link).
+///
+/// Two threads: the I/O thread owns the DEALER socket — registration, heartbeats,
+/// reconnection with back-off — and never blocks on the model; the compute thread runs
+/// the model on tiles passed over an inproc PAIR socket. A long prediction therefore never
+/// silences the heartbeat.
+public final class WorkerNode {
+    public let config: ClusterConfig
+    public let member: ClusterConfig.Member
+    public let endpoint: String
+    private let predictor: TilePredictor
+    private let digest: String
+    private let log: Log
+    private let name: String
+
+    /// Loads the member named `memberName`; fails (before any connection) when the member
+    /// is unknown or its model or weights cannot be loaded.
+    public init(config: ClusterConfig, memberName: String, endpoint: String? = nil) throws {
+        self.config = config
+        member = try config.member(named: memberName)
+        self.endpoint = endpoint ?? config.workerEndpoint
+        predictor = try MemberFactory.make(member)
+        try predictor.check(tileSize: config.settings.tileSize)
+        digest = try member.weights.map(FileDigest.full) ?? ""
+        if let pinned = member.digest, pinned != digest {
+            throw TesseraError(member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)")
+        }
+        let host = ProcessInfo.processInfo.hostName
+        name = "\(member.name)@\(host):\(getpid())"
+        log = Log("worker \(name)")
+    }
+
+    /// Serves until SIGINT/SIGTERM; throws when the coordinator refuses this worker.
+    public func run() throws {
+        let context = try ZMQContext()
+        let computeEndpoint = "inproc://compute-\(UUID().uuidString)"
+        let computeSide = try ZMQSocket(context: context, type: .pair)
+        try computeSide.bind(computeEndpoint)
+        let compute = ComputeThread(context: context, endpoint: computeEndpoint, predictor: predictor, log: log)
+        compute.start()
+        defer {
+            try? computeSide.send(WireCodec.frames(.goodbye))
+            compute.join()
+        }
+        try serve(context: context, compute: computeSide)
+    }
+
+    private func serve(context: ZMQContext, compute: ZMQSocket) throws {
+        let maxIncoming = Int64(config.settings.tileSize * config.settings.tileSize * 3 + 4096)
+        var interval = config.heartbeatInterval
+        var liveness = config.heartbeatLiveness
+        var backoff = 1.0
+        var socket = try connect(context, maxIncoming)
+        var lastHeard = Date()
+        var lastSent = Date()
+        var registered = false
+        log.info("connecting to \(endpoint)")
+        while !StopSignal.requested {
+            let ready = try ZMQPoller.pollIn([socket, compute], timeoutMilliseconds: 50)
+            if ready[0], let frames = try socket.receive(dontWait: true) {
+                switch WireCodec.open(frames) {
+                case .failure(let error):
+                    log.warning("dropped a message from the coordinator: \(error)")
+                case .success(let (kind, body)):
+                    lastHeard = Date()
+                    switch kind {
+                    case .welcome:
+                        if case .success(let welcome) = WireCodec.decode(Wire.Welcome.self, body[0]) {
+                            interval = Double(welcome.heartbeatMilliseconds) / 1000
+                            liveness = welcome.liveness
+                            registered = true
+                            backoff = 1
+                            log.info("registered with the coordinator (credit \(welcome.credit))")
+                        }
+                    case .refuse:
+                        let reason = (try? WireCodec.decode(Wire.Reason.self, body[0]).get().reason) ?? "no reason given"
+                        throw TesseraError("coordinator", "refused this worker: \(reason)")
+                    case .registerAgain:
+                        registered = false
+                        try socket.send(registerFrames())
+                        lastSent = Date()
+                    case .heartbeat:
+                        break
+                    case .tile:
+                        // Checked here so the compute thread only sees well-formed tiles.
+                        if case .failure(let error) = WireCodec.tile(body, maxSize: config.settings.tileSize) {
+                            log.warning("dropped a tile: \(error)")
+                        } else {
+                            try compute.send(frames)
+                        }
+                    default:
+                        log.warning("dropped an unexpected \(kind) message")
+                    }
+                }
+            }
+            if ready[1], let frames = try compute.receive(dontWait: true) {
+                try socket.send(frames)
+                lastSent = Date()
+            }
+            let now = Date()
+            if now.timeIntervalSince(lastSent) >= interval {
+                try socket.send(registered ? WireCodec.frames(.heartbeat) : registerFrames())
+                lastSent = now
+            }
+            if now.timeIntervalSince(lastHeard) > interval * Double(liveness) {
+                log.warning("no word from the coordinator for \(String(format: "%.1f", now.timeIntervalSince(lastHeard))) s; reconnecting in \(Int(backoff)) s")
+                let until = Date().addingTimeInterval(backoff)
+                while Date() < until && !StopSignal.requested { usleep(50_000) }
+                backoff = min(backoff * 2, 32)
+                socket = try connect(context, maxIncoming)
+                registered = false
+                lastHeard = Date()
+                lastSent = Date()
+            }
+        }
+        if registered { try? socket.send(WireCodec.frames(.goodbye)) }
+        log.info("stopped")
+    }
+
+    private func connect(_ context: ZMQContext, _ maxIncoming: Int64) throws -> ZMQSocket {
+        let socket = try ClusterSockets.dealer(context, config: config, endpoint: endpoint, role: .worker, maxMessage: maxIncoming)
+        try socket.setRoutingID(Array("w-\(UUID().uuidString)".utf8))
+        try socket.send(registerFrames())
+        return socket
+    }
+
+    private func registerFrames() -> [[UInt8]] {
+        WireCodec.frames(.register, Wire.Register(
+            protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture,
+            weightsDigest: digest, threads: ProcessInfo.processInfo.activeProcessorCount, name: name))
+    }
+}
+
+/// Runs the model on tiles received over an inproc PAIR socket, replying on it.
+final class ComputeThread: @unchecked Sendable {
+    private let context: ZMQContext
+    private let endpoint: String
+    private let predictor: TilePredictor
+    private let log: Log
+    private let done = DispatchSemaphore(value: 0)
+
+    init(context: ZMQContext, endpoint: String, predictor: TilePredictor, log: Log) {
+        self.context = context
+        self.endpoint = endpoint
+        self.predictor = predictor
+        self.log = log
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            do { try loop() } catch { log.error("compute thread stopped: \(error)") }
+        }
+        thread.name = "compute"
+        thread.start()
+    }
+
+    func join() { done.wait() }
+
+    private func loop() throws {
+        let socket = try ZMQSocket(context: context, type: .pair)
+        try socket.connect(endpoint)
+        while true {
+            guard let frames = try socket.receive() else { continue }
+            guard case .success(let (kind, body)) = WireCodec.open(frames) else { continue }
+            if kind == .goodbye { return }
+            guard kind == .tile, case .success(let (request, pixels)) = WireCodec.tile(body, maxSize: Int.max) else { continue }
+            let size = Int(request.size)
+            let tile = PixelImage(width: size, height: size, channels: 3, pixels: pixels)
+            do {
+                let map = request.encoding.encode(try request.flips.predict(tile, with: predictor))
+                let result = Wire.TileResult(job: request.job, request: request.request, row: request.row,
+                                             column: request.column, size: request.size, encoding: request.encoding)
+                try socket.send(WireCodec.frames(result, map: map))
+            } catch {
+                log.error("tile (\(request.row), \(request.column)) of job \(request.job) failed: \(error)")
+                try socket.send(WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: "\(error)")))
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Shared
+import Worker
+
+/// Options every cluster command shares.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "The cluster configuration (docs/CONFIG.md).") var config: String = "cluster.conf"
+
+    func load() throws -> ClusterConfig { try ClusterConfig(contentsOf: config) }
+}
+
+/// `tessera coordinator`.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: accept workers and clients, run submitted slides in order.",
+        discussion: "Binds the worker and client endpoints of the configuration; stops on SIGINT or SIGTERM. Prints 'ready ...' on stderr once bound."
+    )
+    @OptionGroup var cluster: ClusterOptions
+
+    func run() throws {
+        StopSignal.install()
+        let server = try CoordinatorServer(config: try cluster.load())
+        try server.run()
+    }
+}
+
+/// `tessera worker`.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker hosting one ensemble member.",
+        discussion: "Loads the member's model first and refuses to start if it cannot; then connects (before or after the coordinator starts), registers, and predicts the tiles it is sent. Reconnects with back-off when the coordinator goes away."
+    )
+    @OptionGroup var cluster: ClusterOptions
+    @Option(help: "The member to host (a [member NAME] of the configuration).") var member: String
+    @Option(help: "The coordinator's worker endpoint, if not the configuration's.") var coordinator: String?
+
+    func run() throws {
+        StopSignal.install()
+        let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator)
+        try node.run()
+    }
+}
+
+/// `tessera submit`.
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Segment a slide on the cluster and fetch its mask.",
+        discussion: "The coordinator reads the slide in place when it sees the same file at the same path; otherwise the slide is uploaded. If this command is interrupted the job goes on: collect it with --attach JOB."
+    )
+    @OptionGroup var cluster: ClusterOptions
+    @Argument(help: "The slide (TIFF); omit with --attach.") var slide: String?
+    @Option(help: "The mask TIFF to write.") var out: String
+    @Option(help: "Also write a submission CSV (id,rle) here.") var rle: String?
+    @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
+    @Option(help: "Follow an earlier job instead of submitting.") var attach: UInt64?
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func validate() throws {
+        guard (slide == nil) != (attach == nil) else { throw ValidationError("give a slide, or --attach JOB, not both") }
+    }
+
+    func run() throws {
+        StopSignal.install()
+        let config = try cluster.load()
+        let client = try ClusterClient(config: config, endpoint: coordinator)
+        let bar = ProgressReporter("submit", quiet: quiet)
+        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, progress: { p in
+            guard p.tilesTotal > 0 else { return }
+            let members = zip(p.memberNames, p.memberDone).map { "\($0) \($1)" }.joined(separator: ", ")
+            bar.update(p.tilesDone, of: p.tilesTotal, unit: "tiles; \(members)\(p.note.map { "; " + $0 } ?? "")")
+        }, accepted: { job in
+            if !quiet { ProgressReporter.note("job \(job)") }
+        })
+        print("mask: \(out) (\(outcome.finished.width)×\(outcome.finished.height), \(outcome.finished.foregroundPixels) foreground pixels)")
+        if let rle, let text = outcome.rle {
+            var submission = Submission()
+            let id = (((slide ?? "job-\(outcome.job)") as NSString).lastPathComponent as NSString).deletingPathExtension
+            submission.rows = [(id, text)]
+            try submission.write(to: rle)
+            print("rle: \(rle)")
+        }
+    }
+}
+
+/// `tessera status`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "List the coordinator's workers and jobs.")
+    @OptionGroup var cluster: ClusterOptions
+    @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
+
+    func run() throws {
+        let status = try ClusterClient(config: try cluster.load(), endpoint: coordinator).status()
+        print("workers: \(status.workers.count)")
+        for w in status.workers {
+            print(String(format: "  %@  member %@  %@  %.1f tiles/s  %d in flight  %d done", w.name, w.member, w.state, w.tilesPerSecond, w.inFlight, w.tilesDone))
+        }
+        print("jobs: \(status.jobs.count)")
+        for j in status.jobs {
+            print("  \(j.job)  \(j.name)  \(j.state)  \(j.tilesDone)/\(j.tilesTotal)\(j.note.map { "  (\($0))" } ?? "")")
+        }
+    }
+}
