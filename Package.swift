@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Shared", "Engine", "Worker", "Coordinator",
+                "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +47,8 @@ let package = Package(
             dependencies: ["Shared", "TIFF"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["Shared", "Engine", "Worker", "Coordinator"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PipelineTests", dependencies: ["Shared", "Engine", "Worker", "Coordinator", "TestSupport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ", "TestSupport"]),
     ]
 )

@@ -19,6 +19,8 @@ public final class ClusterClient {
         socket = try ClusterSockets.dealer(context, config: config, endpoint: self.endpoint, role: .client,
                                            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
         patience = max(10, config.heartbeatInterval * Double(config.heartbeatLiveness) * 3)
+        // Sends never wait long: a coordinator that is not there fails the command instead.
+        try socket.setSendTimeout(milliseconds: 10_000)
     }
 
     /// What a finished job produced on this machine.
@@ -30,7 +32,7 @@ public final class ClusterClient {
 
     /// Submits `slidePath` (or attaches to job `attach`), follows it to the end, writes
     /// the mask to `maskPath`, and returns the RLE text when `wantRLE`.
-    public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool,
+    public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false,
                     progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void) throws -> Outcome {
         var upload: FileHandle?
         defer { try? upload?.close() }
@@ -40,7 +42,8 @@ public final class ClusterClient {
             let (size, digest) = try FileDigest.sampled(slidePath)
             let absolute = URL(fileURLWithPath: slidePath).standardizedFileURL.path
             let name = (slidePath as NSString).lastPathComponent
-            try socket.send(WireCodec.frames(.submit, Wire.Submit(name: name, path: absolute, size: size, digest: digest)))
+            // An empty path tells the coordinator to fetch the bytes.
+            try socket.send(WireCodec.frames(.submit, Wire.Submit(name: name, path: forceUpload ? "" : absolute, size: size, digest: digest)))
             upload = FileHandle(forReadingAtPath: slidePath)
         }
         var job: UInt64? = attach

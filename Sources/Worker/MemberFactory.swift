@@ -16,6 +16,9 @@ public enum MemberFactory {
         if let weights = member.weights, !FileManager.default.fileExists(atPath: weights) {
             throw TesseraError(weights, "the weights of member \(member.name) do not exist")
         }
+        if member.architecture == "constant" {
+            return try ConstantModel(value: Float(member.value ?? 0.5), delay: member.delay ?? 0)
+        }
         return try make(architecture: member.architecture, weights: member.weights, option: member.value)
     }
 

@@ -82,7 +82,7 @@ public final class WorkerNode {
                         throw TesseraError("coordinator", "refused this worker: \(reason)")
                     case .registerAgain:
                         registered = false
-                        try socket.send(registerFrames())
+                        offer(registerFrames(), on: socket)
                         lastSent = Date()
                     case .heartbeat:
                         break
@@ -99,12 +99,14 @@ public final class WorkerNode {
                 }
             }
             if ready[1], let frames = try compute.receive(dontWait: true) {
-                try socket.send(frames)
+                // A result that cannot go now is lost; the coordinator gives its tile to
+                // another worker once it counts this one gone.
+                offer(frames, on: socket)
                 lastSent = Date()
             }
             let now = Date()
             if now.timeIntervalSince(lastSent) >= interval {
-                try socket.send(registered ? WireCodec.frames(.heartbeat) : registerFrames())
+                offer(registered ? WireCodec.frames(.heartbeat) : registerFrames(), on: socket)
                 lastSent = now
             }
             if now.timeIntervalSince(lastHeard) > interval * Double(liveness) {
@@ -118,14 +120,22 @@ public final class WorkerNode {
                 lastSent = Date()
             }
         }
-        if registered { try? socket.send(WireCodec.frames(.goodbye)) }
+        if registered { offer(WireCodec.frames(.goodbye), on: socket) }
         log.info("stopped")
+    }
+
+    /// Sends without ever blocking: with no live connection a DEALER would block forever,
+    /// and this thread must keep its heartbeat and reconnection going.
+    private func offer(_ frames: [[UInt8]], on socket: ZMQSocket) {
+        do { try socket.send(frames, dontWait: true) } catch {
+            log.debug("could not send now: \(error)")
+        }
     }
 
     private func connect(_ context: ZMQContext, _ maxIncoming: Int64) throws -> ZMQSocket {
         let socket = try ClusterSockets.dealer(context, config: config, endpoint: endpoint, role: .worker, maxMessage: maxIncoming)
         try socket.setRoutingID(Array("w-\(UUID().uuidString)".utf8))
-        try socket.send(registerFrames())
+        offer(registerFrames(), on: socket)
         return socket
     }
 

@@ -76,6 +76,9 @@ public final class ZMQSocket {
         return String(decoding: buffer.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 
+    /// Sends give up after `milliseconds` (-1: wait forever).
+    public func setSendTimeout(milliseconds: Int32) throws { try set(ZMQ_SNDTIMEO, milliseconds) }
+
     /// Sends and receives give up after `milliseconds` (-1: wait forever).
     public func setTimeouts(milliseconds: Int32) throws {
         try set(ZMQ_SNDTIMEO, milliseconds)
@@ -88,6 +91,10 @@ public final class ZMQSocket {
 
     /// A ROUTER reports unroutable messages (EHOSTUNREACH) instead of dropping them silently.
     public func setRouterMandatory() throws { try set(ZMQ_ROUTER_MANDATORY, 1 as Int32) }
+
+    /// A ROUTER hands a routing id over to a new connection that claims it (a peer that
+    /// reconnected) instead of ignoring the newcomer while the old pipe lingers.
+    public func setRouterHandover() throws { try set(ZMQ_ROUTER_HANDOVER, 1 as Int32) }
 
     /// Messages queued per peer before sends block or fail.
     public func setHighWaterMarks(send: Int32, receive: Int32) throws {

@@ -12,7 +12,7 @@ struct Tessera: ParsableCommand {
         HuBMAP run-length encoding.
         """,
         subcommands: [
-            CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, KeysCommand.self,
             InferCommand.self, SynthCommand.self, InspectCommand.self, RLECommand.self,
             DiceCommand.self, OverlayCommand.self, BenchCommand.self,
         ]

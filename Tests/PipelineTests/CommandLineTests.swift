@@ -1,33 +1,6 @@
 import Foundation
+import TestSupport
 import Testing
-
-/// Runs the built `tessera` binary as a user would.
-enum TesseraBinary {
-    /// The binary beside the test bundle (both are products of the same build).
-    static var path: String {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        return bundle.appendingPathComponent("tessera").path
-    }
-
-    /// Runs it with `arguments`, returning the exit status and what it printed.
-    static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read while it runs so a full pipe cannot stall it.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-    }
-}
 
 @Suite(.serialized) struct CommandLineTests {
     let folder = NSTemporaryDirectory() + "tessera-cli-\(UUID().uuidString)"

@@ -16,6 +16,8 @@ public struct ClusterConfig: Sendable, Equatable {
         public var value: Double?
         /// Pinned weights digest (hex); workers with other weights are refused.
         public var digest: String?
+        /// The `constant` architecture's seconds a tile (standing in for a model's time).
+        public var delay: Double?
         public var line: Int
     }
 
@@ -83,8 +85,11 @@ public struct ClusterConfig: Sendable, Equatable {
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = number + 1
             func fail(_ reason: String) -> TesseraError { TesseraError(source, "line \(line): \(reason)") }
+            // A comment starts with # at the line's start or after white space: Z85 keys may hold #.
             var content = Substring(rawLine)
-            if let hash = content.firstIndex(of: "#") { content = content[..<hash] }
+            if let hash = content.indices.first(where: { content[$0] == "#" && ($0 == content.startIndex || content[content.index(before: $0)].isWhitespace) }) {
+                content = content[..<hash]
+            }
             let trimmed = content.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("[") {
@@ -97,7 +102,7 @@ public struct ClusterConfig: Sendable, Equatable {
                         throw fail("member names use letters, digits, - and _ only")
                     }
                     guard !members.contains(where: { $0.name == memberName }) else { throw fail("member \"\(memberName)\" is defined twice") }
-                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, line: line))
+                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, line: line))
                     memberIndex = members.count - 1
                     section = "member"
                 } else {
@@ -164,6 +169,7 @@ public struct ClusterConfig: Sendable, Equatable {
                 members[memberIndex!].weight = Int((w * 100).rounded())
             case ("member", "value"): members[memberIndex!].value = try double(0...1)
             case ("member", "digest"): members[memberIndex!].digest = value.lowercased()
+            case ("member", "delay"): members[memberIndex!].delay = try double(0...10)
             case ("", _): throw fail("\(key) is outside any section")
             default: throw fail("unknown key \(key) in [\(section)]")
             }

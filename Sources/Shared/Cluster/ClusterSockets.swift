@@ -17,6 +17,7 @@ public enum ClusterSockets {
         let socket = try ZMQSocket(context: context, type: .router)
         try socket.setMaxMessageSize(maxMessage)
         try socket.setRouterMandatory()
+        try socket.setRouterHandover()
         try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
         if let security = config.security {
             guard let secret = security.coordinatorSecret else {

@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import Shared
 import Worker
+import ZeroMQ
 
 /// Options every cluster command shares.
 struct ClusterOptions: ParsableArguments {
@@ -58,6 +59,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Also write a submission CSV (id,rle) here.") var rle: String?
     @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
     @Option(help: "Follow an earlier job instead of submitting.") var attach: UInt64?
+    @Option(help: "Seconds of silence from the coordinator before giving up (default: 3 × liveness × interval, at least 10).") var timeout: Double?
+    @Flag(help: "Upload the slide even if the coordinator could read it in place.") var upload = false
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -68,8 +71,9 @@ struct SubmitCommand: ParsableCommand {
         StopSignal.install()
         let config = try cluster.load()
         let client = try ClusterClient(config: config, endpoint: coordinator)
+        if let timeout { client.patience = timeout }
         let bar = ProgressReporter("submit", quiet: quiet)
-        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, progress: { p in
+        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, progress: { p in
             guard p.tilesTotal > 0 else { return }
             let members = zip(p.memberNames, p.memberDone).map { "\($0) \($1)" }.joined(separator: ", ")
             bar.update(p.tilesDone, of: p.tilesTotal, unit: "tiles; \(members)\(p.note.map { "; " + $0 } ?? "")")
@@ -92,9 +96,12 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "List the coordinator's workers and jobs.")
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
+    @Option(help: "Seconds to wait for the answer.") var timeout: Double = 10
 
     func run() throws {
-        let status = try ClusterClient(config: try cluster.load(), endpoint: coordinator).status()
+        let client = try ClusterClient(config: try cluster.load(), endpoint: coordinator)
+        client.patience = timeout
+        let status = try client.status()
         print("workers: \(status.workers.count)")
         for w in status.workers {
             print(String(format: "  %@  member %@  %@  %.1f tiles/s  %d in flight  %d done", w.name, w.member, w.state, w.tilesPerSecond, w.inFlight, w.tilesDone))
@@ -103,5 +110,27 @@ struct StatusCommand: ParsableCommand {
         for j in status.jobs {
             print("  \(j.job)  \(j.name)  \(j.state)  \(j.tilesDone)/\(j.tilesTotal)\(j.note.map { "  (\($0))" } ?? "")")
         }
+    }
+}
+
+/// `tessera keys`.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Print a [security] section with new CURVE key pairs for cluster.conf.",
+        discussion: "Every machine needs the three public keys; the coordinator alone needs coordinator_secret, workers worker_secret, clients client_secret. Keep secrets out of shared copies."
+    )
+
+    func run() throws {
+        let coordinator = try CurveKeyPair.generate(), worker = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        print("""
+        [security]
+        coordinator_public = \(coordinator.publicKey)
+        coordinator_secret = \(coordinator.secretKey)
+        worker_public = \(worker.publicKey)
+        worker_secret = \(worker.secretKey)
+        client_public = \(client.publicKey)
+        client_secret = \(client.secretKey)
+        """)
     }
 }

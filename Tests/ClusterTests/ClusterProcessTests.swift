@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Shared
+import ZeroMQ
+
+/// Real coordinator, worker and client processes on this machine.
+@Suite(.serialized) struct ClusterProcessTests {
+    static let twoMembers = """
+    [member stain]
+    architecture = stain
+    weight = 1
+
+    [member half]
+    architecture = constant
+    value = 0.6
+    weight = 0.5
+    """
+
+    @Test func threeWorkersOfTwoMembersReproduceInferBitForBit() throws {
+        let cluster = try ClusterHarness(members: Self.twoMembers, window: "gaussian")
+        try cluster.startCoordinator()
+        try cluster.startWorker("stain")
+        try cluster.startWorker("stain")
+        try cluster.startWorker("half")
+        let slideA = try cluster.synth(width: 900, height: 700, seed: 3)
+        let slideB = try cluster.synth(width: 300, height: 260, seed: 4)
+        // Two jobs at once: they queue FIFO and both finish.
+        let second = try cluster.startSubmit([slideB, "--out", cluster.folder + "/b.tiff", "--quiet"])
+        let first = try cluster.submit([slideA, "--out", cluster.folder + "/a.tiff", "--rle", cluster.folder + "/a.csv"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(second.wait(timeout: 120) == 0, "\(second.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/a.tiff") == ClusterHarness.pixels(try cluster.reference(slideA)))
+        #expect(try ClusterHarness.pixels(cluster.folder + "/b.tiff") == ClusterHarness.pixels(try cluster.reference(slideB)))
+        let csv = try String(contentsOfFile: cluster.folder + "/a.csv", encoding: .utf8)
+        let rle = try TesseraBinary.run(["rle", "encode", cluster.folder + "/a.tiff"])
+        #expect(csv == "id,rle\nsynth_3,\(rle.stdout)")
+        let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
+        #expect(status.stdout.contains("workers: 3") && status.stdout.contains("finished"), "\(status.stdout)")
+    }
+
+    @Test func aWorkerKilledMidSlideLosesNothing() throws {
+        let cluster = try ClusterHarness(members: """
+        [member slow]
+        architecture = constant
+        value = 0.7
+        delay = 0.02
+
+        [member stain]
+        architecture = stain
+        """)
+        let coordinator = try cluster.startCoordinator()
+        let victim = try cluster.startWorker("slow")
+        try cluster.startWorker("slow")
+        try cluster.startWorker("stain")
+        let slide = try cluster.synth(width: 1200, height: 900, seed: 8)
+        let submit = try cluster.startSubmit([slide, "--out", cluster.folder + "/m.tiff", "--quiet"])
+        // Kill one worker of the slow member once tiles are flowing.
+        var killed = false
+        for _ in 0..<200 where !killed {
+            let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
+            if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("running") }),
+               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= 10 {
+                victim.signal(SIGKILL)
+                killed = true
+            }
+            usleep(50_000)
+        }
+        #expect(killed, "the job never got going")
+        #expect(submit.wait(timeout: 120) == 0, "\(submit.stderr)")
+        // Found dead by missed heartbeats or by a send to it failing, its tiles went elsewhere.
+        #expect(coordinator.stderr.contains("lost with"), "\(coordinator.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
+    }
+
+    @Test func aClientThatLeavesCanAttachLater() throws {
+        let cluster = try ClusterHarness(members: """
+        [member slow]
+        architecture = constant
+        value = 0.3
+        delay = 0.01
+        """)
+        try cluster.startCoordinator()
+        try cluster.startWorker("slow")
+        let slide = try cluster.synth(width: 800, height: 600, seed: 2)
+        // Upload (as from another machine), then walk away.
+        let submit = try cluster.startSubmit([slide, "--out", cluster.folder + "/never.tiff", "--upload"])
+        #expect(submit.waitForError("job 1"))
+        usleep(300_000)
+        submit.signal(SIGKILL)
+        let attached = try cluster.submit(["--attach", "1", "--out", cluster.folder + "/m.tiff"])
+        #expect(attached.status == 0, "\(attached.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
+        #expect(!FileManager.default.fileExists(atPath: cluster.folder + "/never.tiff"))
+    }
+
+    @Test func aMemberWithoutWorkersHoldsTheJobUntilTheDeadline() throws {
+        let cluster = try ClusterHarness(members: Self.twoMembers, extra: "member_deadline = 1.5")
+        try cluster.startCoordinator()
+        try cluster.startWorker("stain")
+        let slide = try cluster.synth(width: 300, height: 300, seed: 1)
+        let result = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no worker of member half joined within 1 s"), "\(result.stderr)")
+    }
+
+    @Test func workersRefuseToStartWithAnUnknownMemberOrMissingWeights() throws {
+        let cluster = try ClusterHarness(members: Self.twoMembers + """
+
+        [member ghost]
+        architecture = stain
+        weights = /nonexistent/ghost.safetensors
+        """)
+        let unknown = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "nope"], timeout: 20)
+        #expect(unknown.status != 0 && unknown.stderr.contains("no member \"nope\""), "\(unknown.stderr)")
+        let ghost = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "ghost"], timeout: 20)
+        #expect(ghost.status != 0 && ghost.stderr.contains("do not exist"), "\(ghost.stderr)")
+    }
+
+    @Test func curveShutsOutPeersWithoutAnAuthorisedKey() throws {
+        let keys = try TesseraBinary.run(["keys"]).stdout
+        let other = try TesseraBinary.run(["keys"]).stdout
+        let cluster = try ClusterHarness(members: Self.twoMembers, security: keys)
+        let coordinator = try cluster.startCoordinator()
+        try cluster.startWorker("stain")
+        try cluster.startWorker("half")
+        let slide = try cluster.synth(width: 300, height: 200, seed: 6)
+        let ok = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+
+        // A client with keys of its own, and one with none, get no answer.
+        func line(_ section: String, _ key: String) -> String { section.split(separator: "\n").first { $0.hasPrefix(key + " ") }.map(String.init)! }
+        let forged = keys.replacingOccurrences(of: line(keys, "client_public"), with: line(other, "client_public"))
+            .replacingOccurrences(of: line(keys, "client_secret"), with: line(other, "client_secret"))
+        try cluster.writeConfig(cluster.folder + "/forged.conf", members: Self.twoMembers, security: forged)
+        try cluster.writeConfig(cluster.folder + "/plain.conf", members: Self.twoMembers)
+        for config in ["forged.conf", "plain.conf"] {
+            let status = try TesseraBinary.run(["status", "--config", cluster.folder + "/" + config, "--timeout", "1.5"])
+            #expect(status.status != 0 && status.stderr.contains("no answer"), "\(config): \(status.stdout) \(status.stderr)")
+        }
+        // A worker holding the client's keys instead of the worker's cannot join.
+        let wrongWorker = keys.replacingOccurrences(of: line(keys, "worker_public"), with: line(other, "worker_public"))
+            .replacingOccurrences(of: line(keys, "worker_secret"), with: line(other, "worker_secret"))
+        try cluster.writeConfig(cluster.folder + "/wrong-worker.conf", members: Self.twoMembers, security: wrongWorker)
+        let intruder = try cluster.startWorker("half", config: cluster.folder + "/wrong-worker.conf", waitForRegistration: false)
+        #expect(coordinator.waitForError("refused a CURVE connection", timeout: 10))
+        #expect(!intruder.stderr.contains("registered"))
+    }
+
+    @Test func hostileFramesNeverStopTheCoordinator() throws {
+        let cluster = try ClusterHarness(members: """
+        [member half]
+        architecture = constant
+        value = 0.6
+        """)
+        let coordinator = try cluster.startCoordinator()
+        let context = try ZMQContext()
+        let garbage: [[[UInt8]]] = [
+            [(0..<100).map { UInt8(truncatingIfNeeded: $0 * 7) }],
+            [[0x54, 0x53, 1, 1], Array("{not json".utf8)],
+            [[0x54, 0x53, 9, 1], Array("{}".utf8)],
+            [[0x54, 0x53, 1, 200], []],
+            [[0x54, 0x53, 1, 6], [1, 2, 3], [4, 5]],
+            [[0x54, 0x53, 1, 6], Array(repeating: 0, count: 29), Array(repeating: 0, count: 10)],
+            [[0x54, 0x53, 1, 20], Array(#"{"name":"x","path":"/etc/passwd","size":1,"digest":"0"}"#.utf8)],
+            [[0x54, 0x53, 1, 22], Array(#"{"job":99,"content":"mask","offset":0,"size":5}"#.utf8)],
+            [[0x54, 0x53, 1, 23], Array(#"{"job":1,"content":"slide","offset":0}"#.utf8), [1, 2, 3]],
+            [[0x54, 0x53, 1, 27], Array(#"{"job":12345}"#.utf8)],
+            [[0x54, 0x53, 1]],
+            [Array(repeating: 0xFF, count: 8 << 20)],
+        ]
+        for endpoint in ["ipc://\(cluster.folder)/w.sock", "ipc://\(cluster.folder)/c.sock"] {
+            let socket = try ZMQSocket(context: context, type: .dealer)
+            try socket.connect(endpoint)
+            for message in garbage { try socket.send(message) }
+            // And a well-formed register for a member that does not exist.
+            try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: 1, member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder")))
+        }
+        usleep(500_000)
+        #expect(coordinator.isRunning)
+        try cluster.startWorker("half")
+        let slide = try cluster.synth(width: 400, height: 300, seed: 9)
+        let result = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(coordinator.stderr.contains("dropped"))
+    }
+
+    @Test func hostileFramesNeverStopAWorker() throws {
+        let cluster = try ClusterHarness(members: """
+        [member half]
+        architecture = constant
+        value = 0.25
+        """)
+        // The test plays the coordinator.
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context: context, type: .router)
+        try router.setRouterHandover()
+        try router.bind("ipc://\(cluster.folder)/w.sock")
+        let worker = try cluster.startWorker("half", waitForRegistration: false)
+        func receive(_ kind: WireKind, timeout: Int = 10_000) throws -> [[UInt8]]? {
+            let deadline = Date().addingTimeInterval(Double(timeout) / 1000)
+            while Date() < deadline {
+                guard try ZMQPoller.pollIn([router], timeoutMilliseconds: 100)[0], let frames = try router.receive() else { continue }
+                if case .success(let (k, _)) = WireCodec.open(Array(frames.dropFirst())), k == kind { return frames }
+            }
+            return nil
+        }
+        let register = try #require(try receive(.register))
+        let identity = register[0]
+        for message: [[UInt8]] in [
+            [(0..<50).map { UInt8($0) }],
+            [[0x54, 0x53, 1, 5], [1, 2, 3], [4]],
+            [[0x54, 0x53, 1, 5], Array(repeating: 0, count: 30), Array(repeating: 0, count: 17)],
+            [[0x54, 0x53, 1, 2], Array("garbage".utf8)],
+            [[0x54, 0x53, 1, 77], []],
+            [Array(repeating: 0xAB, count: 4 << 20)],
+        ] { try router.send([identity] + message) }
+        // The oversized frame makes the worker's libzmq drop the connection; it reconnects
+        // by itself and, not yet welcomed, registers again.
+        let again = try #require(try receive(.register), "\(worker.stderr)")
+        let newIdentity = again[0]
+        try router.send([newIdentity] + WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 200, liveness: 3, credit: 4)))
+        let pixels = [UInt8](repeating: 128, count: 128 * 128 * 3)
+        try router.send([newIdentity] + WireCodec.frames(Wire.TileRequest(job: 7, request: 42, row: 1, column: 2, size: 128, encoding: .uint8, flips: .none), pixels: pixels))
+        let reply = try #require(try receive(.result))
+        guard case .success(let (_, body)) = WireCodec.open(Array(reply.dropFirst())), case .success(let (result, map)) = WireCodec.result(body) else {
+            Issue.record("malformed result")
+            return
+        }
+        #expect(result.request == 42 && result.job == 7 && result.row == 1 && result.column == 2)
+        #expect(map == [UInt8](repeating: 64, count: 128 * 128)) // 0.25 × 255 rounded
+        #expect(worker.isRunning)
+        #expect(worker.stderr.contains("dropped"))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Runs the built `tessera` binary as a user would.
+public enum TesseraBinary {
+    /// The binary beside the test bundle (both are products of the same build).
+    public static var path: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("tessera").path
+    }
+
+    /// Runs it to completion with `arguments`, returning the exit status and its output.
+    public static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try ManagedProcess(arguments)
+        let status = process.wait(timeout: timeout)
+        return (status ?? -1, process.stdout, process.stderr)
+    }
+}
+
+/// A `tessera` process started by a test: its output collected as it comes, waited on by
+/// content rather than by sleeping, and killed by its own PID if still running when
+/// released, so a failed test leaves nothing behind.
+public final class ManagedProcess: @unchecked Sendable {
+    private let process = Process()
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+    public let arguments: [String]
+
+    public init(_ arguments: [String]) throws {
+        self.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: TesseraBinary.path)
+        process.arguments = arguments
+        let outPipe = Pipe(), errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        outPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.lock.withLock { self?.out.append(data) }
+        }
+        errPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.lock.withLock { self?.err.append(data) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+    public var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+
+    /// Waits until standard error contains `text`; false on timeout or exit.
+    @discardableResult
+    public func waitForError(_ text: String, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stderr.contains(text) { return true }
+            if !process.isRunning { return stderr.contains(text) }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Waits for the process to exit; its status, or nil on timeout.
+    public func wait(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else { return nil }
+        process.waitUntilExit()
+        usleep(20_000) // let the pipes' last bytes arrive
+        return process.terminationStatus
+    }
+
+    /// Sends `signal` to this process alone.
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not stopped within `grace` seconds.
+    public func stop(grace: TimeInterval = 5) {
+        signal(SIGTERM)
+        if wait(timeout: grace) == nil {
+            signal(SIGKILL)
+            _ = wait(timeout: 5)
+        }
+    }
+}
