@@ -85,13 +85,21 @@ public struct ClusterConfig: Sendable, Equatable {
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = number + 1
             func fail(_ reason: String) -> TesseraError { TesseraError(source, "line \(line): \(reason)") }
-            // A comment starts with # at the line's start or after white space: Z85 keys may hold #.
-            var content = Substring(rawLine)
-            if let hash = content.indices.first(where: { content[$0] == "#" && ($0 == content.startIndex || content[content.index(before: $0)].isWhitespace) }) {
-                content = content[..<hash]
+            // A comment is a line starting with #, or # after white space that follows a
+            // value; a value may itself begin with # (Z85 keys hold # anywhere).
+            var trimmed = rawLine.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            let valueStart = trimmed.firstIndex(of: "=").map { trimmed.index(after: $0) } ?? trimmed.startIndex
+            var index = valueStart
+            while index < trimmed.endIndex, trimmed[index].isWhitespace { index = trimmed.index(after: index) }
+            while index < trimmed.endIndex {
+                let next = trimmed.index(after: index)
+                if trimmed[index].isWhitespace, next < trimmed.endIndex, trimmed[next] == "#" {
+                    trimmed = trimmed[..<index].trimmingCharacters(in: .whitespaces)
+                    break
+                }
+                index = next
             }
-            let trimmed = content.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]") else { throw fail("a section header must end with ]") }
                 let name = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
@@ -178,7 +186,9 @@ public struct ClusterConfig: Sendable, Equatable {
             throw TesseraError(source, "line \(member.line): member \"\(member.name)\" has no architecture")
         }
         guard !members.isEmpty else { throw TesseraError(source, "no [member NAME] section: the ensemble is empty") }
-        _ = try settings.plan(width: 1, height: 1)
+        do { _ = try settings.plan(width: 1, height: 1) } catch let error as TesseraError {
+            throw TesseraError(source, "[inference]: \(error.reason)")
+        }
         if !keys.isEmpty {
             func key(_ name: String) throws -> String {
                 guard let (value, _) = keys[name] else {

@@ -1,0 +1,61 @@
+import Testing
+@testable import Shared
+
+@Suite struct WireCodecTests {
+    @Test func tilesAndResultsRoundTrip() throws {
+        let request = Wire.TileRequest(job: 1 << 40, request: 77, row: 3, column: 4_000_000, size: 16, encoding: .float16, flips: .hv)
+        let pixels = (0..<(16 * 16 * 3)).map { UInt8(truncatingIfNeeded: $0) }
+        let frames = WireCodec.frames(request, pixels: pixels)
+        guard case .success(let (kind, body)) = WireCodec.open(frames), kind == .tile,
+              case .success(let (decoded, decodedPixels)) = WireCodec.tile(body, maxSize: 16) else {
+            Issue.record("tile did not decode"); return
+        }
+        #expect(decoded == request && decodedPixels == pixels)
+        #expect(throws: WireError.self) { try WireCodec.tile(body, maxSize: 8).get() }
+
+        let result = Wire.TileResult(job: 5, request: 77, row: 3, column: 4, size: 16, encoding: .uint8)
+        let map = [UInt8](repeating: 9, count: 256)
+        guard case .success(let (_, resultBody)) = WireCodec.open(WireCodec.frames(result, map: map)),
+              case .success(let (decodedResult, decodedMap)) = WireCodec.result(resultBody) else {
+            Issue.record("result did not decode"); return
+        }
+        #expect(decodedResult == result && decodedMap == map)
+    }
+
+    @Test func controlMessagesRoundTrip() throws {
+        let submit = Wire.Submit(name: "a.tiff", path: "/x/a.tiff", size: 123, digest: "00ff")
+        guard case .success(let (kind, body)) = WireCodec.open(WireCodec.frames(.submit, submit)) else { Issue.record("no"); return }
+        #expect(kind == .submit)
+        #expect(try WireCodec.decode(Wire.Submit.self, body[0]).get() == submit)
+    }
+
+    @Test(arguments: [
+        [[UInt8]](), [[0x54, 0x53, 1]], [[0x54, 0x53, 2, 4], []], [[0x54, 0x53, 1, 99], []],
+        [[0x54, 0x53, 1, 5], []], [[0x54, 0x53, 1, 4]], [[0x41, 0x53, 1, 4], []],
+    ])
+    func malformedMessagesAreRefused(frames: [[UInt8]]) {
+        #expect(throws: WireError.self) { try WireCodec.open(frames).get() }
+    }
+
+    @Test func malformedBodiesAreRefused() {
+        let wrongPixels = [Array(repeating: UInt8(0), count: 30)]
+        var header = Array(repeating: UInt8(0), count: 30)
+        header[24] = 4 // size 4
+        header[28] = 1 // uint8
+        #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 47)], maxSize: 64).get() }
+        header[28] = 9
+        #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
+        #expect(throws: WireError.self) { try WireCodec.tile(wrongPixels + [[]], maxSize: 64).get() }
+        #expect(throws: WireError.self) { try WireCodec.decode(Wire.Register.self, Array("{\"member\":1}".utf8)).get() }
+    }
+
+    @Test func mapEncodingsDecodeToFixedPointAsInfer() {
+        let probabilities: [Float] = [0, 0.25, 0.5, 0.5000001, 1, -3, 7, .nan, 0.123_456]
+        let bytes = MapEncoding.uint8.decode(MapEncoding.uint8.encode(probabilities), pixels: probabilities.count)!
+        #expect(bytes == [0, 16448, 32896, 32896, 65535, 0, 65535, 0, 7967]) // 0.1235 × 255 → 31
+        let halves = MapEncoding.float16.decode(MapEncoding.float16.encode(probabilities), pixels: probabilities.count)!
+        #expect(halves[0] == 0 && halves[1] == 16384 && halves[4] == 65535 && halves[5] == 0 && halves[6] == 65535 && halves[7] == 0)
+        #expect(abs(Int(halves[8]) - 8091) <= 4)
+        #expect(MapEncoding.float16.decode([1, 2, 3], pixels: 2) == nil)
+    }
+}
