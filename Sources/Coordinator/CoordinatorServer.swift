@@ -28,6 +28,7 @@ public final class CoordinatorServer {
     private struct Assignment { let job: UInt64; let tile: TileIndex; let member: Int; let worker: [UInt8] }
     private var assignments: [UInt64: Assignment] = [:]
 
+    private var clock = PhaseClock()
     private var lastHeartbeat = Date.distantPast
     private var lastProgress = Date.distantPast
     private var droppedMessages = 0
@@ -72,7 +73,12 @@ public final class CoordinatorServer {
             let ready = try ZMQPoller.pollIn(sockets, timeoutMilliseconds: 20)
             if let zap, ready[2] { try zap.answer() }
             // Drain what is queued, bounded so one busy socket cannot starve the others.
-            if ready[0] { for _ in 0..<256 { guard let frames = try workerSocket.receive(dontWait: true) else { break }; handleWorker(frames) } }
+            if ready[0] {
+                for _ in 0..<256 {
+                    guard let frames = try clock.time(.receive, { try workerSocket.receive(dontWait: true) }) else { break }
+                    handleWorker(frames)
+                }
+            }
             if ready[1] { for _ in 0..<64 { guard let frames = try clientSocket.receive(dontWait: true) else { break }; handleClient(frames) } }
             if let metricsSocket, ready[sockets.count - 1], (try metricsSocket.receive(dontWait: true)) != nil {
                 try metricsSocket.send([Array(metrics().utf8)])
@@ -170,13 +176,13 @@ public final class CoordinatorServer {
         }
         let size = config.settings.tileSize
         guard Int(result.size) == size, result.encoding == config.settings.maps,
-              let fixed = result.encoding.decode(map, pixels: size * size) else {
+              let fixed = clock.time(.stitch, { result.encoding.decode(map, pixels: size * size) }) else {
             return dropped("result of the wrong size or encoding from \(registry.workers[identity]?.name ?? "?")")
         }
         assignments[result.request] = nil
         _ = registry.complete(result.request, by: identity)
         do {
-            try stitcher.add(tile: assignment.tile, member: assignment.member, map: fixed)
+            try clock.time(.stitch) { try stitcher.add(tile: assignment.tile, member: assignment.member, map: fixed) }
         } catch {
             return dropped("\(error)")
         }
@@ -188,7 +194,9 @@ public final class CoordinatorServer {
             job.tilesDone += 1
         }
         do {
-            while let rows = stitcher.takeFinishedRows() { try job.output!.append(rows.probabilities) }
+            try clock.time(.write) {
+                while let rows = stitcher.takeFinishedRows() { try job.output!.append(rows.probabilities) }
+            }
         } catch {
             fail(job, "cannot write the mask: \(error)")
         }
@@ -229,6 +237,7 @@ public final class CoordinatorServer {
         do {
             try job.start(settings: config.settings, memberWeights: config.memberWeights)
             log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles")
+            clock.reset()
         } catch {
             fail(job, "\(error)")
         }
@@ -242,7 +251,7 @@ public final class CoordinatorServer {
         while job.owed.count < window && job.nextTile < plan.tileCount {
             let tile = TileIndex(row: job.nextTile / plan.columns, column: job.nextTile % plan.columns)
             let pixels: [UInt8]
-            do { pixels = try job.pixels(of: tile) } catch { return fail(job, "\(error)") }
+            do { pixels = try clock.time(.read) { try job.pixels(of: tile) } } catch { return fail(job, "\(error)") }
             for member in config.members.indices {
                 queues[member].append(Task(job: job.id, tile: tile, member: member, pixels: pixels))
             }
@@ -264,7 +273,7 @@ public final class CoordinatorServer {
                 nextRequest += 1
                 let header = Wire.TileRequest(job: job.id, request: request, row: UInt32(task.tile.row), column: UInt32(task.tile.column),
                                               size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips)
-                guard sent(workerSocket, worker, WireCodec.frames(header, pixels: task.pixels!)) else {
+                guard clock.time(.send, { sent(workerSocket, worker, WireCodec.frames(header, pixels: task.pixels!)) }) else {
                     queues[member].insert(task, at: 0)
                     lose(worker)
                     continue
@@ -295,6 +304,9 @@ public final class CoordinatorServer {
 
     private func finalize(_ job: SlideJob) {
         guard let output = job.output else { return }
+        let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
+        log.info("job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE")
+        clock.reset()
         job.state = .finalizing
         job.finalization = Finalization(job: job, output: output)
     }

@@ -76,6 +76,9 @@ public final class ZMQSocket {
         return String(decoding: buffer.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 
+    /// How long closing waits to deliver queued messages (the default here is 0: never).
+    public func setLinger(milliseconds: Int32) throws { try set(ZMQ_LINGER, milliseconds) }
+
     /// Sends give up after `milliseconds` (-1: wait forever).
     public func setSendTimeout(milliseconds: Int32) throws { try set(ZMQ_SNDTIMEO, milliseconds) }
 

@@ -92,6 +92,19 @@ import Testing
         #expect(stitcher.takeFinishedRows() == nil)
     }
 
+    @Test func theFastQuotientIsExact() {
+        var generator = SeededGenerator(seed: 9)
+        for _ in 0..<300_000 {
+            // Norms as the stitcher makes them: up to 4096² × 1024 × overlaps.
+            let norm = Int64.random(in: 1...(Int64(1) << 40), using: &generator)
+            let q = Int64.random(in: 0...65535, using: &generator)
+            let sum = min(q * norm + Int64.random(in: -norm...norm, using: &generator), 65535 * norm)
+            guard sum >= 0 else { continue }
+            #expect(Stitcher.roundedQuotient(sum, norm) == UInt16((sum + norm / 2) / norm))
+        }
+        #expect(Stitcher.roundedQuotient(65535 * 7, 7) == 65535 && Stitcher.roundedQuotient(3, 7) == 0 && Stitcher.roundedQuotient(4, 7) == 1)
+    }
+
     @Test func duplicatesAndStrangersAreRefused() throws {
         let plan = try TilePlan(imageWidth: 64, imageHeight: 64, tileSize: 32, margin: 4)
         let stitcher = try Stitcher(plan: plan, window: .linear, memberWeights: [1, 1])

@@ -8,14 +8,13 @@ public enum MaskFiles {
     public static func runs(ofMaskAt path: String, progress: ((Double) -> Void)? = nil) throws -> (runs: [RLE.Run], width: Int, height: Int) {
         let reader = try SlideReader(path: path, cacheBytes: 8 << 20)
         var encoder = RLE.Encoder()
-        var column = [UInt8](repeating: 0, count: reader.height)
         let columns = max(1, min(stripeWidth, (32 << 20) / (reader.height * 3)))
         for x0 in stride(from: 0, to: reader.width, by: columns) {
             let w = min(columns, reader.width - x0)
-            let stripe = try reader.readFirstChannel(x: x0, y: 0, width: w, height: reader.height)
-            for x in 0..<w {
-                for y in 0..<reader.height { column[y] = stripe.pixels[y * w + x] }
-                encoder.append(column: column)
+            // The first of each pixel's three RGB bytes is the mask value.
+            let stripe = try reader.readRGB(x: x0, y: 0, width: w, height: reader.height)
+            stripe.pixels.withUnsafeBufferPointer { pixels in
+                for x in 0..<w { encoder.append(column: pixels.baseAddress! + 3 * x, count: reader.height, stride: 3 * w) }
             }
             progress?(Double(x0 + w) / Double(reader.width))
         }

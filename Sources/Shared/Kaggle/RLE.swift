@@ -25,15 +25,24 @@ public enum RLE {
 
         /// Feeds the next column, top to bottom; any non-zero value is foreground.
         public mutating func append(column: some Collection<UInt8>) {
-            for value in column {
-                if value != 0 {
-                    if runStart == nil { runStart = position }
-                } else if let start = runStart {
-                    runs.append(Run(start: start, length: position - start))
-                    runStart = nil
-                }
-                position += 1
+            for value in column { step(value != 0) }
+        }
+
+        /// Feeds `count` values read `stride` apart from `start`: one column of a row-major
+        /// stripe, without copying it out.
+        public mutating func append(column start: UnsafePointer<UInt8>, count: Int, stride: Int) {
+            for i in 0..<count { step(start[i * stride] != 0) }
+        }
+
+        @inline(__always)
+        private mutating func step(_ foreground: Bool) {
+            if foreground {
+                if runStart == nil { runStart = position }
+            } else if let start = runStart {
+                runs.append(Run(start: start, length: position - start))
+                runStart = nil
             }
+            position += 1
         }
 
         /// Closes the last run and returns all runs.

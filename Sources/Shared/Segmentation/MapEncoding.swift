@@ -29,11 +29,15 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
             return probabilities.map { Probability.toByte(Probability.fixed($0)) }
         case .float16:
             var bytes = [UInt8](repeating: 0, count: probabilities.count * 2)
-            for (i, p) in probabilities.enumerated() {
-                let clamped: Float = p > 0 ? min(p, 1) : 0
-                let bits = Float16(clamped).bitPattern
-                bytes[2 * i] = UInt8(truncatingIfNeeded: bits)
-                bytes[2 * i + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+            bytes.withUnsafeMutableBufferPointer { out in
+                probabilities.withUnsafeBufferPointer { input in
+                    for i in 0..<input.count {
+                        let p = input[i]
+                        let bits = HalfFloat.bits(p > 0 ? min(p, 1) : 0)
+                        out[2 * i] = UInt8(truncatingIfNeeded: bits)
+                        out[2 * i + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                    }
+                }
             }
             return bytes
         }
@@ -46,10 +50,16 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
         case .uint8:
             return bytes.map(Probability.fromByte)
         case .float16:
-            return (0..<pixels).map { i in
-                let bits = UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8
-                return Probability.fixed(Float(Float16(bitPattern: bits)))
+            let table = HalfFloat.fixedTable
+            var fixed = [UInt16](repeating: 0, count: pixels)
+            fixed.withUnsafeMutableBufferPointer { out in
+                bytes.withUnsafeBufferPointer { input in
+                    table.withUnsafeBufferPointer { table in
+                        for i in 0..<pixels { out[i] = table[Int(UInt16(input[2 * i]) | UInt16(input[2 * i + 1]) << 8)] }
+                    }
+                }
             }
+            return fixed
         }
     }
 }

@@ -68,8 +68,11 @@ public final class SlideReader {
     /// The rectangle (x, y, width, height) as 8-bit RGB; outside the image, pixels reflect.
     public func readRGB(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
         precondition(width >= 0 && height >= 0)
+        if width == 0 || height == 0 { return PixelImage(width: width, height: height, channels: 3) }
+        if x >= 0, y >= 0, x + width <= self.width, y + height <= self.height {
+            return PixelImage(width: width, height: height, channels: 3, pixels: try readInside(x: x, y: y, width: width, height: height))
+        }
         var output = PixelImage(width: width, height: height, channels: 3)
-        if width == 0 || height == 0 { return output }
         // Source coordinates of every output row and column, and the inside box they span.
         let columns = (0..<width).map { reflectIndex(x + $0, count: self.width) }
         let rows = (0..<height).map { reflectIndex(y + $0, count: self.height) }
@@ -85,8 +88,7 @@ public final class SlideReader {
                     let targetRow = row * width
                     if horizontallyInside {
                         // The row lies inside horizontally: one copy.
-                        let start = sourceRow * 3
-                        for i in 0..<(width * 3) { target[targetRow * 3 + i] = source[start + i] }
+                        (target.baseAddress! + targetRow * 3).update(from: source.baseAddress! + sourceRow * 3, count: width * 3)
                     } else {
                         for column in 0..<width {
                             let s = (sourceRow + columns[column] - x0) * 3
@@ -150,19 +152,11 @@ public final class SlideReader {
                     let block = try decodedBlock(index, bytes: layout.blockBytes, tiled: layout.tiled)
                     let stride = layout.planes == 1 ? layout.samples : 1
                     block.withUnsafeBufferPointer { source in
-                        for row in cy0..<cy1 {
-                            let sourceRow = ((row - by) * layout.blockWidth - bx) * stride
-                            let targetRow = ((row - y) * width - x) * 3
-                            for column in cx0..<cx1 {
-                                let s = sourceRow + column * stride
-                                let t = targetRow + column * 3
-                                if layout.planes == 1 {
-                                    layout.copyPixel(source, s, &output, t)
-                                } else if plane < 3 && layout.samples >= 3 {
-                                    output[t + plane] = source[s]
-                                } else if plane == 0 && layout.samples < 3 {
-                                    output[t] = source[s]; output[t + 1] = source[s]; output[t + 2] = source[s]
-                                }
+                        output.withUnsafeMutableBufferPointer { target in
+                            for row in cy0..<cy1 {
+                                let s = source.baseAddress! + ((row - by) * layout.blockWidth + cx0 - bx) * stride
+                                let t = target.baseAddress! + ((row - y) * width + cx0 - x) * 3
+                                layout.copyRow(from: s, to: t, pixels: cx1 - cx0, plane: plane)
                             }
                         }
                     }
@@ -178,16 +172,9 @@ public final class SlideReader {
             for row in y..<(y + height) {
                 let line = try scanline(row, plane: plane, rowsPerStrip: layout.blockHeight)
                 line.withUnsafeBufferPointer { line in
-                    for column in x..<(x + width) {
-                        let s = column * stride
-                        let t = ((row - y) * width + column - x) * 3
-                        if layout.planes == 1 {
-                            layout.copyPixel(line, s, &output, t)
-                        } else if plane < 3 && layout.samples >= 3 {
-                            output[t + plane] = line[s]
-                        } else if plane == 0 && layout.samples < 3 {
-                            output[t] = line[s]; output[t + 1] = line[s]; output[t + 2] = line[s]
-                        }
+                    output.withUnsafeMutableBufferPointer { target in
+                        layout.copyRow(from: line.baseAddress! + x * stride, to: target.baseAddress! + (row - y) * width * 3,
+                                       pixels: width, plane: plane)
                     }
                 }
             }
@@ -363,13 +350,23 @@ public final class SlideReader {
             }
         }
 
-        /// Copies one contiguous pixel to RGB: grey replicates, alpha is dropped.
+        /// Copies `pixels` pixels of one block row (or one plane of it) to RGB: grey
+        /// replicates, alpha is dropped, a separate plane fills its channel.
         @inline(__always)
-        func copyPixel(_ source: UnsafeBufferPointer<UInt8>, _ s: Int, _ output: inout [UInt8], _ t: Int) {
-            if samples >= 3 {
-                output[t] = source[s]; output[t + 1] = source[s + 1]; output[t + 2] = source[s + 2]
-            } else {
-                output[t] = source[s]; output[t + 1] = source[s]; output[t + 2] = source[s]
+        func copyRow(from source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, pixels: Int, plane: Int) {
+            if planes == 1 {
+                switch samples {
+                case 3:
+                    target.update(from: source, count: pixels * 3)
+                case 4:
+                    for i in 0..<pixels { target[3 * i] = source[4 * i]; target[3 * i + 1] = source[4 * i + 1]; target[3 * i + 2] = source[4 * i + 2] }
+                default:
+                    for i in 0..<pixels { let v = source[samples * i]; target[3 * i] = v; target[3 * i + 1] = v; target[3 * i + 2] = v }
+                }
+            } else if samples >= 3 {
+                if plane < 3 { for i in 0..<pixels { target[3 * i + plane] = source[i] } }
+            } else if plane == 0 {
+                for i in 0..<pixels { let v = source[i]; target[3 * i] = v; target[3 * i + 1] = v; target[3 * i + 2] = v }
             }
         }
     }

@@ -142,11 +142,13 @@ public final class TiledImageWriter {
         for tileColumn in 0..<((width + tileSize - 1) / tileSize) {
             let x0 = tileColumn * tileSize
             let columns = min(tileSize, width - x0)
-            for i in tile.indices { tile[i] = 0 }
-            for row in 0..<bandRows {
-                let source = row * rowBytes + x0 * channels
-                let target = row * tileRowBytes
-                for i in 0..<(columns * channels) { tile[target + i] = band[source + i] }
+            tile.withUnsafeMutableBufferPointer { tile in
+                band.withUnsafeBufferPointer { band in
+                    if columns < tileSize || bandRows < tileSize { tile.update(repeating: 0) }
+                    for row in 0..<bandRows {
+                        (tile.baseAddress! + row * tileRowBytes).update(from: band.baseAddress! + row * rowBytes + x0 * channels, count: columns * channels)
+                    }
+                }
             }
             let index = file.tileIndex(x: x0, y: bandIndex * tileSize, plane: 0)
             do {

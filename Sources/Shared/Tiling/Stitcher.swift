@@ -12,6 +12,8 @@ public final class Stitcher {
     public let memberWeights: [Int]
 
     private let weights: [Int]
+    /// The span of tile columns (and rows) whose weight is not zero.
+    private let weightSpan: Range<Int>
     /// Σ of window weights over the tiles covering each column (resp. row).
     private let columnNorm: [Int64]
     private let rowNorm: [Int64]
@@ -34,6 +36,8 @@ public final class Stitcher {
         self.window = window
         self.memberWeights = memberWeights
         weights = window.weights(tileSize: plan.tileSize, margin: plan.margin)
+        let first = weights.firstIndex { $0 != 0 } ?? 0, last = weights.lastIndex { $0 != 0 } ?? -1
+        weightSpan = first..<(last + 1)
         columnNorm = Self.norm(length: plan.imageWidth, count: plan.columns, plan: plan, weights: weights)
         rowNorm = Self.norm(length: plan.imageHeight, count: plan.rows, plan: plan, weights: weights)
         memberWeightSum = Int64(memberWeights.reduce(0, +))
@@ -84,18 +88,19 @@ public final class Stitcher {
         }
         let (originX, originY) = plan.origin(of: tile)
         let memberWeight = Int64(memberWeights[member])
-        let x0 = max(0, -originX), x1 = min(size, plan.imageWidth - originX)
+        let x0 = max(weightSpan.lowerBound, -originX), x1 = min(weightSpan.upperBound, plan.imageWidth - originX)
+        let y0 = max(weightSpan.lowerBound, -originY), y1 = min(weightSpan.upperBound, plan.imageHeight - originY)
         weights.withUnsafeBufferPointer { w in
-            for j in max(0, -originY)..<min(size, plan.imageHeight - originY) where w[j] != 0 {
+            for j in y0..<max(y0, y1) where w[j] != 0 {
                 let y = originY + j
                 let rowWeight = Int64(w[j]) * memberWeight
-                var row = sums[y] ?? [Int64](repeating: 0, count: plan.imageWidth)
-                row.withUnsafeMutableBufferPointer { sum in
-                    for i in x0..<x1 where w[i] != 0 {
-                        sum[originX + i] += rowWeight * Int64(w[i]) * Int64(map[j * size + i])
+                // Mutated in place: copying the row out and back would copy it whole per tile row.
+                sums[y, default: [Int64](repeating: 0, count: plan.imageWidth)].withUnsafeMutableBufferPointer { sum in
+                    let target = sum.baseAddress! + originX, source = map.baseAddress! + j * size
+                    for i in x0..<max(x0, x1) {
+                        target[i] &+= rowWeight &* Int64(w[i]) &* Int64(source[i])
                     }
                 }
-                sums[y] = row
             }
         }
         var owed = pending[tile] ?? Set(memberWeights.indices)
@@ -108,6 +113,17 @@ public final class Stitcher {
         } else {
             pending[tile] = owed
         }
+    }
+
+    /// round(sum / norm), halves up, exactly: estimated in Double, then corrected with
+    /// integer arithmetic (a 64-bit division per pixel cost more than all else).
+    @inline(__always)
+    static func roundedQuotient(_ sum: Int64, _ norm: Int64) -> UInt16 {
+        let target = sum + norm / 2 // the answer is floor(target / norm), at most 65535
+        var q = Int64(Double(target) / Double(norm))
+        while q * norm > target { q -= 1 }
+        while (q + 1) * norm <= target { q += 1 }
+        return UInt16(clamping: q)
     }
 
     /// Adds a map given as an array.
@@ -130,9 +146,10 @@ public final class Stitcher {
             output.withUnsafeMutableBufferPointer { out in
                 let base = (y - nextRow) * width
                 guard let row else { return } // every weight was zero: probability 0
-                for x in 0..<width {
-                    let norm = columnNorm[x] * rowScale
-                    out[base + x] = UInt16((row[x] + norm / 2) / norm)
+                columnNorm.withUnsafeBufferPointer { columnNorm in
+                    for x in 0..<width {
+                        out[base + x] = Self.roundedQuotient(row[x], columnNorm[x] * rowScale)
+                    }
                 }
             }
         }

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Shared
+import ZeroMQ
+
+/// `tessera bench cluster`: end-to-end throughput of a local cluster, beside raw ZeroMQ.
+struct ClusterBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Measure a local cluster: tiles/s end to end with constant members, beside raw ZeroMQ loopback throughput.",
+        discussion: """
+        Starts a coordinator and --workers workers (child processes of this binary) on loopback, \
+        segments a synthetic slide --repeats times and reports the median tiles/s from submission \
+        to finished mask, the coordinator's peak RSS, and raw ZeroMQ throughput for 1 MB messages \
+        measured in the same run. With --member stain the workers run the stain baseline instead, \
+        and `tessera infer` on the same slide is timed for comparison.
+        """
+    )
+
+    @Option(help: "Slide side in pixels.") var size = 8192
+    @Option(help: "Tile side.") var tile = 512
+    @Option(help: "Context margin.") var margin = 64
+    @Option(help: "Workers to start.") var workers = 2
+    @Option(help: "Member architecture: constant or stain.") var member = "constant"
+    @Option(help: "Map encoding: uint8 or float16.") var maps = "float16"
+    @Option(help: "Transport: tcp or ipc.") var transport = "tcp"
+    @Option(help: "Runs; the median is reported.") var repeats = 3
+    @Option(help: "Slide compression: deflate or none.") var compression = "deflate"
+    @Option(help: "Use this slide instead of synthesising one.") var slide: String?
+    @Option(help: "Folder for the slide and the cluster's files.") var folder: String?
+
+    func validate() throws {
+        guard ["constant", "stain"].contains(member) else { throw ValidationError("--member must be constant or stain") }
+        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc") }
+        guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
+        guard (1...64).contains(workers), repeats >= 1 else { throw ValidationError("--workers 1…64, --repeats ≥ 1") }
+    }
+
+    func run() throws {
+        let folder = self.folder ?? NSTemporaryDirectory() + "tessera-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+
+        print("raw ZeroMQ loopback, 1 MB messages (median of 3):")
+        for transport in ["tcp", "ipc"] {
+            let rates = try (0..<3).map { _ in try ZeroMQThroughput.measure(transport: transport) }.sorted()
+            print(String(format: "  %@: %.2f GB/s", transport, rates[1] / 1e9))
+        }
+
+        let slidePath: String
+        if let slide { slidePath = slide } else {
+            ProgressReporter.note("synthesising a \(size)×\(size) slide in \(folder)")
+            slidePath = try SyntheticSlideWriter.write(SyntheticSlide(width: size, height: size, seed: 1), to: folder,
+                                                       compression: TiledImageWriter.Compression(rawValue: compression) ?? .deflate).slidePath
+        }
+        let configPath = folder + "/bench.conf"
+        try configText(folder: folder).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try ClusterConfig(contentsOf: configPath)
+
+        var children: [Process] = []
+        defer { for child in children where child.isRunning { child.terminate(); child.waitUntilExit() } }
+        func spawn(_ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            children.append(process)
+            return process
+        }
+        let coordinator = try spawn(["coordinator", "--config", configPath])
+        for _ in 0..<workers { _ = try spawn(["worker", "--config", configPath, "--member", member]) }
+        let client = try ClusterClient(config: config)
+        let deadline = Date().addingTimeInterval(30)
+        while (try? client.status().workers.count) ?? 0 < workers {
+            guard Date() < deadline else { throw TesseraError("bench", "the workers did not register within 30 s") }
+            usleep(100_000)
+        }
+
+        var rates: [Double] = [], seconds: [Double] = []
+        var tiles = 0
+        for run in 0..<repeats {
+            var start = Date()
+            let outcome = try client.run(slidePath: slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
+                                         progress: { tiles = $0.tilesTotal }, accepted: { _ in start = Date() })
+            let elapsed = Date().timeIntervalSince(start)
+            _ = outcome
+            seconds.append(elapsed)
+            rates.append(Double(tiles) / elapsed)
+        }
+        let peak = Self.peakRSS(pid: coordinator.processIdentifier)
+        let median = rates.sorted()[rates.count / 2]
+        let medianSeconds = seconds.sorted()[seconds.count / 2]
+        print("cluster: \(workers) \(member) worker(s), \(transport), \(tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
+        print(String(format: "  median %.2f s a slide: %.0f tiles/s end to end (runs: %@)", medianSeconds, median,
+                     rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
+        let tileBytes = Double(tile * tile * 3 + tile * tile * (maps == "uint8" ? 1 : 2))
+        print(String(format: "  = %.2f GB/s of tiles and maps through the coordinator", median * tileBytes / 1e9))
+        print(String(format: "  coordinator peak RSS: %.0f MB", peak))
+
+        if member == "stain" {
+            var inferSeconds: [Double] = []
+            for _ in 0..<repeats {
+                let start = Date()
+                let infer = try spawn(["infer", slidePath, "--model", "stain", "--tile", "\(tile)", "--margin", "\(margin)",
+                                       "--maps", maps, "--out", folder + "/infer.tiff", "--quiet"])
+                infer.waitUntilExit()
+                inferSeconds.append(Date().timeIntervalSince(start))
+            }
+            let inferMedian = inferSeconds.sorted()[inferSeconds.count / 2]
+            print(String(format: "  tessera infer (one process): median %.2f s; cluster / infer = %.2f", inferMedian, medianSeconds / inferMedian))
+        }
+    }
+
+    private func configText(folder: String) throws -> String {
+        func endpoint(_ name: String) throws -> String {
+            if transport == "ipc" { return "ipc://\(folder)/\(name).sock" }
+            // Let the system pick a free port, then hand it to the coordinator.
+            let context = try ZMQContext()
+            let probe = try ZMQSocket(context: context, type: .router)
+            try probe.bind("tcp://127.0.0.1:*")
+            return try probe.lastEndpoint
+        }
+        return """
+        [coordinator]
+        workers = \(try endpoint("w"))
+        clients = \(try endpoint("c"))
+        state = \(folder)/state
+        [inference]
+        tile = \(tile)
+        margin = \(margin)
+        maps = \(maps)
+        [member \(member)]
+        architecture = \(member)
+        """
+    }
+
+    /// A process's peak resident set (VmHWM), in MB.
+    static func peakRSS(pid: Int32) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes / 1024
+    }
+}
