@@ -94,6 +94,29 @@ import ZeroMQ
         #expect(!FileManager.default.fileExists(atPath: cluster.folder + "/never.tiff"))
     }
 
+    @Test func workersStartBeforeTheCoordinatorAndSurviveItsRestart() throws {
+        let cluster = try ClusterHarness(members: """
+        [member half]
+        architecture = constant
+        value = 0.6
+        """)
+        let worker = try cluster.startWorker("half", waitForRegistration: false)
+        usleep(300_000)
+        let first = try cluster.startCoordinator()
+        #expect(worker.waitForError("registered", timeout: 20), "\(worker.stderr)")
+        let slide = try cluster.synth(width: 300, height: 200, seed: 5)
+        #expect(try cluster.submit([slide, "--out", cluster.folder + "/a.tiff"]).status == 0)
+        first.stop()
+        try cluster.startCoordinator()
+        // The worker notices the silence, reconnects with back-off and registers again.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && worker.stderr.components(separatedBy: "registered").count < 3 { usleep(100_000) }
+        #expect(worker.stderr.components(separatedBy: "registered").count >= 3, "\(worker.stderr)")
+        let again = try cluster.submit([slide, "--out", cluster.folder + "/b.tiff"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/a.tiff") == ClusterHarness.pixels(cluster.folder + "/b.tiff"))
+    }
+
     @Test func aMemberWithoutWorkersHoldsTheJobUntilTheDeadline() throws {
         let cluster = try ClusterHarness(members: Self.twoMembers, extra: "member_deadline = 1.5")
         try cluster.startCoordinator()
