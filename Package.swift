@@ -49,6 +49,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PipelineTests", dependencies: ["Shared", "Engine", "Worker", "Coordinator", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Shared"], resources: [.copy("Goldens")]),
         .testTarget(name: "ClusterTests", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ", "TestSupport"]),
     ]
 )

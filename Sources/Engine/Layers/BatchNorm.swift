@@ -1,0 +1,47 @@
+/// Inference batch normalisation: y = (x − mean) / √(var + eps) · γ + β, per channel.
+///
+/// Tessera folds it into the preceding convolution at load time (`Conv2d.fold`); standing
+/// alone (fastai's UnetBlock normalises a skip connection) it runs as a per-channel scale
+/// and shift.
+public struct BatchNorm: Sendable {
+    public var weight: [Float]
+    public var bias: [Float]
+    public var runningMean: [Float]
+    public var runningVar: [Float]
+    public var eps: Float
+
+    public init(channels: Int, eps: Float = 1e-5) {
+        weight = Array(repeating: 1, count: channels)
+        bias = Array(repeating: 0, count: channels)
+        runningMean = Array(repeating: 0, count: channels)
+        runningVar = Array(repeating: 1, count: channels)
+        self.eps = eps
+    }
+
+    /// Per-channel (scale, shift) so that y = scale · x + shift.
+    public var scaleAndShift: (scale: [Float], shift: [Float]) {
+        var scale = [Float](repeating: 0, count: weight.count), shift = scale
+        for c in weight.indices {
+            // Computed in Double as PyTorch's fused kernels keep enough precision here.
+            let s = Double(weight[c]) / (Double(runningVar[c]) + Double(eps)).squareRoot()
+            scale[c] = Float(s)
+            shift[c] = Float(Double(bias[c]) - Double(runningMean[c]) * s)
+        }
+        return (scale, shift)
+    }
+
+    /// Applies the normalisation, then `activation`.
+    public func callAsFunction(_ x: Tensor, activation: Activation = .identity) -> Tensor {
+        let (scale, shift) = scaleAndShift
+        var out = x
+        let plane = x.planeSize
+        out.data.withUnsafeMutableBufferPointer { o in
+            for c in 0..<x.channels {
+                let base = c * plane
+                for i in 0..<plane { o[base + i] = o[base + i] * scale[c] + shift[c] }
+            }
+            activation.apply(o)
+        }
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+/// Changes of resolution as PyTorch computes them.
+public enum Resampling {
+    /// `F.interpolate(mode="bilinear")` to `height` × `width`.
+    ///
+    /// With `alignCorners` false (PyTorch's default) source coordinates are
+    /// (dst + 0.5) · in / out − 0.5, clamped at 0; with true, dst · (in − 1) / (out − 1).
+    public static func bilinear(_ x: Tensor, height: Int, width: Int, alignCorners: Bool) -> Tensor {
+        var out = Tensor(channels: x.channels, height: height, width: width)
+        func coordinates(_ outSize: Int, _ inSize: Int) -> [(Int, Int, Float)] {
+            (0..<outSize).map { d in
+                var s: Float
+                if alignCorners {
+                    s = outSize > 1 ? Float(d) * Float(inSize - 1) / Float(outSize - 1) : 0
+                } else {
+                    s = (Float(d) + 0.5) * Float(inSize) / Float(outSize) - 0.5
+                    if s < 0 { s = 0 }
+                }
+                let i0 = Swift.min(Int(s), inSize - 1)
+                let i1 = Swift.min(i0 + 1, inSize - 1)
+                return (i0, i1, s - Float(i0))
+            }
+        }
+        let ys = coordinates(height, x.height), xs = coordinates(width, x.width)
+        x.data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                for c in 0..<x.channels {
+                    let plane = input.baseAddress! + c * x.planeSize
+                    let target = output.baseAddress! + c * height * width
+                    for (oy, (y0, y1, wy)) in ys.enumerated() {
+                        let row0 = plane + y0 * x.width, row1 = plane + y1 * x.width
+                        for (ox, (x0, x1, wx)) in xs.enumerated() {
+                            let top = (1 - wx) * row0[x0] + wx * row0[x1]
+                            let bottom = (1 - wx) * row1[x0] + wx * row1[x1]
+                            target[oy * width + ox] = (1 - wy) * top + wy * bottom
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `nn.PixelShuffle(r)`: channel c·r² + i·r + j of the input becomes pixel
+    /// (y·r + i, x·r + j) of output channel c.
+    public static func pixelShuffle(_ x: Tensor, factor r: Int) -> Tensor {
+        precondition(x.channels % (r * r) == 0)
+        let channels = x.channels / (r * r)
+        var out = Tensor(channels: channels, height: x.height * r, width: x.width * r)
+        for c in 0..<channels {
+            for i in 0..<r {
+                for j in 0..<r {
+                    let source = c * r * r + i * r + j
+                    for y in 0..<x.height {
+                        for xx in 0..<x.width { out[c, y * r + i, xx * r + j] = x[source, y, xx] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

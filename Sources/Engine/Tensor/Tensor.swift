@@ -1,0 +1,67 @@
+/// A float32 feature map of one image: channels × height × width, row-major within a
+/// channel (PyTorch's NCHW with N = 1).
+public struct Tensor: Sendable, Equatable {
+    public let channels: Int
+    public let height: Int
+    public let width: Int
+    public var data: [Float]
+
+    /// A tensor of zeros.
+    public init(channels: Int, height: Int, width: Int) {
+        precondition(channels >= 0 && height >= 0 && width >= 0)
+        self.channels = channels
+        self.height = height
+        self.width = width
+        data = [Float](repeating: 0, count: channels * height * width)
+    }
+
+    /// A tensor over `data`, which must hold channels × height × width values.
+    public init(channels: Int, height: Int, width: Int, data: [Float]) {
+        precondition(data.count == channels * height * width, "\(data.count) values for \(channels)×\(height)×\(width)")
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.data = data
+    }
+
+    /// Values of one channel plane.
+    public var planeSize: Int { height * width }
+
+    /// Value at channel c, row y, column x.
+    @inlinable
+    public subscript(c: Int, y: Int, x: Int) -> Float {
+        get { data[(c * height + y) * width + x] }
+        set { data[(c * height + y) * width + x] = newValue }
+    }
+
+    /// The tensor of an RGB tile, scaled to [0, 1] and normalised per channel as
+    /// torchvision does: (v / 255 − mean) / std.
+    public init(rgb image: [UInt8], width: Int, height: Int, mean: [Float], std: [Float]) {
+        precondition(image.count == width * height * 3)
+        self.init(channels: 3, height: height, width: width)
+        let plane = width * height
+        for i in 0..<plane {
+            for c in 0..<3 { data[c * plane + i] = (Float(image[i * 3 + c]) / 255 - mean[c]) / std[c] }
+        }
+    }
+
+    /// Channels of `parts` stacked, in order (torch.cat along dim 1). Sizes must agree.
+    public static func concatenate(_ parts: [Tensor]) -> Tensor {
+        let height = parts[0].height, width = parts[0].width
+        precondition(parts.allSatisfy { $0.height == height && $0.width == width }, "concatenated maps differ in size")
+        var data: [Float] = []
+        data.reserveCapacity(parts.reduce(0) { $0 + $1.data.count })
+        for part in parts { data += part.data }
+        return Tensor(channels: parts.reduce(0) { $0 + $1.channels }, height: height, width: width, data: data)
+    }
+
+    /// Element-wise sum (residual connections).
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.channels == b.channels && a.height == b.height && a.width == b.width)
+        var out = a
+        out.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { b in for i in 0..<o.count { o[i] += b[i] } }
+        }
+        return out
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Shared
+
+/// Parameters made up from their names: the same values as tools/engine_reference.py's
+/// `value_for`, so Swift and PyTorch models agree without any weight file. For golden
+/// tests and for benchmarks of models whose trained weights are not at hand.
+public final class DeterministicWeights: WeightSource {
+    public private(set) var taken: [String: [Int]] = [:]
+
+    public init() {}
+
+    public func take(_ key: String, shape: [Int]) throws -> [Float] {
+        taken[key] = shape
+        return Self.values(key, shape: shape)
+    }
+
+    public func finish(ignoring: Set<String>) throws {}
+
+    /// FNV-1a 64 of the key's UTF-8 bytes seeds SplitMix64; values in [-1, 1) are then
+    /// shaped by the kind of parameter the key names.
+    public static func values(_ key: String, shape: [Int]) -> [Float] {
+        var seed: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in key.utf8 { seed = (seed ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let count = shape.reduce(1, *)
+        var state = seed
+        var values = [Float](repeating: 0, count: count)
+        let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
+        let scale = Float(Double(fanIn).squareRoot())
+        for i in 0..<count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let u = Float(z >> 40) / Float(1 << 23) - 1
+            if key.hasSuffix("running_var") {
+                values[i] = 1 + 0.5 * abs(u)
+            } else if key.hasSuffix("running_mean") || key.hasSuffix("bias") {
+                values[i] = 0.1 * u
+            } else if (key.hasSuffix(".weight") && shape.count == 1) || key.hasSuffix("weight_g") {
+                values[i] = 1 + 0.1 * u
+            } else {
+                values[i] = u / scale
+            }
+        }
+        return values
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Shared
+
+/// A `.safetensors` file: an 8-byte little-endian header length, a JSON header naming each
+/// tensor's dtype, shape and byte range, then the raw little-endian data.
+///
+/// Everything is checked before use — header length, JSON, dtypes, shapes against byte
+/// counts, ranges inside the data and not overlapping — so a truncated or hostile file
+/// fails with a reason instead of a crash. F32, F16 and BF16 tensors read as Float.
+public struct SafeTensors {
+    public struct Entry: Sendable, Equatable {
+        public let dtype: String
+        public let shape: [Int]
+        let range: Range<Int>
+    }
+
+    public let path: String
+    public private(set) var entries: [String: Entry] = [:]
+    private let data: Data
+    private let dataStart: Int
+
+    /// The names of every tensor, sorted.
+    public var names: [String] { entries.keys.sorted() }
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw TesseraError(path, "cannot read the weights file") }
+        try self.init(data: data, path: path)
+    }
+
+    public init(data: Data, path: String = "weights") throws {
+        self.path = path
+        self.data = data
+        guard data.count >= 8 else { throw TesseraError(path, "too short to be a safetensors file (\(data.count) bytes)") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength >= 2, headerLength <= 100_000_000, Int(headerLength) <= data.count - 8 else {
+            throw TesseraError(path, "header length \(headerLength) does not fit the file's \(data.count) bytes: truncated or not safetensors")
+        }
+        dataStart = 8 + Int(headerLength)
+        let header = data.subdata(in: 8..<dataStart)
+        guard let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
+            throw TesseraError(path, "the header is not a JSON object")
+        }
+        let available = data.count - dataStart
+        var ranges: [(Range<Int>, String)] = []
+        for (name, value) in json where name != "__metadata__" {
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw TesseraError(path, "tensor \(name): malformed header entry")
+            }
+            guard let size = Self.byteSize(dtype) else { throw TesseraError(path, "tensor \(name): unsupported dtype \(dtype)") }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= available else {
+                throw TesseraError(path, "tensor \(name): byte range \(offsets) outside the \(available) bytes of data (truncated?)")
+            }
+            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+            guard count * size == offsets[1] - offsets[0] else {
+                throw TesseraError(path, "tensor \(name): shape \(shape) of \(dtype) needs \(count * size) bytes, the file gives \(offsets[1] - offsets[0])")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
+            ranges.append((offsets[0]..<offsets[1], name))
+        }
+        ranges.sort { $0.0.lowerBound < $1.0.lowerBound }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where a.0.upperBound > b.0.lowerBound {
+            throw TesseraError(path, "tensors \(a.1) and \(b.1) overlap")
+        }
+    }
+
+    static func byteSize(_ dtype: String) -> Int? {
+        switch dtype {
+        case "F64", "I64", "U64": 8
+        case "F32", "I32", "U32": 4
+        case "F16", "BF16", "I16", "U16": 2
+        case "I8", "U8", "BOOL": 1
+        default: nil
+        }
+    }
+
+    /// The values of tensor `name` as Float, row-major.
+    public func floats(_ name: String) throws -> [Float] {
+        guard let entry = entries[name] else { throw TesseraError(path, "no tensor \(name)") }
+        guard ["F32", "F16", "BF16", "F64"].contains(entry.dtype) else {
+            throw TesseraError(path, "tensor \(name) holds \(entry.dtype), not floating-point values")
+        }
+        let bytes = data.subdata(in: (dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound))
+        return bytes.withUnsafeBytes { raw in
+            switch entry.dtype {
+            case "F32":
+                return (0..<(raw.count / 4)).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) }
+            case "F64":
+                return (0..<(raw.count / 8)).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
+            case "F16":
+                return (0..<(raw.count / 2)).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
+            default: // BF16: the top half of a float32
+                return (0..<(raw.count / 2)).map { Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) << 16) }
+            }
+        }
+    }
+
+    /// Writes float32 tensors as a safetensors file (tests, tools, converted weights).
+    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], to path: String) throws {
+        var header: [String: Any] = [:]
+        var offset = 0
+        var body = Data()
+        for tensor in tensors {
+            precondition(tensor.values.count == tensor.shape.reduce(1, *))
+            header[tensor.name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.values.count * 4]]
+            for v in tensor.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { body.append(contentsOf: $0) } }
+            offset += tensor.values.count * 4
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var file = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        file.append(body)
+        guard FileManager.default.createFile(atPath: path, contents: file) else { throw TesseraError(path, "cannot write") }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import Engine
+
+/// Deterministic values in [-1, 1) (SplitMix64), for weights and inputs.
+struct Values {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 23) - 1
+    }
+    mutating func array(_ count: Int) -> [Float] { (0..<count).map { _ in next() } }
+}
+
+/// max |a − b| / max |b|: the error relative to the output's magnitude.
+func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    var difference: Float = 0, magnitude: Float = 0
+    for i in a.indices {
+        difference = max(difference, abs(a[i] - b[i]))
+        magnitude = max(magnitude, abs(b[i]))
+    }
+    return difference / max(magnitude, 1e-30)
+}
+
+@Suite struct ConvolutionTests {
+    /// The definition, summed in Double.
+    static func reference(_ conv: Conv2d, _ x: Tensor) -> [Float] {
+        let kh = conv.kernel.height, kw = conv.kernel.width
+        let outHeight = conv.outputSize(x.height, kernel: kh, before: conv.padding.top, after: conv.padding.bottom)
+        let outWidth = conv.outputSize(x.width, kernel: kw, before: conv.padding.left, after: conv.padding.right)
+        let cin = conv.inChannels / conv.groups, cout = conv.outChannels / conv.groups
+        var out = [Float](repeating: 0, count: conv.outChannels * outHeight * outWidth)
+        for o in 0..<conv.outChannels {
+            let g = o / cout
+            for oy in 0..<outHeight {
+                for ox in 0..<outWidth {
+                    var sum = Double(conv.bias[o])
+                    for i in 0..<cin {
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let y = oy * conv.stride - conv.padding.top + ky * conv.dilation
+                                let xx = ox * conv.stride - conv.padding.left + kx * conv.dilation
+                                guard y >= 0, y < x.height, xx >= 0, xx < x.width else { continue }
+                                sum += Double(x[g * cin + i, y, xx]) * Double(conv.weight[((o * cin + i) * kh + ky) * kw + kx])
+                            }
+                        }
+                    }
+                    out[(o * outHeight + oy) * outWidth + ox] = Float(sum)
+                }
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: [
+        // (in, out, kernel, stride, padding (t, l, b, r), dilation, groups)
+        (3, 8, 3, 1, [1, 1, 1, 1], 1, 1),
+        (4, 6, 1, 1, [0, 0, 0, 0], 1, 1),
+        (4, 6, 1, 2, [0, 0, 0, 0], 1, 1),
+        (8, 8, 3, 2, [0, 0, 1, 1], 1, 8),     // TF-SAME depthwise, stride 2
+        (6, 6, 5, 2, [2, 2, 2, 2], 1, 6),     // depthwise 5×5
+        (6, 6, 5, 1, [1, 1, 2, 2], 1, 6),
+        (8, 12, 3, 1, [2, 2, 2, 2], 2, 4),    // dilated grouped (ASPP)
+        (16, 16, 3, 2, [1, 1, 1, 1], 1, 8),   // grouped, ResNeXt-like
+        (5, 7, 7, 2, [3, 3, 3, 3], 1, 1),     // stem
+        (4, 4, 3, 1, [4, 4, 4, 4], 4, 1),
+    ])
+    func matchesTheDefinition(config: (Int, Int, Int, Int, [Int], Int, Int)) {
+        let (cin, cout, k, stride, pad, dilation, groups) = config
+        let conv = Conv2d(inChannels: cin, outChannels: cout, kernel: k, stride: stride,
+                          padding: .init(top: pad[0], left: pad[1], bottom: pad[2], right: pad[3]), dilation: dilation, groups: groups)
+        var values = Values(seed: UInt64(cin * 1000 + cout * 10 + k))
+        conv.weight = values.array(conv.weight.count)
+        conv.bias = values.array(cout)
+        for (h, w) in [(9, 11), (16, 16), (1, 1), (2, 3)] {
+            let x = Tensor(channels: cin, height: h, width: w, data: values.array(cin * h * w))
+            let y = conv(x)
+            #expect(relativeError(y.data, Self.reference(conv, x)) < 2e-6, "\(config) on \(h)×\(w)")
+        }
+    }
+
+    @Test func batchNormFoldsExactlyEnough() {
+        let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, padding: .uniform(1))
+        var values = Values(seed: 3)
+        conv.weight = values.array(conv.weight.count)
+        var norm = BatchNorm(channels: 4, eps: 1e-3)
+        norm.weight = values.array(4); norm.bias = values.array(4)
+        norm.runningMean = values.array(4); norm.runningVar = values.array(4).map { abs($0) + 0.1 }
+        let x = Tensor(channels: 3, height: 8, width: 8, data: values.array(192))
+        let separate = norm(conv(x), activation: .swish)
+        conv.fold(norm)
+        conv.activation = .swish
+        #expect(relativeError(conv(x).data, separate.data) < 1e-6)
+    }
+}
+
+@Suite struct SafeTensorsTests {
+    @Test func roundTripsAndChecksShapes() throws {
+        let path = NSTemporaryDirectory() + "st-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafeTensors.write([("a.weight", [2, 3], [1, 2, 3, 4, 5, 6]), ("b", [1], [-0.5])], to: path)
+        let file = try SafeTensors(path: path)
+        #expect(file.names == ["a.weight", "b"])
+        #expect(file.entries["a.weight"]?.shape == [2, 3])
+        #expect(try file.floats("a.weight") == [1, 2, 3, 4, 5, 6])
+        #expect(try file.floats("b") == [-0.5])
+        #expect(throws: Error.self) { try file.floats("c") }
+    }
+
+    @Test(arguments: [
+        ("", "too short"),
+        ("\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{7f}{}", "does not fit"),
+        ("\u{02}\0\0\0\0\0\0\0[]", "not a JSON object"),
+        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "outside"),
+        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"X64\",\"shape\":[1],\"data_offsets\":[0,8]}}12345678", "unsupported dtype"),
+        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}12345678", "needs 12 bytes"),
+    ])
+    func malformedFilesAreRefused(text: String, reason: String) {
+        var bytes = Data(text.utf8.map { $0 })
+        if text.hasPrefix("\u{ff}") { bytes = Data([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]) + Data("{}".utf8) }
+        // The header length byte counts the JSON that follows.
+        if text.hasPrefix("\u{30}") {
+            let json = Data(text.dropFirst(8).utf8)
+            let end = json.firstIndex(of: UInt8(ascii: "}"))! + 2
+            bytes = Data([UInt8(end - json.startIndex), 0, 0, 0, 0, 0, 0, 0]) + json
+        }
+        #expect { try SafeTensors(data: bytes) } throws: { "\($0)".contains(reason) }
+    }
+}
