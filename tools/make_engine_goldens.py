@@ -58,6 +58,19 @@ def efficientnet_features(variant, size):
         save(f"effnet_{variant}_feature{level}", feature[0])
 
 
+def unet(name, model, size):
+    from seed_models import EffUnet, UneXt50  # noqa: F401
+    model = fill(model).eval()
+    x = deterministic_input("input", (1, 3, size, size))
+    save(f"{name}_input", x[0])
+    with torch.no_grad():
+        features = model.encode(x)
+        logits = model.decode(features)
+    for level, feature in enumerate(features):
+        save(f"{name}_feature{level}", feature[0])
+    save(f"{name}_logits", logits[0])
+
+
 def layers():
     x = deterministic_input("layers", (1, 3, 5, 7))
     save("layers_input", x[0])
@@ -77,6 +90,9 @@ def main():
     layers()
     for variant in ("b0", "b5"):
         efficientnet_features(variant, 64)
+    from seed_models import EffUnet, UneXt50
+    unet("effunet_b0", EffUnet("b0"), 64)
+    unet("unext50", UneXt50(), 64)
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
 

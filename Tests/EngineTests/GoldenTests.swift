@@ -33,3 +33,35 @@ import Testing
         }
     }
 }
+
+/// The two seed U-Nets end to end, on deterministic weights.
+@Suite struct NetworkGoldenTests {
+    @Test func effUnetB0MatchesPyTorch() throws {
+        let weights = DeterministicWeights()
+        let network = try EffUnet(variant: .named("b0")!, weights: weights)
+        let logits = network.logits(Golden.tensor("effunet_b0_input"))
+        let error = relativeError(logits.data, Golden.tensor("effunet_b0_logits").data)
+        print("EffUnet-b0 logits (64×64): max|Δ|/max|y| = \(error)")
+        #expect(error < 1e-4)
+    }
+
+    @Test func uneXt50EncoderStagesMatchPyTorch() throws {
+        let encoder = try ResNeXtEncoder(weights: DeterministicWeights())
+        for (level, feature) in encoder.features(Golden.tensor("unext50_input")).enumerated() {
+            let golden = Golden.tensor("unext50_feature\(level)")
+            #expect([feature.channels, feature.height, feature.width] == [golden.channels, golden.height, golden.width])
+            let error = relativeError(feature.data, golden.data)
+            print("UneXt50 enc\(level) (\(golden.channels)×\(golden.height)×\(golden.width)): max|Δ|/max|y| = \(error)")
+            #expect(error < 1e-4)
+        }
+    }
+
+    @Test func uneXt50MatchesPyTorch() throws {
+        let network = try UneXt50(weights: DeterministicWeights())
+        let input = Golden.tensor("unext50_input")
+        let logits = network.logits(input)
+        let error = relativeError(logits.data, Golden.tensor("unext50_logits").data)
+        print("UneXt50 logits (64×64): max|Δ|/max|y| = \(error)")
+        #expect(error < 1e-4)
+    }
+}
