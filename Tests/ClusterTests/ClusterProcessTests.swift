@@ -140,6 +140,31 @@ import ZeroMQ
         #expect(ghost.status != 0 && ghost.stderr.contains("do not exist"), "\(ghost.stderr)")
     }
 
+    @Test func workersRefuseWeightsOfTheWrongShapeOrArchitecture() throws {
+        let cluster = try ClusterHarness(members: "[member placeholder]\narchitecture = constant")
+        let b3 = cluster.folder + "/b3.safetensors", b0 = cluster.folder + "/b0.safetensors"
+        #expect(try TesseraBinary.run(["weights", "random", "--model", "effunet-b3", "--out", b3]).status == 0)
+        #expect(try TesseraBinary.run(["weights", "random", "--model", "effunet-b0", "--out", b0]).status == 0)
+        try cluster.writeConfig(cluster.configPath, members: """
+        [member b0]
+        architecture = effunet-b0
+        weights = \(b3)
+
+        [member unet]
+        architecture = unext50
+        weights = \(b0)
+
+        [member bare]
+        architecture = effunet-b0
+        """)
+        let shape = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "b0"], timeout: 60)
+        #expect(shape.status != 0 && shape.stderr.contains("has shape") && shape.stderr.contains("the model needs"), "\(shape.stderr)")
+        let other = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "unet"], timeout: 60)
+        #expect(other.status != 0 && other.stderr.contains("missing weight enc0.0.weight"), "\(other.stderr)")
+        let bare = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "bare"], timeout: 60)
+        #expect(bare.status != 0 && bare.stderr.contains("needs weights"), "\(bare.stderr)")
+    }
+
     @Test func curveShutsOutPeersWithoutAnAuthorisedKey() throws {
         let keys = try TesseraBinary.run(["keys"]).stdout
         let other = try TesseraBinary.run(["keys"]).stdout

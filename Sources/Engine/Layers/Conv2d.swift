@@ -64,10 +64,18 @@ public final class Conv2d {
         (input + before + after - dilation * (k - 1) - 1) / stride + 1
     }
 
+    /// Multiply-adds of every convolution run since the count was last reset, when
+    /// `countingMultiplyAdds` is on (benchmarks report GFLOP/s from it).
+    nonisolated(unsafe) public static var countingMultiplyAdds = false
+    nonisolated(unsafe) public static var multiplyAdds = 0
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.channels == inChannels, "expected \(inChannels) channels, got \(x.channels)")
         let outHeight = outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom)
         let outWidth = outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right)
+        if Self.countingMultiplyAdds {
+            Self.multiplyAdds += outChannels * outHeight * outWidth * (inChannels / groups) * kernel.height * kernel.width
+        }
         var out = Tensor(channels: outChannels, height: outHeight, width: outWidth)
         if groups == inChannels && inChannels == outChannels {
             depthwise(x, into: &out)

@@ -18,6 +18,9 @@ public struct ClusterConfig: Sendable, Equatable {
         public var digest: String?
         /// The `constant` architecture's seconds a tile (standing in for a model's time).
         public var delay: Double?
+        /// CNN input normalisation (per channel, of values in [0, 1]); nil for the default.
+        public var mean: [Float]?
+        public var std: [Float]?
         public var line: Int
     }
 
@@ -110,7 +113,7 @@ public struct ClusterConfig: Sendable, Equatable {
                         throw fail("member names use letters, digits, - and _ only")
                     }
                     guard !members.contains(where: { $0.name == memberName }) else { throw fail("member \"\(memberName)\" is defined twice") }
-                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, line: line))
+                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, mean: nil, std: nil, line: line))
                     memberIndex = members.count - 1
                     section = "member"
                 } else {
@@ -178,6 +181,12 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("member", "value"): members[memberIndex!].value = try double(0...1)
             case ("member", "digest"): members[memberIndex!].digest = value.lowercased()
             case ("member", "delay"): members[memberIndex!].delay = try double(0...10)
+            case ("member", "mean"), ("member", "std"):
+                let values = value.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+                guard values.count == 3, key == "mean" || values.allSatisfy({ $0 > 0 }) else {
+                    throw fail("\(key) must be three comma-separated numbers\(key == "std" ? ", all positive" : "")")
+                }
+                if key == "mean" { members[memberIndex!].mean = values } else { members[memberIndex!].std = values }
             case ("", _): throw fail("\(key) is outside any section")
             default: throw fail("unknown key \(key) in [\(section)]")
             }

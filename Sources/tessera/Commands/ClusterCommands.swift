@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import Engine
 import Foundation
 import Shared
 import Worker
@@ -38,9 +39,11 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "The member to host (a [member NAME] of the configuration).") var member: String
     @Option(help: "The coordinator's worker endpoint, if not the configuration's.") var coordinator: String?
+    @Option(help: "Threads for the model's matrix products.") var threads = 2
 
     func run() throws {
         StopSignal.install()
+        CNNModel.setThreads(threads)
         let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator)
         try node.run()
     }

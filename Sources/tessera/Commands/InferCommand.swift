@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import Engine
 import Foundation
 import Shared
 import Worker
@@ -33,6 +34,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Take members and settings from this cluster configuration instead (the cluster's reference result).") var config: String?
     @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
+    @Option(help: "Threads for the CNN's matrix products.") var threads = 2
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -43,6 +45,7 @@ struct InferCommand: ParsableCommand {
     }
 
     func run() throws {
+        CNNModel.setThreads(threads)
         let job: LocalSegmentation
         if let config {
             let cluster = try ClusterConfig(contentsOf: config)

@@ -1,0 +1,54 @@
+import OpenBLAS
+import Shared
+
+/// A trained U-Net as an ensemble member: normalises the tile, runs the network, and turns
+/// logits into probabilities with a sigmoid.
+public final class CNNModel: TilePredictor {
+    public let name: String
+    public let network: SegmentationNetwork
+    /// Per-channel normalisation of pixel values in [0, 1]: (v − mean) / std.
+    public let mean: [Float]
+    public let std: [Float]
+
+    /// The HuBMAP fast.ai starter's statistics of kidney slides, its notebooks' default.
+    public static let hubmapMean: [Float] = [0.65459856, 0.48386562, 0.69428385]
+    public static let hubmapStd: [Float] = [0.15167958, 0.23584107, 0.13146145]
+
+    /// The architectures, by the names configurations use.
+    public static let architectures = EfficientNetVariant.all.map { "effunet-\($0.name)" } + ["unext50"]
+
+    public init(architecture: String, weights: WeightSource, mean: [Float] = hubmapMean, std: [Float] = hubmapStd) throws {
+        name = architecture
+        self.mean = mean
+        self.std = std
+        guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else {
+            throw TesseraError(architecture, "mean and std need three values each, std positive")
+        }
+        network = try Self.network(architecture, weights: weights)
+    }
+
+    /// The network of `architecture` with its parameters from `weights`.
+    public static func network(_ architecture: String, weights: WeightSource) throws -> SegmentationNetwork {
+        if architecture == "unext50" { return try UneXt50(weights: weights) }
+        if architecture.hasPrefix("effunet-"), let variant = EfficientNetVariant.named(String(architecture.dropFirst(8))) {
+            return try EffUnet(variant: variant, weights: weights)
+        }
+        throw TesseraError(architecture, "unknown CNN architecture (known: \(architectures.joined(separator: ", ")))")
+    }
+
+    public func check(tileSize: Int) throws {
+        guard tileSize % network.alignment == 0 else {
+            throw TesseraError(name, "tiles must be a multiple of \(network.alignment) pixels, not \(tileSize)")
+        }
+    }
+
+    public func predict(_ tile: PixelImage) throws -> [Float] {
+        let input = Tensor(rgb: tile.pixels, width: tile.width, height: tile.height, mean: mean, std: std)
+        var output = network.logits(input)
+        Activation.sigmoid.apply(&output)
+        return output.data
+    }
+
+    /// Threads OpenBLAS uses for this process's convolutions.
+    public static func setThreads(_ count: Int) { BLAS.threadCount = max(1, count) }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Shared
+
+/// `tessera bench engine`: per-tile time of the CNN members.
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Time the CNN engine on one tile: median ms/tile, GFLOP/s and peak RSS per model.",
+        discussion: "Weights are deterministic (the same as the golden tests'), so no weight file is needed. bench/engine.sh runs this beside PyTorch and onnxruntime on the same models and prints the ratios."
+    )
+
+    @Option(help: "Models, comma-separated.") var models = "effunet-b0,effunet-b5,unext50"
+    @Option(help: "Tile side.") var tile = 512
+    @Option(help: "Timed runs per model (after one warm-up); the median is reported.") var repeats = 5
+    @Option(help: "BLAS threads.") var threads = 2
+    @Flag(help: "Print one JSON object per model instead of text.") var json = false
+
+    func run() throws {
+        CNNModel.setThreads(threads)
+        for model in models.split(separator: ",").map(String.init) {
+            let network = try CNNModel.network(model, weights: DeterministicWeights())
+            var values = UInt64(7)
+            let input = Tensor(channels: 3, height: tile, width: tile, data: (0..<(3 * tile * tile)).map { _ in
+                values = values &* 6_364_136_223_846_793_005 &+ 1
+                return Float(values >> 40) / Float(1 << 24) - 0.5
+            })
+            Conv2d.multiplyAdds = 0
+            Conv2d.countingMultiplyAdds = true
+            _ = network.logits(input) // warm-up, and the count of multiply-adds
+            Conv2d.countingMultiplyAdds = false
+            let macs = Double(Conv2d.multiplyAdds)
+            var times: [Double] = []
+            for _ in 0..<max(1, repeats) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = network.logits(input)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            let median = times.sorted()[times.count / 2]
+            let gflops = 2 * macs / (median / 1000) / 1e9
+            if json {
+                print("{\"model\":\"\(model)\",\"ms\":\(median),\"gmacs\":\(macs / 1e9),\"gflops\":\(gflops),\"rss_mb\":\(PeakMemory.megabytes)}")
+            } else {
+                print(String(format: "%@: %.0f ms/tile (median of %d, %d×%d, %d threads), %.1f GMACs, %.0f GFLOP/s, peak RSS %.0f MB",
+                             model, median, times.count, tile, tile, threads, macs / 1e9, gflops, PeakMemory.megabytes))
+            }
+        }
+    }
+}
