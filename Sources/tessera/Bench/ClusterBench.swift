@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import Engine
 import Foundation
 import Shared
 import ZeroMQ
@@ -13,8 +14,9 @@ struct ClusterBench: ParsableCommand {
         Starts a coordinator and --workers workers (child processes of this binary) on loopback, \
         segments a synthetic slide --repeats times and reports the median tiles/s from submission \
         to finished mask, the coordinator's peak RSS, and raw ZeroMQ throughput for 1 MB messages \
-        measured in the same run. With --member stain the workers run the stain baseline instead, \
-        and `tessera infer` on the same slide is timed for comparison.
+        measured in the same run. With --member stain or a CNN (deterministic weights are \
+        written for it) the workers run that model, and `tessera infer` on the same slide is \
+        timed for comparison.
         """
     )
 
@@ -22,7 +24,7 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Tile side.") var tile = 512
     @Option(help: "Context margin.") var margin = 64
     @Option(help: "Workers to start.") var workers = 2
-    @Option(help: "Member architecture: constant or stain.") var member = "constant"
+    @Option(help: "Member architecture: constant, stain, or a CNN (effunet-b0 … unext50).") var member = "constant"
     @Option(help: "Map encoding: uint8 or float16.") var maps = "float16"
     @Option(help: "Transport: tcp or ipc.") var transport = "tcp"
     @Option(help: "Runs; the median is reported.") var repeats = 3
@@ -31,7 +33,9 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Folder for the slide and the cluster's files.") var folder: String?
 
     func validate() throws {
-        guard ["constant", "stain"].contains(member) else { throw ValidationError("--member must be constant or stain") }
+        guard ["constant", "stain"].contains(member) || CNNModel.architectures.contains(member) else {
+            throw ValidationError("--member must be constant, stain or one of \(CNNModel.architectures.joined(separator: ", "))")
+        }
         guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc") }
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
         guard (1...64).contains(workers), repeats >= 1 else { throw ValidationError("--workers 1…64, --repeats ≥ 1") }
@@ -54,8 +58,16 @@ struct ClusterBench: ParsableCommand {
             slidePath = try SyntheticSlideWriter.write(SyntheticSlide(width: size, height: size, seed: 1), to: folder,
                                                        compression: TiledImageWriter.Compression(rawValue: compression) ?? .deflate).slidePath
         }
+        var weightsPath: String?
+        if CNNModel.architectures.contains(member) {
+            let path = folder + "/\(member).safetensors"
+            let recorder = RecordingWeights()
+            _ = try CNNModel.network(member, weights: recorder)
+            try SafeTensors.write(recorder.order.map { ($0.0, $0.1, DeterministicWeights.values($0.0, shape: $0.1)) }, to: path)
+            weightsPath = path
+        }
         let configPath = folder + "/bench.conf"
-        try configText(folder: folder).write(toFile: configPath, atomically: true, encoding: .utf8)
+        try configText(folder: folder, weights: weightsPath).write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try ClusterConfig(contentsOf: configPath)
 
         var children: [Process] = []
@@ -70,7 +82,9 @@ struct ClusterBench: ParsableCommand {
             return process
         }
         let coordinator = try spawn(["coordinator", "--config", configPath])
-        for _ in 0..<workers { _ = try spawn(["worker", "--config", configPath, "--member", member]) }
+        // Workers share the machine's cores: each gets its share of BLAS threads.
+        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
+        for _ in 0..<workers { _ = try spawn(["worker", "--config", configPath, "--member", member, "--threads", "\(threads)"]) }
         let client = try ClusterClient(config: config)
         let deadline = Date().addingTimeInterval(30)
         while (try? client.status().workers.count) ?? 0 < workers {
@@ -93,18 +107,17 @@ struct ClusterBench: ParsableCommand {
         let median = rates.sorted()[rates.count / 2]
         let medianSeconds = seconds.sorted()[seconds.count / 2]
         print("cluster: \(workers) \(member) worker(s), \(transport), \(tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
-        print(String(format: "  median %.2f s a slide: %.0f tiles/s end to end (runs: %@)", medianSeconds, median,
+        print(String(format: "  median %.2f s a slide: %.1f tiles/s end to end (runs: %@)", medianSeconds, median,
                      rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
         let tileBytes = Double(tile * tile * 3 + tile * tile * (maps == "uint8" ? 1 : 2))
         print(String(format: "  = %.2f GB/s of tiles and maps through the coordinator", median * tileBytes / 1e9))
         print(String(format: "  coordinator peak RSS: %.0f MB", peak))
 
-        if member == "stain" {
+        if member != "constant" {
             var inferSeconds: [Double] = []
             for _ in 0..<repeats {
                 let start = Date()
-                let infer = try spawn(["infer", slidePath, "--model", "stain", "--tile", "\(tile)", "--margin", "\(margin)",
-                                       "--maps", maps, "--out", folder + "/infer.tiff", "--quiet"])
+                let infer = try spawn(["infer", slidePath, "--config", configPath, "--out", folder + "/infer.tiff", "--quiet"])
                 infer.waitUntilExit()
                 inferSeconds.append(Date().timeIntervalSince(start))
             }
@@ -113,7 +126,7 @@ struct ClusterBench: ParsableCommand {
         }
     }
 
-    private func configText(folder: String) throws -> String {
+    private func configText(folder: String, weights: String?) throws -> String {
         func endpoint(_ name: String) throws -> String {
             if transport == "ipc" { return "ipc://\(folder)/\(name).sock" }
             // Let the system pick a free port, then hand it to the coordinator.
@@ -133,6 +146,7 @@ struct ClusterBench: ParsableCommand {
         maps = \(maps)
         [member \(member)]
         architecture = \(member)
+        \(weights.map { "weights = " + $0 } ?? "")
         """
     }
 
