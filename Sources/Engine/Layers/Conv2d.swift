@@ -1,4 +1,6 @@
+import Dispatch
 import OpenBLAS
+import Shared
 
 /// A 2-D convolution as PyTorch's `nn.Conv2d` computes it (cross-correlation), with groups,
 /// dilation, stride and padding that may differ on each side (TensorFlow "SAME" pads one
@@ -114,59 +116,83 @@ public final class Conv2d {
         }
     }
 
+    /// The output columns [first, end) where kernel column `kx` reads inside a row of
+    /// `width` pixels: x = ox·stride − left + kx·dilation ∈ [0, width).
+    @inline(__always)
+    private func validColumns(_ kx: Int, width: Int, outWidth: Int) -> (first: Int, end: Int) {
+        let offset = kx * dilation - padding.left
+        let first = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let end = width - 1 - offset < 0 ? 0 : min(outWidth, (width - 1 - offset) / stride + 1)
+        return (min(first, end), end)
+    }
+
     /// Unfolds input patches into a (cin·kh·kw) × (outH·outW) matrix, zeros outside.
+    /// Channels are unfolded in parallel; each row copies only the in-image span.
     private func im2col(_ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                         outHeight: Int, outWidth: Int, into col: UnsafeMutablePointer<Float>) {
         let kh = kernel.height, kw = kernel.width
-        var row = 0
-        for c in 0..<channels {
-            let plane = input + c * height * width
+        let source = DisjointPointer(UnsafeMutablePointer(mutating: input)), target = DisjointPointer(col)
+        parallelChunks(channels) { c in
+            let plane = source.base + c * height * width
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    let target = col + row * outHeight * outWidth
+                    let (first, end) = validColumns(kx, width: width, outWidth: outWidth)
+                    let offset = kx * dilation - padding.left
+                    let rowBase = target.base + ((c * kh + ky) * kw + kx) * outHeight * outWidth
                     for oy in 0..<outHeight {
                         let y = oy * stride - padding.top + ky * dilation
-                        let line = target + oy * outWidth
-                        if y < 0 || y >= height {
+                        let line = rowBase + oy * outWidth
+                        guard y >= 0 && y < height, first < end else {
                             line.update(repeating: 0, count: outWidth)
                             continue
                         }
-                        let sourceRow = plane + y * width
-                        for ox in 0..<outWidth {
-                            let x = ox * stride - padding.left + kx * dilation
-                            line[ox] = x >= 0 && x < width ? sourceRow[x] : 0
+                        if first > 0 { line.update(repeating: 0, count: first) }
+                        if end < outWidth { (line + end).update(repeating: 0, count: outWidth - end) }
+                        let sourceRow = plane + y * width + offset
+                        if stride == 1 {
+                            (line + first).update(from: sourceRow + first, count: end - first)
+                        } else {
+                            for ox in first..<end { line[ox] = sourceRow[ox * stride] }
                         }
                     }
-                    row += 1
                 }
             }
         }
     }
 
-    /// One input channel per output channel: a direct loop over the kernel.
+    /// One input channel per output channel: for each kernel tap, a branch-free pass over
+    /// the output columns where it lands inside the image (taps added in kernel order).
     private func depthwise(_ x: Tensor, into out: inout Tensor) {
         let kh = kernel.height, kw = kernel.width
         let outHeight = out.height, outWidth = out.width
+        let inHeight = x.height, inWidth = x.width, plane = x.planeSize
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 weight.withUnsafeBufferPointer { w in
-                    for c in 0..<outChannels {
-                        let plane = input.baseAddress! + c * x.planeSize
-                        let target = output.baseAddress! + c * outHeight * outWidth
-                        let kernelWeights = w.baseAddress! + c * kh * kw
+                    let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                    let target = DisjointPointer(output.baseAddress!)
+                    let weights = DisjointPointer(UnsafeMutablePointer(mutating: w.baseAddress!))
+                    let spans = (0..<kw).map { validColumns($0, width: inWidth, outWidth: outWidth) }
+                    parallelChunks(outChannels) { c in
+                        let channel = source.base + c * plane
+                        let result = target.base + c * outHeight * outWidth
+                        let taps = weights.base + c * kh * kw
                         for oy in 0..<outHeight {
-                            for ox in 0..<outWidth {
-                                var sum: Float = 0
-                                for ky in 0..<kh {
-                                    let y = oy * stride - padding.top + ky * dilation
-                                    if y < 0 || y >= x.height { continue }
-                                    for kx in 0..<kw {
-                                        let xx = ox * stride - padding.left + kx * dilation
-                                        if xx < 0 || xx >= x.width { continue }
-                                        sum += plane[y * x.width + xx] * kernelWeights[ky * kw + kx]
+                            let line = result + oy * outWidth
+                            line.update(repeating: 0, count: outWidth)
+                            for ky in 0..<kh {
+                                let y = oy * stride - padding.top + ky * dilation
+                                guard y >= 0 && y < inHeight else { continue }
+                                for kx in 0..<kw {
+                                    let (first, end) = spans[kx]
+                                    let tap = taps[ky * kw + kx]
+                                    let row = channel + y * inWidth + kx * dilation - padding.left
+                                    if stride == 1 {
+                                        for ox in first..<end { line[ox] += row[ox] * tap }
+                                    } else {
+                                        for ox in first..<end { line[ox] += row[ox * stride] * tap }
                                     }
                                 }
-                                target[oy * outWidth + ox] = sum
                             }
                         }
                     }
@@ -176,6 +202,21 @@ public final class Conv2d {
         }
     }
 
+    /// Runs `body` for 0..<count on all cores, in contiguous chunks.
+    private func parallelChunks(_ count: Int, _ body: (Int) -> Void) {
+        let workers = min(count, Conv2d.parallelism)
+        guard workers > 1 else { for i in 0..<count { body(i) }; return }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBody(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for i in (worker * count / workers)..<((worker + 1) * count / workers) { box.body(i) }
+            }
+        }
+    }
+
+    /// Threads for the loops outside BLAS (depthwise, im2col, activations).
+    nonisolated(unsafe) public static var parallelism = 2
+
     /// Adds the bias and applies the activation.
     private func epilogue(_ output: UnsafeMutableBufferPointer<Float>, plane: Int) {
         for o in 0..<outChannels where bias[o] != 0 {
@@ -184,4 +225,10 @@ public final class Conv2d {
         }
         activation.apply(output)
     }
+}
+
+/// A closure handed to parallel workers that touch disjoint data.
+private struct UncheckedBody: @unchecked Sendable {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
 }
