@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// Element-wise activations, applied in place (fused into the layer that precedes them).
 public enum Activation: Sendable {
@@ -16,6 +17,18 @@ public enum Activation: Sendable {
     }
 
     public func apply(_ tensor: inout Tensor) {
-        tensor.data.withUnsafeMutableBufferPointer { apply($0) }
+        tensor.data.withUnsafeMutableBufferPointer { applyInParallel($0) }
+    }
+
+    /// `apply` split over the cores for large maps (swish and sigmoid cost an exp a value).
+    public func applyInParallel(_ values: UnsafeMutableBufferPointer<Float>) {
+        guard self != .identity else { return }
+        let chunks = values.count >= 1 << 16 ? Conv2d.parallelism : 1
+        guard chunks > 1 else { return apply(values) }
+        let base = DisjointPointer(values.baseAddress!), count = values.count
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let start = chunk * count / chunks, end = (chunk + 1) * count / chunks
+            apply(UnsafeMutableBufferPointer(start: base.base + start, count: end - start))
+        }
     }
 }

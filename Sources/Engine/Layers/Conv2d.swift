@@ -223,7 +223,7 @@ public final class Conv2d {
             let base = o * plane
             for i in 0..<plane { output[base + i] += bias[o] }
         }
-        activation.apply(output)
+        activation.applyInParallel(output)
     }
 }
 

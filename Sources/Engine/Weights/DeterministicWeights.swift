@@ -26,6 +26,10 @@ public final class DeterministicWeights: WeightSource {
         var values = [Float](repeating: 0, count: count)
         let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
         let scale = Float(Double(fanIn).squareRoot())
+        enum Rule { case variance, shift, gain, conv }
+        let rule: Rule = key.hasSuffix("running_var") ? .variance
+            : key.hasSuffix("running_mean") || key.hasSuffix("bias") ? .shift
+            : (key.hasSuffix(".weight") && shape.count == 1) || key.hasSuffix("weight_g") ? .gain : .conv
         for i in 0..<count {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
@@ -33,14 +37,11 @@ public final class DeterministicWeights: WeightSource {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             z ^= z >> 31
             let u = Float(z >> 40) / Float(1 << 23) - 1
-            if key.hasSuffix("running_var") {
-                values[i] = 1 + 0.5 * abs(u)
-            } else if key.hasSuffix("running_mean") || key.hasSuffix("bias") {
-                values[i] = 0.1 * u
-            } else if (key.hasSuffix(".weight") && shape.count == 1) || key.hasSuffix("weight_g") {
-                values[i] = 1 + 0.1 * u
-            } else {
-                values[i] = u / scale
+            switch rule {
+            case .variance: values[i] = 1 + 0.5 * abs(u)
+            case .shift: values[i] = 0.1 * u
+            case .gain: values[i] = 1 + 0.1 * u
+            case .conv: values[i] = u / scale
             }
         }
         return values
