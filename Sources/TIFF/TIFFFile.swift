@@ -90,41 +90,26 @@ public final class TIFFFile {
 
     // MARK: Fields
 
-    /// A 16-bit field of the current directory, or nil when absent.
-    public func uint16(_ tag: UInt32) -> UInt16? {
-        var value: UInt16 = 0
+    /// A scalar field read through `TIFFVGetField` (or its defaulted form).
+    private func scalar<T: BitwiseCopyable>(_ tag: UInt32, zero: T, defaulted: Bool = false) -> T? {
+        var value = zero
         let found = withUnsafeMutablePointer(to: &value) { pointer in
-            withVaList([pointer]) { TIFFVGetField(handle, tag, $0) }
+            withVaList([pointer]) { defaulted ? TIFFVGetFieldDefaulted(handle, tag, $0) : TIFFVGetField(handle, tag, $0) }
         }
         return found != 0 ? value : nil
     }
+
+    /// A 16-bit field of the current directory, or nil when absent.
+    public func uint16(_ tag: UInt32) -> UInt16? { scalar(tag, zero: UInt16(0)) }
 
     /// A 16-bit field, with libtiff's default when absent (`TIFFVGetFieldDefaulted`).
-    public func uint16Defaulted(_ tag: UInt32) -> UInt16? {
-        var value: UInt16 = 0
-        let found = withUnsafeMutablePointer(to: &value) { pointer in
-            withVaList([pointer]) { TIFFVGetFieldDefaulted(handle, tag, $0) }
-        }
-        return found != 0 ? value : nil
-    }
+    public func uint16Defaulted(_ tag: UInt32) -> UInt16? { scalar(tag, zero: UInt16(0), defaulted: true) }
 
     /// A 32-bit field of the current directory, or nil when absent.
-    public func uint32(_ tag: UInt32) -> UInt32? {
-        var value: UInt32 = 0
-        let found = withUnsafeMutablePointer(to: &value) { pointer in
-            withVaList([pointer]) { TIFFVGetField(handle, tag, $0) }
-        }
-        return found != 0 ? value : nil
-    }
+    public func uint32(_ tag: UInt32) -> UInt32? { scalar(tag, zero: UInt32(0)) }
 
     /// A float field (resolutions), or nil when absent.
-    public func float(_ tag: UInt32) -> Float? {
-        var value: Float = 0
-        let found = withUnsafeMutablePointer(to: &value) { pointer in
-            withVaList([pointer]) { TIFFVGetField(handle, tag, $0) }
-        }
-        return found != 0 ? value : nil
-    }
+    public func float(_ tag: UInt32) -> Float? { scalar(tag, zero: Float(0)) }
 
     /// An ASCII field, or nil when absent.
     public func string(_ tag: UInt32) -> String? {

@@ -63,7 +63,7 @@ import Testing
 @Suite struct HalfFloatTests {
     /// The integer conversion agrees with the compiler's Float16 on every kind of value.
     @Test func bitsMatchFloat16Everywhere() {
-        var generator = SplitMix(state: 1)
+        var generator = SplitMix64(seed: 1)
         var values: [Float] = [0, -0, 1, 0.5, 65504, 65520, 1e-8, 5.9604645e-08, 2.9802322e-08, 6.1035156e-05, 6.097555e-05, .infinity, -.infinity, 0.333_333_34]
         for _ in 0..<200_000 {
             values.append(Float(bitPattern: UInt32(truncatingIfNeeded: generator.next())))
@@ -77,14 +77,4 @@ import Testing
         #expect(Float16(bitPattern: HalfFloat.bits(.nan)).isNaN)
     }
 
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }

@@ -1,20 +1,13 @@
 import Foundation
+import Shared
 import Testing
 @testable import Engine
 
-/// Deterministic values in [-1, 1) (SplitMix64), for weights and inputs.
+/// Deterministic values in [-1, 1), for weights and inputs.
 struct Values {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 23) - 1
-    }
-    mutating func array(_ count: Int) -> [Float] { (0..<count).map { _ in next() } }
+    var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    mutating func array(_ count: Int) -> [Float] { (0..<count).map { _ in generator.nextSigned() } }
 }
 
 /// max |a − b| / max |b|: the error relative to the output's magnitude.

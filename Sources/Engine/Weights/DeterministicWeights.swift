@@ -22,7 +22,7 @@ public final class DeterministicWeights: WeightSource {
         var seed: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in key.utf8 { seed = (seed ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         let count = shape.reduce(1, *)
-        var state = seed
+        var generator = SplitMix64(seed: seed)
         var values = [Float](repeating: 0, count: count)
         let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
         let scale = Float(Double(fanIn).squareRoot())
@@ -31,12 +31,7 @@ public final class DeterministicWeights: WeightSource {
             : key.hasSuffix("running_mean") || key.hasSuffix("bias") ? .shift
             : (key.hasSuffix(".weight") && shape.count == 1) || key.hasSuffix("weight_g") ? .gain : .conv
         for i in 0..<count {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            let u = Float(z >> 40) / Float(1 << 23) - 1
+            let u = generator.nextSigned()
             switch rule {
             case .variance: values[i] = 1 + 0.5 * abs(u)
             case .shift: values[i] = 0.1 * u
