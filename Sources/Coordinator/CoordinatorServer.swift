@@ -70,7 +70,9 @@ public final class CoordinatorServer {
             var sockets: [ZMQSocket] = [workerSocket, clientSocket]
             if let zap { sockets.append(zap.socket) }
             if let metricsSocket { sockets.append(metricsSocket) }
-            let ready = try ZMQPoller.pollIn(sockets, timeoutMilliseconds: 20)
+            // Wait briefly while tiles wait to be admitted (the reader thread may have them
+            // soon); otherwise until a message comes or the next heartbeat is near.
+            let ready = try ZMQPoller.pollIn(sockets, timeoutMilliseconds: admissionPending ? 1 : 20)
             if let zap, ready[2] { try zap.answer() }
             // Drain what is queued, bounded so one busy socket cannot starve the others.
             if ready[0] {
@@ -231,6 +233,9 @@ public final class CoordinatorServer {
 
     private var activeJob: SlideJob? { jobs.first { $0.state == .running } }
 
+    /// Whether the running job has tiles to admit and room in its window.
+    private var admissionPending = false
+
     private func startNextJob() {
         guard activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
               let job = jobs.first(where: { $0.state == .queued }) else { return }
@@ -245,13 +250,22 @@ public final class CoordinatorServer {
 
     /// Admits tiles of the running job into the window: read once, queued for every member.
     private func admitTiles() {
+        admissionPending = false
         guard let job = activeJob, let plan = job.plan else { return }
         let credits = config.members.indices.map { registry.count(of: $0) * config.workerCredit }.reduce(0, +)
         let window = min(256, max(8, 2 * credits))
+        defer { admissionPending = job.owed.count < window && job.nextTile < plan.tileCount }
         while job.owed.count < window && job.nextTile < plan.tileCount {
             let tile = TileIndex(row: job.nextTile / plan.columns, column: job.nextTile % plan.columns)
             let pixels: [UInt8]
-            do { pixels = try clock.time(.read) { try job.pixels(of: tile) } } catch { return fail(job, "\(error)") }
+            do {
+                // Tiles come from the reader thread in plan order; none ready yet: try later.
+                guard let next = try clock.time(.read, { try job.prefetcher?.next() }) else { return }
+                precondition(next.index == job.nextTile, "the tile reader went out of order")
+                pixels = next.pixels
+            } catch {
+                return fail(job, "\(error)")
+            }
             for member in config.members.indices {
                 queues[member].append(Task(job: job.id, tile: tile, member: member, pixels: pixels))
             }

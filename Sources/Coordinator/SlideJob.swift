@@ -29,6 +29,8 @@ final class SlideJob {
     var plan: TilePlan?
     var stitcher: Stitcher?
     var output: SegmentationOutput?
+    /// Reads tiles ahead of admission.
+    var prefetcher: TilePrefetcher?
     /// Next tile (row-major) to admit into the window.
     var nextTile = 0
     /// Admitted tiles still missing some member's map, with how many members are owed.
@@ -69,6 +71,7 @@ final class SlideJob {
                                         maskPath: maskPath, micronsPerPixel: reader.image.micronsPerPixel)
         self.reader = reader
         self.plan = plan
+        prefetcher = TilePrefetcher(slidePath: slidePath, plan: plan)
         state = .running
         started = Date()
     }
@@ -94,6 +97,8 @@ final class SlideJob {
 
     /// Releases what a running job holds (reader, stitcher, upload file).
     func release() {
+        prefetcher?.stop()
+        prefetcher = nil
         reader = nil
         stitcher = nil
         output = nil
