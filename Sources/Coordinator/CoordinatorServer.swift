@@ -171,23 +171,18 @@ public final class CoordinatorServer {
               assignment.job == result.job, assignment.tile == TileIndex(row: Int(result.row), column: Int(result.column)) else {
             return // late or stray: its tile was given to another worker, or never existed
         }
-        guard let job = job(result.job), job.state == .running, let stitcher = job.stitcher else {
+        guard let job = job(result.job), job.state == .running, let stitchWorker = job.stitchWorker else {
             assignments[result.request] = nil
             _ = registry.complete(result.request, by: identity)
             return
         }
         let size = config.settings.tileSize
-        guard Int(result.size) == size, result.encoding == config.settings.maps,
-              let fixed = clock.time(.stitch, { result.encoding.decode(map, pixels: size * size) }) else {
+        guard Int(result.size) == size, result.encoding == config.settings.maps, map.count == size * size * result.encoding.bytesPerPixel else {
             return dropped("result of the wrong size or encoding from \(registry.workers[identity]?.name ?? "?")")
         }
         assignments[result.request] = nil
         _ = registry.complete(result.request, by: identity)
-        do {
-            try clock.time(.stitch) { try stitcher.add(tile: assignment.tile, member: assignment.member, map: fixed) }
-        } catch {
-            return dropped("\(error)")
-        }
+        clock.time(.handOver) { stitchWorker.add(tile: assignment.tile, member: assignment.member, map: map) }
         job.memberDone[assignment.member] += 1
         let linear = assignment.tile.row * job.plan!.columns + assignment.tile.column
         job.owed[linear, default: 1] -= 1
@@ -195,14 +190,7 @@ public final class CoordinatorServer {
             job.owed[linear] = nil
             job.tilesDone += 1
         }
-        do {
-            try clock.time(.write) {
-                while let rows = stitcher.takeFinishedRows() { try job.output!.append(rows.probabilities) }
-            }
-        } catch {
-            fail(job, "cannot write the mask: \(error)")
-        }
-        if stitcher.isComplete { finalize(job) }
+        if job.tilesDone == job.tilesTotal { finalize(job) }
     }
 
     // MARK: Scheduling
@@ -254,8 +242,10 @@ public final class CoordinatorServer {
         guard let job = activeJob, let plan = job.plan else { return }
         let credits = config.members.indices.map { registry.count(of: $0) * config.workerCredit }.reduce(0, +)
         let window = min(256, max(8, 2 * credits))
-        defer { admissionPending = job.owed.count < window && job.nextTile < plan.tileCount }
-        while job.owed.count < window && job.nextTile < plan.tileCount {
+        // Maps waiting to be blended count against the window, bounding memory.
+        let backlog = (job.stitchWorker?.backlog ?? 0) / max(1, config.members.count)
+        defer { admissionPending = job.owed.count + backlog < window && job.nextTile < plan.tileCount }
+        while job.owed.count + backlog < window && job.nextTile < plan.tileCount {
             let tile = TileIndex(row: job.nextTile / plan.columns, column: job.nextTile % plan.columns)
             let pixels: [UInt8]
             do {
@@ -317,18 +307,15 @@ public final class CoordinatorServer {
     }
 
     private func finalize(_ job: SlideJob) {
-        guard let output = job.output else { return }
         let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
         log.info("job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE")
         clock.reset()
         job.state = .finalizing
-        job.finalization = Finalization(job: job, output: output)
     }
 
     private func checkFinalizations() {
-        for job in jobs where job.state == .finalizing {
-            guard let result = job.finalization?.result else { continue }
-            job.finalization = nil
+        for job in jobs where job.state == .finalizing || job.state == .running {
+            guard let result = job.stitchWorker?.result else { continue }
             job.release()
             switch result {
             case .success(let finished):

@@ -3,7 +3,7 @@ import Foundation
 /// Seconds the coordinator's thread spends in each phase of a job, for the log line that
 /// says where a job's time went.
 struct PhaseClock {
-    enum Phase: String, CaseIterable { case read, send, receive, stitch, write }
+    enum Phase: String, CaseIterable { case read, send, receive, handOver = "hand-over" }
     private var seconds: [Phase: Double] = [:]
 
     /// Runs `body`, adding its duration to `phase`.

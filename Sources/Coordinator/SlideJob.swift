@@ -27,10 +27,10 @@ final class SlideJob {
     // Running
     var reader: SlideReader?
     var plan: TilePlan?
-    var stitcher: Stitcher?
-    var output: SegmentationOutput?
     /// Reads tiles ahead of admission.
     var prefetcher: TilePrefetcher?
+    /// Blends maps and writes the mask.
+    var stitchWorker: StitchWorker?
     /// Next tile (row-major) to admit into the window.
     var nextTile = 0
     /// Admitted tiles still missing some member's map, with how many members are owed.
@@ -43,7 +43,6 @@ final class SlideJob {
 
     // Results
     var finished: Wire.Finished?
-    var finalization: Finalization?
 
     var maskPath: String { directory + "/mask.tiff" }
     var rlePath: String { directory + "/mask.rle" }
@@ -66,9 +65,10 @@ final class SlideJob {
     func start(settings: SegmentationSettings, memberWeights: [Int]) throws {
         let reader = try SlideReader(path: slidePath)
         let plan = try settings.plan(width: reader.width, height: reader.height)
-        stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
-        output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
-                                        maskPath: maskPath, micronsPerPixel: reader.image.micronsPerPixel)
+        let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
+        let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
+                                            maskPath: maskPath, micronsPerPixel: reader.image.micronsPerPixel)
+        stitchWorker = StitchWorker(job: self, stitcher: stitcher, output: output, encoding: settings.maps)
         self.reader = reader
         self.plan = plan
         prefetcher = TilePrefetcher(slidePath: slidePath, plan: plan)
@@ -99,40 +99,12 @@ final class SlideJob {
     func release() {
         prefetcher?.stop()
         prefetcher = nil
+        stitchWorker?.stop()
+        stitchWorker = nil
         reader = nil
-        stitcher = nil
-        output = nil
         try? uploadHandle?.close()
         uploadHandle = nil
     }
-}
-
-/// Writing the last bands and the RLE of a finished job, on a thread of its own so the
-/// coordinator keeps answering heartbeats meanwhile.
-final class Finalization: @unchecked Sendable {
-    private let lock = NSLock()
-    private var outcome: Result<Wire.Finished, Error>?
-
-    init(job: SlideJob, output: SegmentationOutput) {
-        let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
-        let box = UncheckedBox(output)
-        Thread { [self] in
-            let result = Result<Wire.Finished, Error> {
-                let output = box.value
-                try output.finish()
-                let runs = try MaskFiles.runs(ofMaskAt: maskPath).runs
-                let text = RLE.text(runs)
-                try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
-                let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
-                return Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
-                                     maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count))
-            }
-            lock.withLock { outcome = result }
-        }.start()
-    }
-
-    /// The outcome once the thread is done.
-    var result: Result<Wire.Finished, Error>? { lock.withLock { outcome } }
 }
 
 /// Hands a value to another thread that alone uses it from then on.

@@ -1,0 +1,84 @@
+import Foundation
+import Shared
+
+/// Blends a job's maps on a thread of its own: decodes each map, adds it to the
+/// stitcher, writes the rows that become final and, after the last tile, finishes the
+/// mask and its RLE. The socket thread only hands maps over, so it keeps serving peers.
+final class StitchWorker: @unchecked Sendable {
+    private struct Work { let tile: TileIndex; let member: Int; let map: [UInt8] }
+
+    private let lock = NSCondition()
+    private var queue: [Work] = []
+    private var outcome: Result<Wire.Finished, Error>?
+    private var stopped = false
+    private var remaining: Int
+
+    /// Starts the thread for a job whose stitcher and output are set up.
+    init(job: SlideJob, stitcher: Stitcher, output: SegmentationOutput, encoding: MapEncoding) {
+        remaining = stitcher.plan.tileCount * stitcher.memberWeights.count
+        let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
+        let pixels = stitcher.plan.tileSize * stitcher.plan.tileSize
+        let box = UncheckedBox((stitcher, output))
+        Thread { [self] in
+            let (stitcher, output) = box.value
+            do {
+                while let work = take() {
+                    guard let fixed = encoding.decode(work.map, pixels: pixels) else {
+                        throw TesseraError("stitching", "\(work.tile): a map of \(work.map.count) bytes")
+                    }
+                    try stitcher.add(tile: work.tile, member: work.member, map: fixed)
+                    while let rows = stitcher.takeFinishedRows() { try output.append(rows.probabilities) }
+                    if stitcher.isComplete { break }
+                }
+                guard stitcher.isComplete else { return } // stopped
+                try output.finish()
+                let text = RLE.text(try MaskFiles.runs(ofMaskAt: maskPath).runs)
+                try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
+                let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
+                finish(.success(Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
+                                              maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count))))
+            } catch {
+                finish(.failure(error))
+            }
+        }.start()
+    }
+
+    /// Hands over one member's encoded map of a tile.
+    func add(tile: TileIndex, member: Int, map: [UInt8]) {
+        lock.lock()
+        queue.append(Work(tile: tile, member: member, map: map))
+        lock.signal()
+        lock.unlock()
+    }
+
+    /// Maps handed over and not yet blended: counted against the job's window.
+    var backlog: Int { lock.withLock { queue.count } }
+
+    /// The job's end, once the thread has written everything (or failed).
+    var result: Result<Wire.Finished, Error>? { lock.withLock { outcome } }
+
+    /// Whether every map has been handed over (the thread may still be writing).
+    var allHandedOver: Bool { lock.withLock { remaining == 0 } }
+
+    /// Ends the thread without finishing (a failed job).
+    func stop() {
+        lock.lock()
+        stopped = true
+        queue.removeAll()
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    private func take() -> Work? {
+        lock.lock()
+        defer { lock.unlock() }
+        while queue.isEmpty && !stopped { lock.wait() }
+        guard !stopped else { return nil }
+        remaining -= 1
+        return queue.removeFirst()
+    }
+
+    private func finish(_ result: Result<Wire.Finished, Error>) {
+        lock.withLock { outcome = result }
+    }
+}
