@@ -35,6 +35,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
     @Option(help: "Threads for the CNN's matrix products.") var threads = 2
+    @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
+    @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -46,6 +48,7 @@ struct InferCommand: ParsableCommand {
 
     func run() throws {
         CNNModel.setThreads(threads)
+        if let logits { return try writeLogits(to: logits) }
         let job: LocalSegmentation
         if let config {
             let cluster = try ClusterConfig(contentsOf: config)
@@ -76,5 +79,18 @@ struct InferCommand: ParsableCommand {
         if let truth {
             print(String(format: "dice: %.4f", try MaskFiles.overlap(out, truth).value))
         }
+    }
+
+    /// Single-tile mode: the raw logits of one tile, for checks against PyTorch.
+    private func writeLogits(to path: String) throws {
+        let coordinates = at.split(separator: ",").compactMap { Int($0) }
+        guard coordinates.count == 2 else { throw ValidationError("--at takes X,Y") }
+        guard let weights else { throw ValidationError("single-tile mode needs --weights") }
+        let model = try CNNModel(architecture: model, weights: try SafeTensorsWeights(path: weights))
+        try model.check(tileSize: tile)
+        let pixels = try SlideReader(path: slide).readRGB(x: coordinates[0], y: coordinates[1], width: tile, height: tile)
+        let input = Tensor(rgb: pixels.pixels, width: tile, height: tile, mean: model.mean, std: model.std)
+        try NPYFile.write(model.network.logits(input), to: path)
+        print("logits: \(path) (1×\(tile)×\(tile))")
     }
 }
