@@ -210,7 +210,7 @@ public final class CoordinatorServer {
         dispatch()
         checkWaiting(now)
         checkUploads(now)
-        checkFinalizations()
+        checkStitchResults()
         if now.timeIntervalSince(lastProgress) >= 0.25 {
             for job in jobs where job.state != .finished && job.state != .failed {
                 send(clientSocket, job.client, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
@@ -313,7 +313,7 @@ public final class CoordinatorServer {
         job.state = .finalizing
     }
 
-    private func checkFinalizations() {
+    private func checkStitchResults() {
         for job in jobs where job.state == .finalizing || job.state == .running {
             guard let result = job.stitchWorker?.result else { continue }
             job.release()

@@ -106,9 +106,3 @@ final class SlideJob {
         uploadHandle = nil
     }
 }
-
-/// Hands a value to another thread that alone uses it from then on.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

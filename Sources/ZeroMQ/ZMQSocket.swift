@@ -82,12 +82,6 @@ public final class ZMQSocket {
     /// Sends give up after `milliseconds` (-1: wait forever).
     public func setSendTimeout(milliseconds: Int32) throws { try set(ZMQ_SNDTIMEO, milliseconds) }
 
-    /// Sends and receives give up after `milliseconds` (-1: wait forever).
-    public func setTimeouts(milliseconds: Int32) throws {
-        try set(ZMQ_SNDTIMEO, milliseconds)
-        try set(ZMQ_RCVTIMEO, milliseconds)
-    }
-
     /// Messages larger than `bytes` are refused by libzmq and the peer disconnected,
     /// before any of it is buffered: the first guard against hostile frames.
     public func setMaxMessageSize(_ bytes: Int64) throws { try set(ZMQ_MAXMSGSIZE, bytes) }

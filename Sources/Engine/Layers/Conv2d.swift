@@ -207,9 +207,9 @@ public final class Conv2d {
         let workers = min(count, Conv2d.parallelism)
         guard workers > 1 else { for i in 0..<count { body(i) }; return }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedBody(body)
+            let box = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for i in (worker * count / workers)..<((worker + 1) * count / workers) { box.body(i) }
+                for i in (worker * count / workers)..<((worker + 1) * count / workers) { box.value(i) }
             }
         }
     }
@@ -225,10 +225,4 @@ public final class Conv2d {
         }
         activation.applyInParallel(output)
     }
-}
-
-/// A closure handed to parallel workers that touch disjoint data.
-private struct UncheckedBody: @unchecked Sendable {
-    let body: (Int) -> Void
-    init(_ body: @escaping (Int) -> Void) { self.body = body }
 }

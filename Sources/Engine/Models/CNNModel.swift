@@ -36,6 +36,13 @@ public final class CNNModel: TilePredictor {
         throw TesseraError(architecture, "unknown CNN architecture (known: \(architectures.joined(separator: ", ")))")
     }
 
+    /// Every state_dict key `architecture` loads, with its shape, in loading order.
+    public static func parameterShapes(_ architecture: String) throws -> [(key: String, shape: [Int])] {
+        let recorder = ShapeRecorder()
+        _ = try network(architecture, weights: recorder)
+        return recorder.order
+    }
+
     public func check(tileSize: Int) throws {
         guard tileSize % network.alignment == 0 else {
             throw TesseraError(name, "tiles must be a multiple of \(network.alignment) pixels, not \(tileSize)")
@@ -51,4 +58,17 @@ public final class CNNModel: TilePredictor {
 
     /// Threads OpenBLAS uses for this process's convolutions.
     public static func setThreads(_ count: Int) { BLAS.threadCount = max(1, count) }
+}
+
+/// A weight source that only notes which keys a model asks for, answering with harmless
+/// values (unit variances and gains, so weight norm and batch norm stay finite).
+private final class ShapeRecorder: WeightSource {
+    private(set) var order: [(key: String, shape: [Int])] = []
+
+    func take(_ key: String, shape: [Int]) throws -> [Float] {
+        order.append((key, shape))
+        return [Float](repeating: key.hasSuffix("running_var") || key.hasSuffix("weight_g") ? 1 : 0, count: shape.reduce(1, *))
+    }
+
+    func finish(ignoring: Set<String>) throws {}
 }

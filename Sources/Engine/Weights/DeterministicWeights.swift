@@ -16,6 +16,15 @@ public final class DeterministicWeights: WeightSource {
 
     public func finish(ignoring: Set<String>) throws {}
 
+    /// Writes the deterministic weights of `architecture` as a .safetensors file (benchmarks
+    /// and tests), returning the keys and shapes written.
+    @discardableResult
+    public static func write(architecture: String, to path: String) throws -> [(key: String, shape: [Int])] {
+        let shapes = try CNNModel.parameterShapes(architecture)
+        try SafeTensors.write(shapes.map { ($0.key, $0.shape, values($0.key, shape: $0.shape)) }, to: path)
+        return shapes
+    }
+
     /// FNV-1a 64 of the key's UTF-8 bytes seeds SplitMix64; values in [-1, 1) are then
     /// shaped by the kind of parameter the key names.
     public static func values(_ key: String, shape: [Int]) -> [Float] {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One row of a HuBMAP `train.csv`: a slide, its organ, size, scale and mask.
 ///
 /// Both competitions' layouts read: the columns below are required by name, others
@@ -74,6 +76,11 @@ public struct Submission: Sendable {
     public var rows: [(id: String, rle: String)] = []
 
     public init() {}
+
+    /// The id a slide has in a submission: its file name without the extension.
+    public static func id(forSlide path: String) -> String {
+        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
 
     /// The table in submission layout.
     public var table: CSVTable { CSVTable(header: ["id", "rle"], rows: rows.map { [$0.id, $0.rle] }) }

@@ -46,16 +46,7 @@ struct BenchCommand: ParsableCommand {
             let megabytes = Double(tiles * tile * tile * 3) / 1e6
             print("slide \(width)×\(height), \(tiles) tiles of \(tile) (margin \(margin)), checksum \(checksum)")
             print(String(format: "median %.2f s: %.1f tiles/s, %.0f MB/s of RGB tiles", median, Double(tiles) / median, megabytes / median))
-            print(String(format: "peak RSS %.0f MB", PeakMemory.megabytes))
+            print(String(format: "peak RSS %.0f MB", PeakMemory.megabytes()))
         }
-    }
-}
-
-/// The process's peak resident set size.
-enum PeakMemory {
-    static var megabytes: Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024 // kilobytes on Linux
     }
 }

@@ -61,9 +61,7 @@ struct ClusterBench: ParsableCommand {
         var weightsPath: String?
         if CNNModel.architectures.contains(member) {
             let path = folder + "/\(member).safetensors"
-            let recorder = RecordingWeights()
-            _ = try CNNModel.network(member, weights: recorder)
-            try SafeTensors.write(recorder.order.map { ($0.0, $0.1, DeterministicWeights.values($0.0, shape: $0.1)) }, to: path)
+            try DeterministicWeights.write(architecture: member, to: path)
             weightsPath = path
         }
         let configPath = folder + "/bench.conf"
@@ -103,7 +101,7 @@ struct ClusterBench: ParsableCommand {
             seconds.append(elapsed)
             rates.append(Double(tiles) / elapsed)
         }
-        let peak = Self.peakRSS(pid: coordinator.processIdentifier)
+        let peak = PeakMemory.megabytes(pid: coordinator.processIdentifier)
         let median = rates.sorted()[rates.count / 2]
         let medianSeconds = seconds.sorted()[seconds.count / 2]
         print("cluster: \(workers) \(member) worker(s), \(transport), \(tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
@@ -148,13 +146,5 @@ struct ClusterBench: ParsableCommand {
         architecture = \(member)
         \(weights.map { "weights = " + $0 } ?? "")
         """
-    }
-
-    /// A process's peak resident set (VmHWM), in MB.
-    static func peakRSS(pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kilobytes / 1024
     }
 }

@@ -40,10 +40,10 @@ struct EngineBench: ParsableCommand {
             let median = times.sorted()[times.count / 2]
             let gflops = 2 * macs / (median / 1000) / 1e9
             if json {
-                print("{\"model\":\"\(model)\",\"ms\":\(median),\"gmacs\":\(macs / 1e9),\"gflops\":\(gflops),\"rss_mb\":\(PeakMemory.megabytes)}")
+                print("{\"model\":\"\(model)\",\"ms\":\(median),\"gmacs\":\(macs / 1e9),\"gflops\":\(gflops),\"rss_mb\":\(PeakMemory.megabytes())}")
             } else {
                 print(String(format: "%@: %.0f ms/tile (median of %d, %d×%d, %d threads), %.1f GMACs, %.0f GFLOP/s, peak RSS %.0f MB",
-                             model, median, times.count, tile, tile, threads, macs / 1e9, gflops, PeakMemory.megabytes))
+                             model, median, times.count, tile, tile, threads, macs / 1e9, gflops, PeakMemory.megabytes()))
             }
         }
     }

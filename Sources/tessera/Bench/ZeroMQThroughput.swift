@@ -12,7 +12,7 @@ enum ZeroMQThroughput {
         let endpoint = transport == "tcp" ? "tcp://127.0.0.1:*" : "ipc://\(NSTemporaryDirectory())tessera-bench-\(UUID().uuidString.prefix(8))"
         try pull.bind(endpoint)
         let bound = try pull.lastEndpoint
-        let box = UncheckedSendable(context)
+        let box = UncheckedBox(context)
         let sender = Thread {
             guard let push = try? ZMQSocket(context: box.value, type: .push), (try? push.connect(bound)) != nil else { return }
             try? push.setLinger(milliseconds: 10_000) // deliver everything before closing
@@ -26,10 +26,4 @@ enum ZeroMQThroughput {
         while received < count { _ = try pull.receive(); received += 1 }
         return Double((count - 1) * bytes) / Date().timeIntervalSince(start)
     }
-}
-
-/// Hands a value to another thread.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -86,8 +86,7 @@ struct SubmitCommand: ParsableCommand {
         print("mask: \(out) (\(outcome.finished.width)×\(outcome.finished.height), \(outcome.finished.foregroundPixels) foreground pixels)")
         if let rle, let text = outcome.rle {
             var submission = Submission()
-            let id = (((slide ?? "job-\(outcome.job)") as NSString).lastPathComponent as NSString).deletingPathExtension
-            submission.rows = [(id, text)]
+            submission.rows = [(Submission.id(forSlide: slide ?? "job-\(outcome.job)"), text)]
             try submission.write(to: rle)
             print("rle: \(rle)")
         }

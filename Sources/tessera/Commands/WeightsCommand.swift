@@ -22,11 +22,7 @@ struct WeightsCommand: ParsableCommand {
         }
 
         /// Every key the model loads, with its shape, in loading order.
-        func keys() throws -> [(String, [Int])] {
-            let recorder = RecordingWeights()
-            _ = try CNNModel.network(model, weights: recorder)
-            return recorder.order
-        }
+        func keys() throws -> [(key: String, shape: [Int])] { try CNNModel.parameterShapes(model) }
     }
 
     struct Keys: ParsableCommand {
@@ -53,19 +49,8 @@ struct WeightsCommand: ParsableCommand {
         @OptionGroup var model: ModelOption
         @Option(help: "The .safetensors file to write.") var out: String
         func run() throws {
-            let keys = try model.keys()
-            try SafeTensors.write(keys.map { ($0.0, $0.1, DeterministicWeights.values($0.0, shape: $0.1)) }, to: out)
-            print("\(out): \(keys.count) tensors, \(keys.reduce(0) { $0 + $1.1.reduce(1, *) }) parameters")
+            let keys = try DeterministicWeights.write(architecture: model.model, to: out)
+            print("\(out): \(keys.count) tensors, \(keys.reduce(0) { $0 + $1.shape.reduce(1, *) }) parameters")
         }
     }
-}
-
-/// Records the keys a model asks for, answering with zeros-shaped deterministic values.
-final class RecordingWeights: WeightSource {
-    private(set) var order: [(String, [Int])] = []
-    func take(_ key: String, shape: [Int]) throws -> [Float] {
-        order.append((key, shape))
-        return [Float](repeating: key.hasSuffix("running_var") || key.hasSuffix("weight_g") ? 1 : 0, count: shape.reduce(1, *))
-    }
-    func finish(ignoring: Set<String>) throws {}
 }

@@ -67,14 +67,7 @@ public final class EfficientNetEncoder {
                           groups: groups, activation: activation)
         conv.weight = try weights.take(name + ".weight", shape: conv.weightShape)
         if bias { conv.bias = try weights.take(name + ".bias", shape: [output]) }
-        if let norm {
-            var bn = BatchNorm(channels: output, eps: 1e-3)
-            bn.weight = try weights.take(norm + ".weight", shape: [output])
-            bn.bias = try weights.take(norm + ".bias", shape: [output])
-            bn.runningMean = try weights.take(norm + ".running_mean", shape: [output])
-            bn.runningVar = try weights.take(norm + ".running_var", shape: [output])
-            conv.fold(bn)
-        }
+        if let norm { conv.fold(try ParameterLoading.batchNorm(weights, norm, channels: output, eps: 1e-3)) }
         return conv
     }
 }
