@@ -54,7 +54,7 @@ public struct LocalSegmentation {
                 done += 1
                 progress?(done, plan.tileCount)
             }
-            while let rows = stitcher.takeFinishedRows() { try output.append(rows.probabilities) }
+            try output.appendFinishedRows(of: stitcher)
         }
         try output.finish()
         return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, foregroundPixels: output.foreground)

@@ -27,7 +27,7 @@ final class StitchWorker: @unchecked Sendable {
                         throw TesseraError("stitching", "\(work.tile): a map of \(work.map.count) bytes")
                     }
                     try stitcher.add(tile: work.tile, member: work.member, map: fixed)
-                    while let rows = stitcher.takeFinishedRows() { try output.append(rows.probabilities) }
+                    try output.appendFinishedRows(of: stitcher)
                     if stitcher.isComplete { break }
                 }
                 guard stitcher.isComplete else { return } // stopped

@@ -35,6 +35,11 @@ public final class SegmentationOutput {
         }
     }
 
+    /// Appends every row `stitcher` has made final since the last call.
+    public func appendFinishedRows(of stitcher: Stitcher) throws {
+        while let rows = stitcher.takeFinishedRows() { try append(rows.probabilities) }
+    }
+
     /// Rows written so far.
     public var rowsWritten: Int { mask.rowsWritten }
 
