@@ -1,34 +1,43 @@
-import Foundation
 import Shared
 
 /// Element-wise activations, applied in place (fused into the layer that precedes them).
+/// Swish and sigmoid use `VectorMath.exp`, within about 2e-7 of libm's `expf`.
 public enum Activation: Sendable {
     case identity, relu, swish, sigmoid
 
-    /// Applies the activation to every value of `values`.
-    @inlinable
-    public func apply(_ values: UnsafeMutableBufferPointer<Float>) {
+    /// Adds `bias` to `count` values and applies the activation, in one pass.
+    @inline(__always)
+    public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float = 0) {
+        let b = SIMD8<Float>(repeating: bias)
         switch self {
-        case .identity: break
-        case .relu: for i in 0..<values.count { values[i] = max(values[i], 0) }
-        case .swish: for i in 0..<values.count { let v = values[i]; values[i] = v / (1 + exp(-v)) }
-        case .sigmoid: for i in 0..<values.count { values[i] = 1 / (1 + exp(-values[i])) }
+        case .identity:
+            if bias != 0 { VectorMath.map(values, count: count) { $0 + b } }
+        case .relu:
+            VectorMath.map(values, count: count) { v in
+                var v = v + b
+                v.replace(with: 0, where: v .< 0)
+                return v
+            }
+        case .swish: VectorMath.map(values, count: count) { VectorMath.swish($0 + b) }
+        case .sigmoid: VectorMath.map(values, count: count) { VectorMath.sigmoid($0 + b) }
         }
+    }
+
+    /// Applies the activation to every value of `values`.
+    public func apply(_ values: UnsafeMutableBufferPointer<Float>) {
+        apply(values.baseAddress!, count: values.count)
     }
 
     public func apply(_ tensor: inout Tensor) {
         tensor.data.withUnsafeMutableBufferPointer { applyInParallel($0) }
     }
 
-    /// `apply` split over the cores for large maps (swish and sigmoid cost an exp a value).
+    /// `apply` split over the engine's threads for large maps.
     public func applyInParallel(_ values: UnsafeMutableBufferPointer<Float>) {
-        guard self != .identity else { return }
-        let chunks = values.count >= 1 << 16 ? Conv2d.parallelism : 1
-        guard chunks > 1 else { return apply(values) }
-        let base = DisjointPointer(values.baseAddress!), count = values.count
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = chunk * count / chunks, end = (chunk + 1) * count / chunks
-            apply(UnsafeMutableBufferPointer(start: base.base + start, count: end - start))
+        guard self != .identity, values.count > 0 else { return }
+        let base = DisjointPointer(values.baseAddress!)
+        Parallel.forEachRange(values.count, chunks: Parallel.chunks(forElements: values.count)) { range in
+            apply(base.base + range.lowerBound, count: range.count)
         }
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import OpenBLAS
 import Shared
 
@@ -9,7 +8,7 @@ import Shared
 /// Weights are [out, in / groups, kh, kw], as in a PyTorch state_dict. Ordinary and grouped
 /// convolutions run as im2col + OpenBLAS sgemm per group; depthwise ones (one input
 /// channel per group) run a direct loop, where GEMM would be all overhead. A folded batch
-/// norm and an activation are applied in the same pass over the output.
+/// norm and an activation are applied to each block of output as soon as it is computed.
 public final class Conv2d {
     public struct Padding: Sendable, Equatable {
         public var top: Int, left: Int, bottom: Int, right: Int
@@ -78,40 +77,81 @@ public final class Conv2d {
         if Self.countingMultiplyAdds {
             Self.multiplyAdds += outChannels * outHeight * outWidth * (inChannels / groups) * kernel.height * kernel.width
         }
-        var out = Tensor(channels: outChannels, height: outHeight, width: outWidth)
+        var out = Tensor(uninitializedChannels: outChannels, height: outHeight, width: outWidth)
         if groups == inChannels && inChannels == outChannels {
             depthwise(x, into: &out)
         } else {
-            gemm(x, into: &out)
+            weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
         }
         return out
     }
 
-    private func gemm(_ x: Tensor, into out: inout Tensor) {
+    /// The convolution of x with each input channel c scaled by `inputScale[c]` (a
+    /// squeeze-excitation gate), without a pass over x: the scales go into a copy of the
+    /// weights when that is smaller than the map, into a copy of x otherwise.
+    public func callAsFunction(_ x: Tensor, inputScale: [Float]) -> Tensor {
+        precondition(groups == 1 && inputScale.count == inChannels)
+        let taps = kernel.height * kernel.width
+        guard outChannels * taps < x.planeSize else {
+            var scaled = x
+            scaled.scaleChannels(by: inputScale)
+            return self(scaled)
+        }
+        var scaledWeights = weight
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                let base = (o * inChannels + c) * taps
+                for t in 0..<taps { scaledWeights[base + t] *= inputScale[c] }
+            }
+        }
+        let outHeight = outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom)
+        let outWidth = outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right)
+        if Self.countingMultiplyAdds { Self.multiplyAdds += outChannels * outHeight * outWidth * inChannels * taps }
+        var out = Tensor(uninitializedChannels: outChannels, height: outHeight, width: outWidth)
+        scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
+        return out
+    }
+
+    /// im2col + sgemm, cut into tasks of whole groups × blocks of output pixels (or of
+    /// output channels when the map is small). Each task unfolds only its own pixels into a
+    /// scratch block, multiplies single-threaded, then adds the bias and applies the
+    /// activation while its block is still in cache.
+    private func gemm(_ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor) {
         let cin = inChannels / groups, cout = outChannels / groups
-        let kh = kernel.height, kw = kernel.width
-        let k = cin * kh * kw, n = out.height * out.width
-        let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
-        var columns = pointwise ? [] : [Float](repeating: 0, count: k * n)
+        let k = cin * kernel.height * kernel.width, n = out.planeSize
+        let pointwise = kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
+        let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups)
+        let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
-                weight.withUnsafeBufferPointer { w in
-                    for g in 0..<groups {
-                        let source: UnsafePointer<Float>
-                        if pointwise {
-                            source = input.baseAddress! + g * cin * x.planeSize
-                        } else {
-                            columns.withUnsafeMutableBufferPointer { col in
-                                im2col(input.baseAddress! + g * cin * x.planeSize, channels: cin, height: x.height, width: x.width,
-                                       outHeight: out.height, outWidth: out.width, into: col.baseAddress!)
+                do {
+                    bias.withUnsafeBufferPointer { bias in
+                        let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                        let target = DisjointPointer(output.baseAddress!)
+                        let weights = DisjointPointer(UnsafeMutablePointer(mutating: w))
+                        let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
+                        Parallel.forEach(split.count) { task in
+                            let (group, rows, columns) = split.task(task)
+                            let groupInput = source.base + group * cin * inputPlane
+                            let firstRow = group * cout + rows.lowerBound
+                            let c = target.base + firstRow * n + columns.lowerBound
+                            if pointwise {
+                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                           b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
+                            } else {
+                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
+                                defer { scratch.deallocate() }
+                                im2col(groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
+                                       columns: columns, into: scratch)
+                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                           b: scratch, ldb: columns.count, c: c, ldc: n)
                             }
-                            source = columns.withUnsafeBufferPointer { $0.baseAddress! }
+                            for row in 0..<rows.count {
+                                activation.apply(c + row * n, count: columns.count, bias: biases.base[firstRow + row])
+                            }
                         }
-                        BLAS.sgemm(m: cout, n: n, k: k, a: w.baseAddress! + g * cout * k, lda: k,
-                                   b: source, ldb: n, c: output.baseAddress! + g * cout * n, ldc: n)
                     }
                 }
-                epilogue(output, plane: n)
             }
         }
     }
@@ -126,33 +166,37 @@ public final class Conv2d {
         return (min(first, end), end)
     }
 
-    /// Unfolds input patches into a (cin·kh·kw) × (outH·outW) matrix, zeros outside.
-    /// Channels are unfolded in parallel; each row copies only the in-image span.
-    private func im2col(_ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                        outHeight: Int, outWidth: Int, into col: UnsafeMutablePointer<Float>) {
-        let kh = kernel.height, kw = kernel.width
-        let source = DisjointPointer(UnsafeMutablePointer(mutating: input)), target = DisjointPointer(col)
-        parallelChunks(channels) { c in
-            let plane = source.base + c * height * width
+    /// Unfolds the input patches of output pixels `columns` (row-major indices into the
+    /// output plane) into a (channels·kh·kw) × columns.count matrix, zeros outside the image.
+    private func im2col(_ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, outWidth: Int,
+                        columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+        let kh = kernel.height, kw = kernel.width, count = columns.count
+        let firstRow = columns.lowerBound / outWidth, lastRow = (columns.upperBound - 1) / outWidth
+        for c in 0..<channels {
+            let plane = input + c * height * width
             for ky in 0..<kh {
                 for kx in 0..<kw {
                     let (first, end) = validColumns(kx, width: width, outWidth: outWidth)
                     let offset = kx * dilation - padding.left
-                    let rowBase = target.base + ((c * kh + ky) * kw + kx) * outHeight * outWidth
-                    for oy in 0..<outHeight {
+                    let line = col + ((c * kh + ky) * kw + kx) * count - columns.lowerBound
+                    for oy in firstRow...lastRow {
+                        // This output row's part of the block: [lo, hi) within the row.
+                        let rowStart = oy * outWidth
+                        let lo = max(columns.lowerBound - rowStart, 0), hi = min(columns.upperBound - rowStart, outWidth)
+                        let target = line + rowStart
                         let y = oy * stride - padding.top + ky * dilation
-                        let line = rowBase + oy * outWidth
-                        guard y >= 0 && y < height, first < end else {
-                            line.update(repeating: 0, count: outWidth)
+                        let validLo = max(lo, first), validHi = min(hi, end)
+                        guard y >= 0 && y < height, validLo < validHi else {
+                            (target + lo).update(repeating: 0, count: hi - lo)
                             continue
                         }
-                        if first > 0 { line.update(repeating: 0, count: first) }
-                        if end < outWidth { (line + end).update(repeating: 0, count: outWidth - end) }
+                        if validLo > lo { (target + lo).update(repeating: 0, count: validLo - lo) }
+                        if validHi < hi { (target + validHi).update(repeating: 0, count: hi - validHi) }
                         let sourceRow = plane + y * width + offset
                         if stride == 1 {
-                            (line + first).update(from: sourceRow + first, count: end - first)
+                            (target + validLo).update(from: sourceRow + validLo, count: validHi - validLo)
                         } else {
-                            for ox in first..<end { line[ox] = sourceRow[ox * stride] }
+                            for ox in validLo..<validHi { target[ox] = sourceRow[ox * stride] }
                         }
                     }
                 }
@@ -160,8 +204,9 @@ public final class Conv2d {
         }
     }
 
-    /// One input channel per output channel: for each kernel tap, a branch-free pass over
-    /// the output columns where it lands inside the image (taps added in kernel order).
+    /// One input channel per output channel, a task per channel: for each kernel tap, a
+    /// branch-free pass over the output columns where it lands inside the image (taps added
+    /// in kernel order), then bias and activation on the finished plane.
     private func depthwise(_ x: Tensor, into out: inout Tensor) {
         let kh = kernel.height, kw = kernel.width
         let outHeight = out.height, outWidth = out.width
@@ -173,7 +218,7 @@ public final class Conv2d {
                     let target = DisjointPointer(output.baseAddress!)
                     let weights = DisjointPointer(UnsafeMutablePointer(mutating: w.baseAddress!))
                     let spans = (0..<kw).map { validColumns($0, width: inWidth, outWidth: outWidth) }
-                    parallelChunks(outChannels) { c in
+                    Parallel.forEach(outChannels) { c in
                         let channel = source.base + c * plane
                         let result = target.base + c * outHeight * outWidth
                         let taps = weights.base + c * kh * kw
@@ -195,34 +240,46 @@ public final class Conv2d {
                                 }
                             }
                         }
+                        activation.apply(result, count: outHeight * outWidth, bias: bias[c])
                     }
                 }
-                epilogue(output, plane: outHeight * outWidth)
             }
         }
     }
+}
 
-    /// Runs `body` for 0..<count on all cores, in contiguous chunks.
-    private func parallelChunks(_ count: Int, _ body: (Int) -> Void) {
-        let workers = min(count, Conv2d.parallelism)
-        guard workers > 1 else { for i in 0..<count { body(i) }; return }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for i in (worker * count / workers)..<((worker + 1) * count / workers) { box.value(i) }
-            }
-        }
+/// How a (grouped) GEMM is cut into tasks; a function of the shape alone, so the result
+/// is the same whatever the thread count. Large maps are cut into blocks of output pixels
+/// whose im2col block stays within a few MB; small maps (deep layers) into blocks of
+/// output channels.
+struct GEMMSplit {
+    let groups: Int
+    let rowBlocks: [Range<Int>]
+    let columnBlocks: [Range<Int>]
+
+    init(rows: Int, columns: Int, depth: Int, groups: Int) {
+        self.groups = groups
+        // About 2 MB of im2col per block, between 256 and 4096 pixels.
+        let width = min(max((1 << 19) / max(depth, 1), 256), 4096)
+        let columnCount = max(1, (columns + width - 1) / width)
+        // Too few blocks to share out: cut the output channels too, in multiples of 16.
+        let rowCount = groups * columnCount >= 4 ? 1 : max(1, min(4 / (groups * columnCount), rows / 16))
+        columnBlocks = Self.blocks(columns, count: columnCount, multiple: 16)
+        rowBlocks = Self.blocks(rows, count: rowCount, multiple: 16)
     }
 
-    /// Threads for the loops outside BLAS (depthwise, im2col, activations).
-    nonisolated(unsafe) public static var parallelism = 2
+    var count: Int { groups * rowBlocks.count * columnBlocks.count }
 
-    /// Adds the bias and applies the activation.
-    private func epilogue(_ output: UnsafeMutableBufferPointer<Float>, plane: Int) {
-        for o in 0..<outChannels where bias[o] != 0 {
-            let base = o * plane
-            for i in 0..<plane { output[base + i] += bias[o] }
-        }
-        activation.applyInParallel(output)
+    func task(_ index: Int) -> (group: Int, rows: Range<Int>, columns: Range<Int>) {
+        let perGroup = rowBlocks.count * columnBlocks.count
+        let within = index % perGroup
+        return (index / perGroup, rowBlocks[within / columnBlocks.count], columnBlocks[within % columnBlocks.count])
+    }
+
+    /// `count` consecutive ranges covering 0..<total, inner boundaries on multiples of `multiple`.
+    private static func blocks(_ total: Int, count: Int, multiple: Int) -> [Range<Int>] {
+        guard count > 1 else { return [0..<total] }
+        let size = ((total + count - 1) / count + multiple - 1) / multiple * multiple
+        return stride(from: 0, to: total, by: size).map { $0..<min($0 + size, total) }
     }
 }

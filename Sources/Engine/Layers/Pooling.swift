@@ -1,3 +1,5 @@
+import Shared
+
 /// Pooling as PyTorch computes it.
 public enum Pooling {
     /// `nn.MaxPool2d(kernel, stride, padding)`: padding never wins (−∞), floor sizing.
@@ -27,11 +29,19 @@ public enum Pooling {
 
     /// `AdaptiveAvgPool2d(1)`: one mean per channel.
     public static func globalAverage(_ x: Tensor) -> [Float] {
-        (0..<x.channels).map { c in
-            var sum: Float = 0
-            for i in 0..<x.planeSize { sum += x.data[c * x.planeSize + i] }
-            return sum / Float(x.planeSize)
+        var means = [Float](repeating: 0, count: x.channels)
+        let plane = x.planeSize
+        x.data.withUnsafeBufferPointer { values in
+            means.withUnsafeMutableBufferPointer { means in
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: values.baseAddress!)), target = DisjointPointer(means.baseAddress!)
+                Parallel.forEach(x.channels) { c in
+                    var sum: Float = 0
+                    for i in 0..<plane { sum += source.base[c * plane + i] }
+                    target.base[c] = sum / Float(plane)
+                }
+            }
         }
+        return means
     }
 
     /// `AdaptiveMaxPool2d(1)`: one maximum per channel.

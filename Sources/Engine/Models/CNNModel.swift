@@ -25,6 +25,8 @@ public final class CNNModel: TilePredictor {
             throw TesseraError(architecture, "mean and std need three values each, std positive")
         }
         network = try Self.network(architecture, weights: weights)
+        HeapRetention.enableOnce()
+        BLAS.threadCount = 1
     }
 
     /// The network of `architecture` with its parameters from `weights`.
@@ -56,8 +58,12 @@ public final class CNNModel: TilePredictor {
         return output.data
     }
 
-    /// Threads OpenBLAS uses for this process's convolutions.
-    public static func setThreads(_ count: Int) { BLAS.threadCount = max(1, count) }
+    /// Threads the engine uses for this process's models. OpenBLAS itself stays at one
+    /// thread: the engine cuts every convolution into tasks (see `Parallel`).
+    public static func setThreads(_ count: Int) {
+        Parallel.threads = max(1, count)
+        BLAS.threadCount = 1
+    }
 }
 
 /// A weight source that only notes which keys a model asks for, answering with harmless

@@ -1,3 +1,5 @@
+import Shared
+
 /// A float32 feature map of one image: channels × height × width, row-major within a
 /// channel (PyTorch's NCHW with N = 1).
 public struct Tensor: Sendable, Equatable {
@@ -13,6 +15,17 @@ public struct Tensor: Sendable, Equatable {
         self.height = height
         self.width = width
         data = [Float](repeating: 0, count: channels * height * width)
+    }
+
+    /// A tensor whose values are left as the allocator gives them, for outputs a kernel
+    /// writes in full (zeroing them first cost a pass over memory per layer).
+    public init(uninitializedChannels channels: Int, height: Int, width: Int) {
+        precondition(channels >= 0 && height >= 0 && width >= 0)
+        self.channels = channels
+        self.height = height
+        self.width = width
+        let count = channels * height * width
+        data = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     /// A tensor over `data`, which must hold channels × height × width values.
@@ -57,11 +70,34 @@ public struct Tensor: Sendable, Equatable {
 
     /// Element-wise sum (residual connections).
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        precondition(a.channels == b.channels && a.height == b.height && a.width == b.width)
         var out = a
-        out.data.withUnsafeMutableBufferPointer { o in
-            b.data.withUnsafeBufferPointer { b in for i in 0..<o.count { o[i] += b[i] } }
-        }
+        out += b
         return out
+    }
+
+    /// Adds `b` element-wise, in place, on the engine's threads.
+    public static func += (a: inout Tensor, b: Tensor) {
+        precondition(a.channels == b.channels && a.height == b.height && a.width == b.width)
+        a.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { b in
+                let target = DisjointPointer(o.baseAddress!), source = DisjointPointer(UnsafeMutablePointer(mutating: b.baseAddress!))
+                Parallel.forEachRange(o.count, chunks: Parallel.chunks(forElements: o.count)) { range in
+                    for i in range { target.base[i] += source.base[i] }
+                }
+            }
+        }
+    }
+
+    /// Multiplies every value of channel c by `scales[c]`, in place.
+    public mutating func scaleChannels(by scales: [Float]) {
+        precondition(scales.count == channels)
+        let plane = planeSize
+        data.withUnsafeMutableBufferPointer { values in
+            let base = DisjointPointer(values.baseAddress!)
+            Parallel.forEach(channels) { c in
+                let scale = scales[c], start = base.base + c * plane
+                for i in 0..<plane { start[i] *= scale }
+            }
+        }
     }
 }

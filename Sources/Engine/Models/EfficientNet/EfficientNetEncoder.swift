@@ -105,15 +105,8 @@ final class MBConvBlock {
         // Squeeze-excitation: gate each channel by a function of its mean.
         let squeezed = Tensor(channels: x.channels, height: 1, width: 1, data: Pooling.globalAverage(x))
         let gates = excite(reduce(squeezed)).data
-        let plane = x.planeSize
-        x.data.withUnsafeMutableBufferPointer { values in
-            for c in 0..<x.channels {
-                let gate = gates[c]
-                for i in 0..<plane { values[c * plane + i] *= gate }
-            }
-        }
-        var y = project(x)
-        if skip { y = y + input }
+        var y = project(x, inputScale: gates)
+        if skip { y += input }
         return y
     }
 }

@@ -61,7 +61,8 @@ final class Bottleneck {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = conv3(conv2(conv1(x))) + (downsample.map { $0(x) } ?? x)
+        var y = conv3(conv2(conv1(x)))
+        y += downsample.map { $0(x) } ?? x
         Activation.relu.apply(&y)
         return y
     }

@@ -1,0 +1,26 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keeps freed feature maps in the process heap for the next layer and the next tile.
+///
+/// A tile allocates and frees the same sequence of large maps every time. By default glibc
+/// hands each one back to the kernel (mmap above 32 MB, trimming below), so every tile paid
+/// for the same pages again in page faults and zeroing. With this on, the heap grows to the
+/// model's working set once and is reused; peak RSS is that working set.
+enum HeapRetention {
+    private static let enable: Void = {
+        #if canImport(Glibc)
+        // mallopt lives in <malloc.h>, which the Glibc module does not export.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        let trimThreshold: Int32 = -1, mmapMax: Int32 = -4  // M_TRIM_THRESHOLD, M_MMAP_MAX
+        _ = mallopt(mmapMax, 0)
+        _ = mallopt(trimThreshold, Int32.max)
+        #endif
+    }()
+
+    /// Turns retention on (once per process; later calls do nothing).
+    static func enableOnce() { _ = enable }
+}
