@@ -12,14 +12,20 @@ public enum Activation: Sendable {
         switch self {
         case .identity:
             if bias != 0 { VectorMath.map(values, count: count) { $0 + b } }
-        case .relu:
-            VectorMath.map(values, count: count) { v in
-                var v = v + b
-                v.replace(with: 0, where: v .< 0)
-                return v
-            }
+        case .relu: VectorMath.map(values, count: count) { Activation.relu.vector($0 + b) }
         case .swish: VectorMath.map(values, count: count) { VectorMath.swish($0 + b) }
         case .sigmoid: VectorMath.map(values, count: count) { VectorMath.sigmoid($0 + b) }
+        }
+    }
+
+    /// The activation of eight values (for kernels that keep their results in registers).
+    @inline(__always)
+    public func vector(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        switch self {
+        case .identity: return v
+        case .relu: var v = v; v.replace(with: 0, where: v .< 0); return v
+        case .swish: return VectorMath.swish(v)
+        case .sigmoid: return VectorMath.sigmoid(v)
         }
     }
 

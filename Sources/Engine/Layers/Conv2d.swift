@@ -47,6 +47,10 @@ public final class Conv2d {
         bias = [Float](repeating: 0, count: outChannels)
     }
 
+    /// One input channel per output channel (EfficientNet's k×k convs): a direct kernel
+    /// rather than GEMM.
+    public var isDepthwise: Bool { groups == inChannels && inChannels == outChannels }
+
     /// The shape a PyTorch state_dict gives the weight.
     public var weightShape: [Int] { [outChannels, inChannels / groups, kernel.height, kernel.width] }
 
@@ -65,23 +69,14 @@ public final class Conv2d {
         (input + before + after - dilation * (k - 1) - 1) / stride + 1
     }
 
-    /// Multiply-adds of every convolution run since the count was last reset, when
-    /// `countingMultiplyAdds` is on (benchmarks report GFLOP/s from it).
-    nonisolated(unsafe) public static var countingMultiplyAdds = false
-    nonisolated(unsafe) public static var multiplyAdds = 0
-
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.channels == inChannels, "expected \(inChannels) channels, got \(x.channels)")
-        let outHeight = outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom)
-        let outWidth = outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right)
-        if Self.countingMultiplyAdds {
-            Self.multiplyAdds += outChannels * outHeight * outWidth * (inChannels / groups) * kernel.height * kernel.width
-        }
-        var out = Tensor(uninitializedChannels: outChannels, height: outHeight, width: outWidth)
-        if groups == inChannels && inChannels == outChannels {
-            depthwise(x, into: &out)
-        } else {
-            weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
+        var out = output(for: x)
+        measure(out) {
+            if isDepthwise {
+                depthwise(x, into: &out, channelMeans: nil)
+            } else {
+                weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
+            }
         }
         return out
     }
@@ -104,12 +99,30 @@ public final class Conv2d {
                 for t in 0..<taps { scaledWeights[base + t] *= inputScale[c] }
             }
         }
-        let outHeight = outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom)
-        let outWidth = outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right)
-        if Self.countingMultiplyAdds { Self.multiplyAdds += outChannels * outHeight * outWidth * inChannels * taps }
-        var out = Tensor(uninitializedChannels: outChannels, height: outHeight, width: outWidth)
-        scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
+        var out = output(for: x)
+        measure(out) { scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) } }
         return out
+    }
+
+    /// The (uninitialised) output map for input x.
+    func output(for x: Tensor) -> Tensor {
+        precondition(x.channels == inChannels, "expected \(inChannels) channels, got \(x.channels)")
+        return Tensor(uninitializedChannels: outChannels,
+                      height: outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom),
+                      width: outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right))
+    }
+
+    /// Runs `body` under `LayerProfile`, labelled with this layer's shape.
+    func measure(_ out: Tensor, _ body: () -> Void) {
+        let macs = out.data.count * (inChannels / groups) * kernel.height * kernel.width
+        LayerProfile.measure(label(out), multiplyAdds: macs, body)
+    }
+
+    /// "3×3/2 g32 256→256 @64×64 relu": kernel, stride, groups, channels, output size.
+    func label(_ out: Tensor) -> String {
+        let kind = isDepthwise ? " dw" : groups > 1 ? " g\(groups)" : ""
+        let dilated = dilation > 1 ? " d\(dilation)" : ""
+        return "\(kernel.height)×\(kernel.width)/\(stride)\(dilated)\(kind) \(inChannels)→\(outChannels) @\(out.height)×\(out.width) \(activation)"
     }
 
     /// im2col + sgemm, cut into tasks of whole groups × blocks of output pixels (or of
@@ -198,49 +211,6 @@ public final class Conv2d {
                         } else {
                             for ox in validLo..<validHi { target[ox] = sourceRow[ox * stride] }
                         }
-                    }
-                }
-            }
-        }
-    }
-
-    /// One input channel per output channel, a task per channel: for each kernel tap, a
-    /// branch-free pass over the output columns where it lands inside the image (taps added
-    /// in kernel order), then bias and activation on the finished plane.
-    private func depthwise(_ x: Tensor, into out: inout Tensor) {
-        let kh = kernel.height, kw = kernel.width
-        let outHeight = out.height, outWidth = out.width
-        let inHeight = x.height, inWidth = x.width, plane = x.planeSize
-        x.data.withUnsafeBufferPointer { input in
-            out.data.withUnsafeMutableBufferPointer { output in
-                weight.withUnsafeBufferPointer { w in
-                    let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                    let target = DisjointPointer(output.baseAddress!)
-                    let weights = DisjointPointer(UnsafeMutablePointer(mutating: w.baseAddress!))
-                    let spans = (0..<kw).map { validColumns($0, width: inWidth, outWidth: outWidth) }
-                    Parallel.forEach(outChannels) { c in
-                        let channel = source.base + c * plane
-                        let result = target.base + c * outHeight * outWidth
-                        let taps = weights.base + c * kh * kw
-                        for oy in 0..<outHeight {
-                            let line = result + oy * outWidth
-                            line.update(repeating: 0, count: outWidth)
-                            for ky in 0..<kh {
-                                let y = oy * stride - padding.top + ky * dilation
-                                guard y >= 0 && y < inHeight else { continue }
-                                for kx in 0..<kw {
-                                    let (first, end) = spans[kx]
-                                    let tap = taps[ky * kw + kx]
-                                    let row = channel + y * inWidth + kx * dilation - padding.left
-                                    if stride == 1 {
-                                        for ox in first..<end { line[ox] += row[ox] * tap }
-                                    } else {
-                                        for ox in first..<end { line[ox] += row[ox * stride] * tap }
-                                    }
-                                }
-                            }
-                        }
-                        activation.apply(result, count: outHeight * outWidth, bias: bias[c])
                     }
                 }
             }

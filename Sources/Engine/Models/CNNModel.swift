@@ -25,12 +25,12 @@ public final class CNNModel: TilePredictor {
             throw TesseraError(architecture, "mean and std need three values each, std positive")
         }
         network = try Self.network(architecture, weights: weights)
-        HeapRetention.enableOnce()
-        BLAS.threadCount = 1
     }
 
     /// The network of `architecture` with its parameters from `weights`.
     public static func network(_ architecture: String, weights: WeightSource) throws -> SegmentationNetwork {
+        HeapRetention.enableOnce()
+        BLAS.threadCount = 1
         if architecture == "unext50" { return try UneXt50(weights: weights) }
         if architecture.hasPrefix("effunet-"), let variant = EfficientNetVariant.named(String(architecture.dropFirst(8))) {
             return try EffUnet(variant: variant, weights: weights)

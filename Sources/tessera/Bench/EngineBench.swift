@@ -14,8 +14,9 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Models, comma-separated.") var models = "effunet-b0,effunet-b5,unext50"
     @Option(help: "Tile side.") var tile = 512
     @Option(help: "Timed runs per model (after one warm-up); the median is reported.") var repeats = 5
-    @Option(help: "BLAS threads.") var threads = 2
+    @Option(help: "Engine threads.") var threads = 2
     @Flag(help: "Print one JSON object per model instead of text.") var json = false
+    @Flag(help: "Also print where the time goes, by convolution shape (the 25 costliest).") var layers = false
 
     func run() throws {
         CNNModel.setThreads(threads)
@@ -26,17 +27,19 @@ struct EngineBench: ParsableCommand {
                 values = values &* 6_364_136_223_846_793_005 &+ 1
                 return Float(values >> 40) / Float(1 << 24) - 0.5
             })
-            Conv2d.multiplyAdds = 0
-            Conv2d.countingMultiplyAdds = true
+            LayerProfile.reset()
+            LayerProfile.isRecording = true
             _ = network.logits(input) // warm-up, and the count of multiply-adds
-            Conv2d.countingMultiplyAdds = false
-            let macs = Double(Conv2d.multiplyAdds)
+            let macs = Double(LayerProfile.multiplyAdds)
+            LayerProfile.reset()
+            LayerProfile.isRecording = layers
             var times: [Double] = []
             for _ in 0..<max(1, repeats) {
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = network.logits(input)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
+            LayerProfile.isRecording = false
             let median = times.sorted()[times.count / 2]
             let gflops = 2 * macs / (median / 1000) / 1e9
             if json {
@@ -45,6 +48,19 @@ struct EngineBench: ParsableCommand {
                 print(String(format: "%@: %.0f ms/tile (median of %d, %d×%d, %d threads), %.1f GMACs, %.0f GFLOP/s, peak RSS %.0f MB",
                              model, median, times.count, tile, tile, threads, macs / 1e9, gflops, PeakMemory.megabytes()))
             }
+            if layers { printLayers(runs: times.count, total: times.reduce(0, +) / 1000) }
+        }
+    }
+
+    /// The costliest convolution shapes of the timed runs, per tile.
+    private func printLayers(runs: Int, total: Double) {
+        let entries = LayerProfile.entries.sorted { $0.value.seconds > $1.value.seconds }
+        let convolutions = entries.reduce(0) { $0 + $1.value.seconds }
+        print(String(format: "  convolutions %.0f%% of the time; per tile:", 100 * convolutions / total))
+        for (label, entry) in entries.prefix(25) {
+            let ms = entry.seconds / Double(runs) * 1000
+            let gflops = 2 * Double(entry.multiplyAdds) / entry.seconds / 1e9
+            print(String(format: "  %7.1f ms %5.1f%% %6.0f GFLOP/s  %2d× %@", ms, 100 * entry.seconds / total, gflops, entry.calls / runs, label))
         }
     }
 }

@@ -101,9 +101,10 @@ final class MBConvBlock {
 
     func callAsFunction(_ input: Tensor) -> Tensor {
         var x = expand.map { $0(input) } ?? input
-        x = depthwise(x)
         // Squeeze-excitation: gate each channel by a function of its mean.
-        let squeezed = Tensor(channels: x.channels, height: 1, width: 1, data: Pooling.globalAverage(x))
+        let (mapped, means) = depthwise.depthwiseWithMeans(x)
+        x = mapped
+        let squeezed = Tensor(channels: x.channels, height: 1, width: 1, data: means)
         let gates = excite(reduce(squeezed)).data
         var y = project(x, inputScale: gates)
         if skip { y += input }
