@@ -71,7 +71,7 @@ public final class Conv2d {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var out = output(for: x)
-        measure(out) {
+        measure(height: out.height, width: out.width) {
             if isDepthwise {
                 depthwise(x, into: &out, channelMeans: nil)
             } else {
@@ -100,7 +100,7 @@ public final class Conv2d {
             }
         }
         var out = output(for: x)
-        measure(out) { scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) } }
+        measure(height: out.height, width: out.width) { scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) } }
         return out
     }
 
@@ -112,17 +112,19 @@ public final class Conv2d {
                       width: outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right))
     }
 
-    /// Runs `body` under `LayerProfile`, labelled with this layer's shape.
-    func measure(_ out: Tensor, _ body: () -> Void) {
-        let macs = out.data.count * (inChannels / groups) * kernel.height * kernel.width
-        LayerProfile.measure(label(out), multiplyAdds: macs, body)
+    /// Runs `body` under `LayerProfile`, labelled with this layer's shape and output size.
+    /// (It takes the size, not the output: a second reference to the output's storage
+    /// would make every write to it copy the whole map.)
+    func measure(height: Int, width: Int, _ body: () -> Void) {
+        let macs = outChannels * height * width * (inChannels / groups) * kernel.height * kernel.width
+        LayerProfile.measure(label(height: height, width: width), multiplyAdds: macs, body)
     }
 
     /// "3×3/2 g32 256→256 @64×64 relu": kernel, stride, groups, channels, output size.
-    func label(_ out: Tensor) -> String {
+    func label(height: Int, width: Int) -> String {
         let kind = isDepthwise ? " dw" : groups > 1 ? " g\(groups)" : ""
         let dilated = dilation > 1 ? " d\(dilation)" : ""
-        return "\(kernel.height)×\(kernel.width)/\(stride)\(dilated)\(kind) \(inChannels)→\(outChannels) @\(out.height)×\(out.width) \(activation)"
+        return "\(kernel.height)×\(kernel.width)/\(stride)\(dilated)\(kind) \(inChannels)→\(outChannels) @\(height)×\(width) \(activation)"
     }
 
     /// im2col + sgemm, cut into tasks of whole groups × blocks of output pixels (or of

@@ -7,7 +7,7 @@ extension Conv2d {
         precondition(isDepthwise && x.channels == inChannels)
         var out = output(for: x)
         var means = [Float](repeating: 0, count: outChannels)
-        measure(out) { means.withUnsafeMutableBufferPointer { depthwise(x, into: &out, channelMeans: $0.baseAddress!) } }
+        measure(height: out.height, width: out.width) { means.withUnsafeMutableBufferPointer { depthwise(x, into: &out, channelMeans: $0.baseAddress!) } }
         return (out, means)
     }
 
@@ -58,11 +58,14 @@ extension Conv2d {
                                     (line + hi).update(repeating: 0, count: paddedWidth - hi)
                                 } else {
                                     for phase in 0..<s {
-                                        let part = line + phase * phaseLength
-                                        for i in 0..<phaseLength {
-                                            let column = i * s + phase - left
-                                            part[i] = column >= 0 && column < inWidth ? row[column] : 0
-                                        }
+                                        // Indices i whose column i·s + phase − left is inside the row.
+                                        let part = line + phase * phaseLength, shift = phase - left
+                                        let lo = min(max((-shift + s - 1) / s, 0), phaseLength)
+                                        let hi = max(min((inWidth - 1 - shift) / s + 1, phaseLength), lo)
+                                        part.update(repeating: 0, count: lo)
+                                        let from = row + shift
+                                        for i in lo..<hi { part[i] = from[i &* s] }
+                                        (part + hi).update(repeating: 0, count: phaseLength - hi)
                                     }
                                 }
                             }
@@ -72,6 +75,9 @@ extension Conv2d {
                             defer { line.deallocate() }
                             var sum = SIMD8<Float>()
                             for oy in 0..<outHeight {
+                                // Whole blocks go straight to the output row; a ragged row goes
+                                // through `line`.
+                                let line = outWidth % 8 == 0 ? result + oy * outWidth : line
                                 let rows = padded + oy * s * paddedWidth
                                 var block = 0
                                 // Four blocks at once: independent sums hide the add latency.
@@ -106,7 +112,7 @@ extension Conv2d {
                                     block += 1
                                 }
                                 activation.apply(line, count: outWidth, bias: biases.base[c])
-                                (result + oy * outWidth).update(from: line, count: outWidth)
+                                if outWidth % 8 != 0 { (result + oy * outWidth).update(from: line, count: outWidth) }
                                 if means != nil {
                                     var i = 0
                                     while i + 8 <= outWidth {
