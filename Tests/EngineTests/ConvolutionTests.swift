@@ -63,6 +63,9 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         (16, 16, 3, 2, [1, 1, 1, 1], 1, 8),   // grouped, ResNeXt-like
         (5, 7, 7, 2, [3, 3, 3, 3], 1, 1),     // stem
         (4, 4, 3, 1, [4, 4, 4, 4], 4, 1),
+        (48, 20, 3, 1, [1, 1, 1, 1], 1, 1),   // Winograd F(2×2, 3×3)
+        (64, 16, 3, 1, [1, 2, 1, 0], 1, 1),   // Winograd, uneven padding
+        (48, 17, 3, 1, [2, 2, 2, 2], 1, 1),   // Winograd, output larger than input
     ])
     func matchesTheDefinition(config: (Int, Int, Int, Int, [Int], Int, Int)) {
         let (cin, cout, k, stride, pad, dilation, groups) = config
@@ -124,5 +127,24 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
             bytes = Data([UInt8(end - json.startIndex), 0, 0, 0, 0, 0, 0, 0]) + json
         }
         #expect { try SafeTensors(data: bytes) } throws: { "\($0)".contains(reason) }
+    }
+
+    /// The layers Winograd serves must take that path, and agree with im2col + GEMM.
+    @Test func winogradAgreesWithTheDirectPath() {
+        let conv = Conv2d(inChannels: 96, outChannels: 32, kernel: 3, padding: .uniform(1), activation: .relu)
+        var values = Values(seed: 3)
+        conv.weight = values.array(conv.weight.count)
+        conv.bias = values.array(32)
+        #expect(conv.usesWinograd)
+        for (h, w) in [(40, 37), (8, 8), (3, 130)] {
+            let x = Tensor(channels: 96, height: h, width: w, data: values.array(96 * h * w))
+            let fast = conv(x)
+            Conv2d.directOnly = true
+            defer { Conv2d.directOnly = false }
+            let direct = conv(x)
+            let error = relativeError(fast.data, direct.data)
+            print("Winograd vs im2col, 96→32 on \(h)×\(w): max|Δ|/max|y| = \(error)")
+            #expect(error < 2e-6)
+        }
     }
 }

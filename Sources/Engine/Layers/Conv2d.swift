@@ -27,7 +27,9 @@ public final class Conv2d {
     public let dilation: Int
     public let groups: Int
     /// [out, in / groups, kh, kw].
-    public var weight: [Float]
+    public var weight: [Float] { didSet { winogradCache = nil } }
+    /// The Winograd-transformed filters, made on first use.
+    private var winogradCache: [Float]?
     /// One per output channel (zeros when the layer has none).
     public var bias: [Float]
     public var activation: Activation
@@ -74,6 +76,9 @@ public final class Conv2d {
         measure(height: out.height, width: out.width) {
             if isDepthwise {
                 depthwise(x, into: &out, channelMeans: nil)
+            } else if usesWinograd {
+                if winogradCache == nil { winogradCache = winogradFilters() }
+                winogradCache!.withUnsafeBufferPointer { winograd(x, filters: $0.baseAddress!, into: &out) }
             } else {
                 weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
             }

@@ -14,7 +14,7 @@ extension Conv2d {
     /// One input channel per output channel, a task per channel. The channel is first
     /// copied into a zero-padded plane whose columns are split by phase (x mod stride), so
     /// every tap of every output reads a contiguous run: eight outputs at a time accumulate
-    /// all kh×kw taps in registers (in kernel order); each finished row gets bias and
+    /// all kh×kw taps in registers (in kernel order); the finished plane gets bias and
     /// activation while in cache.
     func depthwise(_ x: Tensor, into out: inout Tensor, channelMeans: UnsafeMutablePointer<Float>?) {
         let kh = kernel.height, kw = kernel.width, s = stride, d = dilation
@@ -61,7 +61,8 @@ extension Conv2d {
                                         // Indices i whose column i·s + phase − left is inside the row.
                                         let part = line + phase * phaseLength, shift = phase - left
                                         let lo = min(max((-shift + s - 1) / s, 0), phaseLength)
-                                        let hi = max(min((inWidth - 1 - shift) / s + 1, phaseLength), lo)
+                                        let last = inWidth - 1 - shift  // floor(last / s) is the last index
+                                        let hi = last < 0 ? lo : max(min(last / s + 1, phaseLength), lo)
                                         part.update(repeating: 0, count: lo)
                                         let from = row + shift
                                         for i in lo..<hi { part[i] = from[i &* s] }
@@ -71,56 +72,66 @@ extension Conv2d {
                             }
                             for t in 0..<(kh * kw) { taps[t] = SIMD8(repeating: weights.base[c * kh * kw + t]) }
                             let result = target.base + c * outHeight * outWidth
-                            let line = UnsafeMutablePointer<Float>.allocate(capacity: blocks * 8)
-                            defer { line.deallocate() }
+                            // Output blocks of eight, numbered row by row; block b of row oy is
+                            // at plane + b·8 when rows are whole blocks, otherwise in `ragged`.
+                            let total = outHeight * blocks
+                            let ragged = outWidth % 8 == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: total * 8)
+                            defer { ragged?.deallocate() }
+                            let plane = ragged ?? result
+                            @inline(__always) func input(_ b: Int) -> UnsafeRawPointer {
+                                let oy = b / blocks
+                                return UnsafeRawPointer(padded + oy &* s &* paddedWidth + (b &- oy &* blocks) &* 8)
+                            }
+                            var b = 0
+                            // Four blocks at once (of one row or several): independent sums
+                            // hide the latency of the adds.
+                            while b + 4 <= total {
+                                let p0 = input(b), p1 = input(b + 1), p2 = input(b + 2), p3 = input(b + 3)
+                                var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+                                for ky in 0..<kh {
+                                    let rowOffset = ky &* rowStep
+                                    for kx in 0..<kw {
+                                        let offset = (rowOffset &+ tapOffsets[kx]) &* 4, t = taps[ky &* kw &+ kx]
+                                        a0 += p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * t
+                                        a1 += p1.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * t
+                                        a2 += p2.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * t
+                                        a3 += p3.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * t
+                                    }
+                                }
+                                let out = UnsafeMutableRawPointer(plane + b * 8)
+                                out.storeBytes(of: a0, as: SIMD8<Float>.self)
+                                out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+                                out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+                                out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+                                b += 4
+                            }
+                            while b < total {
+                                let p0 = input(b)
+                                var a0 = SIMD8<Float>()
+                                for ky in 0..<kh {
+                                    for kx in 0..<kw {
+                                        let offset = (ky &* rowStep &+ tapOffsets[kx]) &* 4
+                                        a0 += p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * taps[ky &* kw &+ kx]
+                                    }
+                                }
+                                UnsafeMutableRawPointer(plane + b * 8).storeBytes(of: a0, as: SIMD8<Float>.self)
+                                b += 1
+                            }
+                            if let ragged {
+                                for oy in 0..<outHeight {
+                                    (result + oy * outWidth).update(from: ragged + oy * blocks * 8, count: outWidth)
+                                }
+                            }
+                            activation.apply(result, count: outHeight * outWidth, bias: biases.base[c])
                             var sum = SIMD8<Float>()
-                            for oy in 0..<outHeight {
-                                // Whole blocks go straight to the output row; a ragged row goes
-                                // through `line`.
-                                let line = outWidth % 8 == 0 ? result + oy * outWidth : line
-                                let rows = padded + oy * s * paddedWidth
-                                var block = 0
-                                // Four blocks at once: independent sums hide the add latency.
-                                while block + 4 <= blocks {
-                                    var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
-                                    for ky in 0..<kh {
-                                        let row = rows + ky &* rowStep + block &* 8
-                                        for kx in 0..<kw {
-                                            let p = UnsafeRawPointer(row + tapOffsets[kx]), t = taps[ky &* kw &+ kx]
-                                            a0 += p.loadUnaligned(as: SIMD8<Float>.self) * t
-                                            a1 += p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * t
-                                            a2 += p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) * t
-                                            a3 += p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) * t
-                                        }
-                                    }
-                                    let out = UnsafeMutableRawPointer(line + block * 8)
-                                    out.storeBytes(of: a0, as: SIMD8<Float>.self)
-                                    out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
-                                    out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
-                                    out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
-                                    block += 4
+                            if means != nil {
+                                let count = outHeight * outWidth
+                                var i = 0
+                                while i + 8 <= count {
+                                    sum += UnsafeRawPointer(result + i).loadUnaligned(as: SIMD8<Float>.self)
+                                    i += 8
                                 }
-                                while block < blocks {
-                                    var a0 = SIMD8<Float>()
-                                    for ky in 0..<kh {
-                                        let row = rows + ky &* rowStep + block &* 8
-                                        for kx in 0..<kw {
-                                            a0 += UnsafeRawPointer(row + tapOffsets[kx]).loadUnaligned(as: SIMD8<Float>.self) * taps[ky &* kw &+ kx]
-                                        }
-                                    }
-                                    UnsafeMutableRawPointer(line + block * 8).storeBytes(of: a0, as: SIMD8<Float>.self)
-                                    block += 1
-                                }
-                                activation.apply(line, count: outWidth, bias: biases.base[c])
-                                if outWidth % 8 != 0 { (result + oy * outWidth).update(from: line, count: outWidth) }
-                                if means != nil {
-                                    var i = 0
-                                    while i + 8 <= outWidth {
-                                        sum += UnsafeRawPointer(line + i).loadUnaligned(as: SIMD8<Float>.self)
-                                        i += 8
-                                    }
-                                    while i < outWidth { sum[0] += line[i]; i += 1 }
-                                }
+                                while i < count { sum[0] += result[i]; i += 1 }
                             }
                             means?.base[c] = sum.sum() / Float(outHeight * outWidth)
                         }
