@@ -60,10 +60,13 @@ public final class Conv2d {
     public func fold(_ norm: BatchNorm) {
         let (scale, shift) = norm.scaleAndShift
         let perOutput = weight.count / outChannels
+        var folded = weight, foldedBias = bias
         for o in 0..<outChannels {
-            for i in 0..<perOutput { weight[o * perOutput + i] *= scale[o] }
-            bias[o] = bias[o] * scale[o] + shift[o]
+            for i in 0..<perOutput { folded[o * perOutput + i] *= scale[o] }
+            foldedBias[o] = foldedBias[o] * scale[o] + shift[o]
         }
+        weight = folded
+        bias = foldedBias
     }
 
     /// Output size for an input size along one axis.

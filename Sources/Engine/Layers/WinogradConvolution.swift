@@ -24,6 +24,7 @@ extension Conv2d {
         let cin = inChannels, cout = outChannels
         let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
         var u = [Float](repeating: 0, count: 16 * cout * cin)
+        let weight = self.weight
         for o in 0..<cout {
             for c in 0..<cin {
                 let w = (0..<9).map { Double(weight[(o * cin + c) * 9 + $0]) }

@@ -19,12 +19,14 @@ enum ParameterLoading {
         let g = try weights.take(name + ".weight_g", shape: [output, 1, 1, 1])
         let v = try weights.take(name + ".weight_v", shape: conv.weightShape)
         let perOutput = v.count / output
+        var weight = v
         for o in 0..<output {
             var norm: Double = 0
             for i in 0..<perOutput { norm += Double(v[o * perOutput + i]) * Double(v[o * perOutput + i]) }
             let scale = Double(g[o]) / norm.squareRoot()
-            for i in 0..<perOutput { conv.weight[o * perOutput + i] = Float(Double(v[o * perOutput + i]) * scale) }
+            for i in 0..<perOutput { weight[o * perOutput + i] = Float(Double(v[o * perOutput + i]) * scale) }
         }
+        conv.weight = weight
         conv.bias = try weights.take(name + ".bias", shape: [output])
         return conv
     }
