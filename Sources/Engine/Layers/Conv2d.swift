@@ -49,6 +49,12 @@ public final class Conv2d {
         bias = [Float](repeating: 0, count: outChannels)
     }
 
+    /// A 1×1 conv with a stride and no padding (ResNet downsampling): the input is
+    /// subsampled once and multiplied as it is, rather than unfolded block by block.
+    var isStridedPointwise: Bool {
+        kernel.height == 1 && kernel.width == 1 && stride > 1 && padding == .uniform(0) && groups == 1
+    }
+
     /// One input channel per output channel (EfficientNet's k×k convs): a direct kernel
     /// rather than GEMM.
     public var isDepthwise: Bool { groups == inChannels && inChannels == outChannels }
@@ -79,6 +85,9 @@ public final class Conv2d {
         measure(height: out.height, width: out.width) {
             if isDepthwise {
                 depthwise(x, into: &out, channelMeans: nil)
+            } else if isStridedPointwise {
+                let sampled = x.subsampled(stride: stride, height: out.height, width: out.width)
+                weight.withUnsafeBufferPointer { gemm(sampled, weights: $0.baseAddress!, into: &out, sampled: true) }
             } else if usesWinograd {
                 if winogradCache == nil { winogradCache = winogradFilters() }
                 winogradCache!.withUnsafeBufferPointer { winograd(x, filters: $0.baseAddress!, into: &out) }
@@ -139,10 +148,12 @@ public final class Conv2d {
     /// output channels when the map is small). Each task unfolds only its own pixels into a
     /// scratch block, multiplies single-threaded, then adds the bias and applies the
     /// activation while its block is still in cache.
-    private func gemm(_ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor) {
+    private func gemm(_ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor, sampled: Bool = false) {
         let cin = inChannels / groups, cout = outChannels / groups
         let k = cin * kernel.height * kernel.width, n = out.planeSize
-        let pointwise = kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
+        // A 1×1 stride-1 conv multiplies the input itself, as does a strided one whose input
+        // was `sampled` first.
+        let pointwise = sampled || kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
         let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups)
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
         x.data.withUnsafeBufferPointer { input in

@@ -88,6 +88,27 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
+    /// Every `stride`-th pixel of every `stride`-th row, starting at (0, 0), for an output
+    /// of height × width (what a 1×1 strided convolution reads).
+    public func subsampled(stride: Int, height outHeight: Int, width outWidth: Int) -> Tensor {
+        precondition((outHeight - 1) * stride < height && (outWidth - 1) * stride < width)
+        var out = Tensor(uninitializedChannels: channels, height: outHeight, width: outWidth)
+        let inHeight = height, inWidth = width
+        data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!)), target = DisjointPointer(output.baseAddress!)
+                Parallel.forEach(channels) { c in
+                    for oy in 0..<outHeight {
+                        let from = source.base + (c * inHeight + oy * stride) * inWidth
+                        let to = target.base + (c * outHeight + oy) * outWidth
+                        for ox in 0..<outWidth { to[ox] = from[ox &* stride] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Multiplies every value of channel c by `scales[c]`, in place.
     public mutating func scaleChannels(by scales: [Float]) {
         precondition(scales.count == channels)
