@@ -12,7 +12,7 @@ extension Conv2d {
     /// enough channels for the 16 GEMMs to beat one im2col GEMM.
     var usesWinograd: Bool {
         kernel.height == 3 && kernel.width == 3 && stride == 1 && dilation == 1 && groups == 1
-            && inChannels >= 48 && outChannels >= 16 && !Conv2d.directOnly
+            && inChannels >= 32 && outChannels >= 16 && !Conv2d.directOnly
     }
 
     /// Turns Winograd off (tests compare it against the direct path).
@@ -49,10 +49,11 @@ extension Conv2d {
         let inHeight = x.height, inWidth = x.width, outHeight = out.height, outWidth = out.width
         let tilesY = (outHeight + 1) / 2, tilesX = (outWidth + 1) / 2
         let blocksX = (tilesX + 7) / 8, rowTiles = blocksX * 8
-        // Padded columns of a band split by parity: column j at (j % 2)·phase + j / 2.
-        let phase = rowTiles + 1
-        // About 4 MB of transformed input per task, and at least 64 tiles.
-        let bandRows = max(1, min(tilesY, max(64, (1 << 20) / (16 * cin)) / rowTiles))
+        // A padded band row holds every column a block of eight tiles reads as 16-wide loads.
+        let paddedWidth = 16 * blocksX + 3
+        // About 1 MB of transformed input per task (it and the products stay in L2), and at
+        // least 64 tiles.
+        let bandRows = max(1, min(tilesY, max(64, (1 << 18) / (16 * cin)) / rowTiles))
         let bands = (tilesY + bandRows - 1) / bandRows
         let top = padding.top, left = padding.left
         let activation = self.activation
@@ -68,41 +69,34 @@ extension Conv2d {
                         let tiles = rows * rowTiles
                         let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * tiles)
                         let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * tiles)
-                        let paddedRows = 2 * rows + 2, paddedWidth = 2 * phase
+                        let paddedRows = 2 * rows + 2
                         let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedRows * paddedWidth)
                         // One tile's 16 values, eight tiles wide.
                         let d = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
                         defer { v.deallocate(); m.deallocate(); padded.deallocate(); d.deallocate() }
                         for c in 0..<cin {
-                            // The band's input rows, zero-padded, columns split by parity.
+                            // The band's input rows, zero-padded: padded column j is x = j − left.
                             let channel = source.base + c * inHeight * inWidth
+                            let lo = min(max(left, 0), paddedWidth), hi = min(max(left + inWidth, lo), paddedWidth)
                             for r in 0..<paddedRows {
                                 let line = padded + r * paddedWidth, y = 2 * firstTileRow + r - top
                                 guard y >= 0 && y < inHeight else {
                                     line.update(repeating: 0, count: paddedWidth)
                                     continue
                                 }
-                                let row = channel + y * inWidth
-                                for parity in 0..<2 {
-                                    let part = line + parity * phase, shift = parity - left
-                                    let lo = min(max((-shift + 1) / 2, 0), phase)
-                                    let last = inWidth - 1 - shift  // floor(last / 2) is the last index
-                                    let hi = last < 0 ? lo : max(min(last / 2 + 1, phase), lo)
-                                    part.update(repeating: 0, count: lo)
-                                    let from = row + shift
-                                    for i in lo..<hi { part[i] = from[i &* 2] }
-                                    (part + hi).update(repeating: 0, count: phase - hi)
-                                }
+                                line.update(repeating: 0, count: lo)
+                                (line + lo).update(from: channel + y * inWidth + (lo - left), count: hi - lo)
+                                (line + hi).update(repeating: 0, count: paddedWidth - hi)
                             }
-                            // Bᵀ d B for eight tiles at a time.
+                            // Bᵀ d B for eight tiles at a time: tile t's column b is 2t + b, the
+                            // even lanes of a 16-wide load at b.
                             for tileRow in 0..<rows {
                                 for block in 0..<blocksX {
                                     for a in 0..<4 {
-                                        let line = UnsafeRawPointer(padded + (2 * tileRow + a) * paddedWidth + block * 8)
-                                        d[a * 4 + 0] = line.loadUnaligned(as: SIMD8<Float>.self)
-                                        d[a * 4 + 1] = line.loadUnaligned(fromByteOffset: 4 * phase, as: SIMD8<Float>.self)
-                                        d[a * 4 + 2] = line.loadUnaligned(fromByteOffset: 4, as: SIMD8<Float>.self)
-                                        d[a * 4 + 3] = line.loadUnaligned(fromByteOffset: 4 * phase + 4, as: SIMD8<Float>.self)
+                                        let line = UnsafeRawPointer(padded + (2 * tileRow + a) * paddedWidth + block * 16)
+                                        for b in 0..<4 {
+                                            d[a * 4 + b] = line.loadUnaligned(fromByteOffset: 4 * b, as: SIMD16<Float>.self).evenHalf
+                                        }
                                     }
                                     let column = tileRow * rowTiles + block * 8
                                     Self.transformInput(d)
@@ -128,11 +122,9 @@ extension Conv2d {
                                     let (y00, y01, y10, y11) = Self.transformOutput(d)
                                     let oy = 2 * (firstTileRow + tileRow)
                                     if 16 * (block + 1) <= outWidth && oy + 1 < outHeight {
-                                        let top = plane + oy * outWidth + 16 * block, bottom = top + outWidth
-                                        for lane in 0..<8 {
-                                            top[2 * lane] = y00[lane]; top[2 * lane + 1] = y01[lane]
-                                            bottom[2 * lane] = y10[lane]; bottom[2 * lane + 1] = y11[lane]
-                                        }
+                                        let top = UnsafeMutableRawPointer(plane + oy * outWidth + 16 * block)
+                                        Self.storeInterleaved(y00, y01, to: top)
+                                        Self.storeInterleaved(y10, y11, to: top + 4 * outWidth)
                                         continue
                                     }
                                     for lane in 0..<8 {
@@ -167,6 +159,13 @@ extension Conv2d {
             let d0 = d[a * 4], d1 = d[a * 4 + 1], d2 = d[a * 4 + 2], d3 = d[a * 4 + 3]
             d[a * 4] = d0 - d2; d[a * 4 + 1] = d1 + d2; d[a * 4 + 2] = d2 - d1; d[a * 4 + 3] = d1 - d3
         }
+    }
+
+    /// a0 b0 a1 b1 … a7 b7 (the left and right outputs of eight tiles) as 16 floats.
+    @inline(__always)
+    static func storeInterleaved(_ a: SIMD8<Float>, _ b: SIMD8<Float>, to target: UnsafeMutableRawPointer) {
+        target.storeBytes(of: SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]), as: SIMD8<Float>.self)
+        target.storeBytes(of: SIMD8(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]), toByteOffset: 32, as: SIMD8<Float>.self)
     }
 
     /// Aᵀ m A for a 4×4 tile, Aᵀ = [1 1 1 0; 0 1 −1 −1]: the 2×2 outputs.
