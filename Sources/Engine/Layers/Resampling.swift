@@ -1,3 +1,5 @@
+import Shared
+
 /// Changes of resolution as PyTorch computes them.
 public enum Resampling {
     /// `F.interpolate(mode="bilinear")` to `height` × `width`.
@@ -5,7 +7,7 @@ public enum Resampling {
     /// With `alignCorners` false (PyTorch's default) source coordinates are
     /// (dst + 0.5) · in / out − 0.5, clamped at 0; with true, dst · (in − 1) / (out − 1).
     public static func bilinear(_ x: Tensor, height: Int, width: Int, alignCorners: Bool) -> Tensor {
-        var out = Tensor(channels: x.channels, height: height, width: width)
+        var out = Tensor(uninitializedChannels: x.channels, height: height, width: width)
         func coordinates(_ outSize: Int, _ inSize: Int) -> [(Int, Int, Float)] {
             (0..<outSize).map { d in
                 var s: Float
@@ -21,13 +23,16 @@ public enum Resampling {
             }
         }
         let ys = coordinates(height, x.height), xs = coordinates(width, x.width)
+        let inWidth = x.width, inPlane = x.planeSize
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
-                for c in 0..<x.channels {
-                    let plane = input.baseAddress! + c * x.planeSize
-                    let target = output.baseAddress! + c * height * width
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let destination = DisjointPointer(output.baseAddress!)
+                Parallel.forEach(x.channels) { c in
+                    let plane = source.base + c * inPlane
+                    let target = destination.base + c * height * width
                     for (oy, (y0, y1, wy)) in ys.enumerated() {
-                        let row0 = plane + y0 * x.width, row1 = plane + y1 * x.width
+                        let row0 = plane + y0 * inWidth, row1 = plane + y1 * inWidth
                         for (ox, (x0, x1, wx)) in xs.enumerated() {
                             let top = (1 - wx) * row0[x0] + wx * row0[x1]
                             let bottom = (1 - wx) * row1[x0] + wx * row1[x1]
@@ -45,13 +50,22 @@ public enum Resampling {
     public static func pixelShuffle(_ x: Tensor, factor r: Int) -> Tensor {
         precondition(x.channels % (r * r) == 0)
         let channels = x.channels / (r * r)
-        var out = Tensor(channels: channels, height: x.height * r, width: x.width * r)
-        for c in 0..<channels {
-            for i in 0..<r {
-                for j in 0..<r {
-                    let source = c * r * r + i * r + j
-                    for y in 0..<x.height {
-                        for xx in 0..<x.width { out[c, y * r + i, xx * r + j] = x[source, y, xx] }
+        var out = Tensor(uninitializedChannels: channels, height: x.height * r, width: x.width * r)
+        let height = x.height, width = x.width
+        x.data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                let from = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let to = DisjointPointer(output.baseAddress!)
+                Parallel.forEach(channels) { c in
+                    for i in 0..<r {
+                        for j in 0..<r {
+                            let source = from.base + (c * r * r + i * r + j) * height * width
+                            for y in 0..<height {
+                                let target = to.base + (c * height * r + y * r + i) * width * r + j
+                                let row = source + y * width
+                                for xx in 0..<width { target[xx &* r] = row[xx] }
+                            }
+                        }
                     }
                 }
             }
