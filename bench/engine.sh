@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
 # The engine beside PyTorch and onnxruntime, same models, same weights, same run:
 # median ms per 512x512 tile at 2 threads, and Tessera's ratio to each.
-#   bench/engine.sh                       (MODELS=effunet-b0,effunet-b5,unext50 REPEATS=5)
+#   bench/engine.sh                 (MODELS=effunet-b0,effunet-b5,unext50 REPEATS=5 ROUNDS=3)
+# This machine is shared and its speed drifts by tens of percent over minutes, so the
+# runtimes take turns: each round runs the references and then Tessera on one model, and
+# the figures are medians over rounds (ratios are taken within a round, then the median).
 # Sets up a venv in .venv-bench (CPU torch, onnxruntime, efficientnet_pytorch) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export MODELS=${MODELS:-effunet-b0,effunet-b5,unext50} REPEATS=${REPEATS:-5} THREADS=${THREADS:-2} TILE=${TILE:-512}
+export REPEATS=${REPEATS:-5} THREADS=${THREADS:-2} TILE=${TILE:-512}
+models=${MODELS:-effunet-b0,effunet-b5,unext50} rounds=${ROUNDS:-3}
 if [ ! -x .venv-bench/bin/python ]; then
   python3 -m venv .venv-bench
   .venv-bench/bin/pip install -q "torch==2.13.0+cpu" numpy onnx onnxruntime efficientnet_pytorch==0.7.1
 fi
 swift build -c release --product tessera >/dev/null
 tessera=$(swift build -c release --show-bin-path)/tessera
-reference=$(mktemp); ours=$(mktemp)
-.venv-bench/bin/python bench/engine_reference.py 2>/dev/null > "$reference"
-"$tessera" bench engine --models "$MODELS" --repeats "$REPEATS" --threads "$THREADS" --tile "$TILE" --json > "$ours"
-python3 - "$reference" "$ours" <<'PY'
-import json, sys
-ref = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-ours = {j["model"]: j for j in (json.loads(l) for l in open(sys.argv[2]) if l.strip())}
-print(f"{'model':12} {'tessera ms':>10} {'GFLOP/s':>8} {'RSS MB':>7}   reference ms   tessera / reference")
-for model, t in ours.items():
-    for r in (r for r in ref if r["model"] == model):
-        print(f"{model:12} {t['ms']:10.0f} {t['gflops']:8.0f} {t['rss_mb']:7.0f}   {r['runtime']:24} {r['ms']:6.0f}   {t['ms'] / r['ms']:.2f}")
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for round in $(seq "$rounds"); do
+  for model in ${models//,/ }; do
+    echo "round $round/$rounds: $model" >&2
+    MODELS=$model .venv-bench/bin/python bench/engine_reference.py 2>/dev/null | sed "s/^{/{\"round\":$round,/" >> "$results"
+    "$tessera" bench engine --models "$model" --repeats "$REPEATS" --threads "$THREADS" --tile "$TILE" --json \
+      | sed "s/^{/{\"round\":$round,\"runtime\":\"tessera\",/" >> "$results"
+  done
+done
+python3 - "$results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+models = list(dict.fromkeys(r["model"] for r in rows))
+print(f"{'model':12} {'tessera ms':>10} {'GFLOP/s':>8} {'RSS MB':>7}   {'reference':24} {'ms':>6}   tessera / reference (rounds)")
+for model in models:
+    ours = {r["round"]: r for r in rows if r["model"] == model and r["runtime"] == "tessera"}
+    ms = statistics.median(r["ms"] for r in ours.values())
+    gflops = statistics.median(r["gflops"] for r in ours.values())
+    rss = max(r["rss_mb"] for r in ours.values())
+    for runtime in dict.fromkeys(r["runtime"] for r in rows if r["model"] == model and r["runtime"] != "tessera"):
+        theirs = {r["round"]: r["ms"] for r in rows if r["model"] == model and r["runtime"] == runtime}
+        ratios = sorted(ours[k]["ms"] / theirs[k] for k in theirs if k in ours)
+        spread = ", ".join(f"{x:.2f}" for x in ratios)
+        print(f"{model:12} {ms:10.0f} {gflops:8.0f} {rss:7.0f}   {runtime:24} {statistics.median(theirs.values()):6.0f}   "
+              f"{statistics.median(ratios):.2f}  ({spread})")
 PY
-rm -f "$reference" "$ours"
