@@ -1,3 +1,5 @@
+import Shared
+
 /// Inference batch normalisation: y = (x − mean) / √(var + eps) · γ + β, per channel.
 ///
 /// Tessera folds it into the preceding convolution at load time (`Conv2d.fold`); standing
@@ -33,14 +35,19 @@ public struct BatchNorm: Sendable {
     /// Applies the normalisation, then `activation`.
     public func callAsFunction(_ x: Tensor, activation: Activation = .identity) -> Tensor {
         let (scale, shift) = scaleAndShift
-        var out = x
+        var out = Tensor(uninitializedChannels: x.channels, height: x.height, width: x.width)
         let plane = x.planeSize
-        out.data.withUnsafeMutableBufferPointer { o in
-            for c in 0..<x.channels {
-                let base = c * plane
-                for i in 0..<plane { o[base + i] = o[base + i] * scale[c] + shift[c] }
+        x.data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let target = DisjointPointer(output.baseAddress!)
+                Parallel.forEach(x.channels) { c in
+                    let from = source.base + c * plane, to = target.base + c * plane
+                    let s = scale[c], t = shift[c]
+                    for i in 0..<plane { to[i] = from[i] * s + t }
+                    activation.apply(to, count: plane)
+                }
             }
-            activation.apply(o)
         }
         return out
     }

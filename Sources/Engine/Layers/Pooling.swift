@@ -6,28 +6,53 @@ public enum Pooling {
     public static func max(_ x: Tensor, kernel: Int, stride: Int, padding: Int) -> Tensor {
         let outHeight = (x.height + 2 * padding - kernel) / stride + 1
         let outWidth = (x.width + 2 * padding - kernel) / stride + 1
-        var out = Tensor(channels: x.channels, height: outHeight, width: outWidth)
-        for c in 0..<x.channels {
-            for oy in 0..<outHeight {
-                for ox in 0..<outWidth {
-                    var best = -Float.infinity
-                    for ky in 0..<kernel {
-                        let y = oy * stride - padding + ky
-                        guard y >= 0 && y < x.height else { continue }
-                        for kx in 0..<kernel {
-                            let xx = ox * stride - padding + kx
-                            guard xx >= 0 && xx < x.width else { continue }
-                            best = Swift.max(best, x[c, y, xx])
+        var out = Tensor(uninitializedChannels: x.channels, height: outHeight, width: outWidth)
+        let height = x.height, width = x.width
+        // Output columns [first, end) whose window lies wholly inside the row.
+        let first = Swift.min((padding + stride - 1) / stride, outWidth)
+        let end = Swift.max(first, Swift.min(outWidth, width - kernel + padding >= 0 ? (width - kernel + padding) / stride + 1 : 0))
+        x.data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let target = DisjointPointer(output.baseAddress!)
+                Parallel.forEach(x.channels) { c in
+                    let plane = source.base + c * height * width
+                    let result = target.base + c * outHeight * outWidth
+                    for oy in 0..<outHeight {
+                        let line = result + oy * outWidth
+                        for ox in 0..<outWidth { line[ox] = -Float.infinity }
+                        for ky in 0..<kernel {
+                            let y = oy * stride - padding + ky
+                            guard y >= 0 && y < height else { continue }
+                            let row = plane + y * width
+                            for ox in 0..<first { line[ox] = window(row, ox, ky: ky, kernel, stride, padding, width, line[ox]) }
+                            for ox in first..<end {
+                                var best = line[ox]
+                                let start = row + (ox &* stride &- padding)
+                                for kx in 0..<kernel { best = Swift.max(best, start[kx]) }
+                                line[ox] = best
+                            }
+                            for ox in end..<outWidth { line[ox] = window(row, ox, ky: ky, kernel, stride, padding, width, line[ox]) }
                         }
                     }
-                    out[c, oy, ox] = best
                 }
             }
         }
         return out
     }
 
-    /// `AdaptiveAvgPool2d(1)`: one mean per channel.
+    /// The running maximum `best` updated with one kernel row of a window at the border.
+    @inline(__always)
+    private static func window(_ row: UnsafeMutablePointer<Float>, _ ox: Int, ky: Int, _ kernel: Int, _ stride: Int,
+                               _ padding: Int, _ width: Int, _ best: Float) -> Float {
+        var best = best
+        for kx in 0..<kernel {
+            let column = ox * stride - padding + kx
+            if column >= 0 && column < width { best = Swift.max(best, row[column]) }
+        }
+        return best
+    }
+
     public static func globalAverage(_ x: Tensor) -> [Float] {
         var means = [Float](repeating: 0, count: x.channels)
         let plane = x.planeSize
