@@ -6,8 +6,8 @@ import Shared
 /// more pixel at the bottom and right than at the top and left).
 ///
 /// Weights are [out, in / groups, kh, kw], as in a PyTorch state_dict. Ordinary and grouped
-/// convolutions run as im2col + OpenBLAS sgemm per group; depthwise ones (one input
-/// channel per group) run a direct loop, where GEMM would be all overhead. A folded batch
+/// convolutions run as im2col + OpenBLAS sgemm per group, 3×3 ones by Winograd; depthwise
+/// ones and groups of few channels run a direct kernel, where GEMM would be all overhead. A folded batch
 /// norm and an activation are applied to each block of output as soon as it is computed.
 public final class Conv2d {
     public struct Padding: Sendable, Equatable {
@@ -83,8 +83,8 @@ public final class Conv2d {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var out = output(for: x)
         measure(height: out.height, width: out.width) {
-            if isDepthwise {
-                depthwise(x, into: &out, channelMeans: nil)
+            if usesDirectKernel {
+                direct(x, into: &out, channelMeans: nil)
             } else if isStridedPointwise {
                 let sampled = x.subsampled(stride: stride, height: out.height, width: out.width)
                 weight.withUnsafeBufferPointer { gemm(sampled, weights: $0.baseAddress!, into: &out, sampled: true) }

@@ -1,0 +1,172 @@
+import Shared
+
+/// Convolutions with few input channels per group — depthwise (one) and ResNeXt's grouped
+/// 3×3 (4 to 32) — computed directly rather than by GEMM, whose tiny per-group matrices
+/// would be all overhead.
+extension Conv2d {
+    /// Groups with at most this many input channels run directly (`usesDirectKernel`).
+    static let directChannelLimit = 8
+
+    /// Depthwise, or grouped with few channels per group.
+    var usesDirectKernel: Bool { isDepthwise || (groups > 1 && inChannels / groups <= Conv2d.directChannelLimit) }
+
+    /// The output of a depthwise convolution and, for squeeze-excitation, the mean of each
+    /// output channel after the activation, computed in the same pass.
+    public func depthwiseWithMeans(_ x: Tensor) -> (output: Tensor, means: [Float]) {
+        precondition(isDepthwise && x.channels == inChannels)
+        var out = output(for: x)
+        var means = [Float](repeating: 0, count: outChannels)
+        measure(height: out.height, width: out.width) { means.withUnsafeMutableBufferPointer { direct(x, into: &out, channelMeans: $0.baseAddress!) } }
+        return (out, means)
+    }
+
+    /// A task per group. The group's input channels are first copied into zero-padded planes
+    /// whose columns are split by phase (x mod stride), so every tap of every output reads a
+    /// contiguous run. Then, for each output channel of the group, eight outputs at a time
+    /// accumulate all taps (input channel, then kernel row, then column) in registers, four
+    /// blocks at once; the finished plane gets bias and activation while in cache.
+    func direct(_ x: Tensor, into out: inout Tensor, channelMeans: UnsafeMutablePointer<Float>?) {
+        let kh = kernel.height, kw = kernel.width, s = stride, d = dilation, taps = kh * kw
+        let cin = inChannels / groups, cout = outChannels / groups
+        let outHeight = out.height, outWidth = out.width, inHeight = x.height, inWidth = x.width
+        let blocks = (outWidth + 7) / 8
+        // Padded column j = x + left lives in phase j % s at index j / s.
+        let phaseLength = blocks * 8 + ((kw - 1) * d) / s + 1
+        let paddedWidth = phaseLength * s
+        let paddedHeight = (outHeight - 1) * s + (kh - 1) * d + 1, paddedPlane = paddedHeight * paddedWidth
+        let top = padding.top, left = padding.left
+        let activation = self.activation
+        // Where tap (c, ky, kx) starts relative to an output block's origin in the padded planes.
+        var tapOffsets = [Int]()
+        for c in 0..<cin {
+            for ky in 0..<kh {
+                for kx in 0..<kw { tapOffsets.append(c * paddedPlane + ky * d * paddedWidth + (kx * d) % s * phaseLength + (kx * d) / s) }
+            }
+        }
+        x.data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                weight.withUnsafeBufferPointer { w in
+                    bias.withUnsafeBufferPointer { b in
+                        tapOffsets.withUnsafeBufferPointer { offsets in
+                            let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                            let target = DisjointPointer(output.baseAddress!)
+                            let weights = DisjointPointer(UnsafeMutablePointer(mutating: w.baseAddress!))
+                            let biases = DisjointPointer(UnsafeMutablePointer(mutating: b.baseAddress!))
+                            let tapOffset = DisjointPointer(UnsafeMutablePointer(mutating: offsets.baseAddress!))
+                            let means = channelMeans.map { DisjointPointer($0) }
+                            Parallel.forEach(groups) { group in
+                                let padded = UnsafeMutablePointer<Float>.allocate(capacity: cin * paddedPlane)
+                                let broadcast = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: cin * taps)
+                                defer { padded.deallocate(); broadcast.deallocate() }
+                                for c in 0..<cin {
+                                    Self.pad(source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
+                                             top: top, left: left, stride: s, phaseLength: phaseLength, rows: paddedHeight,
+                                             into: padded + c * paddedPlane)
+                                }
+                                for o in (group * cout)..<((group + 1) * cout) {
+                                    for t in 0..<(cin * taps) { broadcast[t] = SIMD8(repeating: weights.base[o * cin * taps + t]) }
+                                    let result = target.base + o * outHeight * outWidth
+                                    Self.accumulate(padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
+                                                    blocks: blocks, rows: outHeight, rowStep: s * paddedWidth, width: outWidth, into: result)
+                                    activation.apply(result, count: outHeight * outWidth, bias: biases.base[o])
+                                    if let means { means.base[o] = Self.mean(result, count: outHeight * outWidth) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies a channel into `rows` zero-padded rows of `stride` phases of `phaseLength`:
+    /// padded column j = x + left at (j % stride)·phaseLength + j / stride.
+    static func pad(_ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride s: Int,
+                    phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>) {
+        let paddedWidth = phaseLength * s
+        for r in 0..<rows {
+            let line = padded + r * paddedWidth, y = r - top
+            guard y >= 0 && y < height else {
+                line.update(repeating: 0, count: paddedWidth)
+                continue
+            }
+            let row = channel + y * width
+            if s == 1 {
+                let lo = min(max(left, 0), paddedWidth), hi = min(max(left + width, lo), paddedWidth)
+                line.update(repeating: 0, count: lo)
+                (line + lo).update(from: row + (lo - left), count: hi - lo)
+                (line + hi).update(repeating: 0, count: paddedWidth - hi)
+            } else {
+                for phase in 0..<s {
+                    // Indices i whose column i·s + phase − left is inside the row.
+                    let part = line + phase * phaseLength, shift = phase - left
+                    let lo = min(max((-shift + s - 1) / s, 0), phaseLength)
+                    let last = width - 1 - shift  // floor(last / s) is the last index
+                    let hi = last < 0 ? lo : max(min(last / s + 1, phaseLength), lo)
+                    part.update(repeating: 0, count: lo)
+                    let from = row + shift
+                    for i in lo..<hi { part[i] = from[i &* s] }
+                    (part + hi).update(repeating: 0, count: phaseLength - hi)
+                }
+            }
+        }
+    }
+
+    /// One output plane: for each block of eight outputs (numbered row by row, `blocks` a
+    /// row), the sum over `count` taps of taps[t] × the eight padded values at offsets[t]
+    /// from the block's origin. Rows of whole blocks are written in place; ragged ones
+    /// through a scratch plane.
+    static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
+                           offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int, width: Int,
+                           into result: UnsafeMutablePointer<Float>) {
+        let total = rows * blocks
+        let ragged = width % 8 == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: total * 8)
+        defer { ragged?.deallocate() }
+        let plane = ragged ?? result
+        @inline(__always) func origin(_ b: Int) -> UnsafeRawPointer {
+            let oy = b / blocks
+            return UnsafeRawPointer(padded + oy &* rowStep + (b &- oy &* blocks) &* 8)
+        }
+        var b = 0
+        // Four blocks at once (of one row or several): independent sums hide the add latency.
+        while b + 4 <= total {
+            let p0 = origin(b), p1 = origin(b + 1), p2 = origin(b + 2), p3 = origin(b + 3)
+            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+            for t in 0..<count {
+                let offset = offsets[t] &* 4, tap = taps[t]
+                a0 += p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a1 += p1.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a2 += p2.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a3 += p3.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+            }
+            let out = UnsafeMutableRawPointer(plane + b * 8)
+            out.storeBytes(of: a0, as: SIMD8<Float>.self)
+            out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+            out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+            b += 4
+        }
+        while b < total {
+            let p0 = origin(b)
+            var a0 = SIMD8<Float>()
+            for t in 0..<count { a0 += p0.loadUnaligned(fromByteOffset: offsets[t] &* 4, as: SIMD8<Float>.self) * taps[t] }
+            UnsafeMutableRawPointer(plane + b * 8).storeBytes(of: a0, as: SIMD8<Float>.self)
+            b += 1
+        }
+        if let ragged {
+            for oy in 0..<rows { (result + oy * width).update(from: ragged + oy * blocks * 8, count: width) }
+        }
+    }
+
+    /// The mean of `count` values, summed eight lanes at a time.
+    static func mean(_ values: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        var sum = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            sum += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { sum[0] += values[i]; i += 1 }
+        return sum.sum() / Float(count)
+    }
+}
