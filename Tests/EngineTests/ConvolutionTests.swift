@@ -139,8 +139,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         for (h, w) in [(40, 37), (8, 8), (3, 130)] {
             let x = Tensor(channels: 96, height: h, width: w, data: values.array(96 * h * w))
             let fast = conv(x)
-            Conv2d.directOnly = true
-            defer { Conv2d.directOnly = false }
+            conv.allowsWinograd = false
+            defer { conv.allowsWinograd = true }
             let direct = conv(x)
             let error = relativeError(fast.data, direct.data)
             print("Winograd vs im2col, 96→32 on \(h)×\(w): max|Δ|/max|y| = \(error)")

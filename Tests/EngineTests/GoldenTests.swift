@@ -65,3 +65,20 @@ import Testing
         #expect(error < 1e-4)
     }
 }
+
+/// Work is cut into tasks by shape alone, so the thread count never changes a bit of the
+/// result (the cluster's masks are bit-identical whatever each worker's --threads).
+@Suite struct ThreadCountTests {
+    @Test(arguments: ["effunet-b0", "unext50"])
+    func logitsDoNotDependOnTheThreadCount(model: String) throws {
+        let network = try CNNModel.network(model, weights: DeterministicWeights())
+        let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        Parallel.threads = 1
+        let one = network.logits(input)
+        Parallel.threads = 3
+        let three = network.logits(input)
+        #expect(one.data == three.data)
+    }
+}

@@ -33,6 +33,8 @@ public final class Conv2d {
     /// One per output channel (zeros when the layer has none).
     public var bias: [Float]
     public var activation: Activation
+    /// Whether a 3×3 layer may run by Winograd (tests turn it off to compare).
+    public var allowsWinograd = true
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Padding = .uniform(0),
                 dilation: Int = 1, groups: Int = 1, activation: Activation = .identity) {

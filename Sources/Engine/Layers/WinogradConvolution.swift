@@ -12,11 +12,8 @@ extension Conv2d {
     /// enough channels for the 16 GEMMs to beat one im2col GEMM.
     var usesWinograd: Bool {
         kernel.height == 3 && kernel.width == 3 && stride == 1 && dilation == 1 && groups == 1
-            && inChannels >= 32 && outChannels >= 16 && !Conv2d.directOnly
+            && inChannels >= 32 && outChannels >= 16 && allowsWinograd
     }
-
-    /// Turns Winograd off (tests compare it against the direct path).
-    nonisolated(unsafe) public static var directOnly = false
 
     /// The filters transformed, G g Gᵀ, as 16 matrices of outChannels × inChannels
     /// (position-major), computed in double precision.
