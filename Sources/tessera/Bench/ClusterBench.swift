@@ -80,7 +80,7 @@ struct ClusterBench: ParsableCommand {
             return process
         }
         let coordinator = try spawn(["coordinator", "--config", configPath])
-        // Workers share the machine's cores: each gets its share of BLAS threads.
+        // Workers share the machine's cores: each gets its share of engine threads.
         let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
         for _ in 0..<workers { _ = try spawn(["worker", "--config", configPath, "--member", member, "--threads", "\(threads)"]) }
         let client = try ClusterClient(config: config)
