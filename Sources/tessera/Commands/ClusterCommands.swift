@@ -39,7 +39,11 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "The member to host (a [member NAME] of the configuration).") var member: String
     @Option(help: "The coordinator's worker endpoint, if not the configuration's.") var coordinator: String?
-    @Option(help: "Threads for the model's matrix products.") var threads = 2
+    @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
+    }
 
     func run() throws {
         StopSignal.install()

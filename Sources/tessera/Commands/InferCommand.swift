@@ -34,7 +34,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Take members and settings from this cluster configuration instead (the cluster's reference result).") var config: String?
     @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
-    @Option(help: "Threads for the CNN's matrix products.") var threads = 2
+    @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
     @Flag(help: "No progress on stderr.") var quiet = false
@@ -44,6 +44,7 @@ struct InferCommand: ParsableCommand {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
         guard FlipSet(rawValue: flips) != nil else { throw ValidationError("--flips must be none, h, v or hv") }
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
     }
 
     func run() throws {
