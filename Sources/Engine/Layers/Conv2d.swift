@@ -27,9 +27,9 @@ public final class Conv2d {
     public let dilation: Int
     public let groups: Int
     /// [out, in / groups, kh, kw].
-    public var weight: [Float] { didSet { winogradCache = nil } }
-    /// The Winograd-transformed filters, made on first use.
-    private var winogradCache: [Float]?
+    public var weight: [Float] { didSet { winogradCache = [:] } }
+    /// The Winograd-transformed filters for each tile size used, made on first use.
+    private var winogradCache: [WinogradTile: [Float]] = [:]
     /// One per output channel (zeros when the layer has none).
     public var bias: [Float]
     public var activation: Activation
@@ -91,8 +91,9 @@ public final class Conv2d {
                 let sampled = x.subsampled(stride: stride, height: out.height, width: out.width)
                 weight.withUnsafeBufferPointer { gemm(sampled, weights: $0.baseAddress!, into: &out, sampled: true) }
             } else if usesWinograd {
-                if winogradCache == nil { winogradCache = winogradFilters() }
-                winogradCache!.withUnsafeBufferPointer { winograd(x, filters: $0.baseAddress!, into: &out) }
+                let tile = Self.winogradTile(height: out.height, width: out.width)
+                if winogradCache[tile] == nil { winogradCache[tile] = winogradFilters(tile) }
+                winogradCache[tile]!.withUnsafeBufferPointer { winograd(x, tile: tile, filters: $0.baseAddress!, into: &out) }
             } else {
                 weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
             }
