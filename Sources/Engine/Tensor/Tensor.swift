@@ -51,10 +51,17 @@ public struct Tensor: Sendable, Equatable {
     /// torchvision does: (v / 255 − mean) / std.
     public init(rgb image: [UInt8], width: Int, height: Int, mean: [Float], std: [Float]) {
         precondition(image.count == width * height * 3)
-        self.init(channels: 3, height: height, width: width)
+        self.init(uninitializedChannels: 3, height: height, width: width)
         let plane = width * height
-        for i in 0..<plane {
-            for c in 0..<3 { data[c * plane + i] = (Float(image[i * 3 + c]) / 255 - mean[c]) / std[c] }
+        image.withUnsafeBufferPointer { pixels in
+            data.withUnsafeMutableBufferPointer { values in
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: pixels.baseAddress!)), target = DisjointPointer(values.baseAddress!)
+                Parallel.forEach(3) { c in
+                    // The same expression as torchvision's, value by value.
+                    let m = mean[c], s = std[c], channel = target.base + c * plane
+                    for i in 0..<plane { channel[i] = (Float(source.base[i &* 3 &+ c]) / 255 - m) / s }
+                }
+            }
         }
     }
 
@@ -62,10 +69,20 @@ public struct Tensor: Sendable, Equatable {
     public static func concatenate(_ parts: [Tensor]) -> Tensor {
         let height = parts[0].height, width = parts[0].width
         precondition(parts.allSatisfy { $0.height == height && $0.width == width }, "concatenated maps differ in size")
-        var data: [Float] = []
-        data.reserveCapacity(parts.reduce(0) { $0 + $1.data.count })
-        for part in parts { data += part.data }
-        return Tensor(channels: parts.reduce(0) { $0 + $1.channels }, height: height, width: width, data: data)
+        var out = Tensor(uninitializedChannels: parts.reduce(0) { $0 + $1.channels }, height: height, width: width)
+        let plane = height * width
+        let offsets = parts.reduce(into: [0]) { $0.append($0.last! + $1.channels) }
+        out.data.withUnsafeMutableBufferPointer { output in
+            let target = DisjointPointer(output.baseAddress!)
+            // A task per output channel, copied from whichever part holds it.
+            Parallel.forEach(offsets.last!) { channel in
+                let part = offsets.lastIndex { $0 <= channel }!
+                parts[part].data.withUnsafeBufferPointer { source in
+                    (target.base + channel * plane).update(from: source.baseAddress! + (channel - offsets[part]) * plane, count: plane)
+                }
+            }
+        }
+        return out
     }
 
     /// Element-wise sum (residual connections).

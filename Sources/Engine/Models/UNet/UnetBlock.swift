@@ -18,9 +18,9 @@ final class UnetBlock {
     }
 
     func callAsFunction(_ up: Tensor, _ skip: Tensor) -> Tensor {
+        // relu(cat(a, b)) = cat(a, relu(b)): the shuffled half already passed a ReLU.
         let upsampled = Resampling.pixelShuffle(shuffleConv(up), factor: 2)
-        var joined = Tensor.concatenate([upsampled, skipNorm(skip)])
-        Activation.relu.apply(&joined)
+        let joined = Tensor.concatenate([upsampled, skipNorm(skip, activation: .relu)])
         return conv2(conv1(joined))
     }
 }
