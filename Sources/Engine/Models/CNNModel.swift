@@ -3,6 +3,10 @@ import Shared
 
 /// A trained U-Net as an ensemble member: normalises the tile, runs the network, and turns
 /// logits into probabilities with a sigmoid.
+///
+/// A model computes one tile at a time (a worker's compute thread, or `infer`'s loop), and
+/// spreads each tile over `setThreads` threads itself; its layers keep lazily built state
+/// (Winograd filters), so it must not be called from two threads at once.
 public final class CNNModel: TilePredictor {
     public let name: String
     public let network: SegmentationNetwork
