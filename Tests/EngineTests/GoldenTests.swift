@@ -1,4 +1,6 @@
 import Testing
+import EngineKernels
+import EngineKernelsHaswell
 @testable import Engine
 
 /// The engine against PyTorch on the same weights and inputs: max|Δ| / max|y| per output.
@@ -80,5 +82,34 @@ import Testing
         Parallel.threads = 3
         let three = network.logits(input)
         #expect(one.data == three.data)
+    }
+}
+
+/// The baseline and AVX2 builds of the innermost loops must agree bit for bit, or a
+/// cluster of mixed machines would not give identical masks.
+@Suite struct KernelBuildTests {
+    @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"), arguments: ["effunet-b0", "unext50"])
+    func bothBuildsGiveTheSameBits(model: String) throws {
+        let network = try CNNModel.network(model, weights: DeterministicWeights())
+        let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
+        let saved = KernelSet.usesAVX2
+        defer { KernelSet.usesAVX2 = saved }
+        KernelSet.usesAVX2 = false
+        let baseline = network.logits(input)
+        KernelSet.usesAVX2 = true
+        let avx2 = network.logits(input)
+        #expect(baseline.data == avx2.data)
+    }
+
+    @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"))
+    func activationsAgreeOnExtremes() {
+        var values = Values(seed: 11)
+        let inputs = values.array(1000).map { $0 * 30 } + [0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 87.9, -87.1, .nan]
+        for activation in 0..<4 {
+            var a = inputs, b = inputs
+            a.withUnsafeMutableBufferPointer { EngineKernels.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
+            b.withUnsafeMutableBufferPointer { EngineKernelsHaswell.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "activation \(activation)")
+        }
     }
 }

@@ -1,32 +1,21 @@
 import Shared
 
 /// Element-wise activations, applied in place (fused into the layer that precedes them).
-/// Swish and sigmoid use `VectorMath.exp`, within about 2e-7 of libm's `expf`.
+/// Swish and sigmoid use a vector exp (`EngineKernels`), within about 2e-7 of libm's `expf`.
 public enum Activation: Sendable {
     case identity, relu, swish, sigmoid
 
     /// Adds `bias` to `count` values and applies the activation, in one pass.
     @inline(__always)
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float = 0) {
-        let b = SIMD8<Float>(repeating: bias)
+        let code: Int
         switch self {
-        case .identity:
-            if bias != 0 { VectorMath.map(values, count: count) { $0 + b } }
-        case .relu: VectorMath.map(values, count: count) { Activation.relu.vector($0 + b) }
-        case .swish: VectorMath.map(values, count: count) { VectorMath.swish($0 + b) }
-        case .sigmoid: VectorMath.map(values, count: count) { VectorMath.sigmoid($0 + b) }
+        case .identity: code = 0
+        case .relu: code = 1
+        case .swish: code = 2
+        case .sigmoid: code = 3
         }
-    }
-
-    /// The activation of eight values (for kernels that keep their results in registers).
-    @inline(__always)
-    public func vector(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        switch self {
-        case .identity: return v
-        case .relu: var v = v; v.replace(with: 0, where: v .< 0); return v
-        case .swish: return VectorMath.swish(v)
-        case .sigmoid: return VectorMath.sigmoid(v)
-        }
+        KernelSet.activate(values, count: count, bias: bias, activation: code)
     }
 
     /// Applies the activation to every value of `values`.

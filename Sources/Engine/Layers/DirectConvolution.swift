@@ -66,7 +66,7 @@ extension Conv2d {
                                 for o in (group * cout)..<((group + 1) * cout) {
                                     for t in 0..<(cin * taps) { broadcast[t] = SIMD8(repeating: weights.base[o * cin * taps + t]) }
                                     let result = target.base + o * outHeight * outWidth
-                                    Self.accumulate(padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
+                                    KernelSet.accumulate(padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
                                                     blocks: blocks, rows: outHeight, rowStep: s * paddedWidth, width: outWidth, into: result)
                                     activation.apply(result, count: outHeight * outWidth, bias: biases.base[o])
                                     if let means { means.base[o] = Self.mean(result, count: outHeight * outWidth) }
@@ -109,52 +109,6 @@ extension Conv2d {
                     (part + hi).update(repeating: 0, count: phaseLength - hi)
                 }
             }
-        }
-    }
-
-    /// One output plane: for each block of eight outputs (numbered row by row, `blocks` a
-    /// row), the sum over `count` taps of taps[t] × the eight padded values at offsets[t]
-    /// from the block's origin. Rows of whole blocks are written in place; ragged ones
-    /// through a scratch plane.
-    static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
-                           offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int, width: Int,
-                           into result: UnsafeMutablePointer<Float>) {
-        let total = rows * blocks
-        let ragged = width % 8 == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: total * 8)
-        defer { ragged?.deallocate() }
-        let plane = ragged ?? result
-        @inline(__always) func origin(_ b: Int) -> UnsafeRawPointer {
-            let oy = b / blocks
-            return UnsafeRawPointer(padded + oy &* rowStep + (b &- oy &* blocks) &* 8)
-        }
-        var b = 0
-        // Four blocks at once (of one row or several): independent sums hide the add latency.
-        while b + 4 <= total {
-            let p0 = origin(b), p1 = origin(b + 1), p2 = origin(b + 2), p3 = origin(b + 3)
-            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
-            for t in 0..<count {
-                let offset = offsets[t] &* 4, tap = taps[t]
-                a0 += p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-                a1 += p1.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-                a2 += p2.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-                a3 += p3.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-            }
-            let out = UnsafeMutableRawPointer(plane + b * 8)
-            out.storeBytes(of: a0, as: SIMD8<Float>.self)
-            out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
-            out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
-            out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
-            b += 4
-        }
-        while b < total {
-            let p0 = origin(b)
-            var a0 = SIMD8<Float>()
-            for t in 0..<count { a0 += p0.loadUnaligned(fromByteOffset: offsets[t] &* 4, as: SIMD8<Float>.self) * taps[t] }
-            UnsafeMutableRawPointer(plane + b * 8).storeBytes(of: a0, as: SIMD8<Float>.self)
-            b += 1
-        }
-        if let ragged {
-            for oy in 0..<rows { (result + oy * width).update(from: ragged + oy * blocks * 8, count: width) }
         }
     }
 

@@ -1,10 +1,10 @@
 /// Element-wise math on SIMD8 vectors, written so it compiles to packed instructions on
 /// baseline x86-64 (SSE2) as well as wider targets: rounding by the 1.5·2²³ trick and 2ⁿ
 /// by shifting integer bits, with no per-lane library calls.
-public enum VectorMath {
+enum VectorMath {
     /// e^x, relative error about 2e-7 over the float range; saturates below −87 and above 88.
     @inline(__always)
-    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         var x = x
         x.replace(with: SIMD8(repeating: 88), where: x .> 88)
         x.replace(with: SIMD8(repeating: -87), where: x .< -87)
@@ -29,15 +29,15 @@ public enum VectorMath {
 
     /// x · sigmoid(x), efficientnet_pytorch's memory-efficient swish.
     @inline(__always)
-    public static func swish(_ x: SIMD8<Float>) -> SIMD8<Float> { x / (1 + exp(-x)) }
+    static func swish(_ x: SIMD8<Float>) -> SIMD8<Float> { x / (1 + exp(-x)) }
 
     /// 1 / (1 + e^−x).
     @inline(__always)
-    public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
+    static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
 
     /// Applies `vector` to `values` in place, eight at a time, and `scalar` to the tail.
     @inline(__always)
-    public static func map(_ values: UnsafeMutablePointer<Float>, count: Int,
+    static func map(_ values: UnsafeMutablePointer<Float>, count: Int,
                            _ vector: (SIMD8<Float>) -> SIMD8<Float>) {
         var i = 0
         while i + 8 <= count {

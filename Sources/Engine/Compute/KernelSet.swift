@@ -1,0 +1,46 @@
+import EngineKernels
+import EngineKernelsHaswell
+import Foundation
+
+/// Chooses, once per process, which build of the innermost loops runs: the AVX2 one
+/// (`EngineKernelsHaswell`) on CPUs that have AVX2 and FMA, the baseline one otherwise.
+/// Both give the same bits; `TESSERA_KERNELS=baseline` forces the baseline build.
+public enum KernelSet {
+    /// Whether the AVX2 build runs (tests switch it to compare the two).
+    nonisolated(unsafe) public static var usesAVX2: Bool = {
+        if ProcessInfo.processInfo.environment["TESSERA_KERNELS"] == "baseline" { return false }
+        return cpuHasAVX2AndFMA
+    }()
+
+    /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
+    public static let cpuHasAVX2AndFMA: Bool = {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let set = Set(flags.split(separator: " ").map(String.init))
+        return set.contains("avx2") && set.contains("fma")
+    }()
+
+    /// See `Kernels.activate`.
+    @inline(__always)
+    static func activate(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float, activation: Int) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.activate(values, count: count, bias: bias, activation: activation)
+        } else {
+            EngineKernels.Kernels.activate(values, count: count, bias: bias, activation: activation)
+        }
+    }
+
+    /// See `Kernels.accumulate`.
+    @inline(__always)
+    static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
+                           offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
+                           width: Int, into result: UnsafeMutablePointer<Float>) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.accumulate(padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
+                                                    rowStep: rowStep, width: width, into: result)
+        } else {
+            EngineKernels.Kernels.accumulate(padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
+                                             rowStep: rowStep, width: width, into: result)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+/// The engine's innermost loops, compiled twice from these same files: as `EngineKernels`
+/// for baseline x86-64 (SSE2) and as `EngineKernelsHaswell` (a symlink to this folder) for
+/// AVX2, where eight floats are one register and three-operand instructions spare the
+/// copies. The engine picks one set at run time by what the CPU supports (`KernelSet`).
+///
+/// Both builds run the same source, and Swift never fuses a multiply and an add into an
+/// FMA on its own, so they give the same bits (a test compares them): a cluster of mixed
+/// machines still produces identical masks.
+public enum Kernels {
+    /// values[i] = activation(values[i] + bias) for `count` values. The activations are
+    /// `Activation`'s: 0 identity, 1 ReLU, 2 swish, 3 sigmoid.
+    public static func activate(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float, activation: Int) {
+        let b = SIMD8<Float>(repeating: bias)
+        switch activation {
+        case 0: if bias != 0 { VectorMath.map(values, count: count) { $0 + b } }
+        case 1: VectorMath.map(values, count: count) { v in
+            var v = v + b
+            v.replace(with: 0, where: v .< 0)
+            return v
+        }
+        case 2: VectorMath.map(values, count: count) { VectorMath.swish($0 + b) }
+        default: VectorMath.map(values, count: count) { VectorMath.sigmoid($0 + b) }
+        }
+    }
+
+    /// One output plane of a direct convolution: for each block of eight outputs (numbered
+    /// row by row, `blocks` a row, the block of row oy starting at padded + oy·rowStep +
+    /// 8·column), the sum over `count` taps of taps[t] × the eight padded values at
+    /// offsets[t] from the block's origin, taps added in order. Rows of whole blocks are
+    /// written in place; ragged ones through a scratch plane.
+    public static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
+                                  offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
+                                  width: Int, into result: UnsafeMutablePointer<Float>) {
+        let total = rows * blocks
+        let ragged = width % 8 == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: total * 8)
+        defer { ragged?.deallocate() }
+        let plane = ragged ?? result
+        @inline(__always) func origin(_ b: Int) -> UnsafeRawPointer {
+            let oy = b / blocks
+            return UnsafeRawPointer(padded + oy &* rowStep + (b &- oy &* blocks) &* 8)
+        }
+        var b = 0
+        // Four blocks at once (of one row or several): independent sums hide the add latency.
+        while b + 4 <= total {
+            let p0 = origin(b), p1 = origin(b + 1), p2 = origin(b + 2), p3 = origin(b + 3)
+            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+            for t in 0..<count {
+                let offset = offsets[t] &* 4, tap = taps[t]
+                a0 += p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a1 += p1.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a2 += p2.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a3 += p3.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+            }
+            let out = UnsafeMutableRawPointer(plane + b * 8)
+            out.storeBytes(of: a0, as: SIMD8<Float>.self)
+            out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+            out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+            b += 4
+        }
+        while b < total {
+            let p0 = origin(b)
+            var a0 = SIMD8<Float>()
+            for t in 0..<count { a0 += p0.loadUnaligned(fromByteOffset: offsets[t] &* 4, as: SIMD8<Float>.self) * taps[t] }
+            UnsafeMutableRawPointer(plane + b * 8).storeBytes(of: a0, as: SIMD8<Float>.self)
+            b += 1
+        }
+        if let ragged {
+            for oy in 0..<rows { (result + oy * width).update(from: ragged + oy * blocks * 8, count: width) }
+        }
+    }
+}
