@@ -43,4 +43,34 @@ public enum KernelSet {
                                              rowStep: rowStep, width: width, into: result)
         }
     }
+
+    /// See `WinogradTile.transformInputBand`.
+    @inline(__always)
+    static func winogradInput(_ tile: EngineKernels.WinogradTile, _ padded: UnsafeMutablePointer<Float>, paddedWidth: Int, rows: Int, blocks: Int,
+                              channel: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
+                              scratch: UnsafeMutablePointer<SIMD8<Float>>) {
+        if usesAVX2 {
+            EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformInputBand(
+                padded, paddedWidth: paddedWidth, rows: rows, blocks: blocks, channel: channel, channels: channels, tiles: tiles,
+                into: v, scratch: scratch)
+        } else {
+            tile.transformInputBand(padded, paddedWidth: paddedWidth, rows: rows, blocks: blocks, channel: channel, channels: channels,
+                                    tiles: tiles, into: v, scratch: scratch)
+        }
+    }
+
+    /// See `WinogradTile.transformOutputBand`.
+    @inline(__always)
+    static func winogradOutput(_ tile: EngineKernels.WinogradTile, _ products: UnsafeMutablePointer<Float>, channel: Int, channels: Int, tiles: Int,
+                               rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>, height: Int, width: Int,
+                               scratch: UnsafeMutablePointer<SIMD8<Float>>) {
+        if usesAVX2 {
+            EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformOutputBand(
+                products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks, firstTileRow: firstTileRow,
+                into: plane, height: height, width: width, scratch: scratch)
+        } else {
+            tile.transformOutputBand(products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks,
+                                     firstTileRow: firstTileRow, into: plane, height: height, width: width, scratch: scratch)
+        }
+    }
 }

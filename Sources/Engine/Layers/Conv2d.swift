@@ -1,3 +1,4 @@
+import EngineKernels
 import OpenBLAS
 import Shared
 
