@@ -76,20 +76,12 @@ extension Conv2d {
                         // One tile position's values, eight tiles wide.
                         let d = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: positions)
                         defer { v.deallocate(); products.deallocate(); padded.deallocate(); d.deallocate() }
-                        let lo = min(max(left, 0), paddedWidth), hi = min(max(left + inWidth, lo), paddedWidth)
                         for c in 0..<cin {
-                            // The band's input rows, zero-padded: padded column j is x = j − left.
-                            let channel = source.base + c * inHeight * inWidth
-                            for r in 0..<paddedRows {
-                                let line = padded + r * paddedWidth, y = m * firstTileRow + r - top
-                                guard y >= 0 && y < inHeight else {
-                                    line.update(repeating: 0, count: paddedWidth)
-                                    continue
-                                }
-                                line.update(repeating: 0, count: lo)
-                                (line + lo).update(from: channel + y * inWidth + (lo - left), count: hi - lo)
-                                (line + hi).update(repeating: 0, count: paddedWidth - hi)
-                            }
+                            // The band's input rows, zero-padded: padded row r is input row
+                            // m·firstTileRow + r − top, padded column j is x = j − left.
+                            Self.pad(source.base + c * inHeight * inWidth, height: inHeight, width: inWidth,
+                                     top: top - m * firstTileRow, left: left, stride: 1, phaseLength: paddedWidth,
+                                     rows: paddedRows, into: padded)
                             KernelSet.winogradInput(tile, padded, paddedWidth: paddedWidth, rows: rows, blocks: blocksX,
                                                     channel: c, channels: cin, tiles: tiles, into: v, scratch: d)
                         }
