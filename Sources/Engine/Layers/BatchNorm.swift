@@ -37,17 +37,10 @@ public struct BatchNorm: Sendable {
         let (scale, shift) = scaleAndShift
         var out = Tensor(uninitializedChannels: x.channels, height: x.height, width: x.width)
         let plane = x.planeSize
-        x.data.withUnsafeBufferPointer { input in
-            out.data.withUnsafeMutableBufferPointer { output in
-                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                let target = DisjointPointer(output.baseAddress!)
-                Parallel.forEach(x.channels) { c in
-                    let from = source.base + c * plane, to = target.base + c * plane
-                    let s = scale[c], t = shift[c]
-                    for i in 0..<plane { to[i] = from[i] * s + t }
-                    activation.apply(to, count: plane)
-                }
-            }
+        Tensor.forEachChannel(from: x, into: &out) { c, from, to in
+            let s = scale[c], t = shift[c]
+            for i in 0..<plane { to[i] = from[i] * s + t }
+            activation.apply(to, count: plane)
         }
         return out
     }

@@ -11,30 +11,22 @@ public enum Pooling {
         // Output columns [first, end) whose window lies wholly inside the row.
         let first = Swift.min((padding + stride - 1) / stride, outWidth)
         let end = Swift.max(first, Swift.min(outWidth, width - kernel + padding >= 0 ? (width - kernel + padding) / stride + 1 : 0))
-        x.data.withUnsafeBufferPointer { input in
-            out.data.withUnsafeMutableBufferPointer { output in
-                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                let target = DisjointPointer(output.baseAddress!)
-                Parallel.forEach(x.channels) { c in
-                    let plane = source.base + c * height * width
-                    let result = target.base + c * outHeight * outWidth
-                    for oy in 0..<outHeight {
-                        let line = result + oy * outWidth
-                        for ox in 0..<outWidth { line[ox] = -Float.infinity }
-                        for ky in 0..<kernel {
-                            let y = oy * stride - padding + ky
-                            guard y >= 0 && y < height else { continue }
-                            let row = plane + y * width
-                            for ox in 0..<first { line[ox] = window(row, ox, ky: ky, kernel, stride, padding, width, line[ox]) }
-                            for ox in first..<end {
-                                var best = line[ox]
-                                let start = row + (ox &* stride &- padding)
-                                for kx in 0..<kernel { best = Swift.max(best, start[kx]) }
-                                line[ox] = best
-                            }
-                            for ox in end..<outWidth { line[ox] = window(row, ox, ky: ky, kernel, stride, padding, width, line[ox]) }
-                        }
+        Tensor.forEachChannel(from: x, into: &out) { _, plane, result in
+            for oy in 0..<outHeight {
+                let line = result + oy * outWidth
+                for ox in 0..<outWidth { line[ox] = -Float.infinity }
+                for ky in 0..<kernel {
+                    let y = oy * stride - padding + ky
+                    guard y >= 0 && y < height else { continue }
+                    let row = plane + y * width
+                    for ox in 0..<first { line[ox] = window(row, ox, ky: ky, kernel, stride, padding, width, line[ox]) }
+                    for ox in first..<end {
+                        var best = line[ox]
+                        let start = row + (ox &* stride &- padding)
+                        for kx in 0..<kernel { best = Swift.max(best, start[kx]) }
+                        line[ox] = best
                     }
+                    for ox in end..<outWidth { line[ox] = window(row, ox, ky: ky, kernel, stride, padding, width, line[ox]) }
                 }
             }
         }
@@ -43,7 +35,7 @@ public enum Pooling {
 
     /// The running maximum `best` updated with one kernel row of a window at the border.
     @inline(__always)
-    private static func window(_ row: UnsafeMutablePointer<Float>, _ ox: Int, ky: Int, _ kernel: Int, _ stride: Int,
+    private static func window(_ row: UnsafePointer<Float>, _ ox: Int, ky: Int, _ kernel: Int, _ stride: Int,
                                _ padding: Int, _ width: Int, _ best: Float) -> Float {
         var best = best
         for kx in 0..<kernel {
@@ -51,22 +43,6 @@ public enum Pooling {
             if column >= 0 && column < width { best = Swift.max(best, row[column]) }
         }
         return best
-    }
-
-    public static func globalAverage(_ x: Tensor) -> [Float] {
-        var means = [Float](repeating: 0, count: x.channels)
-        let plane = x.planeSize
-        x.data.withUnsafeBufferPointer { values in
-            means.withUnsafeMutableBufferPointer { means in
-                let source = DisjointPointer(UnsafeMutablePointer(mutating: values.baseAddress!)), target = DisjointPointer(means.baseAddress!)
-                Parallel.forEach(x.channels) { c in
-                    var sum: Float = 0
-                    for i in 0..<plane { sum += source.base[c * plane + i] }
-                    target.base[c] = sum / Float(plane)
-                }
-            }
-        }
-        return means
     }
 
     /// `AdaptiveMaxPool2d(1)`: one maximum per channel.

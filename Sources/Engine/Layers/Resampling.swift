@@ -23,22 +23,14 @@ public enum Resampling {
             }
         }
         let ys = coordinates(height, x.height), xs = coordinates(width, x.width)
-        let inWidth = x.width, inPlane = x.planeSize
-        x.data.withUnsafeBufferPointer { input in
-            out.data.withUnsafeMutableBufferPointer { output in
-                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                let destination = DisjointPointer(output.baseAddress!)
-                Parallel.forEach(x.channels) { c in
-                    let plane = source.base + c * inPlane
-                    let target = destination.base + c * height * width
-                    for (oy, (y0, y1, wy)) in ys.enumerated() {
-                        let row0 = plane + y0 * inWidth, row1 = plane + y1 * inWidth
-                        for (ox, (x0, x1, wx)) in xs.enumerated() {
-                            let top = (1 - wx) * row0[x0] + wx * row0[x1]
-                            let bottom = (1 - wx) * row1[x0] + wx * row1[x1]
-                            target[oy * width + ox] = (1 - wy) * top + wy * bottom
-                        }
-                    }
+        let inWidth = x.width
+        Tensor.forEachChannel(from: x, into: &out) { _, plane, target in
+            for (oy, (y0, y1, wy)) in ys.enumerated() {
+                let row0 = plane + y0 * inWidth, row1 = plane + y1 * inWidth
+                for (ox, (x0, x1, wx)) in xs.enumerated() {
+                    let top = (1 - wx) * row0[x0] + wx * row0[x1]
+                    let bottom = (1 - wx) * row1[x0] + wx * row1[x1]
+                    target[oy * width + ox] = (1 - wy) * top + wy * bottom
                 }
             }
         }

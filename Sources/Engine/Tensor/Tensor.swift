@@ -85,14 +85,7 @@ public struct Tensor: Sendable, Equatable {
         return out
     }
 
-    /// Element-wise sum (residual connections).
-    public static func + (a: Tensor, b: Tensor) -> Tensor {
-        var out = a
-        out += b
-        return out
-    }
-
-    /// Adds `b` element-wise, in place, on the engine's threads.
+    /// Adds `b` element-wise, in place, on the engine's threads (residual connections).
     public static func += (a: inout Tensor, b: Tensor) {
         precondition(a.channels == b.channels && a.height == b.height && a.width == b.width)
         a.data.withUnsafeMutableBufferPointer { o in
@@ -110,20 +103,30 @@ public struct Tensor: Sendable, Equatable {
     public func subsampled(stride: Int, height outHeight: Int, width outWidth: Int) -> Tensor {
         precondition((outHeight - 1) * stride < height && (outWidth - 1) * stride < width)
         var out = Tensor(uninitializedChannels: channels, height: outHeight, width: outWidth)
-        let inHeight = height, inWidth = width
-        data.withUnsafeBufferPointer { input in
-            out.data.withUnsafeMutableBufferPointer { output in
-                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!)), target = DisjointPointer(output.baseAddress!)
-                Parallel.forEach(channels) { c in
-                    for oy in 0..<outHeight {
-                        let from = source.base + (c * inHeight + oy * stride) * inWidth
-                        let to = target.base + (c * outHeight + oy) * outWidth
-                        for ox in 0..<outWidth { to[ox] = from[ox &* stride] }
-                    }
-                }
+        let inWidth = width
+        Tensor.forEachChannel(from: self, into: &out) { _, plane, result in
+            for oy in 0..<outHeight {
+                let from = plane + oy * stride * inWidth, to = result + oy * outWidth
+                for ox in 0..<outWidth { to[ox] = from[ox &* stride] }
             }
         }
         return out
+    }
+
+    /// Runs `body(c, input, output)` for every channel c on the engine's threads, with
+    /// channel c's plane of `x` and of `out` (which have as many channels): the frame of
+    /// every layer that maps each channel on its own.
+    static func forEachChannel(from x: Tensor, into out: inout Tensor,
+                               _ body: (_ channel: Int, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) -> Void) {
+        precondition(x.channels == out.channels)
+        let inPlane = x.planeSize, outPlane = out.planeSize
+        x.data.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                let target = DisjointPointer(output.baseAddress!)
+                Parallel.forEach(x.channels) { c in body(c, source.base + c * inPlane, target.base + c * outPlane) }
+            }
+        }
     }
 
     /// Multiplies every value of channel c by `scales[c]`, in place.
