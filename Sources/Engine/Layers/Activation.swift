@@ -18,11 +18,6 @@ public enum Activation: Sendable {
         KernelSet.activate(values, count: count, bias: bias, activation: code)
     }
 
-    /// Applies the activation to every value of `values`.
-    public func apply(_ values: UnsafeMutableBufferPointer<Float>) {
-        apply(values.baseAddress!, count: values.count)
-    }
-
     public func apply(_ tensor: inout Tensor) {
         tensor.data.withUnsafeMutableBufferPointer { applyInParallel($0) }
     }

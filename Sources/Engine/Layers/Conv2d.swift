@@ -162,31 +162,29 @@ public final class Conv2d {
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
-                do {
-                    bias.withUnsafeBufferPointer { bias in
-                        let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                        let target = DisjointPointer(output.baseAddress!)
-                        let weights = DisjointPointer(UnsafeMutablePointer(mutating: w))
-                        let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
-                        Parallel.forEach(split.count) { task in
-                            let (group, rows, columns) = split.task(task)
-                            let groupInput = source.base + group * cin * inputPlane
-                            let firstRow = group * cout + rows.lowerBound
-                            let c = target.base + firstRow * n + columns.lowerBound
-                            if pointwise {
-                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
-                                           b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
-                            } else {
-                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
-                                defer { scratch.deallocate() }
-                                im2col(groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
-                                       columns: columns, into: scratch)
-                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
-                                           b: scratch, ldb: columns.count, c: c, ldc: n)
-                            }
-                            for row in 0..<rows.count {
-                                activation.apply(c + row * n, count: columns.count, bias: biases.base[firstRow + row])
-                            }
+                bias.withUnsafeBufferPointer { bias in
+                    let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                    let target = DisjointPointer(output.baseAddress!)
+                    let weights = DisjointPointer(UnsafeMutablePointer(mutating: w))
+                    let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
+                    Parallel.forEach(split.count) { task in
+                        let (group, rows, columns) = split.task(task)
+                        let groupInput = source.base + group * cin * inputPlane
+                        let firstRow = group * cout + rows.lowerBound
+                        let c = target.base + firstRow * n + columns.lowerBound
+                        if pointwise {
+                            BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                       b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
+                        } else {
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
+                            defer { scratch.deallocate() }
+                            im2col(groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
+                                   columns: columns, into: scratch)
+                            BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                       b: scratch, ldb: columns.count, c: c, ldc: n)
+                        }
+                        for row in 0..<rows.count {
+                            activation.apply(c + row * n, count: columns.count, bias: biases.base[firstRow + row])
                         }
                     }
                 }

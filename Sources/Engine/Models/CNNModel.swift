@@ -63,11 +63,9 @@ public final class CNNModel: TilePredictor {
     }
 
     /// Threads the engine uses for this process's models. OpenBLAS itself stays at one
-    /// thread: the engine cuts every convolution into tasks (see `Parallel`).
-    public static func setThreads(_ count: Int) {
-        Parallel.threads = max(1, count)
-        BLAS.threadCount = 1
-    }
+    /// thread (set when a network is built): the engine cuts every convolution into tasks
+    /// (see `Parallel`).
+    public static func setThreads(_ count: Int) { Parallel.threads = max(1, count) }
 }
 
 /// A weight source that only notes which keys a model asks for, answering with harmless
