@@ -27,9 +27,12 @@ public enum LayerProfile {
         let start = DispatchTime.now().uptimeNanoseconds
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        entries[label(), default: Entry()].calls += 1
-        entries[label()]!.seconds += seconds
-        entries[label()]!.multiplyAdds += multiplyAdds
+        let key = label()
+        var entry = entries[key, default: Entry()]
+        entry.calls += 1
+        entry.seconds += seconds
+        entry.multiplyAdds += multiplyAdds
+        entries[key] = entry
         return result
     }
 }
