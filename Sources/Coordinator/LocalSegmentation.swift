@@ -30,6 +30,8 @@ public struct LocalSegmentation {
         public let height: Int
         public let tiles: Int
         public let foregroundPixels: Int
+        /// The mask's competition runs.
+        public let runs: [RLE.Run]
     }
 
     /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
@@ -57,6 +59,7 @@ public struct LocalSegmentation {
             try output.appendFinishedRows(of: stitcher)
         }
         try output.finish()
-        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, foregroundPixels: output.foreground)
+        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, foregroundPixels: output.foreground,
+                       runs: output.runs())
     }
 }

@@ -32,7 +32,7 @@ final class StitchWorker: @unchecked Sendable {
                 }
                 guard stitcher.isComplete else { return } // stopped
                 try output.finish()
-                let text = RLE.text(try MaskFiles.runs(ofMaskAt: maskPath).runs)
+                let text = RLE.text(output.runs())
                 try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
                 let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
                 finish(.success(Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,

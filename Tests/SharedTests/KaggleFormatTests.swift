@@ -21,6 +21,34 @@ import Testing
         for c in cases { #expect(RLE.encode(c.mask) == c.rle, "\(c.mask.width)×\(c.mask.height)") }
     }
 
+    @Test func rowStreamedRunsMatchTheNumpyReference() throws {
+        for c in try Self.cases() {
+            // Fed in bands of 1, 3 and all rows: the runs must not depend on the banding.
+            for band in [1, 3, c.mask.height] {
+                var encoder = RowRunEncoder(width: c.mask.width, height: c.mask.height)
+                for y0 in stride(from: 0, to: c.mask.height, by: band) {
+                    let rows = min(band, c.mask.height - y0)
+                    encoder.append(rows: Array(c.mask.pixels[(y0 * c.mask.width)..<((y0 + rows) * c.mask.width)]))
+                }
+                #expect(RLE.text(encoder.finish()) == c.rle, "\(c.mask.width)×\(c.mask.height) in bands of \(band)")
+            }
+        }
+    }
+
+    @Test func rowStreamedRunsMatchColumnEncodingOnRandomMasks() {
+        var random = SplitMix64(seed: 7)
+        for (width, height) in [(1, 1), (1, 9), (9, 1), (13, 11), (64, 5), (67, 40)] {
+            for density in [0, 1, 2, 8] {
+                // Blobs: runs that cross rows, words and column ends.
+                let pixels = (0..<(width * height)).map { _ in density > 0 && random.next() % UInt64(density + 1) != 0 ? UInt8(255) : 0 }
+                let mask = PixelImage(width: width, height: height, channels: 1, pixels: pixels)
+                var encoder = RowRunEncoder(width: width, height: height)
+                encoder.append(rows: pixels)
+                #expect(encoder.finish() == RLE.runs(of: mask), "\(width)×\(height), density \(density)")
+            }
+        }
+    }
+
     @Test func decodeInvertsTheNumpyReference() throws {
         for c in try Self.cases() {
             #expect(try RLE.decode(c.rle, width: c.mask.width, height: c.mask.height) == c.mask)

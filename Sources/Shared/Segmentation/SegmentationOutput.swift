@@ -1,5 +1,6 @@
 /// Where stitched rows go: the mask (0/255) and, optionally, the 8-bit probability map,
-/// both tiled Deflate TIFFs written band by band.
+/// both tiled Deflate TIFFs written band by band, and the mask's competition runs, built
+/// as the rows pass.
 public final class SegmentationOutput {
     public let width: Int
     public let height: Int
@@ -8,12 +9,16 @@ public final class SegmentationOutput {
     private let probabilities: TiledImageWriter?
     /// Foreground pixels written so far.
     public private(set) var foreground = 0
+    private var runEncoder: RowRunEncoder
 
     public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil) throws {
         self.width = width
         self.height = height
         self.threshold = Probability.threshold(threshold)
-        mask = try TiledImageWriter(path: maskPath, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel)
+        runEncoder = RowRunEncoder(width: width, height: height)
+        // Level 1: a 0/255 mask compresses almost as well, in a fraction of the time.
+        mask = try TiledImageWriter(path: maskPath, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel,
+                                    deflateLevel: 1)
         probabilities = try probabilityPath.map {
             try TiledImageWriter(path: $0, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel)
         }
@@ -29,6 +34,7 @@ public final class SegmentationOutput {
         }
         foreground += count
         try mask.append(rows: bytes)
+        runEncoder.append(rows: bytes)
         if let probabilities {
             for i in rows.indices { bytes[i] = Probability.toByte(rows[i]) }
             try probabilities.append(rows: bytes)
@@ -48,4 +54,7 @@ public final class SegmentationOutput {
         try mask.finish()
         try probabilities?.finish()
     }
+
+    /// The mask's competition runs (`RLE`); every row must have been appended.
+    public func runs() -> [RLE.Run] { runEncoder.finish() }
 }

@@ -46,9 +46,10 @@ public final class TiledImageWriter {
     ///   - tileSize: tile side, a multiple of 16.
     ///   - micronsPerPixel: written as the resolution (per centimetre) when given.
     ///   - forceBigTIFF: write BigTIFF whatever the size.
+    ///   - deflateLevel: 1 (fastest) … 12; libtiff's default (6) when nil.
     public init(path: String, width: Int, height: Int, channels: Int, tileSize: Int = 256,
                 compression: Compression = .deflate, micronsPerPixel: Double? = nil,
-                forceBigTIFF: Bool = false, jpegQuality: Int = 90) throws {
+                forceBigTIFF: Bool = false, jpegQuality: Int = 90, deflateLevel: Int? = nil) throws {
         guard width > 0, height > 0 else { throw TesseraError(path, "cannot write an empty \(width)×\(height) image") }
         guard channels == 1 || channels == 3 else { throw TesseraError(path, "images have 1 or 3 channels, not \(channels)") }
         guard tileSize >= 16, tileSize % 16 == 0 else { throw TesseraError(path, "tile size \(tileSize) is not a multiple of 16") }
@@ -74,7 +75,10 @@ public final class TiledImageWriter {
             try file.set(TIFFTag.tileLength, tileSize)
             try file.set(TIFFTag.compression, Int(compression.code))
             switch compression {
-            case .deflate, .lzw: try file.set(TIFFTag.predictor, 2)
+            case .deflate:
+                try file.set(TIFFTag.predictor, 2)
+                if let deflateLevel { try file.set(TIFFTag.zipQuality, deflateLevel) }
+            case .lzw: try file.set(TIFFTag.predictor, 2)
             case .jpeg: try file.set(TIFFTag.jpegQuality, jpegQuality)
             case .none: break
             }

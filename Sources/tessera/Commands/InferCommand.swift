@@ -68,7 +68,7 @@ struct InferCommand: ParsableCommand {
         print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles, \(summary.foregroundPixels) foreground pixels)")
         if let rle {
             var submission = Submission()
-            submission.rows = [(Submission.id(forSlide: slide), RLE.text(try MaskFiles.runs(ofMaskAt: out).runs))]
+            submission.rows = [(Submission.id(forSlide: slide), RLE.text(summary.runs))]
             try submission.write(to: rle)
             print("rle: \(rle)")
         }
