@@ -77,4 +77,30 @@ import Testing
         #expect(Float16(bitPattern: HalfFloat.bits(.nan)).isNaN)
     }
 
+    /// The workers' vector path agrees with the clamped scalar conversion on every 61st
+    /// float of [0, 1] (which includes every subnormal half boundary and tie kind), and on
+    /// values outside it.
+    @Test func vectorProbabilityBitsMatchTheScalarConversion() {
+        func expected(_ p: Float) -> UInt16 { HalfFloat.bits(p > 0 ? min(p, 1) : 0) }
+        var mismatches = 0
+        var batch = SIMD8<Float>()
+        var lane = 0
+        func check() {
+            let bits = HalfFloat.probabilityBits(batch)
+            for i in 0..<8 where bits[i] != expected(batch[i]) { mismatches += 1 }
+        }
+        let specials: [Float] = [-1, -0, .nan, .infinity, -.infinity, 1.0000001, 2, 65520, 1e30, .leastNonzeroMagnitude]
+        for pattern in stride(from: UInt32(0), through: Float(1).bitPattern, by: 61) + specials.map(\.bitPattern) {
+            batch[lane] = Float(bitPattern: pattern)
+            lane += 1
+            if lane == 8 { check(); lane = 0 }
+        }
+        #expect(mismatches == 0)
+        // Through the encoder, including a tail shorter than a vector.
+        let values: [Float] = (0..<1003).map { Float($0) / 1002 } + [.nan, -3, 7]
+        let encoded = MapEncoding.float16.encode(values)
+        let halves = (0..<values.count).map { UInt16(encoded[2 * $0]) | UInt16(encoded[2 * $0 + 1]) << 8 }
+        #expect(halves == values.map(expected))
+    }
+
 }

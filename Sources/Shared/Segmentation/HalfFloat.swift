@@ -28,6 +28,25 @@ enum HalfFloat {
         return sign | UInt16(half)
     }
 
+    /// The binary16 bits of eight probabilities, clamped to [0, 1] (NaN to 0), rounded as
+    /// `bits`: branch-free (after F. Giesen's float_to_half_fast3_rtne), so the workers'
+    /// map encoding runs in SIMD registers.
+    @inline(__always)
+    static func probabilityBits(_ values: SIMD8<Float>) -> SIMD8<UInt16> {
+        var p = values.replacing(with: 0, where: .!(values .> 0))
+        p.replace(with: 1, where: p .> 1)
+        let x = unsafeBitCast(p, to: SIMD8<UInt32>.self)
+        // Normal halves: rebias the exponent, round the 13 dropped bits to nearest even.
+        let odd = (x &>> 13) & 1
+        var half = (x &+ (UInt32(bitPattern: Int32(15 - 127) << 23) &+ 0xFFF) &+ odd) &>> 13
+        // Subnormal halves (below 2^-14): adding 0.5 makes the float unit round them.
+        let magic = SIMD8<Float>(repeating: 0.5), magicBits = SIMD8<UInt32>(repeating: Float(0.5).bitPattern)
+        let subnormal = unsafeBitCast(p + magic, to: SIMD8<UInt32>.self) &- magicBits
+        // Compared as floats: SSE2 has no unsigned integer compare, and the compiler would go lane by lane.
+        half.replace(with: subnormal, where: p .< Float(bitPattern: 113 << 23))
+        return SIMD8<UInt16>(truncatingIfNeeded: half)
+    }
+
     /// Fixed-point probability (`Probability.fixed`) of every binary16 bit pattern.
     static let fixedTable: [UInt16] = (0...0xFFFF).map { Probability.fixed(Float(Float16(bitPattern: UInt16($0)))) }
 }

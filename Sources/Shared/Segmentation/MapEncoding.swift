@@ -28,16 +28,22 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
         case .uint8:
             return probabilities.map { Probability.toByte(Probability.fixed($0)) }
         case .float16:
-            var bytes = [UInt8](repeating: 0, count: probabilities.count * 2)
-            bytes.withUnsafeMutableBufferPointer { out in
+            let count = probabilities.count
+            let bytes = [UInt8](unsafeUninitializedCapacity: count * 2) { out, initialized in
+                let output = UnsafeMutableRawPointer(out.baseAddress!)
                 probabilities.withUnsafeBufferPointer { input in
-                    for i in 0..<input.count {
+                    var i = 0
+                    while i + 8 <= count {
+                        let values = UnsafeRawPointer(input.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                        output.storeBytes(of: HalfFloat.probabilityBits(values), toByteOffset: 2 * i, as: SIMD8<UInt16>.self)
+                        i += 8
+                    }
+                    for i in i..<count {
                         let p = input[i]
-                        let bits = HalfFloat.bits(p > 0 ? min(p, 1) : 0)
-                        out[2 * i] = UInt8(truncatingIfNeeded: bits)
-                        out[2 * i + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                        output.storeBytes(of: HalfFloat.bits(p > 0 ? min(p, 1) : 0), toByteOffset: 2 * i, as: UInt16.self)
                     }
                 }
+                initialized = count * 2
             }
             return bytes
         }
