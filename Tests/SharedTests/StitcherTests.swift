@@ -100,7 +100,12 @@ import Testing
             let q = Int64.random(in: 0...65535, using: &generator)
             let sum = min(q * norm + Int64.random(in: -norm...norm, using: &generator), 65535 * norm)
             guard sum >= 0 else { continue }
-            #expect(Stitcher.roundedQuotient(sum, norm) == UInt16((sum + norm / 2) / norm))
+            let exact = UInt16((sum + norm / 2) / norm)
+            #expect(Stitcher.roundedQuotient(sum, norm) == exact)
+            // As takeFinishedRows calls it: the reciprocal a product of two, a few ulps off.
+            let split = Int64.random(in: 1...4096, using: &generator)
+            let reciprocal = (1 / Double(split)) * (1 / Double(norm)) * Double(split)
+            #expect(Stitcher.roundedQuotient(sum, norm, reciprocal: reciprocal) == exact)
         }
         #expect(Stitcher.roundedQuotient(65535 * 7, 7) == 65535 && Stitcher.roundedQuotient(3, 7) == 0 && Stitcher.roundedQuotient(4, 7) == 1)
     }

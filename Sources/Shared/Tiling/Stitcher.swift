@@ -17,6 +17,8 @@ public final class Stitcher {
     /// Σ of window weights over the tiles covering each column (resp. row).
     private let columnNorm: [Int64]
     private let rowNorm: [Int64]
+    /// 1 / columnNorm, for the quotient's estimate.
+    private let columnReciprocal: [Double]
     private let memberWeightSum: Int64
     /// Members still owed, per tile; a tile is finished when none is.
     private var pending: [TileIndex: Set<Int>] = [:]
@@ -40,10 +42,16 @@ public final class Stitcher {
         weightSpan = first..<(last + 1)
         columnNorm = Self.norm(length: plan.imageWidth, count: plan.columns, plan: plan, weights: weights)
         rowNorm = Self.norm(length: plan.imageHeight, count: plan.rows, plan: plan, weights: weights)
+        columnReciprocal = columnNorm.map { 1 / Double($0) }
         memberWeightSum = Int64(memberWeights.reduce(0, +))
         unfinishedInRow = Array(repeating: plan.columns, count: plan.rows)
         if let zero = columnNorm.firstIndex(of: 0) ?? rowNorm.firstIndex(of: 0) {
             throw TesseraError("tiling", "pixel \(zero) gets no weight from any tile with the \(window.rawValue) window")
+        }
+        // Sums of up to 65535 × norm must stay exact in Int64 (see roundedQuotient).
+        let largestNorm = Double(columnNorm.max()!) * Double(rowNorm.max()!) * Double(memberWeightSum)
+        guard largestNorm < 0x1p46 else {
+            throw TesseraError("tiling", "tiles overlap too much (stride \(plan.stride) of \(plan.tileSize)) for exact stitching with member weights \(memberWeights): use a larger stride or smaller weights")
         }
     }
 
@@ -119,10 +127,19 @@ public final class Stitcher {
     /// integer arithmetic (a 64-bit division per pixel cost more than all else).
     @inline(__always)
     static func roundedQuotient(_ sum: Int64, _ norm: Int64) -> UInt16 {
-        let target = sum + norm / 2 // the answer is floor(target / norm), at most 65535
-        var q = Int64(Double(target) / Double(norm))
-        while q * norm > target { q -= 1 }
-        while (q + 1) * norm <= target { q += 1 }
+        roundedQuotient(sum, norm, reciprocal: 1 / Double(norm))
+    }
+
+    /// The same, with 1 / norm given (to within a few ulps): the estimate is then a
+    /// multiplication, and the correction makes it exact whatever the reciprocal's rounding.
+    @inline(__always)
+    static func roundedQuotient(_ sum: Int64, _ norm: Int64, reciprocal: Double) -> UInt16 {
+        // The answer is floor(target / norm), at most 65535; with norms below 2^46 no
+        // product here can overflow, so the arithmetic is unchecked.
+        let target = sum &+ norm / 2
+        var q = Int64(min(Double(target) * reciprocal, 65536))
+        while q &* norm > target { q &-= 1 }
+        while (q &+ 1) &* norm <= target { q &+= 1 }
         return UInt16(clamping: q)
     }
 
@@ -139,19 +156,27 @@ public final class Stitcher {
         let end = firstUnfinished.map { max(0, min(plan.imageHeight, $0 * plan.stride - plan.margin)) } ?? plan.imageHeight
         guard end > nextRow else { return nil }
         let width = plan.imageWidth
-        var output = [UInt16](repeating: 0, count: (end - nextRow) * width)
-        for y in nextRow..<end {
-            let row = sums.removeValue(forKey: y)
-            let rowScale = rowNorm[y] * memberWeightSum
-            output.withUnsafeMutableBufferPointer { out in
+        let output = [UInt16](unsafeUninitializedCapacity: (end - nextRow) * width) { out, count in
+            for y in nextRow..<end {
                 let base = (y - nextRow) * width
-                guard let row else { return } // every weight was zero: probability 0
-                columnNorm.withUnsafeBufferPointer { columnNorm in
-                    for x in 0..<width {
-                        out[base + x] = Self.roundedQuotient(row[x], columnNorm[x] * rowScale)
+                guard let row = sums.removeValue(forKey: y) else {
+                    // Every weight was zero: probability 0.
+                    (out.baseAddress! + base).initialize(repeating: 0, count: width)
+                    continue
+                }
+                let rowScale = rowNorm[y] * memberWeightSum, rowReciprocal = 1 / Double(rowScale)
+                row.withUnsafeBufferPointer { row in
+                    columnNorm.withUnsafeBufferPointer { columnNorm in
+                        columnReciprocal.withUnsafeBufferPointer { columnReciprocal in
+                            for x in 0..<width {
+                                out[base + x] = Self.roundedQuotient(row[x], columnNorm[x] * rowScale,
+                                                                     reciprocal: columnReciprocal[x] * rowReciprocal)
+                            }
+                        }
                     }
                 }
             }
+            count = (end - nextRow) * width
         }
         let first = nextRow
         nextRow = end
