@@ -20,7 +20,7 @@ struct InferCommand: ParsableCommand {
     @Argument(help: "The slide (TIFF).") var slide: String
     @Option(help: "Model architecture.") var model: String = "stain"
     @Option(help: "Weights (.safetensors), for models that have them.") var weights: String?
-    @Option(help: "The mask TIFF to write (0/255).") var out: String
+    @Option(help: "The mask TIFF to write (0/255); needed unless --logits is given.") var out: String?
     @Option(help: "Also write the 8-bit probability map here.") var probabilities: String?
     @Option(help: "Also write a submission CSV (id,rle) here; the id is the slide's file name without extension.") var rle: String?
     @Option(help: "Also write a PNG overlay of the mask outline here.") var overlay: String?
@@ -45,11 +45,13 @@ struct InferCommand: ParsableCommand {
         guard FlipSet(rawValue: flips) != nil else { throw ValidationError("--flips must be none, h, v or hv") }
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
+        guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
     }
 
     func run() throws {
         CNNModel.setThreads(threads)
         if let logits { return try writeLogits(to: logits) }
+        guard let out else { return }
         let job: LocalSegmentation
         if let config {
             let cluster = try ClusterConfig(contentsOf: config)
