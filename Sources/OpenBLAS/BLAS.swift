@@ -26,8 +26,9 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 
-    /// OpenBLAS's own description: version, build options and the CPU kernel it chose.
-    public static var configuration: String {
-        "\(String(cString: openblas_get_config())) kernel \(String(cString: openblas_get_corename()))"
-    }
+    /// OpenBLAS's version and build options.
+    public static var buildConfiguration: String { String(cString: openblas_get_config()) }
+
+    /// The CPU kernel OpenBLAS chose (or was told to use by `OPENBLAS_CORETYPE`), e.g. "Haswell".
+    public static var coreName: String { String(cString: openblas_get_corename()) }
 }

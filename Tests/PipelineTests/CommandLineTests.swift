@@ -11,6 +11,23 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: TesseraBinary.path), "\(TesseraBinary.path)")
     }
 
+    /// OpenBLAS's kernels sum differently by CPU model, so every AVX2 machine is made to run
+    /// the same one (workers on different CPUs then agree bit for bit); a kernel the user
+    /// chose is kept.
+    @Test func openBLASRunsOneKernelOnEveryAVX2Machine() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = nil
+        environment["TESSERA_BLAS_CORE"] = nil
+        let info = try TesseraBinary.run(["info"], environment: environment)
+        #expect(info.status == 0, "\(info.stderr)")
+        if info.stdout.contains("CPU has AVX2 and FMA: yes") {
+            #expect(info.stdout.contains("OpenBLAS kernel: Haswell"), "\(info.stdout)")
+        }
+        environment["OPENBLAS_CORETYPE"] = "Prescott" // SSE3: runs on any x86-64
+        let chosen = try TesseraBinary.run(["info"], environment: environment)
+        #expect(chosen.stdout.contains("OpenBLAS kernel: Prescott"), "\(chosen.stdout)")
+    }
+
     /// Bad files give a message naming the file and the reason, and a non-zero exit.
     @Test func badInputFailsCleanly() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -8,9 +8,11 @@ public enum TesseraBinary {
         return bundle.appendingPathComponent("tessera").path
     }
 
-    /// Runs it to completion with `arguments`, returning the exit status and its output.
-    public static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try ManagedProcess(arguments)
+    /// Runs it to completion with `arguments` (and `environment`, this process's when nil),
+    /// returning the exit status and its output.
+    public static func run(_ arguments: [String], environment: [String: String]? = nil,
+                           timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try ManagedProcess(arguments, environment: environment)
         let status = process.wait(timeout: timeout)
         return (status ?? -1, process.stdout, process.stderr)
     }
@@ -26,10 +28,11 @@ public final class ManagedProcess: @unchecked Sendable {
     private var err = Data()
     public let arguments: [String]
 
-    public init(_ arguments: [String]) throws {
+    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
         self.arguments = arguments
         process.executableURL = URL(fileURLWithPath: TesseraBinary.path)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Engine
+import Foundation
+import OpenBLAS
+import ZeroMQ
+
+/// `tessera info`: what this machine runs, for comparing the nodes of a cluster.
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Print the engine kernels, OpenBLAS kernel and libraries this machine uses.",
+        discussion: """
+        Nodes whose engine kernels and OpenBLAS kernel agree compute bit-identical probability \
+        maps. Tessera runs OpenBLAS's Haswell kernel on every CPU with AVX2 and FMA for that \
+        reason (set TESSERA_BLAS_CORE=native, or OPENBLAS_CORETYPE, to choose otherwise).
+        """
+    )
+
+    func run() throws {
+        let kernels = KernelSet.usesAVX2 ? "AVX2" : "baseline x86-64"
+        print("engine kernels: \(kernels) (CPU has AVX2 and FMA: \(KernelSet.cpuHasAVX2AndFMA ? "yes" : "no"))")
+        print("OpenBLAS kernel: \(BLAS.coreName)")
+        print("OpenBLAS build: \(BLAS.buildConfiguration)")
+        let zmq = ZMQContext.version
+        print("ZeroMQ: \(zmq.major).\(zmq.minor).\(zmq.patch), CURVE \(ZMQContext.has("curve") ? "available" : "missing")")
+        print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+    }
+}
