@@ -146,9 +146,15 @@ public final class CoordinatorServer {
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
         }
         if registry.isRegistered(identity) { lose(identity) }
-        if let reason = registry.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest, threads: register.threads, now: now) {
+        let kernels = register.kernels ?? ""
+        let others = kernels.isEmpty ? [] : registry.otherKernels(of: member, than: kernels)
+        if let reason = registry.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest,
+                                          threads: register.threads, kernels: kernels, now: now) {
             log.warning("refused worker \(register.name): \(reason)")
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
+        }
+        if !others.isEmpty {
+            log.warning("worker \(register.name) computes with \(kernels), other workers of member \(register.member) with \(others.sorted().joined(separator: "; ")): their maps may differ in the last bits, so masks may too (docs/ENGINE.md)")
         }
         log.info("worker \(register.name) joined for member \(register.member)")
         send(workerSocket, identity, WireCodec.frames(.welcome, Wire.Welcome(
@@ -480,7 +486,8 @@ public final class CoordinatorServer {
         let workers = registry.workers.values.sorted { $0.name < $1.name }.map { worker in
             Wire.Status.Worker(name: worker.name, member: memberNames[worker.member], state: worker.inFlight.isEmpty ? "idle" : "busy",
                                tilesPerSecond: Double(worker.tilesDone) / max(1, now.timeIntervalSince(worker.joined)),
-                               inFlight: worker.inFlight.count, tilesDone: worker.tilesDone)
+                               inFlight: worker.inFlight.count, tilesDone: worker.tilesDone,
+                               kernels: worker.kernels.isEmpty ? nil : worker.kernels)
         }
         let jobs = self.jobs.map { Wire.Status.Job(job: $0.id, name: $0.name, state: $0.state.rawValue, tilesDone: $0.tilesDone, tilesTotal: $0.tilesTotal, note: $0.note) }
         return Wire.Status(workers: workers, jobs: jobs)

@@ -9,6 +9,8 @@ final class WorkerRegistry {
         let name: String
         let member: Int
         let threads: Int
+        /// The kernels it computes with ("" when it did not say).
+        let kernels: String
         var credit: Int
         var inFlight: Set<UInt64> = []
         var lastHeard: Date
@@ -29,13 +31,18 @@ final class WorkerRegistry {
     }
 
     /// Admits a worker, or says why not.
-    func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, now: Date) -> String? {
+    func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String = "", now: Date) -> String? {
         if let accepted = digests[member], accepted != digest {
             return "weights digest \(digest) differs from \(accepted), which the other workers of this member use"
         }
         digests[member] = digest
-        workers[identity] = Worker(identity: identity, name: name, member: member, threads: threads, credit: credit, lastHeard: now)
+        workers[identity] = Worker(identity: identity, name: name, member: member, threads: threads, kernels: kernels, credit: credit, lastHeard: now)
         return nil
+    }
+
+    /// The kernels, other than `kernels`, that other workers of `member` run (unknown ones aside).
+    func otherKernels(of member: Int, than kernels: String) -> Set<String> {
+        Set(workers.values.filter { $0.member == member && !$0.kernels.isEmpty && $0.kernels != kernels }.map(\.kernels))
     }
 
     func isRegistered(_ identity: [UInt8]) -> Bool { workers[identity] != nil }

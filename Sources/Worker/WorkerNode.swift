@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Shared
 import ZeroMQ
@@ -142,7 +143,7 @@ public final class WorkerNode {
     private func registerFrames() -> [[UInt8]] {
         WireCodec.frames(.register, Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture,
-            weightsDigest: digest, threads: ProcessInfo.processInfo.activeProcessorCount, name: name))
+            weightsDigest: digest, threads: ProcessInfo.processInfo.activeProcessorCount, name: name, kernels: KernelSet.summary))
     }
 }
 

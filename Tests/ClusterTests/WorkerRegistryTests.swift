@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coordinator
+import Shared
 
 @Suite struct WorkerRegistryTests {
     @Test func workersOfAMemberAreServedLeastRecentlyUsedFirstWithinCredit() {
@@ -34,5 +35,20 @@ import Testing
         #expect(registry.silent(since: now.addingTimeInterval(1)) == [[1]])
         #expect(registry.remove([1]) == [10, 11])
         #expect(registry.count(of: 0) == 0)
+    }
+
+    @Test func workersOfOneMemberRunningOtherKernelsAreNoticed() throws {
+        let registry = WorkerRegistry(credit: 1, pinnedDigests: [:])
+        let now = Date()
+        _ = registry.register(identity: [1], name: "a", member: 0, digest: "d", threads: 1, kernels: "AVX2, OpenBLAS Haswell", now: now)
+        _ = registry.register(identity: [2], name: "b", member: 0, digest: "d", threads: 1, now: now) // an older worker: unknown
+        _ = registry.register(identity: [3], name: "c", member: 1, digest: "e", threads: 1, kernels: "baseline, OpenBLAS Prescott", now: now)
+        #expect(registry.otherKernels(of: 0, than: "AVX2, OpenBLAS Haswell").isEmpty)
+        #expect(registry.otherKernels(of: 0, than: "baseline, OpenBLAS Prescott") == ["AVX2, OpenBLAS Haswell"])
+        #expect(registry.otherKernels(of: 1, than: "AVX2, OpenBLAS Haswell") == ["baseline, OpenBLAS Prescott"])
+        // A register without the field (an older worker) still decodes.
+        let old = #"{"protocolVersion":1,"member":"m","architecture":"constant","weightsDigest":"","threads":2,"name":"w"}"#
+        let decoded = try JSONDecoder().decode(Wire.Register.self, from: Data(old.utf8))
+        #expect(decoded.kernels == nil && decoded.member == "m")
     }
 }

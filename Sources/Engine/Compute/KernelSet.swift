@@ -1,6 +1,7 @@
 import EngineKernels
 import EngineKernelsHaswell
 import Foundation
+import OpenBLAS
 
 /// Chooses, once per process, which build of the innermost loops runs: the AVX2 one
 /// (`EngineKernelsHaswell`) on CPUs that have AVX2 and FMA, the baseline one otherwise.
@@ -19,6 +20,10 @@ public enum KernelSet {
         let set = Set(flags.split(separator: " ").map(String.init))
         return set.contains("avx2") && set.contains("fma")
     }()
+
+    /// What computes this process's maps, e.g. "AVX2, OpenBLAS Haswell": processes that
+    /// agree here give bit-identical maps.
+    public static var summary: String { "\(usesAVX2 ? "AVX2" : "baseline"), OpenBLAS \(BLAS.coreName)" }
 
     /// See `Kernels.activate`.
     @inline(__always)

@@ -16,9 +16,13 @@ public enum Wire {
         public var threads: Int
         /// A name for logs: host and process id.
         public var name: String
-        public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String) {
+        /// The kernels its maps come from, e.g. "AVX2, OpenBLAS Haswell": workers of one member
+        /// that differ here may differ in the last bits of their maps. Optional (absent: unknown).
+        public var kernels: String?
+        public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
+                    kernels: String? = nil) {
             self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
-            self.weightsDigest = weightsDigest; self.threads = threads; self.name = name
+            self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.kernels = kernels
         }
     }
 
@@ -175,9 +179,12 @@ public enum Wire {
             public var tilesPerSecond: Double
             public var inFlight: Int
             public var tilesDone: Int
-            public init(name: String, member: String, state: String, tilesPerSecond: Double, inFlight: Int, tilesDone: Int) {
+            /// As the worker registered them.
+            public var kernels: String?
+            public init(name: String, member: String, state: String, tilesPerSecond: Double, inFlight: Int, tilesDone: Int,
+                        kernels: String? = nil) {
                 self.name = name; self.member = member; self.state = state
-                self.tilesPerSecond = tilesPerSecond; self.inFlight = inFlight; self.tilesDone = tilesDone
+                self.tilesPerSecond = tilesPerSecond; self.inFlight = inFlight; self.tilesDone = tilesDone; self.kernels = kernels
             }
         }
         public struct Job: Codable, Sendable, Equatable {

@@ -110,7 +110,8 @@ struct StatusCommand: ParsableCommand {
         let status = try client.status()
         print("workers: \(status.workers.count)")
         for w in status.workers {
-            print(String(format: "  %@  member %@  %@  %.1f tiles/s  %d in flight  %d done", w.name, w.member, w.state, w.tilesPerSecond, w.inFlight, w.tilesDone))
+            print(String(format: "  %@  member %@  %@  %.1f tiles/s  %d in flight  %d done  %@", w.name, w.member, w.state, w.tilesPerSecond,
+                         w.inFlight, w.tilesDone, w.kernels ?? "kernels unknown"))
         }
         print("jobs: \(status.jobs.count)")
         for j in status.jobs {
