@@ -7,8 +7,10 @@ import Glibc
 /// A tile allocates and frees the same sequence of large maps every time. By default glibc
 /// hands each one back to the kernel (mmap above 32 MB, trimming below), so every tile paid
 /// for the same pages again in page faults and zeroing. With this on, the heap grows to the
-/// model's working set once and is reused; peak RSS is that working set.
-enum HeapRetention {
+/// model's working set once and is reused; peak RSS is that working set. The long-lived
+/// cluster processes turn it on too: they allocate and free the same tile-sized buffers
+/// hundreds of times a second.
+public enum HeapRetention {
     private static let enable: Void = {
         #if canImport(Glibc)
         // mallopt lives in <malloc.h>, which the Glibc module does not export.
@@ -22,5 +24,5 @@ enum HeapRetention {
     }()
 
     /// Turns retention on (once per process; later calls do nothing).
-    static func enableOnce() { _ = enable }
+    public static func enableOnce() { _ = enable }
 }

@@ -24,6 +24,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         StopSignal.install()
+        HeapRetention.enableOnce()
         let server = try CoordinatorServer(config: try cluster.load())
         try server.run()
     }
@@ -47,6 +48,7 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         StopSignal.install()
+        HeapRetention.enableOnce()
         CNNModel.setThreads(threads)
         let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator)
         try node.run()
