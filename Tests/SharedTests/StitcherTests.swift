@@ -110,6 +110,34 @@ import Testing
         #expect(Stitcher.roundedQuotient(65535 * 7, 7) == 65535 && Stitcher.roundedQuotient(3, 7) == 0 && Stitcher.roundedQuotient(4, 7) == 1)
     }
 
+    /// The mask path thresholds exactly as the probability path, at every threshold kind.
+    @Test(arguments: BlendWindow.allCases)
+    func maskRowsEqualThresholdedProbabilities(window: BlendWindow) throws {
+        let plan = try TilePlan(imageWidth: 150, imageHeight: 70, tileSize: 32, margin: 6, stride: 11)
+        var generator = SeededGenerator(seed: 3)
+        var maps: [TileIndex: [[UInt16]]] = [:]
+        for tile in plan.tiles { maps[tile] = (0..<2).map { _ in (0..<(32 * 32)).map { _ in UInt16.random(in: 0...65535, using: &generator) } } }
+        for threshold: UInt16 in [0, 1, 32768, 40000, 65535] {
+            let a = try Stitcher(plan: plan, window: window, memberWeights: [3, 1])
+            let b = try Stitcher(plan: plan, window: window, memberWeights: [3, 1])
+            var probabilities: [UInt16] = [], mask: [UInt8] = [], foreground = 0
+            for tile in plan.tiles.shuffled(using: &generator) {
+                for member in 0..<2 {
+                    try a.add(tile: tile, member: member, map: maps[tile]![member])
+                    try b.add(tile: tile, member: member, map: maps[tile]![member])
+                }
+                while let rows = a.takeFinishedRows() { probabilities += rows.probabilities }
+                while let rows = b.takeFinishedMaskRows(threshold: threshold) {
+                    #expect(rows.firstRow * plan.imageWidth == mask.count)
+                    mask += rows.mask
+                    foreground += rows.foreground
+                }
+            }
+            #expect(mask == probabilities.map { $0 >= threshold ? 255 : 0 }, "threshold \(threshold)")
+            #expect(foreground == mask.filter { $0 != 0 }.count)
+        }
+    }
+
     @Test func duplicatesAndStrangersAreRefused() throws {
         let plan = try TilePlan(imageWidth: 64, imageHeight: 64, tileSize: 32, margin: 4)
         let stitcher = try Stitcher(plan: plan, window: .linear, memberWeights: [1, 1])

@@ -41,9 +41,19 @@ public final class SegmentationOutput {
         }
     }
 
-    /// Appends every row `stitcher` has made final since the last call.
+    /// Appends every row `stitcher` has made final since the last call. Without a
+    /// probability map to write, the stitcher thresholds the rows itself (the same mask,
+    /// without computing probabilities).
     public func appendFinishedRows(of stitcher: Stitcher) throws {
-        while let rows = stitcher.takeFinishedRows() { try append(rows.probabilities) }
+        if probabilities == nil {
+            while let rows = stitcher.takeFinishedMaskRows(threshold: threshold) {
+                foreground += rows.foreground
+                try mask.append(rows: rows.mask)
+                runEncoder.append(rows: rows.mask)
+            }
+        } else {
+            while let rows = stitcher.takeFinishedRows() { try append(rows.probabilities) }
+        }
     }
 
     /// Rows written so far.

@@ -148,12 +148,17 @@ public final class Stitcher {
         try map.withUnsafeBufferPointer { try add(tile: tile, member: member, map: $0) }
     }
 
+    /// The end of the rows no unfinished tile can still touch: those above the first
+    /// unfinished tile row's top edge.
+    private var finishedEnd: Int {
+        let firstUnfinished = unfinishedInRow.firstIndex(where: { $0 > 0 })
+        return firstUnfinished.map { max(0, min(plan.imageHeight, $0 * plan.stride - plan.margin)) } ?? plan.imageHeight
+    }
+
     /// Hands out the rows no unfinished tile can still touch, as fixed-point probabilities,
     /// row-major from `firstRow`. Returns nil when no new row is ready.
     public func takeFinishedRows() -> (firstRow: Int, rows: Int, probabilities: [UInt16])? {
-        // Rows above the first unfinished tile row's top edge are final.
-        let firstUnfinished = unfinishedInRow.firstIndex(where: { $0 > 0 })
-        let end = firstUnfinished.map { max(0, min(plan.imageHeight, $0 * plan.stride - plan.margin)) } ?? plan.imageHeight
+        let end = finishedEnd
         guard end > nextRow else { return nil }
         let width = plan.imageWidth
         let output = [UInt16](unsafeUninitializedCapacity: (end - nextRow) * width) { out, count in
@@ -181,5 +186,43 @@ public final class Stitcher {
         let first = nextRow
         nextRow = end
         return (first, end - first, output)
+    }
+
+    /// The same rows as a mask — 255 where `takeFinishedRows` would give a probability of at
+    /// least `threshold`, else 0 — with their foreground count. No quotient is needed:
+    /// round(sum / norm) ≥ t exactly when sum + ⌊norm / 2⌋ ≥ t · norm, one comparison a pixel.
+    public func takeFinishedMaskRows(threshold: UInt16) -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
+        let end = finishedEnd
+        guard end > nextRow else { return nil }
+        let width = plan.imageWidth, t = Int64(threshold)
+        var foreground = 0
+        let mask = [UInt8](unsafeUninitializedCapacity: (end - nextRow) * width) { out, count in
+            for y in nextRow..<end {
+                let line = out.baseAddress! + (y - nextRow) * width
+                guard let row = sums.removeValue(forKey: y) else {
+                    // Every weight was zero: probability 0.
+                    line.initialize(repeating: threshold == 0 ? 255 : 0, count: width)
+                    if threshold == 0 { foreground += width }
+                    continue
+                }
+                let rowScale = rowNorm[y] * memberWeightSum
+                var count = 0
+                row.withUnsafeBufferPointer { row in
+                    columnNorm.withUnsafeBufferPointer { columnNorm in
+                        for x in 0..<width {
+                            let norm = columnNorm[x] &* rowScale
+                            let on = row[x] &+ norm / 2 >= t &* norm
+                            line[x] = on ? 255 : 0
+                            count &+= on ? 1 : 0
+                        }
+                    }
+                }
+                foreground += count
+            }
+            count = (end - nextRow) * width
+        }
+        let first = nextRow
+        nextRow = end
+        return (first, end - first, mask, foreground)
     }
 }
