@@ -17,16 +17,14 @@ final class StitchWorker: @unchecked Sendable {
     init(job: SlideJob, stitcher: Stitcher, output: SegmentationOutput, encoding: MapEncoding) {
         remaining = stitcher.plan.tileCount * stitcher.memberWeights.count
         let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
-        let pixels = stitcher.plan.tileSize * stitcher.plan.tileSize
         let box = UncheckedBox((stitcher, output))
         Thread { [self] in
             let (stitcher, output) = box.value
             do {
                 while let work = take() {
-                    guard let fixed = encoding.decode(work.map, pixels: pixels) else {
-                        throw TesseraError("stitching", "\(work.tile): a map of \(work.map.count) bytes")
+                    try work.map.withUnsafeBufferPointer {
+                        try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding)
                     }
-                    try stitcher.add(tile: work.tile, member: work.member, map: fixed)
                     try output.appendFinishedRows(of: stitcher)
                     if stitcher.isComplete { break }
                 }

@@ -85,15 +85,45 @@ public final class Stitcher {
     /// Throws when the tile or member is not in the plan, the map has the wrong size, or the
     /// same contribution was already added (a duplicate would change the result).
     public func add(tile: TileIndex, member: Int, map: UnsafeBufferPointer<UInt16>) throws {
+        try check(tile: tile, member: member, values: map.count)
+        accumulate(tile: tile, member: member) { Int64(map[$0]) }
+        markAdded(tile: tile, member: member)
+    }
+
+    /// Adds a map as it travels (`MapEncoding`), decoding each value as it is summed.
+    public func add(tile: TileIndex, member: Int, encoded map: UnsafeBufferPointer<UInt8>, encoding: MapEncoding) throws {
+        guard map.count % encoding.bytesPerPixel == 0 else {
+            throw TesseraError("stitching", "\(tile): a \(encoding.name) map of \(map.count) bytes")
+        }
+        try check(tile: tile, member: member, values: map.count / encoding.bytesPerPixel)
+        switch encoding {
+        case .uint8:
+            accumulate(tile: tile, member: member) { Int64(Probability.fromByte(map[$0])) }
+        case .float16:
+            HalfFloat.fixedTable.withUnsafeBufferPointer { table in
+                accumulate(tile: tile, member: member) { Int64(table[Int(UInt16(map[2 &* $0]) | UInt16(map[2 &* $0 &+ 1]) &<< 8)]) }
+            }
+        }
+        markAdded(tile: tile, member: member)
+    }
+
+    private func check(tile: TileIndex, member: Int, values: Int) throws {
         let size = plan.tileSize
         guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan") }
         guard memberWeights.indices.contains(member) else { throw TesseraError("stitching", "no member \(member)") }
-        guard map.count == size * size else {
-            throw TesseraError("stitching", "\(tile): a map of \(map.count) values, not \(size)×\(size)")
+        guard values == size * size else {
+            throw TesseraError("stitching", "\(tile): a map of \(values) values, not \(size)×\(size)")
         }
         guard !hasContribution(tile: tile, member: member) else {
             throw TesseraError("stitching", "\(tile) member \(member) was already added")
         }
+    }
+
+    /// Adds w(i)·w(j)·memberWeight·value(j·tileSize + i) to the sums of every pixel the tile
+    /// gives weight to.
+    @inline(__always)
+    private func accumulate(tile: TileIndex, member: Int, _ value: (Int) -> Int64) {
+        let size = plan.tileSize
         let (originX, originY) = plan.origin(of: tile)
         let memberWeight = Int64(memberWeights[member])
         let x0 = max(weightSpan.lowerBound, -originX), x1 = min(weightSpan.upperBound, plan.imageWidth - originX)
@@ -104,13 +134,16 @@ public final class Stitcher {
                 let rowWeight = Int64(w[j]) * memberWeight
                 // Mutated in place: copying the row out and back would copy it whole per tile row.
                 sums[y, default: [Int64](repeating: 0, count: plan.imageWidth)].withUnsafeMutableBufferPointer { sum in
-                    let target = sum.baseAddress! + originX, source = map.baseAddress! + j * size
+                    let target = sum.baseAddress! + originX, first = j * size
                     for i in x0..<max(x0, x1) {
-                        target[i] &+= rowWeight &* Int64(w[i]) &* Int64(source[i])
+                        target[i] &+= rowWeight &* Int64(w[i]) &* value(first &+ i)
                     }
                 }
             }
         }
+    }
+
+    private func markAdded(tile: TileIndex, member: Int) {
         var owed = pending[tile] ?? Set(memberWeights.indices)
         owed.remove(member)
         if owed.isEmpty {
@@ -188,13 +221,30 @@ public final class Stitcher {
         return (first, end - first, output)
     }
 
+    /// Per column, the bound b such that a pixel is foreground exactly when 2·sum ≥ b:
+    /// with N the pixel's norm, sum + ⌊N / 2⌋ ≥ t·N ⟺ 2·sum ≥ (2t − 1)·N + (N mod 2).
+    /// Rows share few norms (they repeat with the stride), so bounds are kept per row norm.
+    private func maskBound(rowScale: Int64, threshold: UInt16) -> [Int64] {
+        if maskBoundThreshold != threshold { maskBounds = [:]; maskBoundThreshold = threshold }
+        if let bound = maskBounds[rowScale] { return bound }
+        let factor = 2 * Int64(threshold) - 1
+        let bound = columnNorm.map { column -> Int64 in
+            let norm = column * rowScale
+            return factor * norm + (norm & 1)
+        }
+        maskBounds[rowScale] = bound
+        return bound
+    }
+    private var maskBounds: [Int64: [Int64]] = [:]
+    private var maskBoundThreshold: UInt16?
+
     /// The same rows as a mask — 255 where `takeFinishedRows` would give a probability of at
     /// least `threshold`, else 0 — with their foreground count. No quotient is needed:
     /// round(sum / norm) ≥ t exactly when sum + ⌊norm / 2⌋ ≥ t · norm, one comparison a pixel.
     public func takeFinishedMaskRows(threshold: UInt16) -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
         let end = finishedEnd
         guard end > nextRow else { return nil }
-        let width = plan.imageWidth, t = Int64(threshold)
+        let width = plan.imageWidth
         var foreground = 0
         let mask = [UInt8](unsafeUninitializedCapacity: (end - nextRow) * width) { out, count in
             for y in nextRow..<end {
@@ -205,13 +255,12 @@ public final class Stitcher {
                     if threshold == 0 { foreground += width }
                     continue
                 }
-                let rowScale = rowNorm[y] * memberWeightSum
+                let bound = maskBound(rowScale: rowNorm[y] * memberWeightSum, threshold: threshold)
                 var count = 0
                 row.withUnsafeBufferPointer { row in
-                    columnNorm.withUnsafeBufferPointer { columnNorm in
+                    bound.withUnsafeBufferPointer { bound in
                         for x in 0..<width {
-                            let norm = columnNorm[x] &* rowScale
-                            let on = row[x] &+ norm / 2 >= t &* norm
+                            let on = row[x] &<< 1 >= bound[x]
                             line[x] = on ? 255 : 0
                             count &+= on ? 1 : 0
                         }
