@@ -33,7 +33,7 @@ let package = Package(
         // The innermost loops, built for baseline x86-64 and (from the same files, through a
         // symlink) for AVX2; the engine picks one at run time.
         .target(name: "EngineKernels"),
-        .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]),
         .target(name: "Engine", dependencies: ["Shared", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
         .target(name: "Worker", dependencies: ["Shared", "Engine", "ZeroMQ"]),
         .target(name: "Coordinator", dependencies: ["Shared", "ZeroMQ"]),

@@ -3,9 +3,10 @@
 /// AVX2, where eight floats are one register and three-operand instructions spare the
 /// copies. The engine picks one set at run time by what the CPU supports (`KernelSet`).
 ///
-/// Both builds run the same source, and Swift never fuses a multiply and an add into an
-/// FMA on its own, so they give the same bits (a test compares them): a cluster of mixed
-/// machines still produces identical masks.
+/// Both builds run the same source. The AVX2 build fuses the multiply-adds written as
+/// `VectorMath.madd` (FMA runs them at twice the rate here); the baseline build, for CPUs
+/// without FMA, multiplies and adds, so its results differ in the last bits — as OpenBLAS's
+/// kernels for such CPUs do anyway. All AVX2 machines compute the same bits.
 public enum Kernels {
     /// values[i] = activation(values[i] + bias) for `count` values. The activations are
     /// `Activation`'s: 0 identity, 1 ReLU, 2 swish, 3 sigmoid.
@@ -46,10 +47,10 @@ public enum Kernels {
             var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
             for t in 0..<count {
                 let offset = offsets[t] &* 4, tap = taps[t]
-                a0 += p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-                a1 += p1.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-                a2 += p2.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
-                a3 += p3.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * tap
+                a0 = VectorMath.madd(p0.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), tap, a0)
+                a1 = VectorMath.madd(p1.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), tap, a1)
+                a2 = VectorMath.madd(p2.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), tap, a2)
+                a3 = VectorMath.madd(p3.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), tap, a3)
             }
             let out = UnsafeMutableRawPointer(plane + b * 8)
             out.storeBytes(of: a0, as: SIMD8<Float>.self)
@@ -61,7 +62,7 @@ public enum Kernels {
         while b < total {
             let p0 = origin(b)
             var a0 = SIMD8<Float>()
-            for t in 0..<count { a0 += p0.loadUnaligned(fromByteOffset: offsets[t] &* 4, as: SIMD8<Float>.self) * taps[t] }
+            for t in 0..<count { a0 = VectorMath.madd(p0.loadUnaligned(fromByteOffset: offsets[t] &* 4, as: SIMD8<Float>.self), taps[t], a0) }
             UnsafeMutableRawPointer(plane + b * 8).storeBytes(of: a0, as: SIMD8<Float>.self)
             b += 1
         }

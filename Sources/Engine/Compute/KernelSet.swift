@@ -5,7 +5,8 @@ import OpenBLAS
 
 /// Chooses, once per process, which build of the innermost loops runs: the AVX2 one
 /// (`EngineKernelsHaswell`) on CPUs that have AVX2 and FMA, the baseline one otherwise.
-/// Both give the same bits; `TESSERA_KERNELS=baseline` forces the baseline build.
+/// The AVX2 build fuses multiply-adds, so the two differ in the last bits (every AVX2
+/// machine gives the same ones); `TESSERA_KERNELS=baseline` forces the baseline build.
 public enum KernelSet {
     /// Whether the AVX2 build runs (tests switch it to compare the two).
     nonisolated(unsafe) public static var usesAVX2: Bool = {
