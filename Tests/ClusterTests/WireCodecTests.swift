@@ -77,6 +77,28 @@ import Testing
         #expect(Float16(bitPattern: HalfFloat.bits(.nan)).isNaN)
     }
 
+    /// The uint8 encoding's vector path gives the scalar bytes on every 61st float of [0, 1],
+    /// which include the rounding ties and every byte's boundaries, and on values outside it.
+    @Test func vectorProbabilityBytesMatchTheScalarConversion() {
+        func expected(_ p: Float) -> UInt8 { Probability.toByte(Probability.fixed(p)) }
+        var mismatches = 0
+        var batch = SIMD8<Float>()
+        var lane = 0
+        let specials: [Float] = [-1, -0, .nan, .infinity, -.infinity, 1.0000001, 2, 0.5 / 65535, 1.5 / 65535, 2.5 / 65535]
+        for pattern in stride(from: UInt32(0), through: Float(1).bitPattern, by: 61) + specials.map(\.bitPattern) {
+            batch[lane] = Float(bitPattern: pattern)
+            lane += 1
+            if lane == 8 {
+                let bytes = Probability.bytes(batch)
+                for i in 0..<8 where bytes[i] != expected(batch[i]) { mismatches += 1 }
+                lane = 0
+            }
+        }
+        #expect(mismatches == 0)
+        let values: [Float] = (0..<1003).map { Float($0) / 1002 } + [.nan, -3, 7]
+        #expect(MapEncoding.uint8.encode(values) == values.map(expected))
+    }
+
     /// The workers' vector path agrees with the clamped scalar conversion on every 61st
     /// float of [0, 1] (which includes every subnormal half boundary and tie kind), and on
     /// values outside it.

@@ -26,7 +26,20 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
     public func encode(_ probabilities: [Float]) -> [UInt8] {
         switch self {
         case .uint8:
-            return probabilities.map { Probability.toByte(Probability.fixed($0)) }
+            let count = probabilities.count
+            return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                let output = UnsafeMutableRawPointer(out.baseAddress!)
+                probabilities.withUnsafeBufferPointer { input in
+                    var i = 0
+                    while i + 8 <= count {
+                        let values = UnsafeRawPointer(input.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                        output.storeBytes(of: Probability.bytes(values), toByteOffset: i, as: SIMD8<UInt8>.self)
+                        i += 8
+                    }
+                    for i in i..<count { out[i] = Probability.toByte(Probability.fixed(input[i])) }
+                }
+                initialized = count
+            }
         case .float16:
             let count = probabilities.count
             let bytes = [UInt8](unsafeUninitializedCapacity: count * 2) { out, initialized in

@@ -22,6 +22,26 @@ public enum Probability {
     @inlinable
     public static func toByte(_ p: UInt16) -> UInt8 { UInt8((UInt32(p) * 255 + 32767) / 65535) }
 
+    /// `toByte(fixed(p))` of eight probabilities, computed in SIMD registers (workers encode
+    /// every map this way): each step is exact in Float, so the bytes are the scalar ones.
+    @inline(__always)
+    static func bytes(_ values: SIMD8<Float>) -> SIMD8<UInt8> {
+        var p = values.replacing(with: 0, where: .!(values .> 0))
+        p.replace(with: 1, where: p .> 1)
+        let x = p * 65535
+        // Nearest, ties to even, by the 2²³ trick; then ties away from zero, as `rounded()`.
+        let magic = SIMD8<Float>(repeating: 8_388_608)
+        var q = (x + magic) - magic
+        q.replace(with: q + 1, where: x - q .== 0.5)
+        // ⌊(255·q + 32767) / 65535⌋: estimated by a multiplication, then corrected (n < 2²⁴).
+        let n = q * 255 + 32767
+        var b = (n * (1 / 65535) + magic) - magic
+        b.replace(with: b - 1, where: b * 65535 .> n)
+        b.replace(with: b + 1, where: (b + 1) * 65535 .<= n)
+        // b + 2²³ holds b in its low mantissa bits.
+        return SIMD8<UInt8>(truncatingIfNeeded: unsafeBitCast(b + magic, to: SIMD8<UInt32>.self))
+    }
+
     /// The fixed-point threshold for a float threshold in [0, 1]: a pixel is in the mask
     /// when its fixed-point probability is at least this.
     public static func threshold(_ t: Double) -> UInt16 {
