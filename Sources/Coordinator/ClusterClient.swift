@@ -9,8 +9,12 @@ public final class ClusterClient {
     public let endpoint: String
     private let context: ZMQContext
     private let socket: ZMQSocket
-    /// Seconds of silence from the coordinator before giving up.
+    /// Seconds of silence from the coordinator before giving up (before the job is known).
     public var patience: Double
+    /// Once the coordinator has accepted the job: seconds of silence before asking for it
+    /// again (the coordinator may have restarted; it keeps its jobs), and before giving up.
+    public var reattachAfter = 3.0
+    public var restartPatience = 300.0
 
     public init(config: ClusterConfig, endpoint: String? = nil) throws {
         self.config = config
@@ -33,7 +37,7 @@ public final class ClusterClient {
     /// Submits `slidePath` (or attaches to job `attach`), follows it to the end, writes
     /// the mask to `maskPath`, and returns the RLE text when `wantRLE`.
     public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false,
-                    progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void) throws -> Outcome {
+                    progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }) throws -> Outcome {
         var upload: FileHandle?
         defer { try? upload?.close() }
         if let attach {
@@ -47,12 +51,23 @@ public final class ClusterClient {
             upload = FileHandle(forReadingAtPath: slidePath)
         }
         var job: UInt64? = attach
-        var lastHeard = Date()
+        var lastHeard = Date(), lastAsked = Date()
         var download: Download?
+        var acceptedOnce = false
         while !StopSignal.requested {
-            if Date().timeIntervalSince(lastHeard) > patience {
-                let hint = job.map { "; job \($0) goes on there: collect it with `tessera submit --attach \($0)`" } ?? ""
-                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(hint)")
+            let silence = Date().timeIntervalSince(lastHeard)
+            if acceptedOnce, let job, silence > reattachAfter {
+                guard silence < restartPatience else {
+                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, collect job \(job) with `tessera submit --attach \(job)`")
+                }
+                // It may have restarted: it keeps its jobs, so ask for this one again.
+                if Date().timeIntervalSince(lastAsked) > reattachAfter {
+                    silent(silence)
+                    try? socket.send(WireCodec.frames(.attach, Wire.Attach(job: job)), dontWait: true)
+                    lastAsked = Date()
+                }
+            } else if !acceptedOnce, silence > patience {
+                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s")
             }
             guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
             guard case .success(let (kind, body)) = WireCodec.open(frames) else { continue }
@@ -60,8 +75,10 @@ public final class ClusterClient {
             switch kind {
             case .accepted:
                 guard case .success(let message) = WireCodec.decode(Wire.Accepted.self, body[0]) else { continue }
+                if !acceptedOnce { accepted(message.job) }
+                acceptedOnce = true
                 job = message.job
-                accepted(message.job)
+                download = nil // accepted again after a restart: the mask comes again
             case .fetch:
                 guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]), fetch.job == job, fetch.content == .slide,
                       let upload, fetch.size <= UInt64(ClusterSockets.chunkBytes) else { continue }

@@ -19,6 +19,7 @@ public final class CoordinatorServer {
 
     private var registry: WorkerRegistry
     private var jobs: [SlideJob] = []
+    private var journal: JobJournal!
     private var nextJobID: UInt64 = 1
     private var nextRequest: UInt64 = 1
 
@@ -48,7 +49,8 @@ public final class CoordinatorServer {
 
     /// Binds and serves until SIGINT/SIGTERM.
     public func run() throws {
-        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        journal = try JobJournal(directory: config.stateDirectory)
+        restoreJobs()
         context = try ZMQContext()
         if let security = config.security {
             zap = try ZAPAuthenticator(context: context, security: security, log: log)
@@ -327,6 +329,7 @@ public final class CoordinatorServer {
             case .success(let finished):
                 job.finished = finished
                 job.state = .finished
+                persist(job)
                 let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
                 log.info("job \(job.id) finished: \(job.tilesTotal) tiles in \(String(format: "%.1f", seconds)) s")
                 send(clientSocket, job.client, WireCodec.frames(.finished, finished))
@@ -341,6 +344,7 @@ public final class CoordinatorServer {
         log.error("job \(job.id) failed: \(reason)")
         job.state = .failed
         job.note = reason
+        persist(job)
         job.release()
         for member in queues.indices { queues[member].removeAll { $0.job == job.id } }
         for (request, assignment) in assignments where assignment.job == job.id {
@@ -351,6 +355,55 @@ public final class CoordinatorServer {
     }
 
     private func job(_ id: UInt64) -> SlideJob? { jobs.first { $0.id == id } }
+
+    // MARK: Journal
+
+    private func persist(_ job: SlideJob) {
+        do { try journal.save(job.record) } catch { log.error("job \(job.id): cannot record its state: \(error)") }
+    }
+
+    /// Takes back the jobs a previous coordinator on this state directory left: finished
+    /// and failed ones as they were, queued and running ones to run again from the start,
+    /// uploads to start over when their client attaches.
+    private func restoreJobs() {
+        let records = journal.load { path, error in log.warning("ignored \(path): \(error)") }
+        var again = 0
+        for record in records {
+            let job = SlideJob(id: record.id, name: record.name, client: [], directory: journal.folder(of: record.id),
+                               slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
+                               members: config.members.count)
+            nextJobID = max(nextJobID, record.id + 1)
+            jobs.append(job)
+            switch record.state {
+            case SlideJob.State.finished.rawValue:
+                if let finished = record.finished, FileManager.default.fileExists(atPath: job.maskPath), FileManager.default.fileExists(atPath: job.rlePath) {
+                    job.finished = finished
+                    job.state = .finished
+                } else {
+                    job.state = .failed
+                    job.note = "its mask is gone from \(job.directory)"
+                }
+            case SlideJob.State.failed.rawValue:
+                job.state = .failed
+                job.note = record.note
+            case SlideJob.State.uploading.rawValue:
+                if FileManager.default.createFile(atPath: job.slidePath, contents: nil), let handle = FileHandle(forWritingAtPath: job.slidePath) {
+                    job.uploadHandle = handle
+                    job.note = "upload starts over when its client attaches"
+                } else {
+                    job.state = .failed
+                    job.note = "cannot create \(job.slidePath)"
+                }
+            default:
+                job.state = .queued
+                again += 1
+            }
+            if job.state != SlideJob.State(rawValue: record.state) { persist(job) }
+        }
+        if !records.isEmpty {
+            log.info("took back \(records.count) job(s) from \(journal.directory); \(again) to run again")
+        }
+    }
 
     // MARK: Clients
 
@@ -391,7 +444,7 @@ public final class CoordinatorServer {
     private func submitJob(_ identity: [UInt8], _ submit: Wire.Submit) {
         let id = nextJobID
         nextJobID += 1
-        let directory = config.stateDirectory + "/job-\(id)-\(getpid())"
+        let directory = journal.folder(of: id)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             return replyError(identity, "cannot create \(directory): \(error.localizedDescription)")
         }
@@ -402,6 +455,7 @@ public final class CoordinatorServer {
                            slidePath: local ? submit.path : directory + "/slide.tiff", size: submit.size, digest: submit.digest,
                            upload: !local, members: config.members.count)
         jobs.append(job)
+        persist(job)
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")
         send(clientSocket, identity, WireCodec.frames(.accepted, Wire.Accepted(job: id, upload: !local)))
         if !local {
@@ -449,6 +503,7 @@ public final class CoordinatorServer {
             let digest = try? FileDigest.sampled(job.slidePath)
             guard digest?.digest == job.slideDigest else { return fail(job, "the uploaded slide's digest does not match the client's") }
             job.state = .queued
+            persist(job)
             log.info("job \(job.id): slide received (\(job.slideSize) bytes)")
         } else {
             requestChunks(job)

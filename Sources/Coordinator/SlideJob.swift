@@ -16,6 +16,8 @@ final class SlideJob {
     var slidePath: String
     let slideSize: UInt64
     let slideDigest: String
+    /// Whether the client sends the slide's bytes (the coordinator cannot read its path).
+    let isUpload: Bool
 
     // Upload
     var uploadHandle: FileHandle?
@@ -55,11 +57,18 @@ final class SlideJob {
         self.slidePath = slidePath
         self.slideSize = size
         self.slideDigest = digest
+        self.isUpload = upload
         self.state = upload ? .uploading : .queued
         memberDone = Array(repeating: 0, count: members)
     }
 
     var tilesTotal: Int { plan?.tileCount ?? 0 }
+
+    /// What the journal keeps of this job.
+    var record: JobJournal.Record {
+        JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
+                          state: state.rawValue, note: note, finished: finished)
+    }
 
     /// Opens the slide and sets up tiling, stitching and the outputs.
     func start(settings: SegmentationSettings, memberWeights: [Int]) throws {

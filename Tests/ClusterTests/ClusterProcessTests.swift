@@ -117,6 +117,49 @@ import ZeroMQ
         #expect(try ClusterHarness.pixels(cluster.folder + "/a.tiff") == ClusterHarness.pixels(cluster.folder + "/b.tiff"))
     }
 
+    /// The coordinator is killed mid-slide and started again on the same state directory:
+    /// it takes back the running job, the waiting client asks for it again, and the mask is
+    /// unchanged. A finished job survives the restart too.
+    @Test func aCoordinatorKilledMidSlideKeepsItsJobs() throws {
+        let cluster = try ClusterHarness(members: """
+        [member slow]
+        architecture = constant
+        value = 0.7
+        delay = 0.02
+        """)
+        let coordinator = try cluster.startCoordinator()
+        let worker = try cluster.startWorker("slow")
+        let small = try cluster.synth(width: 200, height: 150, seed: 6)
+        #expect(try cluster.submit([small, "--out", cluster.folder + "/small.tiff"]).status == 0)
+        let slide = try cluster.synth(width: 1200, height: 900, seed: 9)
+        let submit = try cluster.startSubmit([slide, "--out", cluster.folder + "/m.tiff"])
+        var killed = false
+        for _ in 0..<200 where !killed {
+            let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
+            if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("running") }),
+               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= 10 {
+                coordinator.signal(SIGKILL)
+                killed = true
+            }
+            usleep(50_000)
+        }
+        #expect(killed, "the job never got going")
+        _ = coordinator.wait(timeout: 10)
+        let second = try cluster.startCoordinator()
+        #expect(second.waitForError("took back 2 job(s)"), "\(second.stderr)")
+        #expect(submit.wait(timeout: 120) == 0, "\(submit.stderr)")
+        #expect(submit.stderr.contains("asking for the job again"), "\(submit.stderr)")
+        #expect(worker.isRunning)
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
+        // The job finished before the crash can still be collected.
+        let again = try cluster.submit(["--attach", "1", "--out", cluster.folder + "/small-again.tiff"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/small-again.tiff") == ClusterHarness.pixels(cluster.folder + "/small.tiff"))
+        // A second coordinator cannot share the state directory.
+        let intruder = try TesseraBinary.run(["coordinator", "--config", cluster.configPath], timeout: 20)
+        #expect(intruder.status != 0 && intruder.stderr.contains("another coordinator"), "\(intruder.stderr)")
+    }
+
     @Test func aMemberWithoutWorkersHoldsTheJobUntilTheDeadline() throws {
         let cluster = try ClusterHarness(members: Self.twoMembers, extra: "member_deadline = 1.5")
         try cluster.startCoordinator()

@@ -68,7 +68,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Also write a submission CSV (id,rle) here.") var rle: String?
     @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
     @Option(help: "Follow an earlier job instead of submitting.") var attach: UInt64?
-    @Option(help: "Seconds of silence from the coordinator before giving up (default: 3 × liveness × interval, at least 10).") var timeout: Double?
+    @Option(help: "Seconds of silence from the coordinator before giving up (default: 3 × liveness × interval, at least 10; once the job is accepted, 300, since a restarted coordinator keeps its jobs).") var timeout: Double?
     @Flag(help: "Upload the slide even if the coordinator could read it in place.") var upload = false
     @Flag(help: "No progress on stderr.") var quiet = false
 
@@ -80,7 +80,10 @@ struct SubmitCommand: ParsableCommand {
         StopSignal.install()
         let config = try cluster.load()
         let client = try ClusterClient(config: config, endpoint: coordinator)
-        if let timeout { client.patience = timeout }
+        if let timeout {
+            client.patience = timeout
+            client.restartPatience = timeout
+        }
         let bar = ProgressReporter("submit", quiet: quiet)
         let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, progress: { p in
             guard p.tilesTotal > 0 else { return }
@@ -88,6 +91,8 @@ struct SubmitCommand: ParsableCommand {
             bar.update(p.tilesDone, of: p.tilesTotal, unit: "tiles; \(members)\(p.note.map { "; " + $0 } ?? "")")
         }, accepted: { job in
             if !quiet { ProgressReporter.note("job \(job)") }
+        }, silent: { seconds in
+            ProgressReporter.note("no word from the coordinator for \(Int(seconds)) s; asking for the job again (a restarted coordinator keeps its jobs)")
         })
         print("mask: \(out) (\(outcome.finished.width)×\(outcome.finished.height), \(outcome.finished.foregroundPixels) foreground pixels)")
         if let rle, let text = outcome.rle {
