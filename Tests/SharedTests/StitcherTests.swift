@@ -138,6 +138,17 @@ import Testing
         }
     }
 
+    /// Sums must stay exact in Int64: a plan whose overlaps and weights could overflow them
+    /// is refused with a reason rather than wrapping.
+    @Test func overlapsTooDenseForExactSumsAreRefused() throws {
+        let dense = try TilePlan(imageWidth: 2000, imageHeight: 2000, tileSize: 512, margin: 64, stride: 1)
+        #expect { try Stitcher(plan: dense, window: .linear, memberWeights: [1024, 1024]) } throws: {
+            ($0 as? TesseraError)?.reason.contains("overlap too much") == true
+        }
+        let usual = try TilePlan(imageWidth: 2000, imageHeight: 2000, tileSize: 512, margin: 64)
+        _ = try Stitcher(plan: usual, window: .gaussian, memberWeights: [1024, 1024, 1024])
+    }
+
     @Test func duplicatesAndStrangersAreRefused() throws {
         let plan = try TilePlan(imageWidth: 64, imageHeight: 64, tileSize: 32, margin: 4)
         let stitcher = try Stitcher(plan: plan, window: .linear, memberWeights: [1, 1])
