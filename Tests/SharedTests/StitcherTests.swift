@@ -138,6 +138,23 @@ import Testing
         }
     }
 
+    /// Adding a map as it travels gives the rows that decoding it first (`MapEncoding.decode`) gives.
+    @Test(arguments: [MapEncoding.uint8, .float16])
+    func encodedMapsAddAsTheirDecoding(encoding: MapEncoding) throws {
+        let plan = try TilePlan(imageWidth: 70, imageHeight: 50, tileSize: 32, margin: 6)
+        let direct = try Stitcher(plan: plan, window: .gaussian), decoded = try Stitcher(plan: plan, window: .gaussian)
+        var values = SeededGenerator(seed: 5)
+        for tile in plan.tiles {
+            let map = encoding.encode((0..<(32 * 32)).map { _ in Float.random(in: -0.1...1.1, using: &values) })
+            try map.withUnsafeBufferPointer { try direct.add(tile: tile, member: 0, encoded: $0, encoding: encoding) }
+            try decoded.add(tile: tile, member: 0, map: encoding.decode(map, pixels: 32 * 32)!)
+        }
+        #expect(direct.takeFinishedRows()?.probabilities == decoded.takeFinishedRows()?.probabilities)
+        #expect(throws: TesseraError.self) {
+            try [UInt8](repeating: 0, count: 7).withUnsafeBufferPointer { try direct.add(tile: TileIndex(row: 0, column: 0), member: 0, encoded: $0, encoding: .float16) }
+        }
+    }
+
     /// Sums must stay exact in Int64: a plan whose overlaps and weights could overflow them
     /// is refused with a reason rather than wrapping.
     @Test func overlapsTooDenseForExactSumsAreRefused() throws {
