@@ -503,6 +503,7 @@ public final class CoordinatorServer {
             let digest = try? FileDigest.sampled(job.slidePath)
             guard digest?.digest == job.slideDigest else { return fail(job, "the uploaded slide's digest does not match the client's") }
             job.state = .queued
+            job.note = nil
             persist(job)
             log.info("job \(job.id): slide received (\(job.slideSize) bytes)")
         } else {
