@@ -1,7 +1,11 @@
 /// Where stitched rows go: the mask (0/255) and, optionally, the 8-bit probability map,
 /// both tiled Deflate TIFFs written band by band, and the mask's competition runs, built
 /// as the rows pass.
-public final class SegmentationOutput {
+///
+/// Mask rows are compressed, written and run-length encoded on a thread of their own
+/// (`SerialWorker`, at most 64 MiB waiting), so whoever stitches goes on with the next
+/// tiles meanwhile; `finish` waits for it.
+public final class SegmentationOutput: @unchecked Sendable {
     public let width: Int
     public let height: Int
     private let threshold: UInt16
@@ -10,6 +14,7 @@ public final class SegmentationOutput {
     /// Foreground pixels written so far.
     public private(set) var foreground = 0
     private var runEncoder: RowRunEncoder
+    private let maskWriter = SerialWorker(name: "mask writer", capacity: 64 << 20)
 
     public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil) throws {
         self.width = width
@@ -33,8 +38,7 @@ public final class SegmentationOutput {
             count += 1
         }
         foreground += count
-        try mask.append(rows: bytes)
-        runEncoder.append(rows: bytes)
+        try writeMask(bytes)
         if let probabilities {
             for i in rows.indices { bytes[i] = Probability.toByte(rows[i]) }
             try probabilities.append(rows: bytes)
@@ -48,19 +52,27 @@ public final class SegmentationOutput {
         if probabilities == nil {
             while let rows = stitcher.takeFinishedMaskRows(threshold: threshold) {
                 foreground += rows.foreground
-                try mask.append(rows: rows.mask)
-                runEncoder.append(rows: rows.mask)
+                try writeMask(rows.mask)
             }
         } else {
             while let rows = stitcher.takeFinishedRows() { try append(rows.probabilities) }
         }
     }
 
-    /// Rows written so far.
-    public var rowsWritten: Int { mask.rowsWritten }
+    // The writer's thread holds the writer: without this it would wait for work forever.
+    deinit { maskWriter.cancel() }
+
+    /// Hands mask rows to the writer thread.
+    private func writeMask(_ rows: [UInt8]) throws {
+        try maskWriter.submit(bytes: rows.count) { [self] in
+            try mask.append(rows: rows)
+            runEncoder.append(rows: rows)
+        }
+    }
 
     /// Writes the last bands; every row must have been appended.
     public func finish() throws {
+        try maskWriter.drain()
         try mask.finish()
         try probabilities?.finish()
     }
