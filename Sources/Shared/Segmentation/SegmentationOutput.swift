@@ -3,7 +3,7 @@
 /// as the rows pass.
 ///
 /// Mask rows are compressed, written and run-length encoded on a thread of their own
-/// (`SerialWorker`, at most 64 MiB waiting), so whoever stitches goes on with the next
+/// (`SerialWorker`, at most 16 MiB waiting), so whoever stitches goes on with the next
 /// tiles meanwhile; `finish` waits for it.
 public final class SegmentationOutput: @unchecked Sendable {
     public let width: Int
@@ -14,7 +14,7 @@ public final class SegmentationOutput: @unchecked Sendable {
     /// Foreground pixels written so far.
     public private(set) var foreground = 0
     private var runEncoder: RowRunEncoder
-    private let maskWriter = SerialWorker(name: "mask writer", capacity: 64 << 20)
+    private let maskWriter = SerialWorker(name: "mask writer", capacity: 16 << 20)
 
     public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil) throws {
         self.width = width
