@@ -373,12 +373,14 @@ public final class CoordinatorServer {
                                slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
                                members: config.members.count)
             nextJobID = max(nextJobID, record.id + 1)
+            job.recordedTiles = record.tiles
             jobs.append(job)
             switch record.state {
             case SlideJob.State.finished.rawValue:
                 if let finished = record.finished, FileManager.default.fileExists(atPath: job.maskPath), FileManager.default.fileExists(atPath: job.rlePath) {
                     job.finished = finished
                     job.state = .finished
+                    job.tilesDone = record.tiles ?? 0
                 } else {
                     job.state = .failed
                     job.note = "its mask is gone from \(job.directory)"

@@ -21,6 +21,8 @@ struct JobJournal {
         var state: String
         var note: String?
         var finished: Wire.Finished?
+        /// The slide's tile count, once known.
+        var tiles: Int?
     }
 
     let directory: String

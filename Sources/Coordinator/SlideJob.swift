@@ -62,12 +62,14 @@ final class SlideJob {
         memberDone = Array(repeating: 0, count: members)
     }
 
-    var tilesTotal: Int { plan?.tileCount ?? 0 }
+    var tilesTotal: Int { plan?.tileCount ?? recordedTiles ?? 0 }
+    /// The tile count a journal record gave (a job taken back after a restart).
+    var recordedTiles: Int?
 
     /// What the journal keeps of this job.
     var record: JobJournal.Record {
         JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
-                          state: state.rawValue, note: note, finished: finished)
+                          state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil)
     }
 
     /// Opens the slide and sets up tiling, stitching and the outputs.
