@@ -81,6 +81,21 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
+    /// Strided depthwise convolutions on maps wide enough for the vector de-interleaving,
+    /// with each padding parity.
+    @Test(arguments: [[0, 0, 1, 1], [1, 1, 1, 1], [2, 2, 2, 2], [1, 2, 2, 1]])
+    func stridedDepthwiseOnWideMaps(pad: [Int]) {
+        let conv = Conv2d(inChannels: 5, outChannels: 5, kernel: pad[0] == 2 ? 5 : 3, stride: 2,
+                          padding: .init(top: pad[0], left: pad[1], bottom: pad[2], right: pad[3]), groups: 5)
+        var values = Values(seed: 77)
+        conv.weight = values.array(conv.weight.count)
+        conv.bias = values.array(5)
+        for (h, w) in [(70, 67), (33, 64), (17, 35)] {
+            let x = Tensor(channels: 5, height: h, width: w, data: values.array(5 * h * w))
+            #expect(relativeError(conv(x).data, Self.reference(conv, x)) < 2e-6, "\(pad) on \(h)×\(w)")
+        }
+    }
+
     @Test func batchNormFoldsExactlyEnough() {
         let conv = Conv2d(inChannels: 3, outChannels: 4, kernel: 3, padding: .uniform(1))
         var values = Values(seed: 3)

@@ -68,51 +68,55 @@ import EngineKernelsHaswell
     }
 }
 
-/// Work is cut into tasks by shape alone, so the thread count never changes a bit of the
-/// result (the cluster's masks are bit-identical whatever each worker's --threads).
-@Suite struct ThreadCountTests {
-    @Test(arguments: ["effunet-b0", "unext50"])
-    func logitsDoNotDependOnTheThreadCount(model: String) throws {
-        let network = try CNNModel.network(model, weights: DeterministicWeights())
-        let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        let one = network.logits(input)
-        Parallel.threads = 3
-        let three = network.logits(input)
-        #expect(one.data == three.data)
-    }
-}
-
-/// The baseline and AVX2 builds of the innermost loops compute the same thing; the AVX2
-/// build fuses multiply-adds, so they agree to float rounding, not bit for bit.
-@Suite struct KernelBuildTests {
-    @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"), arguments: ["effunet-b0", "unext50"])
-    func bothBuildsAgree(model: String) throws {
-        let network = try CNNModel.network(model, weights: DeterministicWeights())
-        let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
-        let saved = KernelSet.usesAVX2
-        defer { KernelSet.usesAVX2 = saved }
-        KernelSet.usesAVX2 = false
-        let baseline = network.logits(input)
-        KernelSet.usesAVX2 = true
-        let avx2 = network.logits(input)
-        let error = relativeError(avx2.data, baseline.data)
-        print("\(model) logits, AVX2 against baseline build: max|Δ|/max|y| = \(error)")
-        #expect(error < 2e-6 && error > 0, "\(error)") // > 0: the AVX2 build really fused
+/// Tests that switch process-wide settings (thread count, kernel build) run one at a time,
+/// or one would see the other's setting: the builds differ in the last bits.
+@Suite(.serialized) struct ProcessWideSettingTests {
+    /// Work is cut into tasks by shape alone, so the thread count never changes a bit of the
+    /// result (the cluster's masks are bit-identical whatever each worker's --threads).
+    @Suite struct ThreadCountTests {
+        @Test(arguments: ["effunet-b0", "unext50"])
+        func logitsDoNotDependOnTheThreadCount(model: String) throws {
+            let network = try CNNModel.network(model, weights: DeterministicWeights())
+            let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
+            let saved = Parallel.threads
+            defer { Parallel.threads = saved }
+            Parallel.threads = 1
+            let one = network.logits(input)
+            Parallel.threads = 3
+            let three = network.logits(input)
+            #expect(one.data == three.data)
+        }
     }
 
-    @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"))
-    func activationsAgreeOnExtremes() {
-        var values = Values(seed: 11)
-        let inputs = values.array(1000).map { $0 * 30 } + [0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 87.9, -87.1, .nan]
-        for activation in 0..<4 {
-            var a = inputs, b = inputs
-            a.withUnsafeMutableBufferPointer { EngineKernels.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
-            b.withUnsafeMutableBufferPointer { EngineKernelsHaswell.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
-            for (x, y) in zip(a, b) {
-                #expect(x.isNaN ? y.isNaN : abs(x - y) <= 1e-6 * max(1, abs(x)), "activation \(activation): \(x) against \(y)")
+    /// The baseline and AVX2 builds of the innermost loops compute the same thing; the AVX2
+    /// build fuses multiply-adds, so they agree to float rounding, not bit for bit.
+    @Suite struct KernelBuildTests {
+        @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"), arguments: ["effunet-b0", "unext50"])
+        func bothBuildsAgree(model: String) throws {
+            let network = try CNNModel.network(model, weights: DeterministicWeights())
+            let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
+            let saved = KernelSet.usesAVX2
+            defer { KernelSet.usesAVX2 = saved }
+            KernelSet.usesAVX2 = false
+            let baseline = network.logits(input)
+            KernelSet.usesAVX2 = true
+            let avx2 = network.logits(input)
+            let error = relativeError(avx2.data, baseline.data)
+            print("\(model) logits, AVX2 against baseline build: max|Δ|/max|y| = \(error)")
+            #expect(error < 2e-6 && error > 0, "\(error)") // > 0: the AVX2 build really fused
+        }
+
+        @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"))
+        func activationsAgreeOnExtremes() {
+            var values = Values(seed: 11)
+            let inputs = values.array(1000).map { $0 * 30 } + [0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 87.9, -87.1, .nan]
+            for activation in 0..<4 {
+                var a = inputs, b = inputs
+                a.withUnsafeMutableBufferPointer { EngineKernels.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
+                b.withUnsafeMutableBufferPointer { EngineKernelsHaswell.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
+                for (x, y) in zip(a, b) {
+                    #expect(x.isNaN ? y.isNaN : abs(x - y) <= 1e-6 * max(1, abs(x)), "activation \(activation): \(x) against \(y)")
+                }
             }
         }
     }
