@@ -60,7 +60,7 @@ struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Segment a slide on the cluster and fetch its mask.",
-        discussion: "The coordinator reads the slide in place when it sees the same file at the same path; otherwise the slide is uploaded. If this command is interrupted the job goes on: collect it with --attach JOB."
+        discussion: "The coordinator reads the slide in place when it sees the same file at the same path; otherwise the slide is uploaded. If this command is interrupted the job goes on: collect it with --attach JOB. If the coordinator restarts meanwhile, this command waits and asks for its job again (a restarted coordinator keeps its jobs)."
     )
     @OptionGroup var cluster: ClusterOptions
     @Argument(help: "The slide (TIFF); omit with --attach.") var slide: String?
