@@ -191,34 +191,37 @@ public final class Stitcher {
     /// Hands out the rows no unfinished tile can still touch, as fixed-point probabilities,
     /// row-major from `firstRow`. Returns nil when no new row is ready.
     public func takeFinishedRows() -> (firstRow: Int, rows: Int, probabilities: [UInt16])? {
-        let end = finishedEnd
-        guard end > nextRow else { return nil }
         let width = plan.imageWidth
-        let output = [UInt16](unsafeUninitializedCapacity: (end - nextRow) * width) { out, count in
-            for y in nextRow..<end {
-                let base = (y - nextRow) * width
-                guard let row = sums.removeValue(forKey: y) else {
-                    // Every weight was zero: probability 0.
-                    (out.baseAddress! + base).initialize(repeating: 0, count: width)
-                    continue
-                }
-                let rowScale = rowNorm[y] * memberWeightSum, rowReciprocal = 1 / Double(rowScale)
-                row.withUnsafeBufferPointer { row in
-                    columnNorm.withUnsafeBufferPointer { columnNorm in
-                        columnReciprocal.withUnsafeBufferPointer { columnReciprocal in
-                            for x in 0..<width {
-                                out[base + x] = Self.roundedQuotient(row[x], columnNorm[x] * rowScale,
-                                                                     reciprocal: columnReciprocal[x] * rowReciprocal)
-                            }
-                        }
+        let rows = takeFinished { (y, row, line: UnsafeMutablePointer<UInt16>) in
+            let rowScale = rowNorm[y] * memberWeightSum, rowReciprocal = 1 / Double(rowScale)
+            columnNorm.withUnsafeBufferPointer { columnNorm in
+                columnReciprocal.withUnsafeBufferPointer { columnReciprocal in
+                    for x in 0..<width {
+                        line[x] = Self.roundedQuotient(row[x], columnNorm[x] * rowScale, reciprocal: columnReciprocal[x] * rowReciprocal)
                     }
                 }
             }
-            count = (end - nextRow) * width
         }
-        let first = nextRow
+        return rows.map { ($0.firstRow, $0.rows, $0.values) }
+    }
+
+    /// The rows from `nextRow` to the end of the finished ones, each made from its sums by
+    /// `fill(y, sums, line)` and then dropped; nil when no new row is ready.
+    private func takeFinished<Value>(_ fill: (Int, UnsafeBufferPointer<Int64>, UnsafeMutablePointer<Value>) -> Void)
+        -> (firstRow: Int, rows: Int, values: [Value])? {
+        let end = finishedEnd, first = nextRow
+        guard end > first else { return nil }
+        let width = plan.imageWidth
+        let values = [Value](unsafeUninitializedCapacity: (end - first) * width) { out, count in
+            for y in first..<end {
+                // No sums for a row: every weight on it was zero, so its sums are zero.
+                let row = sums.removeValue(forKey: y) ?? [Int64](repeating: 0, count: width)
+                row.withUnsafeBufferPointer { fill(y, $0, out.baseAddress! + (y - first) * width) }
+            }
+            count = (end - first) * width
+        }
         nextRow = end
-        return (first, end - first, output)
+        return (first, end - first, values)
     }
 
     /// Per column, the bound b such that a pixel is foreground exactly when 2·sum ≥ b:
@@ -242,36 +245,20 @@ public final class Stitcher {
     /// least `threshold`, else 0 — with their foreground count. No quotient is needed:
     /// round(sum / norm) ≥ t exactly when sum + ⌊norm / 2⌋ ≥ t · norm, one comparison a pixel.
     public func takeFinishedMaskRows(threshold: UInt16) -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
-        let end = finishedEnd
-        guard end > nextRow else { return nil }
         let width = plan.imageWidth
         var foreground = 0
-        let mask = [UInt8](unsafeUninitializedCapacity: (end - nextRow) * width) { out, count in
-            for y in nextRow..<end {
-                let line = out.baseAddress! + (y - nextRow) * width
-                guard let row = sums.removeValue(forKey: y) else {
-                    // Every weight was zero: probability 0.
-                    line.initialize(repeating: threshold == 0 ? 255 : 0, count: width)
-                    if threshold == 0 { foreground += width }
-                    continue
+        let rows = takeFinished { (y, row, line: UnsafeMutablePointer<UInt8>) in
+            let bound = maskBound(rowScale: rowNorm[y] * memberWeightSum, threshold: threshold)
+            var count = 0
+            bound.withUnsafeBufferPointer { bound in
+                for x in 0..<width {
+                    let on = row[x] &<< 1 >= bound[x]
+                    line[x] = on ? 255 : 0
+                    count &+= on ? 1 : 0
                 }
-                let bound = maskBound(rowScale: rowNorm[y] * memberWeightSum, threshold: threshold)
-                var count = 0
-                row.withUnsafeBufferPointer { row in
-                    bound.withUnsafeBufferPointer { bound in
-                        for x in 0..<width {
-                            let on = row[x] &<< 1 >= bound[x]
-                            line[x] = on ? 255 : 0
-                            count &+= on ? 1 : 0
-                        }
-                    }
-                }
-                foreground += count
             }
-            count = (end - nextRow) * width
+            foreground += count
         }
-        let first = nextRow
-        nextRow = end
-        return (first, end - first, mask, foreground)
+        return rows.map { ($0.firstRow, $0.rows, $0.values, foreground) }
     }
 }
