@@ -33,8 +33,7 @@ enum HalfFloat {
     /// map encoding runs in SIMD registers.
     @inline(__always)
     static func probabilityBits(_ values: SIMD8<Float>) -> SIMD8<UInt16> {
-        var p = values.replacing(with: 0, where: .!(values .> 0))
-        p.replace(with: 1, where: p .> 1)
+        let p = Probability.clamped(values)
         let x = unsafeBitCast(p, to: SIMD8<UInt32>.self)
         // Normal halves: rebias the exponent, round the 13 dropped bits to nearest even.
         let odd = (x &>> 13) & 1

@@ -26,39 +26,30 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
     public func encode(_ probabilities: [Float]) -> [UInt8] {
         switch self {
         case .uint8:
-            let count = probabilities.count
-            return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-                let output = UnsafeMutableRawPointer(out.baseAddress!)
-                probabilities.withUnsafeBufferPointer { input in
-                    var i = 0
-                    while i + 8 <= count {
-                        let values = UnsafeRawPointer(input.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                        output.storeBytes(of: Probability.bytes(values), toByteOffset: i, as: SIMD8<UInt8>.self)
-                        i += 8
-                    }
-                    for i in i..<count { out[i] = Probability.toByte(Probability.fixed(input[i])) }
-                }
-                initialized = count
-            }
+            return Self.encode(probabilities, vector: Probability.bytes) { Probability.toByte(Probability.fixed($0)) }
         case .float16:
-            let count = probabilities.count
-            let bytes = [UInt8](unsafeUninitializedCapacity: count * 2) { out, initialized in
-                let output = UnsafeMutableRawPointer(out.baseAddress!)
-                probabilities.withUnsafeBufferPointer { input in
-                    var i = 0
-                    while i + 8 <= count {
-                        let values = UnsafeRawPointer(input.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                        output.storeBytes(of: HalfFloat.probabilityBits(values), toByteOffset: 2 * i, as: SIMD8<UInt16>.self)
-                        i += 8
-                    }
-                    for i in i..<count {
-                        let p = input[i]
-                        output.storeBytes(of: HalfFloat.bits(p > 0 ? min(p, 1) : 0), toByteOffset: 2 * i, as: UInt16.self)
-                    }
+            return Self.encode(probabilities, vector: HalfFloat.probabilityBits) { HalfFloat.bits($0 > 0 ? min($0, 1) : 0) }
+        }
+    }
+
+    /// Eight values at a time through `vector`, the rest one by one through `scalar`; each
+    /// value becomes one little-endian `Code`.
+    @inline(__always)
+    private static func encode<Code: FixedWidthInteger & SIMDScalar>(_ probabilities: [Float], vector: (SIMD8<Float>) -> SIMD8<Code>,
+                                                                      scalar: (Float) -> Code) -> [UInt8] {
+        let count = probabilities.count, size = MemoryLayout<Code>.size
+        return [UInt8](unsafeUninitializedCapacity: count * size) { out, initialized in
+            let output = UnsafeMutableRawPointer(out.baseAddress!)
+            probabilities.withUnsafeBufferPointer { input in
+                var i = 0
+                while i + 8 <= count {
+                    let values = UnsafeRawPointer(input.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    output.storeBytes(of: vector(values), toByteOffset: size * i, as: SIMD8<Code>.self)
+                    i += 8
                 }
-                initialized = count * 2
+                for i in i..<count { output.storeBytes(of: scalar(input[i]).littleEndian, toByteOffset: size * i, as: Code.self) }
             }
-            return bytes
+            initialized = count * size
         }
     }
 

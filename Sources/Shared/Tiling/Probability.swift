@@ -22,13 +22,19 @@ public enum Probability {
     @inlinable
     public static func toByte(_ p: UInt16) -> UInt8 { UInt8((UInt32(p) * 255 + 32767) / 65535) }
 
+    /// Eight probabilities clamped to [0, 1], NaN to 0 (as `fixed` takes them).
+    @inline(__always)
+    static func clamped(_ values: SIMD8<Float>) -> SIMD8<Float> {
+        var p = values.replacing(with: 0, where: .!(values .> 0))
+        p.replace(with: 1, where: p .> 1)
+        return p
+    }
+
     /// `toByte(fixed(p))` of eight probabilities, computed in SIMD registers (workers encode
     /// every map this way): each step is exact in Float, so the bytes are the scalar ones.
     @inline(__always)
     static func bytes(_ values: SIMD8<Float>) -> SIMD8<UInt8> {
-        var p = values.replacing(with: 0, where: .!(values .> 0))
-        p.replace(with: 1, where: p .> 1)
-        let x = p * 65535
+        let x = clamped(values) * 65535
         // Nearest, ties to even, by the 2²³ trick; then ties away from zero, as `rounded()`.
         let magic = SIMD8<Float>(repeating: 8_388_608)
         var q = (x + magic) - magic
