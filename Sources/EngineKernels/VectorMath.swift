@@ -47,7 +47,8 @@ enum VectorMath {
     @inline(__always)
     static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
 
-    /// Applies `vector` to `values` in place, eight at a time, and `scalar` to the tail.
+    /// Applies `vector` to `values` in place, eight at a time; the tail goes through it
+    /// zero-padded.
     @inline(__always)
     static func map(_ values: UnsafeMutablePointer<Float>, count: Int,
                            _ vector: (SIMD8<Float>) -> SIMD8<Float>) {

@@ -75,10 +75,9 @@ public final class TiledImageWriter {
             try file.set(TIFFTag.tileLength, tileSize)
             try file.set(TIFFTag.compression, Int(compression.code))
             switch compression {
-            case .deflate:
+            case .deflate, .lzw:
                 try file.set(TIFFTag.predictor, 2)
-                if let deflateLevel { try file.set(TIFFTag.zipQuality, deflateLevel) }
-            case .lzw: try file.set(TIFFTag.predictor, 2)
+                if compression == .deflate, let deflateLevel { try file.set(TIFFTag.zipQuality, deflateLevel) }
             case .jpeg: try file.set(TIFFTag.jpegQuality, jpegQuality)
             case .none: break
             }
