@@ -389,8 +389,7 @@ public final class CoordinatorServer {
                 job.state = .failed
                 job.note = record.note
             case SlideJob.State.uploading.rawValue:
-                if FileManager.default.createFile(atPath: job.slidePath, contents: nil), let handle = FileHandle(forWritingAtPath: job.slidePath) {
-                    job.uploadHandle = handle
+                if job.openUploadFile() {
                     job.note = "upload starts over when its client attaches"
                 } else {
                     job.state = .failed
@@ -461,10 +460,7 @@ public final class CoordinatorServer {
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")
         send(clientSocket, identity, WireCodec.frames(.accepted, Wire.Accepted(job: id, upload: !local)))
         if !local {
-            guard FileManager.default.createFile(atPath: job.slidePath, contents: nil), let handle = FileHandle(forWritingAtPath: job.slidePath) else {
-                return fail(job, "cannot create \(job.slidePath)")
-            }
-            job.uploadHandle = handle
+            guard job.openUploadFile() else { return fail(job, "cannot create \(job.slidePath)") }
             requestChunks(job)
         }
     }

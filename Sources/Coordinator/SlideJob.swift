@@ -66,6 +66,15 @@ final class SlideJob {
     /// The tile count a journal record gave (a job taken back after a restart).
     var recordedTiles: Int?
 
+    /// Creates (or empties) the file the uploaded bytes go to and opens it; false when it
+    /// cannot.
+    func openUploadFile() -> Bool {
+        guard FileManager.default.createFile(atPath: slidePath, contents: nil),
+              let handle = FileHandle(forWritingAtPath: slidePath) else { return false }
+        uploadHandle = handle
+        return true
+    }
+
     /// What the journal keeps of this job.
     var record: JobJournal.Record {
         JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
