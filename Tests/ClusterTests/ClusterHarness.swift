@@ -98,6 +98,20 @@ final class ClusterHarness {
         return process
     }
 
+    /// Polls `tessera status` (for up to 10 s) until the running job has `tiles` tiles done;
+    /// false if it never got there.
+    func waitForRunningJob(tilesDone tiles: Int) throws -> Bool {
+        for _ in 0..<200 {
+            let status = try TesseraBinary.run(["status", "--config", configPath])
+            if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("running") }),
+               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= tiles {
+                return true
+            }
+            usleep(50_000)
+        }
+        return false
+    }
+
     /// The pixels of a mask TIFF.
     static func pixels(_ path: String) throws -> [UInt8] {
         let reader = try SlideReader(path: path)

@@ -56,17 +56,9 @@ import ZeroMQ
         let slide = try cluster.synth(width: 1200, height: 900, seed: 8)
         let submit = try cluster.startSubmit([slide, "--out", cluster.folder + "/m.tiff", "--quiet"])
         // Kill one worker of the slow member once tiles are flowing.
-        var killed = false
-        for _ in 0..<200 where !killed {
-            let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
-            if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("running") }),
-               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= 10 {
-                victim.signal(SIGKILL)
-                killed = true
-            }
-            usleep(50_000)
-        }
-        #expect(killed, "the job never got going")
+        let going = try cluster.waitForRunningJob(tilesDone: 10)
+        #expect(going, "the job never got going")
+        victim.signal(SIGKILL)
         #expect(submit.wait(timeout: 120) == 0, "\(submit.stderr)")
         // Found dead by missed heartbeats or by a send to it failing, its tiles went elsewhere.
         #expect(coordinator.stderr.contains("lost with"), "\(coordinator.stderr)")
@@ -133,17 +125,9 @@ import ZeroMQ
         #expect(try cluster.submit([small, "--out", cluster.folder + "/small.tiff"]).status == 0)
         let slide = try cluster.synth(width: 1200, height: 900, seed: 9)
         let submit = try cluster.startSubmit([slide, "--out", cluster.folder + "/m.tiff"])
-        var killed = false
-        for _ in 0..<200 where !killed {
-            let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
-            if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("running") }),
-               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= 10 {
-                coordinator.signal(SIGKILL)
-                killed = true
-            }
-            usleep(50_000)
-        }
-        #expect(killed, "the job never got going")
+        let going = try cluster.waitForRunningJob(tilesDone: 10)
+        #expect(going, "the job never got going")
+        coordinator.signal(SIGKILL)
         _ = coordinator.wait(timeout: 10)
         let second = try cluster.startCoordinator()
         #expect(second.waitForError("took back 2 job(s)"), "\(second.stderr)")
