@@ -11,16 +11,24 @@ public enum Kernels {
     /// values[i] = activation(values[i] + bias) for `count` values. The activations are
     /// `Activation`'s: 0 identity, 1 ReLU, 2 swish, 3 sigmoid.
     public static func activate(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float, activation: Int) {
+        guard activation != 0 || bias != 0 else { return }
+        withActivation(activation, bias: bias) { VectorMath.map(values, count: count, $0) }
+    }
+
+    /// Calls `body` with activation(x + bias) as a vector function, chosen once so that
+    /// the loop in `body` is compiled for each activation.
+    @inline(__always)
+    static func withActivation(_ activation: Int, bias: Float, _ body: ((SIMD8<Float>) -> SIMD8<Float>) -> Void) {
         let b = SIMD8<Float>(repeating: bias)
         switch activation {
-        case 0: if bias != 0 { VectorMath.map(values, count: count) { $0 + b } }
-        case 1: VectorMath.map(values, count: count) { v in
+        case 0: if bias != 0 { body { $0 + b } } else { body { $0 } }
+        case 1: body { v in
             var v = v + b
             v.replace(with: 0, where: v .< 0)
             return v
         }
-        case 2: VectorMath.map(values, count: count) { VectorMath.swish($0 + b) }
-        default: VectorMath.map(values, count: count) { VectorMath.sigmoid($0 + b) }
+        case 2: body { VectorMath.swish($0 + b) }
+        default: body { VectorMath.sigmoid($0 + b) }
         }
     }
 
@@ -68,6 +76,66 @@ public enum Kernels {
         }
         if let ragged {
             for oy in 0..<rows { (result + oy * width).update(from: ragged + oy * blocks * 8, count: width) }
+        }
+    }
+
+    /// Copies a channel into `rows` zero-padded rows of `stride` phases of `phaseLength`:
+    /// padded column j = x + left at (j mod stride)·phaseLength + j / stride, row r = y + top.
+    /// Split by phase, every tap of a strided convolution (and every column of a row of
+    /// Winograd tiles) reads a contiguous run. Strides 2 and 4 split eight indices of
+    /// every phase at a time.
+    public static func pad(_ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride s: Int,
+                           phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>) {
+        let paddedWidth = phaseLength * s
+        // Indices [whole, wholeEnd) have every phase's column inside the row: i·s − left ≥ 0
+        // and i·s + s − 1 − left < width; they go eight at a time.
+        let whole = min((max(left, 0) + s - 1) / s, phaseLength)
+        let last = width + left - s
+        let wholeEnd = s == 2 || s == 4 ? max(whole, min(last < 0 ? 0 : last / s + 1, phaseLength)) : whole
+        let vectorEnd = whole + (wholeEnd - whole) / 8 * 8
+        for r in 0..<rows {
+            let line = padded + r * paddedWidth, y = r - top
+            guard y >= 0 && y < height else {
+                line.update(repeating: 0, count: paddedWidth)
+                continue
+            }
+            let row = channel + y * width
+            if s == 1 {
+                let lo = min(max(left, 0), paddedWidth), hi = min(max(left + width, lo), paddedWidth)
+                line.update(repeating: 0, count: lo)
+                (line + lo).update(from: row + (lo - left), count: hi - lo)
+                (line + hi).update(repeating: 0, count: paddedWidth - hi)
+                continue
+            }
+            // Indices outside the whole vectors, value by value, phase by phase.
+            @inline(__always) func copy(_ indices: Range<Int>) {
+                for phase in 0..<s {
+                    let part = line + phase * phaseLength
+                    for i in indices {
+                        let x = i &* s + phase - left
+                        part[i] = x >= 0 && x < width ? row[x] : 0
+                    }
+                }
+            }
+            copy(0..<whole)
+            copy(vectorEnd..<phaseLength)
+            var i = whole
+            while i < vectorEnd {
+                let source = UnsafeRawPointer(row + (i &* s - left))
+                if s == 2 {
+                    let values = source.loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(line + i).storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(line + phaseLength + i).storeBytes(of: values.oddHalf, as: SIMD8<Float>.self)
+                } else {
+                    let values = source.loadUnaligned(as: SIMD32<Float>.self)
+                    let even = values.evenHalf, odd = values.oddHalf
+                    UnsafeMutableRawPointer(line + i).storeBytes(of: even.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(line + phaseLength + i).storeBytes(of: odd.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(line + 2 * phaseLength + i).storeBytes(of: even.oddHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(line + 3 * phaseLength + i).storeBytes(of: odd.oddHalf, as: SIMD8<Float>.self)
+                }
+                i += 8
+            }
         }
     }
 }

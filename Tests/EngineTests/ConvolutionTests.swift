@@ -1,6 +1,8 @@
 import Foundation
 import Shared
 import Testing
+import EngineKernels
+import EngineKernelsHaswell
 @testable import Engine
 
 /// Deterministic values in [-1, 1), for weights and inputs.
@@ -162,6 +164,47 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
             let tile = Conv2d.winogradTile(height: h, width: w)
             print("Winograd \(tile) vs im2col, 96→32 on \(h)×\(w): max|Δ|/max|y| = \(error)")
             #expect(error < (tile == .f4 ? 2e-5 : 2e-6))
+        }
+    }
+}
+
+/// `Kernels.pad`, which every direct and Winograd convolution reads through: each stride's
+/// phase split, whole vectors and the value-by-value edges, in both kernel builds.
+@Suite struct PaddingTests {
+    @Test(arguments: [1, 2, 3, 4]) func padSplitsColumnsByPhase(stride s: Int) {
+        var values = Values(seed: UInt64(40 + s))
+        for width in [1, 3, 8, 37, 70, 133] {
+            for left in [0, 1, 2, 5] {
+                let height = 3, top = 1, rows = height + 3
+                let phaseLength = (width + 2 * left + s - 1) / s + 9
+                let channel = values.array(height * width)
+                var expected = [Float](repeating: 0, count: rows * s * phaseLength)
+                for r in 0..<rows {
+                    for j in 0..<(s * phaseLength) {
+                        let y = r - top, x = j - left
+                        guard y >= 0 && y < height && x >= 0 && x < width else { continue }
+                        expected[r * s * phaseLength + (j % s) * phaseLength + j / s] = channel[y * width + x]
+                    }
+                }
+                for build in ["baseline", "AVX2"] where build == "baseline" || KernelSet.cpuHasAVX2AndFMA {
+                    // Garbage first: every padded value must be written.
+                    var padded = [Float](repeating: .nan, count: expected.count)
+                    channel.withUnsafeBufferPointer { source in
+                        padded.withUnsafeMutableBufferPointer { target in
+                            if build == "baseline" {
+                                EngineKernels.Kernels.pad(source.baseAddress!, height: height, width: width, top: top, left: left,
+                                                          stride: s, phaseLength: phaseLength, rows: rows, into: target.baseAddress!)
+                            } else {
+                                EngineKernelsHaswell.Kernels.pad(source.baseAddress!, height: height, width: width, top: top,
+                                                                 left: left, stride: s, phaseLength: phaseLength, rows: rows,
+                                                                 into: target.baseAddress!)
+                            }
+                        }
+                    }
+                    let wrong = padded.indices.first { padded[$0] != expected[$0] }
+                    #expect(wrong == nil, "\(build), stride \(s), width \(width), left \(left): first wrong value at \(wrong ?? 0)")
+                }
+            }
         }
     }
 }

@@ -52,15 +52,15 @@ public enum KernelSet {
 
     /// See `WinogradTile.transformInputBand`.
     @inline(__always)
-    static func winogradInput(_ tile: EngineKernels.WinogradTile, _ padded: UnsafeMutablePointer<Float>, paddedWidth: Int, rows: Int, blocks: Int,
-                              channel: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
+    static func winogradInput(_ tile: EngineKernels.WinogradTile, _ padded: UnsafeMutablePointer<Float>, phaseLength: Int, rows: Int,
+                              blocks: Int, channel: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
                               scratch: UnsafeMutablePointer<SIMD8<Float>>) {
         if usesAVX2 {
             EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformInputBand(
-                padded, paddedWidth: paddedWidth, rows: rows, blocks: blocks, channel: channel, channels: channels, tiles: tiles,
+                padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels, tiles: tiles,
                 into: v, scratch: scratch)
         } else {
-            tile.transformInputBand(padded, paddedWidth: paddedWidth, rows: rows, blocks: blocks, channel: channel, channels: channels,
+            tile.transformInputBand(padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels,
                                     tiles: tiles, into: v, scratch: scratch)
         }
     }
@@ -69,14 +69,28 @@ public enum KernelSet {
     @inline(__always)
     static func winogradOutput(_ tile: EngineKernels.WinogradTile, _ products: UnsafeMutablePointer<Float>, channel: Int, channels: Int, tiles: Int,
                                rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>, height: Int, width: Int,
-                               scratch: UnsafeMutablePointer<SIMD8<Float>>) {
+                               bias: Float, activation: Int, scratch: UnsafeMutablePointer<SIMD8<Float>>) {
         if usesAVX2 {
             EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformOutputBand(
                 products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks, firstTileRow: firstTileRow,
-                into: plane, height: height, width: width, scratch: scratch)
+                into: plane, height: height, width: width, bias: bias, activation: activation, scratch: scratch)
         } else {
             tile.transformOutputBand(products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks,
-                                     firstTileRow: firstTileRow, into: plane, height: height, width: width, scratch: scratch)
+                                     firstTileRow: firstTileRow, into: plane, height: height, width: width, bias: bias,
+                                     activation: activation, scratch: scratch)
+        }
+    }
+
+    /// See `Kernels.pad`.
+    @inline(__always)
+    static func pad(_ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride: Int,
+                    phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.pad(channel, height: height, width: width, top: top, left: left, stride: stride,
+                                             phaseLength: phaseLength, rows: rows, into: padded)
+        } else {
+            EngineKernels.Kernels.pad(channel, height: height, width: width, top: top, left: left, stride: stride,
+                                      phaseLength: phaseLength, rows: rows, into: padded)
         }
     }
 }

@@ -8,14 +8,17 @@ public enum Activation: Sendable {
     /// Adds `bias` to `count` values and applies the activation, in one pass.
     @inline(__always)
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float = 0) {
-        let code: Int
+        KernelSet.activate(values, count: count, bias: bias, activation: kernelCode)
+    }
+
+    /// How the kernels (`Kernels.activate`) name this activation.
+    var kernelCode: Int {
         switch self {
-        case .identity: code = 0
-        case .relu: code = 1
-        case .swish: code = 2
-        case .sigmoid: code = 3
+        case .identity: 0
+        case .relu: 1
+        case .swish: 2
+        case .sigmoid: 3
         }
-        KernelSet.activate(values, count: count, bias: bias, activation: code)
     }
 
     public func apply(_ tensor: inout Tensor) {

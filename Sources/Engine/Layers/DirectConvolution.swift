@@ -59,7 +59,7 @@ extension Conv2d {
                                 let broadcast = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: cin * taps)
                                 defer { padded.deallocate(); broadcast.deallocate() }
                                 for c in 0..<cin {
-                                    Self.pad(source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
+                                    KernelSet.pad(source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
                                              top: top, left: left, stride: s, phaseLength: phaseLength, rows: paddedHeight,
                                              into: padded + c * paddedPlane)
                                 }
@@ -74,39 +74,6 @@ extension Conv2d {
                             }
                         }
                     }
-                }
-            }
-        }
-    }
-
-    /// Copies a channel into `rows` zero-padded rows of `stride` phases of `phaseLength`:
-    /// padded column j = x + left at (j % stride)·phaseLength + j / stride.
-    static func pad(_ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride s: Int,
-                    phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>) {
-        let paddedWidth = phaseLength * s
-        for r in 0..<rows {
-            let line = padded + r * paddedWidth, y = r - top
-            guard y >= 0 && y < height else {
-                line.update(repeating: 0, count: paddedWidth)
-                continue
-            }
-            let row = channel + y * width
-            if s == 1 {
-                let lo = min(max(left, 0), paddedWidth), hi = min(max(left + width, lo), paddedWidth)
-                line.update(repeating: 0, count: lo)
-                (line + lo).update(from: row + (lo - left), count: hi - lo)
-                (line + hi).update(repeating: 0, count: paddedWidth - hi)
-            } else {
-                for phase in 0..<s {
-                    // Indices i whose column i·s + phase − left is inside the row.
-                    let part = line + phase * phaseLength, shift = phase - left
-                    let lo = min(max((-shift + s - 1) / s, 0), phaseLength)
-                    let last = width - 1 - shift  // floor(last / s) is the last index
-                    let hi = last < 0 ? lo : max(min(last / s + 1, phaseLength), lo)
-                    part.update(repeating: 0, count: lo)
-                    let from = row + shift
-                    for i in lo..<hi { part[i] = from[i &* s] }
-                    (part + hi).update(repeating: 0, count: phaseLength - hi)
                 }
             }
         }

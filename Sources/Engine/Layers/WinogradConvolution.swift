@@ -51,8 +51,9 @@ extension Conv2d {
         let inHeight = x.height, inWidth = x.width, outHeight = out.height, outWidth = out.width
         let tilesY = (outHeight + m - 1) / m, tilesX = (outWidth + m - 1) / m
         let blocksX = (tilesX + 7) / 8, rowTiles = blocksX * 8
-        // A padded band row holds every column a block of eight tiles reads as 8m-wide loads.
-        let paddedWidth = 8 * m * blocksX + 8 * m + alpha
+        // A padded band row is split into m phases (column j in phase j mod m at j / m); a
+        // phase holds every column of its own that a block of eight tiles loads.
+        let phaseLength = 8 * blocksX + 1, paddedWidth = m * phaseLength
         // About 1 MB of transformed input per task (it and the products stay in L2), and at
         // least 64 tiles.
         let bandRows = max(1, min(tilesY, max(64, (1 << 18) / (positions * cin)) / rowTiles))
@@ -73,28 +74,27 @@ extension Conv2d {
                         let products = UnsafeMutablePointer<Float>.allocate(capacity: positions * cout * tiles)
                         let paddedRows = m * rows + 2
                         let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedRows * paddedWidth)
-                        // One tile position's values, eight tiles wide.
-                        let d = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: positions)
+                        // Values between the transforms' two passes, eight tiles wide.
+                        let d = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: positions + m * m)
                         defer { v.deallocate(); products.deallocate(); padded.deallocate(); d.deallocate() }
                         for c in 0..<cin {
                             // The band's input rows, zero-padded: padded row r is input row
                             // m·firstTileRow + r − top, padded column j is x = j − left.
-                            Self.pad(source.base + c * inHeight * inWidth, height: inHeight, width: inWidth,
-                                     top: top - m * firstTileRow, left: left, stride: 1, phaseLength: paddedWidth,
+                            KernelSet.pad(source.base + c * inHeight * inWidth, height: inHeight, width: inWidth,
+                                     top: top - m * firstTileRow, left: left, stride: m, phaseLength: phaseLength,
                                      rows: paddedRows, into: padded)
-                            KernelSet.winogradInput(tile, padded, paddedWidth: paddedWidth, rows: rows, blocks: blocksX,
+                            KernelSet.winogradInput(tile, padded, phaseLength: phaseLength, rows: rows, blocks: blocksX,
                                                     channel: c, channels: cin, tiles: tiles, into: v, scratch: d)
                         }
                         for i in 0..<positions {
                             BLAS.sgemm(m: cout, n: tiles, k: cin, a: filters.base + i * cout * cin, lda: cin,
                                        b: v + i * cin * tiles, ldb: tiles, c: products + i * cout * tiles, ldc: tiles)
                         }
-                        let firstRow = m * firstTileRow, endRow = min(outHeight, m * (firstTileRow + rows))
                         for o in 0..<cout {
-                            let plane = target.base + o * outHeight * outWidth
                             KernelSet.winogradOutput(tile, products, channel: o, channels: cout, tiles: tiles, rows: rows, blocks: blocksX,
-                                                     firstTileRow: firstTileRow, into: plane, height: outHeight, width: outWidth, scratch: d)
-                            activation.apply(plane + firstRow * outWidth, count: (endRow - firstRow) * outWidth, bias: biases.base[o])
+                                                     firstTileRow: firstTileRow, into: target.base + o * outHeight * outWidth,
+                                                     height: outHeight, width: outWidth, bias: biases.base[o],
+                                                     activation: activation.kernelCode, scratch: d)
                         }
                     }
                 }
