@@ -15,6 +15,31 @@ public enum Kernels {
         withActivation(activation, bias: bias) { VectorMath.map(values, count: count, $0) }
     }
 
+    /// values[i] = activation((values[i] + bias) + residual[i]): a residual block's end, in
+    /// the order of the separate passes it replaces (bias, sum, activation).
+    public static func activate(_ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int,
+                                bias: Float, activation: Int) {
+        let b = SIMD8<Float>(repeating: bias), hasBias = bias != 0
+        withActivation(activation, bias: 0) { after in
+            var i = 0
+            while i + 8 <= count {
+                let raw = UnsafeMutableRawPointer(values + i)
+                var v = raw.loadUnaligned(as: SIMD8<Float>.self)
+                if hasBias { v += b }
+                v += UnsafeRawPointer(residual + i).loadUnaligned(as: SIMD8<Float>.self)
+                raw.storeBytes(of: after(v), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < count {
+                var v = values[i]
+                if hasBias { v += bias }
+                v += residual[i]
+                values[i] = after(SIMD8(repeating: v))[0]
+                i += 1
+            }
+        }
+    }
+
     /// Calls `body` with activation(x + bias) as a vector function, chosen once so that
     /// the loop in `body` is compiled for each activation.
     @inline(__always)

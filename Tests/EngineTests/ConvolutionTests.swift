@@ -146,6 +146,35 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         #expect { try SafeTensors(data: bytes) } throws: { "\($0)".contains(reason) }
     }
 
+    /// A residual added in the GEMM's epilogue (or after, on the other paths) gives exactly
+    /// what the separate passes give: conv, + residual, activation.
+    @Test func residualIsAddedAsSeparatePassesWould() {
+        var values = Values(seed: 11)
+        let layers = [Conv2d(inChannels: 24, outChannels: 40, kernel: 1),                            // GEMM on the input
+                      Conv2d(inChannels: 24, outChannels: 40, kernel: 1, stride: 2),                 // subsampled, GEMM
+                      Conv2d(inChannels: 24, outChannels: 40, kernel: 3, stride: 2, padding: .uniform(1)), // im2col + GEMM
+                      Conv2d(inChannels: 40, outChannels: 40, kernel: 3, padding: .uniform(1))]     // Winograd
+        for conv in layers {
+            conv.weight = values.array(conv.weight.count)
+            conv.bias = values.array(conv.outChannels)
+            let x = Tensor(channels: conv.inChannels, height: 21, width: 19, data: values.array(conv.inChannels * 21 * 19))
+            var expected = conv(x)
+            let residual = Tensor(channels: expected.channels, height: expected.height, width: expected.width,
+                                  data: values.array(expected.data.count))
+            expected += residual
+            Activation.relu.apply(&expected)
+            let fused = conv(x, adding: residual, then: .relu)
+            let label = conv.label(height: fused.height, width: fused.width)
+            let same = fused.data == expected.data
+            #expect(same, "\(label): \(relativeError(fused.data, expected.data))")
+            let scale = values.array(conv.inChannels).map { $0 + 1.5 }
+            var gated = conv(x, inputScale: scale)
+            gated += residual
+            let gatedSame = conv(x, inputScale: scale, adding: residual, then: .identity).data == gated.data
+            #expect(gatedSame, "\(label), gated")
+        }
+    }
+
     /// The layers Winograd serves must take that path, and agree with im2col + GEMM.
     @Test func winogradAgreesWithTheDirectPath() {
         let conv = Conv2d(inChannels: 96, outChannels: 32, kernel: 3, padding: .uniform(1), activation: .relu)

@@ -36,6 +36,17 @@ public enum KernelSet {
         }
     }
 
+    /// See `Kernels.activate(_:adding:count:bias:activation:)`.
+    @inline(__always)
+    static func activate(_ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int, bias: Float,
+                         activation: Int) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.activate(values, adding: residual, count: count, bias: bias, activation: activation)
+        } else {
+            EngineKernels.Kernels.activate(values, adding: residual, count: count, bias: bias, activation: activation)
+        }
+    }
+
     /// See `Kernels.accumulate`.
     @inline(__always)
     static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,

@@ -83,45 +83,70 @@ public final class Conv2d {
         (input + before + after - dilation * (k - 1) - 1) / stride + 1
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { run(x, inputScale: nil, residual: nil) }
+
+    /// The convolution of x with each input channel c scaled by `inputScale[c]` (a
+    /// squeeze-excitation gate), without a pass over x: the scales go into a copy of the
+    /// weights when that is smaller than the map, into a copy of x otherwise.
+    public func callAsFunction(_ x: Tensor, inputScale: [Float]) -> Tensor { run(x, inputScale: inputScale, residual: nil) }
+
+    /// after(conv(x) + residual): the end of a residual block (ResNeXt's bottleneck, an
+    /// MBConv with a skip). Where the convolution runs as GEMM, the skip is added and `after`
+    /// applied to each block of output while it is still in cache, instead of in two more
+    /// passes over the map. The layer's own activation must be the identity.
+    public func callAsFunction(_ x: Tensor, inputScale: [Float]? = nil, adding residual: Tensor, then after: Activation) -> Tensor {
+        precondition(activation == .identity, "a residual is added after a linear convolution")
+        return run(x, inputScale: inputScale, residual: (residual, after))
+    }
+
+    private func run(_ x: Tensor, inputScale: [Float]?, residual: (map: Tensor, after: Activation)?) -> Tensor {
+        var scaledWeights: [Float]?
+        if let inputScale {
+            precondition(groups == 1 && inputScale.count == inChannels)
+            let taps = kernel.height * kernel.width
+            guard outChannels * taps < x.planeSize else {
+                var scaled = x
+                scaled.scaleChannels(by: inputScale)
+                return run(scaled, inputScale: nil, residual: residual)
+            }
+            var weights = weight
+            for o in 0..<outChannels {
+                for c in 0..<inChannels {
+                    let base = (o * inChannels + c) * taps
+                    for t in 0..<taps { weights[base + t] *= inputScale[c] }
+                }
+            }
+            scaledWeights = weights
+        }
         var out = output(for: x)
+        if let residual {
+            precondition(residual.map.channels == out.channels && residual.map.height == out.height && residual.map.width == out.width,
+                         "the residual must have the output's shape")
+        }
+        var residualAdded = false
         measure(height: out.height, width: out.width) {
-            if usesDirectKernel {
+            if let scaledWeights {
+                scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out, residual: residual) }
+                residualAdded = true
+            } else if usesDirectKernel {
                 direct(x, into: &out, channelMeans: nil)
             } else if isStridedPointwise {
                 let sampled = x.subsampled(stride: stride, height: out.height, width: out.width)
-                weight.withUnsafeBufferPointer { gemm(sampled, weights: $0.baseAddress!, into: &out, sampled: true) }
+                weight.withUnsafeBufferPointer { gemm(sampled, weights: $0.baseAddress!, into: &out, sampled: true, residual: residual) }
+                residualAdded = true
             } else if usesWinograd {
                 let tile = Self.winogradTile(height: out.height, width: out.width)
                 if winogradCache[tile] == nil { winogradCache[tile] = winogradFilters(tile) }
                 winogradCache[tile]!.withUnsafeBufferPointer { winograd(x, tile: tile, filters: $0.baseAddress!, into: &out) }
             } else {
-                weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) }
+                weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out, residual: residual) }
+                residualAdded = true
             }
         }
-        return out
-    }
-
-    /// The convolution of x with each input channel c scaled by `inputScale[c]` (a
-    /// squeeze-excitation gate), without a pass over x: the scales go into a copy of the
-    /// weights when that is smaller than the map, into a copy of x otherwise.
-    public func callAsFunction(_ x: Tensor, inputScale: [Float]) -> Tensor {
-        precondition(groups == 1 && inputScale.count == inChannels)
-        let taps = kernel.height * kernel.width
-        guard outChannels * taps < x.planeSize else {
-            var scaled = x
-            scaled.scaleChannels(by: inputScale)
-            return self(scaled)
+        if let residual, !residualAdded {
+            out += residual.map
+            residual.after.apply(&out)
         }
-        var scaledWeights = weight
-        for o in 0..<outChannels {
-            for c in 0..<inChannels {
-                let base = (o * inChannels + c) * taps
-                for t in 0..<taps { scaledWeights[base + t] *= inputScale[c] }
-            }
-        }
-        var out = output(for: x)
-        measure(height: out.height, width: out.width) { scaledWeights.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out) } }
         return out
     }
 
@@ -151,8 +176,10 @@ public final class Conv2d {
     /// im2col + sgemm, cut into tasks of whole groups × blocks of output pixels (or of
     /// output channels when the map is small). Each task unfolds only its own pixels into a
     /// scratch block, multiplies single-threaded, then adds the bias and applies the
-    /// activation while its block is still in cache.
-    private func gemm(_ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor, sampled: Bool = false) {
+    /// activation (or adds the bias and the residual and applies the residual's activation)
+    /// while its block is still in cache.
+    private func gemm(_ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor, sampled: Bool = false,
+                      residual: (map: Tensor, after: Activation)? = nil) {
         let cin = inChannels / groups, cout = outChannels / groups
         let k = cin * kernel.height * kernel.width, n = out.planeSize
         // A 1×1 stride-1 conv multiplies the input itself, as does a strided one whose input
@@ -160,10 +187,14 @@ public final class Conv2d {
         let pointwise = sampled || kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
         let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups)
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
+        let empty = [Float]()
+        let after = residual?.after
         x.data.withUnsafeBufferPointer { input in
+            (residual?.map.data ?? empty).withUnsafeBufferPointer { skip in
             out.data.withUnsafeMutableBufferPointer { output in
                 bias.withUnsafeBufferPointer { bias in
                     let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                    let skipped = after == nil ? nil : DisjointPointer(UnsafeMutablePointer(mutating: skip.baseAddress!))
                     let target = DisjointPointer(output.baseAddress!)
                     let weights = DisjointPointer(UnsafeMutablePointer(mutating: w))
                     let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
@@ -184,10 +215,16 @@ public final class Conv2d {
                                        b: scratch, ldb: columns.count, c: c, ldc: n)
                         }
                         for row in 0..<rows.count {
-                            activation.apply(c + row * n, count: columns.count, bias: biases.base[firstRow + row])
+                            if let skipped, let after {
+                                KernelSet.activate(c + row * n, adding: skipped.base + (firstRow + row) * n + columns.lowerBound,
+                                                   count: columns.count, bias: biases.base[firstRow + row], activation: after.kernelCode)
+                            } else {
+                                activation.apply(c + row * n, count: columns.count, bias: biases.base[firstRow + row])
+                            }
                         }
                     }
                 }
+            }
             }
         }
     }

@@ -106,8 +106,6 @@ final class MBConvBlock {
         x = mapped
         let squeezed = Tensor(channels: x.channels, height: 1, width: 1, data: means)
         let gates = excite(reduce(squeezed)).data
-        var y = project(x, inputScale: gates)
-        if skip { y += input }
-        return y
+        return skip ? project(x, inputScale: gates, adding: input, then: .identity) : project(x, inputScale: gates)
     }
 }

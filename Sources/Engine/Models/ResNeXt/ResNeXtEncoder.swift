@@ -61,9 +61,6 @@ final class Bottleneck {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = conv3(conv2(conv1(x)))
-        y += downsample.map { $0(x) } ?? x
-        Activation.relu.apply(&y)
-        return y
+        conv3(conv2(conv1(x)), adding: downsample.map { $0(x) } ?? x, then: .relu)
     }
 }
