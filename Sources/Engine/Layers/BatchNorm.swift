@@ -34,14 +34,21 @@ public struct BatchNorm: Sendable {
 
     /// Applies the normalisation, then `activation`.
     public func callAsFunction(_ x: Tensor, activation: Activation = .identity) -> Tensor {
-        let (scale, shift) = scaleAndShift
         var out = Tensor(uninitializedChannels: x.channels, height: x.height, width: x.width)
+        self(x, activation: activation, into: &out, channelOffset: 0)
+        return out
+    }
+
+    /// The normalisation and `activation`, written to out's channels from `channelOffset`
+    /// on (a part of a concatenation).
+    public func callAsFunction(_ x: Tensor, activation: Activation = .identity, into out: inout Tensor, channelOffset: Int) {
+        precondition(x.height == out.height && x.width == out.width, "concatenated maps differ in size")
+        let (scale, shift) = scaleAndShift
         let plane = x.planeSize
-        Tensor.forEachChannel(from: x, into: &out) { c, from, to in
+        Tensor.forEachChannel(from: x, into: &out, channelOffset: channelOffset) { c, from, to in
             let s = scale[c], t = shift[c]
             for i in 0..<plane { to[i] = from[i] * s + t }
             activation.apply(to, count: plane)
         }
-        return out
     }
 }

@@ -8,6 +8,14 @@ public enum Resampling {
     /// (dst + 0.5) · in / out − 0.5, clamped at 0; with true, dst · (in − 1) / (out − 1).
     public static func bilinear(_ x: Tensor, height: Int, width: Int, alignCorners: Bool) -> Tensor {
         var out = Tensor(uninitializedChannels: x.channels, height: height, width: width)
+        bilinear(x, alignCorners: alignCorners, into: &out, channelOffset: 0)
+        return out
+    }
+
+    /// `bilinear` to out's size, written to out's channels from `channelOffset` on (a part
+    /// of a concatenation).
+    public static func bilinear(_ x: Tensor, alignCorners: Bool, into out: inout Tensor, channelOffset: Int) {
+        let height = out.height, width = out.width
         func coordinates(_ outSize: Int, _ inSize: Int) -> [(Int, Int, Float)] {
             (0..<outSize).map { d in
                 var s: Float
@@ -24,7 +32,7 @@ public enum Resampling {
         }
         let ys = coordinates(height, x.height), xs = coordinates(width, x.width)
         let inWidth = x.width
-        Tensor.forEachChannel(from: x, into: &out) { _, plane, target in
+        Tensor.forEachChannel(from: x, into: &out, channelOffset: channelOffset) { _, plane, target in
             for (oy, (y0, y1, wy)) in ys.enumerated() {
                 let row0 = plane + y0 * inWidth, row1 = plane + y1 * inWidth
                 for (ox, (x0, x1, wx)) in xs.enumerated() {
@@ -34,20 +42,28 @@ public enum Resampling {
                 }
             }
         }
-        return out
     }
 
     /// `nn.PixelShuffle(r)`: channel c·r² + i·r + j of the input becomes pixel
     /// (y·r + i, x·r + j) of output channel c.
     public static func pixelShuffle(_ x: Tensor, factor r: Int) -> Tensor {
         precondition(x.channels % (r * r) == 0)
+        var out = Tensor(uninitializedChannels: x.channels / (r * r), height: x.height * r, width: x.width * r)
+        pixelShuffle(x, factor: r, into: &out, channelOffset: 0)
+        return out
+    }
+
+    /// `pixelShuffle` written to out's channels from `channelOffset` on (a part of a
+    /// concatenation).
+    public static func pixelShuffle(_ x: Tensor, factor r: Int, into out: inout Tensor, channelOffset: Int) {
+        precondition(x.channels % (r * r) == 0 && out.height == x.height * r && out.width == x.width * r)
         let channels = x.channels / (r * r)
-        var out = Tensor(uninitializedChannels: channels, height: x.height * r, width: x.width * r)
+        precondition(channelOffset >= 0 && channelOffset + channels <= out.channels, "channels outside the output map")
         let height = x.height, width = x.width
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let from = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                let to = DisjointPointer(output.baseAddress!)
+                let to = DisjointPointer(output.baseAddress! + channelOffset * height * r * width * r)
                 Parallel.forEach(channels) { c in
                     for i in 0..<r {
                         for j in 0..<r {
@@ -62,6 +78,5 @@ public enum Resampling {
                 }
             }
         }
-        return out
     }
 }

@@ -114,19 +114,27 @@ public struct Tensor: Sendable, Equatable {
     }
 
     /// Runs `body(c, input, output)` for every channel c on the engine's threads, with
-    /// channel c's plane of `x` and of `out` (which have as many channels): the frame of
-    /// every layer that maps each channel on its own.
-    static func forEachChannel(from x: Tensor, into out: inout Tensor,
+    /// channel c's plane of `x` and channel `channelOffset` + c's of `out`: the frame of every
+    /// layer that maps each channel on its own. A nonzero offset writes x's channels into
+    /// their place in a concatenation, which then needs no copy.
+    static func forEachChannel(from x: Tensor, into out: inout Tensor, channelOffset: Int = 0,
                                _ body: (_ channel: Int, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) -> Void) {
-        precondition(x.channels == out.channels)
+        precondition(channelOffset >= 0 && channelOffset + x.channels <= out.channels, "channels outside the output map")
         let inPlane = x.planeSize, outPlane = out.planeSize
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                let target = DisjointPointer(output.baseAddress!)
+                let target = DisjointPointer(output.baseAddress! + channelOffset * outPlane)
                 Parallel.forEach(x.channels) { c in body(c, source.base + c * inPlane, target.base + c * outPlane) }
             }
         }
+    }
+
+    /// Copies x's channels into `out` from channel `channelOffset` on (same plane size).
+    static func copyChannels(from x: Tensor, into out: inout Tensor, channelOffset: Int) {
+        precondition(x.height == out.height && x.width == out.width, "concatenated maps differ in size")
+        let plane = x.planeSize
+        forEachChannel(from: x, into: &out, channelOffset: channelOffset) { _, from, to in to.update(from: from, count: plane) }
     }
 
     /// Multiplies every value of channel c by `scales[c]`, in place.

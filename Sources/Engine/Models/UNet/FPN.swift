@@ -19,14 +19,20 @@ final class FPN {
         self.second = second
     }
 
-    /// The upsampled levels followed by `last`, concatenated.
+    /// The upsampled levels followed by `last`, concatenated (each level upsampled into
+    /// its place).
     func callAsFunction(_ levels: [Tensor], last: Tensor) -> Tensor {
-        var maps: [Tensor] = []
+        let channels = second.prefix(levels.count).reduce(last.channels) { $0 + $1.outChannels }
+        var joined = Tensor(uninitializedChannels: channels, height: last.height, width: last.width)
+        var offset = 0
         for (index, level) in levels.enumerated() {
             let factor = 1 << (levels.count - index)
             let y = second[index](norms[index](first[index](level)))
-            maps.append(Resampling.bilinear(y, height: y.height * factor, width: y.width * factor, alignCorners: false))
+            precondition(y.height * factor == last.height && y.width * factor == last.width, "FPN level \(index) does not scale to the last map")
+            Resampling.bilinear(y, alignCorners: false, into: &joined, channelOffset: offset)
+            offset += y.channels
         }
-        return Tensor.concatenate(maps + [last])
+        Tensor.copyChannels(from: last, into: &joined, channelOffset: offset)
+        return joined
     }
 }

@@ -18,9 +18,13 @@ final class UnetBlock {
     }
 
     func callAsFunction(_ up: Tensor, _ skip: Tensor) -> Tensor {
-        // relu(cat(a, b)) = cat(a, relu(b)): the shuffled half already passed a ReLU.
-        let upsampled = Resampling.pixelShuffle(shuffleConv(up), factor: 2)
-        let joined = Tensor.concatenate([upsampled, skipNorm(skip, activation: .relu)])
+        // relu(cat(a, b)) = cat(a, relu(b)): the shuffled half already passed a ReLU. Both
+        // halves are written in place in the concatenation.
+        let shuffled = shuffleConv(up)
+        let half = shuffled.channels / 4
+        var joined = Tensor(uninitializedChannels: half + skip.channels, height: skip.height, width: skip.width)
+        Resampling.pixelShuffle(shuffled, factor: 2, into: &joined, channelOffset: 0)
+        skipNorm(skip, activation: .relu, into: &joined, channelOffset: half)
         return conv2(conv1(joined))
     }
 }
