@@ -93,6 +93,13 @@ struct ClusterBench: ParsableCommand {
 
         var rates: [Double] = [], seconds: [Double] = []
         var tiles = 0
+        let workerProcesses = children.dropFirst()
+        func cpu() -> (coordinator: Double, workers: Double, client: Double, machine: Double) {
+            (CPUTime.seconds(pid: coordinator.processIdentifier) ?? 0,
+             workerProcesses.reduce(0) { $0 + (CPUTime.seconds(pid: $1.processIdentifier) ?? 0) },
+             CPUTime.seconds() ?? 0, CPUTime.machineBusySeconds() ?? 0)
+        }
+        let cpuBefore = cpu()
         for run in 0..<repeats {
             var start = Date()
             let outcome = try client.run(slidePath: slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
@@ -102,6 +109,7 @@ struct ClusterBench: ParsableCommand {
             seconds.append(elapsed)
             rates.append(Double(tiles) / elapsed)
         }
+        let cpuAfter = cpu()
         let peak = PeakMemory.megabytes(pid: coordinator.processIdentifier)
         let median = rates.sorted()[rates.count / 2]
         let medianSeconds = seconds.sorted()[seconds.count / 2]
@@ -111,6 +119,15 @@ struct ClusterBench: ParsableCommand {
         let tileBytes = Double(tile * tile * 3 + tile * tile * (maps == "uint8" ? 1 : 2))
         print(String(format: "  = %.2f GB/s of tiles and maps through the coordinator", median * tileBytes / 1e9))
         print(String(format: "  coordinator peak RSS: %.0f MB", peak))
+        // Where the time goes: CPU per tile of each process, against the cores there are.
+        let allTiles = Double(tiles * repeats), wall = seconds.reduce(0, +), cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let perTile = (coordinator: (cpuAfter.coordinator - cpuBefore.coordinator) / allTiles * 1000,
+                       workers: (cpuAfter.workers - cpuBefore.workers) / allTiles * 1000,
+                       client: (cpuAfter.client - cpuBefore.client) / allTiles * 1000)
+        let total = perTile.coordinator + perTile.workers + perTile.client
+        print(String(format: "  CPU per tile: coordinator %.2f ms, workers %.2f ms, client %.2f ms = %.2f ms; %.0f cores allow at most %.0f tiles/s",
+                     perTile.coordinator, perTile.workers, perTile.client, total, cores, total > 0 ? cores / total * 1000 : 0))
+        print(String(format: "  machine busy during the runs: %.2f of %.0f cores", (cpuAfter.machine - cpuBefore.machine) / wall, cores))
 
         if member != "constant" {
             var inferSeconds: [Double] = []
