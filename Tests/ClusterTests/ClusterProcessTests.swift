@@ -244,14 +244,18 @@ import ZeroMQ
             [[0x54, 0x53, 1]],
             [Array(repeating: 0xFF, count: 8 << 20)],
         ]
+        // The sockets stay open until the coordinator has read everything: closing one (with
+        // no linger) would drop what it has not yet written out.
+        var sockets: [ZMQSocket] = []
         for endpoint in ["ipc://\(cluster.folder)/w.sock", "ipc://\(cluster.folder)/c.sock"] {
             let socket = try ZMQSocket(context: context, type: .dealer)
             try socket.connect(endpoint)
             for message in garbage { try socket.send(message) }
             // And a well-formed register for a member that does not exist.
             try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: 1, member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder")))
+            sockets.append(socket)
         }
-        usleep(500_000)
+        withExtendedLifetime(sockets) { usleep(500_000) }
         #expect(coordinator.isRunning)
         try cluster.startWorker("half")
         let slide = try cluster.synth(width: 400, height: 300, seed: 9)

@@ -23,6 +23,31 @@ import Zlib
         #expect(try server.receive(dontWait: true) == nil)
     }
 
+    /// Large frames go without a copy: what arrives is what was sent, even when the sender
+    /// changes or drops its array at once, and many in flight at once all arrive intact.
+    @Test func largeFramesSentWithoutACopyArriveIntact() throws {
+        let context = try ZMQContext()
+        let server = try ZMQSocket(context: context, type: .pull)
+        try server.bind("tcp://127.0.0.1:*")
+        let client = try ZMQSocket(context: context, type: .push)
+        try client.connect(try server.lastEndpoint)
+        let size = ZMQSocket.zeroCopyBytes + 13
+        func frame(_ seed: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) } }
+        for seed in 0..<20 {
+            var bytes = frame(seed)
+            try client.send([[UInt8(seed)], bytes])
+            bytes[0] ^= 0xFF  // the sender's next write must not reach the message in flight
+            bytes[size - 1] ^= 0xFF
+        }
+        for seed in 0..<20 {
+            #expect(try ZMQPoller.pollIn([server], timeoutMilliseconds: 5000) == [true])
+            let frames = try #require(try server.receive())
+            #expect(frames.count == 2 && frames[0] == [UInt8(seed)])
+            let intact = frames.count == 2 && frames[1] == frame(seed)
+            #expect(intact, "frame \(seed)")
+        }
+    }
+
     @Test func oversizedMessagesAreDroppedByLibzmq() throws {
         let context = try ZMQContext()
         let server = try ZMQSocket(context: context, type: .pull)
