@@ -20,7 +20,7 @@ extension Conv2d {
         return (out, means)
     }
 
-    /// A task per group. The group's input channels are first copied into zero-padded planes
+    /// A task per group (several for small maps). The group's input channels are first copied into zero-padded planes
     /// whose columns are split by phase (x mod stride), so every tap of every output reads a
     /// contiguous run. Then, for each output channel of the group, eight outputs at a time
     /// accumulate all taps (input channel, then kernel row, then column) in registers, four
@@ -54,22 +54,28 @@ extension Conv2d {
                             let biases = DisjointPointer(UnsafeMutablePointer(mutating: b.baseAddress!))
                             let tapOffset = DisjointPointer(UnsafeMutablePointer(mutating: offsets.baseAddress!))
                             let means = channelMeans.map { DisjointPointer($0) }
-                            Parallel.forEach(groups) { group in
+                            // Small maps take several groups a task, so that a task is worth
+                            // its scratch allocation and its turn at the shared counter.
+                            let groupsPerTask = max(1, min(64, 16_384 / (outHeight * outWidth * cout)))
+                            Parallel.forEach((groups + groupsPerTask - 1) / groupsPerTask) { task in
                                 let padded = UnsafeMutablePointer<Float>.allocate(capacity: cin * paddedPlane)
                                 let broadcast = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: cin * taps)
                                 defer { padded.deallocate(); broadcast.deallocate() }
-                                for c in 0..<cin {
-                                    KernelSet.pad(source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
-                                             top: top, left: left, stride: s, phaseLength: phaseLength, rows: paddedHeight,
-                                             into: padded + c * paddedPlane)
-                                }
-                                for o in (group * cout)..<((group + 1) * cout) {
-                                    for t in 0..<(cin * taps) { broadcast[t] = SIMD8(repeating: weights.base[o * cin * taps + t]) }
-                                    let result = target.base + o * outHeight * outWidth
-                                    KernelSet.accumulate(padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
-                                                    blocks: blocks, rows: outHeight, rowStep: s * paddedWidth, width: outWidth, into: result)
-                                    activation.apply(result, count: outHeight * outWidth, bias: biases.base[o])
-                                    if let means { means.base[o] = Self.mean(result, count: outHeight * outWidth) }
+                                for group in (task * groupsPerTask)..<min(groups, (task + 1) * groupsPerTask) {
+                                    for c in 0..<cin {
+                                        KernelSet.pad(source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
+                                                      top: top, left: left, stride: s, phaseLength: phaseLength, rows: paddedHeight,
+                                                      into: padded + c * paddedPlane)
+                                    }
+                                    for o in (group * cout)..<((group + 1) * cout) {
+                                        for t in 0..<(cin * taps) { broadcast[t] = SIMD8(repeating: weights.base[o * cin * taps + t]) }
+                                        let result = target.base + o * outHeight * outWidth
+                                        KernelSet.accumulate(padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
+                                                             blocks: blocks, rows: outHeight, rowStep: s * paddedWidth, width: outWidth,
+                                                             into: result)
+                                        activation.apply(result, count: outHeight * outWidth, bias: biases.base[o])
+                                        if let means { means.base[o] = Self.mean(result, count: outHeight * outWidth) }
+                                    }
                                 }
                             }
                         }
