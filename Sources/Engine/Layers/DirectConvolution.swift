@@ -56,7 +56,7 @@ extension Conv2d {
                             let means = channelMeans.map { DisjointPointer($0) }
                             // Small maps take several groups a task, so that a task is worth
                             // its scratch allocation and its turn at the shared counter.
-                            let groupsPerTask = max(1, min(64, 16_384 / (outHeight * outWidth * cout)))
+                            let groupsPerTask = max(1, min(64, 16_384 / max(1, outHeight * outWidth * cout)))
                             Parallel.forEach((groups + groupsPerTask - 1) / groupsPerTask) { task in
                                 let padded = UnsafeMutablePointer<Float>.allocate(capacity: cin * paddedPlane)
                                 let broadcast = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: cin * taps)
