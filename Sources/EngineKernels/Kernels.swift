@@ -163,4 +163,17 @@ public enum Kernels {
             }
         }
     }
+
+    /// target[i] = source[i·2] for i in 0..<count, eight at a time (a strided im2col row).
+    /// Reads no further than source[2·(count − 1)].
+    public static func copyEveryOther(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
+        var i = 0
+        // A vector of eight takes sixteen values: stop before the last one would overrun.
+        while i + 8 < count {
+            let values = UnsafeRawPointer(source + 2 &* i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(target + i).storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { target[i] = source[2 &* i]; i += 1 }
+    }
 }

@@ -104,4 +104,14 @@ public enum KernelSet {
                                       phaseLength: phaseLength, rows: rows, into: padded)
         }
     }
+
+    /// See `Kernels.copyEveryOther`.
+    @inline(__always)
+    static func copyEveryOther(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.copyEveryOther(source, count: count, into: target)
+        } else {
+            EngineKernels.Kernels.copyEveryOther(source, count: count, into: target)
+        }
+    }
 }

@@ -268,6 +268,8 @@ public final class Conv2d {
                         let sourceRow = plane + y * width + offset
                         if stride == 1 {
                             (target + validLo).update(from: sourceRow + validLo, count: validHi - validLo)
+                        } else if stride == 2 {
+                            KernelSet.copyEveryOther(sourceRow + 2 * validLo, count: validHi - validLo, into: target + validLo)
                         } else {
                             for ox in validLo..<validHi { target[ox] = sourceRow[ox * stride] }
                         }
