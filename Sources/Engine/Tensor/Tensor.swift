@@ -67,20 +67,11 @@ public struct Tensor: Sendable, Equatable {
 
     /// Channels of `parts` stacked, in order (torch.cat along dim 1). Sizes must agree.
     public static func concatenate(_ parts: [Tensor]) -> Tensor {
-        let height = parts[0].height, width = parts[0].width
-        precondition(parts.allSatisfy { $0.height == height && $0.width == width }, "concatenated maps differ in size")
-        var out = Tensor(uninitializedChannels: parts.reduce(0) { $0 + $1.channels }, height: height, width: width)
-        let plane = height * width
-        let offsets = parts.reduce(into: [0]) { $0.append($0.last! + $1.channels) }
-        out.data.withUnsafeMutableBufferPointer { output in
-            let target = DisjointPointer(output.baseAddress!)
-            // A task per output channel, copied from whichever part holds it.
-            Parallel.forEach(offsets.last!) { channel in
-                let part = offsets.lastIndex { $0 <= channel }!
-                parts[part].data.withUnsafeBufferPointer { source in
-                    (target.base + channel * plane).update(from: source.baseAddress! + (channel - offsets[part]) * plane, count: plane)
-                }
-            }
+        var out = Tensor(uninitializedChannels: parts.reduce(0) { $0 + $1.channels }, height: parts[0].height, width: parts[0].width)
+        var offset = 0
+        for part in parts {
+            copyChannels(from: part, into: &out, channelOffset: offset)
+            offset += part.channels
         }
         return out
     }
