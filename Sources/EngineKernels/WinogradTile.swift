@@ -124,33 +124,24 @@ public enum WinogradTile: Int, Sendable {
     public func transformOutputBand(_ products: UnsafeMutablePointer<Float>, channel o: Int, channels: Int, tiles: Int,
                                     rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>,
                                     height: Int, width: Int, bias: Float, activation: Int, scratch d: UnsafeMutablePointer<Vector>) {
-        Kernels.withActivation(activation, bias: bias) { finish in
-            transformOutputBand(products, channel: o, channels: channels, tiles: tiles, rows: rows, blocks: blocks,
-                                firstTileRow: firstTileRow, into: plane, height: height, width: width, scratch: d, finish: finish)
-        }
-    }
-
-    @inline(__always)
-    private func transformOutputBand(_ products: UnsafeMutablePointer<Float>, channel o: Int, channels: Int, tiles: Int,
-                                     rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>,
-                                     height: Int, width: Int, scratch d: UnsafeMutablePointer<Vector>,
-                                     finish: (Vector) -> Vector) {
         let m = self.m
-        for tileRow in 0..<rows {
-            for block in 0..<blocks {
-                transformOutputBlock(products + o * tiles + tileRow * blocks * 8 + block * 8, positionStride: channels * tiles,
-                                     into: d)
-                for i in 0..<(m * m) { d[alpha * alpha + i] = finish(d[alpha * alpha + i]) }
-                let y = d + alpha * alpha
-                let oy = m * (firstTileRow + tileRow), ox = 8 * m * block
-                if ox + 8 * m <= width && oy + m <= height {
-                    for i in 0..<m { storeRow(y + i * m, to: plane + (oy + i) * width + ox) }
-                    continue
-                }
-                for i in 0..<m where oy + i < height {
-                    for lane in 0..<8 {
-                        for j in 0..<m where ox + m * lane + j < width {
-                            plane[(oy + i) * width + ox + m * lane + j] = y[i * m + j][lane]
+        Kernels.withActivation(activation, bias: bias) { finish in
+            for tileRow in 0..<rows {
+                for block in 0..<blocks {
+                    transformOutputBlock(products + o * tiles + tileRow * blocks * 8 + block * 8, positionStride: channels * tiles,
+                                         into: d)
+                    let y = d + alpha * alpha
+                    for i in 0..<(m * m) { y[i] = finish(y[i]) }
+                    let oy = m * (firstTileRow + tileRow), ox = 8 * m * block
+                    if ox + 8 * m <= width && oy + m <= height {
+                        for i in 0..<m { storeRow(y + i * m, to: plane + (oy + i) * width + ox) }
+                        continue
+                    }
+                    for i in 0..<m where oy + i < height {
+                        for lane in 0..<8 {
+                            for j in 0..<m where ox + m * lane + j < width {
+                                plane[(oy + i) * width + ox + m * lane + j] = y[i * m + j][lane]
+                            }
                         }
                     }
                 }
