@@ -187,44 +187,45 @@ public final class Conv2d {
         let pointwise = sampled || kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
         let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups)
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
-        let empty = [Float]()
-        let after = residual?.after
+        let skip = residual?.map.data ?? []
         x.data.withUnsafeBufferPointer { input in
-            (residual?.map.data ?? empty).withUnsafeBufferPointer { skip in
-            out.data.withUnsafeMutableBufferPointer { output in
-                bias.withUnsafeBufferPointer { bias in
-                    let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
-                    let skipped = after == nil ? nil : DisjointPointer(UnsafeMutablePointer(mutating: skip.baseAddress!))
-                    let target = DisjointPointer(output.baseAddress!)
-                    let weights = DisjointPointer(UnsafeMutablePointer(mutating: w))
-                    let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
-                    Parallel.forEach(split.count) { task in
-                        let (group, rows, columns) = split.task(task)
-                        let groupInput = source.base + group * cin * inputPlane
-                        let firstRow = group * cout + rows.lowerBound
-                        let c = target.base + firstRow * n + columns.lowerBound
-                        if pointwise {
-                            BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
-                                       b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
-                        } else {
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
-                            defer { scratch.deallocate() }
-                            im2col(groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
-                                   columns: columns, into: scratch)
-                            BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
-                                       b: scratch, ldb: columns.count, c: c, ldc: n)
-                        }
-                        for row in 0..<rows.count {
-                            if let skipped, let after {
-                                KernelSet.activate(c + row * n, adding: skipped.base + (firstRow + row) * n + columns.lowerBound,
-                                                   count: columns.count, bias: biases.base[firstRow + row], activation: after.kernelCode)
+            skip.withUnsafeBufferPointer { skip in
+                out.data.withUnsafeMutableBufferPointer { output in
+                    bias.withUnsafeBufferPointer { bias in
+                        let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
+                        // The skip connection and the activation after it, when the block ends here.
+                        let skipped = residual.map { (map: DisjointPointer(UnsafeMutablePointer(mutating: skip.baseAddress!)), after: $0.after) }
+                        let target = DisjointPointer(output.baseAddress!)
+                        let weights = DisjointPointer(UnsafeMutablePointer(mutating: w))
+                        let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
+                        Parallel.forEach(split.count) { task in
+                            let (group, rows, columns) = split.task(task)
+                            let groupInput = source.base + group * cin * inputPlane
+                            let firstRow = group * cout + rows.lowerBound
+                            let c = target.base + firstRow * n + columns.lowerBound
+                            if pointwise {
+                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                           b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
                             } else {
-                                activation.apply(c + row * n, count: columns.count, bias: biases.base[firstRow + row])
+                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
+                                defer { scratch.deallocate() }
+                                im2col(groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
+                                       columns: columns, into: scratch)
+                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                           b: scratch, ldb: columns.count, c: c, ldc: n)
+                            }
+                            for row in 0..<rows.count {
+                                let values = c + row * n, rowBias = biases.base[firstRow + row]
+                                if let skipped {
+                                    KernelSet.activate(values, adding: skipped.map.base + (firstRow + row) * n + columns.lowerBound,
+                                                       count: columns.count, bias: rowBias, activation: skipped.after.kernelCode)
+                                } else {
+                                    activation.apply(values, count: columns.count, bias: rowBias)
+                                }
                             }
                         }
                     }
                 }
-            }
             }
         }
     }
