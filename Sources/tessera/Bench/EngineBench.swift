@@ -17,6 +17,13 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Engine threads.") var threads = 2
     @Flag(help: "Print one JSON object per model instead of text.") var json = false
     @Flag(help: "Also print where the time goes, by convolution shape (the 25 costliest).") var layers = false
+    @Flag(help: ArgumentHelp("Time one tile per line read from standard input, for a driver that interleaves other runtimes (bench/engine.sh).",
+                             discussion: "Loads the one model of --models, runs a warm-up tile and prints {\"model\",\"gmacs\"}; then each input line runs one tile and prints {\"ms\"}; at the end of input it prints {\"rss_mb\"} and exits."))
+    var serve = false
+
+    func validate() throws {
+        if serve, models.contains(",") { throw ValidationError("--serve times one model: give --models one name") }
+    }
 
     func run() throws {
         CNNModel.setThreads(threads)
@@ -31,6 +38,7 @@ struct EngineBench: ParsableCommand {
             LayerProfile.isRecording = true
             _ = network.logits(input) // warm-up, and the count of multiply-adds
             let macs = Double(LayerProfile.multiplyAdds)
+            if serve { return serveTiles(model: model, macs: macs) { _ = network.logits(input) } }
             LayerProfile.reset()
             LayerProfile.isRecording = layers
             var times: [Double] = []
@@ -50,6 +58,22 @@ struct EngineBench: ParsableCommand {
             }
             if layers { printLayers(runs: times.count, total: times.reduce(0, +) / 1000) }
         }
+    }
+
+    /// Runs `tile` once per line of standard input and prints its time, so that a driver can
+    /// alternate this engine with other runtimes tile by tile: both then see the same machine,
+    /// which drifts by tens of percent over minutes here.
+    private func serveTiles(model: String, macs: Double, tile: () -> Void) {
+        LayerProfile.isRecording = false
+        print("{\"model\":\"\(model)\",\"gmacs\":\(macs / 1e9)}")
+        fflush(nil) // all streams: the driver waits for this line
+        while readLine() != nil {
+            let start = DispatchTime.now().uptimeNanoseconds
+            tile()
+            print("{\"ms\":\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)}")
+            fflush(nil) // all streams: the driver waits for this line
+        }
+        print("{\"rss_mb\":\(PeakMemory.megabytes())}")
     }
 
     /// The costliest convolution shapes of the timed runs, per tile.
