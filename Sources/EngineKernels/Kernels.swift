@@ -19,22 +19,22 @@ public enum Kernels {
     /// the order of the separate passes it replaces (bias, sum, activation).
     public static func activate(_ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int,
                                 bias: Float, activation: Int) {
-        let b = SIMD8<Float>(repeating: bias), hasBias = bias != 0
+        let b = SIMD16<Float>(repeating: bias), hasBias = bias != 0
         withActivation(activation, bias: 0) { after in
             var i = 0
-            while i + 8 <= count {
+            while i + 16 <= count {
                 let raw = UnsafeMutableRawPointer(values + i)
-                var v = raw.loadUnaligned(as: SIMD8<Float>.self)
+                var v = raw.loadUnaligned(as: SIMD16<Float>.self)
                 if hasBias { v += b }
-                v += UnsafeRawPointer(residual + i).loadUnaligned(as: SIMD8<Float>.self)
-                raw.storeBytes(of: after(v), as: SIMD8<Float>.self)
-                i += 8
+                v += UnsafeRawPointer(residual + i).loadUnaligned(as: SIMD16<Float>.self)
+                raw.storeBytes(of: after(v), as: SIMD16<Float>.self)
+                i += 16
             }
             while i < count {
                 var v = values[i]
                 if hasBias { v += bias }
                 v += residual[i]
-                values[i] = after(SIMD8(repeating: v))[0]
+                values[i] = after(SIMD16(repeating: v))[0]
                 i += 1
             }
         }
@@ -43,8 +43,9 @@ public enum Kernels {
     /// Calls `body` with activation(x + bias) as a vector function, chosen once so that
     /// the loop in `body` is compiled for each activation.
     @inline(__always)
-    static func withActivation(_ activation: Int, bias: Float, _ body: ((SIMD8<Float>) -> SIMD8<Float>) -> Void) {
-        let b = SIMD8<Float>(repeating: bias)
+    static func withActivation(_ activation: Int, bias: Float, _ body: ((SIMD16<Float>) -> SIMD16<Float>) -> Void) {
+        typealias V = SIMD16<Float>
+        let b = V(repeating: bias)
         switch activation {
         case 0: if bias != 0 { body { $0 + b } } else { body { $0 } }
         case 1: body { v in

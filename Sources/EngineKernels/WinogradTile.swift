@@ -131,7 +131,11 @@ public enum WinogradTile: Int, Sendable {
                     transformOutputBlock(products + o * tiles + tileRow * blocks * 8 + block * 8, positionStride: channels * tiles,
                                          into: d)
                     let y = d + alpha * alpha
-                    for i in 0..<(m * m) { y[i] = finish(y[i]) }
+                    for i in stride(from: 0, to: m * m, by: 2) { // m² is even: two vectors at a time
+                        let pair = finish(SIMD16(lowHalf: y[i], highHalf: y[i + 1]))
+                        y[i] = pair.lowHalf
+                        y[i + 1] = pair.highHalf
+                    }
                     let oy = m * (firstTileRow + tileRow), ox = 8 * m * block
                     if ox + 8 * m <= width && oy + m <= height {
                         for i in 0..<m { storeRow(y + i * m, to: plane + (oy + i) * width + ox) }
