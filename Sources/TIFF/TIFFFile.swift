@@ -270,6 +270,13 @@ public final class TIFFFile {
         guard written >= 0 else { throw error("cannot write tile \(index)") }
     }
 
+    /// Writes tile `index` as `bytes`, already encoded with the file's compression (and
+    /// predictor). The corresponding C function is `TIFFWriteRawTile`.
+    public func writeRawTile(_ index: Int, from bytes: UnsafeRawBufferPointer) throws {
+        let written = TIFFWriteRawTile(handle, UInt32(index), UnsafeMutableRawPointer(mutating: bytes.baseAddress), tmsize_t(bytes.count))
+        guard written >= 0 else { throw error("cannot write tile \(index)") }
+    }
+
     /// Encodes strip `index` from `bytes`.
     public func writeStrip(_ index: Int, from bytes: UnsafeRawBufferPointer) throws {
         let written = TIFFWriteEncodedStrip(handle, UInt32(index), UnsafeMutableRawPointer(mutating: bytes.baseAddress), tmsize_t(bytes.count))

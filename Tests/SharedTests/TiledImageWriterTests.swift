@@ -25,6 +25,26 @@ import Testing
         #expect(back.pixels == expected)
     }
 
+    /// Tiles of one value throughout are written pre-encoded; they must read back as the
+    /// tiles libtiff encodes: here all-0 and all-255 tiles of both channel counts, beside
+    /// mixed tiles and edge tiles (whose zero padding makes them mixed).
+    @Test(arguments: [1, 3])
+    func uniformTilesReadBackExactly(channels: Int) throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("mask.tif")
+        let width = 40, height = 36
+        let pixels = (0..<(width * height)).flatMap { i -> [UInt8] in
+            let x = i % width, y = i / width
+            let value: UInt8 = x < 16 ? (y < 16 ? 0 : 255) : x < 32 ? UInt8(truncatingIfNeeded: i &* 37) : 255
+            return [UInt8](repeating: value, count: channels)
+        }
+        let writer = try TiledImageWriter(path: path, width: width, height: height, channels: channels, tileSize: 16, deflateLevel: 1)
+        try writer.append(rows: pixels)
+        try writer.finish()
+        let back = try SlideReader(path: path).readRGB(x: 0, y: 0, width: width, height: height)
+        #expect(back.pixels == (channels == 3 ? pixels : pixels.flatMap { [$0, $0, $0] }))
+    }
+
     @Test func bigTIFFCanBeForced() throws {
         let folder = try TemporaryDirectory()
         let path = folder.file("big.tif")

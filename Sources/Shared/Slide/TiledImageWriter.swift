@@ -1,5 +1,6 @@
 import Foundation
 import TIFF
+import Zlib
 
 /// Writes a tiled 8-bit TIFF band by band, so the whole image never sits in memory.
 ///
@@ -38,6 +39,10 @@ public final class TiledImageWriter {
     private var bandIndex = 0
     private var finished = false
     private var tile: [UInt8]
+    private let compression: Compression
+    private let deflateLevel: Int
+    /// Deflate-encoded tiles of one byte value throughout, by value (see `writeTile`).
+    private var uniformTiles: [UInt8: [UInt8]] = [:]
 
     /// Creates the file and writes its header.
     ///
@@ -60,6 +65,8 @@ public final class TiledImageWriter {
         self.height = height
         self.channels = channels
         self.tileSize = tileSize
+        self.compression = compression
+        self.deflateLevel = deflateLevel ?? 6
         // Tiles are padded to whole tiles; leave ample room for headers and offsets.
         let paddedBytes = ((width + tileSize - 1) / tileSize) * ((height + tileSize - 1) / tileSize) * tileSize * tileSize * channels
         let big = forceBigTIFF || paddedBytes > (1 << 32) - (64 << 20)
@@ -155,12 +162,34 @@ public final class TiledImageWriter {
             }
             let index = file.tileIndex(x: x0, y: bandIndex * tileSize, plane: 0)
             do {
-                try tile.withUnsafeBytes { try file.writeTile(index, from: $0) }
+                try writeTile(index)
             } catch let error as TIFFError {
                 throw TesseraError(path, error.reason)
             }
         }
         bandIndex += 1
         bandRows = 0
+    }
+
+    /// Writes `tile` at `index`. A Deflate tile of one byte value throughout — most of a
+    /// mask: background, or inside a large structure — is encoded once per value and then
+    /// written as it is, skipping libtiff's predictor and compressor, which took a fifth of
+    /// a cluster coordinator's time. The pixels read back are the same.
+    private func writeTile(_ index: Int) throws {
+        // All bytes are equal when the tile equals itself shifted by one byte.
+        let uniform = tile.withUnsafeBytes { memcmp($0.baseAddress!, $0.baseAddress! + 1, $0.count - 1) == 0 }
+        guard compression == .deflate, uniform, let value = tile.first else {
+            try tile.withUnsafeBytes { try file.writeTile(index, from: $0) }
+            return
+        }
+        if uniformTiles[value] == nil {
+            // What the horizontal predictor makes of it: each row's first pixel, then zeros.
+            var predicted = [UInt8](repeating: 0, count: tile.count)
+            for row in 0..<tileSize {
+                for c in 0..<channels { predicted[row * tileSize * channels + c] = value }
+            }
+            uniformTiles[value] = try Zlib.compress(predicted, level: Int32(min(deflateLevel, 9))) // zlib's levels end at 9
+        }
+        try uniformTiles[value]!.withUnsafeBytes { try file.writeRawTile(index, from: $0) }
     }
 }
