@@ -109,14 +109,25 @@ public final class Conv2d {
                 scaled.scaleChannels(by: inputScale)
                 return run(scaled, inputScale: nil, residual: residual)
             }
-            var weights = weight
-            for o in 0..<outChannels {
-                for c in 0..<inChannels {
-                    let base = (o * inChannels + c) * taps
-                    for t in 0..<taps { weights[base + t] *= inputScale[c] }
+            // One pass from the weights into new storage (scaling a copy in place read and
+            // wrote the weights twice, with a bounds check per element).
+            scaledWeights = [Float](unsafeUninitializedCapacity: weight.count) { scaled, count in
+                weight.withUnsafeBufferPointer { w in
+                    inputScale.withUnsafeBufferPointer { scale in
+                        var i = 0
+                        for _ in 0..<outChannels {
+                            for c in 0..<inChannels {
+                                let factor = scale[c]
+                                for _ in 0..<taps {
+                                    scaled.initializeElement(at: i, to: w[i] * factor)
+                                    i += 1
+                                }
+                            }
+                        }
+                    }
                 }
+                count = weight.count
             }
-            scaledWeights = weights
         }
         var out = output(for: x)
         if let residual {
