@@ -184,8 +184,9 @@ public final class CoordinatorServer {
             _ = registry.complete(result.request, by: identity)
             return
         }
-        let size = config.settings.tileSize
-        guard Int(result.size) == size, result.encoding == config.settings.maps, map.count == size * size * result.encoding.bytesPerPixel else {
+        let size = config.settings.tileSize, inset = config.settings.mapInset, side = size - 2 * inset
+        guard Int(result.size) == size, Int(result.inset) == inset, result.encoding == config.settings.maps,
+              map.count == side * side * result.encoding.bytesPerPixel else {
             return dropped("result of the wrong size or encoding from \(registry.workers[identity]?.name ?? "?")")
         }
         assignments[result.request] = nil
@@ -284,7 +285,8 @@ public final class CoordinatorServer {
                 let request = nextRequest
                 nextRequest += 1
                 let header = Wire.TileRequest(job: job.id, request: request, row: UInt32(task.tile.row), column: UInt32(task.tile.column),
-                                              size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips)
+                                              size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips,
+                                              inset: UInt32(config.settings.mapInset))
                 guard clock.time(.send, { sent(workerSocket, worker, WireCodec.frames(header, pixels: task.pixels!)) }) else {
                     queues[member].insert(task, at: 0)
                     lose(worker)

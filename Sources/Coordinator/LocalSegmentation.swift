@@ -51,7 +51,9 @@ public struct LocalSegmentation {
                 let pixels = try reader.readRGB(x: origin.x, y: origin.y, width: size, height: size)
                 for (index, member) in members.enumerated() {
                     let encoded = try settings.predict(pixels, with: member.predictor)
-                    try encoded.withUnsafeBufferPointer { try stitcher.add(tile: tile, member: index, encoded: $0, encoding: settings.maps) }
+                    try encoded.withUnsafeBufferPointer {
+                        try stitcher.add(tile: tile, member: index, encoded: $0, encoding: settings.maps, inset: settings.mapInset)
+                    }
                 }
                 done += 1
                 progress?(done, plan.tileCount)

@@ -88,7 +88,7 @@ final class SlideJob {
         let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
         let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
                                             maskPath: maskPath, micronsPerPixel: reader.image.micronsPerPixel)
-        stitchWorker = StitchWorker(job: self, stitcher: stitcher, output: output, encoding: settings.maps)
+        stitchWorker = StitchWorker(job: self, stitcher: stitcher, output: output, encoding: settings.maps, inset: settings.mapInset)
         self.reader = reader
         self.plan = plan
         prefetcher = TilePrefetcher(slidePath: slidePath, plan: plan)

@@ -14,7 +14,7 @@ final class StitchWorker: @unchecked Sendable {
     private var remaining: Int
 
     /// Starts the thread for a job whose stitcher and output are set up.
-    init(job: SlideJob, stitcher: Stitcher, output: SegmentationOutput, encoding: MapEncoding) {
+    init(job: SlideJob, stitcher: Stitcher, output: SegmentationOutput, encoding: MapEncoding, inset: Int) {
         remaining = stitcher.plan.tileCount * stitcher.memberWeights.count
         let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
         let box = UncheckedBox((stitcher, output))
@@ -23,7 +23,7 @@ final class StitchWorker: @unchecked Sendable {
             do {
                 while let work = take() {
                     try work.map.withUnsafeBufferPointer {
-                        try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding)
+                        try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding, inset: inset)
                     }
                     try output.appendFinishedRows(of: stitcher)
                     if stitcher.isComplete { break }

@@ -232,16 +232,16 @@ import ZeroMQ
         let context = try ZMQContext()
         let garbage: [[[UInt8]]] = [
             [(0..<100).map { UInt8(truncatingIfNeeded: $0 * 7) }],
-            [[0x54, 0x53, 1, 1], Array("{not json".utf8)],
+            [[0x54, 0x53, WireHeader.version, 1], Array("{not json".utf8)],
             [[0x54, 0x53, 9, 1], Array("{}".utf8)],
-            [[0x54, 0x53, 1, 200], []],
-            [[0x54, 0x53, 1, 6], [1, 2, 3], [4, 5]],
-            [[0x54, 0x53, 1, 6], Array(repeating: 0, count: 29), Array(repeating: 0, count: 10)],
-            [[0x54, 0x53, 1, 20], Array(#"{"name":"x","path":"/etc/passwd","size":1,"digest":"0"}"#.utf8)],
-            [[0x54, 0x53, 1, 22], Array(#"{"job":99,"content":"mask","offset":0,"size":5}"#.utf8)],
-            [[0x54, 0x53, 1, 23], Array(#"{"job":1,"content":"slide","offset":0}"#.utf8), [1, 2, 3]],
-            [[0x54, 0x53, 1, 27], Array(#"{"job":12345}"#.utf8)],
-            [[0x54, 0x53, 1]],
+            [[0x54, 0x53, WireHeader.version, 200], []],
+            [[0x54, 0x53, WireHeader.version, 6], [1, 2, 3], [4, 5]],
+            [[0x54, 0x53, WireHeader.version, 6], Array(repeating: 0, count: 33), Array(repeating: 0, count: 10)],
+            [[0x54, 0x53, WireHeader.version, 20], Array(#"{"name":"x","path":"/etc/passwd","size":1,"digest":"0"}"#.utf8)],
+            [[0x54, 0x53, WireHeader.version, 22], Array(#"{"job":99,"content":"mask","offset":0,"size":5}"#.utf8)],
+            [[0x54, 0x53, WireHeader.version, 23], Array(#"{"job":1,"content":"slide","offset":0}"#.utf8), [1, 2, 3]],
+            [[0x54, 0x53, WireHeader.version, 27], Array(#"{"job":12345}"#.utf8)],
+            [[0x54, 0x53, WireHeader.version]],
             [Array(repeating: 0xFF, count: 8 << 20)],
         ]
         // The sockets stay open until the coordinator has read everything: closing one (with
@@ -252,7 +252,7 @@ import ZeroMQ
             try socket.connect(endpoint)
             for message in garbage { try socket.send(message) }
             // And a well-formed register for a member that does not exist.
-            try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: 1, member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder")))
+            try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: Int(WireHeader.version), member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder")))
             sockets.append(socket)
         }
         withExtendedLifetime(sockets) { usleep(500_000) }
@@ -288,10 +288,10 @@ import ZeroMQ
         let identity = register[0]
         for message: [[UInt8]] in [
             [(0..<50).map { UInt8($0) }],
-            [[0x54, 0x53, 1, 5], [1, 2, 3], [4]],
-            [[0x54, 0x53, 1, 5], Array(repeating: 0, count: 30), Array(repeating: 0, count: 17)],
-            [[0x54, 0x53, 1, 2], Array("garbage".utf8)],
-            [[0x54, 0x53, 1, 77], []],
+            [[0x54, 0x53, WireHeader.version, 5], [1, 2, 3], [4]],
+            [[0x54, 0x53, WireHeader.version, 5], Array(repeating: 0, count: 34), Array(repeating: 0, count: 17)],
+            [[0x54, 0x53, WireHeader.version, 2], Array("garbage".utf8)],
+            [[0x54, 0x53, WireHeader.version, 77], []],
             [Array(repeating: 0xAB, count: 4 << 20)],
         ] { try router.send([identity] + message) }
         // The oversized frame makes the worker's libzmq drop the connection; it reconnects

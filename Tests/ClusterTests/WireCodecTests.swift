@@ -3,7 +3,8 @@ import Testing
 
 @Suite struct WireCodecTests {
     @Test func tilesAndResultsRoundTrip() throws {
-        let request = Wire.TileRequest(job: 1 << 40, request: 77, row: 3, column: 4_000_000, size: 16, encoding: .float16, flips: .hv)
+        let request = Wire.TileRequest(job: 1 << 40, request: 77, row: 3, column: 4_000_000, size: 16, encoding: .float16, flips: .hv,
+                                       inset: 3)
         let pixels = (0..<(16 * 16 * 3)).map { UInt8(truncatingIfNeeded: $0) }
         let frames = WireCodec.frames(request, pixels: pixels)
         guard case .success(let (kind, body)) = WireCodec.open(frames), kind == .tile,
@@ -13,13 +14,19 @@ import Testing
         #expect(decoded == request && decodedPixels == pixels)
         #expect(throws: WireError.self) { try WireCodec.tile(body, maxSize: 8).get() }
 
-        let result = Wire.TileResult(job: 5, request: 77, row: 3, column: 4, size: 16, encoding: .uint8)
-        let map = [UInt8](repeating: 9, count: 256)
+        let result = Wire.TileResult(job: 5, request: 77, row: 3, column: 4, size: 16, encoding: .uint8, inset: 3)
+        let map = [UInt8](repeating: 9, count: 100) // (16 − 2·3)²
         guard case .success(let (_, resultBody)) = WireCodec.open(WireCodec.frames(result, map: map)),
               case .success(let (decodedResult, decodedMap)) = WireCodec.result(resultBody) else {
             Issue.record("result did not decode"); return
         }
         #expect(decodedResult == result && decodedMap == map)
+        // A map of the whole tile where the inset promised less, and an inset leaving nothing.
+        let whole = WireCodec.frames(result, map: [UInt8](repeating: 9, count: 256))
+        #expect(throws: WireError.self) { try WireCodec.result(Array(whole.dropFirst())).get() }
+        var empty = result
+        empty.inset = 8
+        #expect(throws: WireError.self) { try WireCodec.result(Array(WireCodec.frames(empty, map: []).dropFirst())).get() }
     }
 
     @Test func controlMessagesRoundTrip() throws {
@@ -30,19 +37,24 @@ import Testing
     }
 
     @Test(arguments: [
-        [[UInt8]](), [[0x54, 0x53, 1]], [[0x54, 0x53, 2, 4], []], [[0x54, 0x53, 1, 99], []],
-        [[0x54, 0x53, 1, 5], []], [[0x54, 0x53, 1, 4]], [[0x41, 0x53, 1, 4], []],
+        [[UInt8]](), [[0x54, 0x53, WireHeader.version]], [[0x54, 0x53, WireHeader.version + 1, 4], []],
+        [[0x54, 0x53, WireHeader.version, 99], []], [[0x54, 0x53, WireHeader.version, 5], []],
+        [[0x54, 0x53, WireHeader.version, 4]], [[0x41, 0x53, WireHeader.version, 4], []],
     ])
     func malformedMessagesAreRefused(frames: [[UInt8]]) {
         #expect(throws: WireError.self) { try WireCodec.open(frames).get() }
     }
 
     @Test func malformedBodiesAreRefused() {
-        let wrongPixels = [Array(repeating: UInt8(0), count: 30)]
-        var header = Array(repeating: UInt8(0), count: 30)
+        let wrongPixels = [Array(repeating: UInt8(0), count: 34)]
+        var header = Array(repeating: UInt8(0), count: 34)
         header[24] = 4 // size 4
         header[28] = 1 // uint8
         #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 47)], maxSize: 64).get() }
+        #expect(throws: Never.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
+        header[30] = 2 // inset 2 of a 4-pixel tile leaves nothing
+        #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
+        header[30] = 0
         header[28] = 9
         #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
         #expect(throws: WireError.self) { try WireCodec.tile(wrongPixels + [[]], maxSize: 64).get() }

@@ -155,6 +155,33 @@ import Testing
         }
     }
 
+    /// A map without the margin the constant window ignores (as workers send it) gives the
+    /// rows the whole map gives; an inset that would leave out weighted pixels is refused.
+    @Test(arguments: [MapEncoding.uint8, .float16])
+    func insetMapsAddAsWholeOnes(encoding: MapEncoding) throws {
+        let plan = try TilePlan(imageWidth: 70, imageHeight: 50, tileSize: 32, margin: 6)
+        let settings = SegmentationSettings(tileSize: 32, margin: 6, window: .constantCrop, maps: encoding)
+        #expect(settings.mapInset == 6)
+        let whole = try Stitcher(plan: plan, window: .constantCrop), inset = try Stitcher(plan: plan, window: .constantCrop)
+        var values = SeededGenerator(seed: 8)
+        for tile in plan.tiles {
+            let probabilities = (0..<(32 * 32)).map { _ in Float.random(in: 0...1, using: &values) }
+            let full = encoding.encode(probabilities)
+            let cropped = SegmentationSettings.encodedMap(probabilities, size: 32, inset: 6, encoding: encoding)
+            #expect(cropped.count == 20 * 20 * encoding.bytesPerPixel)
+            try full.withUnsafeBufferPointer { try whole.add(tile: tile, member: 0, encoded: $0, encoding: encoding) }
+            try cropped.withUnsafeBufferPointer { try inset.add(tile: tile, member: 0, encoded: $0, encoding: encoding, inset: 6) }
+        }
+        #expect(whole.takeFinishedRows()?.probabilities == inset.takeFinishedRows()?.probabilities)
+
+        #expect(SegmentationSettings(tileSize: 32, margin: 6, window: .linear).mapInset == 0)
+        let linear = try Stitcher(plan: plan, window: .linear)
+        let small = [UInt8](repeating: 0, count: 20 * 20 * encoding.bytesPerPixel)
+        #expect(throws: TesseraError.self) {
+            try small.withUnsafeBufferPointer { try linear.add(tile: TileIndex(row: 0, column: 0), member: 0, encoded: $0, encoding: encoding, inset: 6) }
+        }
+    }
+
     /// Sums must stay exact in Int64: a plan whose overlaps and weights could overflow them
     /// is refused with a reason rather than wrapping.
     @Test func overlapsTooDenseForExactSumsAreRefused() throws {

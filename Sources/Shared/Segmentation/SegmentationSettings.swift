@@ -26,10 +26,31 @@ public struct SegmentationSettings: Sendable, Equatable {
         self.maps = maps
     }
 
-    /// One member's prediction of a tile as the stitcher takes it: flips averaged, then
-    /// encoded and decoded as on the wire. Workers and `tessera infer` both call this.
+    /// Pixels along each edge of a tile whose map the blending window ignores, and which
+    /// therefore never travel: with the constant window, the margin (44 % of a 512-pixel
+    /// tile's map with a 64-pixel margin).
+    public var mapInset: Int { window.inset(tileSize: tileSize, margin: margin) }
+
+    /// One member's prediction of a tile as the stitcher takes it: flips averaged, cropped by
+    /// `mapInset`, then encoded as on the wire. `tessera infer` calls this; workers call
+    /// `encodedMap` with the request's settings.
     public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
-        maps.encode(try flips.predict(tile, with: predictor))
+        Self.encodedMap(try flips.predict(tile, with: predictor), size: tile.width, inset: mapInset, encoding: maps)
+    }
+
+    /// A size × size probability map without `inset` pixels along each edge, encoded.
+    public static func encodedMap(_ probabilities: [Float], size: Int, inset: Int, encoding: MapEncoding) -> [UInt8] {
+        guard inset > 0 else { return encoding.encode(probabilities) }
+        let side = size - 2 * inset
+        let kept = [Float](unsafeUninitializedCapacity: side * side) { kept, count in
+            probabilities.withUnsafeBufferPointer { source in
+                for row in 0..<side {
+                    (kept.baseAddress! + row * side).initialize(from: source.baseAddress! + (row + inset) * size + inset, count: side)
+                }
+            }
+            count = side * side
+        }
+        return encoding.encode(kept)
     }
 
     /// The tile plan for an image of this size.

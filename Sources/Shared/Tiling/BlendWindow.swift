@@ -15,6 +15,15 @@ public enum BlendWindow: String, Sendable, CaseIterable, Codable {
     /// The weight 1.0 in integer units.
     public static let scale = 4096
 
+    /// How many pixels along each edge of a tile get no weight: the constant crop's margin,
+    /// none for the ramps. A map need only cover the square inside them (`SegmentationSettings.mapInset`).
+    public func inset(tileSize: Int, margin: Int) -> Int {
+        let weights = weights(tileSize: tileSize, margin: margin)
+        let leading = weights.firstIndex { $0 != 0 } ?? tileSize / 2
+        let trailing = weights.count - 1 - (weights.lastIndex { $0 != 0 } ?? tileSize / 2)
+        return min(leading, trailing, (tileSize - 1) / 2)
+    }
+
     /// The 1-D weights of a tile of side `tileSize` with `margin` context pixels, each in
     /// 0...scale. Positive everywhere but in the constant crop's margin.
     public func weights(tileSize: Int, margin: Int) -> [Int] {

@@ -90,25 +90,35 @@ public final class Stitcher {
         markAdded(tile: tile, member: member)
     }
 
-    /// Adds a map as it travels (`MapEncoding`), decoding each value as it is summed.
-    public func add(tile: TileIndex, member: Int, encoded map: UnsafeBufferPointer<UInt8>, encoding: MapEncoding) throws {
+    /// Adds a map as it travels (`MapEncoding`), decoding each value as it is summed. With
+    /// an `inset` the map covers only the tile's central (T − 2·inset)² square; the window
+    /// must give the pixels left out no weight.
+    public func add(tile: TileIndex, member: Int, encoded map: UnsafeBufferPointer<UInt8>, encoding: MapEncoding, inset: Int = 0) throws {
         guard map.count % encoding.bytesPerPixel == 0 else {
             throw TesseraError("stitching", "\(tile): a \(encoding.name) map of \(map.count) bytes")
         }
-        try check(tile: tile, member: member, values: map.count / encoding.bytesPerPixel)
+        let size = plan.tileSize, side = size - 2 * inset
+        guard inset >= 0, side >= 1, inset <= weightSpan.lowerBound, size - inset >= weightSpan.upperBound else {
+            throw TesseraError("stitching", "\(tile): a map inset by \(inset) pixels leaves out pixels the \(window.rawValue) window weighs")
+        }
+        try check(tile: tile, member: member, values: map.count / encoding.bytesPerPixel, side: side)
+        // Tile position j·T + i is map value (j − inset)·side + (i − inset).
+        let shift = inset * side + inset
         switch encoding {
         case .uint8:
-            accumulate(tile: tile, member: member) { Int64(Probability.fromByte(map[$0])) }
+            accumulate(tile: tile, member: member, mapSide: side, mapShift: shift) { Int64(Probability.fromByte(map[$0])) }
         case .float16:
             HalfFloat.fixedTable.withUnsafeBufferPointer { table in
-                accumulate(tile: tile, member: member) { Int64(table[Int(UInt16(map[2 &* $0]) | UInt16(map[2 &* $0 &+ 1]) &<< 8)]) }
+                accumulate(tile: tile, member: member, mapSide: side, mapShift: shift) {
+                    Int64(table[Int(UInt16(map[2 &* $0]) | UInt16(map[2 &* $0 &+ 1]) &<< 8)])
+                }
             }
         }
         markAdded(tile: tile, member: member)
     }
 
-    private func check(tile: TileIndex, member: Int, values: Int) throws {
-        let size = plan.tileSize
+    private func check(tile: TileIndex, member: Int, values: Int, side: Int? = nil) throws {
+        let size = side ?? plan.tileSize
         guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan") }
         guard memberWeights.indices.contains(member) else { throw TesseraError("stitching", "no member \(member)") }
         guard values == size * size else {
@@ -119,11 +129,11 @@ public final class Stitcher {
         }
     }
 
-    /// Adds w(i)·w(j)·memberWeight·value(j·tileSize + i) to the sums of every pixel the tile
-    /// gives weight to.
+    /// Adds w(i)·w(j)·memberWeight·value(j·mapSide + i − mapShift) to the sums of every pixel
+    /// the tile gives weight to (a whole-tile map has mapSide = tileSize and no shift).
     @inline(__always)
-    private func accumulate(tile: TileIndex, member: Int, _ value: (Int) -> Int64) {
-        let size = plan.tileSize
+    private func accumulate(tile: TileIndex, member: Int, mapSide: Int? = nil, mapShift: Int = 0, _ value: (Int) -> Int64) {
+        let side = mapSide ?? plan.tileSize
         let (originX, originY) = plan.origin(of: tile)
         let memberWeight = Int64(memberWeights[member])
         let x0 = max(weightSpan.lowerBound, -originX), x1 = min(weightSpan.upperBound, plan.imageWidth - originX)
@@ -134,7 +144,7 @@ public final class Stitcher {
                 let rowWeight = Int64(w[j]) * memberWeight
                 // Mutated in place: copying the row out and back would copy it whole per tile row.
                 sums[y, default: [Int64](repeating: 0, count: plan.imageWidth)].withUnsafeMutableBufferPointer { sum in
-                    let target = sum.baseAddress! + originX, first = j * size
+                    let target = sum.baseAddress! + originX, first = j &* side &- mapShift
                     for i in x0..<max(x0, x1) {
                         target[i] &+= rowWeight &* Int64(w[i]) &* value(first &+ i)
                     }

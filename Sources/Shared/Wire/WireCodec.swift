@@ -26,7 +26,7 @@ public enum WireCodec {
     public static func frames(_ tile: Wire.TileRequest, pixels: [UInt8]) -> [[UInt8]] {
         var header = ByteWriter()
         header.u64(tile.job); header.u64(tile.request); header.u32(tile.row); header.u32(tile.column)
-        header.u32(tile.size); header.u8(tile.encoding.rawValue); header.u8(flipCode(tile.flips))
+        header.u32(tile.size); header.u8(tile.encoding.rawValue); header.u8(flipCode(tile.flips)); header.u32(tile.inset)
         return [WireHeader.frame(.tile), header.bytes, pixels]
     }
 
@@ -34,7 +34,7 @@ public enum WireCodec {
     public static func frames(_ result: Wire.TileResult, map: [UInt8]) -> [[UInt8]] {
         var header = ByteWriter()
         header.u64(result.job); header.u64(result.request); header.u32(result.row); header.u32(result.column)
-        header.u32(result.size); header.u8(result.encoding.rawValue)
+        header.u32(result.size); header.u8(result.encoding.rawValue); header.u32(result.inset)
         return [WireHeader.frame(.result), header.bytes, map]
     }
 
@@ -74,30 +74,36 @@ public enum WireCodec {
     public static func tile(_ frames: [[UInt8]], maxSize: Int) -> Result<(Wire.TileRequest, [UInt8]), WireError> {
         var reader = ByteReader(frames[0])
         guard let job = reader.u64(), let request = reader.u64(), let row = reader.u32(), let column = reader.u32(),
-              let size = reader.u32(), let encodingCode = reader.u8(), let flipsCode = reader.u8(), reader.atEnd else {
-            return .failure(.init("tile header is not 30 bytes"))
+              let size = reader.u32(), let encodingCode = reader.u8(), let flipsCode = reader.u8(), let inset = reader.u32(),
+              reader.atEnd else {
+            return .failure(.init("tile header is not 34 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
         guard let flips = flipSet(flipsCode) else { return .failure(.init("unknown flips code \(flipsCode)")) }
         guard size >= 1, Int(size) <= maxSize else { return .failure(.init("tile size \(size) outside 1…\(maxSize)")) }
+        guard 2 * UInt64(inset) < UInt64(size) else { return .failure(.init("inset \(inset) leaves nothing of a \(size)-pixel tile")) }
         guard frames[1].count == Int(size) * Int(size) * 3 else {
             return .failure(.init("tile of \(size)² pixels carries \(frames[1].count) bytes, not \(Int(size) * Int(size) * 3)"))
         }
-        return .success((Wire.TileRequest(job: job, request: request, row: row, column: column, size: size, encoding: encoding, flips: flips), frames[1]))
+        return .success((Wire.TileRequest(job: job, request: request, row: row, column: column, size: size, encoding: encoding, flips: flips,
+                                          inset: inset), frames[1]))
     }
 
     /// A result's header and map, checked for consistency.
     public static func result(_ frames: [[UInt8]]) -> Result<(Wire.TileResult, [UInt8]), WireError> {
         var reader = ByteReader(frames[0])
         guard let job = reader.u64(), let request = reader.u64(), let row = reader.u32(), let column = reader.u32(),
-              let size = reader.u32(), let encodingCode = reader.u8(), reader.atEnd else {
-            return .failure(.init("result header is not 29 bytes"))
+              let size = reader.u32(), let encodingCode = reader.u8(), let inset = reader.u32(), reader.atEnd else {
+            return .failure(.init("result header is not 33 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
-        guard frames[1].count == Int(size) * Int(size) * encoding.bytesPerPixel else {
-            return .failure(.init("result of \(size)² pixels carries \(frames[1].count) bytes"))
+        guard 2 * UInt64(inset) < UInt64(size) else { return .failure(.init("inset \(inset) leaves nothing of a \(size)-pixel tile")) }
+        let side = Int(size) - 2 * Int(inset)
+        guard frames[1].count == side * side * encoding.bytesPerPixel else {
+            return .failure(.init("result of \(side)² pixels carries \(frames[1].count) bytes"))
         }
-        return .success((Wire.TileResult(job: job, request: request, row: row, column: column, size: size, encoding: encoding), frames[1]))
+        return .success((Wire.TileResult(job: job, request: request, row: row, column: column, size: size, encoding: encoding, inset: inset),
+                         frames[1]))
     }
 
     static func flipCode(_ flips: FlipSet) -> UInt8 {

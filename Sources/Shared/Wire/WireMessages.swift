@@ -52,10 +52,16 @@ public enum Wire {
         public var size: UInt32
         public var encoding: MapEncoding
         public var flips: FlipSet
-        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, flips: FlipSet) {
+        /// Pixels along each edge of the tile to leave out of the map (the blending window
+        /// gives them no weight); the map is (size − 2·inset)².
+        public var inset: UInt32
+        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, flips: FlipSet,
+                    inset: UInt32 = 0) {
             self.job = job; self.request = request; self.row = row; self.column = column
-            self.size = size; self.encoding = encoding; self.flips = flips
+            self.size = size; self.encoding = encoding; self.flips = flips; self.inset = inset
         }
+        /// The side of the map the worker returns.
+        public var mapSide: Int { Int(size) - 2 * Int(inset) }
     }
 
     /// A predicted map (header of `result`; the encoded map follows as the payload frame).
@@ -66,8 +72,11 @@ public enum Wire {
         public var column: UInt32
         public var size: UInt32
         public var encoding: MapEncoding
-        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding) {
+        /// The request's inset: the map is (size − 2·inset)².
+        public var inset: UInt32
+        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, inset: UInt32 = 0) {
             self.job = job; self.request = request; self.row = row; self.column = column; self.size = size; self.encoding = encoding
+            self.inset = inset
         }
     }
 
