@@ -64,16 +64,16 @@ struct EngineBench: ParsableCommand {
     /// alternate this engine with other runtimes tile by tile: both then see the same machine,
     /// which drifts by tens of percent over minutes here.
     private func serveTiles(model: String, macs: Double, tile: () -> Void) {
+        // Each line goes out at once: the driver waits for it (nil flushes every stream).
+        func emit(_ line: String) { print(line); fflush(nil) }
         LayerProfile.isRecording = false
-        print("{\"model\":\"\(model)\",\"gmacs\":\(macs / 1e9)}")
-        fflush(nil) // all streams: the driver waits for this line
+        emit("{\"model\":\"\(model)\",\"gmacs\":\(macs / 1e9)}")
         while readLine() != nil {
             let start = DispatchTime.now().uptimeNanoseconds
             tile()
-            print("{\"ms\":\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)}")
-            fflush(nil) // all streams: the driver waits for this line
+            emit("{\"ms\":\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)}")
         }
-        print("{\"rss_mb\":\(PeakMemory.megabytes())}")
+        emit("{\"rss_mb\":\(PeakMemory.megabytes())}")
     }
 
     /// The costliest convolution shapes of the timed runs, per tile.
