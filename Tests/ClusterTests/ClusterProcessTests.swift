@@ -264,6 +264,34 @@ import ZeroMQ
         #expect(coordinator.stderr.contains("dropped"))
     }
 
+    /// A worker or client of another protocol version is told why, in its own version's
+    /// framing, rather than left retrying unanswered.
+    @Test func peersOfAnotherProtocolVersionAreToldWhy() throws {
+        let cluster = try ClusterHarness(members: """
+        [member half]
+        architecture = constant
+        value = 0.6
+        """)
+        let coordinator = try cluster.startCoordinator()
+        let context = try ZMQContext()
+        let old = WireHeader.version - 1
+        for (endpoint, kind, body, answer) in [
+            ("w.sock", WireKind.register, #"{"protocolVersion":1,"member":"half","architecture":"constant","weightsDigest":"","threads":1,"name":"old"}"#, WireKind.refuse),
+            ("c.sock", WireKind.submit, #"{"name":"a.tiff","path":"/tmp/a.tiff","size":1,"digest":"0"}"#, WireKind.error),
+        ] {
+            let socket = try ZMQSocket(context: context, type: .dealer)
+            try socket.connect("ipc://\(cluster.folder)/\(endpoint)")
+            try socket.send([[0x54, 0x53, old, kind.rawValue], Array(body.utf8)])
+            let ready = try ZMQPoller.pollIn([socket], timeoutMilliseconds: 10_000)[0]
+            #expect(ready, "no answer to a version-\(old) \(kind)")
+            guard ready, let reply = try socket.receive() else { continue }
+            #expect(reply.first == [0x54, 0x53, old, answer.rawValue])
+            let reason = try WireCodec.decode(Wire.Reason.self, reply.last ?? []).get().reason
+            #expect(reason.contains("protocol version \(old)"), "\(reason)")
+        }
+        #expect(coordinator.isRunning)
+    }
+
     @Test func hostileFramesNeverStopAWorker() throws {
         let cluster = try ClusterHarness(members: """
         [member half]

@@ -32,6 +32,17 @@ public enum WireHeader {
 
     public static func frame(_ kind: WireKind) -> [UInt8] { magic + [version, kind.rawValue] }
 
+    /// A peer speaking another protocol version: its version and message kind, when `frame`
+    /// is a header in every way but the version. The header's layout is the same in every
+    /// version, so the peer can be told why it is refused in its own version's framing.
+    public static func otherVersion(_ frame: [UInt8]) -> (version: UInt8, kind: UInt8)? {
+        guard frame.count == 4, frame[0] == magic[0], frame[1] == magic[1], frame[2] != version else { return nil }
+        return (frame[2], frame[3])
+    }
+
+    /// A header frame of `version` (to answer a peer of another version).
+    public static func frame(_ kind: WireKind, version: UInt8) -> [UInt8] { magic + [version, kind.rawValue] }
+
     /// The kind of a header frame, or why it is not one.
     public static func parse(_ frame: [UInt8]) -> Result<WireKind, WireError> {
         guard frame.count == 4, frame[0] == magic[0], frame[1] == magic[1] else { return .failure(.init("not a Tessera header frame")) }
