@@ -101,15 +101,13 @@ public final class Stitcher {
         guard inset >= 0, side >= 1, inset <= weightSpan.lowerBound, size - inset >= weightSpan.upperBound else {
             throw TesseraError("stitching", "\(tile): a map inset by \(inset) pixels leaves out pixels the \(window.rawValue) window weighs")
         }
-        try check(tile: tile, member: member, values: map.count / encoding.bytesPerPixel, side: side)
-        // Tile position j·T + i is map value (j − inset)·side + (i − inset).
-        let shift = inset * side + inset
+        try check(tile: tile, member: member, values: map.count / encoding.bytesPerPixel, inset: inset)
         switch encoding {
         case .uint8:
-            accumulate(tile: tile, member: member, mapSide: side, mapShift: shift) { Int64(Probability.fromByte(map[$0])) }
+            accumulate(tile: tile, member: member, inset: inset) { Int64(Probability.fromByte(map[$0])) }
         case .float16:
             HalfFloat.fixedTable.withUnsafeBufferPointer { table in
-                accumulate(tile: tile, member: member, mapSide: side, mapShift: shift) {
+                accumulate(tile: tile, member: member, inset: inset) {
                     Int64(table[Int(UInt16(map[2 &* $0]) | UInt16(map[2 &* $0 &+ 1]) &<< 8)])
                 }
             }
@@ -117,8 +115,8 @@ public final class Stitcher {
         markAdded(tile: tile, member: member)
     }
 
-    private func check(tile: TileIndex, member: Int, values: Int, side: Int? = nil) throws {
-        let size = side ?? plan.tileSize
+    private func check(tile: TileIndex, member: Int, values: Int, inset: Int = 0) throws {
+        let size = plan.tileSize - 2 * inset
         guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan") }
         guard memberWeights.indices.contains(member) else { throw TesseraError("stitching", "no member \(member)") }
         guard values == size * size else {
@@ -129,11 +127,12 @@ public final class Stitcher {
         }
     }
 
-    /// Adds w(i)·w(j)·memberWeight·value(j·mapSide + i − mapShift) to the sums of every pixel
-    /// the tile gives weight to (a whole-tile map has mapSide = tileSize and no shift).
+    /// Adds w(i)·w(j)·memberWeight·value((j − inset)·side + i − inset) to the sums of every
+    /// pixel the tile gives weight to, for a map of side T − 2·inset (the whole tile with
+    /// no inset).
     @inline(__always)
-    private func accumulate(tile: TileIndex, member: Int, mapSide: Int? = nil, mapShift: Int = 0, _ value: (Int) -> Int64) {
-        let side = mapSide ?? plan.tileSize
+    private func accumulate(tile: TileIndex, member: Int, inset: Int = 0, _ value: (Int) -> Int64) {
+        let side = plan.tileSize - 2 * inset, shift = inset * side + inset
         let (originX, originY) = plan.origin(of: tile)
         let memberWeight = Int64(memberWeights[member])
         let x0 = max(weightSpan.lowerBound, -originX), x1 = min(weightSpan.upperBound, plan.imageWidth - originX)
@@ -144,7 +143,7 @@ public final class Stitcher {
                 let rowWeight = Int64(w[j]) * memberWeight
                 // Mutated in place: copying the row out and back would copy it whole per tile row.
                 sums[y, default: [Int64](repeating: 0, count: plan.imageWidth)].withUnsafeMutableBufferPointer { sum in
-                    let target = sum.baseAddress! + originX, first = j &* side &- mapShift
+                    let target = sum.baseAddress! + originX, first = j &* side &- shift
                     for i in x0..<max(x0, x1) {
                         target[i] &+= rowWeight &* Int64(w[i]) &* value(first &+ i)
                     }
