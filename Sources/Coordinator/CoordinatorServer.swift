@@ -100,7 +100,7 @@ public final class CoordinatorServer {
         let message = Array(frames.dropFirst())
         guard case .success(let (kind, body)) = WireCodec.open(message) else {
             if case .failure(let error) = WireCodec.open(message) { dropped("worker message: \(error)") }
-            answerOtherVersion(workerSocket, identity, message, asking: .register, answer: .refuse)
+            answerOtherVersion(workerSocket, identity, message, asking: [.register], answer: .refuse)
             return
         }
         let now = Date()
@@ -417,9 +417,7 @@ public final class CoordinatorServer {
         let opened = WireCodec.open(Array(frames.dropFirst()))
         guard case .success(let (kind, body)) = opened else {
             if case .failure(let error) = opened { dropped("client message: \(error)") }
-            for asking: WireKind in [.submit, .attach, .statusRequest] {
-                answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: asking, answer: .error)
-            }
+            answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .attach, .statusRequest], answer: .error)
             return
         }
         switch kind {
@@ -534,11 +532,11 @@ public final class CoordinatorServer {
         send(clientSocket, identity, WireCodec.frames(.chunk, Wire.Chunk(job: job.id, content: fetch.content, offset: fetch.offset), payload: [UInt8](data)))
     }
 
-    /// A peer of another protocol version that sends `asking` (a worker registering, a
-    /// client submitting) is answered with `answer` and the reason, framed in its version,
-    /// so it stops with a clear message instead of retrying unanswered.
-    private func answerOtherVersion(_ socket: ZMQSocket, _ identity: [UInt8], _ message: [[UInt8]], asking: WireKind, answer: WireKind) {
-        guard let first = message.first, let peer = WireHeader.otherVersion(first), peer.kind == asking.rawValue,
+    /// A peer of another protocol version that sends one of the kinds `asking` (a worker
+    /// registering, a client submitting) is answered with `answer` and the reason, framed in
+    /// its version, so it stops with a clear message instead of retrying unanswered.
+    private func answerOtherVersion(_ socket: ZMQSocket, _ identity: [UInt8], _ message: [[UInt8]], asking: [WireKind], answer: WireKind) {
+        guard let first = message.first, let peer = WireHeader.otherVersion(first), asking.contains(where: { $0.rawValue == peer.kind }),
               let reason = try? JSONEncoder().encode(Wire.Reason("protocol version \(peer.version) is not this coordinator's \(WireHeader.version): run the same Tessera release everywhere")) else { return }
         send(socket, identity, [WireHeader.frame(answer, version: peer.version), [UInt8](reason)])
     }

@@ -81,7 +81,7 @@ public enum WireCodec {
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
         guard let flips = flipSet(flipsCode) else { return .failure(.init("unknown flips code \(flipsCode)")) }
         guard size >= 1, Int(size) <= maxSize else { return .failure(.init("tile size \(size) outside 1…\(maxSize)")) }
-        guard 2 * UInt64(inset) < UInt64(size) else { return .failure(.init("inset \(inset) leaves nothing of a \(size)-pixel tile")) }
+        if let error = insetError(inset, size: size) { return .failure(error) }
         guard frames[1].count == Int(size) * Int(size) * 3 else {
             return .failure(.init("tile of \(size)² pixels carries \(frames[1].count) bytes, not \(Int(size) * Int(size) * 3)"))
         }
@@ -97,13 +97,18 @@ public enum WireCodec {
             return .failure(.init("result header is not 33 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
-        guard 2 * UInt64(inset) < UInt64(size) else { return .failure(.init("inset \(inset) leaves nothing of a \(size)-pixel tile")) }
+        if let error = insetError(inset, size: size) { return .failure(error) }
         let side = Int(size) - 2 * Int(inset)
         guard frames[1].count == side * side * encoding.bytesPerPixel else {
             return .failure(.init("result of \(side)² pixels carries \(frames[1].count) bytes"))
         }
         return .success((Wire.TileResult(job: job, request: request, row: row, column: column, size: size, encoding: encoding, inset: inset),
                          frames[1]))
+    }
+
+    /// Why an inset is impossible for a tile of `size`: it must leave at least one pixel.
+    private static func insetError(_ inset: UInt32, size: UInt32) -> WireError? {
+        2 * UInt64(inset) < UInt64(size) ? nil : WireError("inset \(inset) leaves nothing of a \(size)-pixel tile")
     }
 
     static func flipCode(_ flips: FlipSet) -> UInt8 {

@@ -30,7 +30,7 @@ public enum WireHeader {
     public static let version: UInt8 = 2
     static let magic: [UInt8] = [0x54, 0x53] // "TS"
 
-    public static func frame(_ kind: WireKind) -> [UInt8] { magic + [version, kind.rawValue] }
+    public static func frame(_ kind: WireKind) -> [UInt8] { frame(kind, version: version) }
 
     /// A peer speaking another protocol version: its version and message kind, when `frame`
     /// is a header in every way but the version. The header's layout is the same in every

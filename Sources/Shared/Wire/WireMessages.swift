@@ -60,8 +60,6 @@ public enum Wire {
             self.job = job; self.request = request; self.row = row; self.column = column
             self.size = size; self.encoding = encoding; self.flips = flips; self.inset = inset
         }
-        /// The side of the map the worker returns.
-        public var mapSide: Int { Int(size) - 2 * Int(inset) }
     }
 
     /// A predicted map (header of `result`; the encoded map follows as the payload frame).
