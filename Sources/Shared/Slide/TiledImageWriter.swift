@@ -177,8 +177,8 @@ public final class TiledImageWriter {
     /// a cluster coordinator's time. The pixels read back are the same.
     private func writeTile(_ index: Int) throws {
         // All bytes are equal when the tile equals itself shifted by one byte.
-        let uniform = tile.withUnsafeBytes { memcmp($0.baseAddress!, $0.baseAddress! + 1, $0.count - 1) == 0 }
-        guard compression == .deflate, uniform, let value = tile.first else {
+        guard compression == .deflate, tile.withUnsafeBytes({ memcmp($0.baseAddress!, $0.baseAddress! + 1, $0.count - 1) == 0 }),
+              let value = tile.first else {
             try tile.withUnsafeBytes { try file.writeTile(index, from: $0) }
             return
         }
