@@ -116,8 +116,8 @@ struct ClusterBench: ParsableCommand {
         print("cluster: \(workers) \(member) worker(s), \(transport), \(tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
         print(String(format: "  median %.2f s a slide: %.1f tiles/s end to end (runs: %@)", medianSeconds, median,
                      rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
-        // Pixels out, and the map back without the margin the constant window ignores.
-        let side = tile - 2 * margin
+        // Pixels out, and the map back without the border the window ignores.
+        let side = tile - 2 * config.settings.mapInset
         let tileBytes = Double(tile * tile * 3 + side * side * (maps == "uint8" ? 1 : 2))
         print(String(format: "  = %.2f GB/s of tiles and maps through the coordinator", median * tileBytes / 1e9))
         print(String(format: "  coordinator peak RSS: %.0f MB", peak))
