@@ -17,6 +17,12 @@ import ZeroMQ
     weight = 0.5
     """
 
+    static let oneMember = """
+    [member half]
+    architecture = constant
+    value = 0.6
+    """
+
     @Test func threeWorkersOfTwoMembersReproduceInferBitForBit() throws {
         let cluster = try ClusterHarness(members: Self.twoMembers, window: "gaussian")
         try cluster.startCoordinator()
@@ -87,11 +93,7 @@ import ZeroMQ
     }
 
     @Test func workersStartBeforeTheCoordinatorAndSurviveItsRestart() throws {
-        let cluster = try ClusterHarness(members: """
-        [member half]
-        architecture = constant
-        value = 0.6
-        """)
+        let cluster = try ClusterHarness(members: Self.oneMember)
         let worker = try cluster.startWorker("half", waitForRegistration: false)
         usleep(300_000)
         let first = try cluster.startCoordinator()
@@ -223,11 +225,7 @@ import ZeroMQ
     }
 
     @Test func hostileFramesNeverStopTheCoordinator() throws {
-        let cluster = try ClusterHarness(members: """
-        [member half]
-        architecture = constant
-        value = 0.6
-        """)
+        let cluster = try ClusterHarness(members: Self.oneMember)
         let coordinator = try cluster.startCoordinator()
         let context = try ZMQContext()
         let garbage: [[[UInt8]]] = [
@@ -267,11 +265,7 @@ import ZeroMQ
     /// A worker or client of another protocol version is told why, in its own version's
     /// framing, rather than left retrying unanswered.
     @Test func peersOfAnotherProtocolVersionAreToldWhy() throws {
-        let cluster = try ClusterHarness(members: """
-        [member half]
-        architecture = constant
-        value = 0.6
-        """)
+        let cluster = try ClusterHarness(members: Self.oneMember)
         let coordinator = try cluster.startCoordinator()
         let context = try ZMQContext()
         let old = WireHeader.version - 1
