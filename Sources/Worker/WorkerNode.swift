@@ -7,9 +7,9 @@ import ZeroMQ
 /// sends it (docs/PROTOCOL.md, worker link).
 ///
 /// Two threads: the I/O thread owns the DEALER socket — registration, heartbeats,
-/// reconnection with back-off — and never blocks on the model; the compute thread runs
-/// the model on tiles passed over an inproc PAIR socket. A long prediction therefore never
-/// silences the heartbeat.
+/// reconnection with back-off — and never blocks on the model; the `ComputeThread` runs
+/// the model on the tiles it is handed. A long prediction therefore never silences the
+/// heartbeat.
 public final class WorkerNode {
     public let config: ClusterConfig
     public let member: ClusterConfig.Member
@@ -39,19 +39,12 @@ public final class WorkerNode {
     /// Serves until SIGINT/SIGTERM; throws when the coordinator refuses this worker.
     public func run() throws {
         let context = try ZMQContext()
-        let computeEndpoint = "inproc://compute-\(UUID().uuidString)"
-        let computeSide = try ZMQSocket(context: context, type: .pair)
-        try computeSide.bind(computeEndpoint)
-        let compute = ComputeThread(context: context, endpoint: computeEndpoint, predictor: predictor, log: log)
-        compute.start()
-        defer {
-            try? computeSide.send(WireCodec.frames(.goodbye))
-            compute.join()
-        }
-        try serve(context: context, compute: computeSide)
+        let compute = try ComputeThread(context: context, predictor: predictor, log: log)
+        defer { compute.stop() }
+        try serve(context: context, compute: compute)
     }
 
-    private func serve(context: ZMQContext, compute: ZMQSocket) throws {
+    private func serve(context: ZMQContext, compute: ComputeThread) throws {
         let maxIncoming = Int64(config.settings.tileSize * config.settings.tileSize * 3 + 4096)
         var interval = config.heartbeatInterval
         var liveness = config.heartbeatLiveness
@@ -62,7 +55,7 @@ public final class WorkerNode {
         var registered = false
         log.info("connecting to \(endpoint)")
         while !StopSignal.requested {
-            let ready = try ZMQPoller.pollIn([socket, compute], timeoutMilliseconds: 50)
+            let ready = try ZMQPoller.pollIn([socket, compute.doorbell], timeoutMilliseconds: 50)
             if ready[0], let frames = try socket.receive(dontWait: true) {
                 switch WireCodec.open(frames) {
                 case .failure(let error):
@@ -89,20 +82,19 @@ public final class WorkerNode {
                         break
                     case .tile:
                         // Checked here so the compute thread only sees well-formed tiles.
-                        if case .failure(let error) = WireCodec.tile(body, maxSize: config.settings.tileSize) {
-                            log.warning("dropped a tile: \(error)")
-                        } else {
-                            try compute.send(frames)
+                        switch WireCodec.tile(body, maxSize: config.settings.tileSize) {
+                        case .failure(let error): log.warning("dropped a tile: \(error)")
+                        case .success(let (request, pixels)): compute.submit(request, pixels: pixels)
                         }
                     default:
                         log.warning("dropped an unexpected \(kind) message")
                     }
                 }
             }
-            if ready[1], let frames = try compute.receive(dontWait: true) {
+            if ready[1] {
                 // A result that cannot go now is lost; the coordinator gives its tile to
                 // another worker once it counts this one gone.
-                offer(frames, on: socket)
+                for frames in compute.takeResults() { offer(frames, on: socket) }
                 lastSent = Date()
             }
             let now = Date()
@@ -144,55 +136,5 @@ public final class WorkerNode {
         WireCodec.frames(.register, Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture,
             weightsDigest: digest, threads: ProcessInfo.processInfo.activeProcessorCount, name: name, kernels: KernelSet.summary))
-    }
-}
-
-/// Runs the model on tiles received over an inproc PAIR socket, replying on it.
-final class ComputeThread: @unchecked Sendable {
-    private let context: ZMQContext
-    private let endpoint: String
-    private let predictor: TilePredictor
-    private let log: Log
-    private let done = DispatchSemaphore(value: 0)
-
-    init(context: ZMQContext, endpoint: String, predictor: TilePredictor, log: Log) {
-        self.context = context
-        self.endpoint = endpoint
-        self.predictor = predictor
-        self.log = log
-    }
-
-    func start() {
-        let thread = Thread { [self] in
-            defer { done.signal() }
-            do { try loop() } catch { log.error("compute thread stopped: \(error)") }
-        }
-        thread.name = "compute"
-        thread.start()
-    }
-
-    func join() { done.wait() }
-
-    private func loop() throws {
-        let socket = try ZMQSocket(context: context, type: .pair)
-        try socket.connect(endpoint)
-        while true {
-            guard let frames = try socket.receive() else { continue }
-            guard case .success(let (kind, body)) = WireCodec.open(frames) else { continue }
-            if kind == .goodbye { return }
-            guard kind == .tile, case .success(let (request, pixels)) = WireCodec.tile(body, maxSize: Int.max) else { continue }
-            let size = Int(request.size)
-            let tile = PixelImage(width: size, height: size, channels: 3, pixels: pixels)
-            do {
-                let map = SegmentationSettings.encodedMap(try request.flips.predict(tile, with: predictor), size: size,
-                                                          inset: Int(request.inset), encoding: request.encoding)
-                let result = Wire.TileResult(job: request.job, request: request.request, row: request.row,
-                                             column: request.column, size: request.size, encoding: request.encoding, inset: request.inset)
-                try socket.send(WireCodec.frames(result, map: map))
-            } catch {
-                log.error("tile (\(request.row), \(request.column)) of job \(request.job) failed: \(error)")
-                try socket.send(WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: "\(error)")))
-            }
-        }
     }
 }

@@ -1,0 +1,104 @@
+import Foundation
+import Shared
+import ZeroMQ
+
+/// Runs the model on tiles, one at a time and in order, on a thread of its own.
+///
+/// Tiles and results change threads in memory, under a lock: a tile's pixels (786 KB for
+/// 512²) and its map are handed over, never copied. The I/O thread learns that results
+/// wait from a one-byte doorbell on an inproc PAIR socket, which it polls beside its
+/// DEALER, so it sleeps in one `zmq_poll` whatever it waits for.
+final class ComputeThread: @unchecked Sendable {
+    /// The I/O thread's end of the doorbell: readable when results wait (`takeResults`).
+    let doorbell: ZMQSocket
+    /// The compute thread's end. Made here and used only by that thread from its start on:
+    /// libzmq lets a socket change threads across a full memory barrier, as starting one is.
+    private let ringer: ZMQSocket
+    private let predictor: TilePredictor
+    private let log: Log
+    private let lock = NSCondition()
+    private var tiles: [(request: Wire.TileRequest, pixels: [UInt8])] = []
+    private var results: [[[UInt8]]] = []
+    private var stopped = false
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts the thread.
+    init(context: ZMQContext, predictor: TilePredictor, log: Log) throws {
+        let endpoint = "inproc://compute-\(UUID().uuidString)"
+        doorbell = try ZMQSocket(context: context, type: .pair)
+        try doorbell.bind(endpoint)
+        ringer = try ZMQSocket(context: context, type: .pair)
+        try ringer.connect(endpoint)
+        self.predictor = predictor
+        self.log = log
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            loop()
+        }
+        thread.name = "compute"
+        thread.start()
+    }
+
+    /// Queues a well-formed tile (`WireCodec.tile` checked it).
+    func submit(_ request: Wire.TileRequest, pixels: [UInt8]) {
+        lock.lock()
+        tiles.append((request, pixels))
+        lock.signal()
+        lock.unlock()
+    }
+
+    /// The messages (results or failures) finished since the last call, oldest first;
+    /// silences the doorbell.
+    func takeResults() -> [[[UInt8]]] {
+        while (try? doorbell.receive(dontWait: true)) != nil {}
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = results
+        results.removeAll()
+        return taken
+    }
+
+    /// Ends the thread once the tile in hand is done, dropping those waiting.
+    func stop() {
+        lock.lock()
+        stopped = true
+        tiles.removeAll()
+        lock.signal()
+        lock.unlock()
+        done.wait()
+    }
+
+    private func loop() {
+        while true {
+            lock.lock()
+            while tiles.isEmpty && !stopped { lock.wait() }
+            if stopped { lock.unlock(); return }
+            let (request, pixels) = tiles.removeFirst()
+            lock.unlock()
+            let message = predict(request, pixels: pixels)
+            lock.lock()
+            results.append(message)
+            lock.unlock()
+            do { try ringer.send([[1]], dontWait: true) } catch {
+                // A full doorbell already rings: the I/O thread takes every result at once.
+                if !((error as? ZMQError)?.wouldBlock ?? false) { log.error("compute doorbell: \(error)") }
+            }
+        }
+    }
+
+    /// The result message for one tile, or a failure message saying why there is none.
+    private func predict(_ request: Wire.TileRequest, pixels: [UInt8]) -> [[UInt8]] {
+        let size = Int(request.size)
+        let tile = PixelImage(width: size, height: size, channels: 3, pixels: pixels)
+        do {
+            let map = SegmentationSettings.encodedMap(try request.flips.predict(tile, with: predictor), size: size,
+                                                      inset: Int(request.inset), encoding: request.encoding)
+            let result = Wire.TileResult(job: request.job, request: request.request, row: request.row,
+                                         column: request.column, size: request.size, encoding: request.encoding, inset: request.inset)
+            return WireCodec.frames(result, map: map)
+        } catch {
+            log.error("tile (\(request.row), \(request.column)) of job \(request.job) failed: \(error)")
+            return WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: "\(error)"))
+        }
+    }
+}
