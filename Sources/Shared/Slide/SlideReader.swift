@@ -72,7 +72,6 @@ public final class SlideReader {
         if x >= 0, y >= 0, x + width <= self.width, y + height <= self.height {
             return PixelImage(width: width, height: height, channels: 3, pixels: try readInside(x: x, y: y, width: width, height: height))
         }
-        var output = PixelImage(width: width, height: height, channels: 3)
         // Source coordinates of every output row and column, and the inside box they span.
         let columns = (0..<width).map { reflectIndex(x + $0, count: self.width) }
         let rows = (0..<height).map { reflectIndex(y + $0, count: self.height) }
@@ -81,14 +80,15 @@ public final class SlideReader {
         let inside = try readInside(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
         let insideWidth = x1 - x0
         let horizontallyInside = x >= 0 && x + width <= self.width
-        inside.withUnsafeBufferPointer { source in
-            output.pixels.withUnsafeMutableBufferPointer { target in
+        // Every output pixel is written below, so the storage starts uninitialised.
+        let pixels = inside.withUnsafeBufferPointer { source in
+            [UInt8](unsafeUninitializedCapacity: width * height * 3) { target, count in
                 for row in 0..<height {
                     let sourceRow = (rows[row] - y0) * insideWidth
                     let targetRow = row * width
                     if horizontallyInside {
                         // The row lies inside horizontally: one copy.
-                        (target.baseAddress! + targetRow * 3).update(from: source.baseAddress! + sourceRow * 3, count: width * 3)
+                        (target.baseAddress! + targetRow * 3).initialize(from: source.baseAddress! + sourceRow * 3, count: width * 3)
                     } else {
                         for column in 0..<width {
                             let s = (sourceRow + columns[column] - x0) * 3
@@ -97,9 +97,10 @@ public final class SlideReader {
                         }
                     }
                 }
+                count = width * height * 3
             }
         }
-        return output
+        return PixelImage(width: width, height: height, channels: 3, pixels: pixels)
     }
 
     /// The rectangle's first channel (masks and grey images), reflecting outside the image.
@@ -115,28 +116,34 @@ public final class SlideReader {
     }
 
     /// RGB of a rectangle that lies inside the image, packed width × height × 3.
+    ///
+    /// Every decoding mode writes every byte of the rectangle (blocks and scanlines cover
+    /// it, and each copies all three channels), so the storage starts uninitialised rather
+    /// than being zeroed first: a tile's worth of memset per read.
     private func readInside(x: Int, y: Int, width: Int, height: Int) throws -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: width * height * 3)
-        switch decoder.mode {
-        case .rgba:
-            var raster = [UInt32](repeating: 0, count: width * height)
-            try raster.withUnsafeMutableBufferPointer { try file.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
-            for i in 0..<(width * height) {
-                let word = raster[i] // ABGR, red in the low byte
-                output[i * 3] = UInt8(truncatingIfNeeded: word)
-                output[i * 3 + 1] = UInt8(truncatingIfNeeded: word >> 8)
-                output[i * 3 + 2] = UInt8(truncatingIfNeeded: word >> 16)
+        try [UInt8](unsafeUninitializedCapacity: width * height * 3) { output, count in
+            let target = output.baseAddress!
+            switch decoder.mode {
+            case .rgba:
+                var raster = [UInt32](repeating: 0, count: width * height)
+                try raster.withUnsafeMutableBufferPointer { try file.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
+                for i in 0..<(width * height) {
+                    let word = raster[i] // ABGR, red in the low byte
+                    target[i * 3] = UInt8(truncatingIfNeeded: word)
+                    target[i * 3 + 1] = UInt8(truncatingIfNeeded: word >> 8)
+                    target[i * 3 + 2] = UInt8(truncatingIfNeeded: word >> 16)
+                }
+            case .blocks(let layout):
+                try copyBlocks(layout, x: x, y: y, width: width, height: height, into: target)
+            case .scanlines(let layout):
+                try copyScanlines(layout, x: x, y: y, width: width, height: height, into: target)
             }
-        case .blocks(let layout):
-            try copyBlocks(layout, x: x, y: y, width: width, height: height, into: &output)
-        case .scanlines(let layout):
-            try copyScanlines(layout, x: x, y: y, width: width, height: height, into: &output)
+            count = width * height * 3
         }
-        return output
     }
 
     /// Copies from decoded tiles or strips (8-bit, 1–4 samples, either planar layout).
-    private func copyBlocks(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into output: inout [UInt8]) throws {
+    private func copyBlocks(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into target: UnsafeMutablePointer<UInt8>) throws {
         let blockColumns = (x / layout.blockWidth)...((x + width - 1) / layout.blockWidth)
         let blockRows = (y / layout.blockHeight)...((y + height - 1) / layout.blockHeight)
         for blockRow in blockRows {
@@ -152,12 +159,10 @@ public final class SlideReader {
                     let block = try decodedBlock(index, bytes: layout.blockBytes, tiled: layout.tiled)
                     let stride = layout.planes == 1 ? layout.samples : 1
                     block.withUnsafeBufferPointer { source in
-                        output.withUnsafeMutableBufferPointer { target in
-                            for row in cy0..<cy1 {
-                                let s = source.baseAddress! + ((row - by) * layout.blockWidth + cx0 - bx) * stride
-                                let t = target.baseAddress! + ((row - y) * width + cx0 - x) * 3
-                                layout.copyRow(from: s, to: t, pixels: cx1 - cx0, plane: plane)
-                            }
+                        for row in cy0..<cy1 {
+                            let s = source.baseAddress! + ((row - by) * layout.blockWidth + cx0 - bx) * stride
+                            let t = target + ((row - y) * width + cx0 - x) * 3
+                            layout.copyRow(from: s, to: t, pixels: cx1 - cx0, plane: plane)
                         }
                     }
                 }
@@ -166,16 +171,14 @@ public final class SlideReader {
     }
 
     /// Copies from scanlines, for strips too large to decode whole.
-    private func copyScanlines(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into output: inout [UInt8]) throws {
+    private func copyScanlines(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into target: UnsafeMutablePointer<UInt8>) throws {
         let stride = layout.planes == 1 ? layout.samples : 1
         for plane in 0..<layout.planes {
             for row in y..<(y + height) {
                 let line = try scanline(row, plane: plane, rowsPerStrip: layout.blockHeight)
                 line.withUnsafeBufferPointer { line in
-                    output.withUnsafeMutableBufferPointer { target in
-                        layout.copyRow(from: line.baseAddress! + x * stride, to: target.baseAddress! + (row - y) * width * 3,
-                                       pixels: width, plane: plane)
-                    }
+                    layout.copyRow(from: line.baseAddress! + x * stride, to: target + (row - y) * width * 3,
+                                   pixels: width, plane: plane)
                 }
             }
         }
