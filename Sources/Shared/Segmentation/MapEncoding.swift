@@ -24,32 +24,52 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
 
     /// Encodes probabilities (NaN and out-of-range values are clamped: NaN to 0).
     public func encode(_ probabilities: [Float]) -> [UInt8] {
+        encode(probabilities, rows: 1, columns: probabilities.count, rowStride: probabilities.count, first: 0)
+    }
+
+    /// Encodes the central square of a `size` × `size` map, leaving out `inset` values
+    /// along each edge, row by row: what a worker sends when the window ignores the border.
+    public func encode(_ probabilities: [Float], size: Int, inset: Int) -> [UInt8] {
+        precondition(inset >= 0 && 2 * inset < size && probabilities.count == size * size)
+        let side = size - 2 * inset
+        return encode(probabilities, rows: side, columns: side, rowStride: size, first: inset * size + inset)
+    }
+
+    /// `rows` runs of `columns` values, `rowStride` apart from `first`, encoded contiguously.
+    private func encode(_ probabilities: [Float], rows: Int, columns: Int, rowStride: Int, first: Int) -> [UInt8] {
         switch self {
         case .uint8:
-            return Self.encode(probabilities, vector: Probability.bytes) { Probability.toByte(Probability.fixed($0)) }
+            return Self.encode(probabilities, rows: rows, columns: columns, rowStride: rowStride, first: first,
+                               vector: Probability.bytes) { Probability.toByte(Probability.fixed($0)) }
         case .float16:
-            return Self.encode(probabilities, vector: HalfFloat.probabilityBits) { HalfFloat.bits($0 > 0 ? min($0, 1) : 0) }
+            return Self.encode(probabilities, rows: rows, columns: columns, rowStride: rowStride, first: first,
+                               vector: HalfFloat.probabilityBits) { HalfFloat.bits($0 > 0 ? min($0, 1) : 0) }
         }
     }
 
     /// Eight values at a time through `vector`, the rest one by one through `scalar`; each
     /// value becomes one little-endian `Code`.
     @inline(__always)
-    private static func encode<Code: FixedWidthInteger & SIMDScalar>(_ probabilities: [Float], vector: (SIMD8<Float>) -> SIMD8<Code>,
-                                                                      scalar: (Float) -> Code) -> [UInt8] {
-        let count = probabilities.count, size = MemoryLayout<Code>.size
-        return [UInt8](unsafeUninitializedCapacity: count * size) { out, initialized in
-            let output = UnsafeMutableRawPointer(out.baseAddress!)
-            probabilities.withUnsafeBufferPointer { input in
-                var i = 0
-                while i + 8 <= count {
-                    let values = UnsafeRawPointer(input.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    output.storeBytes(of: vector(values), toByteOffset: size * i, as: SIMD8<Code>.self)
-                    i += 8
+    private static func encode<Code: FixedWidthInteger & SIMDScalar>(
+        _ probabilities: [Float], rows: Int, columns: Int, rowStride: Int, first: Int,
+        vector: (SIMD8<Float>) -> SIMD8<Code>, scalar: (Float) -> Code
+    ) -> [UInt8] {
+        let size = MemoryLayout<Code>.size
+        return [UInt8](unsafeUninitializedCapacity: rows * columns * size) { out, initialized in
+            probabilities.withUnsafeBufferPointer { all in
+                for row in 0..<rows {
+                    let input = all.baseAddress! + first + row * rowStride
+                    let output = UnsafeMutableRawPointer(out.baseAddress!) + row * columns * size
+                    var i = 0
+                    while i + 8 <= columns {
+                        let values = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
+                        output.storeBytes(of: vector(values), toByteOffset: size * i, as: SIMD8<Code>.self)
+                        i += 8
+                    }
+                    for i in i..<columns { output.storeBytes(of: scalar(input[i]).littleEndian, toByteOffset: size * i, as: Code.self) }
                 }
-                for i in i..<count { output.storeBytes(of: scalar(input[i]).littleEndian, toByteOffset: size * i, as: Code.self) }
             }
-            initialized = count * size
+            initialized = rows * columns * size
         }
     }
 

@@ -40,17 +40,7 @@ public struct SegmentationSettings: Sendable, Equatable {
 
     /// A size × size probability map without `inset` pixels along each edge, encoded.
     public static func encodedMap(_ probabilities: [Float], size: Int, inset: Int, encoding: MapEncoding) -> [UInt8] {
-        guard inset > 0 else { return encoding.encode(probabilities) }
-        let side = size - 2 * inset
-        let kept = [Float](unsafeUninitializedCapacity: side * side) { kept, count in
-            probabilities.withUnsafeBufferPointer { source in
-                for row in 0..<side {
-                    (kept.baseAddress! + row * side).initialize(from: source.baseAddress! + (row + inset) * size + inset, count: side)
-                }
-            }
-            count = side * side
-        }
-        return encoding.encode(kept)
+        inset > 0 ? encoding.encode(probabilities, size: size, inset: inset) : encoding.encode(probabilities)
     }
 
     /// The tile plan for an image of this size.
