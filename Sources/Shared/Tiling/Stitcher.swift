@@ -25,7 +25,7 @@ public final class Stitcher {
     /// Unfinished tiles per tile row.
     private var unfinishedInRow: [Int]
     /// Weighted sums for rows not yet handed out, by row.
-    private var sums: [Int: [Int64]] = [:]
+    private var sums: [Int: RowSums] = [:]
     /// The first row not yet handed out.
     public private(set) var nextRow = 0
 
@@ -141,12 +141,11 @@ public final class Stitcher {
             for j in y0..<max(y0, y1) where w[j] != 0 {
                 let y = originY + j
                 let rowWeight = Int64(w[j]) * memberWeight
-                // Mutated in place: copying the row out and back would copy it whole per tile row.
-                sums[y, default: [Int64](repeating: 0, count: plan.imageWidth)].withUnsafeMutableBufferPointer { sum in
-                    let target = sum.baseAddress! + originX, first = j &* side &- shift
-                    for i in x0..<max(x0, x1) {
-                        target[i] &+= rowWeight &* Int64(w[i]) &* value(first &+ i)
-                    }
+                let row: RowSums
+                if let existing = sums[y] { row = existing } else { row = RowSums(width: plan.imageWidth); sums[y] = row }
+                let target = row.prepared((originX + x0)..<(originX + max(x0, x1))) + originX, first = j &* side &- shift
+                for i in x0..<max(x0, x1) {
+                    target[i] &+= rowWeight &* Int64(w[i]) &* value(first &+ i)
                 }
             }
         }
@@ -224,8 +223,8 @@ public final class Stitcher {
         let values = [Value](unsafeUninitializedCapacity: (end - first) * width) { out, count in
             for y in first..<end {
                 // No sums for a row: every weight on it was zero, so its sums are zero.
-                let row = sums.removeValue(forKey: y) ?? [Int64](repeating: 0, count: width)
-                row.withUnsafeBufferPointer { fill(y, $0, out.baseAddress! + (y - first) * width) }
+                let row = sums.removeValue(forKey: y) ?? RowSums(width: width)
+                fill(y, row.all(), out.baseAddress! + (y - first) * width)
             }
             count = (end - first) * width
         }
