@@ -49,6 +49,7 @@ public final class CoordinatorServer {
 
     /// Binds and serves until SIGINT/SIGTERM.
     public func run() throws {
+        runStartCPU = ThreadCPU.current()
         journal = try JobJournal(directory: config.stateDirectory)
         restoreJobs()
         context = try ZMQContext()
@@ -571,8 +572,20 @@ public final class CoordinatorServer {
         lines.append("tessera_tiles_done_total \(jobs.map(\.tilesDone).reduce(0, +))")
         lines.append("# TYPE tessera_dropped_messages_total counter")
         lines.append("tessera_dropped_messages_total \(droppedMessages)")
+        // By thread: this one ("sockets"), the job threads as they account for themselves,
+        // and the rest of the process (libzmq's I/O thread above all).
+        var threads = ThreadCPU.shared.totals
+        threads["sockets"] = ThreadCPU.current() - runStartCPU
+        if let process = CPUTime.seconds() { threads["libzmq and other"] = max(0, process - threads.values.reduce(0, +)) }
+        lines.append("# TYPE tessera_cpu_seconds_total counter")
+        for (thread, seconds) in threads.sorted(by: { $0.key < $1.key }) {
+            lines.append("tessera_cpu_seconds_total{thread=\"\(thread)\"} \(String(format: "%.6f", seconds))")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// This thread's CPU seconds when `run` began.
+    private var runStartCPU = 0.0
 
     // MARK: I/O
 

@@ -20,24 +20,28 @@ final class StitchWorker: @unchecked Sendable {
         let box = UncheckedBox((stitcher, output))
         Thread { [self] in
             let (stitcher, output) = box.value
-            do {
-                while let work = take() {
-                    try work.map.withUnsafeBufferPointer {
-                        try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding, inset: inset)
+            // Accounted before the job is reported finished, so metrics read after it include it.
+            let outcome = ThreadCPU.shared.measure("stitcher") { () -> Result<Wire.Finished, Error>? in
+                do {
+                    while let work = take() {
+                        try work.map.withUnsafeBufferPointer {
+                            try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding, inset: inset)
+                        }
+                        try output.appendFinishedRows(of: stitcher)
+                        if stitcher.isComplete { break }
                     }
-                    try output.appendFinishedRows(of: stitcher)
-                    if stitcher.isComplete { break }
+                    guard stitcher.isComplete else { return nil } // stopped
+                    try output.finish()
+                    let text = RLE.text(output.runs())
+                    try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
+                    let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
+                    return .success(Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
+                                                  maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count)))
+                } catch {
+                    return .failure(error)
                 }
-                guard stitcher.isComplete else { return } // stopped
-                try output.finish()
-                let text = RLE.text(output.runs())
-                try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
-                let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
-                finish(.success(Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
-                                              maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count))))
-            } catch {
-                finish(.failure(error))
             }
+            if let outcome { finish(outcome) }
         }.start()
     }
 

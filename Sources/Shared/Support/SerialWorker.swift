@@ -13,9 +13,12 @@ public final class SerialWorker: @unchecked Sendable {
     private var failure: Error?
     private var stopped = false
     private let capacity: Int
+    private let name: String
 
+    /// `name` names the thread and its account in `ThreadCPU`.
     public init(name: String, capacity: Int) {
         self.capacity = capacity
+        self.name = name
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
@@ -60,7 +63,7 @@ public final class SerialWorker: @unchecked Sendable {
             busy = true
             lock.unlock()
             var error: Error?
-            do { try item.work() } catch let thrown { error = thrown }
+            do { try ThreadCPU.shared.measure(name, item.work) } catch let thrown { error = thrown }
             lock.lock()
             busy = false
             queuedBytes -= item.bytes
