@@ -239,7 +239,8 @@ public final class CoordinatorServer {
         guard activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
               let job = jobs.first(where: { $0.state == .queued }) else { return }
         do {
-            try job.start(settings: config.settings, memberWeights: config.memberWeights)
+            try job.start(settings: config.settings, memberWeights: config.memberWeights,
+                          slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
             log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles")
             clock.reset()
         } catch {

@@ -82,7 +82,7 @@ final class SlideJob {
     }
 
     /// Opens the slide and sets up tiling, stitching and the outputs.
-    func start(settings: SegmentationSettings, memberWeights: [Int]) throws {
+    func start(settings: SegmentationSettings, memberWeights: [Int], slideReaders: Int) throws {
         let reader = try SlideReader(path: slidePath)
         let plan = try settings.plan(width: reader.width, height: reader.height)
         let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
@@ -91,7 +91,7 @@ final class SlideJob {
         stitchWorker = StitchWorker(job: self, stitcher: stitcher, output: output, encoding: settings.maps, inset: settings.mapInset)
         self.reader = reader
         self.plan = plan
-        prefetcher = TilePrefetcher(slidePath: slidePath, plan: plan)
+        prefetcher = TilePrefetcher(slidePath: slidePath, plan: plan, readers: slideReaders)
         state = .running
         started = Date()
     }

@@ -1,60 +1,100 @@
 import Foundation
 import Shared
 
-/// Reads a job's tiles ahead, in plan order, on a thread of its own (with its own
-/// `SlideReader`), so the coordinator's socket thread spends no time decoding slides.
-/// At most `depth` tiles wait, so memory stays bounded.
+/// Reads a job's tiles ahead on threads of their own (each with its own `SlideReader`),
+/// so the coordinator's socket thread spends no time decoding slides, and hands them out
+/// in plan order.
+///
+/// Decoding a compressed slide is the coordinator's heaviest work, so it can be split:
+/// with `readers` threads, each reads a contiguous band of tile columns, row after row.
+/// Neighbouring windows share slide tiles, so only the tiles at the bands' borders are
+/// decoded twice. The tiles themselves are the same whatever the count. Each reader keeps
+/// at most `depth / readers` tiles waiting, so memory stays bounded.
 final class TilePrefetcher: @unchecked Sendable {
     private let lock = NSCondition()
-    private var ready: [(index: Int, pixels: [UInt8])] = []
+    /// Tiles read and not yet taken, per reader, in plan order.
+    private var ready: [[(index: Int, pixels: [UInt8])]]
     private var failure: Error?
     private var stopped = false
-    private let depth: Int
+    private let perReader: Int
+    private let plan: TilePlan
+    /// The first tile column of each reader's band, and the end of the last.
+    private let bands: [Int]
+    /// The index `next` hands out next.
+    private var nextIndex: Int
 
-    /// Starts reading tiles `first ..< plan.tileCount` of `slidePath`.
-    init(slidePath: String, plan: TilePlan, first: Int = 0, depth: Int = 32) {
-        self.depth = depth
-        let thread = Thread { [self] in
-            do {
-                let reader = try SlideReader(path: slidePath)
-                for index in first..<plan.tileCount {
-                    let tile = TileIndex(row: index / plan.columns, column: index % plan.columns)
-                    let origin = plan.origin(of: tile)
-                    let pixels = try reader.readRGB(x: origin.x, y: origin.y, width: plan.tileSize, height: plan.tileSize).pixels
-                    lock.lock()
-                    while ready.count >= depth && !stopped { lock.wait() }
-                    if stopped { lock.unlock(); return }
-                    ready.append((index, pixels))
-                    lock.unlock()
+    /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
+    /// (at most one per tile column).
+    init(slidePath: String, plan: TilePlan, first: Int = 0, depth: Int = 32, readers: Int = 1) {
+        let readers = max(1, min(readers, plan.columns))
+        self.plan = plan
+        perReader = max(2, depth / readers)
+        bands = (0...readers).map { $0 * plan.columns / readers }
+        ready = Array(repeating: [], count: readers)
+        nextIndex = first
+        for reader in 0..<readers {
+            let columns = bands[reader]..<bands[reader + 1]
+            let thread = Thread { [self] in
+                ThreadCPU.shared.measure("tile reader \(reader + 1)") {
+                    read(slidePath, columns: columns, from: first, into: reader)
                 }
-            } catch {
-                lock.lock()
-                failure = error
-                lock.unlock()
             }
+            thread.name = "tile reader \(reader + 1)"
+            thread.start()
         }
-        thread.name = "tile reader"
-        thread.start()
     }
 
-    /// The next tile read, if one is ready; throws the reader's error once it failed.
+    /// Reads the tiles of `columns` from tile `first` on, in plan order, into `ready[reader]`.
+    private func read(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) {
+        do {
+            let slide = try SlideReader(path: slidePath)
+            let firstRow = first / plan.columns
+            for row in firstRow..<plan.rows {
+                for column in columns where row * plan.columns + column >= first {
+                    let tile = TileIndex(row: row, column: column)
+                    let origin = plan.origin(of: tile)
+                    let pixels = try slide.readRGB(x: origin.x, y: origin.y, width: plan.tileSize, height: plan.tileSize).pixels
+                    lock.lock()
+                    while ready[reader].count >= perReader && !stopped { lock.wait() }
+                    if stopped { lock.unlock(); return }
+                    ready[reader].append((row * plan.columns + column, pixels))
+                    lock.unlock()
+                }
+            }
+        } catch {
+            lock.lock()
+            if failure == nil { failure = error }
+            lock.unlock()
+        }
+    }
+
+    /// The reader whose band holds `index`.
+    private func reader(of index: Int) -> Int {
+        let column = index % plan.columns
+        return bands.lastIndex { $0 <= column }.map { min($0, ready.count - 1) } ?? 0
+    }
+
+    /// The next tile in plan order, if it is read; throws a reader's error once one failed.
     func next() throws -> (index: Int, pixels: [UInt8])? {
         lock.lock()
         defer { lock.unlock() }
-        if !ready.isEmpty {
-            let tile = ready.removeFirst()
-            lock.signal()
-            return tile
+        guard nextIndex < plan.tileCount else { return nil }
+        let owner = reader(of: nextIndex)
+        if let head = ready[owner].first, head.index == nextIndex {
+            ready[owner].removeFirst()
+            nextIndex += 1
+            lock.broadcast()
+            return head
         }
         if let failure { throw failure }
         return nil
     }
 
-    /// Ends the reading thread (a finished or failed job).
+    /// Ends the reading threads (a finished or failed job).
     func stop() {
         lock.lock()
         stopped = true
-        ready.removeAll()
+        for reader in ready.indices { ready[reader].removeAll() }
         lock.broadcast()
         lock.unlock()
     }

@@ -32,6 +32,7 @@ import Testing
         ("[member a]\narchitecture = constant\n[member a]\narchitecture = stain", "line 3: member \"a\" is defined twice"),
         ("[coordinator]\nworkers = 127.0.0.1:5\n[member a]\narchitecture = constant", "line 2: workers must be a ZeroMQ endpoint"),
         ("[nonsense]\n", "line 1: unknown section [nonsense]"),
+        ("[coordinator]\nslide_readers = many\n[member a]\narchitecture = constant", "line 2: slide_readers must be auto or a whole number from 1 to 16"),
         ("tile = 5\n", "line 1: tile is outside any section"),
         ("[inference]\nwindow = hann\n[member a]\narchitecture = constant", "line 2: window must be constant, linear or gaussian"),
         ("[inference]\ntile = 64\nmargin = 40\n[member a]\narchitecture = constant", "margin 40 leaves no centre"),
@@ -47,6 +48,13 @@ import Testing
         } throws: { error in
             "\(error)".hasPrefix("bad.conf: ") && "\(error)".contains(message)
         }
+    }
+
+    @Test func slideReadersAreCountedOrLeftToTheMachine() throws {
+        let member = "[member a]\narchitecture = constant"
+        #expect(try ClusterConfig(parsing: "[coordinator]\nslide_readers = 3\n" + member, source: "c.conf").slideReaders == 3)
+        #expect(try ClusterConfig(parsing: "[coordinator]\nslide_readers = auto\n" + member, source: "c.conf").slideReaders == nil)
+        #expect((1...4).contains(ClusterConfig.defaultSlideReaders))
     }
 
     @Test func unknownMembersAreNamedWithTheKnownOnes() throws {

@@ -23,8 +23,9 @@ import ZeroMQ
     value = 0.6
     """
 
+    /// Three slide readers too: their bands of columns must not change a bit.
     @Test func threeWorkersOfTwoMembersReproduceInferBitForBit() throws {
-        let cluster = try ClusterHarness(members: Self.twoMembers, window: "gaussian")
+        let cluster = try ClusterHarness(members: Self.twoMembers, window: "gaussian", extra: "slide_readers = 3")
         try cluster.startCoordinator()
         try cluster.startWorker("stain")
         try cluster.startWorker("stain")
@@ -43,6 +44,12 @@ import ZeroMQ
         #expect(csv == "id,rle\nsynth_3,\(rle.stdout)")
         let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
         #expect(status.stdout.contains("workers: 3") && status.stdout.contains("finished"), "\(status.stdout)")
+        // Each of the coordinator's threads accounts for its CPU time.
+        let metrics = try cluster.metrics()
+        for thread in ["sockets", "tile reader 1", "tile reader 3", "stitcher", "mask writer", "libzmq and other"] {
+            #expect(metrics.contains("tessera_cpu_seconds_total{thread=\"\(thread)\"} "), "\(metrics)")
+        }
+        #expect(!metrics.contains("tile reader 4"), "\(metrics)")
     }
 
     @Test func aWorkerKilledMidSlideLosesNothing() throws {

@@ -46,6 +46,15 @@ public struct ClusterConfig: Sendable, Equatable {
     public var memberDeadline: Double = 600
     /// Tiles sent but not answered per worker.
     public var workerCredit = 4
+    /// Threads decoding a job's slide; nil: `defaultSlideReaders`.
+    public var slideReaders: Int? = nil
+
+    /// Slide-reading threads when the file does not say: one a core beyond the four the
+    /// coordinator's other threads (sockets, libzmq, stitcher, mask writer) can keep busy,
+    /// at most four. One on small machines, where a second would only compete for cores.
+    public static var defaultSlideReaders: Int {
+        max(1, min(4, ProcessInfo.processInfo.activeProcessorCount - 4))
+    }
 
     public var settings = SegmentationSettings()
 
@@ -152,6 +161,15 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("coordinator", "state"): stateDirectory = value
             case ("coordinator", "member_deadline"): memberDeadline = try double(0.1...1e7)
             case ("coordinator", "worker_credit"): workerCredit = try int(1...64)
+            case ("coordinator", "slide_readers"):
+                if value == "auto" {
+                    slideReaders = nil
+                } else {
+                    guard let count = Int(value), (1...16).contains(count) else {
+                        throw fail("slide_readers must be auto or a whole number from 1 to 16, not \"\(value)\"")
+                    }
+                    slideReaders = count
+                }
             case ("inference", "tile"): settings.tileSize = try int(16...4096)
             case ("inference", "margin"): settings.margin = try int(0...2047)
             case ("inference", "stride"): settings.stride = try int(1...4096)
