@@ -14,7 +14,8 @@ struct ClusterBench: ParsableCommand {
         Starts a coordinator and --workers workers (child processes of this binary) on loopback, \
         segments a synthetic slide --repeats times and reports the median tiles/s from submission \
         to finished mask, the coordinator's peak RSS, and raw ZeroMQ throughput for 1 MB messages \
-        measured in the same run. With --member stain or a CNN (deterministic weights are \
+        measured in the same run. The coordinator's CPU is also given thread by thread (from its \
+        metrics): the busiest thread bounds the rate it could sustain with cores to spare. With --member stain or a CNN (deterministic weights are \
         written for it) the workers run that model, and `tessera infer` on the same slide is \
         timed for comparison.
         """
@@ -31,6 +32,8 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Slide compression: deflate or none.") var compression = "deflate"
     @Option(help: "Use this slide instead of synthesising one.") var slide: String?
     @Option(help: "Folder for the slide and the cluster's files.") var folder: String?
+    @Option(help: "The coordinator's slide_readers: threads decoding the slide (default: its own choice for this machine).")
+    var slideReaders: Int?
 
     func validate() throws {
         guard ["constant", "stain"].contains(member) || CNNModel.architectures.contains(member) else {
@@ -39,6 +42,7 @@ struct ClusterBench: ParsableCommand {
         guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc") }
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
         guard (1...64).contains(workers), repeats >= 1 else { throw ValidationError("--workers 1…64, --repeats ≥ 1") }
+        guard slideReaders.map({ (1...16).contains($0) }) ?? true else { throw ValidationError("--slide-readers must be 1…16") }
     }
 
     func run() throws {
@@ -100,6 +104,7 @@ struct ClusterBench: ParsableCommand {
              CPUTime.seconds() ?? 0, CPUTime.machineBusySeconds() ?? 0)
         }
         let cpuBefore = cpu()
+        let threadsBefore = try coordinatorThreadCPU(config)
         for run in 0..<repeats {
             var start = Date()
             let outcome = try client.run(slidePath: slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
@@ -110,6 +115,7 @@ struct ClusterBench: ParsableCommand {
             rates.append(Double(tiles) / elapsed)
         }
         let cpuAfter = cpu()
+        let threadsAfter = try coordinatorThreadCPU(config)
         let peak = PeakMemory.megabytes(pid: coordinator.processIdentifier)
         let median = rates.sorted()[rates.count / 2]
         let medianSeconds = seconds.sorted()[seconds.count / 2]
@@ -130,6 +136,13 @@ struct ClusterBench: ParsableCommand {
         print(String(format: "  CPU per tile: coordinator %.2f ms, workers %.2f ms, client %.2f ms = %.2f ms; %.0f cores allow at most %.0f tiles/s",
                      perTile.coordinator, perTile.workers, perTile.client, total, cores, total > 0 ? cores / total * 1000 : 0))
         print(String(format: "  machine busy during the runs: %.2f of %.0f cores", (cpuAfter.machine - cpuBefore.machine) / wall, cores))
+        let byThread = threadsAfter.map { (name: $0.key, ms: ($0.value - (threadsBefore[$0.key] ?? 0)) / allTiles * 1000) }
+            .sorted { $0.ms > $1.ms }
+        print("  coordinator CPU per tile by thread: " + byThread.map { String(format: "%@ %.2f ms", $0.name, $0.ms) }.joined(separator: ", "))
+        if let busiest = byThread.first(where: { $0.name != "libzmq and other" }), busiest.ms > 0 {
+            print(String(format: "  busiest coordinator thread: %@, %.2f ms a tile; with a core for each thread it could sustain at most %.0f tiles/s",
+                         busiest.name, busiest.ms, 1000 / busiest.ms))
+        }
 
         if member != "constant" {
             var inferSeconds: [Double] = []
@@ -142,6 +155,26 @@ struct ClusterBench: ParsableCommand {
             let inferMedian = inferSeconds.sorted()[inferSeconds.count / 2]
             print(String(format: "  tessera infer (one process): median %.2f s; cluster / infer = %.2f", inferMedian, medianSeconds / inferMedian))
         }
+    }
+
+    /// CPU seconds by coordinator thread, from its metrics endpoint.
+    private func coordinatorThreadCPU(_ config: ClusterConfig) throws -> [String: Double] {
+        guard let endpoint = config.metricsEndpoint else { return [:] }
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, type: .req)
+        try socket.connect(endpoint)
+        try socket.send([[]])
+        guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 5000)[0], let reply = try socket.receive(dontWait: true)?.first else {
+            throw TesseraError("bench", "the coordinator's metrics did not answer within 5 s")
+        }
+        let prefix = "tessera_cpu_seconds_total{thread=\""
+        var seconds: [String: Double] = [:]
+        for line in String(decoding: reply, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
+            let rest = line.dropFirst(prefix.count)
+            guard let quote = rest.firstIndex(of: "\""), let value = rest.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            seconds[String(rest[..<quote])] = value
+        }
+        return seconds
     }
 
     private func configText(folder: String, weights: String?) throws -> String {
@@ -157,7 +190,9 @@ struct ClusterBench: ParsableCommand {
         [coordinator]
         workers = \(try endpoint("w"))
         clients = \(try endpoint("c"))
+        metrics = \(try endpoint("m"))
         state = \(folder)/state
+        \(slideReaders.map { "slide_readers = \($0)" } ?? "")
         [inference]
         tile = \(tile)
         margin = \(margin)
