@@ -39,6 +39,7 @@ public struct LocalSegmentation {
                     progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
         let reader = try SlideReader(path: slidePath)
         let plan = try settings.plan(width: reader.width, height: reader.height)
+        reader.keepBlocks(forWidth: reader.width, height: plan.tileSize + plan.stride)
         let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: members.map(\.weight))
         let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
                                             maskPath: maskPath, probabilityPath: probabilityPath,

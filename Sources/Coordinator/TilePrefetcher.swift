@@ -48,6 +48,8 @@ final class TilePrefetcher: @unchecked Sendable {
     private func read(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) {
         do {
             let slide = try SlideReader(path: slidePath)
+            // The band's width, and a window row plus the next one's stride: what must stay decoded.
+            slide.keepBlocks(forWidth: (columns.count - 1) * plan.stride + plan.tileSize, height: plan.tileSize + plan.stride)
             let firstRow = first / plan.columns
             for row in firstRow..<plan.rows {
                 for column in columns where row * plan.columns + column >= first {

@@ -83,4 +83,31 @@ import Testing
             try TiledImageWriter(path: "/nonexistent-folder/x.tif", width: 4, height: 4, channels: 1)
         }
     }
+
+    /// Windows read row after row share blocks with the next row; a cache kept to a
+    /// window row plus a stride decodes each block once, where a small one decodes many
+    /// twice.
+    @Test func keptBlocksAreDecodedOnce() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("wide.tif")
+        let width = 400, height = 200
+        let writer = try TiledImageWriter(path: path, width: width, height: height, channels: 3, tileSize: 16)
+        try writer.append(rows: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try writer.finish()
+        let plan = try TilePlan(imageWidth: width, imageHeight: height, tileSize: 48, margin: 8, stride: 32)
+        func decodes(keeping: Bool) throws -> Int {
+            let reader = try SlideReader(path: path, cacheBytes: 4 * 16 * 16 * 3)
+            if keeping { reader.keepBlocks(forWidth: width, height: plan.tileSize + plan.stride) }
+            for row in 0..<plan.rows {
+                for tile in plan.tiles(inRow: row) {
+                    let origin = plan.origin(of: tile)
+                    _ = try reader.readRGB(x: origin.x, y: origin.y, width: plan.tileSize, height: plan.tileSize)
+                }
+            }
+            return reader.blocksDecoded
+        }
+        let blocks = 25 * 13
+        #expect(try decodes(keeping: true) == blocks)
+        #expect(try decodes(keeping: false) > blocks)
+    }
 }

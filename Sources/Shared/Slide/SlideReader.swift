@@ -28,6 +28,10 @@ public final class SlideReader {
     public var width: Int { image.width }
     public var height: Int { image.height }
 
+    /// Blocks (tiles or strips) decoded so far: with a cache that holds what reads share,
+    /// each block of the image once.
+    public private(set) var blocksDecoded = 0
+
     private let file: TIFFFile
     private let decoder: Decoder
     private var cache: BlockCache
@@ -106,6 +110,31 @@ public final class SlideReader {
     /// The rectangle's first channel (masks and grey images), reflecting outside the image.
     public func readFirstChannel(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
         try readRGB(x: x, y: y, width: width, height: height).firstChannel()
+    }
+
+    /// Raises the decoded-block cache (never lowers it, and to at most `limit` bytes) so
+    /// that it holds every block a `width` × `height` rectangle can meet.
+    ///
+    /// Tiles are read row after row, and each window row shares slide blocks with the
+    /// next. A cache smaller than the blocks of two window rows evicts the shared ones
+    /// before the next row needs them, and every block is decoded twice: on a 40,000-pixel
+    /// wide slide, 64 MB holds barely one row of 512² blocks. Callers pass the band they
+    /// read across and a window plus a stride down.
+    public func keepBlocks(forWidth width: Int, height: Int, limit: Int = 512 << 20) {
+        let block: (width: Int, height: Int, bytes: Int)
+        switch decoder.mode {
+        case .blocks(let layout):
+            block = (layout.blockWidth, layout.blockHeight, layout.blockBytes * layout.planes)
+        case .scanlines:
+            block = (self.width, 1, file.scanlineSize * max(1, image.planarConfig == 2 ? image.samplesPerPixel : 1))
+        case .rgba:
+            return // libtiff's RGBA interface reads without this cache
+        }
+        // A rectangle not aligned to blocks meets one more of them each way.
+        let across = min(width, self.width) / block.width + 2, down = min(height, self.height) / block.height + 2
+        let columns = min(across, (self.width + block.width - 1) / block.width)
+        let rows = min(down, (self.height + block.height - 1) / block.height)
+        cache.reserve(min(limit, columns * rows * block.bytes))
     }
 
     /// Rows of full width to read at once so a band stays near `bytes` (at least one row,
@@ -213,6 +242,7 @@ public final class SlideReader {
 
     private func decodedBlock(_ index: Int, bytes: Int, tiled: Bool) throws -> [UInt8] {
         if let block = cache.block(index) { return block }
+        blocksDecoded += 1
         var block = [UInt8](repeating: 0, count: bytes)
         do {
             try block.withUnsafeMutableBytes { buffer in
@@ -380,9 +410,12 @@ struct BlockCache {
     private var blocks: [Int: (block: [UInt8], lastUse: Int)] = [:]
     private var bytes = 0
     private var clock = 0
-    let capacityBytes: Int
+    private(set) var capacityBytes: Int
 
     init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    /// Raises the capacity to `bytes` if it is lower.
+    mutating func reserve(_ bytes: Int) { capacityBytes = max(capacityBytes, bytes) }
 
     mutating func block(_ index: Int) -> [UInt8]? {
         guard let entry = blocks[index] else { return nil }
