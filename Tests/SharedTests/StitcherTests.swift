@@ -186,7 +186,7 @@ import Testing
     /// is refused with a reason rather than wrapping.
     @Test func overlapsTooDenseForExactSumsAreRefused() throws {
         let dense = try TilePlan(imageWidth: 2000, imageHeight: 2000, tileSize: 512, margin: 64, stride: 1)
-        #expect { try Stitcher(plan: dense, window: .linear, memberWeights: [1024, 1024]) } throws: {
+        #expect { try Stitcher(plan: dense, window: .gaussian, memberWeights: [1024, 1023]) } throws: {
             ($0 as? TesseraError)?.reason.contains("overlap too much") == true
         }
         let usual = try TilePlan(imageWidth: 2000, imageHeight: 2000, tileSize: 512, margin: 64)
@@ -205,6 +205,58 @@ import Testing
         #expect(throws: TesseraError.self) { try stitcher.add(tile: tile, member: 1, map: [1, 2, 3]) }
         try stitcher.add(tile: tile, member: 1, map: map)
         #expect(stitcher.hasContribution(tile: tile, member: 1))
+    }
+
+    /// Int32 sums give what Int64 sums give, up to the largest values they admit: member
+    /// weights summing to 16,383 (no common divisor) make the constant window's norm the
+    /// largest that stays narrow, and maps at 65535 make the largest sums.
+    @Test func narrowSumsMatchWideOnesAtTheirLimit() throws {
+        let plan = try TilePlan(imageWidth: 150, imageHeight: 90, tileSize: 32, margin: 6)
+        let members = Array(repeating: 1024, count: 15) + [1023]
+        var random = SplitMix64(seed: 7)
+        let maps = plan.tiles.map { tile in
+            members.indices.map { member -> [UInt16] in
+                // Every third tile is at the maximum for every member; the rest are random.
+                (tile.row + tile.column) % 3 == 0 ? Array(repeating: 65535, count: 32 * 32)
+                    : (0..<(32 * 32)).map { _ in UInt16(truncatingIfNeeded: random.next()) }
+            }
+        }
+        func run(narrow: Bool) throws -> (probabilities: [UInt16], mask: [UInt8], foreground: Int) {
+            var result: (probabilities: [UInt16], mask: [UInt8], foreground: Int) = ([], [], 0)
+            for threshold in [nil, 40_000] as [UInt16?] {
+                let stitcher = try Stitcher(plan: plan, window: .constantCrop, memberWeights: members, allowingNarrowSums: narrow)
+                #expect(stitcher.isNarrow == narrow)
+                for (index, tile) in plan.tiles.enumerated() {
+                    for member in members.indices { try stitcher.add(tile: tile, member: member, map: maps[index][member]) }
+                    if let threshold {
+                        while let rows = stitcher.takeFinishedMaskRows(threshold: threshold) {
+                            result.mask += rows.mask
+                            result.foreground += rows.foreground
+                        }
+                    } else {
+                        while let rows = stitcher.takeFinishedRows() { result.probabilities += rows.probabilities }
+                    }
+                }
+            }
+            return result
+        }
+        let narrow = try run(narrow: true), wide = try run(narrow: false)
+        #expect(narrow.probabilities.count == 150 * 90 && narrow.mask.count == 150 * 90)
+        #expect(narrow.probabilities == wide.probabilities)
+        #expect(narrow.mask == wide.mask && narrow.foreground == wide.foreground)
+        #expect(narrow.probabilities.contains(65535) && narrow.foreground > 0)
+    }
+
+    @Test func onlySumsBoundedBelowInt32AreNarrow() throws {
+        let plan = try TilePlan(imageWidth: 300, imageHeight: 200, tileSize: 64, margin: 8)
+        #expect(try Stitcher(plan: plan, window: .constantCrop, memberWeights: [100, 50]).isNarrow)
+        // Reduced by their common divisor, sixteen weights of 1024 are sixteen of 1.
+        #expect(try Stitcher(plan: plan, window: .constantCrop, memberWeights: Array(repeating: 1024, count: 16)).isNarrow)
+        #expect(try Stitcher(plan: plan, window: .constantCrop, memberWeights: Array(repeating: 1024, count: 15) + [1023]).isNarrow)
+        #expect(try !Stitcher(plan: plan, window: .constantCrop, memberWeights: Array(repeating: 1024, count: 16) + [1023]).isNarrow)
+        #expect(try !Stitcher(plan: plan, window: .gaussian).isNarrow)
+        // The linear ramps of an 8-pixel margin are multiples of 128: reduced, they are 1…32.
+        #expect(try Stitcher(plan: plan, window: .linear).isNarrow)
     }
 }
 

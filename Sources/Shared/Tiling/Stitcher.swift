@@ -1,17 +1,22 @@
 /// Blends tile probability maps of one or more ensemble members into slide rows.
 ///
 /// Every contribution is an integer, w(i)·w(j)·memberWeight·p with p in fixed point, summed
-/// in Int64; the normaliser Σ w(i)·w(j)·memberWeight is known from the plan alone. Integer
-/// addition is exact and commutative, so the result is bit-identical whatever order the
-/// tiles arrive in. Rows are handed out as soon as no unfinished tile can touch them, so
-/// memory is bounded by the rows of the tile rows in flight, never by the slide.
+/// in Int64 — or in Int32 when every sum provably fits, as with the constant window; the
+/// normaliser Σ w(i)·w(j)·memberWeight is known from the plan alone. Integer addition is
+/// exact and commutative, so the result is bit-identical whatever order the tiles arrive
+/// in. Window and member weights are first divided by their greatest common divisors: the
+/// rounded quotient of two integers scaled alike does not change, and the sums shrink.
+/// Rows are handed out as soon as no unfinished tile can touch them, so memory is bounded
+/// by the rows of the tile rows in flight, never by the slide.
 public final class Stitcher {
     public let plan: TilePlan
     public let window: BlendWindow
     /// Integer weight of each member in the ensemble average.
     public let memberWeights: [Int]
 
+    /// The window's weights and the members', each divided by its greatest common divisor.
     private let weights: [Int]
+    private let memberScale: [Int64]
     /// The span of tile columns (and rows) whose weight is not zero.
     private let weightSpan: Range<Int>
     /// Σ of window weights over the tiles covering each column (resp. row).
@@ -24,26 +29,35 @@ public final class Stitcher {
     private var pending: [TileIndex: Set<Int>] = [:]
     /// Unfinished tiles per tile row.
     private var unfinishedInRow: [Int]
-    /// Weighted sums for rows not yet handed out, by row.
-    private var sums: [Int: RowSums] = [:]
+    /// Weighted sums for rows not yet handed out, by row: `narrowSums` when every sum fits
+    /// in Int32 (`isNarrow`), else `wideSums`.
+    private var wideSums: [Int: RowSums<Int64>] = [:]
+    private var narrowSums: [Int: RowSums<Int32>] = [:]
+    /// Whether 2 × 65535 × the largest norm, the largest value the mask test forms from a
+    /// sum, is below 2³¹.
+    let isNarrow: Bool
     /// The first row not yet handed out.
     public private(set) var nextRow = 0
 
-    /// - Parameter memberWeights: one positive integer weight per member (at most 1024).
-    public init(plan: TilePlan, window: BlendWindow, memberWeights: [Int] = [1]) throws {
+    /// - Parameters:
+    ///   - memberWeights: one positive integer weight per member (at most 1024).
+    ///   - allowingNarrowSums: false keeps Int64 sums even where Int32 ones are exact (tests
+    ///     compare the two).
+    public init(plan: TilePlan, window: BlendWindow, memberWeights: [Int] = [1], allowingNarrowSums: Bool = true) throws {
         guard !memberWeights.isEmpty, memberWeights.allSatisfy({ (1...1024).contains($0) }) else {
             throw TesseraError("ensemble", "member weights must be whole numbers from 1 to 1024, not \(memberWeights)")
         }
         self.plan = plan
         self.window = window
         self.memberWeights = memberWeights
-        weights = window.weights(tileSize: plan.tileSize, margin: plan.margin)
+        weights = Self.reduced(window.weights(tileSize: plan.tileSize, margin: plan.margin))
+        memberScale = Self.reduced(memberWeights).map(Int64.init)
         let first = weights.firstIndex { $0 != 0 } ?? 0, last = weights.lastIndex { $0 != 0 } ?? -1
         weightSpan = first..<(last + 1)
         columnNorm = Self.norm(length: plan.imageWidth, count: plan.columns, plan: plan, weights: weights)
         rowNorm = Self.norm(length: plan.imageHeight, count: plan.rows, plan: plan, weights: weights)
         columnReciprocal = columnNorm.map { 1 / Double($0) }
-        memberWeightSum = Int64(memberWeights.reduce(0, +))
+        memberWeightSum = memberScale.reduce(0, +)
         unfinishedInRow = Array(repeating: plan.columns, count: plan.rows)
         if let zero = columnNorm.firstIndex(of: 0) ?? rowNorm.firstIndex(of: 0) {
             throw TesseraError("tiling", "pixel \(zero) gets no weight from any tile with the \(window.rawValue) window")
@@ -53,6 +67,14 @@ public final class Stitcher {
         guard largestNorm < 0x1p46 else {
             throw TesseraError("tiling", "tiles overlap too much (stride \(plan.stride) of \(plan.tileSize)) for exact stitching with member weights \(memberWeights): use a larger stride or smaller weights")
         }
+        isNarrow = allowingNarrowSums && 2 * 65535 * largestNorm + 1 < 0x1p31
+    }
+
+    /// `values` divided by the greatest common divisor of those that are not zero.
+    private static func reduced(_ values: [Int]) -> [Int] {
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        let divisor = values.reduce(0) { gcd($0, $1) }
+        return divisor > 1 ? values.map { $0 / divisor } : values
     }
 
     private static func norm(length: Int, count: Int, plan: TilePlan, weights: [Int]) -> [Int64] {
@@ -132,20 +154,30 @@ public final class Stitcher {
     /// no inset).
     @inline(__always)
     private func accumulate(tile: TileIndex, member: Int, inset: Int = 0, _ value: (Int) -> Int64) {
+        if isNarrow {
+            accumulate(into: &narrowSums, tile: tile, member: member, inset: inset, value)
+        } else {
+            accumulate(into: &wideSums, tile: tile, member: member, inset: inset, value)
+        }
+    }
+
+    @inline(__always)
+    private func accumulate<Sum>(into sums: inout [Int: RowSums<Sum>], tile: TileIndex, member: Int, inset: Int, _ value: (Int) -> Int64) {
         let side = plan.tileSize - 2 * inset, shift = inset * side + inset
         let (originX, originY) = plan.origin(of: tile)
-        let memberWeight = Int64(memberWeights[member])
+        let memberWeight = memberScale[member]
         let x0 = max(weightSpan.lowerBound, -originX), x1 = min(weightSpan.upperBound, plan.imageWidth - originX)
         let y0 = max(weightSpan.lowerBound, -originY), y1 = min(weightSpan.upperBound, plan.imageHeight - originY)
         weights.withUnsafeBufferPointer { w in
             for j in y0..<max(y0, y1) where w[j] != 0 {
                 let y = originY + j
                 let rowWeight = Int64(w[j]) * memberWeight
-                let row: RowSums
+                let row: RowSums<Sum>
                 if let existing = sums[y] { row = existing } else { row = RowSums(width: plan.imageWidth); sums[y] = row }
                 let target = row.prepared((originX + x0)..<(originX + max(x0, x1))) + originX, first = j &* side &- shift
                 for i in x0..<max(x0, x1) {
-                    target[i] &+= rowWeight &* Int64(w[i]) &* value(first &+ i)
+                    // Exact: with narrow sums every product and sum fits in Int32.
+                    target[i] &+= Sum(truncatingIfNeeded: rowWeight &* Int64(w[i]) &* value(first &+ i))
                 }
             }
         }
@@ -199,13 +231,17 @@ public final class Stitcher {
     /// Hands out the rows no unfinished tile can still touch, as fixed-point probabilities,
     /// row-major from `firstRow`. Returns nil when no new row is ready.
     public func takeFinishedRows() -> (firstRow: Int, rows: Int, probabilities: [UInt16])? {
+        isNarrow ? finishedRows(from: &narrowSums) : finishedRows(from: &wideSums)
+    }
+
+    private func finishedRows<Sum>(from sums: inout [Int: RowSums<Sum>]) -> (firstRow: Int, rows: Int, probabilities: [UInt16])? {
         let width = plan.imageWidth
-        let rows = takeFinished { (y, row, line: UnsafeMutablePointer<UInt16>) in
+        let rows = takeFinished(from: &sums) { (y, row, line: UnsafeMutablePointer<UInt16>) in
             let rowScale = rowNorm[y] * memberWeightSum, rowReciprocal = 1 / Double(rowScale)
             columnNorm.withUnsafeBufferPointer { columnNorm in
                 columnReciprocal.withUnsafeBufferPointer { columnReciprocal in
                     for x in 0..<width {
-                        line[x] = Self.roundedQuotient(row[x], columnNorm[x] * rowScale, reciprocal: columnReciprocal[x] * rowReciprocal)
+                        line[x] = Self.roundedQuotient(Int64(row[x]), columnNorm[x] * rowScale, reciprocal: columnReciprocal[x] * rowReciprocal)
                     }
                 }
             }
@@ -215,7 +251,8 @@ public final class Stitcher {
 
     /// The rows from `nextRow` to the end of the finished ones, each made from its sums by
     /// `fill(y, sums, line)` and then dropped; nil when no new row is ready.
-    private func takeFinished<Value>(_ fill: (Int, UnsafeBufferPointer<Int64>, UnsafeMutablePointer<Value>) -> Void)
+    private func takeFinished<Sum, Value>(from sums: inout [Int: RowSums<Sum>],
+                                          _ fill: (Int, UnsafeBufferPointer<Sum>, UnsafeMutablePointer<Value>) -> Void)
         -> (firstRow: Int, rows: Int, values: [Value])? {
         let end = finishedEnd, first = nextRow
         guard end > first else { return nil }
@@ -253,14 +290,19 @@ public final class Stitcher {
     /// least `threshold`, else 0 — with their foreground count. No quotient is needed:
     /// round(sum / norm) ≥ t exactly when sum + ⌊norm / 2⌋ ≥ t · norm, one comparison a pixel.
     public func takeFinishedMaskRows(threshold: UInt16) -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
+        isNarrow ? finishedMaskRows(from: &narrowSums, threshold: threshold) : finishedMaskRows(from: &wideSums, threshold: threshold)
+    }
+
+    private func finishedMaskRows<Sum>(from sums: inout [Int: RowSums<Sum>], threshold: UInt16)
+        -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
         let width = plan.imageWidth
         var foreground = 0
-        let rows = takeFinished { (y, row, line: UnsafeMutablePointer<UInt8>) in
+        let rows = takeFinished(from: &sums) { (y, row, line: UnsafeMutablePointer<UInt8>) in
             let bound = maskBound(rowScale: rowNorm[y] * memberWeightSum, threshold: threshold)
             var count = 0
             bound.withUnsafeBufferPointer { bound in
                 for x in 0..<width {
-                    let on = row[x] &<< 1 >= bound[x]
+                    let on = Int64(row[x]) &<< 1 >= bound[x]
                     line[x] = on ? 255 : 0
                     count &+= on ? 1 : 0
                 }
