@@ -39,8 +39,14 @@ import Testing
         var random = SplitMix64(seed: 7)
         for (width, height) in [(1, 1), (1, 9), (9, 1), (13, 11), (64, 5), (67, 40)] {
             for density in [0, 1, 2, 8] {
-                // Blobs: runs that cross rows, words and column ends.
-                let pixels = (0..<(width * height)).map { _ in density > 0 && random.next() % UInt64(density + 1) != 0 ? UInt8(255) : 0 }
+                // Blobs: runs that cross rows, words and column ends; foreground is any
+                // non-zero value, so with `varied` neighbouring rows differ in bytes where
+                // they agree on foreground.
+                let varied = density % 2 == 1
+                let pixels = (0..<(width * height)).map { _ -> UInt8 in
+                    guard density > 0 && random.next() % UInt64(density + 1) != 0 else { return 0 }
+                    return varied ? UInt8(1 + random.next() % 255) : 255
+                }
                 let mask = PixelImage(width: width, height: height, channels: 1, pixels: pixels)
                 var encoder = RowRunEncoder(width: width, height: height)
                 encoder.append(rows: pixels)

@@ -4,8 +4,8 @@
 ///
 /// Per column it keeps only where its open run started; closed runs are kept as
 /// (column, first row, end row) and put into competition order once, at the end. Rows are
-/// compared with the previous one eight pixels at a time, so the cost is a pass over the
-/// mask plus a step per run edge.
+/// compared with the previous one as they are, eight bytes at a time (equal bytes are
+/// equally foreground), so the cost is a pass over the mask plus a step per run edge.
 public struct RowRunEncoder: Sendable {
     public let width: Int
     public let height: Int
@@ -13,7 +13,7 @@ public struct RowRunEncoder: Sendable {
     public private(set) var rows = 0
     /// Per column: the row where its open run started, or -1.
     private var openSince: [Int32]
-    /// The previous row's foreground (1) and background (0) bytes, padded to 8.
+    /// The previous row's bytes as fed (zeros before the first).
     private var previous: [UInt8]
     /// Closed runs in the order they closed.
     private var closed: [ColumnRun] = []
@@ -25,35 +25,39 @@ public struct RowRunEncoder: Sendable {
         self.width = width
         self.height = height
         openSince = Array(repeating: -1, count: width)
-        previous = Array(repeating: 0, count: (width + 7) / 8 * 8)
+        previous = Array(repeating: 0, count: width)
     }
 
     /// Feeds whole rows, row-major; any non-zero value is foreground.
     public mutating func append(rows band: UnsafeBufferPointer<UInt8>) {
         precondition(band.count % width == 0 && rows + band.count / width <= height, "rows past the mask's \(height)")
-        let padded = previous.count
-        var row = [UInt8](repeating: 0, count: padded)
+        let width = self.width
         for start in stride(from: 0, to: band.count, by: width) {
             let y = Int32(rows)
-            for x in 0..<width { row[x] = band[start + x] == 0 ? 0 : 1 }
-            row.withUnsafeBytes { current in
-                previous.withUnsafeBytes { before in
-                    for word in 0..<(padded / 8) {
-                        let a = current.load(fromByteOffset: word * 8, as: UInt64.self)
-                        let b = before.load(fromByteOffset: word * 8, as: UInt64.self)
-                        guard a != b else { continue }
-                        for x in (word * 8)..<min(width, word * 8 + 8) where current[x] != before[x] {
-                            if current[x] != 0 {
-                                openSince[x] = y
-                            } else {
-                                closed.append(ColumnRun(column: Int32(x), first: openSince[x], end: y))
-                                openSince[x] = -1
-                            }
+            let current = band.baseAddress! + start
+            previous.withUnsafeMutableBufferPointer { before in
+                let previousRow = before.baseAddress!
+                /// Opens or closes the runs of the columns in `columns` whose foreground changed.
+                func edges(_ columns: Range<Int>) {
+                    for x in columns where (current[x] != 0) != (previousRow[x] != 0) {
+                        if current[x] != 0 {
+                            openSince[x] = y
+                        } else {
+                            closed.append(ColumnRun(column: Int32(x), first: openSince[x], end: y))
+                            openSince[x] = -1
                         }
                     }
                 }
+                var x = 0
+                while x + 8 <= width {
+                    let a = UnsafeRawPointer(current + x).loadUnaligned(as: UInt64.self)
+                    let b = UnsafeRawPointer(previousRow + x).loadUnaligned(as: UInt64.self)
+                    if a != b { edges(x..<(x + 8)) }
+                    x += 8
+                }
+                edges(x..<width)
+                previousRow.update(from: current, count: width)
             }
-            swap(&row, &previous)
             rows += 1
         }
     }
