@@ -271,43 +271,55 @@ public final class Stitcher {
 
     /// Per column, the bound b such that a pixel is foreground exactly when 2·sum ≥ b:
     /// with N the pixel's norm, sum + ⌊N / 2⌋ ≥ t·N ⟺ 2·sum ≥ (2t − 1)·N + (N mod 2).
-    /// Rows share few norms (they repeat with the stride), so bounds are kept per row norm.
-    private func maskBound(rowScale: Int64, threshold: UInt16) -> [Int64] {
-        if maskBoundThreshold != threshold { maskBounds = [:]; maskBoundThreshold = threshold }
-        if let bound = maskBounds[rowScale] { return bound }
-        let factor = 2 * Int64(threshold) - 1
-        let bound = columnNorm.map { column -> Int64 in
+    /// Rows share few norms (they repeat with the stride), so bounds are kept per row norm,
+    /// in `cache`, in the sums' own type: with narrow sums every bound fits in Int32
+    /// (|b| ≤ 131069·N + 1 < 2³¹).
+    private func maskBound<Sum: FixedWidthInteger & SignedInteger>(rowScale: Int64, cache: inout [Int64: [Sum]]) -> [Sum] {
+        if let bound = cache[rowScale] { return bound }
+        let factor = 2 * Int64(maskThreshold) - 1
+        let bound = columnNorm.map { column -> Sum in
             let norm = column * rowScale
-            return factor * norm + (norm & 1)
+            return Sum(truncatingIfNeeded: factor * norm + (norm & 1))
         }
-        maskBounds[rowScale] = bound
+        cache[rowScale] = bound
         return bound
     }
-    private var maskBounds: [Int64: [Int64]] = [:]
-    private var maskBoundThreshold: UInt16?
+    private var wideMaskBounds: [Int64: [Int64]] = [:]
+    private var narrowMaskBounds: [Int64: [Int32]] = [:]
+    /// The threshold the cached bounds are for.
+    private var maskThreshold: UInt16 = 0
 
     /// The same rows as a mask — 255 where `takeFinishedRows` would give a probability of at
     /// least `threshold`, else 0 — with their foreground count. No quotient is needed:
     /// round(sum / norm) ≥ t exactly when sum + ⌊norm / 2⌋ ≥ t · norm, one comparison a pixel.
     public func takeFinishedMaskRows(threshold: UInt16) -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
-        isNarrow ? finishedMaskRows(from: &narrowSums, threshold: threshold) : finishedMaskRows(from: &wideSums, threshold: threshold)
+        if threshold != maskThreshold {
+            wideMaskBounds = [:]
+            narrowMaskBounds = [:]
+            maskThreshold = threshold
+        }
+        return isNarrow ? finishedMaskRows(from: &narrowSums, bounds: &narrowMaskBounds)
+                        : finishedMaskRows(from: &wideSums, bounds: &wideMaskBounds)
     }
 
-    private func finishedMaskRows<Sum>(from sums: inout [Int: RowSums<Sum>], threshold: UInt16)
+    private func finishedMaskRows<Sum>(from sums: inout [Int: RowSums<Sum>], bounds: inout [Int64: [Sum]])
         -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
         let width = plan.imageWidth
         var foreground = 0
         let rows = takeFinished(from: &sums) { (y, row, line: UnsafeMutablePointer<UInt8>) in
-            let bound = maskBound(rowScale: rowNorm[y] * memberWeightSum, threshold: threshold)
-            var count = 0
+            let bound = maskBound(rowScale: rowNorm[y] * memberWeightSum, cache: &bounds)
+            var background = 0
             bound.withUnsafeBufferPointer { bound in
+                // Branch-free, so it vectorises: the sign of 2·sum − b says background.
+                // Neither side overflows: narrow sums keep 131071·N below 2³¹, wide ones
+                // keep it below 2⁶³.
                 for x in 0..<width {
-                    let on = Int64(row[x]) &<< 1 >= bound[x]
-                    line[x] = on ? 255 : 0
-                    count &+= on ? 1 : 0
+                    let isBackground = ((row[x] &<< 1) &- bound[x]) >> (Sum.bitWidth - 1) // −1 or 0
+                    line[x] = ~UInt8(truncatingIfNeeded: isBackground)
+                    background &-= Int(truncatingIfNeeded: isBackground)
                 }
             }
-            foreground += count
+            foreground += width - background
         }
         return rows.map { ($0.firstRow, $0.rows, $0.values, foreground) }
     }
