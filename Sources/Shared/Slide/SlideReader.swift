@@ -125,8 +125,8 @@ public final class SlideReader {
         switch decoder.mode {
         case .blocks(let layout):
             block = (layout.blockWidth, layout.blockHeight, layout.blockBytes * layout.planes)
-        case .scanlines:
-            block = (self.width, 1, file.scanlineSize * max(1, image.planarConfig == 2 ? image.samplesPerPixel : 1))
+        case .scanlines(let layout):
+            block = (self.width, 1, file.scanlineSize * layout.planes)
         case .rgba:
             return // libtiff's RGBA interface reads without this cache
         }
