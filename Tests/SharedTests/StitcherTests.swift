@@ -167,7 +167,7 @@ import Testing
         for tile in plan.tiles {
             let probabilities = (0..<(32 * 32)).map { _ in Float.random(in: 0...1, using: &values) }
             let full = encoding.encode(probabilities)
-            let cropped = SegmentationSettings.encodedMap(probabilities, size: 32, inset: 6, encoding: encoding)
+            let cropped = encoding.encode(probabilities, size: 32, inset: 6)
             #expect(cropped.count == 20 * 20 * encoding.bytesPerPixel)
             try full.withUnsafeBufferPointer { try whole.add(tile: tile, member: 0, encoded: $0, encoding: encoding) }
             try cropped.withUnsafeBufferPointer { try inset.add(tile: tile, member: 0, encoded: $0, encoding: encoding, inset: 6) }

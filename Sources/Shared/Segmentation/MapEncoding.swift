@@ -28,7 +28,8 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
     }
 
     /// Encodes the central square of a `size` × `size` map, leaving out `inset` values
-    /// along each edge, row by row: what a worker sends when the window ignores the border.
+    /// along each edge (none: the whole map), row by row: what a worker sends when the
+    /// window ignores the border (`SegmentationSettings.mapInset`).
     public func encode(_ probabilities: [Float], size: Int, inset: Int) -> [UInt8] {
         precondition(inset >= 0 && 2 * inset < size && probabilities.count == size * size)
         let side = size - 2 * inset

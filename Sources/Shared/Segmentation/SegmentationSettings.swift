@@ -32,15 +32,10 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var mapInset: Int { window.inset(tileSize: tileSize, margin: margin) }
 
     /// One member's prediction of a tile as the stitcher takes it: flips averaged, cropped by
-    /// `mapInset`, then encoded as on the wire. `tessera infer` calls this; workers call
-    /// `encodedMap` with the request's settings.
+    /// `mapInset`, then encoded as on the wire. `tessera infer` calls this; workers do the
+    /// same with the request's settings.
     public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
-        Self.encodedMap(try flips.predict(tile, with: predictor), size: tile.width, inset: mapInset, encoding: maps)
-    }
-
-    /// A size × size probability map without `inset` pixels along each edge, encoded.
-    public static func encodedMap(_ probabilities: [Float], size: Int, inset: Int, encoding: MapEncoding) -> [UInt8] {
-        inset > 0 ? encoding.encode(probabilities, size: size, inset: inset) : encoding.encode(probabilities)
+        maps.encode(try flips.predict(tile, with: predictor), size: tile.width, inset: mapInset)
     }
 
     /// The tile plan for an image of this size.
