@@ -1,7 +1,6 @@
 import Foundation
 import Shared
 import TestSupport
-import ZeroMQ
 
 /// A throw-away cluster on this machine: a config with ipc:// endpoints in a fresh folder
 /// (so no port can clash), real coordinator and worker processes, and cleanup by PID.
@@ -75,14 +74,7 @@ final class ClusterHarness {
 
     /// The coordinator's answer on its metrics socket.
     func metrics() throws -> String {
-        let context = try ZMQContext()
-        let socket = try ZMQSocket(context: context, type: .req)
-        try socket.connect("ipc://\(folder)/m.sock")
-        try socket.send([[]])
-        guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 10_000)[0], let reply = try socket.receive(dontWait: true)?.first else {
-            throw TesseraError("metrics", "no answer within 10 s")
-        }
-        return String(decoding: reply, as: UTF8.self)
+        try ClusterSockets.metrics(endpoint: "ipc://\(folder)/m.sock", timeoutMilliseconds: 10_000)
     }
 
     /// A synthetic slide in the folder.

@@ -50,5 +50,19 @@ public enum ClusterSockets {
     }
 
     public enum Role { case worker, client }
+
+    /// What the coordinator's metrics socket at `endpoint` answers (Prometheus-style text,
+    /// docs/PROTOCOL.md); throws when it does not answer within `timeoutMilliseconds`.
+    public static func metrics(endpoint: String, timeoutMilliseconds: Int = 5000) throws -> String {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, type: .req)
+        try socket.connect(endpoint)
+        try socket.send([[]])
+        guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: timeoutMilliseconds)[0],
+              let reply = try socket.receive(dontWait: true)?.first else {
+            throw TesseraError(endpoint, "the coordinator's metrics did not answer within \(timeoutMilliseconds / 1000) s")
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
 }
 

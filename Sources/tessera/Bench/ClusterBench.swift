@@ -15,9 +15,9 @@ struct ClusterBench: ParsableCommand {
         segments a synthetic slide --repeats times and reports the median tiles/s from submission \
         to finished mask, the coordinator's peak RSS, and raw ZeroMQ throughput for 1 MB messages \
         measured in the same run. The coordinator's CPU is also given thread by thread (from its \
-        metrics): the busiest thread bounds the rate it could sustain with cores to spare. With --member stain or a CNN (deterministic weights are \
-        written for it) the workers run that model, and `tessera infer` on the same slide is \
-        timed for comparison.
+        metrics): the busiest thread bounds the rate it could sustain with cores to spare. With \
+        --member stain or a CNN (deterministic weights are written for it) the workers run that \
+        model, and `tessera infer` on the same slide is timed for comparison.
         """
     )
 
@@ -160,16 +160,9 @@ struct ClusterBench: ParsableCommand {
     /// CPU seconds by coordinator thread, from its metrics endpoint.
     private func coordinatorThreadCPU(_ config: ClusterConfig) throws -> [String: Double] {
         guard let endpoint = config.metricsEndpoint else { return [:] }
-        let context = try ZMQContext()
-        let socket = try ZMQSocket(context: context, type: .req)
-        try socket.connect(endpoint)
-        try socket.send([[]])
-        guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 5000)[0], let reply = try socket.receive(dontWait: true)?.first else {
-            throw TesseraError("bench", "the coordinator's metrics did not answer within 5 s")
-        }
         let prefix = "tessera_cpu_seconds_total{thread=\""
         var seconds: [String: Double] = [:]
-        for line in String(decoding: reply, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
+        for line in try ClusterSockets.metrics(endpoint: endpoint).split(separator: "\n") where line.hasPrefix(prefix) {
             let rest = line.dropFirst(prefix.count)
             guard let quote = rest.firstIndex(of: "\""), let value = rest.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
             seconds[String(rest[..<quote])] = value
