@@ -1,16 +1,22 @@
 import CZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The ZeroMQ socket types Tessera uses.
 public enum ZMQSocketType: Int32, Sendable {
     case pair = 0, pub = 1, sub = 2, req = 3, rep = 4, dealer = 5, router = 6, pull = 7, push = 8
 }
 
-/// One ZeroMQ socket. A socket must stay on one thread; it is closed in `deinit`.
+/// One ZeroMQ socket. A socket must stay on one thread; it is closed in `deinit`, and the
+/// files of the `ipc://` endpoints it bound are removed then (libzmq leaves them behind).
 ///
 /// Every libzmq call is retried on `EINTR`; other failures throw `ZMQError` naming the call.
 public final class ZMQSocket {
     private let context: ZMQContext
     let handle: UnsafeMutableRawPointer
+    /// Socket files of the `ipc://` endpoints this socket bound, removed when it closes.
+    private var boundFiles: [String] = []
 
     /// Creates a socket of `type` on `context`. The corresponding C function is `zmq_socket`.
     public init(context: ZMQContext, type: ZMQSocketType) throws {
@@ -20,13 +26,22 @@ public final class ZMQSocket {
         try set(ZMQ_LINGER, 0 as Int32)
     }
 
-    deinit { zmq_close(handle) }
+    deinit {
+        zmq_close(handle)
+        for path in boundFiles { unlink(path) }
+    }
 
     // MARK: Endpoints
 
     /// Binds to an endpoint such as `tcp://127.0.0.1:5555`, `tcp://127.0.0.1:*` or `ipc:///tmp/x`.
     public func bind(_ endpoint: String) throws {
         guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError("zmq_bind \(endpoint)") }
+        // A named socket file; not "ipc://*" (libzmq removes the folder it makes) nor an
+        // abstract "ipc://@name" (no file).
+        if endpoint.hasPrefix("ipc://") {
+            let path = String(endpoint.dropFirst("ipc://".count))
+            if path != "*", !path.hasPrefix("@") { boundFiles.append(path) }
+        }
     }
 
     /// Connects to an endpoint; ZeroMQ reconnects by itself when the peer goes away.

@@ -2,10 +2,13 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite(.serialized) struct CommandLineTests {
+/// Each test gets its own folder, removed when the test ends.
+@Suite(.serialized) final class CommandLineTests {
     let folder = NSTemporaryDirectory() + "tessera-cli-\(UUID().uuidString)"
 
     init() throws { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+
+    deinit { try? FileManager.default.removeItem(atPath: folder) }
 
     @Test func theBinaryIsBuilt() {
         #expect(FileManager.default.isExecutableFile(atPath: TesseraBinary.path), "\(TesseraBinary.path)")
@@ -30,7 +33,6 @@ import Testing
 
     /// Bad files give a message naming the file and the reason, and a non-zero exit.
     @Test func badInputFailsCleanly() throws {
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         let garbage = folder + "/garbage.tiff"
         try Data("II*\0 not really a tiff at all".utf8).write(to: URL(fileURLWithPath: garbage))
         let empty = folder + "/empty.tiff"
@@ -52,7 +54,6 @@ import Testing
 
     /// synth → infer → rle → dice, the README's demo in small.
     @Test func synthInferRLEAndDiceAgree() throws {
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         let synth = try TesseraBinary.run(["synth", "--width", "900", "--height", "700", "--seed", "2", "--out", folder, "--quiet"])
         #expect(synth.status == 0, "\(synth.stderr)")
         let slide = folder + "/synth_2.tiff", truth = folder + "/synth_2_mask.tiff"

@@ -6,21 +6,26 @@ import ZeroMQ
 import Zlib
 
 @Suite struct ZeroMQTests {
+    /// Frames arrive whole and in order; the socket file is gone once the socket closes.
     @Test func multipartMessagesRoundTripOverIPC() throws {
         let context = try ZMQContext()
-        let server = try ZMQSocket(context: context, type: .router)
-        let endpoint = "ipc://\(NSTemporaryDirectory())tessera-zmq-\(UUID().uuidString)"
-        try server.bind(endpoint)
-        let client = try ZMQSocket(context: context, type: .dealer)
-        try client.setRoutingID(Array("worker-1".utf8))
-        try client.connect(endpoint)
-        try client.send([[1, 2, 3], [], Array(repeating: 7, count: 100_000)])
-        #expect(try ZMQPoller.pollIn([server], timeoutMilliseconds: 5000) == [true])
-        let frames = try #require(try server.receive())
-        #expect(frames.count == 4)
-        #expect(frames[0] == Array("worker-1".utf8))
-        #expect(frames[1] == [1, 2, 3] && frames[2].isEmpty && frames[3].count == 100_000)
-        #expect(try server.receive(dontWait: true) == nil)
+        let path = "\(NSTemporaryDirectory())tessera-zmq-\(UUID().uuidString)"
+        do {
+            let server = try ZMQSocket(context: context, type: .router)
+            try server.bind("ipc://" + path)
+            #expect(FileManager.default.fileExists(atPath: path))
+            let client = try ZMQSocket(context: context, type: .dealer)
+            try client.setRoutingID(Array("worker-1".utf8))
+            try client.connect("ipc://" + path)
+            try client.send([[1, 2, 3], [], Array(repeating: 7, count: 100_000)])
+            #expect(try ZMQPoller.pollIn([server], timeoutMilliseconds: 5000) == [true])
+            let frames = try #require(try server.receive())
+            #expect(frames.count == 4)
+            #expect(frames[0] == Array("worker-1".utf8))
+            #expect(frames[1] == [1, 2, 3] && frames[2].isEmpty && frames[3].count == 100_000)
+            #expect(try server.receive(dontWait: true) == nil)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     /// Large frames go without a copy: what arrives is what was sent, even when the sender

@@ -31,7 +31,8 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Runs; the median is reported.") var repeats = 3
     @Option(help: "Slide compression: deflate or none.") var compression = "deflate"
     @Option(help: "Use this slide instead of synthesising one.") var slide: String?
-    @Option(help: "Folder for the slide and the cluster's files.") var folder: String?
+    @Option(help: "Folder for the slide and the cluster's files, kept for the next run (default: a temporary folder, removed at the end).")
+    var folder: String?
     @Option(help: "The coordinator's slide_readers: threads decoding the slide (default: its own choice for this machine).")
     var slideReaders: Int?
 
@@ -48,6 +49,8 @@ struct ClusterBench: ParsableCommand {
     func run() throws {
         let folder = self.folder ?? NSTemporaryDirectory() + "tessera-bench-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // Runs last, after the children below have stopped.
+        defer { if self.folder == nil { try? FileManager.default.removeItem(atPath: folder) } }
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
 
         print("raw ZeroMQ loopback, 1 MB messages (median of 3):")
