@@ -83,7 +83,7 @@ import Testing
     @Test(arguments: ["rgb_tiled_lzw.tif", "rgb_strips_none.tif", "rgb_tiled_deflate_separate.tif"])
     func outsideReflects(name: String) throws {
         let reader = try SlideReader(path: FixturePattern.path(name))
-        for (x0, y0, w, h) in [(-20, -10, 40, 30), (50, 40, 45, 33), (-200, 300, 16, 16), (3, 4, 5, 6), (-1, -1, 72, 52)] {
+        for (x0, y0, w, h) in [(-20, -10, 40, 30), (50, 40, 45, 33), (-200, 300, 16, 16), (3, 4, 5, 6), (-1, -1, 72, 52), (-100, 45, 300, 9)] {
             let image = try reader.readRGB(x: x0, y: y0, width: w, height: h)
             for y in 0..<h {
                 for x in 0..<w {

@@ -83,21 +83,21 @@ public final class SlideReader {
         let y0 = rows.min()!, y1 = rows.max()! + 1
         let inside = try readInside(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
         let insideWidth = x1 - x0
-        let horizontallyInside = x >= 0 && x + width <= self.width
+        // Output columns whose source is the slide's own column, in order: one copy a row.
+        // Only the reflected columns either side go pixel by pixel.
+        let firstDirect = min(width, max(0, -x))
+        let direct = firstDirect..<max(firstDirect, min(width, self.width - x))
         // Every output pixel is written below, so the storage starts uninitialised.
         let pixels = inside.withUnsafeBufferPointer { source in
             [UInt8](unsafeUninitializedCapacity: width * height * 3) { target, count in
                 for row in 0..<height {
-                    let sourceRow = (rows[row] - y0) * insideWidth
-                    let targetRow = row * width
-                    if horizontallyInside {
-                        // The row lies inside horizontally: one copy.
-                        (target.baseAddress! + targetRow * 3).initialize(from: source.baseAddress! + sourceRow * 3, count: width * 3)
-                    } else {
-                        for column in 0..<width {
-                            let s = (sourceRow + columns[column] - x0) * 3
-                            let t = (targetRow + column) * 3
-                            target[t] = source[s]; target[t + 1] = source[s + 1]; target[t + 2] = source[s + 2]
+                    let sourceRow = source.baseAddress! + (rows[row] - y0) * insideWidth * 3
+                    let targetRow = target.baseAddress! + row * width * 3
+                    (targetRow + direct.lowerBound * 3).initialize(from: sourceRow + (x + direct.lowerBound - x0) * 3, count: direct.count * 3)
+                    for reflected in [0..<direct.lowerBound, direct.upperBound..<width] {
+                        for column in reflected {
+                            let s = sourceRow + (columns[column] - x0) * 3, t = targetRow + column * 3
+                            t[0] = s[0]; t[1] = s[1]; t[2] = s[2]
                         }
                     }
                 }
