@@ -32,6 +32,9 @@ public final class CoordinatorServer {
     private var clock = PhaseClock()
     private var lastHeartbeat = Date.distantPast
     private var lastProgress = Date.distantPast
+    private var lastPrune = Date.distantPast
+    /// Tiles of the jobs removed after `keep_results`, so the metric still only grows.
+    private var tilesDoneOfRemovedJobs = 0
     private var droppedMessages = 0
 
     /// Called with each line a test or a supervisor may wait for ("ready ...").
@@ -222,6 +225,10 @@ public final class CoordinatorServer {
         checkWaiting(now)
         checkUploads(now)
         checkStitchResults()
+        if now.timeIntervalSince(lastPrune) >= 1 {
+            removeExpiredJobs(now)
+            lastPrune = now
+        }
         if now.timeIntervalSince(lastProgress) >= 0.25 {
             for job in jobs where job.state != .finished && job.state != .failed {
                 send(clientSocket, job.client, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
@@ -333,7 +340,7 @@ public final class CoordinatorServer {
             switch result {
             case .success(let finished):
                 job.finished = finished
-                job.state = .finished
+                job.end(.finished)
                 persist(job)
                 let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
                 log.info("job \(job.id) finished: \(job.tilesTotal) tiles in \(String(format: "%.1f", seconds)) s")
@@ -347,10 +354,9 @@ public final class CoordinatorServer {
     private func fail(_ job: SlideJob, _ reason: String) {
         guard job.state != .failed && job.state != .finished else { return }
         log.error("job \(job.id) failed: \(reason)")
-        job.state = .failed
         job.note = reason
+        job.end(.failed)
         persist(job)
-        job.release()
         for member in queues.indices { queues[member].removeAll { $0.job == job.id } }
         for (request, assignment) in assignments where assignment.job == job.id {
             assignments[request] = nil
@@ -360,6 +366,21 @@ public final class CoordinatorServer {
     }
 
     private func job(_ id: UInt64) -> SlideJob? { jobs.first { $0.id == id } }
+
+    /// Removes the jobs whose results nobody fetched for `keep_results` seconds after they
+    /// ended: their folders (mask, RLE, record) and their place in `status`.
+    private func removeExpiredJobs(_ now: Date) {
+        for job in jobs where job.hasExpired(keep: config.keepResults, now: now) {
+            do {
+                try FileManager.default.removeItem(atPath: job.directory)
+            } catch {
+                log.warning("job \(job.id): cannot remove \(job.directory): \(error.localizedDescription)")
+            }
+            tilesDoneOfRemovedJobs += job.tilesDone
+            log.info("job \(job.id) removed: ended \(Int(now.timeIntervalSince(job.ended!))) s ago (keep_results = \(Int(config.keepResults)))")
+        }
+        jobs.removeAll { $0.hasExpired(keep: config.keepResults, now: now) }
+    }
 
     // MARK: Journal
 
@@ -380,31 +401,34 @@ public final class CoordinatorServer {
             nextJobID = max(nextJobID, record.id + 1)
             job.recordedTiles = record.tiles
             jobs.append(job)
+            // Records from before `ended` was kept: the record's last write is when it ended.
+            let ended = record.ended.map { Date(timeIntervalSince1970: $0) }
+                ?? (try? FileManager.default.attributesOfItem(atPath: job.directory + "/job.json")[.modificationDate] as? Date) ?? Date()
             switch record.state {
             case SlideJob.State.finished.rawValue:
                 if let finished = record.finished, FileManager.default.fileExists(atPath: job.maskPath), FileManager.default.fileExists(atPath: job.rlePath) {
                     job.finished = finished
-                    job.state = .finished
                     job.tilesDone = record.tiles ?? 0
+                    job.end(.finished, at: ended)
                 } else {
-                    job.state = .failed
                     job.note = "its mask is gone from \(job.directory)"
+                    job.end(.failed, at: ended)
                 }
             case SlideJob.State.failed.rawValue:
-                job.state = .failed
                 job.note = record.note
+                job.end(.failed, at: ended)
             case SlideJob.State.uploading.rawValue:
                 if job.openUploadFile() {
                     job.note = "upload starts over when its client attaches"
                 } else {
-                    job.state = .failed
                     job.note = "cannot create \(job.slidePath)"
+                    job.end(.failed)
                 }
             default:
                 job.state = .queued
                 again += 1
             }
-            if job.state != SlideJob.State(rawValue: record.state) { persist(job) }
+            if job.state != SlideJob.State(rawValue: record.state) || (record.ended == nil && job.ended != nil) { persist(job) }
         }
         if !records.isEmpty {
             log.info("took back \(records.count) job(s) from \(journal.directory); \(again) to run again")
@@ -434,7 +458,11 @@ public final class CoordinatorServer {
             serveFetch(identity, fetch)
         case .attach:
             guard case .success(let attach) = WireCodec.decode(Wire.Attach.self, body[0]) else { return replyError(identity, "malformed attach") }
-            guard let job = job(attach.job) else { return replyError(identity, "no job \(attach.job) on this coordinator") }
+            guard let job = job(attach.job) else {
+                return replyError(identity, attach.job < nextJobID
+                    ? "job \(attach.job) was removed: results are kept \(Int(config.keepResults)) s after a job ends (keep_results)"
+                    : "no job \(attach.job) on this coordinator")
+            }
             job.client = identity
             send(clientSocket, identity, WireCodec.frames(.accepted, Wire.Accepted(job: job.id, upload: job.state == .uploading)))
             send(clientSocket, identity, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
@@ -528,6 +556,7 @@ public final class CoordinatorServer {
             return replyError(identity, "fetch outside the \(fetch.content.rawValue)")
         }
         let size = min(fetch.size, total - fetch.offset)
+        job.lastFetch = Date()
         guard let handle = FileHandle(forReadingAtPath: path) else { return replyError(identity, "the \(fetch.content.rawValue) of job \(job.id) is gone") }
         defer { try? handle.close() }
         let data = (try? handle.seek(toOffset: fetch.offset)).flatMap { _ in try? handle.read(upToCount: Int(size)) } ?? Data()
@@ -570,7 +599,7 @@ public final class CoordinatorServer {
             lines.append("tessera_jobs{state=\"\(state)\"} \(jobs.filter { $0.state.rawValue == state }.count)")
         }
         lines.append("# TYPE tessera_tiles_done_total counter")
-        lines.append("tessera_tiles_done_total \(jobs.map(\.tilesDone).reduce(0, +))")
+        lines.append("tessera_tiles_done_total \(tilesDoneOfRemovedJobs + jobs.map(\.tilesDone).reduce(0, +))")
         lines.append("# TYPE tessera_dropped_messages_total counter")
         lines.append("tessera_dropped_messages_total \(droppedMessages)")
         // By thread: this one ("sockets"), the job threads as they account for themselves,

@@ -23,6 +23,8 @@ struct JobJournal {
         var finished: Wire.Finished?
         /// The slide's tile count, once known.
         var tiles: Int?
+        /// When the job finished or failed, in seconds since 1970.
+        var ended: Double?
     }
 
     let directory: String

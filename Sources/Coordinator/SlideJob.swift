@@ -45,6 +45,16 @@ final class SlideJob {
 
     // Results
     var finished: Wire.Finished?
+    /// When the job finished or failed.
+    var ended: Date?
+    /// When a client last fetched part of its mask or RLE.
+    var lastFetch: Date?
+
+    /// Whether the job ended and nobody has fetched its result for `keep` seconds.
+    func hasExpired(keep: TimeInterval, now: Date) -> Bool {
+        guard let ended else { return false }
+        return now.timeIntervalSince(max(ended, lastFetch ?? ended)) > keep
+    }
 
     var maskPath: String { directory + "/mask.tiff" }
     var rlePath: String { directory + "/mask.rle" }
@@ -78,7 +88,18 @@ final class SlideJob {
     /// What the journal keeps of this job.
     var record: JobJournal.Record {
         JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
-                          state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil)
+                          state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
+                          ended: ended?.timeIntervalSince1970)
+    }
+
+    /// Marks the job ended and deletes the slide's uploaded copy: only the mask and RLE
+    /// are asked for afterwards, and a slide can take gigabytes.
+    func end(_ state: State, at date: Date = Date()) {
+        precondition(state == .finished || state == .failed)
+        self.state = state
+        ended = ended ?? date
+        release()
+        if isUpload { try? FileManager.default.removeItem(atPath: slidePath) }
     }
 
     /// Opens the slide and sets up tiling, stitching and the outputs.

@@ -34,6 +34,7 @@ import Testing
         ("[nonsense]\n", "line 1: unknown section [nonsense]"),
         ("[coordinator]\nslide_readers = many\n[member a]\narchitecture = constant", "line 2: slide_readers must be auto or a whole number from 1 to 16"),
         ("tile = 5\n", "line 1: tile is outside any section"),
+        ("[coordinator]\nkeep_results = 0\n[member a]\narchitecture = constant", "line 2: keep_results must be a number from 1"),
         ("[inference]\nwindow = hann\n[member a]\narchitecture = constant", "line 2: window must be constant, linear or gaussian"),
         ("[inference]\ntile = 64\nmargin = 40\n[member a]\narchitecture = constant", "margin 40 leaves no centre"),
         ("[member a]\nweight = 2\n", "line 1: member \"a\" has no architecture"),
@@ -55,6 +56,12 @@ import Testing
         #expect(try ClusterConfig(parsing: "[coordinator]\nslide_readers = 3\n" + member, source: "c.conf").slideReaders == 3)
         #expect(try ClusterConfig(parsing: "[coordinator]\nslide_readers = auto\n" + member, source: "c.conf").slideReaders == nil)
         #expect((1...4).contains(ClusterConfig.defaultSlideReaders))
+    }
+
+    @Test func resultsAreKeptAWeekUnlessToldOtherwise() throws {
+        let member = "[member a]\narchitecture = constant"
+        #expect(try ClusterConfig(parsing: member, source: "c.conf").keepResults == 604_800)
+        #expect(try ClusterConfig(parsing: "[coordinator]\nkeep_results = 90\n" + member, source: "c.conf").keepResults == 90)
     }
 
     @Test func unknownMembersAreNamedWithTheKnownOnes() throws {

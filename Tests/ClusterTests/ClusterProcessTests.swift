@@ -97,6 +97,35 @@ import ZeroMQ
         #expect(attached.status == 0, "\(attached.stderr)")
         #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
         #expect(!FileManager.default.fileExists(atPath: cluster.folder + "/never.tiff"))
+        // The coordinator's copy of the slide went with the job; its mask stays to collect.
+        #expect(!FileManager.default.fileExists(atPath: cluster.folder + "/state/job-1/slide.tiff"))
+        #expect(FileManager.default.fileExists(atPath: cluster.folder + "/state/job-1/mask.tiff"))
+    }
+
+    /// A job's folder goes keep_results seconds after it ended (the slide read in place
+    /// stays); attaching to it then says why, and the tile counter does not go back.
+    @Test func resultsGoAfterKeepResults() throws {
+        let cluster = try ClusterHarness(members: Self.oneMember, extra: "keep_results = 1")
+        try cluster.startCoordinator()
+        try cluster.startWorker("half")
+        let slide = try cluster.synth(width: 300, height: 200, seed: 5)
+        let submitted = try cluster.submit([slide, "--out", cluster.folder + "/a.tiff"])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        func tilesDone() throws -> Int? {
+            try cluster.metrics().split(separator: "\n").first { $0.hasPrefix("tessera_tiles_done_total ") }
+                .flatMap { Int($0.split(separator: " ")[1]) }
+        }
+        let tiles = try tilesDone()
+        #expect((tiles ?? 0) > 0)
+        let deadline = Date().addingTimeInterval(20)
+        while FileManager.default.fileExists(atPath: cluster.folder + "/state/job-1") && Date() < deadline { usleep(100_000) }
+        #expect(!FileManager.default.fileExists(atPath: cluster.folder + "/state/job-1"))
+        #expect(FileManager.default.fileExists(atPath: slide))
+        let status = try TesseraBinary.run(["status", "--config", cluster.configPath])
+        #expect(status.stdout.contains("jobs: 0"), "\(status.stdout)")
+        let late = try cluster.submit(["--attach", "1", "--out", cluster.folder + "/late.tiff"])
+        #expect(late.status != 0 && late.stderr.contains("job 1 was removed"), "\(late.stderr)")
+        #expect(try tilesDone() == tiles)
     }
 
     @Test func workersStartBeforeTheCoordinatorAndSurviveItsRestart() throws {

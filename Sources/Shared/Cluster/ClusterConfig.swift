@@ -44,6 +44,9 @@ public struct ClusterConfig: Sendable, Equatable {
     public var stateDirectory = NSTemporaryDirectory() + "tessera-coordinator"
     /// Seconds a job may wait for a member that has no live worker before it fails.
     public var memberDeadline: Double = 600
+    /// Seconds a finished or failed job's mask, RLE and record are kept (for `--attach`
+    /// and `status`) after it ended or its result was last fetched.
+    public var keepResults: Double = 7 * 24 * 3600
     /// Tiles sent but not answered per worker.
     public var workerCredit = 4
     /// Threads decoding a job's slide; nil: `defaultSlideReaders`.
@@ -160,6 +163,7 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("coordinator", "metrics"): metricsEndpoint = try endpoint()
             case ("coordinator", "state"): stateDirectory = value
             case ("coordinator", "member_deadline"): memberDeadline = try double(0.1...1e7)
+            case ("coordinator", "keep_results"): keepResults = try double(1...1e9)
             case ("coordinator", "worker_credit"): workerCredit = try int(1...64)
             case ("coordinator", "slide_readers"):
                 if value == "auto" {

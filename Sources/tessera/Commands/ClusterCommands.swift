@@ -18,7 +18,7 @@ struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run the coordinator: accept workers and clients, run submitted slides in order.",
-        discussion: "Binds the worker and client endpoints of the configuration; stops on SIGINT or SIGTERM. Prints 'ready ...' on stderr once bound. Jobs are recorded in the configuration's state folder: a coordinator started again on that folder takes them back (finished ones can still be collected, unfinished ones run again), and no second coordinator may share it."
+        discussion: "Binds the worker and client endpoints of the configuration; stops on SIGINT or SIGTERM. Prints 'ready ...' on stderr once bound. Jobs are recorded in the configuration's state folder: a coordinator started again on that folder takes them back (finished ones can still be collected, unfinished ones run again), and no second coordinator may share it. A finished job's mask and RLE stay there for keep_results seconds (a week by default); an uploaded slide is deleted when its job ends."
     )
     @OptionGroup var cluster: ClusterOptions
 
