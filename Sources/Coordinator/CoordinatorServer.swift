@@ -335,8 +335,8 @@ public final class CoordinatorServer {
 
     private func checkStitchResults() {
         for job in jobs where job.state == .finalizing || job.state == .running {
+            // Either way the job ends, which releases what it holds.
             guard let result = job.stitchWorker?.result else { continue }
-            job.release()
             switch result {
             case .success(let finished):
                 job.finished = finished

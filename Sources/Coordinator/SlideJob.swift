@@ -136,8 +136,8 @@ final class SlideJob {
                       memberNames: memberNames, secondsLeft: secondsLeft, note: note)
     }
 
-    /// Releases what a running job holds (reader, stitcher, upload file).
-    func release() {
+    /// Releases what a running job holds (reader, stitcher, upload file): part of `end`.
+    private func release() {
         prefetcher?.stop()
         prefetcher = nil
         stitchWorker?.stop()

@@ -87,6 +87,7 @@ public final class SlideReader {
         // Only the reflected columns either side go pixel by pixel.
         let firstDirect = min(width, max(0, -x))
         let direct = firstDirect..<max(firstDirect, min(width, self.width - x))
+        let reflectedColumns = [0..<direct.lowerBound, direct.upperBound..<width]
         // Every output pixel is written below, so the storage starts uninitialised.
         let pixels = inside.withUnsafeBufferPointer { source in
             [UInt8](unsafeUninitializedCapacity: width * height * 3) { target, count in
@@ -94,7 +95,7 @@ public final class SlideReader {
                     let sourceRow = source.baseAddress! + (rows[row] - y0) * insideWidth * 3
                     let targetRow = target.baseAddress! + row * width * 3
                     (targetRow + direct.lowerBound * 3).initialize(from: sourceRow + (x + direct.lowerBound - x0) * 3, count: direct.count * 3)
-                    for reflected in [0..<direct.lowerBound, direct.upperBound..<width] {
+                    for reflected in reflectedColumns {
                         for column in reflected {
                             let s = sourceRow + (columns[column] - x0) * 3, t = targetRow + column * 3
                             t[0] = s[0]; t[1] = s[1]; t[2] = s[2]
