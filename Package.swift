@@ -56,5 +56,6 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Shared", "EngineKernels", "EngineKernelsHaswell"],
                     resources: [.copy("Goldens")]),
         .testTarget(name: "ClusterTests", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared"]),
     ]
 )

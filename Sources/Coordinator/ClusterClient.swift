@@ -28,7 +28,7 @@ public final class ClusterClient {
     }
 
     /// What a finished job produced on this machine.
-    public struct Outcome: Sendable {
+    public struct Outcome: Sendable, Equatable {
         public let job: UInt64
         public let finished: Wire.Finished
         public let rle: String?
@@ -39,6 +39,7 @@ public final class ClusterClient {
     public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false,
                     progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }) throws -> Outcome {
         var upload: FileHandle?
+        var uploadSize: UInt64 = 0
         defer { try? upload?.close() }
         if let attach {
             try socket.send(WireCodec.frames(.attach, Wire.Attach(job: attach)))
@@ -49,14 +50,15 @@ public final class ClusterClient {
             // An empty path tells the coordinator to fetch the bytes.
             try socket.send(WireCodec.frames(.submit, Wire.Submit(name: name, path: forceUpload ? "" : absolute, size: size, digest: digest)))
             upload = FileHandle(forReadingAtPath: slidePath)
+            uploadSize = size
         }
-        var job: UInt64? = attach
+        let session = ClientSession(job: attach, upload: upload, uploadSize: uploadSize, maskPath: maskPath, wantRLE: wantRLE) { [socket] frames in
+            try socket.send(frames)
+        }
         var lastHeard = Date(), lastAsked = Date()
-        var download: Download?
-        var acceptedOnce = false
         while !StopSignal.requested {
             let silence = Date().timeIntervalSince(lastHeard)
-            if acceptedOnce, let job, silence > reattachAfter {
+            if session.acceptedOnce, let job = session.job, silence > reattachAfter {
                 guard silence < restartPatience else {
                     throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, collect job \(job) with `tessera submit --attach \(job)`")
                 }
@@ -66,46 +68,20 @@ public final class ClusterClient {
                     try? socket.send(WireCodec.frames(.attach, Wire.Attach(job: job)), dontWait: true)
                     lastAsked = Date()
                 }
-            } else if !acceptedOnce, silence > patience {
-                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s")
+            } else if !session.acceptedOnce, silence > patience {
+                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
             }
             guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
-            guard case .success(let (kind, body)) = WireCodec.open(frames) else { continue }
-            lastHeard = Date()
-            switch kind {
-            case .accepted:
-                guard case .success(let message) = WireCodec.decode(Wire.Accepted.self, body[0]) else { continue }
-                if !acceptedOnce { accepted(message.job) }
-                acceptedOnce = true
-                job = message.job
-                download = nil // accepted again after a restart: the mask comes again
-            case .fetch:
-                guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]), fetch.job == job, fetch.content == .slide,
-                      let upload, fetch.size <= UInt64(ClusterSockets.chunkBytes) else { continue }
-                try upload.seek(toOffset: fetch.offset)
-                let data = try upload.read(upToCount: Int(fetch.size)) ?? Data()
-                try socket.send(WireCodec.frames(.chunk, Wire.Chunk(job: fetch.job, content: .slide, offset: fetch.offset), payload: [UInt8](data)))
-            case .progress:
-                if case .success(let message) = WireCodec.decode(Wire.Progress.self, body[0]), message.job == job { progress(message) }
-            case .finished:
-                guard case .success(let finished) = WireCodec.decode(Wire.Finished.self, body[0]), finished.job == job, download == nil else { continue }
-                download = try Download(job: finished.job, finished: finished, maskPath: maskPath, wantRLE: wantRLE)
-                try download!.request(socket)
-            case .chunk:
-                guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]), let current = download, chunk.job == job else { continue }
-                if try current.receive(chunk, body[1], socket) {
-                    return Outcome(job: current.job, finished: current.finished, rle: current.rleText)
-                }
-            case .failed:
-                let reason = (try? WireCodec.decode(Wire.Failed.self, body[0]).get().reason) ?? "no reason given"
-                throw TesseraError("job \(job.map(String.init) ?? "?")", "failed: \(reason)")
-            case .error:
-                let reason = (try? WireCodec.decode(Wire.Reason.self, body[0]).get().reason) ?? "no reason given"
-                throw TesseraError("coordinator", reason)
-            default:
-                continue
+            switch try session.handle(frames) {
+            case .dropped: continue
+            case .heard: break
+            case .accepted(let job): accepted(job)
+            case .progress(let message): progress(message)
+            case .done(let outcome): return outcome
             }
+            lastHeard = Date()
         }
+        let job = session.job
         throw TesseraError("submit", "interrupted; the job goes on at the coordinator\(job.map { ": collect it with `tessera submit --attach \($0)`" } ?? "")")
     }
 
@@ -119,11 +95,17 @@ public final class ClusterClient {
                   case .success(let status) = WireCodec.decode(Wire.Status.self, body[0]) else { continue }
             return status
         }
-        throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s")
+        throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
+    }
+
+    /// What silence may mean beyond a coordinator that is not running: CURVE refuses a key
+    /// during the handshake, which a client only sees as no answer.
+    private var silenceHint: String {
+        config.security == nil ? "" : " (with [security] set, a coordinator that does not accept this machine's client_public key does not answer at all)"
     }
 
     /// Fetching a finished job's mask (into a partial file, renamed when whole) and RLE.
-    final class Download {
+    package final class Download {
         let job: UInt64
         let finished: Wire.Finished
         let maskPath: String
@@ -156,19 +138,23 @@ public final class ClusterClient {
 
         var total: UInt64 { content == .mask ? finished.maskBytes : finished.rleBytes }
 
-        func request(_ socket: ZMQSocket) throws {
+        func request(_ send: ([[UInt8]]) throws -> Void) throws {
             let chunk = UInt64(ClusterSockets.chunkBytes)
             while outstanding.count < 4 && nextOffset < total {
                 let size = min(chunk, total - nextOffset)
-                try socket.send(WireCodec.frames(.fetch, Wire.Fetch(job: job, content: content, offset: nextOffset, size: size)))
+                try send(WireCodec.frames(.fetch, Wire.Fetch(job: job, content: content, offset: nextOffset, size: size)))
                 outstanding.insert(nextOffset)
                 nextOffset += size
             }
         }
 
         /// Stores a chunk; true when everything wanted has arrived.
-        func receive(_ chunk: Wire.Chunk, _ bytes: [UInt8], _ socket: ZMQSocket) throws -> Bool {
+        func receive(_ chunk: Wire.Chunk, _ bytes: [UInt8], _ send: ([[UInt8]]) throws -> Void) throws -> Bool {
             guard chunk.content == content, outstanding.remove(chunk.offset) != nil else { return false }
+            let expected = min(UInt64(ClusterSockets.chunkBytes), total - chunk.offset)
+            guard UInt64(bytes.count) == expected else {
+                throw TesseraError("job \(job)", "a chunk of the \(content.rawValue) at \(chunk.offset) held \(bytes.count) bytes, not \(expected)")
+            }
             if content == .mask {
                 try handle.seek(toOffset: chunk.offset)
                 try handle.write(contentsOf: Data(bytes))
@@ -178,7 +164,7 @@ public final class ClusterClient {
             }
             received += UInt64(bytes.count)
             if received < total || !outstanding.isEmpty {
-                try request(socket)
+                try request(send)
                 return false
             }
             if content == .mask {
@@ -190,7 +176,7 @@ public final class ClusterClient {
                 content = .rle
                 nextOffset = 0
                 received = 0
-                try request(socket)
+                try request(send)
                 return false
             }
             return true

@@ -36,6 +36,9 @@ public final class CoordinatorServer {
     /// Tiles of the jobs removed after `keep_results`, so the metric still only grows.
     private var tilesDoneOfRemovedJobs = 0
     private var droppedMessages = 0
+    /// Why the last worker refused for each member could not take this cluster's tiles,
+    /// until a worker of that member joins: submits are refused with it meanwhile.
+    private var tileRefusals: [Int: String] = [:]
 
     /// Called with each line a test or a supervisor may wait for ("ready ...").
     public var onReady: ((String) -> Void)?
@@ -52,23 +55,7 @@ public final class CoordinatorServer {
 
     /// Binds and serves until SIGINT/SIGTERM.
     public func run() throws {
-        runStartCPU = ThreadCPU.current()
-        journal = try JobJournal(directory: config.stateDirectory)
-        restoreJobs()
-        context = try ZMQContext()
-        if let security = config.security {
-            zap = try ZAPAuthenticator(context: context, security: security, log: log)
-        }
-        workerSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.workerEndpoint, domain: "workers",
-                                                            maxMessage: ClusterSockets.maxWorkerMessage(config))
-        clientSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.clientEndpoint, domain: "clients",
-                                                            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
-        if let endpoint = config.metricsEndpoint {
-            let socket = try ZMQSocket(context: context, type: .rep)
-            try socket.setMaxMessageSize(4096)
-            try socket.bind(endpoint)
-            metricsSocket = socket
-        }
+        try open()
         let line = "ready workers=\(try workerSocket.lastEndpoint) clients=\(try clientSocket.lastEndpoint)"
         log.info(line)
         onReady?(line)
@@ -96,38 +83,81 @@ public final class CoordinatorServer {
         log.info("stopping")
     }
 
+    /// Takes back the journal's jobs and binds the sockets, in `context` when given (an
+    /// in-process driver, such as the fuzzer, shares its context to reach inproc endpoints).
+    package func open(context given: ZMQContext? = nil) throws {
+        runStartCPU = ThreadCPU.current()
+        journal = try JobJournal(directory: config.stateDirectory)
+        restoreJobs()
+        context = try given ?? ZMQContext()
+        if let security = config.security {
+            zap = try ZAPAuthenticator(context: context, security: security, log: log)
+        }
+        workerSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.workerEndpoint, domain: "workers",
+                                                            maxMessage: ClusterSockets.maxWorkerMessage(config))
+        clientSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.clientEndpoint, domain: "clients",
+                                                            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
+        if let endpoint = config.metricsEndpoint {
+            let socket = try ZMQSocket(context: context, type: .rep)
+            try socket.setMaxMessageSize(ClusterSockets.maxMetricsRequest)
+            try socket.bind(endpoint)
+            metricsSocket = socket
+        }
+    }
+
+    /// One message as the sockets would hand it over (routing id first), then a tick: the
+    /// entry of in-process drivers.
+    package func handle(workerMessage frames: [[UInt8]]) { handleWorker(frames); tick() }
+    package func handle(clientMessage frames: [[UInt8]]) { handleClient(frames); tick() }
+    /// The metrics text, as the metrics socket answers it.
+    package func metricsText() -> String { metrics() }
+    /// Ends every job still open, stopping the threads they hold (in-process drivers, which
+    /// make many coordinators in one process).
+    package func endJobs() {
+        for job in jobs where job.state != .finished && job.state != .failed { job.end(.failed) }
+    }
+
     // MARK: Workers
 
     private func handleWorker(_ frames: [[UInt8]]) {
         guard frames.count >= 2 else { return dropped("a worker message without routing id") }
         let identity = frames[0]
-        let message = Array(frames.dropFirst())
-        guard case .success(let (kind, body)) = WireCodec.open(message) else {
-            if case .failure(let error) = WireCodec.open(message) { dropped("worker message: \(error)") }
-            answerOtherVersion(workerSocket, identity, message, asking: [.register], answer: .refuse)
+        let raw = Array(frames.dropFirst())
+        guard case .success(let (kind, body)) = WireCodec.open(raw) else {
+            if !answerOtherVersion(workerSocket, identity, raw, asking: [.register], answer: .refuse),
+               case .failure(let error) = WireCodec.open(raw) {
+                dropped("worker message: \(error)")
+            }
             return
+        }
+        // Decoded whole before anything is done: a malformed message changes nothing, and is
+        // no sign of life (docs/PROTOCOL.md, "Malformed messages").
+        enum Message { case register(Wire.Register), heartbeat, result(Wire.TileResult, [UInt8]), failure(Wire.TileFailure), goodbye }
+        let decoded: Result<Message, WireError>
+        switch kind {
+        case .register: decoded = WireCodec.decode(Wire.Register.self, body[0]).map { .register($0) }
+        case .heartbeat: decoded = .success(.heartbeat)
+        case .goodbye: decoded = .success(.goodbye)
+        case .result: decoded = WireCodec.result(body, maxSize: config.settings.tileSize).map { .result($0.0, $0.1) }
+        case .tileFailed: decoded = WireCodec.decode(Wire.TileFailure.self, body[0]).map { .failure($0) }
+        default: decoded = .failure(WireError("\(kind) is not a message workers send"))
+        }
+        let message: Message
+        switch decoded {
+        case .failure(let error): return dropped("worker message: \(error)")
+        case .success(let value): message = value
         }
         let now = Date()
-        if kind == .register {
-            guard case .success(let register) = WireCodec.decode(Wire.Register.self, body[0]) else { return dropped("malformed register") }
-            return registerWorker(identity, register, now: now)
-        }
+        if case .register(let register) = message { return registerWorker(identity, register, now: now) }
         guard registry.isRegistered(identity) else {
-            if kind == .heartbeat || kind == .result || kind == .tileFailed {
-                send(workerSocket, identity, WireCodec.frames(.registerAgain))
-            }
-            return
+            if case .goodbye = message { return }
+            return send(workerSocket, identity, WireCodec.frames(.registerAgain))
         }
         registry.heard(identity, at: now)
-        switch kind {
-        case .heartbeat: break
-        case .result:
-            switch WireCodec.result(body) {
-            case .success(let (result, map)): accept(result, map: map, from: identity)
-            case .failure(let error): dropped("result: \(error)")
-            }
-        case .tileFailed:
-            guard case .success(let failure) = WireCodec.decode(Wire.TileFailure.self, body[0]) else { return dropped("malformed tileFailed") }
+        switch message {
+        case .register, .heartbeat: break
+        case .result(let result, let map): accept(result, map: map, from: identity)
+        case .failure(let failure):
             guard let assignment = assignments[failure.request], assignment.worker == identity else { return }
             assignments[failure.request] = nil
             _ = registry.complete(failure.request, by: identity)
@@ -137,8 +167,6 @@ public final class CoordinatorServer {
         case .goodbye:
             log.info("worker \(registry.workers[identity]?.name ?? "?") left")
             lose(identity)
-        default:
-            dropped("unexpected \(kind) from a worker")
         }
     }
 
@@ -152,6 +180,12 @@ public final class CoordinatorServer {
         guard register.architecture == config.members[member].architecture else {
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
         }
+        guard register.tileSides.accepts(config.settings.tileSize) else {
+            let reason = "worker \(register.name) of member \(register.member) takes tile \(register.tileSides), not this cluster's \(config.settings.tileSize) (tile in \(config.source))"
+            log.warning("refused \(reason)")
+            tileRefusals[member] = reason
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
+        }
         if registry.isRegistered(identity) { lose(identity) }
         let kernels = register.kernels ?? ""
         let others = kernels.isEmpty ? [] : registry.otherKernels(of: member, than: kernels)
@@ -163,6 +197,7 @@ public final class CoordinatorServer {
         if !others.isEmpty {
             log.warning("worker \(register.name) computes with \(kernels), other workers of member \(register.member) with \(others.sorted().joined(separator: "; ")): their maps may differ in the last bits, so masks may too (docs/ENGINE.md)")
         }
+        tileRefusals[member] = nil
         log.info("worker \(register.name) joined for member \(register.member)")
         send(workerSocket, identity, WireCodec.frames(.welcome, Wire.Welcome(
             heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit)))
@@ -320,7 +355,8 @@ public final class CoordinatorServer {
         let names = missing.map { memberNames[$0] }.joined(separator: ", ")
         let since = job.waitingSince ?? now
         job.waitingSince = since
-        job.note = "waiting for a worker of member \(names)"
+        let refusals = missing.compactMap { tileRefusals[$0] }
+        job.note = "waiting for a worker of member \(names)" + (refusals.isEmpty ? "" : "; refused: " + refusals.joined(separator: "; "))
         if now.timeIntervalSince(since) > config.memberDeadline {
             fail(job, "no worker of member \(names) joined within \(Int(config.memberDeadline)) s")
         }
@@ -442,8 +478,12 @@ public final class CoordinatorServer {
         let identity = frames[0]
         let opened = WireCodec.open(Array(frames.dropFirst()))
         guard case .success(let (kind, body)) = opened else {
-            if case .failure(let error) = opened { dropped("client message: \(error)") }
-            answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .attach, .statusRequest], answer: .error)
+            // Every message a client sends and the coordinator cannot act on is answered
+            // with `error` (in the client's own framing when it speaks another version).
+            if !answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .attach, .statusRequest], answer: .error),
+               case .failure(let error) = opened {
+                replyError(identity, "malformed message: \(error)")
+            }
             return
         }
         switch kind {
@@ -451,7 +491,7 @@ public final class CoordinatorServer {
             guard case .success(let submit) = WireCodec.decode(Wire.Submit.self, body[0]) else { return replyError(identity, "malformed submit") }
             submitJob(identity, submit)
         case .chunk:
-            guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]) else { return dropped("malformed chunk") }
+            guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]) else { return replyError(identity, "malformed chunk") }
             receiveChunk(identity, chunk, body[1])
         case .fetch:
             guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]) else { return replyError(identity, "malformed fetch") }
@@ -468,7 +508,11 @@ public final class CoordinatorServer {
             send(clientSocket, identity, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
             if let finished = job.finished { send(clientSocket, identity, WireCodec.frames(.finished, finished)) }
             if job.state == .failed { send(clientSocket, identity, WireCodec.frames(.failed, Wire.Failed(job: job.id, reason: job.note ?? "failed"))) }
-            if job.state == .uploading { job.outstandingFetches.removeAll(); requestChunks(job) }
+            if job.state == .uploading {
+                job.outstandingFetches.removeAll()
+                job.lastUploadActivity = Date()
+                requestChunks(job)
+            }
         case .statusRequest:
             send(clientSocket, identity, WireCodec.frames(.statusReply, status()))
         default:
@@ -477,6 +521,9 @@ public final class CoordinatorServer {
     }
 
     private func submitJob(_ identity: [UInt8], _ submit: Wire.Submit) {
+        if let refusal = tileRefusals.sorted(by: { $0.key < $1.key }).first?.value {
+            return replyError(identity, "cannot segment: \(refusal)")
+        }
         let id = nextJobID
         nextJobID += 1
         let directory = journal.folder(of: id)
@@ -484,10 +531,11 @@ public final class CoordinatorServer {
             return replyError(identity, "cannot create \(directory): \(error.localizedDescription)")
         }
         // Read the slide in place when this machine sees the same file at that path.
-        let local = (try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest } ?? false
+        let local = FileDigest.isRegularFile(submit.path)
+            && ((try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest.lowercased() } ?? false)
         let name = String(submit.name.prefix(200))
         let job = SlideJob(id: id, name: name, client: identity, directory: directory,
-                           slidePath: local ? submit.path : directory + "/slide.tiff", size: submit.size, digest: submit.digest,
+                           slidePath: local ? submit.path : directory + "/slide.tiff", size: submit.size, digest: submit.digest.lowercased(),
                            upload: !local, members: config.members.count)
         jobs.append(job)
         persist(job)
@@ -516,7 +564,7 @@ public final class CoordinatorServer {
     private func receiveChunk(_ identity: [UInt8], _ chunk: Wire.Chunk, _ bytes: [UInt8]) {
         guard let job = job(chunk.job), job.state == .uploading, chunk.content == .slide,
               job.outstandingFetches.contains(chunk.offset), let handle = job.uploadHandle else {
-            return dropped("unexpected chunk")
+            return // not asked for: late, after an attach or a restart
         }
         let expected = min(UInt64(ClusterSockets.chunkBytes), job.slideSize - chunk.offset)
         guard UInt64(bytes.count) == expected else { return fail(job, "a chunk at \(chunk.offset) held \(bytes.count) bytes, not \(expected)") }
@@ -544,8 +592,8 @@ public final class CoordinatorServer {
     }
 
     private func checkUploads(_ now: Date) {
-        for job in jobs where job.state == .uploading && now.timeIntervalSince(job.lastUploadActivity) > 600 {
-            fail(job, "the upload stalled for 10 minutes")
+        for job in jobs where job.state == .uploading && now.timeIntervalSince(job.lastUploadActivity) > config.uploadTimeout {
+            fail(job, "no bytes of the upload came for \(Int(config.uploadTimeout)) s (upload_timeout)")
         }
     }
 
@@ -566,10 +614,14 @@ public final class CoordinatorServer {
     /// A peer of another protocol version that sends one of the kinds `asking` (a worker
     /// registering, a client submitting) is answered with `answer` and the reason, framed in
     /// its version, so it stops with a clear message instead of retrying unanswered.
-    private func answerOtherVersion(_ socket: ZMQSocket, _ identity: [UInt8], _ message: [[UInt8]], asking: [WireKind], answer: WireKind) {
+    /// Returns whether it answered.
+    @discardableResult
+    private func answerOtherVersion(_ socket: ZMQSocket, _ identity: [UInt8], _ message: [[UInt8]], asking: [WireKind], answer: WireKind) -> Bool {
         guard let first = message.first, let peer = WireHeader.otherVersion(first), asking.contains(where: { $0.rawValue == peer.kind }),
-              let reason = try? JSONEncoder().encode(Wire.Reason("protocol version \(peer.version) is not this coordinator's \(WireHeader.version): run the same Tessera release everywhere")) else { return }
+              let reason = try? JSONEncoder().encode(Wire.Reason("protocol version \(peer.version) is not this coordinator's \(WireHeader.version): run the same Tessera release everywhere")) else { return false }
+        dropped("a \(socket === clientSocket ? "client" : "worker") of protocol version \(peer.version)")
         send(socket, identity, [WireHeader.frame(answer, version: peer.version), [UInt8](reason)])
+        return true
     }
 
     private func replyError(_ identity: [UInt8], _ reason: String) {

@@ -8,7 +8,7 @@ import Shared
 /// running run again from their first tile (the mask is the same), and uploads start over
 /// when their client attaches again. The state directory is locked, so two coordinators
 /// cannot share it.
-struct JobJournal {
+final class JobJournal {
     /// One job as written to disk.
     struct Record: Codable, Equatable {
         var id: UInt64
@@ -28,7 +28,7 @@ struct JobJournal {
     }
 
     let directory: String
-    /// Held open for the process's life: the lock on the state directory.
+    /// Held open while the journal lives: the lock on the state directory.
     private let lock: Int32
 
     /// Creates the state directory if needed and locks it.
@@ -44,6 +44,9 @@ struct JobJournal {
         }
         lock = fd
     }
+
+    /// Closing the file releases the lock.
+    deinit { close(lock) }
 
     /// The folder of job `id`.
     func folder(of id: UInt64) -> String { directory + "/job-\(id)" }

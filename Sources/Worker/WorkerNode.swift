@@ -15,25 +15,30 @@ public final class WorkerNode {
     public let member: ClusterConfig.Member
     public let endpoint: String
     private let predictor: TilePredictor
-    private let digest: String
     private let log: Log
-    private let name: String
+    /// What this worker tells the coordinator when it registers.
+    private let registration: Wire.Register
 
     /// Loads the member named `memberName`; fails (before any connection) when the member
-    /// is unknown or its model or weights cannot be loaded.
-    public init(config: ClusterConfig, memberName: String, endpoint: String? = nil) throws {
+    /// is unknown or its model or weights cannot be loaded. `threads` is what a tile is
+    /// computed with, announced when registering.
+    public init(config: ClusterConfig, memberName: String, endpoint: String? = nil, threads: Int) throws {
         self.config = config
         member = try config.member(named: memberName)
         self.endpoint = endpoint ?? config.workerEndpoint
         predictor = try MemberFactory.make(member)
         try predictor.check(tileSize: config.settings.tileSize)
-        digest = try member.weights.map(FileDigest.full) ?? ""
-        if let pinned = member.digest, pinned != digest {
+        let digest = try member.weights.map(FileDigest.full) ?? ""
+        if let pinned = member.digest, pinned.lowercased() != digest {
             throw TesseraError(member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)")
         }
         let host = ProcessInfo.processInfo.hostName
-        name = "\(member.name)@\(host):\(getpid())"
+        let name = "\(member.name)@\(host):\(getpid())"
         log = Log("worker \(name)")
+        registration = Wire.Register(
+            protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture, weightsDigest: digest,
+            threads: threads, name: name,
+            tileSides: predictor.tileSides(maximum: config.settings.tileSize), kernels: KernelSet.summary)
     }
 
     /// Serves until SIGINT/SIGTERM; throws when the coordinator refuses this worker.
@@ -44,76 +49,43 @@ public final class WorkerNode {
         try serve(context: context, compute: compute)
     }
 
+    /// Moves bytes between the socket, the compute thread and `WorkerLink`, which decides.
     private func serve(context: ZMQContext, compute: ComputeThread) throws {
         let maxIncoming = Int64(config.settings.tileSize * config.settings.tileSize * 3 + 4096)
-        var interval = config.heartbeatInterval
-        var liveness = config.heartbeatLiveness
-        var backoff = 1.0
-        var socket = try connect(context, maxIncoming)
-        var lastHeard = Date()
-        var lastSent = Date()
-        var registered = false
+        var link = WorkerLink(registration: registration, maxTileSize: config.settings.tileSize,
+                              interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, now: Date())
         log.info("connecting to \(endpoint)")
+        var socket = try connect(context, maxIncoming)
+        var actions = link.reconnected(at: Date())
         while !StopSignal.requested {
+            while !actions.isEmpty {
+                switch actions.removeFirst() {
+                case .send(let frames): offer(frames, on: socket)
+                case .compute(let request, let pixels): compute.submit(request, pixels: pixels)
+                case .dropped(let reason): log.warning("dropped a message from the coordinator: \(reason)")
+                case .note(let text): log.info(text)
+                case .stop(let reason): throw TesseraError("coordinator", "refused this worker: \(reason)")
+                case .reconnect(let wait):
+                    let until = Date().addingTimeInterval(wait)
+                    while Date() < until && !StopSignal.requested { usleep(50_000) }
+                    socket = try connect(context, maxIncoming)
+                    actions = link.reconnected(at: Date())
+                }
+            }
             let ready = try ZMQPoller.pollIn([socket, compute.doorbell], timeoutMilliseconds: 50)
             if ready[0], let frames = try socket.receive(dontWait: true) {
-                switch WireCodec.open(frames) {
-                case .failure(let error):
-                    log.warning("dropped a message from the coordinator: \(error)")
-                case .success(let (kind, body)):
-                    lastHeard = Date()
-                    switch kind {
-                    case .welcome:
-                        if case .success(let welcome) = WireCodec.decode(Wire.Welcome.self, body[0]) {
-                            interval = Double(welcome.heartbeatMilliseconds) / 1000
-                            liveness = welcome.liveness
-                            registered = true
-                            backoff = 1
-                            log.info("registered with the coordinator (credit \(welcome.credit))")
-                        }
-                    case .refuse:
-                        let reason = (try? WireCodec.decode(Wire.Reason.self, body[0]).get().reason) ?? "no reason given"
-                        throw TesseraError("coordinator", "refused this worker: \(reason)")
-                    case .registerAgain:
-                        registered = false
-                        offer(registerFrames(), on: socket)
-                        lastSent = Date()
-                    case .heartbeat:
-                        break
-                    case .tile:
-                        // Checked here so the compute thread only sees well-formed tiles.
-                        switch WireCodec.tile(body, maxSize: config.settings.tileSize) {
-                        case .failure(let error): log.warning("dropped a tile: \(error)")
-                        case .success(let (request, pixels)): compute.submit(request, pixels: pixels)
-                        }
-                    default:
-                        log.warning("dropped an unexpected \(kind) message")
-                    }
-                }
+                actions += link.received(frames, at: Date())
             }
             if ready[1] {
                 // A result that cannot go now is lost; the coordinator gives its tile to
                 // another worker once it counts this one gone.
-                for frames in compute.takeResults() { offer(frames, on: socket) }
-                lastSent = Date()
+                let results = compute.takeResults()
+                for frames in results { offer(frames, on: socket) }
+                link.answered(results.count, at: Date())
             }
-            let now = Date()
-            if now.timeIntervalSince(lastSent) >= interval {
-                offer(registered ? WireCodec.frames(.heartbeat) : registerFrames(), on: socket)
-                lastSent = now
-            }
-            if now.timeIntervalSince(lastHeard) > interval * Double(liveness) {
-                log.warning("no word from the coordinator for \(String(format: "%.1f", now.timeIntervalSince(lastHeard))) s; reconnecting in \(Int(backoff)) s")
-                let until = Date().addingTimeInterval(backoff)
-                while Date() < until && !StopSignal.requested { usleep(50_000) }
-                backoff = min(backoff * 2, 32)
-                socket = try connect(context, maxIncoming)
-                registered = false
-                lastHeard = Date()
-                lastSent = Date()
-            }
+            actions += link.tick(at: Date())
         }
-        if registered { offer(WireCodec.frames(.goodbye), on: socket) }
+        if let goodbye = link.goodbye { offer(goodbye, on: socket) }
         log.info("stopped")
     }
 
@@ -125,16 +97,9 @@ public final class WorkerNode {
         }
     }
 
+    /// A DEALER with a fresh routing id (`w-` and a UUID), set before it connects.
     private func connect(_ context: ZMQContext, _ maxIncoming: Int64) throws -> ZMQSocket {
-        let socket = try ClusterSockets.dealer(context, config: config, endpoint: endpoint, role: .worker, maxMessage: maxIncoming)
-        try socket.setRoutingID(Array("w-\(UUID().uuidString)".utf8))
-        offer(registerFrames(), on: socket)
-        return socket
-    }
-
-    private func registerFrames() -> [[UInt8]] {
-        WireCodec.frames(.register, Wire.Register(
-            protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture,
-            weightsDigest: digest, threads: ProcessInfo.processInfo.activeProcessorCount, name: name, kernels: KernelSet.summary))
+        try ClusterSockets.dealer(context, config: config, endpoint: endpoint, role: .worker, maxMessage: maxIncoming,
+                                  routingID: Array("w-\(UUID().uuidString.lowercased())".utf8))
     }
 }

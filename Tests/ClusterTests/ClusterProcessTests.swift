@@ -286,7 +286,8 @@ import ZeroMQ
             try socket.connect(endpoint)
             for message in garbage { try socket.send(message) }
             // And a well-formed register for a member that does not exist.
-            try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: Int(WireHeader.version), member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder")))
+            try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: Int(WireHeader.version), member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder",
+                                                                                  tileSides: Wire.TileSides(multiple: 1, minimum: 16, maximum: 128))))
             sockets.append(socket)
         }
         withExtendedLifetime(sockets) { usleep(500_000) }

@@ -30,10 +30,62 @@ import Testing
     }
 
     @Test func controlMessagesRoundTrip() throws {
-        let submit = Wire.Submit(name: "a.tiff", path: "/x/a.tiff", size: 123, digest: "00ff")
+        let submit = Wire.Submit(name: "a.tiff", path: "/x/a.tiff", size: 123, digest: "00ff00ff00ff00FF")
         guard case .success(let (kind, body)) = WireCodec.open(WireCodec.frames(.submit, submit)) else { Issue.record("no"); return }
         #expect(kind == .submit)
         #expect(try WireCodec.decode(Wire.Submit.self, body[0]).get() == submit)
+    }
+
+    /// Finding 1 of the hardening review: a result whose side is 2³¹ or more overflowed
+    /// side × side × bytes a pixel and killed the coordinator.
+    @Test(arguments: [UInt32(1) << 31, UInt32.max, 4097])
+    func resultsLargerThanATileAreRefusedNotTrapped(side: UInt32) {
+        for encoding in [MapEncoding.uint8, .float16] {
+            let result = Wire.TileResult(job: 1, request: 1, row: 0, column: 0, size: side, encoding: encoding, inset: 0)
+            let frames = WireCodec.frames(result, map: [1, 2, 3, 4])
+            #expect(throws: WireError.self) { try WireCodec.result(Array(frames.dropFirst())).get() }
+            #expect(throws: WireError.self) { try WireCodec.result(Array(frames.dropFirst()), maxSize: 512).get() }
+        }
+    }
+
+    /// Values out of their documented range make a body malformed, whatever JSON allowed.
+    @Test(arguments: [
+        (WireKind.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":18446744073709551615,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
+        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":0,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
+        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"xyz","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
+        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":0,"minimum":16,"maximum":64}}"#),
+        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":64,"maximum":16}}"#),
+        (.register, #"{"protocolVersion":3,"member":"","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
+        (.welcome, #"{"heartbeatMilliseconds":9223372036854775807,"liveness":3,"credit":4}"#),
+        (.welcome, #"{"heartbeatMilliseconds":1000,"liveness":9223372036854775807,"credit":4}"#),
+        (.welcome, #"{"heartbeatMilliseconds":1000,"liveness":3,"credit":0}"#),
+        (.welcome, #"{"heartbeatMilliseconds":1000,"liveness":3,"credit":-4}"#),
+        (.submit, #"{"name":"a","path":"/a","size":18446744073709551615,"digest":"0123456789abcdef"}"#),
+        (.submit, #"{"name":"a","path":"/a","size":0,"digest":"0123456789abcdef"}"#),
+        (.submit, #"{"name":"a","path":"/a","size":10,"digest":"0123"}"#),
+        (.fetch, #"{"job":1,"content":"mask","offset":0,"size":0}"#),
+        (.fetch, #"{"job":1,"content":"mask","offset":0,"size":1048577}"#),
+        (.fetch, #"{"job":1,"content":"pixels","offset":0,"size":10}"#),
+        (.refuse, #"{}"#), (.refuse, #"{"reason":5}"#), (.refuse, #""nope""#), (.refuse, ""),
+    ])
+    func outOfRangeBodiesAreMalformed(kind: WireKind, json: String) {
+        let body = Array(json.utf8)
+        let decoded: Result<Void, WireError>
+        switch kind {
+        case .register: decoded = WireCodec.decode(Wire.Register.self, body).map { _ in }
+        case .welcome: decoded = WireCodec.decode(Wire.Welcome.self, body).map { _ in }
+        case .submit: decoded = WireCodec.decode(Wire.Submit.self, body).map { _ in }
+        case .fetch: decoded = WireCodec.decode(Wire.Fetch.self, body).map { _ in }
+        default: decoded = WireCodec.decode(Wire.Reason.self, body).map { _ in }
+        }
+        #expect(throws: WireError.self) { try decoded.get() }
+    }
+
+    /// Kinds without a body take an empty body frame only.
+    @Test(arguments: [WireKind.heartbeat, .goodbye, .registerAgain, .statusRequest])
+    func bodilessKindsRefuseABody(kind: WireKind) {
+        #expect(throws: Never.self) { try WireCodec.open(WireCodec.frames(kind)).get() }
+        #expect(throws: WireError.self) { try WireCodec.open([WireHeader.frame(kind), [0x7B, 0x7D]]).get() }
     }
 
     @Test(arguments: [

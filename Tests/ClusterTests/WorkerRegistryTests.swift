@@ -46,8 +46,8 @@ import Shared
         #expect(registry.otherKernels(of: 0, than: "AVX2, OpenBLAS Haswell").isEmpty)
         #expect(registry.otherKernels(of: 0, than: "baseline, OpenBLAS Prescott") == ["AVX2, OpenBLAS Haswell"])
         #expect(registry.otherKernels(of: 1, than: "AVX2, OpenBLAS Haswell") == ["baseline, OpenBLAS Prescott"])
-        // A register without the field (an older worker) still decodes.
-        let old = #"{"protocolVersion":1,"member":"m","architecture":"constant","weightsDigest":"","threads":2,"name":"w"}"#
+        // A register without the optional field still decodes.
+        let old = #"{"protocolVersion":3,"member":"m","architecture":"constant","weightsDigest":"","threads":2,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
         let decoded = try JSONDecoder().decode(Wire.Register.self, from: Data(old.utf8))
         #expect(decoded.kernels == nil && decoded.member == "m")
     }

@@ -49,11 +49,8 @@ public final class CNNModel: TilePredictor {
         return recorder.order
     }
 
-    public func check(tileSize: Int) throws {
-        guard tileSize % network.alignment == 0 else {
-            throw TesseraError(name, "tiles must be a multiple of \(network.alignment) pixels, not \(tileSize)")
-        }
-    }
+    /// The network's total stride: every resolution it halves to must be whole.
+    public var tileMultiple: Int { network.alignment }
 
     public func predict(_ tile: PixelImage) throws -> [Float] {
         let input = Tensor(rgb: tile.pixels, width: tile.width, height: tile.height, mean: mean, std: std)

@@ -14,11 +14,8 @@ public final class StainModel: TilePredictor {
         self.radius = radius
     }
 
-    public func check(tileSize: Int) throws {
-        guard tileSize > 2 * radius else {
-            throw TesseraError("stain", "tiles of \(tileSize) pixels are too small for its \(2 * radius + 1)-pixel neighbourhood")
-        }
-    }
+    /// Tiles must hold its whole neighbourhood.
+    public var minimumTileSide: Int { 2 * radius + 1 }
 
     public func predict(_ tile: PixelImage) throws -> [Float] {
         let w = tile.width, h = tile.height

@@ -47,6 +47,9 @@ public struct ClusterConfig: Sendable, Equatable {
     /// Seconds a finished or failed job's mask, RLE and record are kept (for `--attach`
     /// and `status`) after it ended or its result was last fetched.
     public var keepResults: Double = 7 * 24 * 3600
+    /// Seconds an upload may go without a byte arriving (from its submit or attach on)
+    /// before its job fails.
+    public var uploadTimeout: Double = 600
     /// Tiles sent but not answered per worker.
     public var workerCredit = 4
     /// Threads decoding a job's slide; nil: `defaultSlideReaders`.
@@ -164,7 +167,8 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("coordinator", "state"): stateDirectory = value
             case ("coordinator", "member_deadline"): memberDeadline = try double(0.1...1e7)
             case ("coordinator", "keep_results"): keepResults = try double(1...1e9)
-            case ("coordinator", "worker_credit"): workerCredit = try int(1...64)
+            case ("coordinator", "upload_timeout"): uploadTimeout = try double(1...1e7)
+            case ("coordinator", "worker_credit"): workerCredit = try int(WireLimits.credit)
             case ("coordinator", "slide_readers"):
                 if value == "auto" {
                     slideReaders = nil
@@ -174,7 +178,7 @@ public struct ClusterConfig: Sendable, Equatable {
                     }
                     slideReaders = count
                 }
-            case ("inference", "tile"): settings.tileSize = try int(16...4096)
+            case ("inference", "tile"): settings.tileSize = try int(WireLimits.tileSide)
             case ("inference", "margin"): settings.margin = try int(0...2047)
             case ("inference", "stride"): settings.stride = try int(1...4096)
             case ("inference", "window"):
@@ -187,8 +191,8 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("inference", "maps"):
                 guard let maps = MapEncoding(name: value) else { throw fail("maps must be uint8 or float16") }
                 settings.maps = maps
-            case ("heartbeat", "interval"): heartbeatInterval = try double(0.05...60)
-            case ("heartbeat", "liveness"): heartbeatLiveness = try int(2...100)
+            case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
+            case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
             case ("security", _):
                 guard ["coordinator_public", "coordinator_secret", "worker_public", "worker_secret", "client_public", "client_secret"].contains(key) else {
                     throw fail("unknown key \(key) in [security]")

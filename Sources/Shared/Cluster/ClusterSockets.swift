@@ -9,6 +9,10 @@ public enum ClusterSockets {
         Int64(config.settings.tileSize * config.settings.tileSize * 2 + 4096)
     }
 
+    /// The largest request the metrics socket accepts; a larger one makes libzmq drop the
+    /// connection.
+    public static let maxMetricsRequest: Int64 = 4096
+
     /// Upload and download chunk size.
     public static let chunkBytes = 1 << 20
 
@@ -32,10 +36,13 @@ public enum ClusterSockets {
         return socket
     }
 
-    /// A DEALER connected to the coordinator, as a worker or a client.
-    public static func dealer(_ context: ZMQContext, config: ClusterConfig, endpoint: String, role: Role, maxMessage: Int64) throws -> ZMQSocket {
+    /// A DEALER connected to the coordinator, as a worker or a client; `routingID`, when
+    /// given, is set before connecting (libzmq ignores one set after).
+    public static func dealer(_ context: ZMQContext, config: ClusterConfig, endpoint: String, role: Role, maxMessage: Int64,
+                              routingID: [UInt8]? = nil) throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .dealer)
         try socket.setMaxMessageSize(maxMessage)
+        if let routingID { try socket.setRoutingID(routingID) }
         if let security = config.security {
             let (publicKey, secretKey) = role == .worker ? (security.workerPublic, security.workerSecret) : (security.clientPublic, security.clientSecret)
             guard let secretKey else {

@@ -4,15 +4,32 @@ public protocol TilePredictor: AnyObject {
     /// A short name for logs and errors, e.g. "constant" or "effunet-b5".
     var name: String { get }
 
-    /// Throws when the model cannot take tiles of side `tileSize` (a CNN's input must be
-    /// a multiple of its total stride, for instance).
-    func check(tileSize: Int) throws
+    /// Tile sides must be a multiple of this (a CNN's total stride, for instance).
+    var tileMultiple: Int { get }
+
+    /// The smallest tile side it can take.
+    var minimumTileSide: Int { get }
 
     /// Probabilities in [0, 1] for an RGB tile (3 channels): `width × height` values,
-    /// row-major.
+    /// row-major. The tile's sides are ones `tileSides` accepts.
     func predict(_ tile: PixelImage) throws -> [Float]
 }
 
 extension TilePredictor {
-    public func check(tileSize: Int) throws {}
+    public var tileMultiple: Int { 1 }
+    public var minimumTileSide: Int { 1 }
+
+    /// The sides it takes up to `maximum` (what a worker announces when it registers).
+    public func tileSides(maximum: Int) -> Wire.TileSides {
+        let minimum = max(minimumTileSide, tileMultiple, WireLimits.tileSide.lowerBound)
+        return Wire.TileSides(multiple: tileMultiple, minimum: min(minimum, maximum), maximum: maximum)
+    }
+
+    /// Throws, saying what it takes, when it cannot take tiles of side `tileSize`.
+    public func check(tileSize: Int) throws {
+        guard tileSize >= minimumTileSide, tileSize % tileMultiple == 0 else {
+            let sides = tileMultiple == 1 ? "at least \(minimumTileSide) pixels" : "multiples of \(tileMultiple) pixels, at least \(max(minimumTileSide, tileMultiple))"
+            throw TesseraError(name, "takes tile sides of \(sides), not \(tileSize)")
+        }
+    }
 }

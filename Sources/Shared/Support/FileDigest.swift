@@ -11,6 +11,13 @@ public enum FileDigest {
         return hash.hex
     }
 
+    /// Whether `path` is an absolute path to a regular file: only such a file is read in
+    /// place (a FIFO or device named by a peer would block or never end).
+    public static func isRegularFile(_ path: String) -> Bool {
+        guard path.hasPrefix("/"), let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return false }
+        return attributes[.type] as? FileAttributeType == .typeRegular
+    }
+
     /// A quick digest of a large file: its size and three 1 MiB samples (start, middle,
     /// end). Enough to tell whether two machines see the same slide at a path.
     public static func sampled(_ path: String) throws -> (size: UInt64, digest: String) {

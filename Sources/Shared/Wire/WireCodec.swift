@@ -3,11 +3,16 @@ import Foundation
 /// Turns `Wire` values into ZeroMQ frames and back, checking everything on the way in.
 ///
 /// A message is: header frame (`WireHeader`), a body frame (JSON, or a fixed binary header
-/// for tiles and results), and for some kinds a payload frame. Decoding never traps: a
-/// malformed message yields a `WireError` for the caller to log and drop.
+/// for tiles and results), and for some kinds a payload frame. Decoding is total: whatever
+/// the bytes, it returns a value inside `WireLimits` or a `WireError` for the caller to log,
+/// count and drop; no arithmetic on wire values can overflow and nothing it allocates is
+/// larger than the frames it was given.
 public enum WireCodec {
     /// The largest JSON body accepted.
     public static let maxBodyBytes = 1 << 20
+
+    /// The kinds whose body frame must be empty.
+    static let bodiless: Set<WireKind> = [.heartbeat, .goodbye, .registerAgain, .statusRequest]
 
     // MARK: Encoding
 
@@ -57,17 +62,21 @@ public enum WireCodec {
                 return .failure(.init("\(kind) needs \(expected + 1) frames, got \(frames.count)"))
             }
             guard rest[0].count <= maxBodyBytes else { return .failure(.init("\(kind) body of \(rest[0].count) bytes is too large")) }
+            guard !bodiless.contains(kind) || rest[0].isEmpty else { return .failure(.init("\(kind) has a body of \(rest[0].count) bytes; it takes none")) }
             return .success((kind, rest))
         }
     }
 
-    /// A JSON body as `T`.
-    public static func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) -> Result<T, WireError> {
+    /// A JSON body as `T`, with every field inside its bounds.
+    public static func decode<T: WireBody>(_ type: T.Type, _ body: [UInt8]) -> Result<T, WireError> {
+        let value: T
         do {
-            return .success(try JSONDecoder().decode(T.self, from: Data(body)))
+            value = try JSONDecoder().decode(T.self, from: Data(body))
         } catch {
             return .failure(.init("malformed \(T.self) body"))
         }
+        if let flaw = value.flaw { return .failure(.init("\(T.self): \(flaw)")) }
+        return .success(value)
     }
 
     /// A tile request's header and pixels, checked against the size limit.
@@ -89,14 +98,15 @@ public enum WireCodec {
                                           inset: inset), frames[1]))
     }
 
-    /// A result's header and map, checked for consistency.
-    public static func result(_ frames: [[UInt8]]) -> Result<(Wire.TileResult, [UInt8]), WireError> {
+    /// A result's header and map, checked for consistency and against the size limit.
+    public static func result(_ frames: [[UInt8]], maxSize: Int = WireLimits.tileSide.upperBound) -> Result<(Wire.TileResult, [UInt8]), WireError> {
         var reader = ByteReader(frames[0])
         guard let job = reader.u64(), let request = reader.u64(), let row = reader.u32(), let column = reader.u32(),
               let size = reader.u32(), let encodingCode = reader.u8(), let inset = reader.u32(), reader.atEnd else {
             return .failure(.init("result header is not 33 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
+        guard size >= 1, Int(size) <= maxSize else { return .failure(.init("result size \(size) outside 1…\(maxSize)")) }
         if let error = insetError(inset, size: size) { return .failure(error) }
         let side = Int(size) - 2 * Int(inset)
         guard frames[1].count == side * side * encoding.bytesPerPixel else {

@@ -1,45 +1,77 @@
 import Foundation
 
 /// The bodies of Tessera's messages: plain values, kept apart from their byte encoding
-/// (`WireCodec`). Control messages are JSON objects with exactly these fields; tiles and
-/// results have fixed little-endian headers, since thousands travel each second.
+/// (`WireCodec`). Control messages are JSON objects with exactly these fields, each
+/// checked against `WireLimits` as it is decoded (`WireBody.flaw`); tiles and results have
+/// fixed little-endian headers, since thousands travel each second.
 public enum Wire {
     // MARK: Worker link
 
     /// A worker introduces itself. `protocolVersion` repeats the header's for clarity.
-    public struct Register: Codable, Sendable, Equatable {
+    public struct Register: WireBody, Equatable {
         public var protocolVersion: Int
         public var member: String
         public var architecture: String
         /// Hex digest of the weights file ("" when the model has none).
         public var weightsDigest: String
+        /// Threads the worker computes a tile with (its `--threads`).
         public var threads: Int
         /// A name for logs: host and process id.
         public var name: String
+        /// The tile sides its member can take.
+        public var tileSides: TileSides
         /// The kernels its maps come from, e.g. "AVX2, OpenBLAS Haswell": workers of one member
         /// that differ here may differ in the last bits of their maps. Optional (absent: unknown).
         public var kernels: String?
         public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
-                    kernels: String? = nil) {
+                    tileSides: TileSides, kernels: String? = nil) {
             self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
-            self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.kernels = kernels
+            self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.tileSides = tileSides; self.kernels = kernels
+        }
+        public var flaw: String? {
+            WireRule.first(WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
+                           WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
+                           WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) })
+        }
+    }
+
+    /// The tile sides a member can take: multiples of `multiple` from `minimum` to `maximum`.
+    public struct TileSides: WireBody, Equatable, CustomStringConvertible {
+        public var multiple: Int
+        public var minimum: Int
+        public var maximum: Int
+        public init(multiple: Int, minimum: Int, maximum: Int) { self.multiple = multiple; self.minimum = minimum; self.maximum = maximum }
+        public func accepts(_ side: Int) -> Bool { side >= minimum && side <= maximum && side % multiple == 0 }
+        public var description: String {
+            multiple == 1 ? "sides from \(minimum) to \(maximum) pixels" : "sides that are multiples of \(multiple) from \(minimum) to \(maximum) pixels"
+        }
+        public var flaw: String? {
+            WireRule.first(WireRule.range("tileSides.multiple", multiple, 1...WireLimits.tileSide.upperBound),
+                           WireRule.range("tileSides.minimum", minimum, WireLimits.tileSide),
+                           WireRule.range("tileSides.maximum", maximum, WireLimits.tileSide),
+                           maximum >= minimum ? nil : "tileSides.maximum \(maximum) is below its minimum \(minimum)")
         }
     }
 
     /// The coordinator accepts a worker and says how it will talk to it.
-    public struct Welcome: Codable, Sendable, Equatable {
+    public struct Welcome: WireBody, Equatable {
         public var heartbeatMilliseconds: Int
         public var liveness: Int
         public var credit: Int
         public init(heartbeatMilliseconds: Int, liveness: Int, credit: Int) {
             self.heartbeatMilliseconds = heartbeatMilliseconds; self.liveness = liveness; self.credit = credit
         }
+        public var flaw: String? {
+            WireRule.first(WireRule.range("heartbeatMilliseconds", heartbeatMilliseconds, WireLimits.heartbeatMilliseconds),
+                           WireRule.range("liveness", liveness, WireLimits.liveness), WireRule.range("credit", credit, WireLimits.credit))
+        }
     }
 
     /// A refusal or error with its reason.
-    public struct Reason: Codable, Sendable, Equatable {
+    public struct Reason: WireBody, Equatable {
         public var reason: String
         public init(_ reason: String) { self.reason = reason }
+        public var flaw: String? { WireRule.text("reason", reason, max: WireLimits.reasonBytes) }
     }
 
     /// A tile to predict (header of `tile`; the RGB pixels follow as the payload frame).
@@ -79,18 +111,19 @@ public enum Wire {
     }
 
     /// A tile the worker could not predict.
-    public struct TileFailure: Codable, Sendable, Equatable {
+    public struct TileFailure: WireBody, Equatable {
         public var job: UInt64
         public var request: UInt64
         public var reason: String
         public init(job: UInt64, request: UInt64, reason: String) { self.job = job; self.request = request; self.reason = reason }
+        public var flaw: String? { WireRule.text("reason", reason, max: WireLimits.reasonBytes) }
     }
 
     // MARK: Client link
 
     /// A client submits a slide. The coordinator reads `path` itself when it sees a file
     /// there of `size` bytes with the same `digest`; otherwise it fetches the bytes.
-    public struct Submit: Codable, Sendable, Equatable {
+    public struct Submit: WireBody, Equatable {
         public var name: String
         public var path: String
         public var size: UInt64
@@ -98,10 +131,14 @@ public enum Wire {
         public init(name: String, path: String, size: UInt64, digest: String) {
             self.name = name; self.path = path; self.size = size; self.digest = digest
         }
+        public var flaw: String? {
+            WireRule.first(WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
+                           WireRule.digest("digest", digest))
+        }
     }
 
     /// The job a submission became, and whether its bytes will be fetched.
-    public struct Accepted: Codable, Sendable, Equatable {
+    public struct Accepted: WireBody, Equatable {
         public var job: UInt64
         public var upload: Bool
         public init(job: UInt64, upload: Bool) { self.job = job; self.upload = upload }
@@ -113,7 +150,7 @@ public enum Wire {
     }
 
     /// A request for `size` bytes of a job's content from `offset`.
-    public struct Fetch: Codable, Sendable, Equatable {
+    public struct Fetch: WireBody, Equatable {
         public var job: UInt64
         public var content: Content
         public var offset: UInt64
@@ -121,10 +158,14 @@ public enum Wire {
         public init(job: UInt64, content: Content, offset: UInt64, size: UInt64) {
             self.job = job; self.content = content; self.offset = offset; self.size = size
         }
+        public var flaw: String? {
+            WireRule.first(WireRule.range("size", size, 1...UInt64(WireLimits.chunkBytes)),
+                           WireRule.range("offset", offset, 0...WireLimits.slideBytes.upperBound))
+        }
     }
 
     /// Bytes of a job's content from `offset` (the bytes are the payload frame).
-    public struct Chunk: Codable, Sendable, Equatable {
+    public struct Chunk: WireBody, Equatable {
         public var job: UInt64
         public var content: Content
         public var offset: UInt64
@@ -132,9 +173,9 @@ public enum Wire {
     }
 
     /// A job's state, sent to its client while it lasts.
-    public struct Progress: Codable, Sendable, Equatable {
+    public struct Progress: WireBody, Equatable {
         public var job: UInt64
-        /// uploading, queued, running, waiting, finished, failed.
+        /// uploading, queued, running, finalizing, finished, failed.
         public var state: String
         public var tilesDone: Int
         public var tilesTotal: Int
@@ -148,10 +189,15 @@ public enum Wire {
             self.job = job; self.state = state; self.tilesDone = tilesDone; self.tilesTotal = tilesTotal
             self.memberDone = memberDone; self.memberNames = memberNames; self.secondsLeft = secondsLeft; self.note = note
         }
+        public var flaw: String? {
+            WireRule.first(WireRule.range("tilesDone", tilesDone, 0...Int.max), WireRule.range("tilesTotal", tilesTotal, 0...Int.max),
+                           memberDone.count == memberNames.count ? nil : "memberDone and memberNames differ in length",
+                           memberDone.allSatisfy { $0 >= 0 } ? nil : "memberDone holds a negative count")
+        }
     }
 
     /// A finished job: sizes of what can be fetched.
-    public struct Finished: Codable, Sendable, Equatable {
+    public struct Finished: WireBody, Equatable {
         public var job: UInt64
         public var width: Int
         public var height: Int
@@ -162,23 +208,27 @@ public enum Wire {
             self.job = job; self.width = width; self.height = height; self.foregroundPixels = foregroundPixels
             self.maskBytes = maskBytes; self.rleBytes = rleBytes
         }
+        public var flaw: String? {
+            WireRule.first(WireRule.range("width", width, 1...Int(UInt32.max)), WireRule.range("height", height, 1...Int(UInt32.max)),
+                           WireRule.range("foregroundPixels", foregroundPixels, 0...Int.max))
+        }
     }
 
     /// A failed job and why.
-    public struct Failed: Codable, Sendable, Equatable {
+    public struct Failed: WireBody, Equatable {
         public var job: UInt64
         public var reason: String
         public init(job: UInt64, reason: String) { self.job = job; self.reason = reason }
     }
 
     /// A client asks to follow a job again (after a disconnect).
-    public struct Attach: Codable, Sendable, Equatable {
+    public struct Attach: WireBody, Equatable {
         public var job: UInt64
         public init(job: UInt64) { self.job = job }
     }
 
     /// What `tessera status` shows.
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: WireBody, Equatable {
         public struct Worker: Codable, Sendable, Equatable {
             public var name: String
             public var member: String

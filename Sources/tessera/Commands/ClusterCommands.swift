@@ -50,7 +50,7 @@ struct WorkerCommand: ParsableCommand {
         StopSignal.install()
         HeapRetention.enableOnce()
         CNNModel.setThreads(threads)
-        let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator)
+        let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator, threads: threads)
         try node.run()
     }
 }

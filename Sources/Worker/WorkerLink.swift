@@ -1,0 +1,148 @@
+import Foundation
+import Shared
+
+/// A worker's side of the worker link (docs/PROTOCOL.md) as a state machine: it takes what
+/// the coordinator sent and the passing of time, and returns what to do — send, compute,
+/// reconnect, stop. No sockets or threads, so every rule is unit-tested and fuzzed alone;
+/// `WorkerNode` drives it.
+///
+/// It is total: no message, however malformed or hostile, makes it trap, stop (but a
+/// well-formed `refuse`), allocate beyond the message, or give up its liveness guarantee —
+/// a silent coordinator is noticed within `WireLimits`' largest interval × liveness.
+public struct WorkerLink: Sendable {
+    public enum Action: Equatable, Sendable {
+        /// Frames to send to the coordinator.
+        case send([[UInt8]])
+        /// A well-formed tile, in the sides this member takes, to predict; answer with
+        /// `answered` once its result or failure has been sent.
+        case compute(Wire.TileRequest, pixels: [UInt8])
+        /// Close the socket, wait this many seconds, connect afresh and call `reconnected`.
+        case reconnect(after: Double)
+        /// The coordinator refused this worker: stop with this reason.
+        case stop(String)
+        /// A message was dropped (logged and counted by the driver).
+        case dropped(String)
+        /// Something worth a line in the log.
+        case note(String)
+    }
+
+    /// The `register` body this worker sends.
+    public let registration: Wire.Register
+    /// The largest tile the worker's socket accepts (`maxIncoming`).
+    public let maxTileSize: Int
+    public private(set) var registered = false
+    public private(set) var liveness: PeerLiveness
+    /// Tiles handed to compute and not yet answered.
+    public private(set) var outstanding = 0
+    /// How many tiles may be outstanding: the welcome's credit.
+    public private(set) var credit: Int
+    /// Seconds to wait before the next reconnection: 1, 2, 4 … 32.
+    public private(set) var backoff = 1.0
+    /// Messages dropped so far.
+    public private(set) var dropped = 0
+
+    public init(registration: Wire.Register, maxTileSize: Int, interval: Double, liveness: Int, now: Date) {
+        self.registration = registration
+        self.maxTileSize = maxTileSize
+        self.liveness = PeerLiveness(interval: interval, liveness: liveness, now: now)
+        credit = WireLimits.credit.upperBound
+    }
+
+    var registerFrames: [[UInt8]] { WireCodec.frames(.register, registration) }
+
+    /// What to do on connecting (the first time or again): register.
+    public mutating func reconnected(at now: Date) -> [Action] {
+        registered = false
+        liveness.restart(at: now)
+        return [.send(registerFrames)]
+    }
+
+    /// What to do with a message from the coordinator.
+    public mutating func received(_ frames: [[UInt8]], at now: Date) -> [Action] {
+        let kind: WireKind, body: [[UInt8]]
+        switch WireCodec.open(frames) {
+        case .failure(let error): return drop("\(error)")
+        case .success(let opened): (kind, body) = opened
+        }
+        switch kind {
+        case .welcome:
+            switch WireCodec.decode(Wire.Welcome.self, body[0]) {
+            case .failure(let error): return drop("\(error)")
+            case .success(let welcome):
+                liveness.heard(at: now)
+                liveness.retime(interval: Double(welcome.heartbeatMilliseconds) / 1000, liveness: welcome.liveness)
+                credit = welcome.credit
+                let first = !registered
+                registered = true
+                backoff = 1
+                return first ? [.note("registered with the coordinator (credit \(welcome.credit))")] : []
+            }
+        case .refuse:
+            switch WireCodec.decode(Wire.Reason.self, body[0]) {
+            case .failure(let error): return drop("\(error)")
+            case .success(let refusal): return [.stop(refusal.reason)]
+            }
+        case .registerAgain:
+            liveness.heard(at: now)
+            registered = false
+            liveness.sent(at: now)
+            return [.send(registerFrames)]
+        case .heartbeat:
+            liveness.heard(at: now)
+            return []
+        case .tile:
+            switch WireCodec.tile(body, maxSize: maxTileSize) {
+            case .failure(let error): return drop("tile: \(error)")
+            case .success(let (request, pixels)):
+                liveness.heard(at: now)
+                if let reason = refusal(of: request) {
+                    liveness.sent(at: now)
+                    return [.note("refused tile (\(request.row), \(request.column)) of job \(request.job): \(reason)"),
+                            .send(WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: reason)))]
+                }
+                outstanding += 1
+                return [.compute(request, pixels: pixels)]
+            }
+        default:
+            return drop("an unexpected \(kind) message")
+        }
+    }
+
+    /// Why this worker will not compute `request`, or nil.
+    private func refusal(of request: Wire.TileRequest) -> String? {
+        guard registered else { return "this worker is not registered" }
+        guard registration.tileSides.accepts(Int(request.size)) else {
+            return "member \(registration.member) (\(registration.architecture)) takes \(registration.tileSides), not \(request.size)"
+        }
+        guard outstanding < credit else { return "\(outstanding) tiles are outstanding already, the credit of \(credit) is spent" }
+        return nil
+    }
+
+    /// `count` computed tiles were answered (results or failures sent).
+    public mutating func answered(_ count: Int, at now: Date) {
+        outstanding = max(0, outstanding - count)
+        liveness.sent(at: now)
+    }
+
+    /// What the passing of time calls for: a heartbeat (or a repeated register), or a
+    /// reconnection when the coordinator has been silent too long.
+    public mutating func tick(at now: Date) -> [Action] {
+        if liveness.peerSilent(at: now) {
+            let wait = backoff
+            backoff = min(backoff * 2, 32)
+            return [.note("no word from the coordinator for \(String(format: "%.1f", liveness.silence(at: now))) s; reconnecting in \(Int(wait)) s"),
+                    .reconnect(after: wait)]
+        }
+        guard liveness.heartbeatDue(at: now) else { return [] }
+        liveness.sent(at: now)
+        return [.send(registered ? WireCodec.frames(.heartbeat) : registerFrames)]
+    }
+
+    /// Frames to send when stopping cleanly.
+    public var goodbye: [[UInt8]]? { registered ? WireCodec.frames(.goodbye) : nil }
+
+    private mutating func drop(_ reason: String) -> [Action] {
+        dropped += 1
+        return [.dropped(reason)]
+    }
+}
