@@ -11,7 +11,7 @@ DEMO_DIR ?= out/demo
 DEMO_SIZE ?= 4096
 DEMO_SEED ?= 7
 
-.PHONY: deps build demo test clean
+.PHONY: deps build demo test fuzz clean
 
 ## Installs the Debian packages the C libraries come from, when any is missing.
 deps:
@@ -34,6 +34,11 @@ demo: build
 
 test: deps
 	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+
+## libFuzzer over the wire codec and every message handler, FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	tools/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build out

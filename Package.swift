@@ -37,10 +37,14 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Shared", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
         .target(name: "Worker", dependencies: ["Shared", "Engine", "ZeroMQ"]),
         .target(name: "Coordinator", dependencies: ["Shared", "ZeroMQ"]),
+        // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
+        // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
+        .target(name: "Fuzzing", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ"]),
+        .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ",
+                "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,5 +61,6 @@ let package = Package(
                     resources: [.copy("Goldens")]),
         .testTarget(name: "ClusterTests", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Shared", "Worker"], resources: [.copy("Regressions")]),
     ]
 )

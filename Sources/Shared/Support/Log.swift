@@ -13,6 +13,10 @@ public struct Log: Sendable {
     public let component: String
     public let minimum: Level
 
+    /// Silences every log of the process (in-process drivers such as the fuzzer, which run
+    /// the roles millions of times). Set once, before any thread logs.
+    nonisolated(unsafe) public static var silenced = false
+
     public init(_ component: String, minimum: Level = .info) {
         self.component = component
         self.minimum = minimum
@@ -24,7 +28,7 @@ public struct Log: Sendable {
     public func error(_ message: @autoclosure () -> String) { write(.error, message) }
 
     private func write(_ level: Level, _ message: () -> String) {
-        guard level >= minimum else { return }
+        guard level >= minimum, !Log.silenced else { return }
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         FileHandle.standardError.write(Data("\(stamp) \(level.name) \(component): \(message())\n".utf8))
     }
