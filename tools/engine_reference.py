@@ -1,7 +1,7 @@
 """Shared pieces of Tessera's engine reference scripts (PyTorch side).
 
 Weights come from a deterministic generator written identically in Swift
-(Tests/EngineTests/DeterministicWeights.swift), so golden files need no weight files.
+(Sources/Engine/Weights/DeterministicWeights.swift), so golden files need no weight files.
 """
 import numpy as np
 

@@ -11,11 +11,9 @@ final class StitchWorker: @unchecked Sendable {
     private var queue: [Work] = []
     private var outcome: Result<Wire.Finished, Error>?
     private var stopped = false
-    private var remaining: Int
 
     /// Starts the thread for a job whose stitcher and output are set up.
     init(job: SlideJob, stitcher: Stitcher, output: SegmentationOutput, encoding: MapEncoding, inset: Int) {
-        remaining = stitcher.plan.tileCount * stitcher.memberWeights.count
         let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
         let box = UncheckedBox((stitcher, output))
         Thread { [self] in
@@ -59,9 +57,6 @@ final class StitchWorker: @unchecked Sendable {
     /// The job's end, once the thread has written everything (or failed).
     var result: Result<Wire.Finished, Error>? { lock.withLock { outcome } }
 
-    /// Whether every map has been handed over (the thread may still be writing).
-    var allHandedOver: Bool { lock.withLock { remaining == 0 } }
-
     /// Ends the thread without finishing (a failed job).
     func stop() {
         lock.lock()
@@ -76,7 +71,6 @@ final class StitchWorker: @unchecked Sendable {
         defer { lock.unlock() }
         while queue.isEmpty && !stopped { lock.wait() }
         guard !stopped else { return nil }
-        remaining -= 1
         return queue.removeFirst()
     }
 
