@@ -6,10 +6,11 @@ import PackageDescription
 /// Layers, bottom up:
 /// - `C*` system-library targets expose the C libraries through pkg-config; nothing above
 ///   the Swift wrappers (`ZeroMQ`, `TIFF`, `OpenBLAS`, `Zlib`) sees a C type.
-/// - `Shared` is what coordinator and workers both speak: slides, tiling, blending,
-///   Kaggle formats, configuration.
-/// - `Engine` runs models on tiles; `Worker` hosts one ensemble member; `Coordinator`
-///   cuts slides, schedules tiles and stitches; `tessera` is the one command line.
+/// - `Core` is what everything stands on; `Segmentation` segments a slide on one machine;
+///   `Shared` is what coordinator and workers both speak over the network.
+/// - `Engine` runs models on tiles and knows no network; `Worker` hosts one ensemble
+///   member; `Coordinator` cuts slides, schedules tiles and stitches, and never sees the
+///   engine; `tessera` is the one command line.
 let package = Package(
     name: "Tessera",
     products: [
@@ -29,38 +30,42 @@ let package = Package(
         .target(name: "OpenBLAS", dependencies: ["COpenBLAS"]),
         .target(name: "Zlib", dependencies: ["CZlib"]),
 
-        .target(name: "Shared", dependencies: ["TIFF", "Zlib", "ZeroMQ"]),
+        // What everything stands on: errors, logs, pixel images, the predictor interface, RNG.
+        .target(name: "Core"),
+        // Segmenting a slide on one machine: slide I/O, tiling and blending, maps, Kaggle
+        // formats, synthetic slides, and the single-process pipeline.
+        .target(name: "Segmentation", dependencies: ["Core", "TIFF", "Zlib"]),
+        // What coordinator and workers both speak: wire messages, cluster.conf, sockets.
+        .target(name: "Shared", dependencies: ["Core", "Segmentation", "ZeroMQ"]),
         // The innermost loops, built for baseline x86-64 and (from the same files, through a
         // symlink) for AVX2; the engine picks one at run time.
         .target(name: "EngineKernels"),
         .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]),
-        .target(name: "Engine", dependencies: ["Shared", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
-        .target(name: "Worker", dependencies: ["Shared", "Engine", "ZeroMQ"]),
-        .target(name: "Coordinator", dependencies: ["Shared", "ZeroMQ"]),
+        .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
+        .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "ZeroMQ"]),
+        .target(name: "Coordinator", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
         // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
         // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
-        .target(name: "Fuzzing", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ"]),
+        .target(name: "Fuzzing", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker", "ZeroMQ"]),
         .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "Fuzzing",
+                "Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib"]),
-        .testTarget(
-            name: "SharedTests",
-            dependencies: ["Shared", "TIFF"],
-            resources: [.copy("Fixtures")]
-        ),
+        // Each module's unit tests in its own target; what runs real processes in Integration.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "PipelineTests", dependencies: ["Shared", "Engine", "Worker", "Coordinator", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Shared", "EngineKernels", "EngineKernelsHaswell"],
-                    resources: [.copy("Goldens")]),
-        .testTarget(name: "ClusterTests", dependencies: ["Shared", "Coordinator", "Worker", "ZeroMQ", "TestSupport"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared"]),
-        .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Shared", "Worker"], resources: [.copy("Regressions")]),
+        .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared"]),
+        .testTarget(name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell"], resources: [.copy("Goldens")]),
+        .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "TestSupport"]),
     ]
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Tests/SharedTests/Fixtures/rle_cases.txt: small non-square masks and their RLE
+"""Writes Tests/SegmentationTests/Fixtures/rle_cases.txt: small non-square masks and their RLE
 made by the competitions' public numpy encoder, so the Swift encoder is checked against it.
 
 Each case is three lines: "W H", the mask row-major as 0/1 characters, the RLE text.
@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "SharedTests", "Fixtures", "rle_cases.txt")
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "SegmentationTests", "Fixtures", "rle_cases.txt")
 
 
 def rle_encode(img):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the small TIFF fixtures of Tests/SharedTests/Fixtures.
+"""Writes the small TIFF fixtures of Tests/SegmentationTests/Fixtures.
 
 Every fixture holds the same 70x50 picture, pattern(x, y, c) below, which the Swift tests
 recompute, in one of the layouts HuBMAP slides come in (or a corrupt variant).
@@ -11,7 +11,7 @@ import struct
 import numpy as np
 import tifffile
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "SharedTests", "Fixtures")
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "SegmentationTests", "Fixtures")
 W, H = 70, 50
 
 

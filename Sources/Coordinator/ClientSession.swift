@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// What a client does with each message from the coordinator (docs/PROTOCOL.md, "Client

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 import ZeroMQ
 

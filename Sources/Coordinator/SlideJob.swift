@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// One submitted slide: its bytes (read in place or uploaded), its tiles in flight, the

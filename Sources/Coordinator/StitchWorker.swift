@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// Blends a job's maps on a thread of its own: decodes each map, adds it to the

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// Reads a job's tiles ahead on threads of their own (each with its own `SlideReader`),

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// The workers the coordinator knows: their member, credit, tiles in flight and liveness.

@@ -1,3 +1,5 @@
+import Core
+import Segmentation
 import Shared
 import ZeroMQ
 

@@ -1,5 +1,7 @@
 import Coordinator
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// Fuzzes a client's handling of what the coordinator sends (`ClientSession`): submitting

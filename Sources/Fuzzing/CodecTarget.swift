@@ -1,3 +1,5 @@
+import Core
+import Segmentation
 import Shared
 
 /// Fuzzes `WireCodec` alone: every frame sequence is opened and its body decoded as its

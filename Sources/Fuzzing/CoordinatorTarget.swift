@@ -1,5 +1,7 @@
 import Coordinator
+import Core
 import Foundation
+import Segmentation
 import Shared
 import ZeroMQ
 

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// The fuzzers' starting corpus: valid frames of every kind, in the sequences real peers

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// What can be fuzzed: the wire codec, and each handler behind it.

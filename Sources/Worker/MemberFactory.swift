@@ -1,5 +1,7 @@
+import Core
 import Engine
 import Foundation
+import Segmentation
 import Shared
 
 /// Builds the predictor an ensemble member names: its architecture, and its weights file

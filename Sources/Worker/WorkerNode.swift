@@ -1,5 +1,7 @@
+import Core
 import Engine
 import Foundation
+import Segmentation
 import Shared
 import ZeroMQ
 
@@ -38,7 +40,7 @@ public final class WorkerNode {
         registration = Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture, weightsDigest: digest,
             threads: threads, name: name,
-            tileSides: predictor.tileSides(maximum: config.settings.tileSize), kernels: KernelSet.summary)
+            tileSides: Wire.TileSides(of: predictor, maximum: config.settings.tileSize), kernels: KernelSet.summary)
     }
 
     /// Serves until SIGINT/SIGTERM; throws when the coordinator refuses this worker.

@@ -1,9 +1,9 @@
-import Foundation
-import Shared
-import Testing
+import Core
+@testable import Engine
 import EngineKernels
 import EngineKernelsHaswell
-@testable import Engine
+import Foundation
+import Testing
 
 /// Deterministic values in [-1, 1), for weights and inputs.
 struct Values {

@@ -1,7 +1,9 @@
+import Core
 import Foundation
-import Testing
 @testable import Fuzzing
+import Segmentation
 import Shared
+import Testing
 
 /// A bounded run of every fuzz target, and every input a fuzzer once crashed on. The long
 /// runs are `make fuzz` (libFuzzer) and `tessera fuzz`.

@@ -1,6 +1,8 @@
+import Core
 import Foundation
-import Testing
+import Segmentation
 import Shared
+import Testing
 import Worker
 
 /// The worker's side of the worker link, driven with a fake clock: no sockets, no sleeping.

@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// Inference batch normalisation: y = (x − mean) / √(var + eps) · γ + β, per channel.
 ///

@@ -1,6 +1,6 @@
+import Core
 import EngineKernels
 import OpenBLAS
-import Shared
 
 /// A 2-D convolution as PyTorch's `nn.Conv2d` computes it (cross-correlation), with groups,
 /// dilation, stride and padding that may differ on each side (TensorFlow "SAME" pads one

@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// Convolutions with few input channels per group — depthwise (one) and ResNeXt's grouped
 /// 3×3 (4 to 32) — computed directly rather than by GEMM, whose tiny per-group matrices

@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// Pooling as PyTorch computes it.
 public enum Pooling {

@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// Changes of resolution as PyTorch computes them.
 public enum Resampling {

@@ -1,6 +1,6 @@
+import Core
 import EngineKernels
 import OpenBLAS
-import Shared
 
 /// 3×3 stride-1 convolutions by Winograd's minimal filtering (Lavin & Gray, 2015): each
 /// α×α input tile is transformed (Bᵀ d B), multiplied channel-wise by the transformed

@@ -1,5 +1,5 @@
+import Core
 import OpenBLAS
-import Shared
 
 /// A trained U-Net as an ensemble member: normalises the tile, runs the network, and turns
 /// logits into probabilities with a sigmoid.

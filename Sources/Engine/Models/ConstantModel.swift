@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Shared
 
 /// Predicts the same probability everywhere. Not a model of anything: it costs nothing
 /// (or `delay` seconds a tile, to stand in for a real model's time), so tests and cluster

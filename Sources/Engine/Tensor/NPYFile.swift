@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Shared
 
 /// NumPy's `.npy` format (version 1.0), little-endian float32: how single-tile outputs are
 /// written for comparison with PyTorch.

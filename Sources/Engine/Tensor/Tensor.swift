@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// A float32 feature map of one image: channels × height × width, row-major within a
 /// channel (PyTorch's NCHW with N = 1).

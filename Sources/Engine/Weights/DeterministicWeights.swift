@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Shared
 
 /// Parameters made up from their names: the same values as tools/engine_reference.py's
 /// `value_for`, so Swift and PyTorch models agree without any weight file. For golden

@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Shared
 
 /// A `.safetensors` file: an 8-byte little-endian header length, a JSON header naming each
 /// tensor's dtype, shape and byte range, then the raw little-endian data.

@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// Where a model's parameters come from, by PyTorch state_dict key.
 ///

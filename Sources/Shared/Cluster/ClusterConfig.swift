@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 
 /// The cluster's description, read from `cluster.conf` (format: docs/CONFIG.md).
 ///

@@ -1,3 +1,5 @@
+import Core
+import Segmentation
 import ZeroMQ
 
 /// Makes the cluster's sockets configured alike: CURVE roles from `[security]`, message

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 
 /// Turns `Wire` values into ZeroMQ frames and back, checking everything on the way in.
 ///

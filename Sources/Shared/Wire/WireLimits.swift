@@ -1,3 +1,6 @@
+import Core
+import Segmentation
+
 /// The bounds every value on the wire must keep (docs/PROTOCOL.md, "Field types"). Both
 /// sides and cluster.conf use these, so a value the configuration allows is one the wire
 /// allows, and a value from the wire can never break a guarantee such as liveness.

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Segmentation
 
 /// The bodies of Tessera's messages: plain values, kept apart from their byte encoding
 /// (`WireCodec`). Control messages are JSON objects with exactly these fields, each

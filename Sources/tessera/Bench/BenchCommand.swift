@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// `tessera bench`: measurements, printed as medians with the reference beside them.

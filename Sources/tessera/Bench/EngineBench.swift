@@ -1,6 +1,8 @@
 import ArgumentParser
+import Core
 import Engine
 import Foundation
+import Segmentation
 import Shared
 
 /// `tessera bench engine`: per-tile time of the CNN members.

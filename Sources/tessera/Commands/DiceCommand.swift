@@ -1,4 +1,6 @@
 import ArgumentParser
+import Core
+import Segmentation
 import Shared
 
 /// `tessera dice`: agreement of two masks.

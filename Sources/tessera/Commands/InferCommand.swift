@@ -1,7 +1,9 @@
 import ArgumentParser
 import Coordinator
+import Core
 import Engine
 import Foundation
+import Segmentation
 import Shared
 import Worker
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// `tessera inspect`: what a slide file holds.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Core
+import Segmentation
 import Shared
 
 /// `tessera overlay`: a PNG to look at a segmentation.

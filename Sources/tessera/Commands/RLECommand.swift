@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Foundation
+import Segmentation
 import Shared
 
 /// `tessera rle`: between mask TIFFs and the competitions' run-length encoding.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Core
+import Segmentation
 import Shared
 
 /// `tessera synth`: a synthetic slide with its exact mask.

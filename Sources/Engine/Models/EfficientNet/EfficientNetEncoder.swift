@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Shared
 
 /// The EfficientNet encoder of EffUnet, exactly as efficientnet_pytorch 0.7.1 computes it
 /// (`EfficientNet.from_name`), returning the features a U-Net decoder taps.

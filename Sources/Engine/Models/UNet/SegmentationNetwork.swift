@@ -1,4 +1,5 @@
-import Shared
+import Core
+
 
 /// A U-Net that maps a normalised RGB tensor to one channel of logits at full resolution.
 public protocol SegmentationNetwork: AnyObject {

@@ -1,0 +1,68 @@
+import Core
+
+/// Segments a slide in this process: tiles read, predicted by each member, blended and
+/// thresholded row band by row band. The reference the distributed coordinator must
+/// reproduce bit for bit, and the engine of `tessera infer`.
+public struct LocalSegmentation {
+    /// One ensemble member: a predictor and its integer weight in the average.
+    public struct Member {
+        public let predictor: TilePredictor
+        public let weight: Int
+        public init(predictor: TilePredictor, weight: Int = 1) {
+            self.predictor = predictor
+            self.weight = weight
+        }
+    }
+
+    public let settings: SegmentationSettings
+    public let members: [Member]
+
+    public init(settings: SegmentationSettings, members: [Member]) throws {
+        guard !members.isEmpty else { throw TesseraError("ensemble", "no member to predict with") }
+        for member in members { try member.predictor.check(tileSize: settings.tileSize) }
+        self.settings = settings
+        self.members = members
+    }
+
+    /// What a run produced.
+    public struct Summary: Sendable {
+        public let width: Int
+        public let height: Int
+        public let tiles: Int
+        public let foregroundPixels: Int
+        /// The mask's competition runs.
+        public let runs: [RLE.Run]
+    }
+
+    /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
+    public func run(slidePath: String, maskPath: String, probabilityPath: String? = nil,
+                    progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
+        let reader = try SlideReader(path: slidePath)
+        let plan = try settings.plan(width: reader.width, height: reader.height)
+        reader.keepBlocks(forWidth: reader.width, height: plan.tileSize + plan.stride)
+        let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: members.map(\.weight))
+        let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
+                                            maskPath: maskPath, probabilityPath: probabilityPath,
+                                            micronsPerPixel: reader.image.micronsPerPixel)
+        let size = settings.tileSize
+        var done = 0
+        for row in 0..<plan.rows {
+            for tile in plan.tiles(inRow: row) {
+                let origin = plan.origin(of: tile)
+                let pixels = try reader.readRGB(x: origin.x, y: origin.y, width: size, height: size)
+                for (index, member) in members.enumerated() {
+                    let encoded = try settings.predict(pixels, with: member.predictor)
+                    try encoded.withUnsafeBufferPointer {
+                        try stitcher.add(tile: tile, member: index, encoded: $0, encoding: settings.maps, inset: settings.mapInset)
+                    }
+                }
+                done += 1
+                progress?(done, plan.tileCount)
+            }
+            try output.appendFinishedRows(of: stitcher)
+        }
+        try output.finish()
+        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, foregroundPixels: output.foreground,
+                       runs: output.runs())
+    }
+}

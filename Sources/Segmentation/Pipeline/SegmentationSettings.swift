@@ -1,0 +1,48 @@
+import Core
+
+/// How a slide is tiled, blended and thresholded: the inference settings of a job.
+public struct SegmentationSettings: Sendable, Equatable {
+    /// The model input side, T.
+    public var tileSize: Int
+    /// Context around each tile's kept centre, E.
+    public var margin: Int
+    /// Distance between tiles; nil for the centre (T − 2E).
+    public var stride: Int?
+    public var window: BlendWindow
+    /// A pixel is foreground when its blended probability is at least this.
+    public var threshold: Double
+    /// Flips predicted and averaged for each tile (test-time augmentation).
+    public var flips: FlipSet
+    /// How each member's map is quantised before blending (as it travels on the wire).
+    public var maps: MapEncoding
+
+    /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5.
+    public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
+                threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16) {
+        self.tileSize = tileSize
+        self.margin = margin
+        self.stride = stride
+        self.window = window
+        self.threshold = threshold
+        self.flips = flips
+        self.maps = maps
+    }
+
+    /// Pixels along each edge of a tile whose map the blending window ignores, and which
+    /// therefore never travel: with the constant window, the margin (44 % of a 512-pixel
+    /// tile's map with a 64-pixel margin).
+    public var mapInset: Int { window.inset(tileSize: tileSize, margin: margin) }
+
+    /// One member's prediction of a tile as the stitcher takes it: flips averaged, cropped by
+    /// `mapInset`, then encoded as on the wire. `tessera infer` calls this; workers do the
+    /// same with the request's settings.
+    public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
+        maps.encode(try flips.predict(tile, with: predictor), size: tile.width, inset: mapInset)
+    }
+
+    /// The tile plan for an image of this size.
+    public func plan(width: Int, height: Int) throws -> TilePlan {
+        guard (0...1).contains(threshold) else { throw TesseraError("threshold", "\(threshold) is not between 0 and 1") }
+        return try TilePlan(imageWidth: width, imageHeight: height, tileSize: tileSize, margin: margin, stride: stride)
+    }
+}

@@ -1,0 +1,120 @@
+import Core
+import Foundation
+import TIFF
+
+/// Where a TIFF directory (image) lives: a top-level page, or a sub-IFD of one.
+public enum DirectoryLocation: Sendable, Equatable, CustomStringConvertible {
+    case page(Int)
+    case subIFD(page: Int, index: Int, offset: UInt64)
+
+    public var description: String {
+        switch self {
+        case .page(let page): "page \(page)"
+        case .subIFD(let page, let index, _): "page \(page) sub-IFD \(index)"
+        }
+    }
+}
+
+/// What one TIFF directory holds: its size, sample layout, storage and compression.
+public struct SlideDirectory: Sendable, Equatable {
+    public var location: DirectoryLocation
+    public var width: Int
+    public var height: Int
+    public var samplesPerPixel: Int
+    public var bitsPerSample: Int
+    /// 1 unsigned integer, 2 signed integer, 3 IEEE float (TIFF SampleFormat).
+    public var sampleFormat: Int
+    public var photometric: UInt16
+    public var compression: UInt16
+    /// 1 contiguous (RGBRGB…), 2 separate planes (RRR…GGG…BBB…).
+    public var planarConfig: Int
+    /// Tile width and height when tiled, nil when stored in strips.
+    public var tileSize: (width: Int, height: Int)?
+    /// Rows per strip when stripped.
+    public var rowsPerStrip: Int?
+    /// Extra-sample kinds (0 unspecified, 1 associated alpha, 2 unassociated alpha).
+    public var extraSamples: [UInt16]
+    /// NewSubfileType: bit 0 set means a reduced-resolution copy.
+    public var subfileType: UInt32
+    /// Micrometres per pixel along x, from the resolution tags or OME metadata.
+    public var micronsPerPixel: Double?
+
+    public static func == (a: SlideDirectory, b: SlideDirectory) -> Bool {
+        a.location == b.location && a.width == b.width && a.height == b.height
+    }
+
+    /// Reads the description of the current directory of `file`.
+    init(reading file: TIFFFile, at location: DirectoryLocation) {
+        self.location = location
+        width = Int(file.uint32(TIFFTag.imageWidth) ?? 0)
+        height = Int(file.uint32(TIFFTag.imageLength) ?? 0)
+        samplesPerPixel = Int(file.uint16Defaulted(TIFFTag.samplesPerPixel) ?? 1)
+        bitsPerSample = Int(file.uint16Defaulted(TIFFTag.bitsPerSample) ?? 1)
+        sampleFormat = Int(file.uint16Defaulted(TIFFTag.sampleFormat) ?? 1)
+        photometric = file.uint16(TIFFTag.photometric) ?? (samplesPerPixel >= 3 ? TIFFPhotometric.rgb : TIFFPhotometric.minIsBlack)
+        compression = file.uint16Defaulted(TIFFTag.compression) ?? 1
+        planarConfig = Int(file.uint16Defaulted(TIFFTag.planarConfig) ?? 1)
+        if file.isTiled {
+            tileSize = (Int(file.uint32(TIFFTag.tileWidth) ?? 0), Int(file.uint32(TIFFTag.tileLength) ?? 0))
+            rowsPerStrip = nil
+        } else {
+            tileSize = nil
+            rowsPerStrip = Int(min(file.uint32(TIFFTag.rowsPerStrip) ?? UInt32.max, UInt32(max(height, 1))))
+        }
+        extraSamples = file.extraSamples()
+        subfileType = file.uint32(TIFFTag.subfileType) ?? 0
+        micronsPerPixel = Self.resolution(file)
+    }
+
+    /// µm per pixel: from XResolution and ResolutionUnit (inch or cm), else from an OME-XML
+    /// `PhysicalSizeX` in the ImageDescription (µm unless another unit is named).
+    private static func resolution(_ file: TIFFFile) -> Double? {
+        if let resolution = file.float(TIFFTag.xResolution), resolution > 0,
+           let unit = file.uint16(TIFFTag.resolutionUnit), unit == 2 || unit == 3 {
+            let micronsPerUnit = unit == 2 ? 25_400.0 : 10_000.0
+            let value = micronsPerUnit / Double(resolution)
+            // Resolution 1 or 72 per inch is a placeholder many writers put there.
+            if !(unit == 2 && (resolution == 72 || resolution == 1)) { return value }
+        }
+        guard let description = file.string(TIFFTag.imageDescription),
+              let range = description.range(of: "PhysicalSizeX=\"") else { return nil }
+        let rest = description[range.upperBound...]
+        guard let end = rest.firstIndex(of: "\""), let value = Double(rest[..<end]) else { return nil }
+        if let unitRange = description.range(of: "PhysicalSizeXUnit=\"") {
+            let unitRest = description[unitRange.upperBound...]
+            let unit = unitRest.prefix(while: { $0 != "\"" })
+            switch unit {
+            case "nm": return value / 1000
+            case "mm": return value * 1000
+            case "cm": return value * 10_000
+            default: break
+            }
+        }
+        return value
+    }
+
+    /// The compression's name, e.g. "Deflate".
+    public var compressionName: String { TIFFCompression.name(of: compression) }
+
+    /// A one-line description for `tessera inspect`.
+    public var summary: String {
+        var parts = ["\(width)×\(height)", "\(samplesPerPixel) samples/pixel", "\(bitsPerSample) bits"]
+        switch sampleFormat {
+        case 2: parts.append("signed")
+        case 3: parts.append("float")
+        default: break
+        }
+        parts.append(TIFFPhotometric.name(of: photometric))
+        if let tile = tileSize {
+            parts.append("tiled \(tile.width)×\(tile.height)")
+        } else {
+            parts.append("strips of \(rowsPerStrip ?? height) rows")
+        }
+        parts.append("compression \(compressionName)")
+        parts.append(planarConfig == 2 ? "planar separate" : "planar contiguous")
+        if !extraSamples.isEmpty { parts.append("extra samples \(extraSamples)") }
+        if subfileType & 1 != 0 { parts.append("reduced resolution") }
+        if let micronsPerPixel { parts.append(String(format: "%.4g µm/pixel", micronsPerPixel)) }
+        return parts.joined(separator: ", ")
+    }
+}

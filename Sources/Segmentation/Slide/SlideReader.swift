@@ -1,0 +1,438 @@
+import Core
+import Foundation
+import TIFF
+
+/// Reads rectangles of a slide's full-resolution image as 8-bit RGB (or its first channel).
+///
+/// - Any TIFF directory can hold the full-resolution image: the reader takes the largest of
+///   all pages and sub-IFDs, so pyramids (OME-TIFF, SVS-like) work.
+/// - Only the tiles or strips that meet a rectangle are decoded, through a small LRU cache,
+///   so memory follows the rectangle (and the cache bound), never the slide.
+/// - 8-bit grey, grey+alpha, RGB and RGBA, contiguous or planar-separate, with any codec
+///   libtiff has (none, LZW, Deflate, JPEG, ...), are copied directly; other layouts that
+///   libtiff's RGBA interface converts cheaply (palette, 1/4/16-bit, min-is-white, YCbCr,
+///   CMYK) go through it; the rest (float, signed, ...) are refused with the reason.
+/// - Rectangles may lie partly or wholly outside the image: outside pixels reflect
+///   (`reflectIndex`), as the tiler needs.
+///
+/// Not thread-safe: give each thread its own reader.
+public final class SlideReader {
+    /// The file's path.
+    public let path: String
+    /// Every directory of the file, pages first, each followed by its sub-IFDs.
+    public let directories: [SlideDirectory]
+    /// The directory the reader serves: the full-resolution image.
+    public let image: SlideDirectory
+    /// Whether the file is BigTIFF.
+    public let isBigTIFF: Bool
+
+    public var width: Int { image.width }
+    public var height: Int { image.height }
+
+    /// Blocks (tiles or strips) decoded so far: with a cache that holds what reads share,
+    /// each block of the image once.
+    public private(set) var blocksDecoded = 0
+
+    private let file: TIFFFile
+    private let decoder: Decoder
+    private var cache: BlockCache
+
+    /// The default largest block (decoded tile or strip) the reader allocates; larger
+    /// strips are read scanline by scanline.
+    public static let defaultMaxBlockBytes = 64 << 20
+    /// Dimensions beyond this are taken as a corrupt header rather than a slide.
+    static let maxDimension = 1 << 22
+
+    /// Opens `path` and selects its full-resolution image.
+    ///
+    /// `cacheBytes` bounds the decoded tiles or strips kept between reads; strips that
+    /// decode to more than `maxBlockBytes` are read a scanline at a time instead.
+    public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes) throws {
+        self.path = path
+        let file: TIFFFile
+        do {
+            file = try TIFFFile(path: path, mode: "r", maxSingleAllocation: 512 << 20)
+        } catch let error as TIFFError {
+            throw TesseraError(path, Self.explainOpenFailure(path: path, libtiff: error.reason))
+        }
+        self.file = file
+        self.isBigTIFF = file.isBigTIFF
+        let directories = try Self.listDirectories(file, path: path)
+        self.directories = directories
+        guard let image = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
+            throw TesseraError(path, "the file holds no image")
+        }
+        self.image = image
+        try Self.select(image.location, in: file, path: path)
+        self.decoder = try Decoder(file: file, image: image, path: path, maxBlockBytes: maxBlockBytes)
+        self.cache = BlockCache(capacityBytes: cacheBytes)
+    }
+
+    // MARK: Reading
+
+    /// The rectangle (x, y, width, height) as 8-bit RGB; outside the image, pixels reflect.
+    public func readRGB(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
+        precondition(width >= 0 && height >= 0)
+        if width == 0 || height == 0 { return PixelImage(width: width, height: height, channels: 3) }
+        if x >= 0, y >= 0, x + width <= self.width, y + height <= self.height {
+            return PixelImage(width: width, height: height, channels: 3, pixels: try readInside(x: x, y: y, width: width, height: height))
+        }
+        // Source coordinates of every output row and column, and the inside box they span.
+        let columns = (0..<width).map { reflectIndex(x + $0, count: self.width) }
+        let rows = (0..<height).map { reflectIndex(y + $0, count: self.height) }
+        let x0 = columns.min()!, x1 = columns.max()! + 1
+        let y0 = rows.min()!, y1 = rows.max()! + 1
+        let inside = try readInside(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let insideWidth = x1 - x0
+        // Output columns whose source is the slide's own column, in order: one copy a row.
+        // Only the reflected columns either side go pixel by pixel.
+        let firstDirect = min(width, max(0, -x))
+        let direct = firstDirect..<max(firstDirect, min(width, self.width - x))
+        let reflectedColumns = [0..<direct.lowerBound, direct.upperBound..<width]
+        // Every output pixel is written below, so the storage starts uninitialised.
+        let pixels = inside.withUnsafeBufferPointer { source in
+            [UInt8](unsafeUninitializedCapacity: width * height * 3) { target, count in
+                for row in 0..<height {
+                    let sourceRow = source.baseAddress! + (rows[row] - y0) * insideWidth * 3
+                    let targetRow = target.baseAddress! + row * width * 3
+                    (targetRow + direct.lowerBound * 3).initialize(from: sourceRow + (x + direct.lowerBound - x0) * 3, count: direct.count * 3)
+                    for reflected in reflectedColumns {
+                        for column in reflected {
+                            let s = sourceRow + (columns[column] - x0) * 3, t = targetRow + column * 3
+                            t[0] = s[0]; t[1] = s[1]; t[2] = s[2]
+                        }
+                    }
+                }
+                count = width * height * 3
+            }
+        }
+        return PixelImage(width: width, height: height, channels: 3, pixels: pixels)
+    }
+
+    /// The rectangle's first channel (masks and grey images), reflecting outside the image.
+    public func readFirstChannel(x: Int, y: Int, width: Int, height: Int) throws -> PixelImage {
+        try readRGB(x: x, y: y, width: width, height: height).firstChannel()
+    }
+
+    /// Raises the decoded-block cache (never lowers it, and to at most `limit` bytes) so
+    /// that it holds every block a `width` × `height` rectangle can meet.
+    ///
+    /// Tiles are read row after row, and each window row shares slide blocks with the
+    /// next. A cache smaller than the blocks of two window rows evicts the shared ones
+    /// before the next row needs them, and every block is decoded twice: on a 40,000-pixel
+    /// wide slide, 64 MB holds barely one row of 512² blocks. Callers pass the band they
+    /// read across and a window plus a stride down.
+    public func keepBlocks(forWidth width: Int, height: Int, limit: Int = 512 << 20) {
+        let block: (width: Int, height: Int, bytes: Int)
+        switch decoder.mode {
+        case .blocks(let layout):
+            block = (layout.blockWidth, layout.blockHeight, layout.blockBytes * layout.planes)
+        case .scanlines(let layout):
+            block = (self.width, 1, file.scanlineSize * layout.planes)
+        case .rgba:
+            return // libtiff's RGBA interface reads without this cache
+        }
+        // A rectangle not aligned to blocks meets one more of them each way.
+        let across = min(width, self.width) / block.width + 2, down = min(height, self.height) / block.height + 2
+        let columns = min(across, (self.width + block.width - 1) / block.width)
+        let rows = min(down, (self.height + block.height - 1) / block.height)
+        cache.reserve(min(limit, columns * rows * block.bytes))
+    }
+
+    /// Rows of full width to read at once so a band stays near `bytes` (at least one row,
+    /// at most `limit`): what whole-slide passes use, so that a corrupt header claiming a
+    /// huge width cannot make them allocate by the claim.
+    public func bandRows(targetBytes bytes: Int = 32 << 20, limit: Int = 256) -> Int {
+        max(1, min(limit, bytes / max(1, width * 3)))
+    }
+
+    /// RGB of a rectangle that lies inside the image, packed width × height × 3.
+    ///
+    /// Every decoding mode writes every byte of the rectangle (blocks and scanlines cover
+    /// it, and each copies all three channels), so the storage starts uninitialised rather
+    /// than being zeroed first: a tile's worth of memset per read.
+    private func readInside(x: Int, y: Int, width: Int, height: Int) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: width * height * 3) { output, count in
+            let target = output.baseAddress!
+            switch decoder.mode {
+            case .rgba:
+                var raster = [UInt32](repeating: 0, count: width * height)
+                try raster.withUnsafeMutableBufferPointer { try file.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
+                for i in 0..<(width * height) {
+                    let word = raster[i] // ABGR, red in the low byte
+                    target[i * 3] = UInt8(truncatingIfNeeded: word)
+                    target[i * 3 + 1] = UInt8(truncatingIfNeeded: word >> 8)
+                    target[i * 3 + 2] = UInt8(truncatingIfNeeded: word >> 16)
+                }
+            case .blocks(let layout):
+                try copyBlocks(layout, x: x, y: y, width: width, height: height, into: target)
+            case .scanlines(let layout):
+                try copyScanlines(layout, x: x, y: y, width: width, height: height, into: target)
+            }
+            count = width * height * 3
+        }
+    }
+
+    /// Copies from decoded tiles or strips (8-bit, 1–4 samples, either planar layout).
+    private func copyBlocks(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into target: UnsafeMutablePointer<UInt8>) throws {
+        let blockColumns = (x / layout.blockWidth)...((x + width - 1) / layout.blockWidth)
+        let blockRows = (y / layout.blockHeight)...((y + height - 1) / layout.blockHeight)
+        for blockRow in blockRows {
+            for blockColumn in blockColumns {
+                let bx = blockColumn * layout.blockWidth, by = blockRow * layout.blockHeight
+                // The part of the request this block covers.
+                let cx0 = max(x, bx), cx1 = min(x + width, bx + layout.blockWidth)
+                let cy0 = max(y, by), cy1 = min(y + height, by + layout.blockHeight)
+                for plane in 0..<layout.planes {
+                    let index = layout.tiled
+                        ? file.tileIndex(x: bx, y: by, plane: plane)
+                        : file.stripIndex(y: by, plane: plane)
+                    let block = try decodedBlock(index, bytes: layout.blockBytes, tiled: layout.tiled)
+                    let stride = layout.planes == 1 ? layout.samples : 1
+                    block.withUnsafeBufferPointer { source in
+                        for row in cy0..<cy1 {
+                            let s = source.baseAddress! + ((row - by) * layout.blockWidth + cx0 - bx) * stride
+                            let t = target + ((row - y) * width + cx0 - x) * 3
+                            layout.copyRow(from: s, to: t, pixels: cx1 - cx0, plane: plane)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies from scanlines, for strips too large to decode whole.
+    private func copyScanlines(_ layout: BlockLayout, x: Int, y: Int, width: Int, height: Int, into target: UnsafeMutablePointer<UInt8>) throws {
+        let stride = layout.planes == 1 ? layout.samples : 1
+        for plane in 0..<layout.planes {
+            for row in y..<(y + height) {
+                let line = try scanline(row, plane: plane, rowsPerStrip: layout.blockHeight)
+                line.withUnsafeBufferPointer { line in
+                    layout.copyRow(from: line.baseAddress! + x * stride, to: target + (row - y) * width * 3,
+                                   pixels: width, plane: plane)
+                }
+            }
+        }
+    }
+
+    /// Where libtiff's scanline decoder stands: the next row it would decode without restarting.
+    private var scanlineCursor: (plane: Int, row: Int)? = nil
+
+    /// One decoded scanline, from the cache or decoded in order: codecs like Deflate cannot
+    /// seek inside a strip, so rows are decoded from the cursor (same strip, not behind it)
+    /// or from the strip's first row, and every row decoded is cached for overlapping reads.
+    private func scanline(_ row: Int, plane: Int, rowsPerStrip: Int) throws -> [UInt8] {
+        let key = -1 - (plane * height + row) // apart from block indices, which are ≥ 0
+        if let line = cache.block(key) { return line }
+        let stripStart = row / rowsPerStrip * rowsPerStrip
+        var next = stripStart
+        if let cursor = scanlineCursor, cursor.plane == plane, cursor.row > stripStart, cursor.row <= row { next = cursor.row }
+        var line = [UInt8](repeating: 0, count: file.scanlineSize)
+        while next <= row {
+            do {
+                try line.withUnsafeMutableBytes { try file.readScanline(next, plane: plane, into: $0) }
+            } catch let error as TIFFError {
+                scanlineCursor = nil
+                throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
+            }
+            cache.insert(-1 - (plane * height + next), line)
+            next += 1
+            scanlineCursor = (plane, next)
+        }
+        return line
+    }
+
+    private func decodedBlock(_ index: Int, bytes: Int, tiled: Bool) throws -> [UInt8] {
+        if let block = cache.block(index) { return block }
+        blocksDecoded += 1
+        var block = [UInt8](repeating: 0, count: bytes)
+        do {
+            try block.withUnsafeMutableBytes { buffer in
+                if tiled { try file.readTile(index, into: buffer) } else { try file.readStrip(index, into: buffer) }
+            }
+        } catch let error as TIFFError {
+            throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
+        }
+        cache.insert(index, block)
+        return block
+    }
+
+    // MARK: Opening
+
+    private static func explainOpenFailure(path: String, libtiff: String) -> String {
+        guard let handle = fopen(path, "rb") else { return "cannot open: \(String(cString: strerror(errno)))" }
+        defer { fclose(handle) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let count = fread(&magic, 1, 4, handle)
+        if count < 4 { return count == 0 ? "the file is empty" : "too short to be a TIFF file" }
+        let isTIFF = (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
+            && (magic[2] == 42 || magic[3] == 42 || magic[2] == 43 || magic[3] == 43)
+        return isTIFF ? "corrupt TIFF: \(libtiff)" : "not a TIFF file"
+    }
+
+    private static func listDirectories(_ file: TIFFFile, path: String) throws -> [SlideDirectory] {
+        var result: [SlideDirectory] = []
+        let pages = file.directoryCount
+        guard pages > 0 else { throw TesseraError(path, "corrupt TIFF: no image directory") }
+        for page in 0..<min(pages, 4096) {
+            try wrap(path) { try file.setDirectory(page) }
+            result.append(SlideDirectory(reading: file, at: .page(page)))
+            for (index, offset) in file.subIFDOffsets().prefix(64).enumerated() {
+                try wrap(path) { try file.setSubDirectory(offset: offset) }
+                result.append(SlideDirectory(reading: file, at: .subIFD(page: page, index: index, offset: offset)))
+                try wrap(path) { try file.setDirectory(page) }
+            }
+        }
+        return result
+    }
+
+    private static func select(_ location: DirectoryLocation, in file: TIFFFile, path: String) throws {
+        try wrap(path) {
+            switch location {
+            case .page(let page): try file.setDirectory(page)
+            case .subIFD(_, _, let offset): try file.setSubDirectory(offset: offset)
+            }
+        }
+    }
+
+    private static func wrap(_ path: String, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as TIFFError {
+            throw TesseraError(path, "corrupt TIFF: \(error.reason)")
+        }
+    }
+
+    // MARK: Decoding plan
+
+    /// How the selected directory's pixels are turned into RGB.
+    private struct Decoder {
+        enum Mode { case blocks(BlockLayout), scanlines(BlockLayout), rgba }
+        let mode: Mode
+
+        init(file: TIFFFile, image: SlideDirectory, path: String, maxBlockBytes: Int) throws {
+            guard image.width > 0, image.height > 0 else {
+                throw TesseraError(path, "the image has no pixels (\(image.width)×\(image.height))")
+            }
+            guard image.width <= SlideReader.maxDimension, image.height <= SlideReader.maxDimension else {
+                throw TesseraError(path, "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt")
+            }
+            guard TIFFCompression.isConfigured(image.compression) else {
+                throw TesseraError(path, "compression \(TIFFCompression.name(of: image.compression)) is not supported by this libtiff")
+            }
+            if let tile = image.tileSize {
+                guard tile.width > 0, tile.height > 0, tile.width * tile.height <= 1 << 24 else {
+                    throw TesseraError(path, "the header claims \(tile.width)×\(tile.height) tiles; the file is corrupt")
+                }
+            }
+            let photometric = image.photometric
+            var direct = image.bitsPerSample == 8 && image.sampleFormat == 1
+            direct = direct && (
+                (photometric == TIFFPhotometric.minIsBlack && (1...2).contains(image.samplesPerPixel)) ||
+                (photometric == TIFFPhotometric.rgb && (3...4).contains(image.samplesPerPixel)) ||
+                (photometric == TIFFPhotometric.yCbCr && image.compression == TIFFCompression.jpeg.rawValue
+                    && image.samplesPerPixel == 3 && image.planarConfig == 1))
+            if direct && photometric == TIFFPhotometric.yCbCr {
+                // libtiff's JPEG codec converts YCbCr to RGB when asked.
+                try? file.set(TIFFTag.jpegColorMode, 1)
+            }
+            if direct {
+                let layout = BlockLayout(file: file, image: image)
+                if layout.blockBytes <= maxBlockBytes {
+                    mode = .blocks(layout)
+                } else if !layout.tiled {
+                    mode = .scanlines(layout)
+                } else {
+                    throw TesseraError(path, "tiles of \(layout.blockBytes) bytes are too large")
+                }
+                return
+            }
+            if image.sampleFormat == 3 || image.sampleFormat == 2 {
+                throw TesseraError(path, "unsupported sample format: \(image.bitsPerSample)-bit \(image.sampleFormat == 3 ? "floating point" : "signed integer") samples; convert the slide to 8-bit RGB")
+            }
+            let (ok, reason) = file.rgbaConvertible()
+            guard ok else {
+                throw TesseraError(path, "unsupported image layout (\(image.summary)): \(reason)")
+            }
+            if image.tileSize == nil, let rows = image.rowsPerStrip, rows * image.width * 4 > maxBlockBytes {
+                throw TesseraError(path, "strips of \(rows) rows in this layout (\(image.summary)) are too large to convert; re-save the slide tiled")
+            }
+            mode = .rgba
+        }
+    }
+
+    /// Geometry of decoded blocks for the direct path.
+    private struct BlockLayout {
+        let tiled: Bool
+        let blockWidth: Int
+        let blockHeight: Int
+        let blockBytes: Int
+        /// Samples per pixel in the file.
+        let samples: Int
+        /// 1 for contiguous samples, else one plane per sample.
+        let planes: Int
+
+        init(file: TIFFFile, image: SlideDirectory) {
+            tiled = image.tileSize != nil
+            samples = image.samplesPerPixel
+            planes = image.planarConfig == 2 ? image.samplesPerPixel : 1
+            if let tile = image.tileSize {
+                blockWidth = tile.width
+                blockHeight = tile.height
+                blockBytes = file.tileSize
+            } else {
+                blockWidth = image.width
+                blockHeight = image.rowsPerStrip ?? image.height
+                blockBytes = file.stripSize
+            }
+        }
+
+        /// Copies `pixels` pixels of one block row (or one plane of it) to RGB: grey
+        /// replicates, alpha is dropped, a separate plane fills its channel.
+        @inline(__always)
+        func copyRow(from source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, pixels: Int, plane: Int) {
+            if planes == 1 {
+                switch samples {
+                case 3:
+                    target.update(from: source, count: pixels * 3)
+                case 4:
+                    for i in 0..<pixels { target[3 * i] = source[4 * i]; target[3 * i + 1] = source[4 * i + 1]; target[3 * i + 2] = source[4 * i + 2] }
+                default:
+                    for i in 0..<pixels { let v = source[samples * i]; target[3 * i] = v; target[3 * i + 1] = v; target[3 * i + 2] = v }
+                }
+            } else if samples >= 3 {
+                if plane < 3 { for i in 0..<pixels { target[3 * i + plane] = source[i] } }
+            } else if plane == 0 {
+                for i in 0..<pixels { let v = source[i]; target[3 * i] = v; target[3 * i + 1] = v; target[3 * i + 2] = v }
+            }
+        }
+    }
+}
+
+/// A least-recently-used cache of decoded blocks, bounded in bytes.
+struct BlockCache {
+    private var blocks: [Int: (block: [UInt8], lastUse: Int)] = [:]
+    private var bytes = 0
+    private var clock = 0
+    private(set) var capacityBytes: Int
+
+    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    /// Raises the capacity to `bytes` if it is lower.
+    mutating func reserve(_ bytes: Int) { capacityBytes = max(capacityBytes, bytes) }
+
+    mutating func block(_ index: Int) -> [UInt8]? {
+        guard let entry = blocks[index] else { return nil }
+        clock += 1
+        blocks[index] = (entry.block, clock)
+        return entry.block
+    }
+
+    mutating func insert(_ index: Int, _ block: [UInt8]) {
+        clock += 1
+        while bytes + block.count > capacityBytes, let oldest = blocks.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            bytes -= oldest.value.block.count
+            blocks[oldest.key] = nil
+        }
+        blocks[index] = (block, clock)
+        bytes += block.count
+    }
+}

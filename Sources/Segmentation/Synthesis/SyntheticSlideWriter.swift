@@ -1,0 +1,57 @@
+import Core
+import Foundation
+
+/// Writes a synthetic slide, its exact mask and its train.csv row into a folder.
+public enum SyntheticSlideWriter {
+    /// Rows rendered at once: one band of tiles.
+    static let band = 256
+
+    /// The files written for one slide.
+    public struct Output: Sendable {
+        public let slidePath: String
+        public let maskPath: String
+        public let csvPath: String
+        public let record: TrainingRecord
+    }
+
+    /// Renders the slide band by band into `directory`: `<id>.tiff` (RGB, tiled), `<id>_mask.tiff`
+    /// (0/255), and a row in `train.csv` (replacing a row of the same id, keeping others).
+    public static func write(_ slide: SyntheticSlide, to directory: String, id: String? = nil,
+                             compression: TiledImageWriter.Compression = .deflate,
+                             progress: ((Int, Int) -> Void)? = nil) throws -> Output {
+        guard slide.width >= 1, slide.height >= 1, slide.width <= 200_000, slide.height <= 200_000 else {
+            throw TesseraError("synth", "size \(slide.width)×\(slide.height) is outside 1…200000 a side")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TesseraError(directory, "cannot create the folder: \(error.localizedDescription)")
+        }
+        let id = id ?? "synth_\(slide.seed)"
+        let slidePath = (directory as NSString).appendingPathComponent("\(id).tiff")
+        let maskPath = (directory as NSString).appendingPathComponent("\(id)_mask.tiff")
+        let csvPath = (directory as NSString).appendingPathComponent("train.csv")
+        let micronsPerPixel = 0.5
+        let image = try TiledImageWriter(path: slidePath, width: slide.width, height: slide.height, channels: 3,
+                                         compression: compression, micronsPerPixel: micronsPerPixel)
+        let mask = try TiledImageWriter(path: maskPath, width: slide.width, height: slide.height, channels: 1,
+                                        micronsPerPixel: micronsPerPixel)
+        for y0 in stride(from: 0, to: slide.height, by: band) {
+            let rows = min(band, slide.height - y0)
+            let (rgb, maskRows) = slide.render(firstRow: y0, rows: rows)
+            try image.append(rows: rgb)
+            try mask.append(rows: maskRows)
+            progress?(y0 + rows, slide.height)
+        }
+        try image.finish()
+        try mask.finish()
+        let runs = try MaskFiles.runs(ofMaskAt: maskPath).runs
+        let record = TrainingRecord(id: id, organ: "kidney", imageHeight: slide.height, imageWidth: slide.width,
+                                    pixelSize: micronsPerPixel, tissueThickness: 10, rle: RLE.text(runs))
+        var records = FileManager.default.fileExists(atPath: csvPath) ? try TrainingRecord.read(csvPath) : []
+        records.removeAll { $0.id == id }
+        records.append(record)
+        try TrainingRecord.table(records).write(to: csvPath)
+        return Output(slidePath: slidePath, maskPath: maskPath, csvPath: csvPath, record: record)
+    }
+}

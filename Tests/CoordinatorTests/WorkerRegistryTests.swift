@@ -1,0 +1,56 @@
+@testable import Coordinator
+import Core
+import Foundation
+import Segmentation
+import Shared
+import Testing
+
+@Suite struct WorkerRegistryTests {
+    @Test func workersOfAMemberAreServedLeastRecentlyUsedFirstWithinCredit() {
+        let registry = WorkerRegistry(credit: 2, pinnedDigests: [:])
+        let t0 = Date()
+        #expect(registry.register(identity: [1], name: "a", member: 0, digest: "d", threads: 2, now: t0) == nil)
+        #expect(registry.register(identity: [2], name: "b", member: 0, digest: "d", threads: 2, now: t0) == nil)
+        #expect(registry.register(identity: [3], name: "c", member: 1, digest: "e", threads: 2, now: t0) == nil)
+        var order: [[UInt8]] = []
+        for request in UInt64(1)...4 {
+            let worker = registry.nextWorker(for: 0)!
+            order.append(worker)
+            registry.assign(request, to: worker, at: t0.addingTimeInterval(Double(request)))
+        }
+        #expect(Set(order.prefix(2)) == [[1], [2]] && order[2] == order[0] && order[3] == order[1])
+        #expect(registry.nextWorker(for: 0) == nil) // both out of credit
+        #expect(registry.complete(3, by: order[2]))
+        #expect(!registry.complete(3, by: order[2])) // only once
+        #expect(registry.nextWorker(for: 0) == order[2])
+        #expect(registry.nextWorker(for: 1) == [3])
+    }
+
+    @Test func aLostWorkerGivesBackItsTilesAndDigestsMustAgree() {
+        let registry = WorkerRegistry(credit: 4, pinnedDigests: [1: "pinned"])
+        let now = Date()
+        _ = registry.register(identity: [1], name: "a", member: 0, digest: "d1", threads: 1, now: now)
+        #expect(registry.register(identity: [2], name: "b", member: 0, digest: "d2", threads: 1, now: now)?.contains("differs") == true)
+        #expect(registry.register(identity: [3], name: "c", member: 1, digest: "other", threads: 1, now: now)?.contains("pinned") == true)
+        registry.assign(10, to: [1], at: now)
+        registry.assign(11, to: [1], at: now)
+        #expect(registry.silent(since: now.addingTimeInterval(1)) == [[1]])
+        #expect(registry.remove([1]) == [10, 11])
+        #expect(registry.count(of: 0) == 0)
+    }
+
+    @Test func workersOfOneMemberRunningOtherKernelsAreNoticed() throws {
+        let registry = WorkerRegistry(credit: 1, pinnedDigests: [:])
+        let now = Date()
+        _ = registry.register(identity: [1], name: "a", member: 0, digest: "d", threads: 1, kernels: "AVX2, OpenBLAS Haswell", now: now)
+        _ = registry.register(identity: [2], name: "b", member: 0, digest: "d", threads: 1, now: now) // an older worker: unknown
+        _ = registry.register(identity: [3], name: "c", member: 1, digest: "e", threads: 1, kernels: "baseline, OpenBLAS Prescott", now: now)
+        #expect(registry.otherKernels(of: 0, than: "AVX2, OpenBLAS Haswell").isEmpty)
+        #expect(registry.otherKernels(of: 0, than: "baseline, OpenBLAS Prescott") == ["AVX2, OpenBLAS Haswell"])
+        #expect(registry.otherKernels(of: 1, than: "AVX2, OpenBLAS Haswell") == ["baseline, OpenBLAS Prescott"])
+        // A register without the optional field still decodes.
+        let old = #"{"protocolVersion":3,"member":"m","architecture":"constant","weightsDigest":"","threads":2,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
+        let decoded = try JSONDecoder().decode(Wire.Register.self, from: Data(old.utf8))
+        #expect(decoded.kernels == nil && decoded.member == "m")
+    }
+}

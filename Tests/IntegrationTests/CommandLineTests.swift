@@ -1,0 +1,87 @@
+import Core
+import Foundation
+import Segmentation
+import TestSupport
+import Testing
+
+/// Each test gets its own folder, removed when the test ends.
+@Suite(.serialized) final class CommandLineTests {
+    let temporary: TemporaryDirectory
+    var folder: String { temporary.path }
+
+    init() throws { temporary = try TemporaryDirectory() }
+
+    @Test func theBinaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: TesseraBinary.path), "\(TesseraBinary.path)")
+    }
+
+    /// OpenBLAS's kernels sum differently by CPU model, so every AVX2 machine is made to run
+    /// the same one (workers on different CPUs then agree bit for bit); a kernel the user
+    /// chose is kept.
+    @Test func openBLASRunsOneKernelOnEveryAVX2Machine() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = nil
+        environment["TESSERA_BLAS_CORE"] = nil
+        let info = try TesseraBinary.run(["info"], environment: environment)
+        #expect(info.status == 0, "\(info.stderr)")
+        if info.stdout.contains("CPU has AVX2 and FMA: yes") {
+            #expect(info.stdout.contains("OpenBLAS kernel: Haswell"), "\(info.stdout)")
+        }
+        environment["OPENBLAS_CORETYPE"] = "Prescott" // SSE3: runs on any x86-64
+        let chosen = try TesseraBinary.run(["info"], environment: environment)
+        #expect(chosen.stdout.contains("OpenBLAS kernel: Prescott"), "\(chosen.stdout)")
+    }
+
+    /// Bad files give a message naming the file and the reason, and a non-zero exit.
+    @Test func badInputFailsCleanly() throws {
+        let garbage = folder + "/garbage.tiff"
+        try Data("II*\0 not really a tiff at all".utf8).write(to: URL(fileURLWithPath: garbage))
+        let empty = folder + "/empty.tiff"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        for (arguments, reason) in [
+            (["inspect", garbage], "corrupt TIFF"),
+            (["inspect", empty], "empty"),
+            (["inspect", folder + "/missing.tiff"], "cannot open"),
+            (["infer", garbage, "--out", folder + "/m.tiff"], "corrupt TIFF"),
+            (["dice", empty, garbage], "empty"),
+            (["infer", empty, "--out", folder + "/m.tiff", "--model", "nope"], "unknown model architecture"),
+        ] {
+            let result = try TesseraBinary.run(arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.stderr.contains(reason), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/m.tiff"))
+    }
+
+    /// synth → infer → rle → dice, the README's demo in small.
+    @Test func synthInferRLEAndDiceAgree() throws {
+        let synth = try TesseraBinary.run(["synth", "--width", "900", "--height", "700", "--seed", "2", "--out", folder, "--quiet"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let slide = folder + "/synth_2.tiff", truth = folder + "/synth_2_mask.tiff"
+        let inspect = try TesseraBinary.run(["inspect", slide])
+        #expect(inspect.stdout.contains("900 × 700") && inspect.stdout.contains("Deflate") && inspect.stdout.contains("0.5 µm/pixel"))
+        let infer = try TesseraBinary.run(["infer", slide, "--out", folder + "/mask.tiff", "--tile", "256", "--margin", "32",
+                                           "--rle", folder + "/sub.csv", "--truth", truth, "--overlay", folder + "/o.png", "--quiet"])
+        #expect(infer.status == 0, "\(infer.stderr)")
+        #expect(infer.stdout.contains("dice: 0.") || infer.stdout.contains("dice: 1."))
+        // The submission's RLE decodes back to the written mask.
+        let rle = try TesseraBinary.run(["rle", "encode", folder + "/mask.tiff", "--out", folder + "/mask.rle"])
+        #expect(rle.status == 0)
+        let decode = try TesseraBinary.run(["rle", "decode", "--width", "900", "--height", "700", folder + "/mask.rle", folder + "/back.tiff"])
+        #expect(decode.status == 0, "\(decode.stderr)")
+        let dice = try TesseraBinary.run(["dice", folder + "/mask.tiff", folder + "/back.tiff"])
+        #expect(dice.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1.000000")
+        let submission = try String(contentsOfFile: folder + "/sub.csv", encoding: .utf8)
+        let encoded = try String(contentsOfFile: folder + "/mask.rle", encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(submission == "id,rle\nsynth_2,\(encoded)\n")
+        let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/o.png"))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+    }
+
+    @Test func helpExplainsEveryCommand() throws {
+        let help = try TesseraBinary.run(["--help"])
+        for command in ["infer", "synth", "inspect", "rle", "dice", "overlay", "bench"] {
+            #expect(help.stdout.contains(command))
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Core
+@testable import Segmentation
+@testable import Shared
+import Testing
+
+@Suite struct ClusterConfigTests {
+    @Test func theCommittedExampleParses() throws {
+        let config = try ClusterConfig(contentsOf: #filePath.replacingOccurrences(of: "Tests/SharedTests/ClusterConfigTests.swift", with: "cluster.conf"))
+        #expect(config.members.map(\.name) == ["stain", "half"])
+        #expect(config.memberWeights == [100, 50])
+        #expect(config.settings.tileSize == 512 && config.settings.margin == 64 && config.settings.window == .constantCrop)
+        #expect(config.settings.maps == .float16 && config.settings.flips == FlipSet.none)
+        #expect(config.metricsEndpoint == "tcp://127.0.0.1:5572")
+        #expect(config.security == nil)
+    }
+
+    @Test func z85KeysWithHashesAreNotComments() throws {
+        let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+        let other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+        let config = try ClusterConfig(parsing: """
+        [security]
+        coordinator_public = \(key) # the coordinator's
+        worker_public = #abcdefghij#abcdefghij#abcdefghij#abcdef
+        client_public = \(other)
+        [member a]
+        architecture = constant
+        """, source: "t.conf")
+        #expect(config.security?.coordinatorPublic == key)
+        #expect(config.security?.workerPublic == "#abcdefghij#abcdefghij#abcdefghij#abcdef")
+    }
+
+    @Test(arguments: [
+        ("[inference]\ntile = 7\n[member a]\narchitecture = constant", "line 2: tile must be a whole number from 16 to 4096"),
+        ("[member a]\narchitecture = constant\n[member a]\narchitecture = stain", "line 3: member \"a\" is defined twice"),
+        ("[coordinator]\nworkers = 127.0.0.1:5\n[member a]\narchitecture = constant", "line 2: workers must be a ZeroMQ endpoint"),
+        ("[nonsense]\n", "line 1: unknown section [nonsense]"),
+        ("[coordinator]\nslide_readers = many\n[member a]\narchitecture = constant", "line 2: slide_readers must be auto or a whole number from 1 to 16"),
+        ("tile = 5\n", "line 1: tile is outside any section"),
+        ("[coordinator]\nkeep_results = 0\n[member a]\narchitecture = constant", "line 2: keep_results must be a number from 1"),
+        ("[inference]\nwindow = hann\n[member a]\narchitecture = constant", "line 2: window must be constant, linear or gaussian"),
+        ("[inference]\ntile = 64\nmargin = 40\n[member a]\narchitecture = constant", "margin 40 leaves no centre"),
+        ("[member a]\nweight = 2\n", "line 1: member \"a\" has no architecture"),
+        ("[coordinator]\n", "the ensemble is empty"),
+        ("[security]\ncoordinator_public = short\n", "line 2: coordinator_public must be a 40-character Z85 CURVE key"),
+        ("[member a]\narchitecture = constant\nweight = 20", "line 3: weight must be a number from 0.01 to 10.24"),
+        ("[heartbeat]\ninterval\n", "line 2: expected key = value"),
+    ])
+    func errorsNameTheLine(text: String, message: String) {
+        #expect {
+            try ClusterConfig(parsing: text, source: "bad.conf")
+        } throws: { error in
+            "\(error)".hasPrefix("bad.conf: ") && "\(error)".contains(message)
+        }
+    }
+
+    @Test func slideReadersAreCountedOrLeftToTheMachine() throws {
+        let member = "[member a]\narchitecture = constant"
+        #expect(try ClusterConfig(parsing: "[coordinator]\nslide_readers = 3\n" + member, source: "c.conf").slideReaders == 3)
+        #expect(try ClusterConfig(parsing: "[coordinator]\nslide_readers = auto\n" + member, source: "c.conf").slideReaders == nil)
+        #expect((1...4).contains(ClusterConfig.defaultSlideReaders))
+    }
+
+    @Test func resultsAreKeptAWeekUnlessToldOtherwise() throws {
+        let member = "[member a]\narchitecture = constant"
+        #expect(try ClusterConfig(parsing: member, source: "c.conf").keepResults == 604_800)
+        #expect(try ClusterConfig(parsing: "[coordinator]\nkeep_results = 90\n" + member, source: "c.conf").keepResults == 90)
+    }
+
+    @Test func unknownMembersAreNamedWithTheKnownOnes() throws {
+        let config = try ClusterConfig(parsing: "[member a]\narchitecture = constant\n[member b]\narchitecture = stain", source: "c.conf")
+        #expect { try config.member(named: "z") } throws: { "\($0)".contains("no member \"z\" (members: a, b)") }
+    }
+}
