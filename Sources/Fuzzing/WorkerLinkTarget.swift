@@ -25,13 +25,17 @@ enum WorkerLinkTarget {
         var now = Date(timeIntervalSince1970: 1_000_000)
         var link = WorkerLink(registration: registration, maxTileSize: 256, interval: 1, liveness: 3, now: now)
         _ = link.reconnected(at: now)
+        var computing: [UInt64] = []
         for message in input.messages {
             var actions: [WorkerLink.Action]
             switch Int(message.channel) % channels {
             case 0:
                 let before = link
                 actions = link.received(message.frames, at: now)
-                for action in actions { check(action, after: message.frames, before: before) }
+                for action in actions {
+                    check(action, after: message.frames, before: before)
+                    if case .compute(_, _, let ticket) = action { computing.append(ticket) }
+                }
             case 1:
                 let bytes = message.frames[0] + [0, 0, 0, 0]
                 let milliseconds = (0..<4).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
@@ -43,7 +47,9 @@ enum WorkerLinkTarget {
                                       "a coordinator silent for \(now.timeIntervalSince(heardBefore)) s was not noticed")
                 }
             default:
-                link.answered(Int(message.frames[0].first ?? 1), at: now)
+                let count = min(computing.count, Int(message.frames[0].first ?? 1))
+                link.answered(Array(computing.prefix(count)), at: now)
+                computing.removeFirst(count)
                 actions = []
             }
             if actions.contains(where: { if case .stop = $0 { true } else { false } }) { return }
@@ -53,11 +59,12 @@ enum WorkerLinkTarget {
 
     private static func check(_ action: WorkerLink.Action, after frames: [[UInt8]], before: WorkerLink) {
         switch action {
-        case .compute(let request, let pixels):
+        case .compute(let request, let pixels, _):
             let side = Int(request.size)
             CodecTarget.check(registration.tileSides.accepts(side) && pixels.count == side * side * 3 && 2 * Int(request.inset) < side,
                               "a tile of side \(side) with \(pixels.count) bytes reached the model")
-            CodecTarget.check(before.outstanding < before.credit, "a tile reached the model past the credit")
+            CodecTarget.check(before.outstanding.count < before.credit && before.backlog < WorkerLink.maxBacklog,
+                              "a tile reached the model past the credit or the backlog's bound")
         case .stop:
             let refusal = WireCodec.open(frames).flatMap { opened in
                 opened.0 == .refuse ? WireCodec.decode(Wire.Reason.self, opened.1[0]) : .failure(WireError("not a refuse"))

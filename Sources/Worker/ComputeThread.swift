@@ -19,8 +19,8 @@ final class ComputeThread: @unchecked Sendable {
     private let predictor: TilePredictor
     private let log: Log
     private let lock = NSCondition()
-    private var tiles: [(request: Wire.TileRequest, pixels: [UInt8])] = []
-    private var results: [[[UInt8]]] = []
+    private var tiles: [(request: Wire.TileRequest, pixels: [UInt8], ticket: UInt64)] = []
+    private var results: [(ticket: UInt64, frames: [[UInt8]])] = []
     private var stopped = false
     private let done = DispatchSemaphore(value: 0)
 
@@ -41,17 +41,17 @@ final class ComputeThread: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues a well-formed tile (`WireCodec.tile` checked it).
-    func submit(_ request: Wire.TileRequest, pixels: [UInt8]) {
+    /// Queues a well-formed tile (`WorkerLink` checked it); `ticket` comes back with its answer.
+    func submit(_ request: Wire.TileRequest, pixels: [UInt8], ticket: UInt64) {
         lock.lock()
-        tiles.append((request, pixels))
+        tiles.append((request, pixels, ticket))
         lock.signal()
         lock.unlock()
     }
 
-    /// The messages (results or failures) finished since the last call, oldest first;
-    /// silences the doorbell.
-    func takeResults() -> [[[UInt8]]] {
+    /// The messages (results or failures) finished since the last call, oldest first,
+    /// with their tiles' tickets; silences the doorbell.
+    func takeResults() -> [(ticket: UInt64, frames: [[UInt8]])] {
         while (try? doorbell.receive(dontWait: true)) != nil {}
         lock.lock()
         defer { lock.unlock() }
@@ -75,11 +75,11 @@ final class ComputeThread: @unchecked Sendable {
             lock.lock()
             while tiles.isEmpty && !stopped { lock.wait() }
             if stopped { lock.unlock(); return }
-            let (request, pixels) = tiles.removeFirst()
+            let (request, pixels, ticket) = tiles.removeFirst()
             lock.unlock()
             let message = predict(request, pixels: pixels)
             lock.lock()
-            results.append(message)
+            results.append((ticket, message))
             lock.unlock()
             do { try ringer.send([[1]], dontWait: true) } catch {
                 // A full doorbell already rings: the I/O thread takes every result at once.

@@ -15,9 +15,9 @@ public struct WorkerLink: Sendable {
     public enum Action: Equatable, Sendable {
         /// Frames to send to the coordinator.
         case send([[UInt8]])
-        /// A well-formed tile, in the sides this member takes, to predict; answer with
-        /// `answered` once its result or failure has been sent.
-        case compute(Wire.TileRequest, pixels: [UInt8])
+        /// A well-formed tile, in the sides this member takes, to predict; call `answered`
+        /// with its ticket once its result or failure has been sent.
+        case compute(Wire.TileRequest, pixels: [UInt8], ticket: UInt64)
         /// Close the socket, wait this many seconds, connect afresh and call `reconnected`.
         case reconnect(after: Double)
         /// The coordinator refused this worker: stop with this reason.
@@ -34,8 +34,16 @@ public struct WorkerLink: Sendable {
     public let maxTileSize: Int
     public private(set) var registered = false
     public private(set) var liveness: PeerLiveness
-    /// Tiles handed to compute and not yet answered.
-    public private(set) var outstanding = 0
+    /// Tickets of the tiles this registration handed to compute and not yet answered:
+    /// what the credit counts. Each welcome starts afresh, since the coordinator then
+    /// knows nothing of the tiles before (it restarted, or answered a second register).
+    public private(set) var outstanding: Set<UInt64> = []
+    /// Tiles handed to compute and not yet answered, of every registration: bounded, so
+    /// that no sequence of registrations can make the queue grow without end.
+    public private(set) var backlog = 0
+    /// The most tiles the compute queue holds.
+    public static let maxBacklog = 2 * WireLimits.credit.upperBound
+    private var nextTicket: UInt64 = 1
     /// How many tiles may be outstanding: the welcome's credit.
     public private(set) var credit: Int
     /// Seconds to wait before the next reconnection: 1, 2, 4 … 32.
@@ -55,6 +63,7 @@ public struct WorkerLink: Sendable {
     /// What to do on connecting (the first time or again): register.
     public mutating func reconnected(at now: Date) -> [Action] {
         registered = false
+        outstanding = []
         liveness.restart(at: now)
         return [.send(registerFrames)]
     }
@@ -74,6 +83,9 @@ public struct WorkerLink: Sendable {
                 liveness.heard(at: now)
                 liveness.retime(interval: Double(welcome.heartbeatMilliseconds) / 1000, liveness: welcome.liveness)
                 credit = welcome.credit
+                // Every welcome starts a registration afresh: the coordinator has forgotten
+                // (and given to others) the tiles it sent this worker before.
+                outstanding = []
                 let first = !registered
                 registered = true
                 backoff = 1
@@ -102,8 +114,11 @@ public struct WorkerLink: Sendable {
                     return [.note("refused tile (\(request.row), \(request.column)) of job \(request.job): \(reason)"),
                             .send(WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: reason)))]
                 }
-                outstanding += 1
-                return [.compute(request, pixels: pixels)]
+                let ticket = nextTicket
+                nextTicket += 1
+                outstanding.insert(ticket)
+                backlog += 1
+                return [.compute(request, pixels: pixels, ticket: ticket)]
             }
         default:
             return drop("an unexpected \(kind) message")
@@ -116,13 +131,15 @@ public struct WorkerLink: Sendable {
         guard registration.tileSides.accepts(Int(request.size)) else {
             return "member \(registration.member) (\(registration.architecture)) takes \(registration.tileSides), not \(request.size)"
         }
-        guard outstanding < credit else { return "\(outstanding) tiles are outstanding already, the credit of \(credit) is spent" }
+        guard outstanding.count < credit else { return "\(outstanding.count) tiles are outstanding already, the credit of \(credit) is spent" }
+        guard backlog < Self.maxBacklog else { return "\(backlog) tiles wait to be computed already" }
         return nil
     }
 
-    /// `count` computed tiles were answered (results or failures sent).
-    public mutating func answered(_ count: Int, at now: Date) {
-        outstanding = max(0, outstanding - count)
+    /// The tiles of these tickets were answered (results or failures sent).
+    public mutating func answered(_ tickets: [UInt64], at now: Date) {
+        for ticket in tickets { outstanding.remove(ticket) }
+        backlog = max(0, backlog - tickets.count)
         liveness.sent(at: now)
     }
 

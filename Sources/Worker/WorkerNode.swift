@@ -63,7 +63,7 @@ public final class WorkerNode {
             while !actions.isEmpty {
                 switch actions.removeFirst() {
                 case .send(let frames): offer(frames, on: socket)
-                case .compute(let request, let pixels): compute.submit(request, pixels: pixels)
+                case .compute(let request, let pixels, let ticket): compute.submit(request, pixels: pixels, ticket: ticket)
                 case .dropped(let reason): log.warning("dropped a message from the coordinator: \(reason)")
                 case .note(let text): log.info(text)
                 case .stop(let reason): throw TesseraError("coordinator", "refused this worker: \(reason)")
@@ -82,8 +82,8 @@ public final class WorkerNode {
                 // A result that cannot go now is lost; the coordinator gives its tile to
                 // another worker once it counts this one gone.
                 let results = compute.takeResults()
-                for frames in results { offer(frames, on: socket) }
-                link.answered(results.count, at: Date())
+                for result in results { offer(result.frames, on: socket) }
+                link.answered(results.map(\.ticket), at: Date())
             }
             actions += link.tick(at: Date())
         }

@@ -93,16 +93,50 @@ import Worker
         #expect(failure.reason.contains("multiples of 32 from 32 to 256") && failure.reason.contains("not \(side)"), "\(failure.reason)")
     }
 
+    func tickets(_ actions: [WorkerLink.Action]) -> [UInt64] {
+        actions.compactMap { if case .compute(_, _, let ticket) = $0 { ticket } else { nil } }
+    }
+
     @Test func tilesWithinTheCreditReachTheModel() {
         var link = link()
         _ = link.received(welcome(credit: 2), at: t0)
-        #expect(link.received(tile(64, request: 1), at: t0).count == 1)
-        #expect(link.received(tile(64, request: 2), at: t0).count == 1)
-        #expect(link.outstanding == 2)
-        let third = link.received(tile(64, request: 3), at: t0)
-        #expect(!third.contains { if case .compute = $0 { true } else { false } })
-        link.answered(1, at: t0)
-        #expect(link.received(tile(64, request: 4), at: t0).contains { if case .compute = $0 { true } else { false } })
+        let first = tickets(link.received(tile(64, request: 1), at: t0))
+        #expect(first.count == 1 && tickets(link.received(tile(64, request: 2), at: t0)).count == 1)
+        #expect(link.outstanding.count == 2 && link.backlog == 2)
+        #expect(tickets(link.received(tile(64, request: 3), at: t0)).isEmpty)
+        link.answered(first, at: t0)
+        #expect(tickets(link.received(tile(64, request: 4), at: t0)).count == 1)
+    }
+
+    /// A coordinator restarted while tiles were computing knows nothing of them: the new
+    /// registration gets its whole credit (the restart test of the cluster found this),
+    /// and answers of the old tiles do not count against it.
+    @Test func aNewRegistrationStartsWithItsWholeCredit() {
+        var link = link()
+        _ = link.received(welcome(credit: 2), at: t0)
+        let old = tickets(link.received(tile(64, request: 1), at: t0)) + tickets(link.received(tile(64, request: 2), at: t0))
+        _ = link.received(WireCodec.frames(.registerAgain), at: t0)
+        _ = link.received(welcome(credit: 2), at: t0)
+        let new = tickets(link.received(tile(64, request: 1), at: t0)) + tickets(link.received(tile(64, request: 2), at: t0))
+        #expect(new.count == 2 && link.backlog == 4)
+        link.answered(old, at: t0)
+        #expect(link.outstanding == Set(new) && tickets(link.received(tile(64, request: 3), at: t0)).isEmpty)
+        // A second welcome (the answer to a second register) starts afresh too: the
+        // coordinator re-registered this worker and gave its tiles to others.
+        _ = link.received(welcome(credit: 2), at: t0)
+        #expect(link.outstanding.isEmpty && tickets(link.received(tile(64, request: 4), at: t0)).count == 1)
+    }
+
+    /// However often a coordinator makes it register again, the queue stays bounded.
+    @Test func theComputeQueueIsBoundedAcrossRegistrations() {
+        var link = link()
+        var handed = 0
+        for round in 0..<10 {
+            _ = link.received(WireCodec.frames(.registerAgain), at: t0)
+            _ = link.received(welcome(credit: 64), at: t0)
+            for request in 0..<64 { handed += tickets(link.received(tile(32, request: UInt64(round * 64 + request)), at: t0)).count }
+        }
+        #expect(handed == WorkerLink.maxBacklog && link.backlog == WorkerLink.maxBacklog)
     }
 
     @Test func tilesBeforeAWelcomeAreRefused() {
