@@ -5,7 +5,7 @@ import Shared
 
 /// The workers the coordinator knows: their member, credit, tiles in flight and liveness.
 /// Pure bookkeeping, no I/O, so its rules are testable alone.
-final class WorkerRegistry {
+struct WorkerRegistry {
     struct Worker {
         let identity: [UInt8]
         let name: String
@@ -33,7 +33,7 @@ final class WorkerRegistry {
     }
 
     /// Admits a worker, or says why not.
-    func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String = "", now: Date) -> String? {
+    mutating func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String = "", now: Date) -> String? {
         if let accepted = digests[member], accepted != digest {
             return "weights digest \(digest) differs from \(accepted), which the other workers of this member use"
         }
@@ -49,31 +49,40 @@ final class WorkerRegistry {
 
     func isRegistered(_ identity: [UInt8]) -> Bool { workers[identity] != nil }
 
-    func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.lastHeard = now }
+    mutating func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.lastHeard = now }
 
-    /// The least recently used worker of `member` with credit left.
+    /// The least recently used worker of `member` with credit left (ties: the smaller
+    /// routing id, so that the order never depends on a hash).
     func nextWorker(for member: Int) -> [UInt8]? {
-        workers.values.filter { $0.member == member && $0.credit > 0 }.min { $0.lastAssigned < $1.lastAssigned }?.identity
+        workers.values.filter { $0.member == member && $0.credit > 0 }.min {
+            $0.lastAssigned != $1.lastAssigned ? $0.lastAssigned < $1.lastAssigned : $0.identity.lexicographicallyPrecedes($1.identity)
+        }?.identity
     }
 
     func count(of member: Int) -> Int { workers.values.filter { $0.member == member }.count }
 
-    func assign(_ request: UInt64, to identity: [UInt8], at now: Date) {
+    mutating func assign(_ request: UInt64, to identity: [UInt8], at now: Date) {
         workers[identity]?.credit -= 1
         workers[identity]?.inFlight.insert(request)
         workers[identity]?.lastAssigned = now
     }
 
     /// Whether `request` is in flight at `identity`; if so, it is done and the credit returns.
-    func complete(_ request: UInt64, by identity: [UInt8]) -> Bool {
+    mutating func complete(_ request: UInt64, by identity: [UInt8]) -> Bool {
         guard workers[identity]?.inFlight.remove(request) != nil else { return false }
         workers[identity]!.credit += 1
         workers[identity]!.tilesDone += 1
         return true
     }
 
+    /// Takes back `request` from `identity` without counting it done: its credit returns.
+    mutating func withdraw(_ request: UInt64, from identity: [UInt8]) {
+        guard workers[identity]?.inFlight.remove(request) != nil else { return }
+        workers[identity]!.credit += 1
+    }
+
     /// Removes a worker, returning the requests it still had.
-    func remove(_ identity: [UInt8]) -> Set<UInt64> {
+    mutating func remove(_ identity: [UInt8]) -> Set<UInt64> {
         workers.removeValue(forKey: identity)?.inFlight ?? []
     }
 

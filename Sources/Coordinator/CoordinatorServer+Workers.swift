@@ -1,0 +1,145 @@
+import Core
+import Foundation
+import Segmentation
+import Shared
+import ZeroMQ
+
+/// The worker link (docs/PROTOCOL.md): registration, results, losses, and sending the
+/// tiles the scheduler picks.
+extension CoordinatorServer {
+    func handleWorker(_ frames: [[UInt8]]) {
+        guard frames.count >= 2 else { return dropped("a worker message without routing id") }
+        let identity = frames[0]
+        let raw = Array(frames.dropFirst())
+        guard case .success(let (kind, body)) = WireCodec.open(raw) else {
+            if !answerOtherVersion(workerSocket, identity, raw, asking: [.register], answer: .refuse),
+               case .failure(let error) = WireCodec.open(raw) {
+                dropped("worker message: \(error)")
+            }
+            return
+        }
+        // Decoded whole before anything is done: a malformed message changes nothing, and is
+        // no sign of life (docs/PROTOCOL.md, "Malformed messages").
+        enum Message { case register(Wire.Register), heartbeat, result(Wire.TileResult, [UInt8]), failure(Wire.TileFailure), goodbye }
+        let decoded: Result<Message, WireError>
+        switch kind {
+        case .register: decoded = WireCodec.decode(Wire.Register.self, body[0]).map { .register($0) }
+        case .heartbeat: decoded = .success(.heartbeat)
+        case .goodbye: decoded = .success(.goodbye)
+        case .result: decoded = WireCodec.result(body, maxSize: config.settings.tileSize).map { .result($0.0, $0.1) }
+        case .tileFailed: decoded = WireCodec.decode(Wire.TileFailure.self, body[0]).map { .failure($0) }
+        default: decoded = .failure(WireError("\(kind) is not a message workers send"))
+        }
+        let message: Message
+        switch decoded {
+        case .failure(let error): return dropped("worker message: \(error)")
+        case .success(let value): message = value
+        }
+        let now = Date()
+        if case .register(let register) = message { return registerWorker(identity, register, now: now) }
+        guard registry.isRegistered(identity) else {
+            if case .goodbye = message { return }
+            return send(workerSocket, identity, WireCodec.frames(.registerAgain))
+        }
+        scheduler.heard(identity, at: now)
+        switch message {
+        case .register, .heartbeat: break
+        case .result(let result, let map): accept(result, map: map, from: identity)
+        case .failure(let failure):
+            guard let assignment = scheduler.complete(failure.request, by: identity) else { return }
+            if let job = job(assignment.job) {
+                fail(job, "member \(memberNames[assignment.member]) could not predict \(assignment.tile): \(failure.reason)")
+            }
+        case .goodbye:
+            log.info("worker \(registry.workers[identity]?.name ?? "?") left")
+            lose(identity)
+        }
+    }
+
+    func registerWorker(_ identity: [UInt8], _ register: Wire.Register, now: Date) {
+        guard register.protocolVersion == Int(WireHeader.version) else {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("protocol version \(register.protocolVersion) is not \(WireHeader.version)")))
+        }
+        guard let member = memberNames.firstIndex(of: register.member) else {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("no member \"\(register.member)\" in this cluster (members: \(memberNames.joined(separator: ", ")))")))
+        }
+        guard register.architecture == config.members[member].architecture else {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
+        }
+        guard register.tileSides.accepts(config.settings.tileSize) else {
+            let reason = "worker \(register.name) of member \(register.member) takes tile \(register.tileSides), not this cluster's \(config.settings.tileSize) (tile in \(config.source))"
+            log.warning("refused \(reason)")
+            tileRefusals[member] = reason
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
+        }
+        let kernels = register.kernels ?? ""
+        let others = kernels.isEmpty ? [] : registry.otherKernels(of: member, than: kernels)
+        let previous = registry.workers[identity]?.name
+        let requeued = registry.isRegistered(identity) ? registry.workers[identity]!.inFlight.count : 0
+        let refusal = scheduler.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest,
+                                         threads: register.threads, kernels: kernels, now: now)
+        if requeued > 0 { log.warning("worker \(previous ?? "?") registered again with \(requeued) tiles; they go to other workers") }
+        if let reason = refusal {
+            log.warning("refused worker \(register.name): \(reason)")
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
+        }
+        if !others.isEmpty {
+            log.warning("worker \(register.name) computes with \(kernels), other workers of member \(register.member) with \(others.sorted().joined(separator: "; ")): their maps may differ in the last bits, so masks may too (docs/ENGINE.md)")
+        }
+        tileRefusals[member] = nil
+        log.info("worker \(register.name) joined for member \(register.member)")
+        send(workerSocket, identity, WireCodec.frames(.welcome, Wire.Welcome(
+            heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit)))
+    }
+
+    /// A worker is gone: its tiles go back to the front of its member's queue.
+    func lose(_ identity: [UInt8]) {
+        let name = registry.workers[identity]?.name ?? "?"
+        let requeued = scheduler.lose(identity)
+        if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
+    }
+
+    func accept(_ result: Wire.TileResult, map: [UInt8], from identity: [UInt8]) {
+        guard let assignment = scheduler.assignments[result.request], assignment.worker == identity,
+              assignment.job == result.job, assignment.tile == TileIndex(row: Int(result.row), column: Int(result.column)) else {
+            return // late or stray: its tile was given to another worker, or never existed
+        }
+        let size = config.settings.tileSize, inset = config.settings.mapInset, side = size - 2 * inset
+        guard Int(result.size) == size, Int(result.inset) == inset, result.encoding == config.settings.maps,
+              map.count == side * side * result.encoding.bytesPerPixel else {
+            return dropped("result of the wrong size or encoding from \(registry.workers[identity]?.name ?? "?")")
+        }
+        _ = scheduler.complete(result.request, by: identity)
+        guard let job = job(result.job), job.state == .running, let stitchWorker = job.stitchWorker else { return }
+        clock.time(.handOver) { stitchWorker.add(tile: assignment.tile, member: assignment.member, map: map) }
+        job.memberDone[assignment.member] += 1
+        let linear = assignment.tile.row * job.plan!.columns + assignment.tile.column
+        job.owed[linear, default: 1] -= 1
+        if job.owed[linear] == 0 {
+            job.owed[linear] = nil
+            job.tilesDone += 1
+        }
+        if job.tilesDone == job.tilesTotal { finalize(job) }
+    }
+
+    func dispatch() {
+        while var next = scheduler.nextDispatch(at: Date()) {
+            guard let job = job(next.task.job), job.state == .running else {
+                scheduler.withdraw(next)
+                continue
+            }
+            if next.task.pixels == nil {
+                do { next.task.pixels = try job.pixels(of: next.task.tile) } catch { fail(job, "\(error)"); continue }
+            }
+            let header = Wire.TileRequest(job: job.id, request: next.request, row: UInt32(next.task.tile.row), column: UInt32(next.task.tile.column),
+                                          size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips,
+                                          inset: UInt32(config.settings.mapInset))
+            guard clock.time(.send, { sent(workerSocket, next.worker, WireCodec.frames(header, pixels: next.task.pixels!)) }) else {
+                let name = registry.workers[next.worker]?.name ?? "?"
+                let requeued = scheduler.sendFailed(next)
+                if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
+                continue
+            }
+        }
+    }
+}
