@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Plain, timestamped log lines on standard error, one per event: message kinds and ids,
 /// never pixel data.
@@ -14,8 +15,12 @@ public struct Log: Sendable {
     public let minimum: Level
 
     /// Silences every log of the process (in-process drivers such as the fuzzer, which run
-    /// the roles millions of times). Set once, before any thread logs.
-    nonisolated(unsafe) public static var silenced = false
+    /// the roles millions of times). Atomic: threads log while a driver sets it.
+    public static var silenced: Bool {
+        get { silence.load(ordering: .relaxed) }
+        set { silence.store(newValue, ordering: .relaxed) }
+    }
+    private static let silence = Atomic<Bool>(false)
 
     public init(_ component: String, minimum: Level = .info) {
         self.component = component
