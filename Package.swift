@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Tessera: distributed whole-slide segmentation with an ensemble of CNNs.
 ///
-/// Layers, bottom up:
+/// Layers, bottom up (docs/ARCHITECTURE.md; `ArchitectureTests` checks the walls):
 /// - `C*` system-library targets expose the C libraries through pkg-config; nothing above
 ///   the Swift wrappers (`ZeroMQ`, `TIFF`, `OpenBLAS`, `Zlib`) sees a C type.
 /// - `Core` is what everything stands on; `Segmentation` segments a slide on one machine;
@@ -58,6 +58,7 @@ let package = Package(
 
         // Each module's unit tests in its own target; what runs real processes in Integration.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib"]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),

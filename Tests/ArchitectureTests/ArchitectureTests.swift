@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// The walls of docs/ARCHITECTURE.md, checked on the sources: which module may import
+/// which. The engine knows no network or role; the coordinator never sees the engine;
+/// coordinator and worker never see each other; only a wrapper touches its C library.
+@Suite struct ArchitectureTests {
+    /// Tessera's modules and the Tessera modules each may import (system modules aside).
+    static let allowed: [String: Set<String>] = [
+        "Core": [],
+        "Segmentation": ["Core", "TIFF", "Zlib"],
+        "Shared": ["Core", "Segmentation", "ZeroMQ"],
+        "EngineKernels": [],
+        "EngineKernelsHaswell": [],
+        "Engine": ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"],
+        "Worker": ["Core", "Segmentation", "Shared", "Engine", "ZeroMQ"],
+        "Coordinator": ["Core", "Segmentation", "Shared", "ZeroMQ"],
+        "Fuzzing": ["Core", "Segmentation", "Shared", "Worker", "Coordinator", "ZeroMQ"],
+        "tessera-fuzz": ["Fuzzing"],
+        "tessera": ["Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "OpenBLAS", "TIFF"],
+        "ZeroMQ": ["CZeroMQ"],
+        "TIFF": ["CTIFF"],
+        "OpenBLAS": ["COpenBLAS"],
+        "Zlib": ["CZlib"],
+        "CZeroMQ": [], "CTIFF": [], "COpenBLAS": [], "CZlib": [],
+    ]
+
+    /// Files in these modules stay short enough to read at a sitting.
+    static let longestFile = ["Coordinator": 400, "Worker": 400]
+
+    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources").path
+
+    /// Every `.swift` file of a module (following the symlinked kernel folder), with its text.
+    static func files(of module: String) -> [(path: String, text: String)] {
+        let folder = sources + "/" + module
+        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return [] }
+        return enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }.sorted().compactMap { relative in
+            (try? String(contentsOfFile: folder + "/" + relative, encoding: .utf8)).map { (module + "/" + relative, $0) }
+        }
+    }
+
+    /// The modules a source file imports: `import X`, `@testable import X`, `import struct X.Y`.
+    static func imports(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line -> String? in
+            var words = line.split(separator: " ").map(String.init)
+            while let first = words.first, first.hasPrefix("@") { words.removeFirst() }
+            guard words.first == "import", words.count >= 2 else { return nil }
+            let kinds: Set<String> = ["struct", "class", "enum", "protocol", "func", "var", "let", "typealias"]
+            let name = kinds.contains(words[1]) && words.count >= 3 ? words[2] : words[1]
+            return String(name.split(separator: ".")[0])
+        }
+    }
+
+    @Test func everyModuleIsKnown() throws {
+        let modules = try FileManager.default.contentsOfDirectory(atPath: Self.sources).filter { !$0.hasPrefix(".") }
+        #expect(Set(modules) == Set(Self.allowed.keys), "a module without a rule, or a rule without a module")
+    }
+
+    @Test(arguments: allowed.keys.sorted())
+    func importsStayInsideTheirWalls(module: String) {
+        let tessera = Set(Self.allowed.keys)
+        for (path, text) in Self.files(of: module) {
+            for imported in Self.imports(text) where tessera.contains(imported) && imported != module {
+                #expect(Self.allowed[module]!.contains(imported), "\(path) imports \(imported)")
+            }
+        }
+    }
+
+    @Test(arguments: longestFile.keys.sorted())
+    func filesStayShort(module: String) {
+        for (path, text) in Self.files(of: module) {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            #expect(lines <= Self.longestFile[module]!, "\(path) has \(lines) lines")
+        }
+    }
+
+    /// The check itself: it reads imports as Swift writes them.
+    @Test func importsAreRead() {
+        #expect(Self.imports("import Foundation\n@testable import Shared\nimport struct Core.PixelImage\n// import Engine\nlet x = 1")
+                == ["Foundation", "Shared", "Core"])
+    }
+}
