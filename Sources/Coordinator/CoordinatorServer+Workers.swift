@@ -122,14 +122,23 @@ extension CoordinatorServer {
         if job.tilesDone == job.tilesTotal { finalize(job) }
     }
 
+    /// Tiles lost with a worker are read again by the job's slide readers, off this thread.
+    func rereadLostTiles() {
+        for (id, tile) in scheduler.tilesToRead() { job(id)?.prefetcher?.reread(tile) }
+        guard let job = activeJob, let prefetcher = job.prefetcher else { return }
+        do {
+            for (tile, pixels) in try prefetcher.takeRereads() { scheduler.supply(job: job.id, tile: tile, pixels: pixels) }
+        } catch {
+            fail(job, "\(error)")
+        }
+    }
+
     func dispatch() {
-        while var next = scheduler.nextDispatch(at: Date()) {
+        rereadLostTiles()
+        while let next = scheduler.nextDispatch(at: Date()) {
             guard let job = job(next.task.job), job.state == .running else {
                 scheduler.withdraw(next)
                 continue
-            }
-            if next.task.pixels == nil {
-                do { next.task.pixels = try job.pixels(of: next.task.tile) } catch { fail(job, "\(error)"); continue }
             }
             let header = Wire.TileRequest(job: job.id, request: next.request, row: UInt32(next.task.tile.row), column: UInt32(next.task.tile.column),
                                           size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips,

@@ -29,7 +29,6 @@ final class SlideJob {
     var lastUploadActivity = Date()
 
     // Running
-    var reader: SlideReader?
     var plan: TilePlan?
     /// Reads tiles ahead of admission.
     var prefetcher: TilePrefetcher?
@@ -106,24 +105,13 @@ final class SlideJob {
 
     /// Opens the slide and sets up tiling, stitching and the outputs.
     func start(settings: SegmentationSettings, memberWeights: [Int], slideReaders: Int) throws {
-        let reader = try SlideReader(path: slidePath)
-        let plan = try settings.plan(width: reader.width, height: reader.height)
-        let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
-        let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
-                                            maskPath: maskPath, micronsPerPixel: reader.image.micronsPerPixel)
-        stitchWorker = StitchWorker(job: self, stitcher: stitcher, output: output, encoding: settings.maps, inset: settings.mapInset)
-        self.reader = reader
-        self.plan = plan
-        prefetcher = TilePrefetcher(slidePath: slidePath, plan: plan, readers: slideReaders)
+        let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights, maskPath: maskPath)
+        stitchWorker = StitchWorker(job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
+                                    inset: settings.mapInset)
+        plan = pipeline.plan
+        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, readers: slideReaders)
         state = .running
         started = Date()
-    }
-
-    /// The pixels of a tile, read from the slide (with reflection outside it).
-    func pixels(of tile: TileIndex) throws -> [UInt8] {
-        let plan = plan!
-        let origin = plan.origin(of: tile)
-        return try reader!.readRGB(x: origin.x, y: origin.y, width: plan.tileSize, height: plan.tileSize).pixels
     }
 
     /// Seconds left, from the rate so far.
@@ -138,13 +126,12 @@ final class SlideJob {
                       memberNames: memberNames, secondsLeft: secondsLeft, note: note)
     }
 
-    /// Releases what a running job holds (reader, stitcher, upload file): part of `end`.
+    /// Releases what a running job holds (readers, stitcher, upload file): part of `end`.
     private func release() {
         prefetcher?.stop()
         prefetcher = nil
         stitchWorker?.stop()
         stitchWorker = nil
-        reader = nil
         try? uploadHandle?.close()
         uploadHandle = nil
     }

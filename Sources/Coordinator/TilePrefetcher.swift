@@ -12,6 +12,9 @@ import Shared
 /// Neighbouring windows share slide tiles, so only the tiles at the bands' borders are
 /// decoded twice. The tiles themselves are the same whatever the count. Each reader keeps
 /// at most `depth / readers` tiles waiting, so memory stays bounded.
+///
+/// A tile whose map was lost with its worker is read again here too (`reread`), by the
+/// first reader free, so the socket thread never decodes and the job holds no other reader.
 final class TilePrefetcher: @unchecked Sendable {
     private let lock = NSCondition()
     /// Tiles read and not yet taken, per reader, in plan order.
@@ -24,6 +27,9 @@ final class TilePrefetcher: @unchecked Sendable {
     private let bands: [Int]
     /// The index `next` hands out next.
     private var nextIndex: Int
+    /// Tiles to read again, and those read again and not yet taken.
+    private var rereads: [TileIndex] = []
+    private var reread: [(tile: TileIndex, pixels: [UInt8])] = []
 
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
     /// (at most one per tile column).
@@ -56,20 +62,55 @@ final class TilePrefetcher: @unchecked Sendable {
             for row in firstRow..<plan.rows {
                 for column in columns where row * plan.columns + column >= first {
                     let tile = TileIndex(row: row, column: column)
-                    let origin = plan.origin(of: tile)
-                    let pixels = try slide.readRGB(x: origin.x, y: origin.y, width: plan.tileSize, height: plan.tileSize).pixels
+                    let pixels = try slide.readTile(tile, of: plan).pixels
                     lock.lock()
-                    while ready[reader].count >= perReader && !stopped { lock.wait() }
+                    while ready[reader].count >= perReader && !stopped {
+                        if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }
+                    }
                     if stopped { lock.unlock(); return }
                     ready[reader].append((row * plan.columns + column, pixels))
                     lock.unlock()
                 }
             }
+            // The band is read: serve re-reads until the job ends.
+            lock.lock()
+            while !stopped {
+                if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }
+            }
+            lock.unlock()
         } catch {
             lock.lock()
             if failure == nil { failure = error }
             lock.unlock()
         }
+    }
+
+    /// Reads the first tile asked for again. Called with the lock held; returns with it
+    /// held, throws with it released (as `read`'s error path expects).
+    private func readAgain(_ slide: SlideReader) throws {
+        let tile = rereads.removeFirst()
+        lock.unlock()
+        let pixels = try slide.readTile(tile, of: plan).pixels
+        lock.lock()
+        reread.append((tile, pixels))
+    }
+
+    /// Asks for `tile` to be read again (its map was lost with a worker).
+    func reread(_ tile: TileIndex) {
+        lock.lock()
+        rereads.append(tile)
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// The tiles read again since the last call; throws a reader's error once one failed.
+    func takeRereads() throws -> [(tile: TileIndex, pixels: [UInt8])] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        let taken = reread
+        reread.removeAll()
+        return taken
     }
 
     /// The reader whose band holds `index`.

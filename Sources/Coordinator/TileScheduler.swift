@@ -10,7 +10,7 @@ import Shared
 /// every rule is tested with a fake clock and no sockets.
 struct TileScheduler {
     /// A tile for one member, waiting for a worker. `pixels` is nil for a tile given back
-    /// by a lost worker: the driver reads it again.
+    /// by a lost worker until the driver has read it again (`tilesToRead`, `supply`).
     struct Task: Equatable {
         let job: UInt64
         let tile: TileIndex
@@ -45,6 +45,10 @@ struct TileScheduler {
     private var lastHeartbeat = Date.distantPast
     /// Since when each member with work has had no worker.
     private var waitingSince: [Int: Date] = [:]
+    /// Tiles given back without pixels: to be read again (`toRead`), or being read.
+    private struct TileKey: Hashable { let job: UInt64; let tile: TileIndex }
+    private var toRead: [TileKey] = []
+    private var reading: Set<TileKey> = []
 
     init(members: Int, credit: Int, pinnedDigests: [Int: String], interval: Double, liveness: Int, memberDeadline: Double) {
         registry = WorkerRegistry(credit: credit, pinnedDigests: pinnedDigests)
@@ -74,10 +78,14 @@ struct TileScheduler {
     /// A worker is gone: its unanswered tiles go back to the front of their member's
     /// queue, in request order. Returns how many.
     mutating func lose(_ identity: [UInt8]) -> Int {
-        let requests = registry.remove(identity)
-        for request in requests.sorted().reversed() {
-            guard let assignment = assignments.removeValue(forKey: request) else { continue }
+        let requests = registry.remove(identity).sorted()
+        let lost = requests.compactMap { assignments.removeValue(forKey: $0) }
+        for assignment in lost.reversed() {
             queues[assignment.member].insert(Task(job: assignment.job, tile: assignment.tile, member: assignment.member, pixels: nil), at: 0)
+        }
+        for assignment in lost {
+            let key = TileKey(job: assignment.job, tile: assignment.tile)
+            if reading.insert(key).inserted { toRead.append(key) }
         }
         return requests.count
     }
@@ -101,13 +109,32 @@ struct TileScheduler {
         for member in queues.indices { queues[member].append(Task(job: job, tile: tile, member: member, pixels: pixels)) }
     }
 
-    /// The next tile to send, to the least recently used worker of its member with credit
-    /// left, or nil when no member has both a tile and such a worker. The tile counts as
-    /// sent; the driver calls `sendFailed` if it could not go.
+    /// Tiles to read again for tasks given back without pixels, each asked once; the
+    /// driver reads them and hands them over with `supply`.
+    mutating func tilesToRead() -> [(job: UInt64, tile: TileIndex)] {
+        defer { toRead.removeAll() }
+        return toRead.map { ($0.job, $0.tile) }
+    }
+
+    /// The pixels of a tile read again, for every task waiting for them.
+    mutating func supply(job: UInt64, tile: TileIndex, pixels: [UInt8]) {
+        guard reading.remove(TileKey(job: job, tile: tile)) != nil else { return }
+        for member in queues.indices {
+            for index in queues[member].indices where queues[member][index].pixels == nil
+                && queues[member][index].job == job && queues[member][index].tile == tile {
+                queues[member][index].pixels = pixels
+            }
+        }
+    }
+
+    /// The next tile to send — the first with pixels in its member's queue — to the least
+    /// recently used worker of its member with credit left, or nil when no member has
+    /// both. The tile counts as sent; the driver calls `sendFailed` if it could not go.
     mutating func nextDispatch(at now: Date) -> Dispatch? {
-        for member in queues.indices where !queues[member].isEmpty {
-            guard let worker = registry.nextWorker(for: member) else { continue }
-            let task = queues[member].removeFirst()
+        for member in queues.indices {
+            guard let index = queues[member].firstIndex(where: { $0.pixels != nil }),
+                  let worker = registry.nextWorker(for: member) else { continue }
+            let task = queues[member].remove(at: index)
             let request = nextRequest
             nextRequest += 1
             assignments[request] = Assignment(job: task.job, tile: task.tile, member: member, worker: worker)
@@ -144,6 +171,8 @@ struct TileScheduler {
     /// Forgets every tile of `job`, queued or sent (the job failed or ended).
     mutating func cancel(job: UInt64) {
         for member in queues.indices { queues[member].removeAll { $0.job == job } }
+        toRead.removeAll { $0.job == job }
+        reading = reading.filter { $0.job != job }
         for (request, assignment) in assignments where assignment.job == job {
             assignments[request] = nil
             registry.withdraw(request, from: assignment.worker)

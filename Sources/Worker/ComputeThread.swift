@@ -93,7 +93,7 @@ final class ComputeThread: @unchecked Sendable {
         let size = Int(request.size)
         let tile = PixelImage(width: size, height: size, channels: 3, pixels: pixels)
         do {
-            let map = request.encoding.encode(try request.flips.predict(tile, with: predictor), size: size, inset: Int(request.inset))
+            let map = try request.encoding.prediction(of: tile, by: predictor, flips: request.flips, inset: Int(request.inset))
             let result = Wire.TileResult(job: request.job, request: request.request, row: request.row,
                                          column: request.column, size: request.size, encoding: request.encoding, inset: request.inset)
             return WireCodec.frames(result, map: map)

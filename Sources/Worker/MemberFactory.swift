@@ -15,37 +15,37 @@ public enum MemberFactory {
         ("stain", "a colour-rule glomerulus baseline (no weights)"),
     ]
 
+    /// Every architecture name this build can host.
+    public static var names: [String] { CNNModel.architectures + ["constant", "stain"] }
+
     /// The predictor of a configured member.
     public static func make(_ member: ClusterConfig.Member) throws -> TilePredictor {
-        if let weights = member.weights, !FileManager.default.fileExists(atPath: weights) {
-            throw TesseraError(weights, "the weights of member \(member.name) do not exist")
-        }
-        if member.architecture == "constant" {
-            return try ConstantModel(value: Float(member.value ?? 0.5), delay: member.delay ?? 0)
-        }
-        if CNNModel.architectures.contains(member.architecture) {
-            guard let weights = member.weights else {
-                throw TesseraError(member.name, "member \(member.name) (\(member.architecture)) needs weights = PATH.safetensors")
-            }
-            return try CNNModel(architecture: member.architecture, weights: try SafeTensorsWeights(path: weights),
-                                mean: member.mean ?? CNNModel.hubmapMean, std: member.std ?? CNNModel.hubmapStd)
-        }
-        return try make(architecture: member.architecture, weights: member.weights, option: member.value)
+        try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
+                 mean: member.mean, std: member.std, member: member.name)
     }
 
-    /// The predictor for `architecture`. `option` is the constant's probability.
-    public static func make(architecture: String, weights: String?, option: Double? = nil) throws -> TilePredictor {
+    /// The predictor for `architecture`: `weights` for a CNN (and its input normalisation,
+    /// the seed's by default), `value` and `delay` for `constant`. `member` names the
+    /// configured member in errors.
+    public static func make(architecture: String, weights: String?, value: Double? = nil, delay: Double? = nil,
+                            mean: [Float]? = nil, std: [Float]? = nil, member: String? = nil) throws -> TilePredictor {
+        if let weights, !FileManager.default.fileExists(atPath: weights) {
+            throw TesseraError(weights, member.map { "the weights of member \($0) do not exist" } ?? "the weights do not exist")
+        }
         switch architecture {
         case "constant":
-            return try ConstantModel(value: Float(option ?? 0.5))
+            return try ConstantModel(value: Float(value ?? 0.5), delay: delay ?? 0)
         case "stain":
             return StainModel()
         case _ where CNNModel.architectures.contains(architecture):
-            guard let weights else { throw TesseraError(architecture, "needs --weights PATH.safetensors") }
-            return try CNNModel(architecture: architecture, weights: try SafeTensorsWeights(path: weights))
+            guard let weights else {
+                throw TesseraError(member ?? architecture, member.map { "member \($0) (\(architecture)) needs weights = PATH.safetensors" }
+                                   ?? "needs --weights PATH.safetensors")
+            }
+            return try CNNModel(architecture: architecture, weights: try SafeTensorsWeights(path: weights),
+                                mean: mean ?? CNNModel.hubmapMean, std: std ?? CNNModel.hubmapStd)
         default:
-            let known = (CNNModel.architectures + ["constant", "stain"]).joined(separator: ", ")
-            throw TesseraError(architecture, "unknown model architecture (this build has: \(known))")
+            throw TesseraError(architecture, "unknown model architecture (this build has: \(names.joined(separator: ", ")))")
         }
     }
 }

@@ -32,6 +32,36 @@ import Testing
         #expect(try prefetcher.next() == nil)
     }
 
+    /// Tiles asked for again come back with the same pixels, whether the readers are busy
+    /// with their bands (full, waiting to be taken) or done with them.
+    @Test(arguments: [1, 3])
+    func tilesAreReadAgainOnRequest(readers: Int) throws {
+        let temporary = try TemporaryDirectory()
+        let slide = try SyntheticSlideWriter.write(SyntheticSlide(width: 500, height: 300, seed: 6), to: temporary.path).slidePath
+        let plan = try TilePlan(imageWidth: 500, imageHeight: 300, tileSize: 96, margin: 16, stride: 64)
+        let reference = try SlideReader(path: slide)
+        let prefetcher = TilePrefetcher(slidePath: slide, plan: plan, depth: 4, readers: readers)
+        defer { prefetcher.stop() }
+        func rereadAndCheck(_ tiles: [TileIndex]) throws {
+            for tile in tiles { prefetcher.reread(tile) }
+            var got: [TileIndex: [UInt8]] = [:]
+            let deadline = Date().addingTimeInterval(30)
+            while got.count < tiles.count, Date() < deadline {
+                for (tile, pixels) in try prefetcher.takeRereads() { got[tile] = pixels }
+                usleep(1000)
+            }
+            for tile in tiles { #expect(got[tile] == (try reference.readTile(tile, of: plan).pixels), "tile \(tile)") }
+        }
+        // Readers full and waiting: nothing taken yet.
+        usleep(50_000)
+        try rereadAndCheck([TileIndex(row: 3, column: 7), TileIndex(row: 0, column: 0)])
+        // Every tile taken: the readers are past their bands.
+        var taken = 0
+        let deadline = Date().addingTimeInterval(30)
+        while taken < plan.tileCount, Date() < deadline { if try prefetcher.next() != nil { taken += 1 } else { usleep(1000) } }
+        try rereadAndCheck([TileIndex(row: 2, column: 1)])
+    }
+
     @Test func aSlideThatCannotBeReadFailsTheTiles() throws {
         let plan = try TilePlan(imageWidth: 300, imageHeight: 300, tileSize: 96, margin: 16, stride: 64)
         let prefetcher = TilePrefetcher(slidePath: "/nonexistent/slide.tiff", plan: plan, readers: 2)

@@ -64,7 +64,9 @@ import Testing
         #expect(s.complete(sent[0].request, by: sent[0].worker) == nil) // only once
     }
 
-    @Test func aLostWorkersTilesGoBackToTheFrontInOrderAndToAnotherWorker() {
+    /// A lost worker's tiles are read again (asked once each, in order), wait at the front
+    /// of their queue meanwhile, and then go to another worker.
+    @Test func aLostWorkersTilesAreReadAgainAndGoToAnotherWorker() {
         var s = scheduler()
         join(&s, 1, member: 0)
         for n in 0..<4 { s.enqueue(job: 1, tile: tile(n), pixels: [1]) }
@@ -73,10 +75,18 @@ import Testing
         #expect(s.lose([1]) == 2)
         // The late answer of a lost worker is ignored.
         #expect(s.complete(first[0].request, by: [1]) == nil)
+        let toRead = s.tilesToRead()
+        #expect(toRead.map(\.tile) == [tile(0), tile(1)] && toRead.allSatisfy { $0.job == 1 } && s.tilesToRead().isEmpty)
         join(&s, 2, member: 0)
-        let again = drain(&s, at: t0 + 1).filter { $0.task.member == 0 }
+        // Until they are read, the tiles behind them go first.
+        let meanwhile = drain(&s, at: t0 + 1).filter { $0.task.member == 0 }
+        #expect(meanwhile.map(\.task.tile) == [tile(2), tile(3)])
+        for sent in meanwhile { _ = s.complete(sent.request, by: sent.worker) }
+        s.supply(job: 1, tile: tile(1), pixels: [9])
+        s.supply(job: 1, tile: tile(0), pixels: [8])
+        let again = drain(&s, at: t0 + 2).filter { $0.task.member == 0 }
         #expect(again.map(\.task.tile) == [tile(0), tile(1)] && again.allSatisfy { $0.worker == [2] })
-        #expect(again.allSatisfy { $0.task.pixels == nil }) // read again by the driver
+        #expect(again.map(\.task.pixels) == [[8], [9]])
     }
 
     @Test func aFailedSendLosesTheWorkerAndKeepsTheTile() {
@@ -101,6 +111,8 @@ import Testing
         #expect(sent.count == 2)
         join(&s, 1, member: 0, at: t0 + 1)
         #expect(s.registry.workers[[1]]?.inFlight.isEmpty == true && s.registry.workers[[1]]?.credit == 2)
+        #expect(s.tilesToRead().map(\.tile) == [tile(0), tile(1)])
+        for n in 0..<2 { s.supply(job: 1, tile: tile(n), pixels: []) }
         #expect(drain(&s, at: t0 + 2).filter { $0.task.member == 0 }.map(\.task.tile) == [tile(0), tile(1)])
     }
 
@@ -148,6 +160,10 @@ import Testing
         #expect(s.assignments.values.allSatisfy { $0.job == 2 } && s.registry.workers[[1]]?.tilesDone == 0)
         #expect(s.queued(for: 0) == 1 && s.queued(for: 1) == 1)
         #expect(s.nextDispatch(at: t0 + 1)?.task.job == 2)
+        // Tiles of a cancelled job are no longer read again.
+        _ = s.lose([1])
+        s.cancel(job: 2)
+        #expect(s.tilesToRead().isEmpty)
     }
 
     @Test func theAdmissionWindowFollowsTheWorkersCredit() {

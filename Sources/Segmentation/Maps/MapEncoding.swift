@@ -96,3 +96,11 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
         }
     }
 }
+
+extension MapEncoding {
+    /// One member's map of a tile as it travels and is blended: `flips` predicted and
+    /// averaged, the `inset` border cropped, then encoded. Workers and `infer` both call this.
+    public func prediction(of tile: PixelImage, by predictor: TilePredictor, flips: FlipSet, inset: Int) throws -> [UInt8] {
+        encode(try flips.predict(tile, with: predictor), size: tile.width, inset: inset)
+    }
+}

@@ -37,19 +37,14 @@ public struct LocalSegmentation {
     /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
     public func run(slidePath: String, maskPath: String, probabilityPath: String? = nil,
                     progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
-        let reader = try SlideReader(path: slidePath)
-        let plan = try settings.plan(width: reader.width, height: reader.height)
+        let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: members.map(\.weight),
+                                         maskPath: maskPath, probabilityPath: probabilityPath)
+        let (reader, plan, stitcher, output) = (pipeline.reader, pipeline.plan, pipeline.stitcher, pipeline.output)
         reader.keepBlocks(forWidth: reader.width, height: plan.tileSize + plan.stride)
-        let stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: members.map(\.weight))
-        let output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
-                                            maskPath: maskPath, probabilityPath: probabilityPath,
-                                            micronsPerPixel: reader.image.micronsPerPixel)
-        let size = settings.tileSize
         var done = 0
         for row in 0..<plan.rows {
             for tile in plan.tiles(inRow: row) {
-                let origin = plan.origin(of: tile)
-                let pixels = try reader.readRGB(x: origin.x, y: origin.y, width: size, height: size)
+                let pixels = try reader.readTile(tile, of: plan)
                 for (index, member) in members.enumerated() {
                     let encoded = try settings.predict(pixels, with: member.predictor)
                     try encoded.withUnsafeBufferPointer {

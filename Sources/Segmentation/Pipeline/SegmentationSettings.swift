@@ -37,7 +37,7 @@ public struct SegmentationSettings: Sendable, Equatable {
     /// `mapInset`, then encoded as on the wire. `tessera infer` calls this; workers do the
     /// same with the request's settings.
     public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
-        maps.encode(try flips.predict(tile, with: predictor), size: tile.width, inset: mapInset)
+        try maps.prediction(of: tile, by: predictor, flips: flips, inset: mapInset)
     }
 
     /// The tile plan for an image of this size.

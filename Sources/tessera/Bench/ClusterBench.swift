@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Segmentation
 import Shared
+import Worker
 import ZeroMQ
 
 /// `tessera bench cluster`: end-to-end throughput of a local cluster, beside raw ZeroMQ.
@@ -39,8 +40,8 @@ struct ClusterBench: ParsableCommand {
     var slideReaders: Int?
 
     func validate() throws {
-        guard ["constant", "stain"].contains(member) || CNNModel.architectures.contains(member) else {
-            throw ValidationError("--member must be constant, stain or one of \(CNNModel.architectures.joined(separator: ", "))")
+        guard MemberFactory.names.contains(member) else {
+            throw ValidationError("--member must be one of \(MemberFactory.names.joined(separator: ", "))")
         }
         guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport must be tcp or ipc") }
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }

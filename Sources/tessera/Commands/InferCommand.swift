@@ -62,7 +62,7 @@ struct InferCommand: ParsableCommand {
         } else {
             let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
                                                 threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!)
-            let predictor = try MemberFactory.make(architecture: model, weights: weights, option: constant)
+            let predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
         }
         let progress = ProgressReporter("infer", quiet: quiet)
