@@ -79,21 +79,26 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
     /// Decodes to fixed point; nil when the byte count is wrong.
     public func decode(_ bytes: [UInt8], pixels: Int) -> [UInt16]? {
         guard bytes.count == pixels * bytesPerPixel else { return nil }
-        switch self {
-        case .uint8:
-            return bytes.map(Probability.fromByte)
-        case .float16:
-            let table = HalfFloat.fixedTable
-            var fixed = [UInt16](repeating: 0, count: pixels)
-            fixed.withUnsafeMutableBufferPointer { out in
-                bytes.withUnsafeBufferPointer { input in
-                    table.withUnsafeBufferPointer { table in
-                        for i in 0..<pixels { out[i] = table[Int(UInt16(input[2 * i]) | UInt16(input[2 * i + 1]) << 8)] }
-                    }
-                }
+        return bytes.withUnsafeBufferPointer { map in
+            switch self {
+            case .uint8:
+                return (0..<pixels).map { Self.byteValue(map, $0) }
+            case .float16:
+                return HalfFloat.fixedTable.withUnsafeBufferPointer { table in (0..<pixels).map { Self.halfValue(map, $0, table) } }
             }
-            return fixed
         }
+    }
+
+    /// Pixel `i` of a uint8 map in fixed point: the one decoding of such maps (the
+    /// stitcher's too).
+    @inline(__always)
+    static func byteValue(_ map: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt16 { Probability.fromByte(map[i]) }
+
+    /// Pixel `i` of a float16 map in fixed point, through `HalfFloat.fixedTable`: the one
+    /// decoding of such maps (the stitcher's too).
+    @inline(__always)
+    static func halfValue(_ map: UnsafeBufferPointer<UInt8>, _ i: Int, _ table: UnsafeBufferPointer<UInt16>) -> UInt16 {
+        table[Int(UInt16(map[2 &* i]) | UInt16(map[2 &* i &+ 1]) &<< 8)]
     }
 }
 

@@ -128,12 +128,10 @@ public final class Stitcher {
         try check(tile: tile, member: member, values: map.count / encoding.bytesPerPixel, inset: inset)
         switch encoding {
         case .uint8:
-            accumulate(tile: tile, member: member, inset: inset) { Int64(Probability.fromByte(map[$0])) }
+            accumulate(tile: tile, member: member, inset: inset) { Int64(MapEncoding.byteValue(map, $0)) }
         case .float16:
             HalfFloat.fixedTable.withUnsafeBufferPointer { table in
-                accumulate(tile: tile, member: member, inset: inset) {
-                    Int64(table[Int(UInt16(map[2 &* $0]) | UInt16(map[2 &* $0 &+ 1]) &<< 8)])
-                }
+                accumulate(tile: tile, member: member, inset: inset) { Int64(MapEncoding.halfValue(map, $0, table)) }
             }
         }
         markAdded(tile: tile, member: member)
