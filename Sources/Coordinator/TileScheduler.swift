@@ -51,7 +51,7 @@ struct TileScheduler {
     private var reading: Set<TileKey> = []
 
     init(members: Int, credit: Int, pinnedDigests: [Int: String], interval: Double, liveness: Int, memberDeadline: Double) {
-        registry = WorkerRegistry(credit: credit, pinnedDigests: pinnedDigests)
+        registry = WorkerRegistry(credit: credit, pinnedDigests: pinnedDigests, interval: interval, liveness: liveness)
         queues = Array(repeating: [], count: members)
         self.interval = interval
         self.liveness = liveness
@@ -92,7 +92,7 @@ struct TileScheduler {
 
     /// Workers heard from by nobody for `interval × liveness`: the driver loses them.
     func silentWorkers(at now: Date) -> [[UInt8]] {
-        registry.silent(since: now.addingTimeInterval(-interval * Double(liveness)))
+        registry.silent(at: now)
     }
 
     /// Whether heartbeats are due to every worker; if so, they count as sent.

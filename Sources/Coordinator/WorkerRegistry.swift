@@ -15,7 +15,9 @@ struct WorkerRegistry {
         let kernels: String
         var credit: Int
         var inFlight: Set<UInt64> = []
-        var lastHeard: Date
+        /// When it was last heard and when it counts as gone (the worker's side keeps the
+        /// same rule for its coordinator).
+        var liveness: PeerLiveness
         /// When it was last given a tile: workers of a member are served least recently used first.
         var lastAssigned: Date = .distantPast
         var tilesDone = 0
@@ -26,10 +28,15 @@ struct WorkerRegistry {
     /// The weights digest accepted for each member (the first worker's, or the pinned one).
     private var digests: [Int: String] = [:]
     let credit: Int
+    /// Heartbeat interval and missed heartbeats before a worker counts as gone.
+    let interval: Double
+    let liveness: Int
 
-    init(credit: Int, pinnedDigests: [Int: String]) {
+    init(credit: Int, pinnedDigests: [Int: String], interval: Double = 1, liveness: Int = 3) {
         self.credit = credit
         digests = pinnedDigests
+        self.interval = interval
+        self.liveness = liveness
     }
 
     /// Admits a worker, or says why not.
@@ -38,7 +45,8 @@ struct WorkerRegistry {
             return "weights digest \(digest) differs from \(accepted), which the other workers of this member use"
         }
         digests[member] = digest
-        workers[identity] = Worker(identity: identity, name: name, member: member, threads: threads, kernels: kernels, credit: credit, lastHeard: now)
+        workers[identity] = Worker(identity: identity, name: name, member: member, threads: threads, kernels: kernels, credit: credit,
+                                    liveness: PeerLiveness(interval: interval, liveness: liveness, now: now))
         return nil
     }
 
@@ -49,7 +57,7 @@ struct WorkerRegistry {
 
     func isRegistered(_ identity: [UInt8]) -> Bool { workers[identity] != nil }
 
-    mutating func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.lastHeard = now }
+    mutating func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.liveness.heard(at: now) }
 
     /// The least recently used worker of `member` with credit left (ties: the smaller
     /// routing id, so that the order never depends on a hash).
@@ -86,8 +94,8 @@ struct WorkerRegistry {
         workers.removeValue(forKey: identity)?.inFlight ?? []
     }
 
-    /// Workers not heard from since `deadline`.
-    func silent(since deadline: Date) -> [[UInt8]] {
-        workers.values.filter { $0.lastHeard < deadline }.map(\.identity)
+    /// Workers not heard from for `interval × liveness`.
+    func silent(at now: Date) -> [[UInt8]] {
+        workers.values.filter { $0.liveness.peerSilent(at: now) }.map(\.identity)
     }
 }

@@ -35,7 +35,9 @@ import Testing
         #expect(registry.register(identity: [3], name: "c", member: 1, digest: "other", threads: 1, now: now)?.contains("pinned") == true)
         registry.assign(10, to: [1], at: now)
         registry.assign(11, to: [1], at: now)
-        #expect(registry.silent(since: now.addingTimeInterval(1)) == [[1]])
+        // Silent past interval × liveness (1 s × 3 by default).
+        #expect(registry.silent(at: now.addingTimeInterval(3)).isEmpty)
+        #expect(registry.silent(at: now.addingTimeInterval(3.01)) == [[1]])
         #expect(registry.remove([1]) == [10, 11])
         #expect(registry.count(of: 0) == 0)
     }
