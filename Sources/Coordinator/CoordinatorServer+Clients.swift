@@ -54,7 +54,8 @@ extension CoordinatorServer {
     }
 
     func submitJob(_ identity: [UInt8], _ submit: Wire.Submit) {
-        if let refusal = tileRefusals.sorted(by: { $0.key < $1.key }).first?.value {
+        // A member whose only candidates were refused for the tile side cannot segment.
+        if let refusal = tileRefusals.sorted(by: { $0.key < $1.key }).first(where: { registry.count(of: $0.key) == 0 })?.value {
             return replyError(identity, "cannot segment: \(refusal)")
         }
         let id = nextJobID

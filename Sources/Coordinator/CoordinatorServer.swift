@@ -33,7 +33,8 @@ public final class CoordinatorServer {
     var tilesDoneOfRemovedJobs = 0
     var droppedMessages = 0
     /// Why the last worker refused for each member could not take this cluster's tiles,
-    /// until a worker of that member joins: submits are refused with it meanwhile.
+    /// until a worker of that member joins: while the member has no worker, submits are
+    /// refused with it.
     var tileRefusals: [Int: String] = [:]
     /// The socket thread's CPU seconds when `run` began.
     var runStartCPU = 0.0
