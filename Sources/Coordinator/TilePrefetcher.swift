@@ -52,30 +52,24 @@ final class TilePrefetcher: @unchecked Sendable {
         }
     }
 
-    /// Reads the tiles of `columns` from tile `first` on, in plan order, into `ready[reader]`.
+    /// Reads the tiles of `columns` from tile `first` on, in plan order, into `ready[reader]`;
+    /// then reads tiles again on request until stopped.
     private func read(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) {
         do {
-            let slide = try SlideReader(path: slidePath)
-            // The band's width, and a window row plus the next one's stride: what must stay decoded.
-            slide.keepBlocks(forWidth: (columns.count - 1) * plan.stride + plan.tileSize, height: plan.tileSize + plan.stride)
-            let firstRow = first / plan.columns
-            for row in firstRow..<plan.rows {
-                for column in columns where row * plan.columns + column >= first {
-                    let tile = TileIndex(row: row, column: column)
-                    let pixels = try slide.readTile(tile, of: plan).pixels
-                    lock.lock()
-                    while ready[reader].count >= perReader && !stopped {
-                        if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }
-                    }
-                    if stopped { lock.unlock(); return }
-                    ready[reader].append((row * plan.columns + column, pixels))
-                    lock.unlock()
-                }
-            }
-            // The band is read: serve re-reads until the job ends.
+            guard try readBand(slidePath, columns: columns, from: first, into: reader) else { return }
+            // The band is read, and its reader and block cache are gone: serve re-reads until
+            // the job ends, with a reader opened when the first comes (lost tiles are rare).
+            var later: SlideReader?
             lock.lock()
             while !stopped {
-                if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }
+                guard !rereads.isEmpty else { lock.wait(); continue }
+                guard let slide = later else {
+                    lock.unlock()
+                    later = try SlideReader(path: slidePath)
+                    lock.lock()
+                    continue
+                }
+                try readAgain(slide)
             }
             lock.unlock()
         } catch {
@@ -83,6 +77,28 @@ final class TilePrefetcher: @unchecked Sendable {
             if failure == nil { failure = error }
             lock.unlock()
         }
+    }
+
+    /// Reads the tiles of `columns` in plan order into `ready[reader]`, serving re-reads
+    /// while it waits for room; false when stopped first.
+    private func readBand(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) throws -> Bool {
+        let slide = try SlideReader(path: slidePath)
+        // The band's width, and a window row plus the next one's stride: what must stay decoded.
+        slide.keepBlocks(forWidth: (columns.count - 1) * plan.stride + plan.tileSize, height: plan.tileSize + plan.stride)
+        for row in (first / plan.columns)..<plan.rows {
+            for column in columns where row * plan.columns + column >= first {
+                let tile = TileIndex(row: row, column: column)
+                let pixels = try slide.readTile(tile, of: plan).pixels
+                lock.lock()
+                while ready[reader].count >= perReader && !stopped {
+                    if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }
+                }
+                if stopped { lock.unlock(); return false }
+                ready[reader].append((row * plan.columns + column, pixels))
+                lock.unlock()
+            }
+        }
+        return true
     }
 
     /// Reads the first tile asked for again. Called with the lock held; returns with it
