@@ -1,0 +1,73 @@
+import Core
+import Foundation
+
+/// The losses a segmentation member trains with, over a batch of single-channel logit
+/// maps z and 0/1 masks y of the same size, with their gradients with respect to the
+/// logits (issue: Training I). Sums run in double precision in a fixed order, so the value
+/// and the gradient are the same whatever the thread count.
+///
+/// - `bce`: binary cross-entropy with logits, the mean over every pixel of the batch, as
+///   `torch.nn.BCEWithLogitsLoss(pos_weight:)`: ℓ = −[p·y·log σ(z) + (1 − y)·log(1 − σ(z))],
+///   computed stably as (1 − y)·z + (1 + (p − 1)·y)·(log(1 + e^−|z|) + max(−z, 0)).
+/// - `dice`: soft Dice per image, averaged over the batch:
+///   1 − (2·Σσ(z)·y + 1) / (Σσ(z) + Σy + 1).
+/// - `bceDice`: their sum, the default.
+public enum SegmentationLoss: Sendable, Equatable {
+    case bce(positiveWeight: Double = 1)
+    case dice
+    case bceDice(positiveWeight: Double = 1)
+
+    /// The loss of a batch and its gradient with respect to each logit: `logits[b]` and
+    /// `masks[b]` hold image b's pixels (any layout, the same for both).
+    public func evaluate(logits: [[Float]], masks: [[Float]]) throws -> (loss: Double, gradients: [[Float]]) {
+        guard !logits.isEmpty, logits.count == masks.count else {
+            throw TesseraError("loss", "\(logits.count) logit maps for \(masks.count) masks")
+        }
+        for (b, (z, y)) in zip(logits, masks).enumerated() where z.count != y.count || z.isEmpty {
+            throw TesseraError("loss", "image \(b): \(z.count) logits for \(y.count) mask pixels")
+        }
+        let total = Double(logits.reduce(0) { $0 + $1.count })
+        var loss = 0.0
+        var gradients = logits.map { [Double](repeating: 0, count: $0.count) }
+        if let p = positiveWeight {
+            for b in logits.indices {
+                for i in logits[b].indices {
+                    let z = Double(logits[b][i]), y = Double(masks[b][i])
+                    let weight = 1 + (p - 1) * y
+                    loss += ((1 - y) * z + weight * (log1p(exp(-abs(z))) + max(-z, 0))) / total
+                    gradients[b][i] += (weight * Self.sigmoid(z) - p * y) / total
+                }
+            }
+        }
+        if usesDice {
+            let batch = Double(logits.count)
+            for b in logits.indices {
+                let s = logits[b].map { Self.sigmoid(Double($0)) }
+                var intersection = 0.0, predicted = 0.0, truth = 0.0
+                for i in s.indices {
+                    intersection += s[i] * Double(masks[b][i])
+                    predicted += s[i]
+                    truth += Double(masks[b][i])
+                }
+                let denominator = predicted + truth + 1
+                loss += (1 - (2 * intersection + 1) / denominator) / batch
+                for i in s.indices {
+                    let dDice = -(2 * Double(masks[b][i]) * denominator - (2 * intersection + 1)) / (denominator * denominator)
+                    gradients[b][i] += dDice * s[i] * (1 - s[i]) / batch
+                }
+            }
+        }
+        return (loss, gradients.map { $0.map(Float.init) })
+    }
+
+    private var positiveWeight: Double? {
+        switch self {
+        case .bce(let p), .bceDice(let p): p
+        case .dice: nil
+        }
+    }
+
+    private var usesDice: Bool { self != .bce(positiveWeight: positiveWeight ?? 1) }
+
+    static func sigmoid(_ z: Double) -> Double { z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z)) }
+}
