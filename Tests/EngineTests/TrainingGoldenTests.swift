@@ -1,0 +1,84 @@
+import Core
+@testable import Engine
+import Foundation
+import Testing
+
+/// Losses, optimisers and clipping against PyTorch (tools/make_training_goldens.py):
+/// errors relative to the largest value of each output.
+@Suite struct TrainingGoldenTests {
+    struct File: Decodable {
+        struct Losses: Decodable {
+            struct Case: Decodable { let loss: String; let positiveWeight: Double?; let value: Double; let gradients: [Float] }
+            let images: Int
+            let pixels: Int
+            let logits: [Float]
+            let masks: [Float]
+            let cases: [Case]
+        }
+        struct Optimizers: Decodable {
+            struct Settings: Decodable { let lr: Double; let weightDecay: Double?; let beta1: Double?; let momentum: Double?; let nesterov: Bool? }
+            struct Case: Decodable { let optimizer: String; let settings: Settings; let after: [[Float]] }
+            let start: [Float]
+            let gradients: [[Float]]
+            let cases: [Case]
+        }
+        struct Clipping: Decodable { let maxNorm: Double; let before: [[Float]]; let norm: Double; let after: [[Float]] }
+        let torch: String
+        let losses: Losses
+        let optimizers: Optimizers
+        let clipping: Clipping
+    }
+
+    static let golden: File = {
+        let path = Golden.directory + "/training.json"
+        guard let data = FileManager.default.contents(atPath: path), let file = try? JSONDecoder().decode(File.self, from: data) else {
+            fatalError("\(path) is missing or malformed: run tools/make_training_goldens.py")
+        }
+        return file
+    }()
+
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+        let scale = b.map { abs(Double($0)) }.max() ?? 0
+        return zip(a, b).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
+    }
+
+    @Test func lossesAndGradientsMatchAutograd() throws {
+        let losses = Self.golden.losses
+        let logits = (0..<losses.images).map { Array(losses.logits[($0 * losses.pixels)..<(($0 + 1) * losses.pixels)]) }
+        let masks = (0..<losses.images).map { Array(losses.masks[($0 * losses.pixels)..<(($0 + 1) * losses.pixels)]) }
+        for golden in losses.cases {
+            let loss: SegmentationLoss = switch golden.loss {
+            case "bce": .bce(positiveWeight: golden.positiveWeight ?? 1)
+            case "dice": .dice
+            default: .bceDice(positiveWeight: golden.positiveWeight ?? 1)
+            }
+            let (value, gradients) = try loss.evaluate(logits: logits, masks: masks)
+            #expect(abs(value - golden.value) <= 1e-6 * abs(golden.value), "\(loss): \(value) against \(golden.value)")
+            #expect(Self.relativeError(gradients.flatMap { $0 }, golden.gradients) <= 1e-5, "\(loss)")
+        }
+    }
+
+    @Test func optimiserStepsMatchPyTorch() {
+        let golden = Self.golden.optimizers
+        for test in golden.cases {
+            let s = test.settings
+            let optimizer: Optimizer = test.optimizer == "adamW"
+                ? .adamW(beta1: s.beta1 ?? 0.9, weightDecay: s.weightDecay ?? 0.01)
+                : .sgd(momentum: s.momentum ?? 0, nesterov: s.nesterov ?? false, weightDecay: s.weightDecay ?? 0)
+            var parameters = golden.start
+            var state = Optimizer.State(count: parameters.count, for: optimizer)
+            for (step, gradients) in golden.gradients.enumerated() {
+                optimizer.step(&parameters, gradients: gradients, state: &state, lr: s.lr)
+                #expect(Self.relativeError(parameters, test.after[step]) <= 1e-6, "\(optimizer) step \(step + 1)")
+            }
+        }
+    }
+
+    @Test func clippingMatchesPyTorch() {
+        let golden = Self.golden.clipping
+        var gradients = golden.before
+        let norm = clipGradientNorm(&gradients, maxNorm: golden.maxNorm)
+        #expect(abs(norm - golden.norm) <= 1e-6 * golden.norm)
+        #expect(Self.relativeError(gradients.flatMap { $0 }, golden.after.flatMap { $0 }) <= 1e-6)
+    }
+}
