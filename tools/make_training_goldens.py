@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes Tests/EngineTests/Goldens/training.json: PyTorch's values for Tessera's training
 pieces to match — the losses and their autograd gradients, the optimisers' steps, gradient
-clipping. Inputs are made here from a fixed linear congruential sequence and stored beside
+clipping, training-mode batch norm and the activations' backward passes. Inputs are made here from a fixed linear congruential sequence and stored beside
 the outputs, so the Swift tests read both from the file.
 
 Needs torch (CPU) in a tools venv:
@@ -83,8 +83,43 @@ def clipping():
     return {"maxNorm": 1.5, "before": before, "norm": norm.item(), "after": [p.grad.tolist() for p in parameters]}
 
 
+def batch_norm():
+    """Training-mode batch norm (EfficientNet's and torchvision's settings) and its backward."""
+    batch, channels, height, width = 3, 4, 5, 6
+    x = sequence(batch * channels * height * width, 30, -3, 5)
+    dy = sequence(batch * channels * height * width, 31, -1, 1)
+    weight, bias = sequence(channels, 32, 0.5, 1.5), sequence(channels, 33, -0.5, 0.5)
+    running_mean, running_var = sequence(channels, 34, -0.2, 0.2), sequence(channels, 35, 0.5, 2)
+    cases = []
+    for momentum, eps in [(0.01, 1e-3), (0.1, 1e-5)]:
+        layer = torch.nn.BatchNorm2d(channels, eps=eps, momentum=momentum).train()
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(weight)); layer.bias.copy_(torch.tensor(bias))
+            layer.running_mean.copy_(torch.tensor(running_mean)); layer.running_var.copy_(torch.tensor(running_var))
+        inputs = torch.tensor(x, dtype=torch.float32).reshape(batch, channels, height, width).requires_grad_()
+        outputs = layer(inputs)
+        outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+        cases.append({"momentum": momentum, "eps": eps, "outputs": outputs.detach().flatten().tolist(),
+                      "runningMean": layer.running_mean.tolist(), "runningVar": layer.running_var.tolist(),
+                      "dInputs": inputs.grad.flatten().tolist(), "dWeight": layer.weight.grad.tolist(), "dBias": layer.bias.grad.tolist()})
+    return {"shape": [batch, channels, height, width], "inputs": x, "dOutputs": dy, "weight": weight, "bias": bias,
+            "runningMean": running_mean, "runningVar": running_var, "cases": cases}
+
+
+def activations():
+    x = sequence(40, 40, -8, 8)
+    dy = sequence(40, 41, -1, 1)
+    cases = []
+    for name, function in [("relu", torch.relu), ("sigmoid", torch.sigmoid), ("swish", torch.nn.functional.silu)]:
+        inputs = torch.tensor(x, dtype=torch.float32).requires_grad_()
+        function(inputs).backward(torch.tensor(dy, dtype=torch.float32))
+        cases.append({"activation": name, "dInputs": inputs.grad.tolist()})
+    return {"inputs": x, "dOutputs": dy, "cases": cases}
+
+
 if __name__ == "__main__":
-    golden = {"torch": torch.__version__, "losses": losses(), "optimizers": optimisers(), "clipping": clipping()}
+    golden = {"torch": torch.__version__, "losses": losses(), "optimizers": optimisers(), "clipping": clipping(),
+              "batchNorm": batch_norm(), "activations": activations()}
     with open(OUT, "w") as f:
         json.dump(golden, f, indent=1)
     print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes) with torch {torch.__version__}")

@@ -23,10 +23,32 @@ import Testing
             let cases: [Case]
         }
         struct Clipping: Decodable { let maxNorm: Double; let before: [[Float]]; let norm: Double; let after: [[Float]] }
+        struct BatchNorm: Decodable {
+            struct Case: Decodable {
+                let momentum: Double; let eps: Float; let outputs: [Float]; let runningMean: [Float]; let runningVar: [Float]
+                let dInputs: [Float]; let dWeight: [Float]; let dBias: [Float]
+            }
+            let shape: [Int]
+            let inputs: [Float]; let dOutputs: [Float]; let weight: [Float]; let bias: [Float]
+            let runningMean: [Float]; let runningVar: [Float]
+            let cases: [Case]
+        }
+        struct Activations: Decodable {
+            struct Case: Decodable { let activation: String; let dInputs: [Float] }
+            let inputs: [Float]; let dOutputs: [Float]; let cases: [Case]
+        }
         let torch: String
         let losses: Losses
         let optimizers: Optimizers
         let clipping: Clipping
+        let batchNorm: BatchNorm
+        let activations: Activations
+    }
+
+    /// A flat NCHW buffer as a batch of tensors.
+    static func batch(_ values: [Float], shape: [Int]) -> [Tensor] {
+        let size = shape[1] * shape[2] * shape[3]
+        return (0..<shape[0]).map { Tensor(channels: shape[1], height: shape[2], width: shape[3], data: Array(values[($0 * size)..<(($0 + 1) * size)])) }
     }
 
     static let golden: File = {
@@ -80,5 +102,32 @@ import Testing
         let norm = clipGradientNorm(&gradients, maxNorm: golden.maxNorm)
         #expect(abs(norm - golden.norm) <= 1e-6 * golden.norm)
         #expect(Self.relativeError(gradients.flatMap { $0 }, golden.after.flatMap { $0 }) <= 1e-6)
+    }
+
+    @Test func batchNormInTrainingMatchesPyTorch() {
+        let golden = Self.golden.batchNorm
+        let inputs = Self.batch(golden.inputs, shape: golden.shape), dOutputs = Self.batch(golden.dOutputs, shape: golden.shape)
+        for test in golden.cases {
+            var layer = BatchNorm(channels: golden.shape[1], eps: test.eps)
+            layer.weight = golden.weight; layer.bias = golden.bias
+            layer.runningMean = golden.runningMean; layer.runningVar = golden.runningVar
+            let (outputs, saved) = BatchNormTraining.forward(inputs, layer: &layer, momentum: test.momentum)
+            #expect(Self.relativeError(outputs.flatMap(\.data), test.outputs) <= 1e-6, "momentum \(test.momentum)")
+            #expect(Self.relativeError(layer.runningMean, test.runningMean) <= 1e-6 && Self.relativeError(layer.runningVar, test.runningVar) <= 1e-6)
+            let (dInputs, dWeight, dBias) = BatchNormTraining.backward(dOutputs, saved: saved, weight: layer.weight)
+            #expect(Self.relativeError(dInputs.flatMap(\.data), test.dInputs) <= 1e-5, "momentum \(test.momentum)")
+            #expect(Self.relativeError(dWeight, test.dWeight) <= 1e-5 && Self.relativeError(dBias, test.dBias) <= 1e-5)
+        }
+    }
+
+    @Test func activationBackwardsMatchPyTorch() {
+        let golden = Self.golden.activations
+        for test in golden.cases {
+            let activation: Activation = switch test.activation { case "relu": .relu; case "sigmoid": .sigmoid; default: .swish }
+            var output = Tensor(channels: 1, height: 1, width: golden.inputs.count, data: golden.inputs)
+            activation.apply(&output)
+            let dInputs = activation.backward(golden.dOutputs, input: golden.inputs, output: output.data)
+            #expect(Self.relativeError(dInputs, test.dInputs) <= 1e-5, "\(activation)")
+        }
     }
 }
