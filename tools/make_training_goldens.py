@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes Tests/EngineTests/Goldens/training.json: PyTorch's values for Tessera's training
 pieces to match — the losses and their autograd gradients, the optimisers' steps, gradient
-clipping, training-mode batch norm and the activations' backward passes. Inputs are made here from a fixed linear congruential sequence and stored beside
+clipping, training-mode batch norm, the activations' and the convolutions' backward passes. Inputs are made here from a fixed linear congruential sequence and stored beside
 the outputs, so the Swift tests read both from the file.
 
 Needs torch (CPU) in a tools venv:
@@ -117,9 +117,46 @@ def activations():
     return {"inputs": x, "dOutputs": dy, "cases": cases}
 
 
+def convolutions():
+    """Every convolution shape the seed's networks use, forward and backward, batch of 2."""
+    cases = []
+    shapes = [
+        # name, in, out, kernel, stride, dilation, groups, (top, left, bottom, right), height, width
+        ("3x3", 3, 4, 3, 1, 1, 1, (1, 1, 1, 1), 6, 5),
+        ("3x3 stride 2, static SAME", 4, 6, 3, 2, 1, 1, (0, 0, 1, 1), 7, 8),
+        ("depthwise 5x5 stride 2, static SAME", 6, 6, 5, 2, 1, 6, (1, 1, 2, 2), 9, 7),
+        ("depthwise 3x3", 5, 5, 3, 1, 1, 5, (1, 1, 1, 1), 6, 6),
+        ("grouped 3x3 (ResNeXt)", 16, 16, 3, 1, 1, 8, (1, 1, 1, 1), 5, 5),
+        ("dilated 3x3, groups 4 (ASPP)", 8, 8, 3, 1, 2, 4, (2, 2, 2, 2), 7, 7),
+        ("1x1", 6, 3, 1, 1, 1, 1, (0, 0, 0, 0), 4, 5),
+        ("1x1 stride 2", 6, 4, 1, 2, 1, 1, (0, 0, 0, 0), 6, 7),
+        ("7x7 stride 2 (ResNet stem)", 3, 4, 7, 2, 1, 1, (3, 3, 3, 3), 11, 10),
+    ]
+    for index, (name, cin, cout, k, stride, dilation, groups, pad, h, w) in enumerate(shapes):
+        seed = 100 + 10 * index
+        x = sequence(2 * cin * h * w, seed, -2, 2)
+        weight = sequence(cout * (cin // groups) * k * k, seed + 1, -0.5, 0.5)
+        bias = sequence(cout, seed + 2, -0.2, 0.2)
+        inputs = torch.tensor(x, dtype=torch.float32).reshape(2, cin, h, w).requires_grad_()
+        wt = torch.tensor(weight, dtype=torch.float32).reshape(cout, cin // groups, k, k).requires_grad_()
+        bt = torch.tensor(bias, dtype=torch.float32).requires_grad_()
+        top, left, bottom, right = pad
+        padded = torch.nn.functional.pad(inputs, [left, right, top, bottom])
+        outputs = torch.nn.functional.conv2d(padded, wt, bt, stride=stride, dilation=dilation, groups=groups)
+        dy = sequence(outputs.numel(), seed + 3, -1, 1)
+        outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+        cases.append({"name": name, "inputChannels": cin, "outputChannels": cout, "kernel": k, "stride": stride,
+                      "dilation": dilation, "groups": groups, "padding": list(pad), "height": h, "width": w,
+                      "outputHeight": outputs.shape[2], "outputWidth": outputs.shape[3],
+                      "inputs": x, "weight": weight, "bias": bias, "dOutputs": dy,
+                      "outputs": outputs.detach().flatten().tolist(), "dInputs": inputs.grad.flatten().tolist(),
+                      "dWeight": wt.grad.flatten().tolist(), "dBias": bt.grad.tolist()})
+    return cases
+
+
 if __name__ == "__main__":
     golden = {"torch": torch.__version__, "losses": losses(), "optimizers": optimisers(), "clipping": clipping(),
-              "batchNorm": batch_norm(), "activations": activations()}
+              "batchNorm": batch_norm(), "activations": activations(), "convolutions": convolutions()}
     with open(OUT, "w") as f:
         json.dump(golden, f, indent=1)
     print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes) with torch {torch.__version__}")

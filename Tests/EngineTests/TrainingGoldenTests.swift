@@ -41,8 +41,22 @@ import Testing
         let losses: Losses
         let optimizers: Optimizers
         let clipping: Clipping
+        struct Convolution: Decodable {
+            let name: String
+            let inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int, dilation: Int, groups: Int
+            let padding: [Int]
+            let height: Int, width: Int, outputHeight: Int, outputWidth: Int
+            let inputs: [Float], weight: [Float], bias: [Float], dOutputs: [Float]
+            let outputs: [Float], dInputs: [Float], dWeight: [Float], dBias: [Float]
+            var shape: ConvolutionShape {
+                ConvolutionShape(inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernel, stride: stride,
+                                 dilation: dilation, groups: groups, padTop: padding[0], padLeft: padding[1], padBottom: padding[2],
+                                 padRight: padding[3])
+            }
+        }
         let batchNorm: BatchNorm
         let activations: Activations
+        let convolutions: [Convolution]
     }
 
     /// A flat NCHW buffer as a batch of tensors.
@@ -128,6 +142,20 @@ import Testing
             activation.apply(&output)
             let dInputs = activation.backward(golden.dOutputs, input: golden.inputs, output: output.data)
             #expect(Self.relativeError(dInputs, test.dInputs) <= 1e-5, "\(activation)")
+        }
+    }
+
+    @Test func convolutionsForwardAndBackwardMatchAutograd() {
+        for test in Self.golden.convolutions {
+            let inputs = Self.batch(test.inputs, shape: [2, test.inputChannels, test.height, test.width])
+            let dOutputs = Self.batch(test.dOutputs, shape: [2, test.outputChannels, test.outputHeight, test.outputWidth])
+            let outputs = ConvolutionTraining.forward(inputs, weight: test.weight, bias: test.bias, shape: test.shape)
+            #expect(outputs.allSatisfy { $0.height == test.outputHeight && $0.width == test.outputWidth }, "\(test.name)")
+            #expect(Self.relativeError(outputs.flatMap(\.data), test.outputs) <= 1e-5, "\(test.name)")
+            let (dInputs, dWeight, dBias) = ConvolutionTraining.backward(dOutputs, inputs: inputs, weight: test.weight, shape: test.shape)
+            #expect(Self.relativeError(dInputs.flatMap(\.data), test.dInputs) <= 1e-5, "\(test.name): inputs")
+            #expect(Self.relativeError(dWeight, test.dWeight) <= 1e-5, "\(test.name): weight")
+            #expect(Self.relativeError(dBias, test.dBias) <= 1e-5, "\(test.name): bias")
         }
     }
 }

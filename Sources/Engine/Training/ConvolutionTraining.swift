@@ -1,0 +1,152 @@
+import Core
+import Foundation
+import OpenBLAS
+
+/// A 2-D convolution's training forward and its backward pass, for every shape the seed's
+/// networks use: stride, dilation, groups (ResNeXt's 32, depthwise) and explicit padding on
+/// each side (PyTorch's symmetric padding, or efficientnet_pytorch's static SAME, which
+/// pads one more on the right and bottom when odd). Weights are PyTorch's
+/// [out, in / groups, kh, kw]. Each image and group is one matrix product over its
+/// im2col columns, so results do not depend on the thread count.
+public struct ConvolutionShape: Sendable, Equatable {
+    public var inputChannels: Int
+    public var outputChannels: Int
+    public var kernel: Int
+    public var stride: Int
+    public var dilation: Int
+    public var groups: Int
+    /// Zeros added before the first row and column, and after the last.
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+
+    public init(inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1, groups: Int = 1,
+                padding: Int = 0) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernel, stride: stride, dilation: dilation,
+                  groups: groups, padTop: padding, padLeft: padding, padBottom: padding, padRight: padding)
+    }
+
+    public init(inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int, dilation: Int, groups: Int,
+                padTop: Int, padLeft: Int, padBottom: Int, padRight: Int) {
+        precondition(inputChannels % groups == 0 && outputChannels % groups == 0, "channels must divide into the groups")
+        self.inputChannels = inputChannels; self.outputChannels = outputChannels; self.kernel = kernel
+        self.stride = stride; self.dilation = dilation; self.groups = groups
+        self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
+    }
+
+    func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        let span = dilation * (kernel - 1) + 1
+        return ((height + padTop + padBottom - span) / stride + 1, (width + padLeft + padRight - span) / stride + 1)
+    }
+
+    var weightCount: Int { outputChannels * (inputChannels / groups) * kernel * kernel }
+}
+
+public enum ConvolutionTraining {
+    /// y = conv(x, w) + b for each image of the batch.
+    public static func forward(_ inputs: [Tensor], weight: [Float], bias: [Float]?, shape: ConvolutionShape) -> [Tensor] {
+        precondition(weight.count == shape.weightCount && (bias?.count ?? shape.outputChannels) == shape.outputChannels)
+        return inputs.map { x in
+            let (oh, ow) = shape.outputSize(height: x.height, width: x.width)
+            var y = Tensor(channels: shape.outputChannels, height: oh, width: ow)
+            let columns = im2col(x, shape: shape, outputHeight: oh, outputWidth: ow)
+            let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
+            let k = perGroupIn * shape.kernel * shape.kernel, n = oh * ow
+            weight.withUnsafeBufferPointer { w in
+                columns.withUnsafeBufferPointer { col in
+                    y.data.withUnsafeMutableBufferPointer { out in
+                        for g in 0..<shape.groups {
+                            BLAS.sgemm(m: perGroupOut, n: n, k: k, a: w.baseAddress! + g * perGroupOut * k, lda: k,
+                                       b: col.baseAddress! + g * k * n, ldb: n, c: out.baseAddress! + g * perGroupOut * n, ldc: n)
+                        }
+                    }
+                }
+            }
+            if let bias {
+                for c in 0..<shape.outputChannels { for i in 0..<n { y.data[c * n + i] += bias[c] } }
+            }
+            return y
+        }
+    }
+
+    /// The gradients of the inputs, the weight (summed over the batch) and the bias from
+    /// the outputs' gradients.
+    public static func backward(_ gradients: [Tensor], inputs: [Tensor], weight: [Float], shape: ConvolutionShape)
+        -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+        let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
+        let k = perGroupIn * shape.kernel * shape.kernel
+        var dWeight = [Float](repeating: 0, count: shape.weightCount)
+        var dBias = [Double](repeating: 0, count: shape.outputChannels)
+        var dInputs: [Tensor] = []
+        for (x, dy) in zip(inputs, gradients) {
+            let n = dy.height * dy.width
+            let columns = im2col(x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
+            var dColumns = [Float](repeating: 0, count: columns.count)
+            weight.withUnsafeBufferPointer { w in
+                dy.data.withUnsafeBufferPointer { g in
+                    columns.withUnsafeBufferPointer { col in
+                        dWeight.withUnsafeMutableBufferPointer { dw in
+                            dColumns.withUnsafeMutableBufferPointer { dcol in
+                                for group in 0..<shape.groups {
+                                    let wg = w.baseAddress! + group * perGroupOut * k, gg = g.baseAddress! + group * perGroupOut * n
+                                    // dW += dY · colᵀ; dcol = Wᵀ · dY.
+                                    BLAS.sgemm(transposeB: true, m: perGroupOut, n: k, k: n, a: gg, lda: n,
+                                               b: col.baseAddress! + group * k * n, ldb: n, beta: 1,
+                                               c: dw.baseAddress! + group * perGroupOut * k, ldc: k)
+                                    BLAS.sgemm(transposeA: true, m: k, n: n, k: perGroupOut, a: wg, lda: k, b: gg, ldb: n,
+                                               c: dcol.baseAddress! + group * k * n, ldc: n)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for c in 0..<shape.outputChannels { for i in 0..<n { dBias[c] += Double(dy.data[c * n + i]) } }
+            dInputs.append(col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width))
+        }
+        return (dInputs, dWeight, dBias.map(Float.init))
+    }
+
+    /// The input patches as columns: rows (channel, ky, kx), columns the output pixels.
+    static func im2col(_ x: Tensor, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int) -> [Float] {
+        let kk = shape.kernel * shape.kernel
+        var columns = [Float](repeating: 0, count: x.channels * kk * oh * ow)
+        for c in 0..<x.channels {
+            for ky in 0..<shape.kernel {
+                for kx in 0..<shape.kernel {
+                    let row = (c * kk + ky * shape.kernel + kx) * oh * ow
+                    for oy in 0..<oh {
+                        let iy = oy * shape.stride - shape.padTop + ky * shape.dilation
+                        guard iy >= 0 && iy < x.height else { continue }
+                        for ox in 0..<ow {
+                            let ix = ox * shape.stride - shape.padLeft + kx * shape.dilation
+                            if ix >= 0 && ix < x.width { columns[row + oy * ow + ox] = x.data[(c * x.height + iy) * x.width + ix] }
+                        }
+                    }
+                }
+            }
+        }
+        return columns
+    }
+
+    /// The adjoint of `im2col`: each column's values summed back into the pixels they came
+    /// from, in a fixed order.
+    static func col2im(_ columns: [Float], like x: Tensor, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int) -> Tensor {
+        let kk = shape.kernel * shape.kernel
+        var out = Tensor(channels: x.channels, height: x.height, width: x.width)
+        for c in 0..<x.channels {
+            for ky in 0..<shape.kernel {
+                for kx in 0..<shape.kernel {
+                    let row = (c * kk + ky * shape.kernel + kx) * oh * ow
+                    for oy in 0..<oh {
+                        let iy = oy * shape.stride - shape.padTop + ky * shape.dilation
+                        guard iy >= 0 && iy < x.height else { continue }
+                        for ox in 0..<ow {
+                            let ix = ox * shape.stride - shape.padLeft + kx * shape.dilation
+                            if ix >= 0 && ix < x.width { out.data[(c * x.height + iy) * x.width + ix] += columns[row + oy * ow + ox] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
