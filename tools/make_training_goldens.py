@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes Tests/EngineTests/Goldens/training.json: PyTorch's values for Tessera's training
 pieces to match — the losses and their autograd gradients, the optimisers' steps, gradient
-clipping, training-mode batch norm, the activations' and the convolutions' backward passes. Inputs are made here from a fixed linear congruential sequence and stored beside
+clipping, training-mode batch norm, and the backward passes of the activations, the
+convolutions, bilinear upsampling, pixel shuffle and max pooling. Inputs are made here from a fixed linear congruential sequence and stored beside
 the outputs, so the Swift tests read both from the file.
 
 Needs torch (CPU) in a tools venv:
@@ -154,9 +155,47 @@ def convolutions():
     return cases
 
 
+def resampling_and_pooling():
+    """Bilinear upsampling (both corner modes), pixel shuffle, max pooling with ties, and
+    adaptive max pooling: outputs and input gradients."""
+    cases = []
+    channels, height, width = 3, 5, 4
+    x = sequence(channels * height * width, 60, -2, 2)
+    for align, size in [(False, (10, 8)), (True, (10, 8)), (False, (7, 9)), (True, (7, 9))]:
+        inputs = torch.tensor(x, dtype=torch.float32).reshape(1, channels, height, width).requires_grad_()
+        outputs = torch.nn.functional.interpolate(inputs, size=size, mode="bilinear", align_corners=align)
+        dy = sequence(outputs.numel(), 61, -1, 1)
+        outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+        cases.append({"op": "bilinear", "alignCorners": align, "size": list(size), "dOutputs": dy,
+                      "outputs": outputs.detach().flatten().tolist(), "dInputs": inputs.grad.flatten().tolist()})
+    shuffle_in = sequence(8 * 3 * 2, 62, -1, 1)
+    inputs = torch.tensor(shuffle_in, dtype=torch.float32).reshape(1, 8, 3, 2).requires_grad_()
+    outputs = torch.nn.functional.pixel_shuffle(inputs, 2)
+    dy = sequence(outputs.numel(), 63, -1, 1)
+    outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+    cases.append({"op": "pixelShuffle", "inputs": shuffle_in, "dOutputs": dy, "outputs": outputs.detach().flatten().tolist(),
+                  "dInputs": inputs.grad.flatten().tolist()})
+    # Values rounded to quarters, so windows hold ties.
+    pooled = [round(v * 2) / 4 for v in sequence(channels * 7 * 6, 64, -2, 2)]
+    inputs = torch.tensor(pooled, dtype=torch.float32).reshape(1, channels, 7, 6).requires_grad_()
+    outputs = torch.nn.functional.max_pool2d(inputs, 3, stride=2, padding=1)
+    dy = sequence(outputs.numel(), 65, -1, 1)
+    outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+    cases.append({"op": "maxPool", "inputs": pooled, "dOutputs": dy, "outputs": outputs.detach().flatten().tolist(),
+                  "dInputs": inputs.grad.flatten().tolist()})
+    inputs = torch.tensor(pooled, dtype=torch.float32).reshape(1, channels, 7, 6).requires_grad_()
+    outputs = torch.nn.functional.adaptive_max_pool2d(inputs, 1)
+    dy = sequence(outputs.numel(), 66, -1, 1)
+    outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+    cases.append({"op": "globalMax", "inputs": pooled, "dOutputs": dy, "outputs": outputs.detach().flatten().tolist(),
+                  "dInputs": inputs.grad.flatten().tolist()})
+    return {"inputs": x, "shape": [channels, height, width], "cases": cases}
+
+
 if __name__ == "__main__":
     golden = {"torch": torch.__version__, "losses": losses(), "optimizers": optimisers(), "clipping": clipping(),
-              "batchNorm": batch_norm(), "activations": activations(), "convolutions": convolutions()}
+              "batchNorm": batch_norm(), "activations": activations(), "convolutions": convolutions(),
+              "resampling": resampling_and_pooling()}
     with open(OUT, "w") as f:
         json.dump(golden, f, indent=1)
     print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes) with torch {torch.__version__}")

@@ -57,6 +57,19 @@ import Testing
         let batchNorm: BatchNorm
         let activations: Activations
         let convolutions: [Convolution]
+        struct Resampling: Decodable {
+            struct Case: Decodable {
+                let op: String
+                let alignCorners: Bool?
+                let size: [Int]?
+                let inputs: [Float]?
+                let dOutputs: [Float], outputs: [Float], dInputs: [Float]
+            }
+            let inputs: [Float]
+            let shape: [Int]
+            let cases: [Case]
+        }
+        let resampling: Resampling
     }
 
     /// A flat NCHW buffer as a batch of tensors.
@@ -156,6 +169,39 @@ import Testing
             #expect(Self.relativeError(dInputs.flatMap(\.data), test.dInputs) <= 1e-5, "\(test.name): inputs")
             #expect(Self.relativeError(dWeight, test.dWeight) <= 1e-5, "\(test.name): weight")
             #expect(Self.relativeError(dBias, test.dBias) <= 1e-5, "\(test.name): bias")
+        }
+    }
+
+    @Test func resamplingAndPoolingBackwardsMatchAutograd() {
+        let golden = Self.golden.resampling
+        let x = Tensor(channels: golden.shape[0], height: golden.shape[1], width: golden.shape[2], data: golden.inputs)
+        for test in golden.cases {
+            switch test.op {
+            case "bilinear":
+                let (height, width) = (test.size![0], test.size![1])
+                let y = Resampling.bilinear(x, height: height, width: width, alignCorners: test.alignCorners!)
+                #expect(Self.relativeError(y.data, test.outputs) <= 1e-6, "bilinear \(test.size!) \(test.alignCorners!)")
+                let dy = Tensor(channels: x.channels, height: height, width: width, data: test.dOutputs)
+                let dx = Resampling.bilinearBackward(dy, inputHeight: x.height, inputWidth: x.width, alignCorners: test.alignCorners!)
+                #expect(Self.relativeError(dx.data, test.dInputs) <= 1e-5, "bilinear \(test.size!) \(test.alignCorners!)")
+            case "pixelShuffle":
+                let input = Tensor(channels: 8, height: 3, width: 2, data: test.inputs!)
+                #expect(Resampling.pixelShuffle(input, factor: 2).data == test.outputs)
+                let dy = Tensor(channels: 2, height: 6, width: 4, data: test.dOutputs)
+                #expect(Resampling.pixelShuffleBackward(dy, factor: 2).data == test.dInputs)
+            case "maxPool":
+                let input = Tensor(channels: 3, height: 7, width: 6, data: test.inputs!)
+                let (y, indices) = PoolingTraining.max(input, kernel: 3, stride: 2, padding: 1)
+                #expect(y.data == test.outputs && Pooling.max(input, kernel: 3, stride: 2, padding: 1).data == test.outputs)
+                let dx = PoolingTraining.backward(test.dOutputs, indices: indices, channels: 3, height: 7, width: 6)
+                #expect(Self.relativeError(dx.data, test.dInputs) <= 1e-6, "max pool: ties go where PyTorch sends them")
+            default:
+                let input = Tensor(channels: 3, height: 7, width: 6, data: test.inputs!)
+                let (y, indices) = PoolingTraining.globalMax(input)
+                #expect(y == test.outputs)
+                let dx = PoolingTraining.backward(test.dOutputs, indices: indices, channels: 3, height: 7, width: 6)
+                #expect(dx.data == test.dInputs)
+            }
         }
     }
 }

@@ -17,21 +17,8 @@ public enum Resampling {
     /// of a concatenation).
     public static func bilinear(_ x: Tensor, alignCorners: Bool, into out: inout Tensor, channelOffset: Int) {
         let height = out.height, width = out.width
-        func coordinates(_ outSize: Int, _ inSize: Int) -> [(Int, Int, Float)] {
-            (0..<outSize).map { d in
-                var s: Float
-                if alignCorners {
-                    s = outSize > 1 ? Float(d) * Float(inSize - 1) / Float(outSize - 1) : 0
-                } else {
-                    s = (Float(d) + 0.5) * Float(inSize) / Float(outSize) - 0.5
-                    if s < 0 { s = 0 }
-                }
-                let i0 = Swift.min(Int(s), inSize - 1)
-                let i1 = Swift.min(i0 + 1, inSize - 1)
-                return (i0, i1, s - Float(i0))
-            }
-        }
-        let ys = coordinates(height, x.height), xs = coordinates(width, x.width)
+        let ys = bilinearCoordinates(height, x.height, alignCorners: alignCorners)
+        let xs = bilinearCoordinates(width, x.width, alignCorners: alignCorners)
         let inWidth = x.width
         Tensor.forEachChannel(from: x, into: &out, channelOffset: channelOffset) { _, plane, target in
             for (oy, (y0, y1, wy)) in ys.enumerated() {
@@ -42,6 +29,23 @@ public enum Resampling {
                     target[oy * width + ox] = (1 - wy) * top + wy * bottom
                 }
             }
+        }
+    }
+
+    /// For each output coordinate along one axis: the two source indices and the weight of
+    /// the second, as PyTorch computes them (the backward pass uses the same).
+    static func bilinearCoordinates(_ outSize: Int, _ inSize: Int, alignCorners: Bool) -> [(Int, Int, Float)] {
+        (0..<outSize).map { d in
+            var s: Float
+            if alignCorners {
+                s = outSize > 1 ? Float(d) * Float(inSize - 1) / Float(outSize - 1) : 0
+            } else {
+                s = (Float(d) + 0.5) * Float(inSize) / Float(outSize) - 0.5
+                if s < 0 { s = 0 }
+            }
+            let i0 = Swift.min(Int(s), inSize - 1)
+            let i1 = Swift.min(i0 + 1, inSize - 1)
+            return (i0, i1, s - Float(i0))
         }
     }
 
