@@ -2,7 +2,7 @@
 """Writes Tests/EngineTests/Goldens/training.json: PyTorch's values for Tessera's training
 pieces to match — the losses and their autograd gradients, the optimisers' steps, gradient
 clipping, training-mode batch norm, and the backward passes of the activations, the
-convolutions, bilinear upsampling, pixel shuffle and max pooling. Inputs are made here from a fixed linear congruential sequence and stored beside
+convolutions, bilinear upsampling, pixel shuffle, max pooling and weight normalisation. Inputs are made here from a fixed linear congruential sequence and stored beside
 the outputs, so the Swift tests read both from the file.
 
 Needs torch (CPU) in a tools venv:
@@ -192,10 +192,25 @@ def resampling_and_pooling():
     return {"inputs": x, "shape": [channels, height, width], "cases": cases}
 
 
+def weight_norm():
+    """fast.ai's PixelShuffle_ICNR convolution under torch.nn.utils.weight_norm: the
+    gradients of weight_g and weight_v from the weight's."""
+    out, cin, k = 8, 3, 1
+    g = sequence(out, 70, 0.5, 2)
+    v = sequence(out * cin * k * k, 71, -1, 1)
+    dw = sequence(out * cin * k * k, 72, -1, 1)
+    gt = torch.tensor(g, dtype=torch.float32).reshape(out, 1, 1, 1).requires_grad_()
+    vt = torch.tensor(v, dtype=torch.float32).reshape(out, cin, k, k).requires_grad_()
+    weight = torch._weight_norm(vt, gt, 0)
+    weight.backward(torch.tensor(dw, dtype=torch.float32).reshape(weight.shape))
+    return {"g": g, "v": v, "dWeight": dw, "weight": weight.detach().flatten().tolist(),
+            "dG": gt.grad.flatten().tolist(), "dV": vt.grad.flatten().tolist()}
+
+
 if __name__ == "__main__":
     golden = {"torch": torch.__version__, "losses": losses(), "optimizers": optimisers(), "clipping": clipping(),
               "batchNorm": batch_norm(), "activations": activations(), "convolutions": convolutions(),
-              "resampling": resampling_and_pooling()}
+              "resampling": resampling_and_pooling(), "weightNorm": weight_norm()}
     with open(OUT, "w") as f:
         json.dump(golden, f, indent=1)
     print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes) with torch {torch.__version__}")

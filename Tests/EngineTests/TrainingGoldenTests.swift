@@ -70,6 +70,8 @@ import Testing
             let cases: [Case]
         }
         let resampling: Resampling
+        struct WeightNorm: Decodable { let g: [Float], v: [Float], dWeight: [Float], weight: [Float], dG: [Float], dV: [Float] }
+        let weightNorm: WeightNorm
     }
 
     /// A flat NCHW buffer as a batch of tensors.
@@ -203,5 +205,12 @@ import Testing
                 #expect(dx.data == test.dInputs)
             }
         }
+    }
+
+    @Test func weightNormGradientsMatchAutograd() {
+        let golden = Self.golden.weightNorm
+        #expect(Self.relativeError(WeightNorm.weight(g: golden.g, v: golden.v), golden.weight) <= 1e-6)
+        let (dG, dV) = WeightNorm.backward(golden.dWeight, g: golden.g, v: golden.v)
+        #expect(Self.relativeError(dG, golden.dG) <= 1e-5 && Self.relativeError(dV, golden.dV) <= 1e-5)
     }
 }
