@@ -2,7 +2,8 @@
 """Writes Tests/EngineTests/Goldens/training.json: PyTorch's values for Tessera's training
 pieces to match — the losses and their autograd gradients, the optimisers' steps, gradient
 clipping, training-mode batch norm, and the backward passes of the activations, the
-convolutions, bilinear upsampling, pixel shuffle, max pooling and weight normalisation. Inputs are made here from a fixed linear congruential sequence and stored beside
+convolutions, bilinear upsampling, pixel shuffle, max pooling, weight normalisation, and a
+squeeze-excitation block composed from them. Inputs are made here from a fixed linear congruential sequence and stored beside
 the outputs, so the Swift tests read both from the file.
 
 Needs torch (CPU) in a tools venv:
@@ -207,10 +208,35 @@ def weight_norm():
             "dG": gt.grad.flatten().tolist(), "dV": vt.grad.flatten().tolist()}
 
 
+def squeeze_excitation():
+    """efficientnet_pytorch's squeeze-excitation on a batch of 2: average, 1x1 conv reduce,
+    swish, 1x1 conv expand, sigmoid, product; the gradients of the input and all weights."""
+    channels, reduced, height, width = 8, 2, 5, 4
+    x = sequence(2 * channels * height * width, 80, -2, 2)
+    w1, b1 = sequence(reduced * channels, 81, -0.5, 0.5), sequence(reduced, 82, -0.2, 0.2)
+    w2, b2 = sequence(channels * reduced, 83, -0.5, 0.5), sequence(channels, 84, -0.2, 0.2)
+    inputs = torch.tensor(x, dtype=torch.float32).reshape(2, channels, height, width).requires_grad_()
+    t1 = torch.tensor(w1, dtype=torch.float32).reshape(reduced, channels, 1, 1).requires_grad_()
+    t2 = torch.tensor(w2, dtype=torch.float32).reshape(channels, reduced, 1, 1).requires_grad_()
+    c1, c2 = torch.tensor(b1, dtype=torch.float32).requires_grad_(), torch.tensor(b2, dtype=torch.float32).requires_grad_()
+    squeezed = torch.nn.functional.adaptive_avg_pool2d(inputs, 1)
+    squeezed = torch.nn.functional.conv2d(squeezed, t1, c1)
+    squeezed = squeezed * torch.sigmoid(squeezed)
+    squeezed = torch.nn.functional.conv2d(squeezed, t2, c2)
+    outputs = torch.sigmoid(squeezed) * inputs
+    dy = sequence(outputs.numel(), 85, -1, 1)
+    outputs.backward(torch.tensor(dy, dtype=torch.float32).reshape(outputs.shape))
+    return {"shape": [2, channels, height, width], "reduced": reduced, "inputs": x, "reduceWeight": w1, "reduceBias": b1,
+            "expandWeight": w2, "expandBias": b2, "dOutputs": dy, "outputs": outputs.detach().flatten().tolist(),
+            "dInputs": inputs.grad.flatten().tolist(), "dReduceWeight": t1.grad.flatten().tolist(),
+            "dReduceBias": c1.grad.tolist(), "dExpandWeight": t2.grad.flatten().tolist(), "dExpandBias": c2.grad.tolist()}
+
+
 if __name__ == "__main__":
     golden = {"torch": torch.__version__, "losses": losses(), "optimizers": optimisers(), "clipping": clipping(),
               "batchNorm": batch_norm(), "activations": activations(), "convolutions": convolutions(),
-              "resampling": resampling_and_pooling(), "weightNorm": weight_norm()}
+              "resampling": resampling_and_pooling(), "weightNorm": weight_norm(),
+              "squeezeExcitation": squeeze_excitation()}
     with open(OUT, "w") as f:
         json.dump(golden, f, indent=1)
     print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes) with torch {torch.__version__}")

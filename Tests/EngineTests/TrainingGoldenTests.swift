@@ -72,6 +72,12 @@ import Testing
         let resampling: Resampling
         struct WeightNorm: Decodable { let g: [Float], v: [Float], dWeight: [Float], weight: [Float], dG: [Float], dV: [Float] }
         let weightNorm: WeightNorm
+        struct SqueezeExcitation: Decodable {
+            let shape: [Int]; let reduced: Int
+            let inputs: [Float], reduceWeight: [Float], reduceBias: [Float], expandWeight: [Float], expandBias: [Float], dOutputs: [Float]
+            let outputs: [Float], dInputs: [Float], dReduceWeight: [Float], dReduceBias: [Float], dExpandWeight: [Float], dExpandBias: [Float]
+        }
+        let squeezeExcitation: SqueezeExcitation
     }
 
     /// A flat NCHW buffer as a batch of tensors.
@@ -212,5 +218,38 @@ import Testing
         #expect(Self.relativeError(WeightNorm.weight(g: golden.g, v: golden.v), golden.weight) <= 1e-6)
         let (dG, dV) = WeightNorm.backward(golden.dWeight, g: golden.g, v: golden.v)
         #expect(Self.relativeError(dG, golden.dG) <= 1e-5 && Self.relativeError(dV, golden.dV) <= 1e-5)
+    }
+
+    /// The primitives compose: efficientnet_pytorch's squeeze-excitation, forward and
+    /// backward, from the average, 1×1 convolutions, swish, sigmoid and the product.
+    @Test func squeezeExcitationComposedFromThePrimitivesMatchesAutograd() {
+        let golden = Self.golden.squeezeExcitation
+        let (channels, reduced) = (golden.shape[1], golden.reduced)
+        let x = Self.batch(golden.inputs, shape: golden.shape), dy = Self.batch(golden.dOutputs, shape: golden.shape)
+        let reduce = ConvolutionShape(inputChannels: channels, outputChannels: reduced, kernel: 1)
+        let expand = ConvolutionShape(inputChannels: reduced, outputChannels: channels, kernel: 1)
+        // Forward, keeping what the backward pass needs.
+        let squeezed = x.map { Tensor(channels: channels, height: 1, width: 1, data: ChannelOps.globalAverage($0)) }
+        let r = ConvolutionTraining.forward(squeezed, weight: golden.reduceWeight, bias: golden.reduceBias, shape: reduce)
+        let a = r.map { t -> Tensor in var t = t; Activation.swish.apply(&t); return t }
+        let e = ConvolutionTraining.forward(a, weight: golden.expandWeight, bias: golden.expandBias, shape: expand)
+        let gate = e.map { t -> Tensor in var t = t; Activation.sigmoid.apply(&t); return t }
+        let y = zip(x, gate).map { ChannelOps.scale($0, by: $1.data) }
+        #expect(Self.relativeError(y.flatMap(\.data), golden.outputs) <= 1e-6)
+        // Backward.
+        let products = zip(zip(dy, x), gate).map { ChannelOps.scaleBackward($0.0, input: $0.1, scale: $1.data) }
+        let dGate = zip(products, gate).map { Tensor(channels: channels, height: 1, width: 1,
+                                                     data: Activation.sigmoid.backward($0.scale, input: $1.data, output: $1.data)) }
+        let expandBack = ConvolutionTraining.backward(dGate, inputs: a, weight: golden.expandWeight, shape: expand)
+        let dR = zip(zip(expandBack.inputs, r), a).map { Tensor(channels: reduced, height: 1, width: 1,
+                                                                data: Activation.swish.backward($0.0.data, input: $0.1.data, output: $1.data)) }
+        let reduceBack = ConvolutionTraining.backward(dR, inputs: squeezed, weight: golden.reduceWeight, shape: reduce)
+        let dx = zip(products, reduceBack.inputs).map { product, dSqueezed -> [Float] in
+            let spread = ChannelOps.globalAverageBackward(dSqueezed.data, height: golden.shape[2], width: golden.shape[3])
+            return zip(product.input.data, spread.data).map { $0 + $1 }
+        }
+        #expect(Self.relativeError(dx.flatMap { $0 }, golden.dInputs) <= 1e-5)
+        #expect(Self.relativeError(expandBack.weight, golden.dExpandWeight) <= 1e-5 && Self.relativeError(expandBack.bias, golden.dExpandBias) <= 1e-5)
+        #expect(Self.relativeError(reduceBack.weight, golden.dReduceWeight) <= 1e-5 && Self.relativeError(reduceBack.bias, golden.dReduceBias) <= 1e-5)
     }
 }
