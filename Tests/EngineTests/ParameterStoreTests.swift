@@ -1,0 +1,44 @@
+import Core
+@testable import Engine
+import Foundation
+import TestSupport
+import Testing
+
+/// The flat parameter store: layout, groups, checkpoints, and the network built from it.
+@Suite struct ParameterStoreTests {
+    @Test func effUnetB0IsOneBufferSlicedByKey() throws {
+        let store = try ParameterStore(architecture: "effunet-b0")
+        #expect(store.entries.count == 417 && store.values.count == 7_610_813 && store.gradients.count == store.values.count)
+        // Contiguous, in loading order, no gaps.
+        #expect(zip(store.entries, store.entries.dropFirst()).allSatisfy { $0.range.upperBound == $1.range.lowerBound })
+        let stem = try #require(store.entry("encoder._conv_stem.weight"))
+        #expect(stem.range == 0..<864 && stem.shape == [32, 3, 3, 3] && stem.isParameter && stem.decays)
+        let gain = try #require(store.entry("encoder._bn0.weight")), mean = try #require(store.entry("encoder._bn0.running_mean"))
+        #expect(gain.isParameter && !gain.decays && !mean.isParameter && !mean.decays)
+        #expect(store.entries.filter { $0.key.hasSuffix(".bias") }.allSatisfy { $0.isParameter && !$0.decays })
+    }
+
+    @Test func aCheckpointRoundTripsAndBuildsTheSameNetwork() throws {
+        let folder = try TemporaryDirectory()
+        let temporary = folder.path
+        let store = try ParameterStore(architecture: "effunet-b0")
+        try store.load(from: DeterministicWeights())
+        try store.write(to: temporary + "/checkpoint.safetensors")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == ["checkpoint.safetensors"])
+        let again = try ParameterStore(architecture: "effunet-b0")
+        try again.load(from: try SafeTensorsWeights(path: temporary + "/checkpoint.safetensors"))
+        #expect(again.values == store.values)
+        // The network from the store computes what the network from the file computes.
+        let fromStore = try CNNModel(architecture: "effunet-b0", weights: store)
+        let fromFile = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: temporary + "/checkpoint.safetensors"))
+        var random = SplitMix64(seed: 1)
+        let tile = PixelImage(width: 64, height: 64, channels: 3, pixels: (0..<(64 * 64 * 3)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+        #expect(try fromStore.predict(tile) == fromFile.predict(tile))
+    }
+
+    @Test func aShapeThatDoesNotFitIsAClearError() throws {
+        let store = ParameterStore(shapes: [("a.weight", [2, 3])])
+        #expect(throws: TesseraError.self) { try store.take("a.weight", shape: [3, 2]) }
+        #expect(throws: TesseraError.self) { try store.take("b.weight", shape: [1]) }
+    }
+}
