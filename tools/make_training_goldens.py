@@ -34,12 +34,34 @@ def soft_dice(logits, masks):
     return (1 - (2 * (p * y).sum(1) + 1) / (p.sum(1) + y.sum(1) + 1)).mean()
 
 
+def lovasz_grad(gt_sorted):
+    """Berman et al.'s Lovász extension of the Jaccard loss (lovasz_losses.py)."""
+    gts = gt_sorted.sum()
+    intersection = gts - gt_sorted.cumsum(0)
+    union = gts + (1 - gt_sorted).cumsum(0)
+    jaccard = 1.0 - intersection / union
+    if len(gt_sorted) > 1:
+        jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    return jaccard
+
+
+def lovasz_hinge(logits, labels):
+    """Per image, averaged: the fast.ai HuBMAP starter's lovasz_hinge(per_image=True)."""
+    losses = []
+    for z, y in zip(logits, labels):
+        z, y = z.reshape(-1), y.reshape(-1)
+        errors = 1.0 - z * (2.0 * y - 1.0)
+        errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
+        losses.append(torch.dot(torch.relu(errors_sorted), lovasz_grad(y[perm])))
+    return torch.stack(losses).mean()
+
+
 def losses():
     batch, height, width = 2, 6, 5
     z = sequence(batch * height * width, 1, -6, 6)
     y = [1.0 if v > 0.3 else 0.0 for v in sequence(batch * height * width, 2, 0, 1)]
     cases = []
-    for name, pos_weight in [("bce", 1.0), ("bce", 2.5), ("dice", None), ("bceDice", 1.0)]:
+    for name, pos_weight in [("bce", 1.0), ("bce", 2.5), ("dice", None), ("bceDice", 1.0), ("symmetricLovasz", None)]:
         logits = torch.tensor(z, dtype=torch.float32).reshape(batch, 1, height, width).requires_grad_()
         masks = torch.tensor(y, dtype=torch.float32).reshape(batch, 1, height, width)
         loss = torch.zeros((), dtype=torch.float32)
@@ -47,6 +69,8 @@ def losses():
             loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(logits, masks, pos_weight=torch.tensor(pos_weight))
         if name in ("dice", "bceDice"):
             loss = loss + soft_dice(logits, masks)
+        if name == "symmetricLovasz":
+            loss = 0.5 * (lovasz_hinge(logits, masks) + lovasz_hinge(-logits, 1.0 - masks))
         loss.backward()
         cases.append({"loss": name, "positiveWeight": pos_weight, "value": loss.item(), "gradients": logits.grad.flatten().tolist()})
     return {"images": batch, "pixels": height * width, "logits": z, "masks": y, "cases": cases}

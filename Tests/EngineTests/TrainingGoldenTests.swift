@@ -107,6 +107,7 @@ import Testing
             let loss: SegmentationLoss = switch golden.loss {
             case "bce": .bce(positiveWeight: golden.positiveWeight ?? 1)
             case "dice": .dice
+            case "symmetricLovasz": .symmetricLovasz
             default: .bceDice(positiveWeight: golden.positiveWeight ?? 1)
             }
             let (value, gradients) = try loss.evaluate(logits: logits, masks: masks)

@@ -12,10 +12,13 @@ import Foundation
 /// - `dice`: soft Dice per image, averaged over the batch:
 ///   1 − (2·Σσ(z)·y + 1) / (Σσ(z) + Σy + 1).
 /// - `bceDice`: their sum, the default.
+/// - `symmetricLovasz`: the fast.ai HuBMAP starter's ½·(Lovász hinge(z, y) + Lovász
+///   hinge(−z, 1 − y)), each per image and averaged over the batch (Berman et al.).
 public enum SegmentationLoss: Sendable, Equatable {
     case bce(positiveWeight: Double = 1)
     case dice
     case bceDice(positiveWeight: Double = 1)
+    case symmetricLovasz
 
     /// The loss of a batch and its gradient with respect to each logit: `logits[b]` and
     /// `masks[b]` hold image b's pixels (any layout, the same for both).
@@ -29,6 +32,19 @@ public enum SegmentationLoss: Sendable, Equatable {
         let total = Double(logits.reduce(0) { $0 + $1.count })
         var loss = 0.0
         var gradients = logits.map { [Double](repeating: 0, count: $0.count) }
+        if self == .symmetricLovasz {
+            let batch = Double(logits.count)
+            for b in logits.indices {
+                for flip in [false, true] {
+                    let z = flip ? logits[b].map { -Double($0) } : logits[b].map(Double.init)
+                    let y = flip ? masks[b].map { 1 - Double($0) } : masks[b].map(Double.init)
+                    let (value, dz) = Self.lovaszHinge(logits: z, labels: y)
+                    loss += value / (2 * batch)
+                    for i in dz.indices { gradients[b][i] += (flip ? -dz[i] : dz[i]) / (2 * batch) }
+                }
+            }
+            return (loss, gradients.map { $0.map(Float.init) })
+        }
         if let p = positiveWeight {
             for b in logits.indices {
                 for i in logits[b].indices {
@@ -63,11 +79,41 @@ public enum SegmentationLoss: Sendable, Equatable {
     private var positiveWeight: Double? {
         switch self {
         case .bce(let p), .bceDice(let p): p
-        case .dice: nil
+        case .dice, .symmetricLovasz: nil
         }
     }
 
-    private var usesDice: Bool { self != .bce(positiveWeight: positiveWeight ?? 1) }
+    private var usesDice: Bool {
+        switch self {
+        case .dice, .bceDice: true
+        case .bce, .symmetricLovasz: false
+        }
+    }
+
+    /// The Lovász hinge of one image and its gradient: hinge errors 1 − z·(2y − 1) sorted
+    /// in decreasing order (ties kept in pixel order), weighted by the Lovász extension of
+    /// the Jaccard loss, Σ relu(error)·ΔJ.
+    static func lovaszHinge(logits z: [Double], labels y: [Double]) -> (Double, [Double]) {
+        let errors = zip(z, y).map { 1 - $0 * (2 * $1 - 1) }
+        let order = errors.indices.sorted { errors[$0] != errors[$1] ? errors[$0] > errors[$1] : $0 < $1 }
+        let positives = y.reduce(0, +)
+        var jaccard = [Double](repeating: 0, count: z.count)
+        var cumulative = 0.0
+        for (rank, i) in order.enumerated() {
+            cumulative += y[i]
+            let intersection = positives - cumulative, union = positives + Double(rank + 1) - cumulative
+            jaccard[rank] = 1 - intersection / union
+        }
+        var loss = 0.0
+        var gradient = [Double](repeating: 0, count: z.count)
+        for (rank, i) in order.enumerated() {
+            let weight = rank == 0 ? jaccard[0] : jaccard[rank] - jaccard[rank - 1]
+            guard errors[i] > 0 else { continue }
+            loss += errors[i] * weight
+            gradient[i] = -(2 * y[i] - 1) * weight
+        }
+        return (loss, gradient)
+    }
 
     static func sigmoid(_ z: Double) -> Double { z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z)) }
 }
