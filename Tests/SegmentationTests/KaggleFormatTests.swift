@@ -16,6 +16,20 @@ import Testing
         }
     }
 
+    /// Painting the runs of a rectangle equals cropping the whole decoded mask there, for
+    /// rectangles on edges, inside, and across runs that wrap from column to column.
+    @Test func runsPaintedInARectangleEqualTheCrop() throws {
+        var random = SplitMix64(seed: 21)
+        let (width, height) = (37, 23)
+        let mask = PixelImage(width: width, height: height, channels: 1,
+                              pixels: (0..<(width * height)).map { _ in random.next() % 3 == 0 ? 255 : 0 })
+        let runs = try RLE.parse(RLE.encode(mask)[...], width: width, height: height)
+        for (x, y, w, h) in [(0, 0, 37, 23), (5, 3, 10, 7), (30, 15, 7, 8), (0, 22, 37, 1), (36, 0, 1, 23), (12, 0, 1, 1)] {
+            let crop = (y..<(y + h)).flatMap { row in mask.pixels[(row * width + x)..<(row * width + x + w)] }
+            #expect(RLE.paint(runs, width: width, height: height, x: x, y: y, w: w, h: h) == crop, "\((x, y, w, h))")
+        }
+    }
+
     @Test func encodeMatchesTheNumpyReference() throws {
         let cases = try Self.cases()
         #expect(cases.count == 41)

@@ -31,7 +31,7 @@ import Testing
     @Test func glassIsLeftOutAndMaskedFractionsCounted() throws {
         let folder = try TemporaryDirectory()
         let (slide, mask) = try Self.slide(in: folder)
-        let cutter = try TileCutter(slidePath: slide, maskPath: mask, tile: 64, scale: 2)
+        let cutter = try TileCutter(slidePath: slide, mask: .tiff(mask), tile: 64, scale: 2)
         // Tiles of 128 slide pixels: 4 × 2 of them, the left half glass.
         #expect(cutter.tiles.map(\.x) == [256, 384, 256, 384] && cutter.tiles.map(\.y) == [0, 0, 128, 128])
         // The mask square (64² slide pixels) lies in the first tissue tile: 32² of its 64² pixels.
@@ -41,7 +41,7 @@ import Testing
     @Test func tilesAreAreaAveraged() throws {
         let folder = try TemporaryDirectory()
         let (slide, mask) = try Self.slide(in: folder)
-        let cutter = try TileCutter(slidePath: slide, maskPath: mask, tile: 64, scale: 2)
+        let cutter = try TileCutter(slidePath: slide, mask: .tiff(mask), tile: 64, scale: 2)
         let (image, labels) = try cutter.read(x: 256, y: 0)
         let full = try SlideReader(path: slide).readRGB(x: 256, y: 0, width: 128, height: 128)
         for (ty, tx) in [(0, 0), (10, 31), (63, 63)] {
@@ -60,6 +60,20 @@ import Testing
         let writer = try TiledImageWriter(path: other, width: 16, height: 16, channels: 1)
         try writer.append(rows: [UInt8](repeating: 0, count: 256))
         try writer.finish()
-        #expect(throws: TesseraError.self) { try TileCutter(slidePath: slide, maskPath: other) }
+        #expect(throws: TesseraError.self) { try TileCutter(slidePath: slide, mask: .tiff(other)) }
+    }
+
+    /// A Kaggle RLE gives the same tiles as the mask TIFF it encodes; one that does not fit
+    /// the slide is a clear error.
+    @Test func anRLEMaskCutsTheSameTiles() throws {
+        let folder = try TemporaryDirectory()
+        let (slide, mask) = try Self.slide(in: folder)
+        let full = try SlideReader(path: mask).readFirstChannel(x: 0, y: 0, width: 512, height: 256)
+        let text = RLE.encode(full)
+        let fromTIFF = try TileCutter(slidePath: slide, mask: .tiff(mask), tile: 64, scale: 2)
+        let fromRLE = try TileCutter(slidePath: slide, mask: .rle(text), tile: 64, scale: 2)
+        #expect(fromRLE.tiles == fromTIFF.tiles)
+        for tile in fromTIFF.tiles { #expect(try fromRLE.read(x: tile.x, y: tile.y).mask == fromTIFF.read(x: tile.x, y: tile.y).mask) }
+        #expect(throws: TesseraError.self) { try TileCutter(slidePath: slide, mask: .rle("1 999999999")) }
     }
 }

@@ -14,21 +14,41 @@ public final class TileCutter {
         public let maskedFraction: Double
     }
 
+    /// Where a slide's mask comes from: a mask TIFF (a `tessera synth` folder), or the
+    /// Kaggle RLE text of its train.csv row.
+    public enum Mask: Sendable {
+        case tiff(String)
+        case rle(String)
+    }
+
     public let tile: Int
     public let scale: Int
     private let slide: SlideReader
-    private let mask: SlideReader
+    private let maskReader: SlideReader?
+    private let runs: [RLE.Run]
     /// Tiles at the slide's right and bottom edges that would reach past it are not cut.
     public private(set) var tiles: [Tile] = []
 
-    public init(slidePath: String, maskPath: String, tile: Int = 256, scale: Int = 4) throws {
+    public init(slidePath: String, mask: Mask, tile: Int = 256, scale: Int = 4) throws {
         guard tile >= 16, scale >= 1 else { throw TesseraError("tiles", "tile \(tile) and scale \(scale) must be at least 16 and 1") }
         self.tile = tile
         self.scale = scale
         slide = try SlideReader(path: slidePath)
-        mask = try SlideReader(path: maskPath)
-        guard mask.width == slide.width, mask.height == slide.height else {
-            throw TesseraError(maskPath, "the mask is \(mask.width)×\(mask.height), its slide \(slide.width)×\(slide.height)")
+        switch mask {
+        case .tiff(let path):
+            let reader = try SlideReader(path: path)
+            guard reader.width == slide.width, reader.height == slide.height else {
+                throw TesseraError(path, "the mask is \(reader.width)×\(reader.height), its slide \(slide.width)×\(slide.height)")
+            }
+            maskReader = reader
+            runs = []
+        case .rle(let text):
+            maskReader = nil
+            do {
+                runs = try RLE.parse(text[...], width: slide.width, height: slide.height)
+            } catch {
+                throw TesseraError(slidePath, "its RLE does not fit its \(slide.width)×\(slide.height) pixels: \(error)")
+            }
         }
         let span = tile * scale
         let threshold = 1000 * (tile * tile) / (256 * 256)
@@ -47,7 +67,9 @@ public final class TileCutter {
     public func read(x: Int, y: Int) throws -> (image: PixelImage, mask: PixelImage) {
         let span = tile * scale
         let rgb = try slide.readRGB(x: x, y: y, width: span, height: span)
-        let labels = try mask.readFirstChannel(x: x, y: y, width: span, height: span)
+        let labels = try maskReader?.readFirstChannel(x: x, y: y, width: span, height: span)
+            ?? PixelImage(width: span, height: span, channels: 1,
+                          pixels: RLE.paint(runs, width: slide.width, height: slide.height, x: x, y: y, w: span, h: span))
         if scale == 1 { return (rgb, PixelImage(width: tile, height: tile, channels: 1, pixels: labels.pixels.map { $0 > 0 ? 1 : 0 })) }
         var image = PixelImage(width: tile, height: tile, channels: 3)
         var binary = PixelImage(width: tile, height: tile, channels: 1)

@@ -131,6 +131,33 @@ public enum RLE {
         return band
     }
 
+    /// Paints the part of `runs` inside the rectangle (x, y, w, h) of a width × height mask:
+    /// w × h bytes, row-major, 255 for foreground. Only the runs that reach the rectangle's
+    /// columns are visited (found by bisection), so a training tile costs its own runs.
+    public static func paint(_ runs: [Run], width: Int, height: Int, x: Int, y: Int, w: Int, h: Int) -> [UInt8] {
+        var region = [UInt8](repeating: 0, count: w * h)
+        let first = x * height, last = (x + w) * height // pixel indices (from 0) of the columns
+        // The first run that ends after the region's first column begins.
+        var low = 0, high = runs.count
+        while low < high {
+            let middle = (low + high) / 2
+            if runs[middle].start - 1 + runs[middle].length <= first { low = middle + 1 } else { high = middle }
+        }
+        for run in runs[low...] {
+            var index = max(run.start - 1, first)
+            let end = min(run.start - 1 + run.length, last)
+            guard index < end else { break }
+            while index < end {
+                let column = index / height, row = index % height
+                let columnEnd = min(end, (column + 1) * height)
+                let y0 = max(row, y), y1 = min(row + columnEnd - index, y + h)
+                if y0 < y1 { for r in y0..<y1 { region[(r - y) * w + column - x] = 255 } }
+                index = columnEnd
+            }
+        }
+        return region
+    }
+
     /// Decodes text into an in-memory mask (0/255).
     public static func decode(_ text: String, width: Int, height: Int) throws -> PixelImage {
         let runs = try parse(text[...], width: width, height: height)
