@@ -46,4 +46,26 @@ import Testing
             #expect(abs((loss(inputs, weight, up) - loss(inputs, weight, down)) / Double(2 * h) - Double(dBias[c])) < 2e-3)
         }
     }
+
+    /// The same bits whatever the thread count: images on their own threads, their shares
+    /// summed in image order.
+    @Test func gradientsDoNotDependOnTheThreadCount() {
+        var random = SplitMix64(seed: 6)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(random.next() % 2001) / 1000 - 1) } }
+        let shape = ConvolutionShape(inputChannels: 8, outputChannels: 8, kernel: 3, stride: 1, dilation: 1, groups: 2, padding: 1)
+        let inputs = (0..<5).map { _ in Tensor(channels: 8, height: 9, width: 9, data: values(648)) }
+        let dOutputs = (0..<5).map { _ in Tensor(channels: 8, height: 9, width: 9, data: values(648)) }
+        let weight = values(shape.weightCount)
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        var results: [(inputs: [Tensor], weight: [Float], bias: [Float])] = []
+        for threads in [1, 2, 3] {
+            Parallel.threads = threads
+            results.append(ConvolutionTraining.backward(dOutputs, inputs: inputs, weight: weight, shape: shape))
+        }
+        for result in results.dropFirst() {
+            #expect(result.inputs.map(\.data) == results[0].inputs.map(\.data))
+            #expect(result.weight.map(\.bitPattern) == results[0].weight.map(\.bitPattern) && result.bias == results[0].bias)
+        }
+    }
 }

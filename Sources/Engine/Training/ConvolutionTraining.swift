@@ -7,7 +7,8 @@ import OpenBLAS
 /// each side (PyTorch's symmetric padding, or efficientnet_pytorch's static SAME, which
 /// pads one more on the right and bottom when odd). Weights are PyTorch's
 /// [out, in / groups, kh, kw]. Each image and group is one matrix product over its
-/// im2col columns, so results do not depend on the thread count.
+/// im2col columns on one BLAS thread, and images' shares are summed in image order, so
+/// results do not depend on the thread count.
 public struct ConvolutionShape: Sendable, Equatable {
     public var inputChannels: Int
     public var outputChannels: Int
@@ -41,68 +42,89 @@ public struct ConvolutionShape: Sendable, Equatable {
 }
 
 public enum ConvolutionTraining {
-    /// y = conv(x, w) + b for each image of the batch.
+    /// y = conv(x, w) + b for each image of the batch, the images spread over the engine's
+    /// threads (each one matrix product per group, on one BLAS thread).
     public static func forward(_ inputs: [Tensor], weight: [Float], bias: [Float]?, shape: ConvolutionShape) -> [Tensor] {
         precondition(weight.count == shape.weightCount && (bias?.count ?? shape.outputChannels) == shape.outputChannels)
-        return inputs.map { x in
-            let (oh, ow) = shape.outputSize(height: x.height, width: x.width)
-            var y = Tensor(channels: shape.outputChannels, height: oh, width: ow)
-            let columns = im2col(x, shape: shape, outputHeight: oh, outputWidth: ow)
-            let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
-            let k = perGroupIn * shape.kernel * shape.kernel, n = oh * ow
-            weight.withUnsafeBufferPointer { w in
-                columns.withUnsafeBufferPointer { col in
-                    y.data.withUnsafeMutableBufferPointer { out in
-                        for g in 0..<shape.groups {
-                            BLAS.sgemm(m: perGroupOut, n: n, k: k, a: w.baseAddress! + g * perGroupOut * k, lda: k,
-                                       b: col.baseAddress! + g * k * n, ldb: n, c: out.baseAddress! + g * perGroupOut * n, ldc: n)
-                        }
+        BLAS.threadCount = 1
+        var outputs = [Tensor](repeating: Tensor(channels: 0, height: 0, width: 0), count: inputs.count)
+        outputs.withUnsafeMutableBufferPointer { results in
+            let target = DisjointPointer(results.baseAddress!)
+            Parallel.forEach(inputs.count) { b in target.base[b] = forward(inputs[b], weight: weight, bias: bias, shape: shape) }
+        }
+        return outputs
+    }
+
+    private static func forward(_ x: Tensor, weight: [Float], bias: [Float]?, shape: ConvolutionShape) -> Tensor {
+        let (oh, ow) = shape.outputSize(height: x.height, width: x.width)
+        var y = Tensor(channels: shape.outputChannels, height: oh, width: ow)
+        let columns = im2col(x, shape: shape, outputHeight: oh, outputWidth: ow)
+        let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
+        let k = perGroupIn * shape.kernel * shape.kernel, n = oh * ow
+        weight.withUnsafeBufferPointer { w in
+            columns.withUnsafeBufferPointer { col in
+                y.data.withUnsafeMutableBufferPointer { out in
+                    for g in 0..<shape.groups {
+                        BLAS.sgemm(m: perGroupOut, n: n, k: k, a: w.baseAddress! + g * perGroupOut * k, lda: k,
+                                   b: col.baseAddress! + g * k * n, ldb: n, c: out.baseAddress! + g * perGroupOut * n, ldc: n)
                     }
                 }
             }
-            if let bias {
-                for c in 0..<shape.outputChannels { for i in 0..<n { y.data[c * n + i] += bias[c] } }
-            }
-            return y
         }
+        if let bias {
+            for c in 0..<shape.outputChannels { for i in 0..<n { y.data[c * n + i] += bias[c] } }
+        }
+        return y
     }
 
-    /// The gradients of the inputs, the weight (summed over the batch) and the bias from
-    /// the outputs' gradients.
+    /// The gradients of the inputs, the weight and the bias from the outputs' gradients.
+    /// Each image's share is computed on its own thread into its own buffers, then the
+    /// shares are summed in image order: the same bits whatever the thread count.
     public static func backward(_ gradients: [Tensor], inputs: [Tensor], weight: [Float], shape: ConvolutionShape)
         -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
-        let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
-        let k = perGroupIn * shape.kernel * shape.kernel
+        BLAS.threadCount = 1
+        var shares = [(input: Tensor, weight: [Float], bias: [Double])](
+            repeating: (Tensor(channels: 0, height: 0, width: 0), [], []), count: inputs.count)
+        shares.withUnsafeMutableBufferPointer { results in
+            let target = DisjointPointer(results.baseAddress!)
+            Parallel.forEach(inputs.count) { b in target.base[b] = backward(gradients[b], input: inputs[b], weight: weight, shape: shape) }
+        }
         var dWeight = [Float](repeating: 0, count: shape.weightCount)
         var dBias = [Double](repeating: 0, count: shape.outputChannels)
-        var dInputs: [Tensor] = []
-        for (x, dy) in zip(inputs, gradients) {
-            let n = dy.height * dy.width
-            let columns = im2col(x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
-            var dColumns = [Float](repeating: 0, count: columns.count)
-            weight.withUnsafeBufferPointer { w in
-                dy.data.withUnsafeBufferPointer { g in
-                    columns.withUnsafeBufferPointer { col in
-                        dWeight.withUnsafeMutableBufferPointer { dw in
-                            dColumns.withUnsafeMutableBufferPointer { dcol in
-                                for group in 0..<shape.groups {
-                                    let wg = w.baseAddress! + group * perGroupOut * k, gg = g.baseAddress! + group * perGroupOut * n
-                                    // dW += dY · colᵀ; dcol = Wᵀ · dY.
-                                    BLAS.sgemm(transposeB: true, m: perGroupOut, n: k, k: n, a: gg, lda: n,
-                                               b: col.baseAddress! + group * k * n, ldb: n, beta: 1,
-                                               c: dw.baseAddress! + group * perGroupOut * k, ldc: k)
-                                    BLAS.sgemm(transposeA: true, m: k, n: n, k: perGroupOut, a: wg, lda: k, b: gg, ldb: n,
-                                               c: dcol.baseAddress! + group * k * n, ldc: n)
-                                }
+        for share in shares {
+            for i in dWeight.indices { dWeight[i] += share.weight[i] }
+            for c in dBias.indices { dBias[c] += share.bias[c] }
+        }
+        return (shares.map(\.input), dWeight, dBias.map(Float.init))
+    }
+
+    /// One image's gradients: dW = dY · colᵀ, dcol = Wᵀ · dY folded back (col2im), db = Σ dY.
+    private static func backward(_ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape)
+        -> (input: Tensor, weight: [Float], bias: [Double]) {
+        let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
+        let k = perGroupIn * shape.kernel * shape.kernel, n = dy.height * dy.width
+        let columns = im2col(x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
+        var dColumns = [Float](repeating: 0, count: columns.count)
+        var dWeight = [Float](repeating: 0, count: shape.weightCount)
+        weight.withUnsafeBufferPointer { w in
+            dy.data.withUnsafeBufferPointer { g in
+                columns.withUnsafeBufferPointer { col in
+                    dWeight.withUnsafeMutableBufferPointer { dw in
+                        dColumns.withUnsafeMutableBufferPointer { dcol in
+                            for group in 0..<shape.groups {
+                                let wg = w.baseAddress! + group * perGroupOut * k, gg = g.baseAddress! + group * perGroupOut * n
+                                BLAS.sgemm(transposeB: true, m: perGroupOut, n: k, k: n, a: gg, lda: n,
+                                           b: col.baseAddress! + group * k * n, ldb: n, c: dw.baseAddress! + group * perGroupOut * k, ldc: k)
+                                BLAS.sgemm(transposeA: true, m: k, n: n, k: perGroupOut, a: wg, lda: k, b: gg, ldb: n,
+                                           c: dcol.baseAddress! + group * k * n, ldc: n)
                             }
                         }
                     }
                 }
             }
-            for c in 0..<shape.outputChannels { for i in 0..<n { dBias[c] += Double(dy.data[c * n + i]) } }
-            dInputs.append(col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width))
         }
-        return (dInputs, dWeight, dBias.map(Float.init))
+        let dBias = (0..<shape.outputChannels).map { c in dy.data[(c * n)..<((c + 1) * n)].reduce(0.0) { $0 + Double($1) } }
+        return (col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width), dWeight, dBias)
     }
 
     /// The input patches as columns: rows (channel, ky, kx), columns the output pixels.
