@@ -129,22 +129,9 @@ public enum ConvolutionTraining {
 
     /// The input patches as columns: rows (channel, ky, kx), columns the output pixels.
     static func im2col(_ x: Tensor, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int) -> [Float] {
-        let kk = shape.kernel * shape.kernel
-        var columns = [Float](repeating: 0, count: x.channels * kk * oh * ow)
-        for c in 0..<x.channels {
-            for ky in 0..<shape.kernel {
-                for kx in 0..<shape.kernel {
-                    let row = (c * kk + ky * shape.kernel + kx) * oh * ow
-                    for oy in 0..<oh {
-                        let iy = oy * shape.stride - shape.padTop + ky * shape.dilation
-                        guard iy >= 0 && iy < x.height else { continue }
-                        for ox in 0..<ow {
-                            let ix = ox * shape.stride - shape.padLeft + kx * shape.dilation
-                            if ix >= 0 && ix < x.width { columns[row + oy * ow + ox] = x.data[(c * x.height + iy) * x.width + ix] }
-                        }
-                    }
-                }
-            }
+        var columns = [Float](repeating: 0, count: x.channels * shape.kernel * shape.kernel * oh * ow)
+        forEachTap(channels: x.channels, height: x.height, width: x.width, shape: shape, outputHeight: oh, outputWidth: ow) {
+            columns[$0] = x.data[$1]
         }
         return columns
     }
@@ -152,23 +139,33 @@ public enum ConvolutionTraining {
     /// The adjoint of `im2col`: each column's values summed back into the pixels they came
     /// from, in a fixed order.
     static func col2im(_ columns: [Float], like x: Tensor, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int) -> Tensor {
-        let kk = shape.kernel * shape.kernel
         var out = Tensor(channels: x.channels, height: x.height, width: x.width)
-        for c in 0..<x.channels {
+        forEachTap(channels: x.channels, height: x.height, width: x.width, shape: shape, outputHeight: oh, outputWidth: ow) {
+            out.data[$1] += columns[$0]
+        }
+        return out
+    }
+
+    /// Calls `body(column index, pixel index)` for every kernel tap of every output pixel
+    /// that falls inside the input (padding taps are zero and skipped), in a fixed order.
+    @inline(__always)
+    private static func forEachTap(channels: Int, height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int,
+                                   outputWidth ow: Int, _ body: (Int, Int) -> Void) {
+        let kk = shape.kernel * shape.kernel
+        for c in 0..<channels {
             for ky in 0..<shape.kernel {
                 for kx in 0..<shape.kernel {
                     let row = (c * kk + ky * shape.kernel + kx) * oh * ow
                     for oy in 0..<oh {
                         let iy = oy * shape.stride - shape.padTop + ky * shape.dilation
-                        guard iy >= 0 && iy < x.height else { continue }
+                        guard iy >= 0 && iy < height else { continue }
                         for ox in 0..<ow {
                             let ix = ox * shape.stride - shape.padLeft + kx * shape.dilation
-                            if ix >= 0 && ix < x.width { out.data[(c * x.height + iy) * x.width + ix] += columns[row + oy * ow + ox] }
+                            if ix >= 0 && ix < width { body(row + oy * ow + ox, (c * height + iy) * width + ix) }
                         }
                     }
                 }
             }
         }
-        return out
     }
 }
