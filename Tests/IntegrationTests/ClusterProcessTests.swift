@@ -332,19 +332,9 @@ import ZeroMQ
         value = 0.25
         """)
         // The test plays the coordinator.
-        let context = try ZMQContext()
-        let router = try ZMQSocket(context: context, type: .router)
-        try router.setRouterHandover()
-        try router.bind("ipc://\(cluster.folder)/w.sock")
+        let coordinator = try FakePeer(routerAt: "ipc://\(cluster.folder)/w.sock")
         let worker = try cluster.startWorker("half", waitForRegistration: false)
-        func receive(_ kind: WireKind, timeout: Int = 10_000) throws -> [[UInt8]]? {
-            let deadline = Date().addingTimeInterval(Double(timeout) / 1000)
-            while Date() < deadline {
-                guard try ZMQPoller.pollIn([router], timeoutMilliseconds: 100)[0], let frames = try router.receive() else { continue }
-                if case .success(let (k, _)) = WireCodec.open(Array(frames.dropFirst())), k == kind { return frames }
-            }
-            return nil
-        }
+        func receive(_ kind: WireKind) throws -> [[UInt8]]? { try coordinator.receive(kind) }
         let register = try #require(try receive(.register))
         let identity = register[0]
         for message: [[UInt8]] in [
@@ -354,14 +344,14 @@ import ZeroMQ
             [[0x54, 0x53, WireHeader.version, 2], Array("garbage".utf8)],
             [[0x54, 0x53, WireHeader.version, 77], []],
             [Array(repeating: 0xAB, count: 4 << 20)],
-        ] { try router.send([identity] + message) }
+        ] { try coordinator.send([identity] + message) }
         // The oversized frame makes the worker's libzmq drop the connection; it reconnects
         // by itself and, not yet welcomed, registers again.
         let again = try #require(try receive(.register), "\(worker.stderr)")
         let newIdentity = again[0]
-        try router.send([newIdentity] + WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 200, liveness: 3, credit: 4)))
+        try coordinator.send([newIdentity] + WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 200, liveness: 3, credit: 4)))
         let pixels = [UInt8](repeating: 128, count: 128 * 128 * 3)
-        try router.send([newIdentity] + WireCodec.frames(Wire.TileRequest(job: 7, request: 42, row: 1, column: 2, size: 128, encoding: .uint8, flips: .none), pixels: pixels))
+        try coordinator.send([newIdentity] + WireCodec.frames(Wire.TileRequest(job: 7, request: 42, row: 1, column: 2, size: 128, encoding: .uint8, flips: .none), pixels: pixels))
         let reply = try #require(try receive(.result))
         guard case .success(let (_, body)) = WireCodec.open(Array(reply.dropFirst())), case .success(let (result, map)) = WireCodec.result(body) else {
             Issue.record("malformed result")
