@@ -24,15 +24,15 @@ enum CodecTarget {
             case .attach: roundTrip(kind, Wire.Attach.self, body)
             case .statusReply: roundTrip(kind, Wire.Status.self, body)
             case .heartbeat, .goodbye, .registerAgain, .statusRequest:
-                check(WireCodec.frames(kind) == message.frames, "\(kind) does not re-encode to its frames")
+                fuzzCheck(WireCodec.frames(kind) == message.frames, "\(kind) does not re-encode to its frames")
             case .tile:
                 guard case .success(let (tile, pixels)) = WireCodec.tile(body, maxSize: WireLimits.tileSide.upperBound) else { continue }
                 let again = WireCodec.open(WireCodec.frames(tile, pixels: pixels)).flatMap { WireCodec.tile($0.1, maxSize: WireLimits.tileSide.upperBound) }
-                check((try? again.get()).map { $0.0 == tile && $0.1 == pixels } == true, "a tile does not survive encoding")
+                fuzzCheck((try? again.get()).map { $0.0 == tile && $0.1 == pixels } == true, "a tile does not survive encoding")
             case .result:
                 guard case .success(let (result, map)) = WireCodec.result(body) else { continue }
                 let again = WireCodec.open(WireCodec.frames(result, map: map)).flatMap { WireCodec.result($0.1) }
-                check((try? again.get()).map { $0.0 == result && $0.1 == map } == true, "a result does not survive encoding")
+                fuzzCheck((try? again.get()).map { $0.0 == result && $0.1 == map } == true, "a result does not survive encoding")
             }
         }
     }
@@ -41,11 +41,6 @@ enum CodecTarget {
         guard case .success(let value) = WireCodec.decode(T.self, body[0]) else { return }
         let frames = WireCodec.frames(kind, value, payload: payload)
         let again = WireCodec.open(frames).flatMap { WireCodec.decode(T.self, $0.1[0]) }
-        check((try? again.get()) == value, "\(kind) does not survive encoding: \(value)")
-    }
-
-    /// A finding: stops the process so that the fuzzer keeps the input.
-    static func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-        if !condition { fatalError("fuzz finding: \(message())") }
+        fuzzCheck((try? again.get()) == value, "\(kind) does not survive encoding: \(value)")
     }
 }

@@ -38,3 +38,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         try FuzzSeeds.inputs(for: self).map(\.bytes)
     }
 }
+
+/// A finding: stops the process (a trap), so that the fuzzer keeps the input that caused it.
+func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError("fuzz finding: \(message())") }
+}
