@@ -42,6 +42,11 @@ public final class CNNModel: TilePredictor {
         throw TesseraError(architecture, "unknown CNN architecture (known: \(architectures.joined(separator: ", ")))")
     }
 
+    /// Keys a checkpoint of `architecture` may hold that the network never uses.
+    public static func unusedKeys(_ architecture: String) -> Set<String> {
+        architecture == "unext50" ? UneXt50.unusedKeys : EffUnet.unusedKeys
+    }
+
     /// Every state_dict key `architecture` loads, with its shape, in loading order.
     public static func parameterShapes(_ architecture: String) throws -> [(key: String, shape: [Int])] {
         let recorder = ShapeRecorder()

@@ -6,7 +6,8 @@ import Foundation
 /// and the plane reduced in double precision, y = (x − μ)·γ/√(σ² + eps) + β with the biased
 /// variance, and the running statistics updated with the unbiased one:
 /// r ← (1 − momentum)·r + momentum·statistic (EfficientNet: momentum 0.01, eps 1e-3;
-/// torchvision and fast.ai: 0.1, 1e-5).
+/// torchvision and fast.ai: 0.1, 1e-5). Frozen, it normalises with the running statistics
+/// and only γ and β train. Channels run in parallel, each reduced in a fixed order.
 public enum BatchNormTraining {
     /// What the backward pass needs of a forward one.
     public struct Saved: Sendable {
@@ -22,23 +23,35 @@ public enum BatchNormTraining {
         precondition(!inputs.isEmpty && inputs.allSatisfy { $0.channels == layer.weight.count }, "a batch of the layer's channels")
         let channels = layer.weight.count, plane = inputs[0].planeSize
         let count = Double(inputs.count * plane)
-        var mean = [Double](repeating: 0, count: channels), inverse = mean
+        var mean = [Double](repeating: 0, count: channels), inverse = mean, unbiased = mean
         var outputs = inputs.map { Tensor(uninitializedChannels: $0.channels, height: $0.height, width: $0.width) }
+        let eps = Double(layer.eps), gamma = layer.weight, beta = layer.bias
+        withChannels(inputs, &outputs) { sources, targets in
+            mean.withUnsafeMutableBufferPointer { meanBuffer in
+                inverse.withUnsafeMutableBufferPointer { inverseBuffer in
+                    unbiased.withUnsafeMutableBufferPointer { unbiasedBuffer in
+                        let means = DisjointPointer(meanBuffer.baseAddress!), inverses = DisjointPointer(inverseBuffer.baseAddress!)
+                        let variances = DisjointPointer(unbiasedBuffer.baseAddress!)
+                        Parallel.forEach(channels) { c in
+                            var sum = 0.0
+                            for x in sources { for i in 0..<plane { sum += Double(x[c * plane + i]) } }
+                            let mu = sum / count
+                            var squares = 0.0
+                            for x in sources { for i in 0..<plane { let d = Double(x[c * plane + i]) - mu; squares += d * d } }
+                            let invstd = 1 / (squares / count + eps).squareRoot()
+                            means.base[c] = mu
+                            inverses.base[c] = invstd
+                            variances.base[c] = count > 1 ? squares / (count - 1) : squares / count
+                            let scale = Float(invstd * Double(gamma[c])), shift = Float(Double(beta[c]) - mu * invstd * Double(gamma[c]))
+                            for (x, y) in zip(sources, targets) { for i in 0..<plane { y.base[c * plane + i] = x[c * plane + i] * scale + shift } }
+                        }
+                    }
+                }
+            }
+        }
         for c in 0..<channels {
-            var sum = 0.0
-            for x in inputs { for i in 0..<plane { sum += Double(x.data[c * plane + i]) } }
-            let mu = sum / count
-            var squares = 0.0
-            for x in inputs { for i in 0..<plane { let d = Double(x.data[c * plane + i]) - mu; squares += d * d } }
-            let variance = squares / count
-            let invstd = 1 / (variance + Double(layer.eps)).squareRoot()
-            mean[c] = mu
-            inverse[c] = invstd
-            let scale = Float(invstd * Double(layer.weight[c])), shift = Float(Double(layer.bias[c]) - mu * invstd * Double(layer.weight[c]))
-            for b in inputs.indices { for i in 0..<plane { outputs[b].data[c * plane + i] = inputs[b].data[c * plane + i] * scale + shift } }
-            let unbiased = count > 1 ? squares / (count - 1) : variance
-            layer.runningMean[c] = Float((1 - momentum) * Double(layer.runningMean[c]) + momentum * mu)
-            layer.runningVar[c] = Float((1 - momentum) * Double(layer.runningVar[c]) + momentum * unbiased)
+            layer.runningMean[c] = Float((1 - momentum) * Double(layer.runningMean[c]) + momentum * mean[c])
+            layer.runningVar[c] = Float((1 - momentum) * Double(layer.runningVar[c]) + momentum * unbiased[c])
         }
         return (outputs, Saved(mean: mean, inverseDeviation: inverse, inputs: inputs))
     }
@@ -46,30 +59,92 @@ public enum BatchNormTraining {
     /// Gradients of the inputs, γ and β from the outputs' gradients:
     /// dβ = Σdy, dγ = Σdy·x̂, dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)).
     public static func backward(_ gradients: [Tensor], saved: Saved, weight: [Float]) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+        backward(gradients, saved: saved, weight: weight, frozen: false)
+    }
+
+    /// Normalises with the layer's running statistics (`model.eval()` for this layer).
+    public static func frozenForward(_ inputs: [Tensor], layer: BatchNorm) -> (outputs: [Tensor], saved: Saved) {
+        let mean = layer.runningMean.map(Double.init)
+        let inverse = layer.runningVar.map { 1 / (Double($0) + Double(layer.eps)).squareRoot() }
+        let plane = inputs[0].planeSize
+        var outputs = inputs.map { Tensor(uninitializedChannels: $0.channels, height: $0.height, width: $0.width) }
+        let (scale, shift) = layer.scaleAndShift
+        withChannels(inputs, &outputs) { sources, targets in
+            Parallel.forEach(layer.weight.count) { c in
+                for (x, y) in zip(sources, targets) { for i in 0..<plane { y.base[c * plane + i] = x[c * plane + i] * scale[c] + shift[c] } }
+            }
+        }
+        return (outputs, Saved(mean: mean, inverseDeviation: inverse, inputs: inputs))
+    }
+
+    /// The frozen layer's gradients: dx = dy·γ·invstd, and dγ, dβ as in training.
+    public static func frozenBackward(_ gradients: [Tensor], saved: Saved, weight: [Float]) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+        backward(gradients, saved: saved, weight: weight, frozen: true)
+    }
+
+    private static func backward(_ gradients: [Tensor], saved: Saved, weight: [Float], frozen: Bool)
+        -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
         let channels = weight.count, plane = saved.inputs[0].planeSize
         let count = Double(saved.inputs.count * plane)
         var dInputs = gradients.map { Tensor(uninitializedChannels: $0.channels, height: $0.height, width: $0.width) }
         var dWeight = [Float](repeating: 0, count: channels), dBias = dWeight
-        for c in 0..<channels {
-            let mu = saved.mean[c], invstd = saved.inverseDeviation[c]
-            var sumDy = 0.0, dot = 0.0
-            for (x, dy) in zip(saved.inputs, gradients) {
-                for i in 0..<plane {
-                    let g = Double(dy.data[c * plane + i])
-                    sumDy += g
-                    dot += (Double(x.data[c * plane + i]) - mu) * g
-                }
-            }
-            dBias[c] = Float(sumDy)
-            dWeight[c] = Float(dot * invstd)
-            let meanDy = sumDy / count, k = dot * invstd * invstd / count, scale = invstd * Double(weight[c])
-            for b in gradients.indices {
-                for i in 0..<plane {
-                    let x = Double(saved.inputs[b].data[c * plane + i]), dy = Double(gradients[b].data[c * plane + i])
-                    dInputs[b].data[c * plane + i] = Float((dy - meanDy - (x - mu) * k) * scale)
+        let sources = gradients
+        withChannels(saved.inputs, &dInputs) { inputs, targets in
+            withChannels(sources) { dys in
+                dWeight.withUnsafeMutableBufferPointer { weightBuffer in
+                    dBias.withUnsafeMutableBufferPointer { biasBuffer in
+                        let dW = DisjointPointer(weightBuffer.baseAddress!), dB = DisjointPointer(biasBuffer.baseAddress!)
+                        Parallel.forEach(channels) { c in
+                            let mu = saved.mean[c], invstd = saved.inverseDeviation[c]
+                            var sumDy = 0.0, dot = 0.0
+                            for (x, dy) in zip(inputs, dys) {
+                                for i in 0..<plane {
+                                    let g = Double(dy[c * plane + i])
+                                    sumDy += g
+                                    dot += (Double(x[c * plane + i]) - mu) * g
+                                }
+                            }
+                            dB.base[c] = Float(sumDy)
+                            dW.base[c] = Float(dot * invstd)
+                            let scale = invstd * Double(weight[c])
+                            if frozen {
+                                let factor = Float(scale)
+                                for (dy, dx) in zip(dys, targets) { for i in 0..<plane { dx.base[c * plane + i] = dy[c * plane + i] * factor } }
+                                return
+                            }
+                            let meanDy = sumDy / count, k = dot * invstd * invstd / count
+                            for (b, (dy, dx)) in zip(dys, targets).enumerated() {
+                                let x = inputs[b]
+                                for i in 0..<plane {
+                                    dx.base[c * plane + i] = Float((Double(dy[c * plane + i]) - meanDy - (Double(x[c * plane + i]) - mu) * k) * scale)
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
         return (dInputs, dWeight, dBias)
     }
+}
+
+/// Raw pointers to each image's values, for kernels that split a batch by channel across
+/// threads (each thread writes only its own channels).
+func withChannels<R>(_ inputs: [Tensor], _ outputs: inout [Tensor],
+                     _ body: (_ inputs: [UnsafePointer<Float>], _ outputs: [DisjointPointer<Float>]) -> R) -> R {
+    withChannels(inputs) { sources in
+        var targets: [DisjointPointer<Float>] = []
+        for b in outputs.indices {
+            outputs[b].data.withUnsafeMutableBufferPointer { targets.append(DisjointPointer($0.baseAddress!)) }
+        }
+        // The pointers stay valid: nothing resizes or copies `outputs` while `body` runs.
+        return withExtendedLifetime(outputs) { body(sources, targets) }
+    }
+}
+
+/// Raw pointers to each image's values (read only).
+func withChannels<R>(_ inputs: [Tensor], _ body: (_ inputs: [UnsafePointer<Float>]) -> R) -> R {
+    var sources: [UnsafePointer<Float>] = []
+    for x in inputs { x.data.withUnsafeBufferPointer { sources.append($0.baseAddress!) } }
+    return withExtendedLifetime(inputs) { body(sources) }
 }

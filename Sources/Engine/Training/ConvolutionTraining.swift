@@ -77,17 +77,18 @@ public enum ConvolutionTraining {
         return y
     }
 
-    /// The gradients of the inputs, the weight and the bias from the outputs' gradients.
+    /// The gradients of the inputs (empty when `inputGradient` is false: the images of the
+    /// first layer need none), the weight and the bias from the outputs' gradients.
     /// Each image's share is computed on its own thread into its own buffers, then the
     /// shares are summed in image order: the same bits whatever the thread count.
-    public static func backward(_ gradients: [Tensor], inputs: [Tensor], weight: [Float], shape: ConvolutionShape)
-        -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+    public static func backward(_ gradients: [Tensor], inputs: [Tensor], weight: [Float], shape: ConvolutionShape,
+                                inputGradient: Bool = true) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
         BLAS.threadCount = 1
         var shares = [(input: Tensor, weight: [Float], bias: [Double])](
             repeating: (Tensor(channels: 0, height: 0, width: 0), [], []), count: inputs.count)
         shares.withUnsafeMutableBufferPointer { results in
             let target = DisjointPointer(results.baseAddress!)
-            Parallel.forEach(inputs.count) { b in target.base[b] = backward(gradients[b], input: inputs[b], weight: weight, shape: shape) }
+            Parallel.forEach(inputs.count) { b in target.base[b] = backward(gradients[b], input: inputs[b], weight: weight, shape: shape, inputGradient: inputGradient) }
         }
         var dWeight = [Float](repeating: 0, count: shape.weightCount)
         var dBias = [Double](repeating: 0, count: shape.outputChannels)
@@ -95,16 +96,16 @@ public enum ConvolutionTraining {
             for i in dWeight.indices { dWeight[i] += share.weight[i] }
             for c in dBias.indices { dBias[c] += share.bias[c] }
         }
-        return (shares.map(\.input), dWeight, dBias.map(Float.init))
+        return (inputGradient ? shares.map(\.input) : [], dWeight, dBias.map(Float.init))
     }
 
     /// One image's gradients: dW = dY · colᵀ, dcol = Wᵀ · dY folded back (col2im), db = Σ dY.
-    private static func backward(_ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape)
+    private static func backward(_ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape, inputGradient: Bool)
         -> (input: Tensor, weight: [Float], bias: [Double]) {
         let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
         let k = perGroupIn * shape.kernel * shape.kernel, n = dy.height * dy.width
         let columns = im2col(x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
-        var dColumns = [Float](repeating: 0, count: columns.count)
+        var dColumns = [Float](repeating: 0, count: inputGradient ? columns.count : 0)
         var dWeight = [Float](repeating: 0, count: shape.weightCount)
         weight.withUnsafeBufferPointer { w in
             dy.data.withUnsafeBufferPointer { g in
@@ -115,6 +116,7 @@ public enum ConvolutionTraining {
                                 let wg = w.baseAddress! + group * perGroupOut * k, gg = g.baseAddress! + group * perGroupOut * n
                                 BLAS.sgemm(transposeB: true, m: perGroupOut, n: k, k: n, a: gg, lda: n,
                                            b: col.baseAddress! + group * k * n, ldb: n, c: dw.baseAddress! + group * perGroupOut * k, ldc: k)
+                                guard inputGradient else { continue }
                                 BLAS.sgemm(transposeA: true, m: k, n: n, k: perGroupOut, a: wg, lda: k, b: gg, ldb: n,
                                            c: dcol.baseAddress! + group * k * n, ldc: n)
                             }
@@ -124,7 +126,9 @@ public enum ConvolutionTraining {
             }
         }
         let dBias = (0..<shape.outputChannels).map { c in dy.data[(c * n)..<((c + 1) * n)].reduce(0.0) { $0 + Double($1) } }
-        return (col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width), dWeight, dBias)
+        let dx = inputGradient ? col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
+                               : Tensor(channels: 0, height: 0, width: 0)
+        return (dx, dWeight, dBias)
     }
 
     /// The input patches as columns: rows (channel, ky, kx), columns the output pixels.

@@ -35,10 +35,19 @@ public enum Optimizer: Sendable, Equatable {
     public func step(_ parameters: inout [Float], gradients: [Float], state: inout State, lr: Double, momentum scheduled: Double? = nil) {
         precondition(parameters.count == gradients.count && state.first.count == parameters.count, "buffers of different sizes")
         state.step += 1
+        step(&parameters, gradients: gradients, state: &state, range: parameters.indices, lr: lr, momentum: scheduled, decays: true)
+    }
+
+    /// The update of step `state.step` (already counted) on `range` of flat buffers: one
+    /// parameter group's share of a model's store. `decays` false turns weight decay off
+    /// for the group (norms and biases).
+    public func step(_ parameters: inout [Float], gradients: [Float], state: inout State, range: Range<Int>, lr: Double,
+                     momentum scheduled: Double? = nil, decays: Bool) {
+        precondition(state.step > 0, "count the step before updating")
         switch self {
         case .sgd(let momentum, let nesterov, let weightDecay):
-            let momentum = Float(scheduled ?? momentum), decay = Float(weightDecay), alpha = Float(-lr)
-            for i in parameters.indices {
+            let momentum = Float(scheduled ?? momentum), decay = Float(decays ? weightDecay : 0), alpha = Float(-lr)
+            for i in range {
                 var d = gradients[i]
                 if decay != 0 { d = d + decay * parameters[i] }
                 if momentum != 0 {
@@ -51,11 +60,11 @@ public enum Optimizer: Sendable, Equatable {
         case .adamW(let beta1, let beta2, let epsilon, let weightDecay):
             let beta1 = scheduled ?? beta1
             let t = Double(state.step)
-            let decay = Float(1 - lr * weightDecay)
+            let decay = Float(1 - lr * (decays ? weightDecay : 0))
             let weight = Float(1 - beta1), keep = Float(beta2), blend = Float(1 - beta2), eps = Float(epsilon)
             let value = Float(-(lr / (1 - pow(beta1, t))))
             let correction2Root = Float((1 - pow(beta2, t)).squareRoot())
-            for i in parameters.indices {
+            for i in range {
                 parameters[i] = parameters[i] * decay
                 // torch.lerp: start + weight·(end − start) while weight < 0.5.
                 let m = state.first[i], g = gradients[i]

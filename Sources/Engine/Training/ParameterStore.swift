@@ -45,10 +45,11 @@ public final class ParameterStore: WeightSource {
         self.init(shapes: try CNNModel.parameterShapes(architecture))
     }
 
-    /// Fills every tensor from `source` (a weights file, or deterministic weights).
-    public func load(from source: WeightSource) throws {
+    /// Fills every tensor from `source` (a weights file, or deterministic weights); the
+    /// source may also hold the `ignoring` keys (a classification head the U-Net never uses).
+    public func load(from source: WeightSource, ignoring: Set<String> = []) throws {
         for entry in entries { values.replaceSubrange(entry.range, with: try source.take(entry.key, shape: entry.shape)) }
-        try source.finish(ignoring: [])
+        try source.finish(ignoring: ignoring)
     }
 
     /// The entry of `key`, if the store has it.

@@ -57,14 +57,19 @@ public final class EfficientNetEncoder {
         return features
     }
 
+    /// efficientnet_pytorch's static SAME padding for an input of `imageSize`: the odd pixel
+    /// goes after.
+    static func samePadding(kernel: Int, stride: Int, imageSize: Int) -> Conv2d.Padding {
+        let outSize = (imageSize + stride - 1) / stride
+        let pad = max((outSize - 1) * stride + kernel - imageSize, 0)
+        return .init(top: pad / 2, left: pad / 2, bottom: pad - pad / 2, right: pad - pad / 2)
+    }
+
     /// A convolution with efficientnet_pytorch's static SAME padding, its batch norm folded.
     static func conv(_ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int, stride: Int, groups: Int = 1,
                      imageSize: Int, norm: String?, activation: Activation, bias: Bool = false) throws -> Conv2d {
-        let outSize = (imageSize + stride - 1) / stride
-        let pad = max((outSize - 1) * stride + kernel - imageSize, 0)
         let conv = Conv2d(inChannels: input, outChannels: output, kernel: kernel, stride: stride,
-                          padding: .init(top: pad / 2, left: pad / 2, bottom: pad - pad / 2, right: pad - pad / 2),
-                          groups: groups, activation: activation)
+                          padding: samePadding(kernel: kernel, stride: stride, imageSize: imageSize), groups: groups, activation: activation)
         conv.weight = try weights.take(name + ".weight", shape: conv.weightShape)
         if bias { conv.bias = try weights.take(name + ".bias", shape: [output]) }
         if let norm { conv.fold(try ParameterLoading.batchNorm(weights, norm, channels: output, eps: 1e-3)) }

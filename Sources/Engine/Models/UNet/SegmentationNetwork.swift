@@ -60,12 +60,17 @@ public final class EffUnet: SegmentationNetwork {
         self.variant = variant
         encoder = try EfficientNetEncoder(variant: variant, weights: weights, prefix: "encoder.")
         decoder = try UNetDecoder(weights: weights, encoder: variant.featureChannels, asppOutput: 384, decoder: [256, 128, 64, 32])
-        // The encoder's classification head is in the state_dict but not in the U-Net.
+        try weights.finish(ignoring: Self.unusedKeys)
+    }
+
+    /// Keys of the seed's state_dict the U-Net never uses: the encoder's classification
+    /// head, and ASPP's unused conv.
+    static var unusedKeys: Set<String> {
         var ignored = UNetDecoder.ignoredKeys()
         for key in ["_conv_head.weight", "_bn1.weight", "_bn1.bias", "_bn1.running_mean", "_bn1.running_var", "_fc.weight", "_fc.bias"] {
             ignored.insert("encoder." + key)
         }
-        try weights.finish(ignoring: ignored)
+        return ignored
     }
 
     public func logits(_ x: Tensor) -> Tensor { decoder(encoder.features(x)) }
@@ -80,8 +85,11 @@ public final class UneXt50: SegmentationNetwork {
     public init(weights: WeightSource) throws {
         encoder = try ResNeXtEncoder(weights: weights)
         decoder = try UNetDecoder(weights: weights, encoder: [64, 256, 512, 1024, 2048], asppOutput: 512, decoder: [256, 128, 64, 32])
-        try weights.finish(ignoring: UNetDecoder.ignoredKeys())
+        try weights.finish(ignoring: Self.unusedKeys)
     }
+
+    /// ASPP's unused conv.
+    static var unusedKeys: Set<String> { UNetDecoder.ignoredKeys() }
 
     public func logits(_ x: Tensor) -> Tensor { decoder(encoder.features(x)) }
 }
