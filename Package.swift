@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "EngineKernels"),
         .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]),
         .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
+        // Training a member: data sets of slides and masks, the training loop, checkpoints.
+        .target(name: "Training", dependencies: ["Core", "Segmentation", "Engine"]),
         .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "ZeroMQ"]),
         .target(name: "Coordinator", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
         // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
@@ -51,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "Fuzzing",
+                "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared"]),
         .testTarget(name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
                     resources: [.copy("Goldens")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),

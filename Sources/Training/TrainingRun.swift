@@ -1,0 +1,223 @@
+import Core
+import Engine
+import Foundation
+import Segmentation
+
+/// A training run on one machine: the loop of steps, progress, validation Dice, precise-BN
+/// recalibration and checkpoints in a run folder, from which `resume` continues bit for
+/// bit (batches, augmentations and dropout are functions of the seed and the step; the
+/// weights, running statistics and optimiser moments are saved exactly).
+///
+/// The run folder holds `run.json` (settings, step, history), `checkpoint/` (the training
+/// state: `weights.safetensors` and `optimizer.safetensors`), and `model.safetensors`: the
+/// weights with recalibrated batch-norm statistics, which `tessera infer`, workers and
+/// PyTorch load unchanged. Every file is written atomically, run.json last.
+public final class TrainingRun {
+    /// What run.json holds.
+    public struct Record: Codable, Sendable {
+        public var settings: TrainingSettings
+        /// Steps done.
+        public var step = 0
+        public var losses: [Double] = []
+        public var validation: [Validation] = []
+    }
+
+    public struct Validation: Codable, Sendable, Equatable {
+        public let step: Int
+        public let dice: Double
+    }
+
+    /// One step's report for progress output.
+    public struct Progress: Sendable {
+        public let step: Int, steps: Int
+        public let loss: Double, lr: Double
+        public let imagesPerSecond: Double
+        public let secondsLeft: Double
+    }
+
+    public let folder: String
+    public private(set) var record: Record
+    public let trainer: ModelTrainer
+    public let data: TileDataset
+    public let validationData: TileDataset?
+    public var onProgress: (Progress) -> Void = { _ in }
+    public var onMessage: (String) -> Void = { _ in }
+
+    /// A new run in `folder` (which must not hold one), starting from `weights` or from
+    /// deterministic weights.
+    public convenience init(folder: String, dataFolder: String, settings: TrainingSettings, weights: String?) throws {
+        try settings.check()
+        if FileManager.default.fileExists(atPath: Self.recordPath(folder)) {
+            throw TesseraError(folder, "already holds a training run: resume it with --resume, or choose another --out")
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let store = try ParameterStore(architecture: settings.architecture)
+        if let weights {
+            try store.load(from: try SafeTensorsWeights(path: weights), ignoring: CNNModel.unusedKeys(settings.architecture))
+        } else {
+            try store.load(from: DeterministicWeights())
+        }
+        try self.init(folder: folder, dataFolder: dataFolder, record: Record(settings: settings), store: store, optimizer: nil)
+    }
+
+    /// The run in `folder`, at its last checkpoint.
+    public static func resume(folder: String, dataFolder: String) throws -> TrainingRun {
+        guard let data = FileManager.default.contents(atPath: recordPath(folder)) else {
+            throw TesseraError(folder, "no training run here (no run.json)")
+        }
+        let record = try JSONDecoder().decode(Record.self, from: data)
+        let store = try ParameterStore(architecture: record.settings.architecture)
+        try store.load(from: try SafeTensorsWeights(path: checkpointPath(folder, "weights")))
+        let moments = try SafeTensorsWeights(path: checkpointPath(folder, "optimizer"))
+        var state = Optimizer.State(count: store.values.count, for: .adamW())
+        state.step = record.step
+        for entry in store.entries where entry.isParameter {
+            state.first.replaceSubrange(entry.range, with: try moments.take("exp_avg." + entry.key, shape: entry.shape))
+            state.second.replaceSubrange(entry.range, with: try moments.take("exp_avg_sq." + entry.key, shape: entry.shape))
+        }
+        try moments.finish(ignoring: [])
+        return try TrainingRun(folder: folder, dataFolder: dataFolder, record: record, store: store, optimizer: state)
+    }
+
+    private init(folder: String, dataFolder: String, record: Record, store: ParameterStore, optimizer: Optimizer.State?) throws {
+        self.folder = folder
+        self.record = record
+        let settings = record.settings
+        trainer = try ModelTrainer(architecture: settings.architecture, store: store, optimizer: .adamW(weightDecay: settings.weightDecay))
+        if let optimizer { trainer.optimizerState = optimizer }
+        let (train, held) = try TrainingSet(folder: dataFolder).split(validation: settings.validation)
+        var tiles = TileDataset.Settings()
+        tiles.tile = settings.tile
+        tiles.scale = settings.scale
+        tiles.augment = settings.augment
+        data = try TileDataset(slides: train, settings: tiles, seed: settings.seed)
+        tiles.augment = false
+        validationData = held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: settings.seed)
+    }
+
+    static func recordPath(_ folder: String) -> String { (folder as NSString).appendingPathComponent("run.json") }
+    static func checkpointPath(_ folder: String, _ name: String) -> String {
+        ((folder as NSString).appendingPathComponent("checkpoint") as NSString).appendingPathComponent(name + ".safetensors")
+    }
+    public var modelPath: String { (folder as NSString).appendingPathComponent("model.safetensors") }
+
+    /// Sets the length of a run that has not started (epochs are known once tiles are cut).
+    public func setSteps(_ steps: Int) {
+        precondition(record.step == 0, "the run has started")
+        record.settings.steps = max(1, steps)
+    }
+
+    /// Trains until `record.settings.steps` steps are done (or `until` when given: tests
+    /// stop a run part way), checkpointing as the settings say.
+    public func run(until stop: Int? = nil) throws {
+        let settings = record.settings
+        let end = min(stop ?? settings.steps, settings.steps)
+        let started = Date()
+        let first = record.step
+        while record.step < end {
+            let step = record.step
+            let (images, masks) = try data.batch(step: step, size: settings.batch)
+            let random = settings.dropout ? SplitMix64(seed: settings.seed ^ 0xD1B5_4A32_D192_ED03 &* UInt64(step + 1)) : nil
+            let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: .batch(), random: random)
+            guard loss.isFinite, trainer.store.gradients.allSatisfy(\.isFinite) else {
+                throw TesseraError(folder, "the loss became \(loss.isFinite ? "finite but a gradient did not" : String(loss)) at step \(step + 1); "
+                                   + "the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")
+            }
+            if let clip = settings.clipNorm { Self.clip(trainer.store, maxNorm: clip) }
+            let (lr, momentum) = settings.learningRate.values(step: step, of: settings.steps)
+            trainer.step(lr: lr, momentum: momentum, groups: settings.groups)
+            record.step += 1
+            record.losses.append(loss)
+            let elapsed = Date().timeIntervalSince(started), done = record.step - first
+            onProgress(Progress(step: record.step, steps: settings.steps, loss: loss, lr: lr,
+                                imagesPerSecond: Double(done * settings.batch) / elapsed,
+                                secondsLeft: elapsed / Double(done) * Double(settings.steps - record.step)))
+            let checkpoint = record.step % settings.checkpointEvery == 0 || record.step == settings.steps
+            let validate = settings.validateEvery > 0 && record.step % settings.validateEvery == 0
+            if checkpoint || validate { try save(validating: true, checkpoint: checkpoint) }
+        }
+    }
+
+    /// The step of the last checkpoint written.
+    public var lastCheckpoint: Int {
+        (FileManager.default.contents(atPath: Self.recordPath(folder)).flatMap { try? JSONDecoder().decode(Record.self, from: $0) })?.step ?? 0
+    }
+
+    /// Recalibrates batch-norm statistics, validates, and writes model.safetensors; with
+    /// `checkpoint`, also the training state and run.json.
+    private func save(validating: Bool, checkpoint: Bool) throws {
+        let store = trainer.store
+        let training = store.values
+        if checkpoint {
+            try FileManager.default.createDirectory(atPath: (folder as NSString).appendingPathComponent("checkpoint"), withIntermediateDirectories: true)
+            try store.write(to: Self.checkpointPath(folder, "weights"))
+            let state = trainer.optimizerState
+            var moments: [(name: String, shape: [Int], values: [Float])] = []
+            for entry in store.entries where entry.isParameter {
+                moments.append(("exp_avg." + entry.key, entry.shape, Array(state.first[entry.range])))
+                moments.append(("exp_avg_sq." + entry.key, entry.shape, Array(state.second[entry.range])))
+            }
+            try SafeTensors.write(moments, to: Self.checkpointPath(folder, "optimizer") + ".partial")
+            try Self.move(Self.checkpointPath(folder, "optimizer") + ".partial", to: Self.checkpointPath(folder, "optimizer"))
+        }
+        recalibrateBatchNorm()
+        if validating, let dice = try validationDice() {
+            record.validation.append(Validation(step: record.step, dice: dice))
+            onMessage(String(format: "step %d: validation Dice %.4f", record.step, dice))
+        }
+        try store.write(to: modelPath)
+        store.values = training
+        if checkpoint {
+            let json = JSONEncoder()
+            json.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let path = Self.recordPath(folder)
+            try json.encode(record).write(to: URL(fileURLWithPath: path + ".partial"))
+            try Self.move(path + ".partial", to: path)
+            onMessage("step \(record.step): checkpoint in \(folder)")
+        }
+    }
+
+    /// Precise BN: running statistics replaced by the average of the batch statistics of
+    /// `preciseBatchNormBatches` training batches (drawn past the run's last step, without
+    /// augmentation's randomness mattering: any fixed batches serve).
+    private func recalibrateBatchNorm() {
+        let count = record.settings.preciseBatchNormBatches
+        guard count > 0 else { return }
+        for k in 0..<count {
+            guard let (images, _) = try? data.batch(step: record.settings.steps + k, size: record.settings.batch) else { return }
+            let tape = Tape(store: trainer.store, normalisation: .batch(momentum: 1 / Double(k + 1)), recordsGradients: false)
+            _ = trainer.network.logits(tape.input(images), on: tape)
+        }
+    }
+
+    /// Dice of the thresholded predictions over every held-out tile together.
+    public func validationDice() throws -> Double? {
+        guard let validationData else { return nil }
+        var intersection = 0.0, predicted = 0.0, truth = 0.0
+        let batch = record.settings.batch
+        for start in stride(from: 0, to: validationData.tiles.count, by: batch) {
+            let items = try (start..<min(start + batch, validationData.tiles.count)).map { try validationData.item($0, augmentation: nil) }
+            let logits = trainer.logits(images: items.map(\.image))
+            for (z, item) in zip(logits, items) {
+                for (value, label) in zip(z.data, item.mask) {
+                    let p: Double = value > 0 ? 1 : 0
+                    intersection += p * Double(label)
+                    predicted += p
+                    truth += Double(label)
+                }
+            }
+        }
+        return predicted + truth == 0 ? 1 : 2 * intersection / (predicted + truth)
+    }
+
+    /// Scales the parameters' gradients to global norm `maxNorm` at most.
+    static func clip(_ store: ParameterStore, maxNorm: Double) {
+        var buffers = [store.gradients]
+        clipGradientNorm(&buffers, maxNorm: maxNorm)
+        store.gradients = buffers[0]
+    }
+
+    static func move(_ from: String, to: String) throws {
+        guard rename(from, to) == 0 else { throw TesseraError(to, "cannot move into place: \(String(cString: strerror(errno)))") }
+    }
+}

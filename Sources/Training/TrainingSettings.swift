@@ -1,0 +1,61 @@
+import Core
+import Engine
+import Foundation
+
+/// What a training run is: everything that decides its result, saved with its checkpoints
+/// so that `--resume` continues exactly the same run.
+public struct TrainingSettings: Codable, Sendable, Equatable {
+    public var architecture = "effunet-b0"
+    /// Optimiser steps in all (an epoch is one pass's worth of tiles in batches).
+    public var steps = 200
+    public var batch = 8
+    public var tile = 256
+    public var scale = 2
+    public var lr = 1e-3
+    /// "onecycle" (fast.ai's fit_one_cycle) or "cosine" (with `warmUpSteps`).
+    public var schedule = "onecycle"
+    public var warmUpSteps = 0
+    public var weightDecay = 0.01
+    public var decayNormsAndBiases = false
+    public var encoderScale = 1.0
+    public var freezeEncoder = false
+    /// Gradients clipped to this global norm when set.
+    public var clipNorm: Double?
+    /// The seed's Dropout2d layers (0.5 after ASPP, 0.1 before the last conv).
+    public var dropout = true
+    public var augment = true
+    public var seed: UInt64 = 1
+    public var checkpointEvery = 50
+    /// Steps between validations (0: only with checkpoints).
+    public var validateEvery = 0
+    /// Batches of training tiles the batch norms' running statistics are recalibrated over
+    /// before a model is saved (precise BN); 0 keeps the momentum averages.
+    public var preciseBatchNormBatches = 16
+    /// Held-out slide ids (nil: the last fifth by id).
+    public var validation: [String]?
+
+    public init() {}
+
+    public func check() throws {
+        guard CNNModel.architectures.contains(architecture) else { throw TesseraError("train", "unknown model \(architecture)") }
+        guard steps >= 1 else { throw TesseraError("train", "steps must be at least 1") }
+        guard batch >= 2 else { throw TesseraError("train", "the batch must hold at least 2 tiles (batch statistics)") }
+        guard tile >= 32, tile % 32 == 0 else { throw TesseraError("train", "the tile side must be a multiple of 32, not \(tile)") }
+        guard scale >= 1 else { throw TesseraError("train", "the scale must be at least 1") }
+        guard lr > 0, lr.isFinite else { throw TesseraError("train", "the learning rate must be positive") }
+        guard ["onecycle", "cosine"].contains(schedule) else { throw TesseraError("train", "schedule \(schedule): onecycle or cosine") }
+        guard checkpointEvery >= 1 else { throw TesseraError("train", "checkpoints every at least 1 step") }
+        guard encoderScale >= 0, weightDecay >= 0, preciseBatchNormBatches >= 0, validateEvery >= 0 else {
+            throw TesseraError("train", "encoder scale, weight decay, precise-BN batches and validation interval must not be negative")
+        }
+        if let clipNorm, !(clipNorm > 0) { throw TesseraError("train", "the clipping norm must be positive") }
+    }
+
+    var learningRate: LearningRateSchedule {
+        schedule == "cosine" ? .cosine(maxLR: lr, warmUpSteps: warmUpSteps) : .oneCycle(maxLR: lr)
+    }
+
+    var groups: ModelTrainer.Groups {
+        ModelTrainer.Groups(decayNormsAndBiases: decayNormsAndBiases, encoderScale: encoderScale, freezeEncoder: freezeEncoder)
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Core
+import Engine
+import Foundation
+import Segmentation
+
+/// `tessera bench train`: seconds per training step (forward, backward, AdamW).
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Time training steps of a model: median s/step, images/s and peak RSS.",
+        discussion: "Deterministic weights and a fixed random batch with disc masks; the default loss and AdamW. bench/train.sh runs this beside PyTorch, taking turns step by step, and prints the ratio."
+    )
+
+    @Option(help: "The architecture.") var model = "effunet-b0"
+    @Option(help: "Tile side.") var tile = 256
+    @Option(help: "Images a step.") var batch = 8
+    @Option(help: "Timed steps (after one warm-up); the median is reported.") var steps = 3
+    @Option(help: "Engine threads.") var threads = 2
+    @Flag(help: ArgumentHelp("Time one step per line read from standard input (bench/train.sh).",
+                             discussion: "Prints {\"model\"} after a warm-up step, {\"s\"} per line read, and {\"rss_mb\"} at the end of input."))
+    var serve = false
+
+    func validate() throws {
+        guard CNNModel.architectures.contains(model) else { throw ValidationError("unknown model \(model)") }
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (batch statistics)") }
+        guard tile >= 32, tile % 32 == 0 else { throw ValidationError("--tile must be a multiple of 32") }
+    }
+
+    func run() throws {
+        CNNModel.setThreads(threads)
+        let store = try ParameterStore(architecture: model)
+        try store.load(from: DeterministicWeights())
+        let trainer = try ModelTrainer(architecture: model, store: store)
+        var random = SplitMix64(seed: 7)
+        let plane = tile * tile
+        let images = (0..<batch).map { _ in Tensor(channels: 3, height: tile, width: tile, data: (0..<(3 * plane)).map { _ in random.nextSigned() }) }
+        let masks = (0..<batch).map { b -> [Float] in
+            let r = tile / 4 + b
+            return (0..<plane).map { i in (i / tile - tile / 2) * (i / tile - tile / 2) + (i % tile - tile / 2) * (i % tile - tile / 2) <= r * r ? 1 : 0 }
+        }
+        func step() throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try trainer.gradients(images: images, masks: masks)
+            trainer.step(lr: 1e-4)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        func emit(_ line: String) { print(line); fflush(nil) }
+        let warmUp = try step()
+        if serve {
+            emit("{\"model\":\"\(model)\",\"warm_up_s\":\(warmUp)}")
+            while readLine() != nil { emit("{\"s\":\(try step())}") }
+            emit("{\"rss_mb\":\(PeakMemory.megabytes())}")
+            return
+        }
+        let times = try (0..<max(1, steps)).map { _ in try step() }.sorted()
+        let median = times[times.count / 2]
+        print(String(format: "%@: %.2f s/step (median of %d; %d×%d², %d threads), %.2f images/s, peak RSS %.0f MB",
+                     model, median, times.count, batch, tile, threads, Double(batch) / median, PeakMemory.megabytes()))
+    }
+}

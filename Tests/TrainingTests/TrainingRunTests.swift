@@ -1,0 +1,98 @@
+import Core
+import Engine
+import Foundation
+import Segmentation
+import Testing
+import TestSupport
+@testable import Training
+
+/// The training loop on tiny synthetic slides: resuming, failures and data errors.
+@Suite(.serialized) struct TrainingRunTests {
+    /// Two 384² synthetic slides (one held out) in a training folder.
+    static func data() throws -> TemporaryDirectory {
+        let folder = try TemporaryDirectory()
+        for seed in [1, 2] as [UInt64] { _ = try SyntheticSlideWriter.write(SyntheticSlide(width: 384, height: 384, seed: seed), to: folder.path) }
+        return folder
+    }
+
+    static func settings(steps: Int) -> TrainingSettings {
+        var settings = TrainingSettings()
+        settings.steps = steps
+        settings.batch = 2
+        settings.tile = 32
+        settings.scale = 2
+        settings.checkpointEvery = 2
+        settings.preciseBatchNormBatches = 1
+        return settings
+    }
+
+    static func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
+
+    @Test func resumingEqualsNeverStopping() throws {
+        let data = try Self.data(), runs = try TemporaryDirectory()
+        let straight = try TrainingRun(folder: runs.file("straight"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil)
+        try straight.run()
+        let stopped = try TrainingRun(folder: runs.file("stopped"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil)
+        try stopped.run(until: 2)
+        let resumed = try TrainingRun.resume(folder: runs.file("stopped"), dataFolder: data.path)
+        #expect(resumed.record.step == 2)
+        try resumed.run()
+        #expect(resumed.record.losses == straight.record.losses)
+        for file in ["model.safetensors", "checkpoint/weights.safetensors", "checkpoint/optimizer.safetensors"] {
+            let a = Self.bytes(runs.file("straight/" + file)), b = Self.bytes(runs.file("stopped/" + file))
+            #expect(!a.isEmpty && a == b, "\(file) differs after resuming")
+        }
+        #expect(straight.record.losses.count == 4 && straight.record.validation.count == 2)
+        // The saved model is one `tessera infer` loads.
+        _ = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: straight.modelPath))
+    }
+
+    @Test func aDivergingLossStopsAndKeepsTheLastCheckpoint() throws {
+        let data = try Self.data(), runs = try TemporaryDirectory()
+        var settings = Self.settings(steps: 6)
+        settings.checkpointEvery = 1
+        settings.lr = 1e30
+        let run = try TrainingRun(folder: runs.file("run"), dataFolder: data.path, settings: settings, weights: nil)
+        do {
+            try run.run()
+            Issue.record("a learning rate of 1e30 trained on")
+        } catch let error as TesseraError {
+            #expect(error.reason.contains("the last good checkpoint (step \(run.lastCheckpoint)) is kept"), "\(error.reason)")
+            #expect(run.lastCheckpoint >= 1 && run.lastCheckpoint < 6)
+        }
+    }
+
+    @Test func anIdWithoutAnImageIsNamed() throws {
+        let data = try Self.data()
+        let csv = data.file("train.csv")
+        let text = try String(contentsOfFile: csv, encoding: .utf8)
+        try (text + "ghost,kidney,384,384,0.5,10,1 5\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        #expect(throws: TesseraError.self) { try TrainingSet(folder: data.path) }
+        do { _ = try TrainingSet(folder: data.path) } catch let error as TesseraError { #expect(error.reason.contains("no image for id ghost")) }
+    }
+
+    @Test func aMaskOfAnotherSizeIsNamed() throws {
+        let data = try Self.data()
+        let other = try TemporaryDirectory()
+        _ = try SyntheticSlideWriter.write(SyntheticSlide(width: 256, height: 384, seed: 1), to: other.path)
+        try FileManager.default.removeItem(atPath: data.file("synth_1_mask.tiff"))
+        try FileManager.default.copyItem(atPath: other.file("synth_1_mask.tiff"), toPath: data.file("synth_1_mask.tiff"))
+        let set = try TrainingSet(folder: data.path)
+        do {
+            _ = try TileDataset(slides: set.slides, settings: TileDataset.Settings(), seed: 1)
+            Issue.record("a 256×384 mask was taken for a 384×384 slide")
+        } catch let error as TesseraError {
+            #expect(error.subject.hasSuffix("synth_1_mask.tiff") && error.reason.contains("256×384"), "\(error)")
+        }
+    }
+
+    @Test func batchesAreAFunctionOfTheStep() throws {
+        let data = try Self.data()
+        let set = try TrainingSet(folder: data.path)
+        var settings = TileDataset.Settings()
+        settings.tile = 32
+        let a = try TileDataset(slides: set.slides, settings: settings, seed: 5), b = try TileDataset(slides: set.slides, settings: settings, seed: 5)
+        #expect(try a.batch(step: 3, size: 4).images == b.batch(step: 3, size: 4).images)
+        #expect(try a.batch(step: 3, size: 4).images != a.batch(step: 4, size: 4).images)
+    }
+}
