@@ -76,10 +76,15 @@ def model_of(name, frozen, dtype):
     return model
 
 
-def run(name, frozen, dtype=torch.float32):
-    """Loss, gradients by key, and the floating-point state after one AdamW step."""
+def run(name, frozen, dtype=torch.float32, jitter=None):
+    """Loss, gradients by key, and the floating-point state after one AdamW step; with
+    `jitter` (a seed), the images are perturbed by a relative 1e-7, about float32's own
+    rounding, to sample how far rounding alone moves the results."""
     model = model_of(name, frozen, dtype)
     images, masks = batch()
+    if jitter is not None:
+        noise = torch.from_numpy(uniform_fast(fnv1a(f"jitter {jitter}"), images.numel()).reshape(images.shape))
+        images = images * (1 + 1e-7 * noise)
     loss = default_loss(model(images.to(dtype)), masks.to(dtype))
     loss.backward()
     gradients = {k: p.grad.detach().clone().double() for k, p in model.named_parameters() if p.grad is not None}
@@ -117,7 +122,13 @@ def goldens():
             # exceeds 1e-2 somewhere (UneXt50 with batch statistics) the gradients are
             # chaotic: four times, and the step's weights, which follow the gradients'
             # signs, are not compared (the running statistics still are).
-            own = {key: ((gradients[key] - g).abs().max() / scale[key]).item() for key, g in gradients64.items()}
+            # PyTorch's own float32 error, at the batch and, with batch statistics (the
+            # ill-conditioned case), at three jittered copies of it.
+            others = [] if frozen else [run(name, frozen, jitter=j) for j in range(3)]
+            own = {key: max(((r[1][key] - g).abs().max() / scale[key]).item() for r in [(loss, gradients, state)] + others)
+                   for key, g in gradients64.items()}
+            own_state = {key: max(((r[2][key] - v).abs().max() / max(v.abs().max().item(), 1e-30)).item()
+                                  for r in [(loss, gradients, state)] + others) for key, v in state64.items()}
             chaotic = max(own.values()) > 1e-2
             factor = 4 if chaotic else 2
             tensors = {}
@@ -133,8 +144,7 @@ def goldens():
                 flat = v.flatten()
                 indices, values = samples(flat.numel(), flat)
                 top = max(flat.abs().max().item(), 1e-30)
-                error = ((state[key] - v).abs().max() / top).item()
-                updated[key] = {"max": top, "tolerance": max(1e-5, factor * error), "indices": indices, "values": values}
+                updated[key] = {"max": top, "tolerance": max(1e-5, factor * own_state[key]), "indices": indices, "values": values}
             print(f"{name} {mode}: PyTorch float32's worst gradient error {max(own.values()):.1e}{' (chaotic)' if chaotic else ''}")
             result["models"][f"{name} {mode}"] = {"loss": loss, "gradients": tensors, "updated": updated}
             print(f"{name} {mode}: loss {loss:.6f}, {len(tensors)} gradients, {len(updated)} updated tensors")

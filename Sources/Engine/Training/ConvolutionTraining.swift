@@ -39,6 +39,12 @@ public struct ConvolutionShape: Sendable, Equatable {
     }
 
     var weightCount: Int { outputChannels * (inputChannels / groups) * kernel * kernel }
+
+    /// A 1×1 convolution that reads every pixel once: the input is its own im2col.
+    var isPointwise: Bool { kernel == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0 }
+
+    /// One input channel per output channel (EfficientNet's k×k convs): a direct kernel.
+    var isDepthwise: Bool { groups == inputChannels && inputChannels == outputChannels && inputChannels > 1 }
 }
 
 public enum ConvolutionTraining {
@@ -56,9 +62,10 @@ public enum ConvolutionTraining {
     }
 
     private static func forward(_ x: Tensor, weight: [Float], bias: [Float]?, shape: ConvolutionShape) -> Tensor {
+        if shape.isDepthwise { return DepthwiseConvolution.forward(x, weight: weight, bias: bias, shape: shape) }
         let (oh, ow) = shape.outputSize(height: x.height, width: x.width)
-        var y = Tensor(channels: shape.outputChannels, height: oh, width: ow)
-        let columns = im2col(x, shape: shape, outputHeight: oh, outputWidth: ow)
+        var y = Tensor(uninitializedChannels: shape.outputChannels, height: oh, width: ow)
+        let columns = shape.isPointwise ? x.data : im2col(x, shape: shape, outputHeight: oh, outputWidth: ow)
         let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
         let k = perGroupIn * shape.kernel * shape.kernel, n = oh * ow
         weight.withUnsafeBufferPointer { w in
@@ -68,11 +75,14 @@ public enum ConvolutionTraining {
                         BLAS.sgemm(m: perGroupOut, n: n, k: k, a: w.baseAddress! + g * perGroupOut * k, lda: k,
                                    b: col.baseAddress! + g * k * n, ldb: n, c: out.baseAddress! + g * perGroupOut * n, ldc: n)
                     }
+                    if let bias {
+                        for c in 0..<shape.outputChannels {
+                            let b = bias[c], row = out.baseAddress! + c * n
+                            for i in 0..<n { row[i] += b }
+                        }
+                    }
                 }
             }
-        }
-        if let bias {
-            for c in 0..<shape.outputChannels { for i in 0..<n { y.data[c * n + i] += bias[c] } }
         }
         return y
     }
@@ -102,11 +112,12 @@ public enum ConvolutionTraining {
     /// One image's gradients: dW = dY · colᵀ, dcol = Wᵀ · dY folded back (col2im), db = Σ dY.
     private static func backward(_ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape, inputGradient: Bool)
         -> (input: Tensor, weight: [Float], bias: [Double]) {
+        if shape.isDepthwise { return DepthwiseConvolution.backward(dy, input: x, weight: weight, shape: shape, inputGradient: inputGradient) }
         let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
         let k = perGroupIn * shape.kernel * shape.kernel, n = dy.height * dy.width
-        let columns = im2col(x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
-        var dColumns = [Float](repeating: 0, count: inputGradient ? columns.count : 0)
-        var dWeight = [Float](repeating: 0, count: shape.weightCount)
+        let columns = shape.isPointwise ? x.data : im2col(x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
+        var dColumns = [Float](unsafeUninitializedCapacity: inputGradient ? columns.count : 0) { _, count in count = inputGradient ? columns.count : 0 }
+        var dWeight = [Float](unsafeUninitializedCapacity: shape.weightCount) { _, count in count = shape.weightCount }
         weight.withUnsafeBufferPointer { w in
             dy.data.withUnsafeBufferPointer { g in
                 columns.withUnsafeBufferPointer { col in
@@ -125,17 +136,37 @@ public enum ConvolutionTraining {
                 }
             }
         }
-        let dBias = (0..<shape.outputChannels).map { c in dy.data[(c * n)..<((c + 1) * n)].reduce(0.0) { $0 + Double($1) } }
-        let dx = inputGradient ? col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
-                               : Tensor(channels: 0, height: 0, width: 0)
+        let dBias = Self.channelSums(dy)
+        guard inputGradient else { return (Tensor(channels: 0, height: 0, width: 0), dWeight, dBias) }
+        let dx = shape.isPointwise ? Tensor(channels: x.channels, height: x.height, width: x.width, data: dColumns)
+                                   : col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
         return (dx, dWeight, dBias)
+    }
+
+    /// Each channel's sum in double precision, in order.
+    static func channelSums(_ x: Tensor) -> [Double] {
+        let n = x.planeSize
+        return x.data.withUnsafeBufferPointer { values in
+            (0..<x.channels).map { c in
+                var sum = 0.0
+                let row = values.baseAddress! + c * n
+                for i in 0..<n { sum += Double(row[i]) }
+                return sum
+            }
+        }
     }
 
     /// The input patches as columns: rows (channel, ky, kx), columns the output pixels.
     static func im2col(_ x: Tensor, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int) -> [Float] {
         var columns = [Float](repeating: 0, count: x.channels * shape.kernel * shape.kernel * oh * ow)
-        forEachTap(channels: x.channels, height: x.height, width: x.width, shape: shape, outputHeight: oh, outputWidth: ow) {
-            columns[$0] = x.data[$1]
+        x.data.withUnsafeBufferPointer { input in
+            columns.withUnsafeMutableBufferPointer { output in
+                forEachTapRow(channels: x.channels, height: x.height, width: x.width, shape: shape, outputHeight: oh, outputWidth: ow) {
+                    column, pixel, count in
+                    let from = input.baseAddress! + pixel, to = output.baseAddress! + column
+                    if shape.stride == 1 { to.update(from: from, count: count) } else { for i in 0..<count { to[i] = from[i &* shape.stride] } }
+                }
+            }
         }
         return columns
     }
@@ -144,29 +175,38 @@ public enum ConvolutionTraining {
     /// from, in a fixed order.
     static func col2im(_ columns: [Float], like x: Tensor, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int) -> Tensor {
         var out = Tensor(channels: x.channels, height: x.height, width: x.width)
-        forEachTap(channels: x.channels, height: x.height, width: x.width, shape: shape, outputHeight: oh, outputWidth: ow) {
-            out.data[$1] += columns[$0]
+        columns.withUnsafeBufferPointer { input in
+            out.data.withUnsafeMutableBufferPointer { output in
+                forEachTapRow(channels: x.channels, height: x.height, width: x.width, shape: shape, outputHeight: oh, outputWidth: ow) {
+                    column, pixel, count in
+                    let from = input.baseAddress! + column, to = output.baseAddress! + pixel
+                    for i in 0..<count { to[i &* shape.stride] += from[i] }
+                }
+            }
         }
         return out
     }
 
-    /// Calls `body(column index, pixel index)` for every kernel tap of every output pixel
-    /// that falls inside the input (padding taps are zero and skipped), in a fixed order.
+    /// Calls `body(column index, pixel index, count)` for every run of kernel taps along an
+    /// output row that falls inside the input (padding taps are zero and skipped): columns
+    /// column…column + count − 1 read pixels pixel, pixel + stride, …; in a fixed order.
     @inline(__always)
-    private static func forEachTap(channels: Int, height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int,
-                                   outputWidth ow: Int, _ body: (Int, Int) -> Void) {
+    static func forEachTapRow(channels: Int, height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int,
+                              outputWidth ow: Int, _ body: (Int, Int, Int) -> Void) {
         let kk = shape.kernel * shape.kernel
-        for c in 0..<channels {
-            for ky in 0..<shape.kernel {
-                for kx in 0..<shape.kernel {
+        for ky in 0..<shape.kernel {
+            for kx in 0..<shape.kernel {
+                // Output columns whose input column lies inside: ox·stride − padLeft + kx·dilation ∈ [0, width).
+                let offset = kx * shape.dilation - shape.padLeft
+                let first = offset >= 0 ? 0 : (-offset + shape.stride - 1) / shape.stride
+                let last = min(ow - 1, (width - 1 - offset) >= 0 ? (width - 1 - offset) / shape.stride : -1)
+                guard last >= first else { continue }
+                for c in 0..<channels {
                     let row = (c * kk + ky * shape.kernel + kx) * oh * ow
                     for oy in 0..<oh {
                         let iy = oy * shape.stride - shape.padTop + ky * shape.dilation
                         guard iy >= 0 && iy < height else { continue }
-                        for ox in 0..<ow {
-                            let ix = ox * shape.stride - shape.padLeft + kx * shape.dilation
-                            if ix >= 0 && ix < width { body(row + oy * ow + ox, (c * height + iy) * width + ix) }
-                        }
+                        body(row + oy * ow + first, (c * height + iy) * width + first * shape.stride + offset, last - first + 1)
                     }
                 }
             }
