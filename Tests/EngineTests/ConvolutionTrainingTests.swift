@@ -3,16 +3,30 @@ import Core
 import Foundation
 import Testing
 
-/// The convolution's backward pass against finite differences of L = Σ r·y, on a grouped,
-/// strided, dilated shape with uneven padding.
+/// The convolution's backward pass against finite differences of L = Σ r·y, on each path:
+/// im2col and GEMM (a grouped, strided, dilated shape with uneven padding), a 1×1 that
+/// reads its input as columns, a strided 1×1, and depthwise 3×3 and 5×5 with
+/// efficientnet_pytorch's uneven SAME padding.
 @Suite struct ConvolutionTrainingTests {
-    @Test func gradientsMatchFiniteDifferences() {
+    static let shapes: [ConvolutionShape] = [
+        ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 3, stride: 2, dilation: 2, groups: 2,
+                         padTop: 1, padLeft: 2, padBottom: 2, padRight: 1),
+        ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 1),
+        ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 1, stride: 2),
+        ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 3, stride: 1, dilation: 1, groups: 4,
+                         padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+        ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 5, stride: 2, dilation: 1, groups: 4,
+                         padTop: 1, padLeft: 1, padBottom: 2, padRight: 2),
+    ]
+
+    @Test(arguments: shapes.indices)
+    func gradientsMatchFiniteDifferences(_ index: Int) {
         var random = SplitMix64(seed: 5)
         func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(random.next() % 2001) / 1000 - 1) } }
-        let shape = ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 3, stride: 2, dilation: 2, groups: 2,
-                                     padTop: 1, padLeft: 2, padBottom: 2, padRight: 1)
+        let shape = Self.shapes[index]
+        #expect(shape.isDepthwise == (index >= 3) && shape.isPointwise == (index == 1))
         let inputs = (0..<2).map { _ in Tensor(channels: 4, height: 7, width: 6, data: values(168)) }
-        let weight = values(shape.weightCount), bias = values(6)
+        let weight = values(shape.weightCount), bias = values(shape.outputChannels)
         let outputs = ConvolutionTraining.forward(inputs, weight: weight, bias: bias, shape: shape)
         let r = outputs.map { values($0.data.count) }
         func loss(_ x: [Tensor], _ w: [Float], _ b: [Float]) -> Double {
@@ -39,7 +53,7 @@ import Testing
             down[i] -= h
             #expect(abs((loss(inputs, up, bias) - loss(inputs, down, bias)) / Double(2 * h) - Double(dWeight[i])) < 2e-3)
         }
-        for c in 0..<6 {
+        for c in 0..<shape.outputChannels {
             var up = bias, down = bias
             up[c] += h
             down[c] -= h
@@ -49,10 +63,11 @@ import Testing
 
     /// The same bits whatever the thread count: images on their own threads, their shares
     /// summed in image order.
-    @Test func gradientsDoNotDependOnTheThreadCount() {
+    @Test(arguments: [1, 8])
+    func gradientsDoNotDependOnTheThreadCount(groups: Int) {
         var random = SplitMix64(seed: 6)
         func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(random.next() % 2001) / 1000 - 1) } }
-        let shape = ConvolutionShape(inputChannels: 8, outputChannels: 8, kernel: 3, stride: 1, dilation: 1, groups: 2, padding: 1)
+        let shape = ConvolutionShape(inputChannels: 8, outputChannels: 8, kernel: 3, stride: 1, dilation: 1, groups: groups, padding: 1)
         let inputs = (0..<5).map { _ in Tensor(channels: 8, height: 9, width: 9, data: values(648)) }
         let dOutputs = (0..<5).map { _ in Tensor(channels: 8, height: 9, width: 9, data: values(648)) }
         let weight = values(shape.weightCount)
