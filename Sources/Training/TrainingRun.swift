@@ -69,11 +69,13 @@ public final class TrainingRun {
         let store = try ParameterStore(architecture: record.settings.architecture)
         try store.load(from: try SafeTensorsWeights(path: checkpointPath(folder, "weights")))
         let moments = try SafeTensorsWeights(path: checkpointPath(folder, "optimizer"))
-        var state = Optimizer.State(count: store.values.count, for: .adamW())
+        let optimizer = record.settings.optimiser
+        var state = Optimizer.State(count: store.values.count, for: optimizer)
         state.step = record.step
         for entry in store.entries where entry.isParameter {
-            state.first.replaceSubrange(entry.range, with: try moments.take("exp_avg." + entry.key, shape: entry.shape))
-            state.second.replaceSubrange(entry.range, with: try moments.take("exp_avg_sq." + entry.key, shape: entry.shape))
+            let (first, second) = Self.momentNames(optimizer)
+            state.first.replaceSubrange(entry.range, with: try moments.take(first + entry.key, shape: entry.shape))
+            if let second { state.second.replaceSubrange(entry.range, with: try moments.take(second + entry.key, shape: entry.shape)) }
         }
         try moments.finish(ignoring: [])
         return try TrainingRun(folder: folder, dataFolder: dataFolder, record: record, store: store, optimizer: state)
@@ -83,7 +85,8 @@ public final class TrainingRun {
         self.folder = folder
         self.record = record
         let settings = record.settings
-        trainer = try ModelTrainer(architecture: settings.architecture, store: store, optimizer: .adamW(weightDecay: settings.weightDecay))
+        trainer = try ModelTrainer(architecture: settings.architecture, store: store, loss: settings.segmentationLoss ?? .bceDice(),
+                                   optimizer: settings.optimiser, dropConnect: settings.dropConnect)
         if let optimizer { trainer.optimizerState = optimizer }
         let (train, held) = try TrainingSet(folder: dataFolder).split(validation: settings.validation)
         var tiles = TileDataset.Settings()
@@ -95,16 +98,25 @@ public final class TrainingRun {
         validationData = held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: settings.seed)
     }
 
+    /// The prefixes of the optimiser's state in optimizer.safetensors, PyTorch's names:
+    /// AdamW's `exp_avg.KEY` and `exp_avg_sq.KEY`, SGD's `momentum_buffer.KEY`.
+    static func momentNames(_ optimizer: Optimizer) -> (String, String?) {
+        if case .sgd = optimizer { return ("momentum_buffer.", nil) }
+        return ("exp_avg.", "exp_avg_sq.")
+    }
+
     static func recordPath(_ folder: String) -> String { (folder as NSString).appendingPathComponent("run.json") }
     static func checkpointPath(_ folder: String, _ name: String) -> String {
         ((folder as NSString).appendingPathComponent("checkpoint") as NSString).appendingPathComponent(name + ".safetensors")
     }
     public var modelPath: String { (folder as NSString).appendingPathComponent("model.safetensors") }
 
-    /// Sets the length of a run that has not started (epochs are known once tiles are cut).
-    public func setSteps(_ steps: Int) {
+    /// Sets the length and validation interval of a run that has not started (epochs are
+    /// known once tiles are cut).
+    public func configure(steps: Int, validateEvery: Int) {
         precondition(record.step == 0, "the run has started")
         record.settings.steps = max(1, steps)
+        record.settings.validateEvery = max(0, validateEvery)
     }
 
     /// Trains until `record.settings.steps` steps are done (or `until` when given: tests
@@ -153,9 +165,10 @@ public final class TrainingRun {
             try store.write(to: Self.checkpointPath(folder, "weights"))
             let state = trainer.optimizerState
             var moments: [(name: String, shape: [Int], values: [Float])] = []
+            let (first, second) = Self.momentNames(trainer.optimizer)
             for entry in store.entries where entry.isParameter {
-                moments.append(("exp_avg." + entry.key, entry.shape, Array(state.first[entry.range])))
-                moments.append(("exp_avg_sq." + entry.key, entry.shape, Array(state.second[entry.range])))
+                moments.append((first + entry.key, entry.shape, Array(state.first[entry.range])))
+                if let second { moments.append((second + entry.key, entry.shape, Array(state.second[entry.range]))) }
             }
             try SafeTensors.write(moments, to: Self.checkpointPath(folder, "optimizer") + ".partial")
             try Self.move(Self.checkpointPath(folder, "optimizer") + ".partial", to: Self.checkpointPath(folder, "optimizer"))

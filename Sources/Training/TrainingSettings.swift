@@ -12,6 +12,13 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var tile = 256
     public var scale = 2
     public var lr = 1e-3
+    /// "adamw" (β 0.9/0.999, ε 1e-8) or "sgd" (momentum 0.9, Nesterov).
+    public var optimizer = "adamw"
+    /// "bce-dice" (the default: mean BCE + soft Dice per image), "bce", "dice" or "lovasz"
+    /// (the fast.ai starter's symmetric Lovász hinge).
+    public var loss = "bce-dice"
+    /// EfficientNet's drop-connect rate (scaled by block depth); 0 as the seed's EffUnet.
+    public var dropConnect = 0.0
     /// "onecycle" (fast.ai's fit_one_cycle) or "cosine" (with `warmUpSteps`).
     public var schedule = "onecycle"
     public var warmUpSteps = 0
@@ -44,6 +51,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         guard scale >= 1 else { throw TesseraError("train", "the scale must be at least 1") }
         guard lr > 0, lr.isFinite else { throw TesseraError("train", "the learning rate must be positive") }
         guard ["onecycle", "cosine"].contains(schedule) else { throw TesseraError("train", "schedule \(schedule): onecycle or cosine") }
+        guard ["adamw", "sgd"].contains(optimizer) else { throw TesseraError("train", "optimizer \(optimizer): adamw or sgd") }
+        guard segmentationLoss != nil else { throw TesseraError("train", "loss \(loss): bce-dice, bce, dice or lovasz") }
+        guard (0..<1).contains(dropConnect) else { throw TesseraError("train", "drop-connect must be in [0, 1)") }
         guard checkpointEvery >= 1 else { throw TesseraError("train", "checkpoints every at least 1 step") }
         guard encoderScale >= 0, weightDecay >= 0, preciseBatchNormBatches >= 0, validateEvery >= 0 else {
             throw TesseraError("train", "encoder scale, weight decay, precise-BN batches and validation interval must not be negative")
@@ -53,6 +63,14 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     var learningRate: LearningRateSchedule {
         schedule == "cosine" ? .cosine(maxLR: lr, warmUpSteps: warmUpSteps) : .oneCycle(maxLR: lr)
+    }
+
+    var segmentationLoss: SegmentationLoss? {
+        ["bce-dice": .bceDice(), "bce": .bce(), "dice": .dice, "lovasz": .symmetricLovasz][loss]
+    }
+
+    var optimiser: Optimizer {
+        optimizer == "sgd" ? .sgd(momentum: 0.9, nesterov: true, weightDecay: weightDecay) : .adamW(weightDecay: weightDecay)
     }
 
     var groups: ModelTrainer.Groups {

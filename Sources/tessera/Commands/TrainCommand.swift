@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
         shift-scale-rotate, colour jitter), each a function of --seed and the step. The loss \
         is mean BCE plus soft Dice per image; the optimiser AdamW on a one-cycle or cosine \
         schedule. Slides are held out for validation by slide (--validation, or the last \
-        fifth by id); Dice on them is printed at every checkpoint.
+        fifth by id); Dice on them is printed after every epoch and checkpoint.
 
         RUN/ receives model.safetensors (PyTorch keys, batch-norm statistics recalibrated over \
         training batches: `tessera infer`, workers and PyTorch load it unchanged), \
@@ -39,6 +39,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Tile side in pixels after scaling (multiple of 32).") var tile = 256
     @Option(help: "Slide pixels per tile pixel (2: half resolution).") var scale = 2
     @Option(help: "Peak learning rate.") var lr = 1e-3
+    @Option(help: "adamw or sgd (momentum 0.9, Nesterov).") var optimizer = "adamw"
+    @Option(help: "bce-dice (mean BCE + soft Dice per image), bce, dice or lovasz (symmetric Lovász hinge).") var loss = "bce-dice"
     @Option(help: "onecycle or cosine.") var schedule = "onecycle"
     @Option(help: "Warm-up steps of the cosine schedule.") var warmUp = 0
     @Option(help: "AdamW weight decay.") var weightDecay = 0.01
@@ -47,9 +49,11 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Do not update the encoder.") var freezeEncoder = false
     @Option(help: "Clip gradients to this global norm.") var clipNorm: Double?
     @Flag(help: "Turn the seed's Dropout2d layers off.") var noDropout = false
+    @Option(help: "EfficientNet's drop-connect rate (0, as the seed's EffUnet).") var dropConnect = 0.0
     @Flag(help: "Turn augmentation off.") var noAugment = false
     @Option(help: "Seed of sampling, augmentation and dropout.") var seed: UInt64 = 1
     @Option(help: "Steps between checkpoints (each also validates).") var checkpointEvery = 50
+    @Option(help: "Steps between validations (default: one epoch).") var validateEvery: Int?
     @Option(help: "Training batches to recalibrate batch norms over before saving a model (0: off).") var preciseBn = 16
     @Option(help: "Held-out slide ids, comma-separated.") var validation: String?
     @Option(help: "Engine threads.") var threads = 2
@@ -59,6 +63,7 @@ struct TrainCommand: ParsableCommand {
         guard (out == nil) != (resume == nil) else { throw ValidationError("give --out for a new run or --resume for an existing one") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let validateEvery, validateEvery < 0 { throw ValidationError("--validate-every must not be negative") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -72,6 +77,7 @@ struct TrainCommand: ParsableCommand {
             var settings = TrainingSettings()
             settings.architecture = model
             settings.batch = batch; settings.tile = tile; settings.scale = scale; settings.lr = lr
+            settings.optimizer = optimizer; settings.loss = loss; settings.dropConnect = dropConnect
             settings.schedule = schedule; settings.warmUpSteps = warmUp; settings.weightDecay = weightDecay
             settings.decayNormsAndBiases = decayNormsAndBiases; settings.encoderScale = encoderLrScale
             settings.freezeEncoder = freezeEncoder; settings.clipNorm = clipNorm; settings.dropout = !noDropout
@@ -80,11 +86,9 @@ struct TrainCommand: ParsableCommand {
             settings.validation = validation.map { $0.split(separator: ",").map(String.init) }
             settings.steps = steps ?? 1
             run = try TrainingRun(folder: out!, dataFolder: data, settings: settings, weights: weights)
-            if steps == nil {
-                // Epochs are known once the tiles are cut; the default is 200 steps.
-                let perEpoch = (run.data.tiles.count + batch - 1) / batch
-                run.setSteps(epochs.map { $0 * perEpoch } ?? 200)
-            }
+            // Epochs are known once the tiles are cut; the default is 200 steps.
+            let perEpoch = (run.data.tiles.count + batch - 1) / batch
+            run.configure(steps: steps ?? epochs.map { $0 * perEpoch } ?? 200, validateEvery: validateEvery ?? perEpoch)
             ProgressReporter.note("\(run.data.tiles.count) training tiles, \(run.validationData?.tiles.count ?? 0) validation tiles; "
                                   + "\(run.record.settings.steps) steps of \(batch)")
         }
