@@ -16,6 +16,8 @@ public final class TrainingRun {
     /// What run.json holds.
     public struct Record: Codable, Sendable {
         public var settings: TrainingSettings
+        /// FNV-1a of the data folder's train.csv: a resumed run must see the same slides.
+        public var dataDigest = ""
         /// Steps done.
         public var step = 0
         public var losses: [Double] = []
@@ -57,7 +59,9 @@ public final class TrainingRun {
         } else {
             try store.load(from: DeterministicWeights())
         }
-        try self.init(folder: folder, dataFolder: dataFolder, record: Record(settings: settings), store: store, optimizer: nil)
+        var record = Record(settings: settings)
+        record.dataDigest = try FileDigest.full((dataFolder as NSString).appendingPathComponent("train.csv"))
+        try self.init(folder: folder, dataFolder: dataFolder, record: record, store: store, optimizer: nil)
     }
 
     /// The run in `folder`, at its last checkpoint.
@@ -66,6 +70,10 @@ public final class TrainingRun {
             throw TesseraError(folder, "no training run here (no run.json)")
         }
         let record = try JSONDecoder().decode(Record.self, from: data)
+        let digest = try FileDigest.full((dataFolder as NSString).appendingPathComponent("train.csv"))
+        guard digest == record.dataDigest else {
+            throw TesseraError(dataFolder, "its train.csv differs from the one the run in \(folder) started with: resume with the same data")
+        }
         let store = try ParameterStore(architecture: record.settings.architecture)
         try store.load(from: try SafeTensorsWeights(path: checkpointPath(folder, "weights")))
         let moments = try SafeTensorsWeights(path: checkpointPath(folder, "optimizer"))

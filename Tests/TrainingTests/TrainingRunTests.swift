@@ -47,6 +47,20 @@ import TestSupport
         _ = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: straight.modelPath))
     }
 
+    @Test func resumingOnOtherDataIsRefused() throws {
+        let data = try Self.data(), runs = try TemporaryDirectory()
+        let run = try TrainingRun(folder: runs.file("run"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil)
+        try run.run(until: 2)
+        _ = try SyntheticSlideWriter.write(SyntheticSlide(width: 384, height: 384, seed: 3), to: data.path)
+        do {
+            _ = try TrainingRun.resume(folder: runs.file("run"), dataFolder: data.path)
+            Issue.record("resumed on a changed train.csv")
+        } catch let error as TesseraError {
+            #expect(error.reason.contains("differs from the one the run"))
+        }
+        #expect(throws: TesseraError.self) { try TrainingRun(folder: runs.file("run"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil) }
+    }
+
     @Test func aDivergingLossStopsAndKeepsTheLastCheckpoint() throws {
         let data = try Self.data(), runs = try TemporaryDirectory()
         var settings = Self.settings(steps: 6)
