@@ -76,6 +76,28 @@ import TestSupport
         }
     }
 
+    /// HuBMAP 2021: train.csv with id,encoding; images in train/; masks from the RLE only.
+    @Test func kaggle2021LayoutTrainsFromTheRLE() throws {
+        let synth = try Self.data(), kaggle = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: kaggle.file("train"), withIntermediateDirectories: true)
+        var csv = "id,encoding\n"
+        for record in try TrainingRecord.read(synth.file("train.csv")) {
+            try FileManager.default.copyItem(atPath: synth.file(record.id + ".tiff"), toPath: kaggle.file("train/" + record.id + ".tiff"))
+            csv += "\(record.id),\(record.rle)\n"
+        }
+        try csv.write(toFile: kaggle.file("train.csv"), atomically: true, encoding: .utf8)
+        let set = try TrainingSet(folder: kaggle.path)
+        #expect(set.slides.count == 2 && set.slides.allSatisfy { if case .rle = $0.mask { true } else { false } })
+        // The same tiles and masks as the synth folder's mask TIFFs give.
+        var settings = TileDataset.Settings()
+        settings.tile = 32
+        settings.augment = false
+        let fromRLE = try TileDataset(slides: set.slides, settings: settings, seed: 1)
+        let fromTIFF = try TileDataset(slides: TrainingSet(folder: synth.path).slides, settings: settings, seed: 1)
+        #expect(fromRLE.tiles.count == fromTIFF.tiles.count && fromRLE.tiles.count > 0)
+        #expect(try fromRLE.batch(step: 0, size: 4).masks == fromTIFF.batch(step: 0, size: 4).masks)
+    }
+
     @Test func anIdWithoutAnImageIsNamed() throws {
         let data = try Self.data()
         let csv = data.file("train.csv")

@@ -45,27 +45,24 @@ extension Tape {
         layer.bias = parameter(name + ".bias")
         layer.runningMean = parameter(name + ".running_mean")
         layer.runningVar = parameter(name + ".running_var")
+        let outputs: [Tensor], saved: BatchNormTraining.Saved
+        let backward: ([Tensor], BatchNormTraining.Saved, [Float]) -> (inputs: [Tensor], weight: [Float], bias: [Float])
         switch normalisation {
         case .batch(let override):
-            let (y, saved) = BatchNormTraining.forward(x.value, layer: &layer, momentum: override ?? momentum)
+            (outputs, saved) = BatchNormTraining.forward(x.value, layer: &layer, momentum: override ?? momentum)
             setBuffer(name + ".running_mean", layer.runningMean)
             setBuffer(name + ".running_var", layer.runningVar)
-            let weight = layer.weight
-            return record(y) { [unowned self] dy in
-                let (dx, dw, db) = BatchNormTraining.backward(dy, saved: saved, weight: weight)
-                addGradient(name + ".weight", dw)
-                addGradient(name + ".bias", db)
-                accumulate(xHandle, dx)
-            }
+            backward = { BatchNormTraining.backward($0, saved: $1, weight: $2) }
         case .frozen:
-            let (y, saved) = BatchNormTraining.frozenForward(x.value, layer: layer)
-            let weight = layer.weight
-            return record(y) { [unowned self] dy in
-                let (dx, dw, db) = BatchNormTraining.frozenBackward(dy, saved: saved, weight: weight)
-                addGradient(name + ".weight", dw)
-                addGradient(name + ".bias", db)
-                accumulate(xHandle, dx)
-            }
+            (outputs, saved) = BatchNormTraining.frozenForward(x.value, layer: layer)
+            backward = { BatchNormTraining.frozenBackward($0, saved: $1, weight: $2) }
+        }
+        let weight = layer.weight
+        return record(outputs) { [unowned self] dy in
+            let (dx, dw, db) = backward(dy, saved, weight)
+            addGradient(name + ".weight", dw)
+            addGradient(name + ".bias", db)
+            accumulate(xHandle, dx)
         }
     }
 }
