@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib"]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared"]),
+        .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
         .testTarget(name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
                     resources: [.copy("Goldens")]),
         .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "TestSupport"]),

@@ -1,0 +1,107 @@
+import Core
+import Foundation
+import ZeroMQ
+
+/// One member's end of a ring all-reduce over ZeroMQ (`RingPlan` says what moves when):
+/// a PULL socket bound for the predecessor's data, a PUSH socket connected to the
+/// successor's. Data goes directly from worker to worker. Each chunk travels in segments
+/// of at most `segmentValues` floats, so a step's sends stream while its receives are
+/// added; messages are checked against what the plan expects (docs/PROTOCOL.md, "Ring").
+///
+/// Callers that want the average over shares of unequal size scale their buffer by their
+/// share's weight first (n_i / N): the sum is then the average, computed once per chunk
+/// and copied to every member, so every member ends with the same bits.
+public final class RingAllReduce {
+    public let rank: Int
+    public let members: Int
+    private let receiver: ZMQSocket
+    private let sender: ZMQSocket
+    /// The endpoint the predecessor connects to.
+    public let endpoint: String
+    public var segmentValues = 256 << 10
+    /// How long to wait for a segment before the ring is taken as broken.
+    public var timeoutMilliseconds = 30_000
+
+    /// Binds this member's receiving socket to `bind` (e.g. "tcp://127.0.0.1:*"); `connect`
+    /// then joins it to its successor.
+    public init(context: ZMQContext, rank: Int, members: Int, bind: String) throws {
+        precondition(members >= 1 && (0..<members).contains(rank))
+        self.rank = rank
+        self.members = members
+        receiver = try ZMQSocket(context: context, type: .pull)
+        sender = try ZMQSocket(context: context, type: .push)
+        for socket in [receiver, sender] {
+            try socket.setHighWaterMarks(send: 0, receive: 0) // a step's chunk is bounded; never block on it
+            try socket.setLinger(milliseconds: 0)
+        }
+        try receiver.bind(bind)
+        endpoint = try receiver.lastEndpoint
+    }
+
+    /// Connects to the successor's endpoint.
+    public func connect(successor: String) throws { try sender.connect(successor) }
+
+    /// Replaces `buffer` by the sum of every member's buffer (all the same length).
+    /// `round` numbers the call (a training step): a message of another round is an error.
+    public func allReduce(_ buffer: inout [Float], round: UInt64) throws {
+        let plan = RingPlan(members: members, rank: rank, count: buffer.count)
+        for t in 0..<plan.steps {
+            let (send, receive) = plan.reduceScatter(step: t)
+            try sendChunk(buffer, plan.chunk(send), phase: .reduceScatter, chunk: send, round: round)
+            try receiveChunk(&buffer, plan.chunk(receive), phase: .reduceScatter, chunk: receive, round: round)
+        }
+        for t in 0..<plan.steps {
+            let (send, receive) = plan.allGather(step: t)
+            try sendChunk(buffer, plan.chunk(send), phase: .allGather, chunk: send, round: round)
+            try receiveChunk(&buffer, plan.chunk(receive), phase: .allGather, chunk: receive, round: round)
+        }
+    }
+
+    enum Phase: UInt8 { case reduceScatter = 1, allGather = 2 }
+
+    /// "TRNG", version 1, phase, 2 zero bytes, round (u64), chunk (u32), first value (u64)
+    /// of the segment within the buffer; little-endian.
+    static func header(phase: Phase, round: UInt64, chunk: Int, offset: Int) -> [UInt8] {
+        var bytes = Array("TRNG".utf8) + [1, phase.rawValue, 0, 0]
+        withUnsafeBytes(of: round.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt32(chunk).littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: UInt64(offset).littleEndian) { bytes += $0 }
+        return bytes
+    }
+
+    private func sendChunk(_ buffer: [Float], _ range: Range<Int>, phase: Phase, chunk: Int, round: UInt64) throws {
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: segmentValues) {
+            let end = min(start + segmentValues, range.upperBound)
+            let payload = buffer.withUnsafeBufferPointer { values in
+                [UInt8](UnsafeRawBufferPointer(start: values.baseAddress! + start, count: (end - start) * 4))
+            }
+            try sender.send([Self.header(phase: phase, round: round, chunk: chunk, offset: start), payload])
+        }
+    }
+
+    private func receiveChunk(_ buffer: inout [Float], _ range: Range<Int>, phase: Phase, chunk: Int, round: UInt64) throws {
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: segmentValues) {
+            let end = min(start + segmentValues, range.upperBound)
+            guard try ZMQPoller.pollIn([receiver], timeoutMilliseconds: timeoutMilliseconds)[0], let frames = try receiver.receive() else {
+                throw TesseraError("ring", "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s")
+            }
+            let expected = Self.header(phase: phase, round: round, chunk: chunk, offset: start)
+            guard frames.count == 2, frames[0] == expected, frames[1].count == (end - start) * 4 else {
+                throw TesseraError("ring", "member \(rank) received an unexpected message (\(frames.count) frames, header "
+                                   + "\(frames.first?.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") ?? "none")) "
+                                   + "where round \(round), phase \(phase), chunk \(chunk), offset \(start) was due")
+            }
+            frames[1].withUnsafeBytes { raw in
+                buffer.withUnsafeMutableBufferPointer { values in
+                    let target = values.baseAddress! + start
+                    if phase == .reduceScatter {
+                        // Received first: the sum runs in ring order from the chunk's index.
+                        for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
+                    } else {
+                        for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+                    }
+                }
+            }
+        }
+    }
+}

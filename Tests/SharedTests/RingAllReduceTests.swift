@@ -1,0 +1,83 @@
+import Core
+import Foundation
+import Synchronization
+import Testing
+import ZeroMQ
+@testable import Shared
+
+/// The ring all-reduce over real ZeroMQ sockets on loopback, one thread per member.
+@Suite struct RingAllReduceTests {
+    /// Members joined in a ring; each runs `body` on its own thread; their results in rank order.
+    static func ring<R: Sendable>(_ members: Int, segment: Int = 7, timeout: Int = 10_000,
+                                  _ body: @escaping @Sendable (RingAllReduce) throws -> R) throws -> [Result<R, Error>] {
+        let contexts = try (0..<members).map { _ in try ZMQContext() }
+        let ring = try (0..<members).map { try RingAllReduce(context: contexts[$0], rank: $0, members: members, bind: "tcp://127.0.0.1:*") }
+        for member in ring {
+            try member.connect(successor: ring[(member.rank + 1) % members].endpoint)
+            member.segmentValues = segment
+            member.timeoutMilliseconds = timeout
+        }
+        let results = Mutex<[Int: Result<R, Error>]>([:])
+        let boxes = ring.map { UncheckedBox($0) }
+        let threads = boxes.enumerated().map { rank, box in
+            Thread { let result = Result { try body(box.value) }; results.withLock { $0[rank] = result } }
+        }
+        threads.forEach { $0.start() }
+        while results.withLock({ $0.count }) < members { usleep(1000) }
+        return (0..<members).map { rank in results.withLock { $0[rank]! } }
+    }
+
+    static func values(_ rank: Int, _ count: Int) -> [Float] {
+        var random = SplitMix64(seed: UInt64(rank) &+ 99)
+        return (0..<count).map { _ in random.nextSigned() * 1000 }
+    }
+
+    @Test(arguments: [1, 2, 3, 4])
+    func everyMemberGetsTheSameSumInRingOrder(members: Int) throws {
+        let count = 101
+        let results = try Self.ring(members) { member -> [Float] in
+            var buffer = Self.values(member.rank, count)
+            try member.allReduce(&buffer, round: 5)
+            return buffer
+        }
+        let sums = try results.map { try $0.get() }
+        let plan = RingPlan(members: members, rank: 0, count: count)
+        var expected = [Float](repeating: 0, count: count)
+        for c in 0..<members {
+            for i in plan.chunk(c) {
+                var sum = Self.values(c, count)[i]
+                for k in 1..<max(members, 1) where members > 1 { sum = sum + Self.values((c + k) % members, count)[i] }
+                expected[i] = sum
+            }
+        }
+        for sum in sums { #expect(sum.map(\.bitPattern) == expected.map(\.bitPattern)) }
+    }
+
+    @Test func aMessageOfAnotherRoundIsAnErrorNotASum() throws {
+        let results = try Self.ring(2, timeout: 2000) { member -> [Float] in
+            var buffer = [Float](repeating: 1, count: 10)
+            try member.allReduce(&buffer, round: member.rank == 0 ? 1 : 2)
+            return buffer
+        }
+        for result in results {
+            #expect(throws: TesseraError.self) { try result.get() }
+        }
+    }
+
+    @Test func aSilentPredecessorTimesOut() throws {
+        let started = Date()
+        let results = try Self.ring(2, timeout: 300) { member -> [Float] in
+            var buffer = [Float](repeating: 1, count: 10)
+            if member.rank == 0 { try member.allReduce(&buffer, round: 1) }
+            return buffer
+        }
+        do {
+            _ = try results[0].get()
+            Issue.record("member 0 completed without its predecessor")
+        } catch let error as TesseraError {
+            #expect(error.reason.contains("heard nothing from member 1"))
+        }
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+}
+
