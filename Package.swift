@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
         .target(name: "Training", dependencies: ["Core", "Segmentation", "Engine"]),
-        .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "ZeroMQ"]),
+        .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Training", "ZeroMQ"]),
         .target(name: "Coordinator", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
         // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
         // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
         .testTarget(name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
                     resources: [.copy("Goldens")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),

@@ -14,7 +14,7 @@ import Testing
         "EngineKernelsHaswell": [],
         "Engine": ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"],
         "Training": ["Core", "Segmentation", "Engine"],
-        "Worker": ["Core", "Segmentation", "Shared", "Engine", "ZeroMQ"],
+        "Worker": ["Core", "Segmentation", "Shared", "Engine", "Training", "ZeroMQ"],
         "Coordinator": ["Core", "Segmentation", "Shared", "ZeroMQ"],
         "Fuzzing": ["Core", "Segmentation", "Shared", "Worker", "Coordinator", "ZeroMQ"],
         "tessera-fuzz": ["Fuzzing"],

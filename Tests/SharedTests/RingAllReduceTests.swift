@@ -23,7 +23,9 @@ import ZeroMQ
             Thread { let result = Result { try body(box.value) }; results.withLock { $0[rank] = result } }
         }
         threads.forEach { $0.start() }
-        while results.withLock({ $0.count }) < members { usleep(1000) }
+        withExtendedLifetime((contexts, ring)) {
+            while results.withLock({ $0.count }) < members { usleep(1000) }
+        }
         return (0..<members).map { rank in results.withLock { $0[rank]! } }
     }
 

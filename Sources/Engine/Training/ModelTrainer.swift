@@ -39,10 +39,13 @@ public final class ModelTrainer {
     }
 
     /// Checks a batch: N images 3×H×W and N masks of H·W values, sides multiples of the
-    /// network's alignment, at least two images (batch statistics need them).
-    public func check(images: [Tensor], masks: [[Float]]) throws {
+    /// network's alignment, at least two images when batch norms use batch statistics.
+    public func check(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch()) throws {
         guard images.count == masks.count else { throw TesseraError("batch", "\(images.count) images but \(masks.count) masks") }
-        guard images.count >= 2 else { throw TesseraError("batch", "training needs at least 2 images a batch (batch statistics), got \(images.count)") }
+        guard !images.isEmpty else { throw TesseraError("batch", "an empty batch") }
+        if case .batch = normalisation, images.count < 2 {
+            throw TesseraError("batch", "training with batch statistics needs at least 2 images a batch, got \(images.count)")
+        }
         for (b, (image, mask)) in zip(images, masks).enumerated() {
             guard image.channels == 3 else { throw TesseraError("batch", "image \(b) has \(image.channels) channels, not 3") }
             guard image.height == images[0].height, image.width == images[0].width else {
@@ -62,7 +65,7 @@ public final class ModelTrainer {
     @discardableResult
     public func gradients(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(),
                           random: SplitMix64? = nil) throws -> (loss: Double, logits: [Tensor]) {
-        try check(images: images, masks: masks)
+        try check(images: images, masks: masks, normalisation: normalisation)
         store.gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         let tape = Tape(store: store, normalisation: normalisation, random: random)
         let output = network.logits(tape.input(images), on: tape)

@@ -32,8 +32,11 @@ public final class RingAllReduce {
         sender = try ZMQSocket(context: context, type: .push)
         for socket in [receiver, sender] {
             try socket.setHighWaterMarks(send: 0, receive: 0) // a step's chunk is bounded; never block on it
-            try socket.setLinger(milliseconds: 0)
         }
+        // The last all-gather segments may still be queued when `allReduce` returns: a
+        // member closed at once must still deliver them to its successor.
+        try receiver.setLinger(milliseconds: 0)
+        try sender.setLinger(milliseconds: 5_000)
         try receiver.bind(bind)
         endpoint = try receiver.lastEndpoint
     }

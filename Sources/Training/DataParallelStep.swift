@@ -1,0 +1,51 @@
+import Core
+import Engine
+import Foundation
+
+/// Sums a flat buffer over the replicas of a data-parallel run, every replica ending with
+/// the same bits: in the cluster, a ring all-reduce between the workers of a member.
+public protocol ReplicaSum: AnyObject {
+    /// Replaces `buffer` by the sum over replicas; `round` numbers the call.
+    func sum(_ buffer: inout [Float], round: UInt64) throws
+}
+
+/// One replica's part of a data-parallel training step (issue 16). Each replica computes
+/// the gradient of its share's loss scaled by its share of the global batch (n_i / N);
+/// the replicas' sum is then the gradient of the whole batch's loss — mean BCE over every
+/// pixel and soft Dice averaged over images both split this way — whatever the shares'
+/// sizes. Every replica applies the same summed gradient, and batch norms' running
+/// statistics are averaged the same way after the step, so replicas stay bit-identical.
+///
+/// With frozen batch norms this equals the single-process gradient of the global batch up
+/// to float rounding. With batch statistics each replica normalises with its own share's
+/// (as PyTorch DDP does by default), so the result is the average of the shares' gradients,
+/// not the single-process one.
+public enum DataParallelStep {
+    /// Gradients of this replica's share, summed over replicas into `trainer.store.gradients`;
+    /// returns the global batch's loss. Rounds 3s, 3s + 1 and 3s + 2 of step s are used.
+    public static func gradients(_ trainer: ModelTrainer, images: [Tensor], masks: [[Float]], globalCount: Int,
+                                 normalisation: Tape.Normalisation, random: SplitMix64?, replicas: ReplicaSum, step: Int) throws -> Double {
+        precondition(globalCount >= images.count && !images.isEmpty, "a share of the global batch")
+        let weight = Float(Double(images.count) / Double(globalCount))
+        let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: normalisation, random: random)
+        trainer.store.gradients.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
+        try replicas.sum(&trainer.store.gradients, round: UInt64(3 * step))
+        var total = [Float(loss) * weight]
+        try replicas.sum(&total, round: UInt64(3 * step + 1))
+        return Double(total[0])
+    }
+
+    /// Averages the batch norms' running statistics over replicas, weighted by their shares.
+    public static func averageRunningStatistics(_ trainer: ModelTrainer, shareCount: Int, globalCount: Int, replicas: ReplicaSum,
+                                                step: Int) throws {
+        let weight = Float(Double(shareCount) / Double(globalCount))
+        let buffers = trainer.store.entries.filter { !$0.isParameter }
+        var values = buffers.flatMap { trainer.store.values[$0.range].map { $0 * weight } }
+        try replicas.sum(&values, round: UInt64(3 * step + 2))
+        var offset = 0
+        for entry in buffers {
+            trainer.store.values.replaceSubrange(entry.range, with: values[offset..<(offset + entry.range.count)])
+            offset += entry.range.count
+        }
+    }
+}

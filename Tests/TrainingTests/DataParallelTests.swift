@@ -1,0 +1,112 @@
+import Core
+@testable import Engine
+import Foundation
+import Shared
+import Synchronization
+import Testing
+import Training
+import Worker
+import ZeroMQ
+
+/// Data-parallel steps of 2 and 3 replicas, one thread each with one engine thread, summing
+/// over a real ring on loopback, against one process computing the whole global batch.
+@Suite(.serialized) struct DataParallelTests {
+    /// The global batch: 6 images of 64², disc masks.
+    static func batch() -> ([Tensor], [[Float]]) {
+        var random = SplitMix64(seed: 21)
+        let images = (0..<6).map { b in
+            Tensor(channels: 3, height: 64, width: 64, data: (0..<(3 * 4096)).map { _ in random.nextSigned() * Float(1 + b % 3) })
+        }
+        let masks = (0..<6).map { b in (0..<4096).map { i -> Float in
+            let (y, x) = (i / 64 - 20 - 3 * b, i % 64 - 32)
+            return y * y + x * x <= (8 + 2 * b) * (8 + 2 * b) ? 1 : 0
+        } }
+        return (images, masks)
+    }
+
+    static func trainer() throws -> ModelTrainer {
+        let store = try ParameterStore(architecture: "effunet-b0")
+        try store.load(from: DeterministicWeights())
+        return try ModelTrainer(architecture: "effunet-b0", store: store)
+    }
+
+    /// Each replica's summed gradients and values after one step, and the global loss it saw.
+    static func replicas(shares: [Range<Int>], normalisation: Tape.Normalisation) throws -> [(gradients: [Float], values: [Float], loss: Double)] {
+        let (images, masks) = batch()
+        let contexts = try shares.map { _ in try ZMQContext() }
+        let ring = try shares.indices.map { try RingAllReduce(context: contexts[$0], rank: $0, members: shares.count, bind: "tcp://127.0.0.1:*") }
+        for member in ring { try member.connect(successor: ring[(member.rank + 1) % shares.count].endpoint) }
+        let trainers = try shares.map { _ in try trainer() }
+        let results = Mutex<[Int: Result<(gradients: [Float], values: [Float], loss: Double), Error>]>([:])
+        let saved = Parallel.threads
+        Parallel.threads = 1
+        defer { Parallel.threads = saved }
+        let threads = shares.indices.map { rank in
+            let box = UncheckedBox((trainers[rank], ring[rank]))
+            return Thread {
+                let (trainer, member) = box.value
+                let result = Result { () throws -> (gradients: [Float], values: [Float], loss: Double) in
+                    let share = shares[rank]
+                    let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
+                                                              normalisation: normalisation, random: nil, replicas: member, step: 0)
+                    let gradients = trainer.store.gradients
+                    trainer.step(lr: 1e-3)
+                    try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
+                    return (gradients: gradients, values: trainer.store.values, loss: loss)
+                }
+                results.withLock { $0[rank] = result }
+            }
+        }
+        threads.forEach { $0.start() }
+        // The sockets live until every member is done (a finished member's last segments
+        // may still be on their way).
+        withExtendedLifetime((contexts, ring)) {
+            while results.withLock({ $0.count }) < shares.count { usleep(2000) }
+        }
+        return try shares.indices.map { rank in try results.withLock { $0[rank]! }.get() }
+    }
+
+    /// The largest max|Δ|/max|g| over the model's parameter tensors.
+    static func worst(_ a: [Float], _ b: [Float], store: ParameterStore) -> Double {
+        store.entries.filter(\.isParameter).map { entry -> Double in
+            let top = store.gradients.isEmpty ? 0 : b[entry.range].map { abs(Double($0)) }.max()!
+            let error = zip(a[entry.range], b[entry.range]).map { abs(Double($0) - Double($1)) }.max()!
+            return top > 0 ? error / top : error
+        }.max()!
+    }
+
+    @Test(arguments: [[0..<3, 3..<6], [0..<2, 2..<4, 4..<6], [0..<5, 5..<6]])
+    func withFrozenNormsTheAverageIsTheGlobalBatchsGradient(_ shares: [Range<Int>]) throws {
+        let (images, masks) = Self.batch()
+        let single = try Self.trainer()
+        let (loss, _) = try single.gradients(images: images, masks: masks, normalisation: .frozen)
+        let replicas = try Self.replicas(shares: shares, normalisation: .frozen)
+        for replica in replicas {
+            #expect(abs(replica.loss - loss) / loss <= 1e-5)
+            let error = Self.worst(replica.gradients, single.store.gradients, store: single.store)
+            #expect(error <= 1e-5, "\(shares.count) replicas: \(error)")
+            print("shares \(shares.map(\.count)): worst max|Δ|/max|g| \(error), loss \(abs(replica.loss - loss) / loss)")
+        }
+        // Every replica applied the same update: the same bits.
+        #expect(replicas.allSatisfy { $0.values == replicas[0].values && $0.gradients == replicas[0].gradients })
+    }
+
+    /// With batch statistics each replica normalises with its own share's: the sum is the
+    /// average of the shares' own gradients (weighted), and replicas stay bit-identical.
+    @Test func withBatchStatisticsTheAverageIsTheSharesAverage() throws {
+        let (images, masks) = Self.batch()
+        let shares = [0..<2, 2..<6]
+        var expected = [Float]()
+        for share in shares {
+            let trainer = try Self.trainer()
+            try trainer.gradients(images: Array(images[share]), masks: Array(masks[share]))
+            let weight = Float(Double(share.count) / 6)
+            let scaled = trainer.store.gradients.map { $0 * weight }
+            expected = expected.isEmpty ? scaled : zip(expected, scaled).map { $0 + $1 }
+        }
+        let replicas = try Self.replicas(shares: shares, normalisation: .batch())
+        let store = try Self.trainer().store
+        #expect(Self.worst(replicas[0].gradients, expected, store: store) <= 1e-6)
+        #expect(replicas.allSatisfy { $0.values == replicas[0].values && $0.gradients == replicas[0].gradients })
+    }
+}
