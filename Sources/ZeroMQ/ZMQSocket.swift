@@ -197,6 +197,31 @@ public final class ZMQSocket {
         return frames
     }
 
+    /// Receives one multipart message and hands its frames to `body` in place, without
+    /// copying them out of libzmq's buffers (the ring's segments: megabytes each); nil when
+    /// `dontWait` and none is queued. The pointers are valid only during `body`.
+    public func receive<R>(dontWait: Bool = false, _ body: ([UnsafeRawBufferPointer]) throws -> R) throws -> R? {
+        var messages: [UnsafeMutablePointer<zmq_msg_t>] = []
+        defer {
+            for message in messages {
+                zmq_msg_close(message)
+                message.deallocate()
+            }
+        }
+        repeat {
+            let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+            zmq_msg_init(message)
+            messages.append(message)
+            while zmq_msg_recv(message, handle, dontWait ? ZMQ_DONTWAIT : 0) < 0 {
+                let error = ZMQError("zmq_msg_recv")
+                if error.code == EINTR { continue }
+                if error.wouldBlock && messages.count == 1 { return nil }
+                throw error
+            }
+        } while zmq_msg_more(messages.last!) != 0
+        return try body(messages.map { UnsafeRawBufferPointer(start: zmq_msg_data($0), count: zmq_msg_size($0)) })
+    }
+
     private func retryingOnInterrupt(_ function: String, _ call: () -> Int32) throws {
         while true {
             if call() >= 0 { return }

@@ -85,25 +85,29 @@ public final class RingAllReduce {
     private func receiveChunk(_ buffer: inout [Float], _ range: Range<Int>, phase: Phase, chunk: Int, round: UInt64) throws {
         for start in stride(from: range.lowerBound, to: range.upperBound, by: segmentValues) {
             let end = min(start + segmentValues, range.upperBound)
-            guard try ZMQPoller.pollIn([receiver], timeoutMilliseconds: timeoutMilliseconds)[0], let frames = try receiver.receive() else {
+            guard try ZMQPoller.pollIn([receiver], timeoutMilliseconds: timeoutMilliseconds)[0] else {
                 throw TesseraError("ring", "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s")
             }
             let expected = Self.header(phase: phase, round: round, chunk: chunk, offset: start)
-            guard frames.count == 2, frames[0] == expected, frames[1].count == (end - start) * 4 else {
-                throw TesseraError("ring", "member \(rank) received an unexpected message (\(frames.count) frames, header "
-                                   + "\(frames.first?.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") ?? "none")) "
-                                   + "where round \(round), phase \(phase), chunk \(chunk), offset \(start) was due")
-            }
-            frames[1].withUnsafeBytes { raw in
+            let problem: String? = try receiver.receive(dontWait: true) { frames -> String? in
+                guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {
+                    return "\(frames.count) frames, header \(frames.first.map { $0.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")"
+                }
+                let raw = frames[1]
                 buffer.withUnsafeMutableBufferPointer { values in
                     let target = values.baseAddress! + start
                     if phase == .reduceScatter {
                         // Received first: the sum runs in ring order from the chunk's index.
                         for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
                     } else {
-                        for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+                        UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
                     }
                 }
+                return nil
+            } ?? "no message"
+            if let problem {
+                throw TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
+                                   + "chunk \(chunk), offset \(start) was due")
             }
         }
     }

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Core
+import Engine
+import Foundation
+import Shared
+import Synchronization
+import Training
+import Worker
+import ZeroMQ
+
+/// `tessera bench allreduce`: the ring all-reduce's bus bandwidth beside the loopback
+/// limit, and data-parallel training's images/s against one process.
+struct AllReduceBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce",
+        abstract: "Time ring all-reduces of a model's gradient on loopback, and data-parallel training steps.",
+        discussion: """
+        Each member runs on its own thread with its own ZeroMQ context, over tcp on 127.0.0.1 \
+        (or ipc). \
+        Bus bandwidth is NCCL's: 2(N − 1)/N · size / time; the ring limit is that volume over \
+        raw ZeroMQ loopback bandwidth (1 MB messages), measured in the same run, taking turns \
+        with the all-reduces. Then training images/s of one replica on --threads threads \
+        against --threads replicas on one thread each, summing over a ring (EffUnet-b0, 256², \
+        batch 8 in all).
+        """
+    )
+
+    @Option(help: "The model whose gradient is reduced.") var model = "effunet-b0"
+    @Option(help: "Ring sizes, comma-separated.") var members = "2,3,4"
+    @Option(help: "Rounds (medians are printed).") var rounds = 5
+    @Option(help: "Training steps timed per setting (after a warm-up); 0 skips training.") var steps = 2
+    @Option(help: "Threads of the single replica, and replicas of the ring.") var threads = 2
+    @Option(help: "Values a ring message carries at most.") var segment = 256 << 10
+    @Option(help: "tcp or ipc.") var transport = "tcp"
+
+    func validate() throws {
+        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport is tcp or ipc") }
+    }
+
+    func run() throws {
+        let count = try ParameterStore(architecture: model).values.count
+        let sizes = members.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 2 }
+        guard !sizes.isEmpty else { throw ValidationError("--members needs ring sizes of at least 2") }
+        print("CPU: \(Self.cpuModel()); \(model) gradient: \(count) floats, \(String(format: "%.1f", Double(count * 4) / 1e6)) MB")
+        var loopback: [Double] = [], times: [Int: [Double]] = [:]
+        for _ in 0..<max(1, rounds) {
+            loopback.append(try ZeroMQThroughput.measure(transport: transport))
+            for n in sizes {
+                times[n, default: []].append(try Self.allReduceSeconds(members: n, count: count, segment: segment, transport: transport))
+            }
+        }
+        let bandwidth = Self.median(loopback)
+        print(String(format: "raw ZeroMQ loopback (%@, 1 MB messages): %.2f GB/s", transport, bandwidth / 1e9))
+        for n in sizes {
+            let time = Self.median(times[n]!), volume = 2 * Double(n - 1) / Double(n) * Double(count * 4)
+            let limit = volume / bandwidth
+            print(String(format: "%d members: %.1f ms an all-reduce, bus bandwidth %.2f GB/s; ring limit %.1f ms: %.0f%% of it",
+                         n, time * 1000, volume / time / 1e9, limit * 1000, 100 * limit / time))
+        }
+        guard steps > 0 else { return }
+        let single = try Self.trainingImagesPerSecond(replicas: 1, threads: threads, steps: steps, model: model)
+        let ring = try Self.trainingImagesPerSecond(replicas: threads, threads: 1, steps: steps, model: model)
+        print(String(format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)",
+                     model, threads, single, threads, ring, ring / single))
+    }
+
+    /// Median seconds of one all-reduce of `count` floats among `members` threads.
+    static func allReduceSeconds(members: Int, count: Int, segment: Int, transport: String) throws -> Double {
+        try withRing(members, transport: transport) { member in
+            member.segmentValues = segment
+            var buffer = [Float](repeating: Float(member.rank), count: count)
+            try member.allReduce(&buffer, round: 0) // warm-up: connections made
+            let start = DispatchTime.now().uptimeNanoseconds
+            try member.allReduce(&buffer, round: 1)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }.max()!
+    }
+
+    /// Images/s of data-parallel training steps: `replicas` threads, each a trainer on
+    /// `threads` engine threads with its share of a batch of 8.
+    static func trainingImagesPerSecond(replicas: Int, threads: Int, steps: Int, model: String) throws -> Double {
+        let saved = Parallel.threads
+        Parallel.threads = threads
+        defer { Parallel.threads = saved }
+        var random = SplitMix64(seed: 3)
+        let images = (0..<8).map { _ in Tensor(channels: 3, height: 256, width: 256, data: (0..<(3 * 65536)).map { _ in random.nextSigned() }) }
+        let masks = (0..<8).map { b in (0..<65536).map { i -> Float in (i / 256 - 128) * (i / 256 - 128) + (i % 256 - 128) * (i % 256 - 128) <= (64 + b) * (64 + b) ? 1 : 0 } }
+        let seconds = try withRing(replicas) { member in
+            let store = try ParameterStore(architecture: model)
+            try store.load(from: DeterministicWeights())
+            let trainer = try ModelTrainer(architecture: model, store: store)
+            let share = (member.rank * 8 / replicas)..<((member.rank + 1) * 8 / replicas)
+            var start = DispatchTime.now().uptimeNanoseconds
+            for step in 0...steps {
+                if step == 1 { start = DispatchTime.now().uptimeNanoseconds }
+                _ = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 8,
+                                                   normalisation: .batch(), random: nil, replicas: member, step: step)
+                trainer.step(lr: 1e-4)
+                try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 8, replicas: member, step: step)
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }.max()!
+        return Double(8 * steps) / seconds
+    }
+
+    /// Runs `body` on `members` threads joined in a ring on loopback; their results.
+    static func withRing<R: Sendable>(_ members: Int, transport: String = "tcp", _ body: @escaping @Sendable (RingAllReduce) throws -> R) throws -> [R] {
+        let contexts = try (0..<members).map { _ in try ZMQContext() }
+        let bind = { (rank: Int) in
+            transport == "ipc" ? "ipc://\(NSTemporaryDirectory())tessera-ring-\(getpid())-\(UUID().uuidString.prefix(8))-\(rank)" : "tcp://127.0.0.1:*"
+        }
+        let ring = try (0..<members).map { try RingAllReduce(context: contexts[$0], rank: $0, members: members, bind: bind($0)) }
+        for member in ring { try member.connect(successor: ring[(member.rank + 1) % members].endpoint) }
+        let results = Mutex<[Int: Result<R, Error>]>([:])
+        let threads = ring.map { member in
+            let box = UncheckedBox(member)
+            return Thread { let result = Result { try body(box.value) }; results.withLock { $0[box.value.rank] = result } }
+        }
+        threads.forEach { $0.start() }
+        withExtendedLifetime((contexts, ring)) {
+            while results.withLock({ $0.count }) < members { usleep(1000) }
+        }
+        return try (0..<members).map { rank in try results.withLock { $0[rank]! }.get() }
+    }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    static func cpuModel() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return info.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    }
+}
