@@ -49,6 +49,7 @@ public final class TrainingRun {
     /// deterministic weights.
     public convenience init(folder: String, dataFolder: String, settings: TrainingSettings, weights: String?) throws {
         try settings.check()
+        _ = try TrainingSet(folder: dataFolder) // the data's errors before anything is written
         if FileManager.default.fileExists(atPath: Self.recordPath(folder)) {
             throw TesseraError(folder, "already holds a training run: resume it with --resume, or choose another --out")
         }
@@ -101,6 +102,7 @@ public final class TrainingRun {
         tiles.tile = settings.tile
         tiles.scale = settings.scale
         tiles.augment = settings.augment
+        tiles.binEdges = settings.binEdges
         data = try TileDataset(slides: train, settings: tiles, seed: settings.seed)
         tiles.augment = false
         validationData = held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: settings.seed)

@@ -31,6 +31,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// The seed's Dropout2d layers (0.5 after ASPP, 0.1 before the last conv).
     public var dropout = true
     public var augment = true
+    /// Lower edges of the masked-fraction bins batches are balanced over.
+    public var binEdges: [Double] = [0, 1e-9, 0.1, 0.4]
     public var seed: UInt64 = 1
     public var checkpointEvery = 50
     /// Steps between validations (0: only with checkpoints).
@@ -57,6 +59,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         guard checkpointEvery >= 1 else { throw TesseraError("train", "checkpoints every at least 1 step") }
         guard encoderScale >= 0, weightDecay >= 0, preciseBatchNormBatches >= 0, validateEvery >= 0 else {
             throw TesseraError("train", "encoder scale, weight decay, precise-BN batches and validation interval must not be negative")
+        }
+        guard binEdges.first == 0, zip(binEdges, binEdges.dropFirst()).allSatisfy({ $0 < $1 }), binEdges.allSatisfy({ $0 < 1 }) else {
+            throw TesseraError("train", "bin edges must rise from 0 and stay below 1, not \(binEdges)")
         }
         if let clipNorm, !(clipNorm > 0) { throw TesseraError("train", "the clipping norm must be positive") }
     }

@@ -51,6 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Turn the seed's Dropout2d layers off.") var noDropout = false
     @Option(help: "EfficientNet's drop-connect rate (0, as the seed's EffUnet).") var dropConnect = 0.0
     @Flag(help: "Turn augmentation off.") var noAugment = false
+    @Option(help: "Lower edges of the masked-fraction bins each batch draws from equally, comma-separated.") var bins = "0,1e-9,0.1,0.4"
     @Option(help: "Seed of sampling, augmentation and dropout.") var seed: UInt64 = 1
     @Option(help: "Steps between checkpoints (each also validates).") var checkpointEvery = 50
     @Option(help: "Steps between validations (default: one epoch).") var validateEvery: Int?
@@ -83,6 +84,10 @@ struct TrainCommand: ParsableCommand {
             settings.freezeEncoder = freezeEncoder; settings.clipNorm = clipNorm; settings.dropout = !noDropout
             settings.augment = !noAugment; settings.seed = seed; settings.checkpointEvery = checkpointEvery
             settings.preciseBatchNormBatches = preciseBn
+            settings.binEdges = try bins.split(separator: ",").map {
+                guard let edge = Double($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--bins: \"\($0)\" is not a number") }
+                return edge
+            }
             settings.validation = validation.map { $0.split(separator: ",").map(String.init) }
             settings.steps = steps ?? 1
             run = try TrainingRun(folder: out!, dataFolder: data, settings: settings, weights: weights)
