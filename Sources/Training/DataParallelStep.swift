@@ -24,10 +24,10 @@ public enum DataParallelStep {
     /// Gradients of this replica's share, summed over replicas into `trainer.store.gradients`;
     /// returns the global batch's loss. Rounds 3s, 3s + 1 and 3s + 2 of step s are used.
     public static func gradients(_ trainer: ModelTrainer, images: [Tensor], masks: [[Float]], globalCount: Int,
-                                 normalisation: Tape.Normalisation, random: SplitMix64?, replicas: ReplicaSum, step: Int) throws -> Double {
+                                 normalisation: Tape.Normalisation, randoms: [SplitMix64]?, replicas: ReplicaSum, step: Int) throws -> Double {
         precondition(globalCount >= images.count && !images.isEmpty, "a share of the global batch")
         let weight = Float(Double(images.count) / Double(globalCount))
-        let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: normalisation, random: random)
+        let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms)
         trainer.store.gradients.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
         try replicas.sum(&trainer.store.gradients, round: UInt64(3 * step))
         var total = [Float(loss) * weight]

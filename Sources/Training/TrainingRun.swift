@@ -139,8 +139,8 @@ public final class TrainingRun {
         while record.step < end {
             let step = record.step
             let (images, masks) = try data.batch(step: step, size: settings.batch)
-            let random = settings.dropout ? SplitMix64(seed: settings.seed ^ 0xD1B5_4A32_D192_ED03 &* UInt64(step + 1)) : nil
-            let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: .batch(), random: random)
+            let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: .batch(),
+                                                  randoms: settings.dropoutRandoms(step: step, slots: 0..<settings.batch))
             guard loss.isFinite, trainer.store.gradients.allSatisfy(\.isFinite) else {
                 throw TesseraError(folder, "the loss became \(loss.isFinite ? "finite but a gradient did not" : String(loss)) at step \(step + 1); "
                                    + "the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")

@@ -70,6 +70,15 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         schedule == "cosine" ? .cosine(maxLR: lr, warmUpSteps: warmUpSteps) : .oneCycle(maxLR: lr)
     }
 
+    /// The generators of the dropout masks of slots `slots` of step `step`'s batch, a
+    /// function of the seed, the step and the slot; nil when dropout is off.
+    public func dropoutRandoms(step: Int, slots: Range<Int>) -> [SplitMix64]? {
+        guard dropout else { return nil }
+        return slots.map { slot in
+            SplitMix64(seed: SplitMix64.finalize(seed ^ 0xD1B5_4A32_D192_ED03 &* UInt64(step + 1) &+ 0x9E37_79B9 &* UInt64(slot + 1)))
+        }
+    }
+
     var segmentationLoss: SegmentationLoss? {
         ["bce-dice": .bceDice(), "bce": .bce(), "dice": .dice, "lovasz": .symmetricLovasz][loss]
     }

@@ -48,7 +48,7 @@ import ZeroMQ
                 let result = Result { () throws -> (gradients: [Float], values: [Float], loss: Double) in
                     let share = shares[rank]
                     let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
-                                                              normalisation: normalisation, random: nil, replicas: member, step: 0)
+                                                              normalisation: normalisation, randoms: nil, replicas: member, step: 0)
                     let gradients = trainer.store.gradients
                     trainer.step(lr: 1e-3)
                     try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)

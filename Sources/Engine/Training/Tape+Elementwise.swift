@@ -57,13 +57,12 @@ extension Tape {
         }
     }
 
-    /// `nn.Dropout2d(p)` in training when the tape has a random source; otherwise x.
+    /// `nn.Dropout2d(p)` in training when the tape has random sources; otherwise x.
     public func dropout2d(_ x: Variable, probability p: Double) -> Variable {
         let xHandle = x.handle
-        guard p > 0, var random else { return x }
-        let factors = Dropout.channelFactors(images: x.value.count, channels: x.value[0].channels, probability: p, random: &random)
-        self.random = random
+        guard p > 0, randoms != nil else { return x }
         let channels = x.value[0].channels
+        let factors = x.value.indices.flatMap { b in Dropout.channelFactors(images: 1, channels: channels, probability: p, random: &randoms![b]) }
         let scale = { (maps: [Tensor]) in
             maps.indices.map { b in ChannelOps.scale(maps[b], by: Array(factors[(b * channels)..<((b + 1) * channels)])) }
         }
@@ -71,12 +70,11 @@ extension Tape {
     }
 
     /// efficientnet_pytorch's drop-connect of a residual branch: each image's x kept with
-    /// probability 1 − p and divided by it, when the tape has a random source.
+    /// probability 1 − p and divided by it, when the tape has random sources.
     public func dropConnect(_ x: Variable, probability p: Double) -> Variable {
         let xHandle = x.handle
-        guard p > 0, var random else { return x }
-        let factors = Dropout.imageFactors(images: x.value.count, probability: p, random: &random)
-        self.random = random
+        guard p > 0, randoms != nil else { return x }
+        let factors = x.value.indices.flatMap { b in Dropout.imageFactors(images: 1, probability: p, random: &randoms![b]) }
         let scale = { (maps: [Tensor]) in
             maps.indices.map { b in ChannelOps.scale(maps[b], by: [Float](repeating: factors[b], count: maps[b].channels)) }
         }

@@ -34,18 +34,21 @@ public final class Tape {
 
     public let store: ParameterStore
     public let normalisation: Normalisation
-    /// Zeroes channels (Dropout2d) and residual branches (drop-connect); nil turns both off.
-    public var random: SplitMix64?
+    /// One generator per image of the batch, which zero that image's channels (Dropout2d)
+    /// and residual branches (drop-connect) in layer order; nil turns both off. Per image,
+    /// so that an image's masks do not depend on which others share its batch (the shares
+    /// of a data-parallel step draw what one process would).
+    public var randoms: [SplitMix64]?
     /// Whether backward closures are kept (false: a forward pass only, as validation runs).
     public let recordsGradients: Bool
     private var backwards: [(([Tensor]) -> Void)?] = []
     private var gradients: [[Tensor]?] = []
 
-    public init(store: ParameterStore, normalisation: Normalisation = .batch(), random: SplitMix64? = nil, recordsGradients: Bool = true) {
+    public init(store: ParameterStore, normalisation: Normalisation = .batch(), randoms: [SplitMix64]? = nil, recordsGradients: Bool = true) {
         self.store = store
         self.recordsGradients = recordsGradients
         self.normalisation = normalisation
-        self.random = random
+        self.randoms = randoms
     }
 
     /// The batch a pass starts from; it takes no gradient.

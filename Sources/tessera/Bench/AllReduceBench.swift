@@ -94,7 +94,7 @@ struct AllReduceBench: ParsableCommand {
             for step in 0...steps {
                 if step == 1 { start = DispatchTime.now().uptimeNanoseconds }
                 _ = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 8,
-                                                   normalisation: .batch(), random: nil, replicas: member, step: step)
+                                                   normalisation: .batch(), randoms: nil, replicas: member, step: step)
                 trainer.step(lr: 1e-4)
                 try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 8, replicas: member, step: step)
             }
