@@ -92,7 +92,7 @@ public final class CoordinatorServer {
         restoreJobs()
         context = try given ?? ZMQContext()
         if let security = config.security {
-            zap = try ZAPAuthenticator(context: context, security: security, log: log)
+            zap = try ZAPAuthenticator(context: context, allowed: ["workers": security.workerPublic, "clients": security.clientPublic], log: log)
         }
         workerSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.workerEndpoint, domain: "workers",
                                                             maxMessage: ClusterSockets.maxWorkerMessage(config))

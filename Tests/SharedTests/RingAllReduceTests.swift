@@ -83,3 +83,58 @@ import ZeroMQ
     }
 }
 
+
+/// Ring links under `[security]`: CURVE with the workers' key pair.
+@Suite struct SecureRingTests {
+    static func security(_ pair: CurveKeyPair) throws -> ClusterConfig.Security {
+        let other = try CurveKeyPair.generate()
+        return ClusterConfig.Security(coordinatorPublic: other.publicKey, coordinatorSecret: nil, workerPublic: pair.publicKey,
+                                      workerSecret: pair.secretKey, clientPublic: other.publicKey, clientSecret: nil)
+    }
+
+    /// Three members; member 2 holds `intruder`'s keys when given.
+    static func run(intruder: CurveKeyPair?) throws -> [Result<[Float], Error>] {
+        let workers = try CurveKeyPair.generate()
+        let contexts = try (0..<3).map { _ in try ZMQContext() }
+        let ring = try (0..<3).map { rank in
+            try RingAllReduce(context: contexts[rank], rank: rank, members: 3, bind: "tcp://127.0.0.1:*",
+                              security: try security(rank == 2 ? (intruder ?? workers) : workers), log: Log("ring", minimum: .error))
+        }
+        for member in ring {
+            try member.connect(successor: ring[(member.rank + 1) % 3].endpoint)
+            member.timeoutMilliseconds = intruder == nil ? 10_000 : 700
+        }
+        let results = Mutex<[Int: Result<[Float], Error>]>([:])
+        let threads = ring.map { member in
+            let box = UncheckedBox(member)
+            return Thread {
+                let result = Result { () throws -> [Float] in
+                    var buffer = [Float](repeating: Float(box.value.rank + 1), count: 50)
+                    try box.value.allReduce(&buffer, round: 0)
+                    return buffer
+                }
+                results.withLock { $0[box.value.rank] = result }
+            }
+        }
+        threads.forEach { $0.start() }
+        withExtendedLifetime((contexts, ring)) {
+            while results.withLock({ $0.count }) < 3 { usleep(1000) }
+        }
+        return (0..<3).map { rank in results.withLock { $0[rank]! } }
+    }
+
+    @Test func membersWithTheWorkerKeysSum() throws {
+        for result in try Self.run(intruder: nil) { #expect(try result.get() == [Float](repeating: 6, count: 50)) }
+    }
+
+    @Test func aMemberWithOtherKeysIsRefusedAndTheRingFailsClearly() throws {
+        let results = try Self.run(intruder: try CurveKeyPair.generate())
+        // Member 0's data comes from member 2, whose link member 0 refuses.
+        do {
+            _ = try results[0].get()
+            Issue.record("member 0 summed with an intruder")
+        } catch let error as TesseraError {
+            #expect(error.reason.contains("refused silently"))
+        }
+    }
+}

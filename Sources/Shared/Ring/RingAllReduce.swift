@@ -21,15 +21,32 @@ public final class RingAllReduce {
     public var segmentValues = 256 << 10
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
+    /// Admits only the worker key to the receiving socket when the ring is secured.
+    private let zap: ZAPAuthenticator?
 
     /// Binds this member's receiving socket to `bind` (e.g. "tcp://127.0.0.1:*"); `connect`
-    /// then joins it to its successor.
-    public init(context: ZMQContext, rank: Int, members: Int, bind: String) throws {
+    /// then joins it to its successor. With `security` (cluster.conf's `[security]`, which
+    /// must hold the worker secret key) both links use CURVE with the workers' key pair:
+    /// the receiving socket is a CURVE server that admits only the worker public key (a
+    /// ZAP handler in `context`, which must not have another), the sending one its client.
+    public init(context: ZMQContext, rank: Int, members: Int, bind: String, security: ClusterConfig.Security? = nil,
+                log: Log = Log("ring")) throws {
         precondition(members >= 1 && (0..<members).contains(rank))
         self.rank = rank
         self.members = members
         receiver = try ZMQSocket(context: context, type: .pull)
         sender = try ZMQSocket(context: context, type: .push)
+        if let security {
+            guard let secret = security.workerSecret else {
+                throw TesseraError("ring", "[security] needs worker_secret on a worker: ring links are CURVE-secured with the workers' key pair")
+            }
+            zap = try ZAPAuthenticator(context: context, allowed: ["ring": security.workerPublic], log: log)
+            try receiver.setZAPDomain("ring")
+            try receiver.makeCurveServer(secretKey: secret)
+            try sender.makeCurveClient(serverKey: security.workerPublic, publicKey: security.workerPublic, secretKey: secret)
+        } else {
+            zap = nil
+        }
         for socket in [receiver, sender] {
             try socket.setHighWaterMarks(send: 0, receive: 0) // a step's chunk is bounded; never block on it
         }
@@ -82,12 +99,26 @@ public final class RingAllReduce {
         }
     }
 
+    /// Waits until the predecessor's next message is queued, answering CURVE handshakes'
+    /// ZAP requests meanwhile; throws after `timeoutMilliseconds` without data.
+    private func waitForData() throws {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else {
+                throw TesseraError("ring", "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s"
+                                   + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"))
+            }
+            let ready = try ZMQPoller.pollIn([receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)
+            if ready.count > 1, ready[1] { try zap?.answer() }
+            if ready[0] { return }
+        }
+    }
+
     private func receiveChunk(_ buffer: inout [Float], _ range: Range<Int>, phase: Phase, chunk: Int, round: UInt64) throws {
         for start in stride(from: range.lowerBound, to: range.upperBound, by: segmentValues) {
             let end = min(start + segmentValues, range.upperBound)
-            guard try ZMQPoller.pollIn([receiver], timeoutMilliseconds: timeoutMilliseconds)[0] else {
-                throw TesseraError("ring", "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s")
-            }
+            try waitForData()
             let expected = Self.header(phase: phase, round: round, chunk: chunk, offset: start)
             let problem: String? = try receiver.receive(dontWait: true) { frames -> String? in
                 guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {

@@ -1,26 +1,26 @@
 import Core
-import Segmentation
-import Shared
 import ZeroMQ
 
-/// Answers libzmq's ZAP requests (ZeroMQ RFC 27): a CURVE peer may connect to the
-/// "workers" socket only with the configured worker key, to "clients" only with the
-/// client key. Without such a handler libzmq would accept any CURVE client.
-final class ZAPAuthenticator {
-    let socket: ZMQSocket
+/// Answers libzmq's ZAP requests (ZeroMQ RFC 27) in one ZeroMQ context: a CURVE peer may
+/// connect to a socket of ZAP domain D only with the public key `allowed[D]`. Without such
+/// a handler libzmq would accept any CURVE client that knows the server's key. The
+/// coordinator admits the worker key to "workers" and the client key to "clients"; a ring
+/// member admits the worker key to "ring".
+public final class ZAPAuthenticator {
+    public let socket: ZMQSocket
     private let allowed: [String: String]
     private let log: Log
 
     /// Binds the handler; must exist before the CURVE sockets are bound.
-    init(context: ZMQContext, security: ClusterConfig.Security, log: Log) throws {
+    public init(context: ZMQContext, allowed: [String: String], log: Log) throws {
         socket = try ZMQSocket(context: context, type: .rep)
         try socket.bind("inproc://zeromq.zap.01")
-        allowed = ["workers": security.workerPublic, "clients": security.clientPublic]
+        self.allowed = allowed
         self.log = log
     }
 
     /// Answers one pending request.
-    func answer() throws {
+    public func answer() throws {
         guard let frames = try socket.receive(dontWait: true) else { return }
         // version, request id, domain, address, routing id, mechanism, credentials...
         guard frames.count >= 6 else {
