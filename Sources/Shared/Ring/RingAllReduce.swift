@@ -67,13 +67,50 @@ public final class RingAllReduce {
         let plan = RingPlan(members: members, rank: rank, count: buffer.count)
         for t in 0..<plan.steps {
             let (send, receive) = plan.reduceScatter(step: t)
-            try sendChunk(buffer, plan.chunk(send), phase: .reduceScatter, chunk: send, round: round)
-            try receiveChunk(&buffer, plan.chunk(receive), phase: .reduceScatter, chunk: receive, round: round)
+            try exchange(&buffer, plan: plan, send: send, receive: receive, phase: .reduceScatter, round: round)
         }
         for t in 0..<plan.steps {
             let (send, receive) = plan.allGather(step: t)
-            try sendChunk(buffer, plan.chunk(send), phase: .allGather, chunk: send, round: round)
-            try receiveChunk(&buffer, plan.chunk(receive), phase: .allGather, chunk: receive, round: round)
+            try exchange(&buffer, plan: plan, send: send, receive: receive, phase: .allGather, round: round)
+        }
+    }
+
+    /// One step: chunk `send`'s segments go to the successor while chunk `receive`'s are
+    /// taken from the predecessor as they arrive (in order), so copying out, the network
+    /// and adding in overlap.
+    private func exchange(_ buffer: inout [Float], plan: RingPlan, send: Int, receive: Int, phase: Phase, round: UInt64) throws {
+        let outgoing = Array(stride(from: plan.chunk(send).lowerBound, to: plan.chunk(send).upperBound, by: segmentValues))
+        let incoming = Array(stride(from: plan.chunk(receive).lowerBound, to: plan.chunk(receive).upperBound, by: segmentValues))
+        var received = 0
+        for start in outgoing {
+            let end = min(start + segmentValues, plan.chunk(send).upperBound)
+            let payload = buffer.withUnsafeBufferPointer { values in
+                [UInt8](UnsafeRawBufferPointer(start: values.baseAddress! + start, count: (end - start) * 4))
+            }
+            try sender.send([Self.header(phase: phase, round: round, chunk: send, offset: start), payload])
+            while received < incoming.count,
+                  try receiveSegment(&buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
+                                     phase: phase, chunk: receive, round: round, wait: false) {
+                received += 1
+            }
+        }
+        while received < incoming.count {
+            _ = try receiveSegment(&buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
+                                   phase: phase, chunk: receive, round: round, wait: true)
+            received += 1
+        }
+    }
+
+    /// Runs the all-reduce's traffic without its arithmetic: `steps` steps, each sending
+    /// `segments` copies of `payload` to the successor, then receiving as many from the
+    /// predecessor. The transport's share of an all-reduce, for `tessera bench allreduce`.
+    public func exchangeRaw(_ payload: [UInt8], segments: Int, steps: Int) throws {
+        for _ in 0..<steps {
+            for _ in 0..<segments { try sender.send([payload]) }
+            for _ in 0..<segments {
+                try waitForData()
+                _ = try receiver.receive(dontWait: true) { $0.count }
+            }
         }
     }
 
@@ -87,16 +124,6 @@ public final class RingAllReduce {
         withUnsafeBytes(of: UInt32(chunk).littleEndian) { bytes += $0 }
         withUnsafeBytes(of: UInt64(offset).littleEndian) { bytes += $0 }
         return bytes
-    }
-
-    private func sendChunk(_ buffer: [Float], _ range: Range<Int>, phase: Phase, chunk: Int, round: UInt64) throws {
-        for start in stride(from: range.lowerBound, to: range.upperBound, by: segmentValues) {
-            let end = min(start + segmentValues, range.upperBound)
-            let payload = buffer.withUnsafeBufferPointer { values in
-                [UInt8](UnsafeRawBufferPointer(start: values.baseAddress! + start, count: (end - start) * 4))
-            }
-            try sender.send([Self.header(phase: phase, round: round, chunk: chunk, offset: start), payload])
-        }
     }
 
     /// Waits until the predecessor's next message is queued, answering CURVE handshakes'
@@ -115,31 +142,36 @@ public final class RingAllReduce {
         }
     }
 
-    private func receiveChunk(_ buffer: inout [Float], _ range: Range<Int>, phase: Phase, chunk: Int, round: UInt64) throws {
-        for start in stride(from: range.lowerBound, to: range.upperBound, by: segmentValues) {
-            let end = min(start + segmentValues, range.upperBound)
-            try waitForData()
-            let expected = Self.header(phase: phase, round: round, chunk: chunk, offset: start)
-            let problem: String? = try receiver.receive(dontWait: true) { frames -> String? in
-                guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {
-                    return "\(frames.count) frames, header \(frames.first.map { $0.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")"
-                }
-                let raw = frames[1]
-                buffer.withUnsafeMutableBufferPointer { values in
-                    let target = values.baseAddress! + start
-                    if phase == .reduceScatter {
-                        // Received first: the sum runs in ring order from the chunk's index.
-                        for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
-                    } else {
-                        UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
-                    }
-                }
-                return nil
-            } ?? "no message"
-            if let problem {
-                throw TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
-                                   + "chunk \(chunk), offset \(start) was due")
+    /// Takes the segment [start, end) of chunk `chunk` from the predecessor into `buffer`
+    /// (added in the reduce-scatter, copied in the all-gather). Without `wait`, returns
+    /// false at once when nothing is queued.
+    private func receiveSegment(_ buffer: inout [Float], _ start: Int, _ end: Int, phase: Phase, chunk: Int, round: UInt64, wait: Bool) throws -> Bool {
+        if wait { try waitForData() }
+        let expected = Self.header(phase: phase, round: round, chunk: chunk, offset: start)
+        let outcome: String?? = try receiver.receive(dontWait: true) { frames -> String? in
+            guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {
+                return "\(frames.count) frames, header \(frames.first.map { $0.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")"
             }
+            let raw = frames[1]
+            buffer.withUnsafeMutableBufferPointer { values in
+                let target = values.baseAddress! + start
+                if phase == .reduceScatter {
+                    // Received first: the sum runs in ring order from the chunk's index.
+                    for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
+                } else {
+                    UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                }
+            }
+            return nil
         }
+        guard let outcome else {
+            if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came") }
+            return false
+        }
+        if let problem = outcome {
+            throw TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
+                               + "chunk \(chunk), offset \(start) was due")
+        }
+        return true
     }
 }

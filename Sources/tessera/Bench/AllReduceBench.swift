@@ -42,11 +42,12 @@ struct AllReduceBench: ParsableCommand {
         let sizes = members.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 2 }
         guard !sizes.isEmpty else { throw ValidationError("--members needs ring sizes of at least 2") }
         print("CPU: \(Self.cpuModel()); \(model) gradient: \(count) floats, \(String(format: "%.1f", Double(count * 4) / 1e6)) MB")
-        var loopback: [Double] = [], times: [Int: [Double]] = [:]
+        var loopback: [Double] = [], times: [Int: [Double]] = [:], streams: [Int: [Double]] = [:]
         for _ in 0..<max(1, rounds) {
             loopback.append(try ZeroMQThroughput.measure(transport: transport))
             for n in sizes {
                 times[n, default: []].append(try Self.allReduceSeconds(members: n, count: count, segment: segment, transport: transport))
+                streams[n, default: []].append(try Self.ringTrafficSeconds(members: n, count: count, segment: segment, transport: transport))
             }
         }
         let bandwidth = Self.median(loopback)
@@ -54,8 +55,10 @@ struct AllReduceBench: ParsableCommand {
         for n in sizes {
             let time = Self.median(times[n]!), volume = 2 * Double(n - 1) / Double(n) * Double(count * 4)
             let limit = volume / bandwidth
-            print(String(format: "%d members: %.1f ms an all-reduce, bus bandwidth %.2f GB/s; ring limit %.1f ms: %.0f%% of it",
-                         n, time * 1000, volume / time / 1e9, limit * 1000, 100 * limit / time))
+            let traffic = Self.median(streams[n]!)
+            print(String(format: "%d members: %.1f ms an all-reduce, bus bandwidth %.2f GB/s; ring limit %.1f ms: %.0f%% of it; "
+                         + "the same traffic without reducing, all members at once: %.1f ms (%.0f%%)",
+                         n, time * 1000, volume / time / 1e9, limit * 1000, 100 * limit / time, traffic * 1000, 100 * traffic / time))
         }
         guard steps > 0 else { return }
         let single = try Self.trainingImagesPerSecond(replicas: 1, threads: threads, steps: steps, model: model)
@@ -72,6 +75,20 @@ struct AllReduceBench: ParsableCommand {
             try member.allReduce(&buffer, round: 0) // warm-up: connections made
             let start = DispatchTime.now().uptimeNanoseconds
             try member.allReduce(&buffer, round: 1)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }.max()!
+    }
+
+    /// Seconds for every member to send its successor 2(N − 1) chunks of count/N values in
+    /// the ring's segments while receiving as many from its predecessor, nothing added: what
+    /// this machine's loopback gives the ring's traffic pattern with all members at once.
+    static func ringTrafficSeconds(members: Int, count: Int, segment: Int, transport: String) throws -> Double {
+        try withRing(members, transport: transport) { member in
+            let chunk = count / members
+            let payload = [UInt8](repeating: 1, count: min(segment, chunk) * 4)
+            try member.exchangeRaw(payload, segments: 1, steps: 1)
+            let start = DispatchTime.now().uptimeNanoseconds
+            try member.exchangeRaw(payload, segments: (chunk + segment - 1) / segment, steps: 2 * (members - 1))
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }.max()!
     }
