@@ -44,6 +44,8 @@ public final class TrainingRun {
     public let validationData: TileDataset?
     public var onProgress: (Progress) -> Void = { _ in }
     public var onMessage: (String) -> Void = { _ in }
+    /// Polled after every step: true checkpoints the step reached and returns (SIGINT).
+    public var shouldStop: () -> Bool = { false }
 
     /// A new run in `folder` (which must not hold one), starting from `weights` or from
     /// deterministic weights.
@@ -130,8 +132,10 @@ public final class TrainingRun {
     }
 
     /// Trains until `record.settings.steps` steps are done (or `until` when given: tests
-    /// stop a run part way), checkpointing as the settings say.
-    public func run(until stop: Int? = nil) throws {
+    /// stop a run part way), checkpointing as the settings say; when `shouldStop` says so,
+    /// checkpoints the step reached and returns early. Returns whether every step is done.
+    @discardableResult
+    public func run(until stop: Int? = nil) throws -> Bool {
         let settings = record.settings
         let end = min(stop ?? settings.steps, settings.steps)
         let started = Date()
@@ -157,7 +161,12 @@ public final class TrainingRun {
             let checkpoint = record.step % settings.checkpointEvery == 0 || record.step == settings.steps
             let validate = settings.validateEvery > 0 && record.step % settings.validateEvery == 0
             if checkpoint || validate { try save(validating: true, checkpoint: checkpoint) }
+            if shouldStop() && record.step < end {
+                if !checkpoint { try save(validating: false, checkpoint: true) }
+                return false
+            }
         }
+        return record.step == settings.steps
     }
 
     /// The step of the last checkpoint written.

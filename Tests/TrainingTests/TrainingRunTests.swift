@@ -47,6 +47,23 @@ import TestSupport
         _ = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: straight.modelPath))
     }
 
+    /// Ctrl-C between checkpoints: the step reached is checkpointed, and resuming from it
+    /// ends where an uninterrupted run does.
+    @Test func aStopRequestCheckpointsTheStepReached() throws {
+        let data = try Self.data(), runs = try TemporaryDirectory()
+        var settings = Self.settings(steps: 4)
+        settings.checkpointEvery = 100
+        let straight = try TrainingRun(folder: runs.file("straight"), dataFolder: data.path, settings: settings, weights: nil)
+        #expect(try straight.run())
+        let stopped = try TrainingRun(folder: runs.file("stopped"), dataFolder: data.path, settings: settings, weights: nil)
+        stopped.shouldStop = { stopped.record.step == 3 }
+        #expect(try stopped.run() == false)
+        #expect(stopped.lastCheckpoint == 3)
+        let resumed = try TrainingRun.resume(folder: runs.file("stopped"), dataFolder: data.path)
+        #expect(try resumed.run())
+        #expect(Self.bytes(runs.file("straight/checkpoint/weights.safetensors")) == Self.bytes(runs.file("stopped/checkpoint/weights.safetensors")))
+    }
+
     @Test func resumingOnOtherDataIsRefused() throws {
         let data = try Self.data(), runs = try TemporaryDirectory()
         let run = try TrainingRun(folder: runs.file("run"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil)

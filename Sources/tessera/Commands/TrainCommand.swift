@@ -23,8 +23,8 @@ struct TrainCommand: ParsableCommand {
         training batches: `tessera infer`, workers and PyTorch load it unchanged), \
         checkpoint/ (weights and optimiser moments) and run.json (settings, step, losses, \
         Dice). `--resume RUN/` continues from the last checkpoint, bit for bit as if never \
-        stopped. A loss that becomes NaN or infinite stops the run, keeping the last \
-        checkpoint.
+        stopped. SIGINT or SIGTERM (Ctrl-C) checkpoints the step reached and stops. A loss \
+        that becomes NaN or infinite stops the run, keeping the last checkpoint.
         """
     )
 
@@ -103,7 +103,13 @@ struct TrainCommand: ParsableCommand {
             reporter.update(p.step, of: p.steps, unit: String(format: "steps, loss %.4f, lr %.2e, %.2f images/s", p.loss, p.lr, p.imagesPerSecond))
         }
         run.onMessage = { ProgressReporter.note($0) }
-        try run.run()
+        StopSignal.install()
+        run.shouldStop = { StopSignal.requested }
+        guard try run.run() else {
+            ProgressReporter.note("stopped at step \(run.record.step) of \(run.record.settings.steps), checkpointed: "
+                                  + "continue with tessera train --data \(data) --resume \(run.folder)")
+            return
+        }
         print(run.modelPath)
         if let last = run.record.validation.last { print(String(format: "validation Dice %.4f at step %d", last.dice, last.step)) }
     }
