@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Synchronization
 import Testing
 import ZeroMQ
 @testable import Shared
@@ -10,23 +9,12 @@ import ZeroMQ
     /// Members joined in a ring; each runs `body` on its own thread; their results in rank order.
     static func ring<R: Sendable>(_ members: Int, segment: Int = 7, timeout: Int = 10_000,
                                   _ body: @escaping @Sendable (RingAllReduce) throws -> R) throws -> [Result<R, Error>] {
-        let contexts = try (0..<members).map { _ in try ZMQContext() }
-        let ring = try (0..<members).map { try RingAllReduce(context: contexts[$0], rank: $0, members: members, bind: "tcp://127.0.0.1:*") }
-        for member in ring {
-            try member.connect(successor: ring[(member.rank + 1) % members].endpoint)
+        let ring = try LocalRing(members: members)
+        for member in ring.members {
             member.segmentValues = segment
             member.timeoutMilliseconds = timeout
         }
-        let results = Mutex<[Int: Result<R, Error>]>([:])
-        let boxes = ring.map { UncheckedBox($0) }
-        let threads = boxes.enumerated().map { rank, box in
-            Thread { let result = Result { try body(box.value) }; results.withLock { $0[rank] = result } }
-        }
-        threads.forEach { $0.start() }
-        withExtendedLifetime((contexts, ring)) {
-            while results.withLock({ $0.count }) < members { usleep(1000) }
-        }
-        return (0..<members).map { rank in results.withLock { $0[rank]! } }
+        return ring.run(body)
     }
 
     static func values(_ rank: Int, _ count: Int) -> [Float] {
@@ -95,32 +83,14 @@ import ZeroMQ
     /// Three members; member 2 holds `intruder`'s keys when given.
     static func run(intruder: CurveKeyPair?) throws -> [Result<[Float], Error>] {
         let workers = try CurveKeyPair.generate()
-        let contexts = try (0..<3).map { _ in try ZMQContext() }
-        let ring = try (0..<3).map { rank in
-            try RingAllReduce(context: contexts[rank], rank: rank, members: 3, bind: "tcp://127.0.0.1:*",
-                              security: try security(rank == 2 ? (intruder ?? workers) : workers), log: Log("ring", minimum: .error))
+        let keys = try (0..<3).map { rank in try security(rank == 2 ? (intruder ?? workers) : workers) }
+        let ring = try LocalRing(members: 3, security: { keys[$0] }, log: Log("ring", minimum: .error))
+        for member in ring.members { member.timeoutMilliseconds = intruder == nil ? 10_000 : 700 }
+        return ring.run { member in
+            var buffer = [Float](repeating: Float(member.rank + 1), count: 50)
+            try member.allReduce(&buffer, round: 0)
+            return buffer
         }
-        for member in ring {
-            try member.connect(successor: ring[(member.rank + 1) % 3].endpoint)
-            member.timeoutMilliseconds = intruder == nil ? 10_000 : 700
-        }
-        let results = Mutex<[Int: Result<[Float], Error>]>([:])
-        let threads = ring.map { member in
-            let box = UncheckedBox(member)
-            return Thread {
-                let result = Result { () throws -> [Float] in
-                    var buffer = [Float](repeating: Float(box.value.rank + 1), count: 50)
-                    try box.value.allReduce(&buffer, round: 0)
-                    return buffer
-                }
-                results.withLock { $0[box.value.rank] = result }
-            }
-        }
-        threads.forEach { $0.start() }
-        withExtendedLifetime((contexts, ring)) {
-            while results.withLock({ $0.count }) < 3 { usleep(1000) }
-        }
-        return (0..<3).map { rank in results.withLock { $0[rank]! } }
     }
 
     @Test func membersWithTheWorkerKeysSum() throws {

@@ -2,7 +2,6 @@ import Core
 @testable import Engine
 import Foundation
 import Shared
-import Synchronization
 import Testing
 import Training
 import Worker
@@ -33,37 +32,20 @@ import ZeroMQ
     /// Each replica's summed gradients and values after one step, and the global loss it saw.
     static func replicas(shares: [Range<Int>], normalisation: Tape.Normalisation) throws -> [(gradients: [Float], values: [Float], loss: Double)] {
         let (images, masks) = batch()
-        let contexts = try shares.map { _ in try ZMQContext() }
-        let ring = try shares.indices.map { try RingAllReduce(context: contexts[$0], rank: $0, members: shares.count, bind: "tcp://127.0.0.1:*") }
-        for member in ring { try member.connect(successor: ring[(member.rank + 1) % shares.count].endpoint) }
-        let trainers = try shares.map { _ in try trainer() }
-        let results = Mutex<[Int: Result<(gradients: [Float], values: [Float], loss: Double), Error>]>([:])
+        let ring = try LocalRing(members: shares.count)
+        let trainers = try shares.map { _ in UncheckedBox(try trainer()) }
         let saved = Parallel.threads
         Parallel.threads = 1
         defer { Parallel.threads = saved }
-        let threads = shares.indices.map { rank in
-            let box = UncheckedBox((trainers[rank], ring[rank]))
-            return Thread {
-                let (trainer, member) = box.value
-                let result = Result { () throws -> (gradients: [Float], values: [Float], loss: Double) in
-                    let share = shares[rank]
-                    let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
-                                                              normalisation: normalisation, randoms: nil, replicas: member, step: 0)
-                    let gradients = trainer.store.gradients
-                    trainer.step(lr: 1e-3)
-                    try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
-                    return (gradients: gradients, values: trainer.store.values, loss: loss)
-                }
-                results.withLock { $0[rank] = result }
-            }
-        }
-        threads.forEach { $0.start() }
-        // The sockets live until every member is done (a finished member's last segments
-        // may still be on their way).
-        withExtendedLifetime((contexts, ring)) {
-            while results.withLock({ $0.count }) < shares.count { usleep(2000) }
-        }
-        return try shares.indices.map { rank in try results.withLock { $0[rank]! }.get() }
+        return try ring.run { member in
+            let trainer = trainers[member.rank].value, share = shares[member.rank]
+            let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
+                                                      normalisation: normalisation, randoms: nil, replicas: member, step: 0)
+            let gradients = trainer.store.gradients
+            trainer.step(lr: 1e-3)
+            try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
+            return (gradients: gradients, values: trainer.store.values, loss: loss)
+        }.map { try $0.get() }
     }
 
     /// The largest max|Δ|/max|g| over the model's parameter tensors.

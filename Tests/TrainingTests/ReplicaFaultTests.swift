@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import Segmentation
 import Shared
-import Synchronization
 import Testing
 import TestSupport
 import Training
@@ -41,31 +40,17 @@ import ZeroMQ
     /// members of the ring never take part (a killed worker). Each result in member order.
     static func step(_ replicas: [TrainingReplica], members: [Int], absent: Set<Int> = [], step: Int, timeout: Int = 10_000)
         throws -> [Result<String, Error>] {
-        let ring = members + absent.sorted()
-        let contexts = try ring.map { _ in try ZMQContext() }
-        let sockets = try ring.indices.map { try RingAllReduce(context: contexts[$0], rank: $0, members: ring.count, bind: "tcp://127.0.0.1:*") }
-        for member in sockets {
-            try member.connect(successor: sockets[(member.rank + 1) % ring.count].endpoint)
-            member.timeoutMilliseconds = timeout
-        }
-        let shares = (0..<ring.count).map { r in (r * 6 / ring.count)..<((r + 1) * 6 / ring.count) }
-        let results = Mutex<[Int: Result<String, Error>]>([:])
+        let order = members + absent.sorted()
+        let ring = try LocalRing(members: order.count)
+        for member in ring.members { member.timeoutMilliseconds = timeout }
+        let shares = (0..<order.count).map { r in (r * 6 / order.count)..<((r + 1) * 6 / order.count) }
+        let boxes = order.map { UncheckedBox(replicas[$0]) }
         let saved = Parallel.threads
         Parallel.threads = 1
         defer { Parallel.threads = saved }
-        let threads = members.indices.map { rank in
-            let box = UncheckedBox((replicas[members[rank]], sockets[rank], shares[rank]))
-            return Thread {
-                let (replica, socket, share) = box.value
-                let result = Result { try replica.run(step: step, share: share, replicas: socket).digest }
-                results.withLock { $0[rank] = result }
-            }
+        return ring.run(ranks: Array(members.indices)) { member in
+            try boxes[member.rank].value.run(step: step, share: shares[member.rank], replicas: member).digest
         }
-        threads.forEach { $0.start() }
-        withExtendedLifetime((contexts, sockets)) {
-            while results.withLock({ $0.count }) < members.count { usleep(2000) }
-        }
-        return members.indices.map { rank in results.withLock { $0[rank]! } }
     }
 
     @Test func survivorsRedoTheStepAndEqualARunWithTheSmallerRing() throws {

@@ -3,7 +3,6 @@ import Core
 import Engine
 import Foundation
 import Shared
-import Synchronization
 import Training
 import Worker
 import ZeroMQ
@@ -122,22 +121,7 @@ struct AllReduceBench: ParsableCommand {
 
     /// Runs `body` on `members` threads joined in a ring on loopback; their results.
     static func withRing<R: Sendable>(_ members: Int, transport: String = "tcp", _ body: @escaping @Sendable (RingAllReduce) throws -> R) throws -> [R] {
-        let contexts = try (0..<members).map { _ in try ZMQContext() }
-        let bind = { (rank: Int) in
-            transport == "ipc" ? "ipc://\(NSTemporaryDirectory())tessera-ring-\(getpid())-\(UUID().uuidString.prefix(8))-\(rank)" : "tcp://127.0.0.1:*"
-        }
-        let ring = try (0..<members).map { try RingAllReduce(context: contexts[$0], rank: $0, members: members, bind: bind($0)) }
-        for member in ring { try member.connect(successor: ring[(member.rank + 1) % members].endpoint) }
-        let results = Mutex<[Int: Result<R, Error>]>([:])
-        let threads = ring.map { member in
-            let box = UncheckedBox(member)
-            return Thread { let result = Result { try body(box.value) }; results.withLock { $0[box.value.rank] = result } }
-        }
-        threads.forEach { $0.start() }
-        withExtendedLifetime((contexts, ring)) {
-            while results.withLock({ $0.count }) < members { usleep(1000) }
-        }
-        return try (0..<members).map { rank in try results.withLock { $0[rank]! }.get() }
+        try LocalRing(members: members, transport: transport).run(body).map { try $0.get() }
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

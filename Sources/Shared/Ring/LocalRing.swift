@@ -1,0 +1,47 @@
+import Core
+import Foundation
+import Synchronization
+import ZeroMQ
+
+/// A ring of members on this machine, each with its own ZeroMQ context (as separate
+/// processes would have), joined over tcp or ipc loopback: for benchmarks and tests.
+public final class LocalRing {
+    public let members: [RingAllReduce]
+    private let contexts: [ZMQContext]
+
+    /// `count` members joined in rank order; `security` gives each rank its `[security]`
+    /// (nil: plain links).
+    public init(members count: Int, transport: String = "tcp", security: ((Int) -> ClusterConfig.Security?)? = nil,
+                log: Log = Log("ring")) throws {
+        precondition(count >= 1 && ["tcp", "ipc"].contains(transport))
+        let contexts = try (0..<count).map { _ in try ZMQContext() }
+        let prefix = "\(NSTemporaryDirectory())tessera-ring-\(getpid())-\(UUID().uuidString.prefix(8))"
+        self.contexts = contexts
+        members = try (0..<count).map { rank in
+            try RingAllReduce(context: contexts[rank], rank: rank, members: count,
+                              bind: transport == "ipc" ? "ipc://\(prefix)-\(rank)" : "tcp://127.0.0.1:*",
+                              security: security?(rank), log: log)
+        }
+        for member in members { try member.connect(successor: members[(member.rank + 1) % count].endpoint) }
+    }
+
+    /// Runs `body` for each of `ranks` (default: every member) on a thread of its own and
+    /// returns their outcomes in that order; the sockets live until every one is done, so a
+    /// member that finishes first still delivers its last segments.
+    public func run<R: Sendable>(ranks: [Int]? = nil, _ body: @escaping @Sendable (RingAllReduce) throws -> R) -> [Result<R, Error>] {
+        let ranks = ranks ?? Array(members.indices)
+        let results = Mutex<[Int: Result<R, Error>]>([:])
+        let threads = ranks.map { rank in
+            let member = UncheckedBox(members[rank])
+            return Thread {
+                let result = Result { try body(member.value) }
+                results.withLock { $0[rank] = result }
+            }
+        }
+        threads.forEach { $0.start() }
+        withExtendedLifetime((contexts, members)) {
+            while results.withLock({ $0.count }) < ranks.count { usleep(1000) }
+        }
+        return ranks.map { rank in results.withLock { $0[rank]! } }
+    }
+}
