@@ -34,12 +34,7 @@ public final class TrainingReplica {
         let loss = try DataParallelStep.gradients(trainer, images: samples.map(\.image), masks: samples.map(\.mask), globalCount: settings.batch,
                                                   normalisation: .batch(), randoms: settings.dropoutRandoms(step: step, slots: share),
                                                   replicas: replicas, step: step)
-        guard loss.isFinite, trainer.store.gradients.allSatisfy(\.isFinite) else {
-            throw TesseraError("training", "the loss became \(loss) at step \(step + 1)")
-        }
-        if let clip = settings.clipNorm { TrainingRun.clip(trainer.store, maxNorm: clip) }
-        let (lr, momentum) = settings.learningRate.values(step: step, of: settings.steps)
-        trainer.step(lr: lr, momentum: momentum, groups: settings.groups)
+        _ = try settings.apply(to: trainer, step: step, loss: loss)
         try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: settings.batch, replicas: replicas, step: step)
         self.step += 1
         return (loss, Self.digest(trainer.store.values))

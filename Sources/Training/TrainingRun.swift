@@ -145,13 +145,12 @@ public final class TrainingRun {
             let (images, masks) = try data.batch(step: step, size: settings.batch)
             let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: .batch(),
                                                   randoms: settings.dropoutRandoms(step: step, slots: 0..<settings.batch))
-            guard loss.isFinite, trainer.store.gradients.allSatisfy(\.isFinite) else {
-                throw TesseraError(folder, "the loss became \(loss.isFinite ? "finite but a gradient did not" : String(loss)) at step \(step + 1); "
-                                   + "the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")
+            let lr: Double
+            do {
+                lr = try settings.apply(to: trainer, step: step, loss: loss)
+            } catch let error as TesseraError {
+                throw TesseraError(folder, error.reason + "; the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")
             }
-            if let clip = settings.clipNorm { Self.clip(trainer.store, maxNorm: clip) }
-            let (lr, momentum) = settings.learningRate.values(step: step, of: settings.steps)
-            trainer.step(lr: lr, momentum: momentum, groups: settings.groups)
             record.step += 1
             record.losses.append(loss)
             let elapsed = Date().timeIntervalSince(started), done = record.step - first
@@ -240,13 +239,6 @@ public final class TrainingRun {
             }
         }
         return predicted + truth == 0 ? 1 : 2 * intersection / (predicted + truth)
-    }
-
-    /// Scales the parameters' gradients to global norm `maxNorm` at most.
-    static func clip(_ store: ParameterStore, maxNorm: Double) {
-        var buffers = [store.gradients]
-        clipGradientNorm(&buffers, maxNorm: maxNorm)
-        store.gradients = buffers[0]
     }
 
     static func move(_ from: String, to: String) throws {

@@ -79,6 +79,23 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         }
     }
 
+    /// Applies the gradients in `trainer`'s store as step `step` of this run: checks that the
+    /// loss and every gradient are finite, clips, and steps the optimiser at the schedule's
+    /// learning rate, which it returns. Nothing changes when a value is not finite.
+    func apply(to trainer: ModelTrainer, step: Int, loss: Double) throws -> Double {
+        guard loss.isFinite, trainer.store.gradients.allSatisfy(\.isFinite) else {
+            throw TesseraError("training", "the loss became \(loss.isFinite ? "finite but a gradient did not" : String(loss)) at step \(step + 1)")
+        }
+        if let clipNorm {
+            var buffers = [trainer.store.gradients]
+            clipGradientNorm(&buffers, maxNorm: clipNorm)
+            trainer.store.gradients = buffers[0]
+        }
+        let (lr, momentum) = learningRate.values(step: step, of: steps)
+        trainer.step(lr: lr, momentum: momentum, groups: groups)
+        return lr
+    }
+
     var segmentationLoss: SegmentationLoss? {
         ["bce-dice": .bceDice(), "bce": .bce(), "dice": .dice, "lovasz": .symmetricLovasz][loss]
     }
