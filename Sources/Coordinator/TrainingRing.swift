@@ -104,7 +104,7 @@ struct TrainingRing: Equatable {
             return [.stop(reason: "replicas differ after step \(step + 1): \(groups.sorted().joined(separator: " / ")) hold different parameters")]
         }
         committed += 1
-        var actions: [Action] = [.committed(step: committed)]
+        let actions: [Action] = [.committed(step: committed)]
         if committed == steps {
             stopped = true
             return actions + [.finished]
