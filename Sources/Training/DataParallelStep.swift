@@ -21,17 +21,35 @@ public protocol ReplicaSum: AnyObject {
 /// (as PyTorch DDP does by default), so the result is the average of the shares' gradients,
 /// not the single-process one.
 public enum DataParallelStep {
+    /// The round of part `part` of step `step`'s sums: 0 the loss, 1 the running statistics,
+    /// 2 … the gradients (one round, or one per bucket).
+    public static func round(step: Int, part: Int) -> UInt64 { UInt64(step) << 20 | UInt64(part) }
+
     /// Gradients of this replica's share, summed over replicas into `trainer.store.gradients`;
-    /// returns the global batch's loss. Rounds 3s, 3s + 1 and 3s + 2 of step s are used.
+    /// returns the global batch's loss. With `bucketBytes`, gradients are summed in buckets
+    /// of that size while the backward pass runs (`GradientBuckets`); otherwise in one sum
+    /// after it. Either way every replica ends with the same bits.
     public static func gradients(_ trainer: ModelTrainer, images: [Tensor], masks: [[Float]], globalCount: Int,
-                                 normalisation: Tape.Normalisation, randoms: [SplitMix64]?, replicas: ReplicaSum, step: Int) throws -> Double {
+                                 normalisation: Tape.Normalisation, randoms: [SplitMix64]?, replicas: ReplicaSum, step: Int,
+                                 bucketBytes: Int? = nil) throws -> Double {
         precondition(globalCount >= images.count && !images.isEmpty, "a share of the global batch")
         let weight = Float(Double(images.count) / Double(globalCount))
+        if let bucketBytes {
+            let buckets = GradientBuckets(store: trainer.store, bytes: bucketBytes, replicas: replicas, weight: weight, step: step)
+            let outcome = Result { try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms,
+                                                         onGradient: buckets.ready) }
+            try buckets.finish()
+            return try sumLoss(try outcome.get().loss, weight: weight, replicas: replicas, step: step)
+        }
         let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms)
         trainer.store.gradients.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
-        try replicas.sum(&trainer.store.gradients, round: UInt64(3 * step))
+        try replicas.sum(&trainer.store.gradients, round: round(step: step, part: 2))
+        return try sumLoss(loss, weight: weight, replicas: replicas, step: step)
+    }
+
+    private static func sumLoss(_ loss: Double, weight: Float, replicas: ReplicaSum, step: Int) throws -> Double {
         var total = [Float(loss) * weight]
-        try replicas.sum(&total, round: UInt64(3 * step + 1))
+        try replicas.sum(&total, round: round(step: step, part: 0))
         return Double(total[0])
     }
 
@@ -41,7 +59,7 @@ public enum DataParallelStep {
         let weight = Float(Double(shareCount) / Double(globalCount))
         let buffers = trainer.store.entries.filter { !$0.isParameter }
         var values = buffers.flatMap { trainer.store.values[$0.range].map { $0 * weight } }
-        try replicas.sum(&values, round: UInt64(3 * step + 2))
+        try replicas.sum(&values, round: round(step: step, part: 1))
         var offset = 0
         for entry in buffers {
             trainer.store.values.replaceSubrange(entry.range, with: values[offset..<(offset + entry.range.count)])

@@ -30,7 +30,8 @@ import ZeroMQ
     }
 
     /// Each replica's summed gradients and values after one step, and the global loss it saw.
-    static func replicas(shares: [Range<Int>], normalisation: Tape.Normalisation) throws -> [(gradients: [Float], values: [Float], loss: Double)] {
+    static func replicas(shares: [Range<Int>], normalisation: Tape.Normalisation, bucketBytes: Int? = nil) throws
+        -> [(gradients: [Float], values: [Float], loss: Double)] {
         let (images, masks) = batch()
         let ring = try LocalRing(members: shares.count)
         let trainers = try shares.map { _ in UncheckedBox(try trainer()) }
@@ -40,7 +41,8 @@ import ZeroMQ
         return try ring.run { member in
             let trainer = trainers[member.rank].value, share = shares[member.rank]
             let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
-                                                      normalisation: normalisation, randoms: nil, replicas: member, step: 0)
+                                                      normalisation: normalisation, randoms: nil, replicas: member, step: 0,
+                                                      bucketBytes: bucketBytes)
             let gradients = trainer.store.gradients
             trainer.step(lr: 1e-3)
             try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
@@ -70,6 +72,19 @@ import ZeroMQ
             print("shares \(shares.map(\.count)): worst max|Δ|/max|g| \(error), loss \(abs(replica.loss - loss) / loss)")
         }
         // Every replica applied the same update: the same bits.
+        #expect(replicas.allSatisfy { $0.values == replicas[0].values && $0.gradients == replicas[0].gradients })
+    }
+
+    /// Buckets summed while the backward pass runs give the same sums, to rounding (each
+    /// value's chunk, and so its order of addition, depends on the bucketing).
+    @Test(arguments: [64 << 10, 4 << 20])
+    func bucketsSummedDuringBackwardGiveTheGlobalGradient(bytes: Int) throws {
+        let (images, masks) = Self.batch()
+        let single = try Self.trainer()
+        try single.gradients(images: images, masks: masks, normalisation: .frozen)
+        let replicas = try Self.replicas(shares: [0..<3, 3..<6], normalisation: .frozen, bucketBytes: bytes)
+        let error = Self.worst(replicas[0].gradients, single.store.gradients, store: single.store)
+        #expect(error <= 1e-5, "buckets of \(bytes) bytes: \(error)")
         #expect(replicas.allSatisfy { $0.values == replicas[0].values && $0.gradients == replicas[0].gradients })
     }
 

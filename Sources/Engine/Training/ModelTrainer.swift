@@ -64,11 +64,12 @@ public final class ModelTrainer {
     /// parameters' gradients are then in `store.gradients`. Returns the loss and the logits.
     @discardableResult
     public func gradients(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(),
-                          randoms: [SplitMix64]? = nil) throws -> (loss: Double, logits: [Tensor]) {
+                          randoms: [SplitMix64]? = nil, onGradient: ((ParameterStore.Entry) -> Void)? = nil) throws -> (loss: Double, logits: [Tensor]) {
         try check(images: images, masks: masks, normalisation: normalisation)
         store.gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         precondition(randoms.map { $0.count == images.count } ?? true, "one random generator per image")
         let tape = Tape(store: store, normalisation: normalisation, randoms: randoms)
+        tape.onGradient = onGradient
         let output = network.logits(tape.input(images), on: tape)
         let (value, dLogits) = try loss.evaluate(logits: output.value.map(\.data), masks: masks)
         let logits = output.value

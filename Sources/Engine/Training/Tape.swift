@@ -41,6 +41,10 @@ public final class Tape {
     public var randoms: [SplitMix64]?
     /// Whether backward closures are kept (false: a forward pass only, as validation runs).
     public let recordsGradients: Bool
+    /// Told of each parameter as soon as the backward pass has added its gradient: the seed's
+    /// networks use each parameter once, so its gradient is then final (data-parallel
+    /// training starts summing buckets of them while the backward pass goes on).
+    public var onGradient: ((ParameterStore.Entry) -> Void)?
     private var backwards: [(([Tensor]) -> Void)?] = []
     private var gradients: [[Tensor]?] = []
 
@@ -107,6 +111,7 @@ public final class Tape {
         store.gradients.withUnsafeMutableBufferPointer { g in
             for (i, value) in zip(entry.range, gradient) { g[i] += value }
         }
+        onGradient?(entry)
     }
 
     /// Replaces the values of buffer `key` (running statistics).

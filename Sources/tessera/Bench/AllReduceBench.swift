@@ -31,6 +31,7 @@ struct AllReduceBench: ParsableCommand {
     @Option(help: "Threads of the single replica, and replicas of the ring.") var threads = 2
     @Option(help: "Values a ring message carries at most.") var segment = 256 << 10
     @Option(help: "tcp or ipc.") var transport = "tcp"
+    @Option(help: "Gradient buckets summed during the backward pass, in MB (0: one sum after it).") var bucketMb = 0.0
 
     func validate() throws {
         guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport is tcp or ipc") }
@@ -61,9 +62,10 @@ struct AllReduceBench: ParsableCommand {
         }
         guard steps > 0 else { return }
         let single = try Self.trainingImagesPerSecond(replicas: 1, threads: threads, steps: steps, model: model)
-        let ring = try Self.trainingImagesPerSecond(replicas: threads, threads: 1, steps: steps, model: model)
-        print(String(format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)",
-                     model, threads, single, threads, ring, ring / single))
+        let bucketBytes = bucketMb > 0 ? Int(bucketMb * 1e6) : nil
+        let ring = try Self.trainingImagesPerSecond(replicas: threads, threads: 1, steps: steps, model: model, bucketBytes: bucketBytes)
+        print(String(format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)%@",
+                     model, threads, single, threads, ring, ring / single, bucketBytes.map { ", buckets of \($0 / 1_000_000) MB" } ?? ""))
     }
 
     /// Median seconds of one all-reduce of `count` floats among `members` threads.
@@ -94,7 +96,7 @@ struct AllReduceBench: ParsableCommand {
 
     /// Images/s of data-parallel training steps: `replicas` threads, each a trainer on
     /// `threads` engine threads with its share of a batch of 8.
-    static func trainingImagesPerSecond(replicas: Int, threads: Int, steps: Int, model: String) throws -> Double {
+    static func trainingImagesPerSecond(replicas: Int, threads: Int, steps: Int, model: String, bucketBytes: Int? = nil) throws -> Double {
         let saved = Parallel.threads
         Parallel.threads = threads
         defer { Parallel.threads = saved }
@@ -110,7 +112,8 @@ struct AllReduceBench: ParsableCommand {
             for step in 0...steps {
                 if step == 1 { start = DispatchTime.now().uptimeNanoseconds }
                 _ = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 8,
-                                                   normalisation: .batch(), randoms: nil, replicas: member, step: step)
+                                                   normalisation: .batch(), randoms: nil, replicas: member, step: step,
+                                                   bucketBytes: bucketBytes)
                 trainer.step(lr: 1e-4)
                 try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 8, replicas: member, step: step)
             }
