@@ -54,6 +54,22 @@ public final class TrainingReplica {
         step = committedStep
     }
 
+    /// The committed state, for a replica joining the ring (`TrainingState`'s two files).
+    public func committedState() throws -> (weights: Data, optimizer: Data, step: Int) {
+        let current = (trainer.store.values, trainer.optimizerState)
+        defer { (trainer.store.values, trainer.optimizerState) = current }
+        (trainer.store.values, trainer.optimizerState) = committed
+        return (try TrainingState.weights(trainer), try TrainingState.optimizer(trainer), committedStep)
+    }
+
+    /// Takes a committed state received from a member (joining at step `step`).
+    public func load(weights: Data, optimizer: Data, step: Int) throws {
+        try TrainingState.load(trainer, weights: try SafeTensorsWeights(data: weights, name: "received weights"),
+                               optimizer: try SafeTensorsWeights(data: optimizer, name: "received optimizer state"), step: step)
+        self.step = step
+        commit()
+    }
+
     /// FNV-1a 64 over the parameters' bits, in hex.
     public static func digest(_ values: [Float]) -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325

@@ -64,7 +64,7 @@ public final class TrainingRun {
         }
         var record = Record(settings: settings)
         record.dataDigest = try FileDigest.full((dataFolder as NSString).appendingPathComponent("train.csv"))
-        try self.init(folder: folder, dataFolder: dataFolder, record: record, store: store, optimizer: nil)
+        try self.init(folder: folder, dataFolder: dataFolder, record: record, store: store)
     }
 
     /// The run in `folder`, at its last checkpoint.
@@ -77,28 +77,19 @@ public final class TrainingRun {
         guard digest == record.dataDigest else {
             throw TesseraError(dataFolder, "its train.csv differs from the one the run in \(folder) started with: resume with the same data")
         }
-        let store = try ParameterStore(architecture: record.settings.architecture)
-        try store.load(from: try SafeTensorsWeights(path: checkpointPath(folder, "weights")))
-        let moments = try SafeTensorsWeights(path: checkpointPath(folder, "optimizer"))
-        let optimizer = record.settings.optimiser
-        var state = Optimizer.State(count: store.values.count, for: optimizer)
-        state.step = record.step
-        for entry in store.entries where entry.isParameter {
-            let (first, second) = Self.momentNames(optimizer)
-            state.first.replaceSubrange(entry.range, with: try moments.take(first + entry.key, shape: entry.shape))
-            if let second { state.second.replaceSubrange(entry.range, with: try moments.take(second + entry.key, shape: entry.shape)) }
-        }
-        try moments.finish(ignoring: [])
-        return try TrainingRun(folder: folder, dataFolder: dataFolder, record: record, store: store, optimizer: state)
+        let run = try TrainingRun(folder: folder, dataFolder: dataFolder, record: record,
+                                  store: try ParameterStore(architecture: record.settings.architecture))
+        try TrainingState.load(run.trainer, weights: try SafeTensorsWeights(path: checkpointPath(folder, "weights")),
+                               optimizer: try SafeTensorsWeights(path: checkpointPath(folder, "optimizer")), step: record.step)
+        return run
     }
 
-    private init(folder: String, dataFolder: String, record: Record, store: ParameterStore, optimizer: Optimizer.State?) throws {
+    private init(folder: String, dataFolder: String, record: Record, store: ParameterStore) throws {
         self.folder = folder
         self.record = record
         let settings = record.settings
         trainer = try ModelTrainer(architecture: settings.architecture, store: store, loss: settings.segmentationLoss ?? .bceDice(),
                                    optimizer: settings.optimiser, dropConnect: settings.dropConnect)
-        if let optimizer { trainer.optimizerState = optimizer }
         let (train, held) = try TrainingSet(folder: dataFolder).split(validation: settings.validation)
         var tiles = TileDataset.Settings()
         tiles.tile = settings.tile
@@ -108,13 +99,6 @@ public final class TrainingRun {
         data = try TileDataset(slides: train, settings: tiles, seed: settings.seed)
         tiles.augment = false
         validationData = held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: settings.seed)
-    }
-
-    /// The prefixes of the optimiser's state in optimizer.safetensors, PyTorch's names:
-    /// AdamW's `exp_avg.KEY` and `exp_avg_sq.KEY`, SGD's `momentum_buffer.KEY`.
-    static func momentNames(_ optimizer: Optimizer) -> (String, String?) {
-        if case .sgd = optimizer { return ("momentum_buffer.", nil) }
-        return ("exp_avg.", "exp_avg_sq.")
     }
 
     static func recordPath(_ folder: String) -> String { (folder as NSString).appendingPathComponent("run.json") }
@@ -180,16 +164,11 @@ public final class TrainingRun {
         let training = store.values
         if checkpoint {
             try FileManager.default.createDirectory(atPath: (folder as NSString).appendingPathComponent("checkpoint"), withIntermediateDirectories: true)
-            try store.write(to: Self.checkpointPath(folder, "weights"))
-            let state = trainer.optimizerState
-            var moments: [(name: String, shape: [Int], values: [Float])] = []
-            let (first, second) = Self.momentNames(trainer.optimizer)
-            for entry in store.entries where entry.isParameter {
-                moments.append((first + entry.key, entry.shape, Array(state.first[entry.range])))
-                if let second { moments.append((second + entry.key, entry.shape, Array(state.second[entry.range]))) }
+            for (name, data) in [("weights", try TrainingState.weights(trainer)), ("optimizer", try TrainingState.optimizer(trainer))] {
+                let path = Self.checkpointPath(folder, name)
+                guard FileManager.default.createFile(atPath: path + ".partial", contents: data) else { throw TesseraError(path, "cannot write") }
+                try Self.move(path + ".partial", to: path)
             }
-            try SafeTensors.write(moments, to: Self.checkpointPath(folder, "optimizer") + ".partial")
-            try Self.move(Self.checkpointPath(folder, "optimizer") + ".partial", to: Self.checkpointPath(folder, "optimizer"))
         }
         recalibrateBatchNorm()
         if validating, let dice = try validationDice() {

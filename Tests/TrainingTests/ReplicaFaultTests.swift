@@ -83,4 +83,26 @@ import ZeroMQ
         #expect(faulted[1].trainer.store.values == faulted[0].trainer.store.values)
         #expect(faulted[0].step == 4)
     }
+
+    /// A worker joining at a step boundary takes the committed state from a member (the two
+    /// files a checkpoint holds, in memory) and the ring goes on with identical replicas.
+    @Test func aJoinerTakesTheCommittedStateAndStaysIdentical() throws {
+        let data = try TemporaryDirectory()
+        for seed in [1, 2] as [UInt64] { _ = try SyntheticSlideWriter.write(SyntheticSlide(width: 384, height: 384, seed: seed), to: data.path) }
+        let replicas = try Self.replicas(2, data: data.path)
+        for s in 0..<2 {
+            _ = try Self.step(replicas, members: [0], step: s).map { try $0.get() }
+            replicas[0].commit()
+        }
+        let (weights, optimizer, step) = try replicas[0].committedState()
+        #expect(step == 2)
+        try replicas[1].load(weights: weights, optimizer: optimizer, step: step)
+        #expect(replicas[1].trainer.store.values == replicas[0].trainer.store.values)
+        #expect(replicas[1].trainer.optimizerState == replicas[0].trainer.optimizerState)
+        for s in 2..<4 {
+            let digests = try Self.step(replicas, members: [0, 1], step: s).map { try $0.get() }
+            #expect(digests.count == 2 && Set(digests).count == 1)
+            replicas.forEach { $0.commit() }
+        }
+    }
 }

@@ -97,6 +97,11 @@ public struct SafeTensors {
 
     /// Writes float32 tensors as a safetensors file (tests, tools, converted weights).
     public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: try encode(tensors)) else { throw TesseraError(path, "cannot write") }
+    }
+
+    /// Float32 tensors in the safetensors format, in memory (a replica's state on the wire).
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])]) throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         var body = Data()
@@ -112,6 +117,6 @@ public struct SafeTensors {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
         file.append(json)
         file.append(body)
-        guard FileManager.default.createFile(atPath: path, contents: file) else { throw TesseraError(path, "cannot write") }
+        return file
     }
 }

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 
 /// Where a model's parameters come from, by PyTorch state_dict key.
@@ -20,8 +21,17 @@ public final class SafeTensorsWeights: WeightSource {
     /// A prefix stripped from every key in the file (checkpoints saved from wrappers).
     private let prefix: String
 
-    public init(path: String) throws {
-        file = try SafeTensors(path: path)
+    public convenience init(path: String) throws {
+        try self.init(file: try SafeTensors(path: path))
+    }
+
+    /// Parameters from safetensors bytes in memory (`name` names them in errors).
+    public convenience init(data: Data, name: String) throws {
+        try self.init(file: try SafeTensors(data: data, path: name))
+    }
+
+    private init(file: SafeTensors) throws {
+        self.file = file
         // Checkpoints saved through DataParallel or a Lightning module carry a prefix.
         let names = file.names
         prefix = ["module.", "model."].first { p in !names.isEmpty && names.allSatisfy { $0.hasPrefix(p) } } ?? ""
