@@ -24,6 +24,8 @@ final class GradientBuckets {
     private var order: [Int] = []
     private let queue = Mutex<(jobs: [(Int, [Float])], results: [Int: Result<[Float], Error>], closed: Bool)>(([], [:], false))
     private let available = DispatchSemaphore(value: 0)
+    /// Signalled once per bucket summed (or failed).
+    private let summed = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
     init(store: ParameterStore, bytes: Int, replicas: ReplicaSum, weight: Float, step: Int) {
@@ -71,7 +73,7 @@ final class GradientBuckets {
         for index in buckets.indices where !sent[index] { send(index) }
         queue.withLock { $0.closed = true }
         available.signal()
-        while queue.withLock({ $0.results.count }) < buckets.count { usleep(200) }
+        for _ in buckets.indices { summed.wait() }
         let results = queue.withLock { $0.results }
         for index in order {
             let sum = try results[index]!.get()
@@ -96,7 +98,8 @@ final class GradientBuckets {
                 return state.closed ? .some(nil) : nil
             }
             guard let job = next else { available.wait(); continue }
-            guard var (index, values) = job else { return }
+            guard let (index, bucket) = job else { return }
+            var values = bucket
             // After a failure the ring is broken: later buckets fail at once.
             let result: Result<[Float], Error> = failure.map { .failure($0) } ?? Result {
                 try replicas.sum(&values, round: DataParallelStep.round(step: step, part: 2 + index))
@@ -104,6 +107,7 @@ final class GradientBuckets {
             }
             if case .failure(let error) = result { failure = error }
             queue.withLock { $0.results[index] = result }
+            summed.signal()
         }
     }
 }

@@ -166,11 +166,10 @@ public final class TrainingRun {
             try FileManager.default.createDirectory(atPath: (folder as NSString).appendingPathComponent("checkpoint"), withIntermediateDirectories: true)
             for (name, data) in [("weights", try TrainingState.weights(trainer)), ("optimizer", try TrainingState.optimizer(trainer))] {
                 let path = Self.checkpointPath(folder, name)
-                guard FileManager.default.createFile(atPath: path + ".partial", contents: data) else { throw TesseraError(path, "cannot write") }
-                try Self.move(path + ".partial", to: path)
+                try AtomicFile.write(data, to: path)
             }
         }
-        recalibrateBatchNorm()
+        try recalibrateBatchNorm()
         if validating, let dice = try validationDice() {
             record.validation.append(Validation(step: record.step, dice: dice))
             onMessage(String(format: "step %d: validation Dice %.4f", record.step, dice))
@@ -181,8 +180,7 @@ public final class TrainingRun {
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
             let path = Self.recordPath(folder)
-            try json.encode(record).write(to: URL(fileURLWithPath: path + ".partial"))
-            try Self.move(path + ".partial", to: path)
+            try AtomicFile.write(try json.encode(record), to: path)
             onMessage("step \(record.step): checkpoint in \(folder)")
         }
     }
@@ -190,11 +188,11 @@ public final class TrainingRun {
     /// Precise BN: running statistics replaced by the average of the batch statistics of
     /// `preciseBatchNormBatches` training batches (drawn past the run's last step, without
     /// augmentation's randomness mattering: any fixed batches serve).
-    private func recalibrateBatchNorm() {
+    private func recalibrateBatchNorm() throws {
         let count = record.settings.preciseBatchNormBatches
         guard count > 0 else { return }
         for k in 0..<count {
-            guard let (images, _) = try? data.batch(step: record.settings.steps + k, size: record.settings.batch) else { return }
+            let (images, _) = try data.batch(step: record.settings.steps + k, size: record.settings.batch)
             let tape = Tape(store: trainer.store, normalisation: .batch(momentum: 1 / Double(k + 1)), recordsGradients: false)
             _ = trainer.network.logits(tape.input(images), on: tape)
         }
@@ -218,9 +216,5 @@ public final class TrainingRun {
             }
         }
         return predicted + truth == 0 ? 1 : 2 * intersection / (predicted + truth)
-    }
-
-    static func move(_ from: String, to: String) throws {
-        guard rename(from, to) == 0 else { throw TesseraError(to, "cannot move into place: \(String(cString: strerror(errno)))") }
     }
 }

@@ -58,12 +58,7 @@ public final class ParameterStore: WeightSource {
     /// Writes every tensor as safetensors with its PyTorch key, atomically: to a temporary
     /// file beside `path`, then renamed over it, so a crash never leaves half a checkpoint.
     public func write(to path: String) throws {
-        let temporary = path + ".partial-\(getpid())"
-        try SafeTensors.write(entries.map { ($0.key, $0.shape, Array(values[$0.range])) }, to: temporary)
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw TesseraError(path, "cannot move the checkpoint into place: \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(try SafeTensors.encode(entries.map { ($0.key, $0.shape, Array(values[$0.range])) }), to: path)
     }
 
     // MARK: WeightSource

@@ -100,9 +100,7 @@ struct AllReduceBench: ParsableCommand {
         let saved = Parallel.threads
         Parallel.threads = threads
         defer { Parallel.threads = saved }
-        var random = SplitMix64(seed: 3)
-        let images = (0..<8).map { _ in Tensor(channels: 3, height: 256, width: 256, data: (0..<(3 * 65536)).map { _ in random.nextSigned() }) }
-        let masks = (0..<8).map { b in (0..<65536).map { i -> Float in (i / 256 - 128) * (i / 256 - 128) + (i % 256 - 128) * (i % 256 - 128) <= (64 + b) * (64 + b) ? 1 : 0 } }
+        let (images, masks) = TrainBench.syntheticBatch(8, tile: 256, seed: 3)
         let seconds = try withRing(replicas) { member in
             let store = try ParameterStore(architecture: model)
             try store.load(from: DeterministicWeights())

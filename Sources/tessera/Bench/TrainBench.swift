@@ -32,13 +32,7 @@ struct TrainBench: ParsableCommand {
         let store = try ParameterStore(architecture: model)
         try store.load(from: DeterministicWeights())
         let trainer = try ModelTrainer(architecture: model, store: store)
-        var random = SplitMix64(seed: 7)
-        let plane = tile * tile
-        let images = (0..<batch).map { _ in Tensor(channels: 3, height: tile, width: tile, data: (0..<(3 * plane)).map { _ in random.nextSigned() }) }
-        let masks = (0..<batch).map { b -> [Float] in
-            let r = tile / 4 + b
-            return (0..<plane).map { i in (i / tile - tile / 2) * (i / tile - tile / 2) + (i % tile - tile / 2) * (i % tile - tile / 2) <= r * r ? 1 : 0 }
-        }
+        let (images, masks) = Self.syntheticBatch(batch, tile: tile, seed: 7)
         func step() throws -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             try trainer.gradients(images: images, masks: masks)
@@ -57,5 +51,18 @@ struct TrainBench: ParsableCommand {
         let median = times[times.count / 2]
         print(String(format: "%@: %.2f s/step (median of %d; %d×%d², %d threads), %.2f images/s, peak RSS %.0f MB",
                      model, median, times.count, batch, tile, threads, Double(batch) / median, PeakMemory.megabytes()))
+    }
+
+    /// The benchmarks' training batch: images of uniform noise in [−1, 1) from `seed`, masks
+    /// of a centred disc of radius tile/4 + b in image b.
+    static func syntheticBatch(_ count: Int, tile: Int, seed: UInt64) -> (images: [Tensor], masks: [[Float]]) {
+        var random = SplitMix64(seed: seed)
+        let plane = tile * tile
+        let images = (0..<count).map { _ in Tensor(channels: 3, height: tile, width: tile, data: (0..<(3 * plane)).map { _ in random.nextSigned() }) }
+        let masks = (0..<count).map { b -> [Float] in
+            let (r, centre) = (tile / 4 + b, tile / 2)
+            return (0..<plane).map { i in (i / tile - centre) * (i / tile - centre) + (i % tile - centre) * (i % tile - centre) <= r * r ? 1 : 0 }
+        }
+        return (images, masks)
     }
 }
