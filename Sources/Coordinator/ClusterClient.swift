@@ -87,6 +87,44 @@ public final class ClusterClient {
         throw TesseraError("submit", "interrupted; the job goes on at the coordinator\(job.map { ": collect it with `tessera submit --attach \($0)`" } ?? "")")
     }
 
+    /// Submits a training run (or attaches to run `attach`), follows it to the end and
+    /// writes its model to `modelPath`.
+    public func train(_ submit: Wire.TrainSubmit?, attach: UInt64?, modelPath: String, progress: (Wire.TrainProgress) -> Void,
+                      accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }) throws -> Wire.TrainFinished {
+        if let attach {
+            try socket.send(WireCodec.frames(.attach, Wire.Attach(job: attach)))
+        } else if let submit {
+            try socket.send(WireCodec.frames(.trainSubmit, submit))
+        }
+        let session = TrainingClientSession(job: attach, modelPath: modelPath) { [socket] frames in try socket.send(frames) }
+        var lastHeard = Date(), lastAsked = Date()
+        while !StopSignal.requested {
+            let silence = Date().timeIntervalSince(lastHeard)
+            if session.acceptedOnce, let job = session.job, silence > reattachAfter {
+                guard silence < restartPatience else {
+                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, follow run \(job) with `tessera train --config … --attach \(job)`")
+                }
+                if Date().timeIntervalSince(lastAsked) > reattachAfter {
+                    silent(silence)
+                    try? socket.send(WireCodec.frames(.attach, Wire.Attach(job: job)), dontWait: true)
+                    lastAsked = Date()
+                }
+            } else if !session.acceptedOnce, silence > patience {
+                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
+            }
+            guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
+            switch try session.handle(frames) {
+            case .dropped: continue
+            case .heard: break
+            case .accepted(let job): accepted(job)
+            case .progress(let message): progress(message)
+            case .done(let finished): return finished
+            }
+            lastHeard = Date()
+        }
+        throw TesseraError("train", "interrupted; the run goes on at the coordinator\(session.job.map { ": follow it with `tessera train --config … --attach \($0)`" } ?? "")")
+    }
+
     /// The coordinator's workers and jobs.
     public func status() throws -> Wire.Status {
         try socket.send(WireCodec.frames(.statusRequest))

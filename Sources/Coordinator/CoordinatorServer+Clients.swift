@@ -13,7 +13,7 @@ extension CoordinatorServer {
         guard case .success(let (kind, body)) = opened else {
             // Every message a client sends and the coordinator cannot act on is answered
             // with `error` (in the client's own framing when it speaks another version).
-            if !answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .attach, .statusRequest], answer: .error),
+            if !answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .trainSubmit, .attach, .statusRequest], answer: .error),
                case .failure(let error) = opened {
                 replyError(identity, "malformed message: \(error)")
             }
@@ -28,9 +28,16 @@ extension CoordinatorServer {
             receiveChunk(identity, chunk, body[1])
         case .fetch:
             guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]) else { return replyError(identity, "malformed fetch") }
+            if fetch.content == .model, let training = trainingJob(fetch.job) { return serveModel(identity, fetch, training) }
             serveFetch(identity, fetch)
+        case .trainSubmit:
+            switch WireCodec.decode(Wire.TrainSubmit.self, body[0]) {
+            case .failure(let error): return replyError(identity, "malformed trainSubmit: \(error)")
+            case .success(let submit): submitTraining(identity, submit)
+            }
         case .attach:
             guard case .success(let attach) = WireCodec.decode(Wire.Attach.self, body[0]) else { return replyError(identity, "malformed attach") }
+            if let training = trainingJob(attach.job) { return attachTraining(identity, training) }
             guard let job = job(attach.job) else {
                 return replyError(identity, attach.job < nextJobID
                     ? "job \(attach.job) was removed: results are kept \(Int(config.keepResults)) s after a job ends (keep_results)"
@@ -134,7 +141,7 @@ extension CoordinatorServer {
     func serveFetch(_ identity: [UInt8], _ fetch: Wire.Fetch) {
         guard let job = job(fetch.job), let finished = job.finished else { return replyError(identity, "job \(fetch.job) has no result to fetch") }
         let (path, total) = fetch.content == .mask ? (job.maskPath, finished.maskBytes) : (job.rlePath, finished.rleBytes)
-        guard fetch.content != .slide, fetch.offset <= total, fetch.size <= UInt64(ClusterSockets.chunkBytes) else {
+        guard fetch.content == .mask || fetch.content == .rle, fetch.offset <= total, fetch.size <= UInt64(ClusterSockets.chunkBytes) else {
             return replyError(identity, "fetch outside the \(fetch.content.rawValue)")
         }
         let size = min(fetch.size, total - fetch.offset)

@@ -20,7 +20,11 @@ extension CoordinatorServer {
         }
         // Decoded whole before anything is done: a malformed message changes nothing, and is
         // no sign of life (docs/PROTOCOL.md, "Malformed messages").
-        enum Message { case register(Wire.Register), heartbeat, result(Wire.TileResult, [UInt8]), failure(Wire.TileFailure), goodbye }
+        enum Message {
+            case register(Wire.Register), heartbeat, result(Wire.TileResult, [UInt8]), failure(Wire.TileFailure), goodbye
+            case trainReady(Wire.TrainReady), trainDone(Wire.TrainDone), trainFailed(Wire.TrainFailed)
+            case trainState(Wire.TrainStateHeader, weights: [UInt8], optimizer: [UInt8], model: [UInt8])
+        }
         let decoded: Result<Message, WireError>
         switch kind {
         case .register: decoded = WireCodec.decode(Wire.Register.self, body[0]).map { .register($0) }
@@ -28,6 +32,10 @@ extension CoordinatorServer {
         case .goodbye: decoded = .success(.goodbye)
         case .result: decoded = WireCodec.result(body, maxSize: config.settings.tileSize).map { .result($0.0, $0.1) }
         case .tileFailed: decoded = WireCodec.decode(Wire.TileFailure.self, body[0]).map { .failure($0) }
+        case .trainReady: decoded = WireCodec.decode(Wire.TrainReady.self, body[0]).map { .trainReady($0) }
+        case .trainDone: decoded = WireCodec.decode(Wire.TrainDone.self, body[0]).map { .trainDone($0) }
+        case .trainFailed: decoded = WireCodec.decode(Wire.TrainFailed.self, body[0]).map { .trainFailed($0) }
+        case .trainState: decoded = WireCodec.trainState(body).map { .trainState($0.0, weights: $0.weights, optimizer: $0.optimizer, model: $0.model) }
         default: decoded = .failure(WireError("\(kind) is not a message workers send"))
         }
         let message: Message
@@ -53,6 +61,11 @@ extension CoordinatorServer {
         case .goodbye:
             log.info("worker \(registry.workers[identity]?.name ?? "?") left")
             lose(identity)
+        case .trainReady(let ready): trainReady(ready, from: identity)
+        case .trainDone(let done): trainDone(done, from: identity)
+        case .trainFailed(let failure): trainFailed(failure, from: identity)
+        case .trainState(let header, let weights, let optimizer, let model):
+            trainState(header, weights: weights, optimizer: optimizer, model: model, from: identity)
         }
     }
 
@@ -76,6 +89,8 @@ extension CoordinatorServer {
         let others = kernels.isEmpty ? [] : registry.otherKernels(of: member, than: kernels)
         let previous = registry.workers[identity]?.name
         let requeued = registry.isRegistered(identity) ? registry.workers[identity]!.inFlight.count : 0
+        // Registering again starts afresh: out of any training run too.
+        if registry.isRegistered(identity) { trainingLost(identity) }
         let refusal = scheduler.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest,
                                          threads: register.threads, kernels: kernels, now: now)
         if requeued > 0 { log.warning("worker \(previous ?? "?") registered again with \(requeued) tiles; they go to other workers") }
@@ -95,6 +110,7 @@ extension CoordinatorServer {
     /// A worker is gone: its tiles go back to the front of its member's queue.
     func lose(_ identity: [UInt8]) {
         let name = registry.workers[identity]?.name ?? "?"
+        trainingLost(identity)
         let requeued = scheduler.lose(identity)
         if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
     }

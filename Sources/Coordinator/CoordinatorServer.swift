@@ -23,6 +23,7 @@ public final class CoordinatorServer {
     var scheduler: TileScheduler
     var registry: WorkerRegistry { scheduler.registry }
     var jobs: [SlideJob] = []
+    var trainingJobs: [TrainingJob] = []
     var journal: JobJournal!
     var nextJobID: UInt64 = 1
 
@@ -90,6 +91,7 @@ public final class CoordinatorServer {
         runStartCPU = ThreadCPU.current()
         journal = try JobJournal(directory: config.stateDirectory)
         restoreJobs()
+        restoreTraining()
         context = try given ?? ZMQContext()
         if let security = config.security {
             zap = try ZAPAuthenticator(context: context, allowed: ["workers": security.workerPublic, "clients": security.clientPublic], log: log)
@@ -127,6 +129,7 @@ public final class CoordinatorServer {
         if scheduler.heartbeatsDue(at: now) {
             for identity in registry.workers.keys { send(workerSocket, identity, WireCodec.frames(.heartbeat)) }
         }
+        trainingTick()
         startNextJob()
         admitTiles()
         dispatch()
@@ -140,6 +143,9 @@ public final class CoordinatorServer {
         if now.timeIntervalSince(lastProgress) >= 0.25 {
             for job in jobs where job.state != .finished && job.state != .failed {
                 send(clientSocket, job.client, WireCodec.frames(.progress, job.progress(memberNames: memberNames)))
+            }
+            for job in trainingJobs where (job.state == .running || job.state == .queued) && !job.client.isEmpty {
+                send(clientSocket, job.client, WireCodec.frames(.trainProgress, job.progress))
             }
             lastProgress = now
         }

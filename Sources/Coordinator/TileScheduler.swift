@@ -75,6 +75,12 @@ struct TileScheduler {
 
     mutating func heard(_ identity: [UInt8], at now: Date) { registry.heard(identity, at: now) }
 
+    /// Marks a worker as training (no tiles) or back to tiles.
+    mutating func setTraining(_ identity: [UInt8], _ run: UInt64?) {
+        registry.setTraining(identity, run)
+        if let worker = registry.workers[identity], run == nil { waitingSince[worker.member] = nil }
+    }
+
     /// A worker is gone: its unanswered tiles go back to the front of their member's
     /// queue, in request order. Returns how many.
     mutating func lose(_ identity: [UInt8]) -> Int {
@@ -184,7 +190,7 @@ struct TileScheduler {
 
     /// Tiles a window of admission may hold: twice the workers' total credit, 8 to 256.
     var admissionWindow: Int {
-        let credits = queues.indices.map { registry.count(of: $0) * registry.credit }.reduce(0, +)
+        let credits = queues.indices.map { registry.available(of: $0) * registry.credit }.reduce(0, +)
         return min(256, max(8, 2 * credits))
     }
 
@@ -196,7 +202,7 @@ struct TileScheduler {
     mutating func waiting(at now: Date, owed: Bool) -> (members: [Int], overdue: Bool) {
         var missing: [Int] = []
         for member in queues.indices {
-            if registry.count(of: member) == 0 && (owed || !queues[member].isEmpty) {
+            if registry.available(of: member) == 0 && (owed || !queues[member].isEmpty) {
                 missing.append(member)
                 waitingSince[member] = waitingSince[member] ?? now
             } else {

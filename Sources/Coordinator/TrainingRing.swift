@@ -52,11 +52,23 @@ struct TrainingRing: Equatable {
 
     /// A run of `steps` steps of `batch` slots, resumed after `committed` steps (0 for a
     /// new run; a restarted coordinator's last checkpoint otherwise).
-    init(batch: Int, steps: Int, committed: Int = 0) {
+    /// Epochs go on from `epoch`, the last one a previous coordinator started.
+    init(batch: Int, steps: Int, committed: Int = 0, epoch: Int = 0) {
         precondition(batch >= 1 && steps >= 1 && (0...steps).contains(committed))
         self.batch = batch
         self.steps = steps
         self.committed = committed
+        self.epoch = epoch
+    }
+
+    /// Goes back to the state after `step` steps (≤ `committed`: the last checkpoint, when
+    /// no member holds the committed state any more) and starts it again with the same
+    /// members under a new epoch.
+    mutating func rewind(to step: Int) -> [Action] {
+        precondition((0...committed).contains(step))
+        guard !stopped else { return [] }
+        committed = step
+        return formRing()
     }
 
     /// The slots each member of `ring` computes: contiguous, in ring order, sizes differing
@@ -70,16 +82,15 @@ struct TrainingRing: Equatable {
         return shares
     }
 
-    /// A worker of the member is ready to train. The first ones form the ring; later ones
-    /// enter at the next step boundary.
-    mutating func join(_ id: String) -> [Action] {
-        guard !stopped, !ring.contains(id), !joining.contains(id) else { return [] }
-        if ring.isEmpty {
-            joining.append(id)
-            return formRing()
-        }
-        joining.append(id)
-        return []
+    /// Workers of the member are ready to train. The first ones form the ring together;
+    /// later ones enter at the next step boundary.
+    mutating func join(_ id: String) -> [Action] { join([id]) }
+
+    mutating func join(_ ids: [String]) -> [Action] {
+        let new = ids.filter { !ring.contains($0) && !joining.contains($0) }
+        guard !stopped, !new.isEmpty else { return [] }
+        joining += new
+        return ring.isEmpty ? formRing() : []
     }
 
     /// A worker is gone (its process died, or it went silent).

@@ -22,6 +22,8 @@ struct WorkerRegistry {
         var lastAssigned: Date = .distantPast
         var tilesDone = 0
         var joined = Date()
+        /// The training run it takes part in: it is given no tiles meanwhile.
+        var training: UInt64?
     }
 
     private(set) var workers: [[UInt8]: Worker] = [:]
@@ -62,12 +64,18 @@ struct WorkerRegistry {
     /// The least recently used worker of `member` with credit left (ties: the smaller
     /// routing id, so that the order never depends on a hash).
     func nextWorker(for member: Int) -> [UInt8]? {
-        workers.values.filter { $0.member == member && $0.credit > 0 }.min {
+        workers.values.filter { $0.member == member && $0.credit > 0 && $0.training == nil }.min {
             $0.lastAssigned != $1.lastAssigned ? $0.lastAssigned < $1.lastAssigned : $0.identity.lexicographicallyPrecedes($1.identity)
         }?.identity
     }
 
     func count(of member: Int) -> Int { workers.values.filter { $0.member == member }.count }
+
+    /// Workers of `member` that take tiles (those not training).
+    func available(of member: Int) -> Int { workers.values.filter { $0.member == member && $0.training == nil }.count }
+
+    /// Marks a worker as taking part in training run `run` (nil: back to tiles).
+    mutating func setTraining(_ identity: [UInt8], _ run: UInt64?) { workers[identity]?.training = run }
 
     mutating func assign(_ request: UInt64, to identity: [UInt8], at now: Date) {
         workers[identity]?.credit -= 1

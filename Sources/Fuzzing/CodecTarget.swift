@@ -23,6 +23,21 @@ enum CodecTarget {
             case .failed: roundTrip(kind, Wire.Failed.self, body)
             case .attach: roundTrip(kind, Wire.Attach.self, body)
             case .statusReply: roundTrip(kind, Wire.Status.self, body)
+            case .trainSubmit: roundTrip(kind, Wire.TrainSubmit.self, body)
+            case .trainProgress: roundTrip(kind, Wire.TrainProgress.self, body)
+            case .trainFinished: roundTrip(kind, Wire.TrainFinished.self, body)
+            case .trainJoin: roundTrip(kind, Wire.TrainJoin.self, body)
+            case .trainReady: roundTrip(kind, Wire.TrainReady.self, body)
+            case .trainStep: roundTrip(kind, Wire.TrainStep.self, body)
+            case .trainDone: roundTrip(kind, Wire.TrainDone.self, body)
+            case .trainSave: roundTrip(kind, Wire.TrainSave.self, body)
+            case .trainStop: roundTrip(kind, Wire.TrainStop.self, body)
+            case .trainFailed: roundTrip(kind, Wire.TrainFailed.self, body)
+            case .trainState:
+                guard case .success(let (header, weights, optimizer, model)) = WireCodec.trainState(body) else { continue }
+                let again = WireCodec.open(WireCodec.frames(header, weights: weights, optimizer: optimizer, model: model)).flatMap { WireCodec.trainState($0.1) }
+                fuzzCheck((try? again.get()).map { $0.0 == header && $0.1 == weights && $0.2 == optimizer && $0.3 == model } == true,
+                          "a training state does not survive encoding")
             case .heartbeat, .goodbye, .registerAgain, .statusRequest:
                 fuzzCheck(WireCodec.frames(kind) == message.frames, "\(kind) does not re-encode to its frames")
             case .tile:

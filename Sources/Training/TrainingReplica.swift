@@ -33,7 +33,8 @@ public final class TrainingReplica {
         let samples = try share.map { try data.sample(step: step, slot: $0) }
         let loss = try DataParallelStep.gradients(trainer, images: samples.map(\.image), masks: samples.map(\.mask), globalCount: settings.batch,
                                                   normalisation: .batch(), randoms: settings.dropoutRandoms(step: step, slots: share),
-                                                  replicas: replicas, step: step)
+                                                  replicas: replicas, step: step,
+                                                  bucketBytes: settings.bucketMegabytes.map { max(4, Int($0 * 1_048_576)) })
         _ = try settings.apply(to: trainer, step: step, loss: loss)
         try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: settings.batch, replicas: replicas, step: step)
         self.step += 1
@@ -70,10 +71,11 @@ public final class TrainingReplica {
         commit()
     }
 
-    /// FNV-1a 64 over the parameters' bits, in hex.
+    /// FNV-1a 64 over the parameters' bits, in 16 hex digits.
     public static func digest(_ values: [Float]) -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for value in values { hash = (hash ^ UInt64(value.bitPattern)) &* 0x0000_0100_0000_01B3 }
-        return String(hash, radix: 16)
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

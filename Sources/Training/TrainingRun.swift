@@ -56,12 +56,7 @@ public final class TrainingRun {
             throw TesseraError(folder, "already holds a training run: resume it with --resume, or choose another --out")
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let store = try ParameterStore(architecture: settings.architecture)
-        if let weights {
-            try store.load(from: try SafeTensorsWeights(path: weights), ignoring: CNNModel.unusedKeys(settings.architecture))
-        } else {
-            try store.load(from: DeterministicWeights())
-        }
+        let store = try settings.initialStore(weights: weights)
         var record = Record(settings: settings)
         record.dataDigest = try FileDigest.full((dataFolder as NSString).appendingPathComponent("train.csv"))
         try self.init(folder: folder, dataFolder: dataFolder, record: record, store: store)
@@ -87,18 +82,8 @@ public final class TrainingRun {
     private init(folder: String, dataFolder: String, record: Record, store: ParameterStore) throws {
         self.folder = folder
         self.record = record
-        let settings = record.settings
-        trainer = try ModelTrainer(architecture: settings.architecture, store: store, loss: settings.segmentationLoss ?? .bceDice(),
-                                   optimizer: settings.optimiser, dropConnect: settings.dropConnect)
-        let (train, held) = try TrainingSet(folder: dataFolder).split(validation: settings.validation)
-        var tiles = TileDataset.Settings()
-        tiles.tile = settings.tile
-        tiles.scale = settings.scale
-        tiles.augment = settings.augment
-        tiles.binEdges = settings.binEdges
-        data = try TileDataset(slides: train, settings: tiles, seed: settings.seed)
-        tiles.augment = false
-        validationData = held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: settings.seed)
+        trainer = try record.settings.trainer(store: store)
+        (data, validationData) = try record.settings.datasets(dataFolder: dataFolder)
     }
 
     static func recordPath(_ folder: String) -> String { (folder as NSString).appendingPathComponent("run.json") }
@@ -185,36 +170,12 @@ public final class TrainingRun {
         }
     }
 
-    /// Precise BN: running statistics replaced by the average of the batch statistics of
-    /// `preciseBatchNormBatches` training batches (drawn past the run's last step, without
-    /// augmentation's randomness mattering: any fixed batches serve).
     private func recalibrateBatchNorm() throws {
-        let count = record.settings.preciseBatchNormBatches
-        guard count > 0 else { return }
-        for k in 0..<count {
-            let (images, _) = try data.batch(step: record.settings.steps + k, size: record.settings.batch)
-            let tape = Tape(store: trainer.store, normalisation: .batch(momentum: 1 / Double(k + 1)), recordsGradients: false)
-            _ = trainer.network.logits(tape.input(images), on: tape)
-        }
+        try TrainingEvaluation.recalibrateBatchNorm(trainer, data: data, settings: record.settings)
     }
 
     /// Dice of the thresholded predictions over every held-out tile together.
     public func validationDice() throws -> Double? {
-        guard let validationData else { return nil }
-        var intersection = 0.0, predicted = 0.0, truth = 0.0
-        let batch = record.settings.batch
-        for start in stride(from: 0, to: validationData.tiles.count, by: batch) {
-            let items = try (start..<min(start + batch, validationData.tiles.count)).map { try validationData.item($0, augmentation: nil) }
-            let logits = trainer.logits(images: items.map(\.image))
-            for (z, item) in zip(logits, items) {
-                for (value, label) in zip(z.data, item.mask) {
-                    let p: Double = value > 0 ? 1 : 0
-                    intersection += p * Double(label)
-                    predicted += p
-                    truth += Double(label)
-                }
-            }
-        }
-        return predicted + truth == 0 ? 1 : 2 * intersection / (predicted + truth)
+        try validationData.map { try TrainingEvaluation.validationDice(trainer, data: $0, batch: record.settings.batch) }
     }
 }

@@ -42,6 +42,11 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var preciseBatchNormBatches = 16
     /// Held-out slide ids (nil: the last fifth by id).
     public var validation: [String]?
+    /// In a data-parallel run: gradients are summed over the ring in buckets of this many
+    /// megabytes while the backward pass runs (as DDP's `bucket_cap_mb`); nil sums them in
+    /// one all-reduce after it. Part of the run: with 3 or more replicas the bucket bounds
+    /// decide the order in which each value's sum is added.
+    public var bucketMegabytes: Double?
 
     public init() {}
 
@@ -64,6 +69,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
             throw TesseraError("train", "bin edges must rise from 0 and stay below 1, not \(binEdges)")
         }
         if let clipNorm, !(clipNorm > 0) { throw TesseraError("train", "the clipping norm must be positive") }
+        if let bucketMegabytes, !(bucketMegabytes > 0 && bucketMegabytes <= 4096) {
+            throw TesseraError("train", "the gradient bucket must hold more than 0 and at most 4096 MB")
+        }
     }
 
     var learningRate: LearningRateSchedule {
@@ -94,6 +102,37 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         let (lr, momentum) = learningRate.values(step: step, of: steps)
         trainer.step(lr: lr, momentum: momentum, groups: groups)
         return lr
+    }
+
+    /// The trainer of a run with these settings, training the parameters in `store`.
+    public func trainer(store: ParameterStore) throws -> ModelTrainer {
+        try ModelTrainer(architecture: architecture, store: store, loss: segmentationLoss ?? .bceDice(), optimizer: optimiser,
+                         dropConnect: dropConnect)
+    }
+
+    /// The training tiles and the held-out ones (nil when no slide is held out) of the data
+    /// folder `dataFolder`, cut as these settings say.
+    public func datasets(dataFolder: String) throws -> (training: TileDataset, validation: TileDataset?) {
+        let (train, held) = try TrainingSet(folder: dataFolder).split(validation: validation)
+        var tiles = TileDataset.Settings()
+        tiles.tile = tile
+        tiles.scale = scale
+        tiles.augment = augment
+        tiles.binEdges = binEdges
+        let training = try TileDataset(slides: train, settings: tiles, seed: seed)
+        tiles.augment = false
+        return (training, held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: seed))
+    }
+
+    /// The parameters a run starts from: `weights` when given, deterministic ones otherwise.
+    public func initialStore(weights: String?) throws -> ParameterStore {
+        let store = try ParameterStore(architecture: architecture)
+        if let weights {
+            try store.load(from: try SafeTensorsWeights(path: weights), ignoring: CNNModel.unusedKeys(architecture))
+        } else {
+            try store.load(from: DeterministicWeights())
+        }
+        return store
     }
 
     var segmentationLoss: SegmentationLoss? {

@@ -26,6 +26,20 @@ public struct WorkerLink: Sendable {
         case dropped(String)
         /// Something worth a line in the log.
         case note(String)
+        /// A well-formed training message for the training thread (`TrainingHost`).
+        case train(TrainingCommand)
+    }
+
+    /// What the coordinator asks of this worker's part in a training run (docs/PROTOCOL.md,
+    /// "Training").
+    public enum TrainingCommand: Equatable, Sendable {
+        case join(Wire.TrainJoin)
+        case step(Wire.TrainStep)
+        case save(Wire.TrainSave)
+        case load(Wire.TrainStateHeader, weights: [UInt8], optimizer: [UInt8])
+        case stop(Wire.TrainStop)
+        /// The coordinator forgot this worker (it restarted, or lost it): leave any run.
+        case abandon
     }
 
     /// The `register` body this worker sends.
@@ -65,7 +79,7 @@ public struct WorkerLink: Sendable {
         registered = false
         outstanding = []
         liveness.restart(at: now)
-        return [.send(registerFrames)]
+        return [.train(.abandon), .send(registerFrames)]
     }
 
     /// What to do with a message from the coordinator.
@@ -100,7 +114,23 @@ public struct WorkerLink: Sendable {
             liveness.heard(at: now)
             registered = false
             liveness.sent(at: now)
-            return [.send(registerFrames)]
+            return [.train(.abandon), .send(registerFrames)]
+        case .trainJoin, .trainStep, .trainSave, .trainState, .trainStop:
+            let command: Result<TrainingCommand, WireError>
+            switch kind {
+            case .trainJoin: command = WireCodec.decode(Wire.TrainJoin.self, body[0]).map { .join($0) }
+            case .trainStep: command = WireCodec.decode(Wire.TrainStep.self, body[0]).map { .step($0) }
+            case .trainSave: command = WireCodec.decode(Wire.TrainSave.self, body[0]).map { .save($0) }
+            case .trainStop: command = WireCodec.decode(Wire.TrainStop.self, body[0]).map { .stop($0) }
+            default: command = WireCodec.trainState(body).map { .load($0.0, weights: $0.weights, optimizer: $0.optimizer) }
+            }
+            switch command {
+            case .failure(let error): return drop("\(kind): \(error)")
+            case .success(let command):
+                guard registered else { return drop("\(kind) before the coordinator welcomed this worker") }
+                liveness.heard(at: now)
+                return [.train(command)]
+            }
         case .heartbeat:
             liveness.heard(at: now)
             return []

@@ -20,12 +20,15 @@ public final class WorkerNode {
     private let log: Log
     /// What this worker tells the coordinator when it registers.
     private let registration: Wire.Register
+    /// Where its ring socket binds when it trains (`--ring-bind`).
+    private let ringBind: String
 
     /// Loads the member named `memberName`; fails (before any connection) when the member
     /// is unknown or its model or weights cannot be loaded. `threads` is what a tile is
     /// computed with, announced when registering.
-    public init(config: ClusterConfig, memberName: String, endpoint: String? = nil, threads: Int) throws {
+    public init(config: ClusterConfig, memberName: String, endpoint: String? = nil, threads: Int, ringBind: String = "tcp://127.0.0.1:*") throws {
         self.config = config
+        self.ringBind = ringBind
         member = try config.member(named: memberName)
         self.endpoint = endpoint ?? config.workerEndpoint
         predictor = try MemberFactory.make(member)
@@ -48,12 +51,14 @@ public final class WorkerNode {
         let context = try ZMQContext()
         let compute = try ComputeThread(context: context, predictor: predictor, log: log)
         defer { compute.stop() }
-        try serve(context: context, compute: compute)
+        let training = try TrainingHost(context: context, ringBind: ringBind, security: config.security, log: log)
+        defer { training.stop() }
+        try serve(context: context, compute: compute, training: training)
     }
 
     /// Moves bytes between the socket, the compute thread and `WorkerLink`, which decides.
-    private func serve(context: ZMQContext, compute: ComputeThread) throws {
-        let maxIncoming = Int64(config.settings.tileSize * config.settings.tileSize * 3 + 4096)
+    private func serve(context: ZMQContext, compute: ComputeThread, training: TrainingHost) throws {
+        let maxIncoming = ClusterSockets.maxCoordinatorMessage(config)
         var link = WorkerLink(registration: registration, maxTileSize: config.settings.tileSize,
                               interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, now: Date())
         log.info("connecting to \(endpoint)")
@@ -66,6 +71,7 @@ public final class WorkerNode {
                 case .compute(let request, let pixels, let ticket): compute.submit(request, pixels: pixels, ticket: ticket)
                 case .dropped(let reason): log.warning("dropped a message from the coordinator: \(reason)")
                 case .note(let text): log.info(text)
+                case .train(let command): training.submit(command)
                 case .stop(let reason): throw TesseraError("coordinator", "refused this worker: \(reason)")
                 case .reconnect(let wait):
                     let until = Date().addingTimeInterval(wait)
@@ -74,7 +80,7 @@ public final class WorkerNode {
                     actions = link.reconnected(at: Date())
                 }
             }
-            let ready = try ZMQPoller.pollIn([socket, compute.doorbell], timeoutMilliseconds: 50)
+            let ready = try ZMQPoller.pollIn([socket, compute.doorbell, training.doorbell], timeoutMilliseconds: 50)
             if ready[0], let frames = try socket.receive(dontWait: true) {
                 actions += link.received(frames, at: Date())
             }
@@ -85,6 +91,7 @@ public final class WorkerNode {
                 for result in results { offer(result.frames, on: socket) }
                 link.answered(results.map(\.ticket), at: Date())
             }
+            if ready[2] { for message in training.takeMessages() { offer(message, on: socket) } }
             actions += link.tick(at: Date())
         }
         if let goodbye = link.goodbye { offer(goodbye, on: socket) }

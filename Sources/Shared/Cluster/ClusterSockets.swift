@@ -5,10 +5,16 @@ import ZeroMQ
 /// Makes the cluster's sockets configured alike: CURVE roles from `[security]`, message
 /// size limits, no linger. Every process goes through here, so no socket is forgotten.
 public enum ClusterSockets {
-    /// The largest message a coordinator accepts from a worker: a result of the configured
-    /// tile, float16, plus headers.
+    /// The largest message part a coordinator accepts from a worker: a result of the
+    /// configured tile, float16, or a frame of a training state, plus headers.
     public static func maxWorkerMessage(_ config: ClusterConfig) -> Int64 {
-        Int64(config.settings.tileSize * config.settings.tileSize * 2 + 4096)
+        Int64(max(config.settings.tileSize * config.settings.tileSize * 2, WireLimits.stateBytes) + 4096)
+    }
+
+    /// The largest message part a worker accepts: a tile of the configured side, or a frame of
+    /// a training state.
+    public static func maxCoordinatorMessage(_ config: ClusterConfig) -> Int64 {
+        Int64(max(config.settings.tileSize * config.settings.tileSize * 3, WireLimits.stateBytes) + 4096)
     }
 
     /// The largest request the metrics socket accepts; a larger one makes libzmq drop the

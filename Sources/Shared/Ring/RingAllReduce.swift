@@ -12,15 +12,28 @@ import ZeroMQ
 /// share's weight first (n_i / N): the sum is then the average, computed once per chunk
 /// and copied to every member, so every member ends with the same bits.
 public final class RingAllReduce {
-    public let rank: Int
-    public let members: Int
+    public private(set) var rank: Int
+    public private(set) var members: Int
+    /// The ring's incarnation (a training run's epoch): segments of an earlier one, still
+    /// in flight when the ring was re-formed, are discarded.
+    public private(set) var epoch: UInt16 = 0
+    private let context: ZMQContext
+    private let security: ClusterConfig.Security?
     private let receiver: ZMQSocket
-    private let sender: ZMQSocket
+    private var sender: ZMQSocket
     /// The endpoint the predecessor connects to.
     public let endpoint: String
     public var segmentValues = 256 << 10
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
+    /// Polled while waiting for a segment: true abandons the all-reduce with `Aborted`
+    /// (the coordinator re-formed the ring, or stopped the run).
+    public var shouldAbort: (() -> Bool)?
+
+    /// Thrown when `shouldAbort` said so.
+    public struct Aborted: Error, CustomStringConvertible {
+        public var description: String { "the all-reduce was abandoned" }
+    }
     /// Admits only the worker key to the receiving socket when the ring is secured.
     private let zap: ZAPAuthenticator?
 
@@ -34,8 +47,10 @@ public final class RingAllReduce {
         precondition(members >= 1 && (0..<members).contains(rank))
         self.rank = rank
         self.members = members
+        self.context = context
+        self.security = security
         receiver = try ZMQSocket(context: context, type: .pull)
-        sender = try ZMQSocket(context: context, type: .push)
+        sender = try Self.sender(context, security: security)
         if let security {
             guard let secret = security.workerSecret else {
                 throw TesseraError("ring", "[security] needs worker_secret on a worker: ring links are CURVE-secured with the workers' key pair")
@@ -43,23 +58,42 @@ public final class RingAllReduce {
             zap = try ZAPAuthenticator(context: context, allowed: ["ring": security.workerPublic], log: log)
             try receiver.setZAPDomain("ring")
             try receiver.makeCurveServer(secretKey: secret)
-            try sender.makeCurveClient(serverKey: security.workerPublic, publicKey: security.workerPublic, secretKey: secret)
         } else {
             zap = nil
         }
-        for socket in [receiver, sender] {
-            try socket.setHighWaterMarks(send: 0, receive: 0) // a step's chunk is bounded; never block on it
-        }
-        // The last all-gather segments may still be queued when `allReduce` returns: a
-        // member closed at once must still deliver them to its successor.
+        try receiver.setHighWaterMarks(send: 0, receive: 0) // a step's chunk is bounded; never block on it
         try receiver.setLinger(milliseconds: 0)
-        try sender.setLinger(milliseconds: 5_000)
         try receiver.bind(bind)
         endpoint = try receiver.lastEndpoint
     }
 
+    /// A PUSH socket to the successor. The last all-gather segments may still be queued when
+    /// `allReduce` returns: a member closed at once must still deliver them (linger).
+    private static func sender(_ context: ZMQContext, security: ClusterConfig.Security?) throws -> ZMQSocket {
+        let sender = try ZMQSocket(context: context, type: .push)
+        if let security, let secret = security.workerSecret {
+            try sender.makeCurveClient(serverKey: security.workerPublic, publicKey: security.workerPublic, secretKey: secret)
+        }
+        try sender.setHighWaterMarks(send: 0, receive: 0)
+        try sender.setLinger(milliseconds: 5_000)
+        return sender
+    }
+
     /// Connects to the successor's endpoint.
     public func connect(successor: String) throws { try sender.connect(successor) }
+
+    /// Makes this member rank `rank` of a ring of `members` in incarnation `epoch`, sending
+    /// to `successor` from a fresh socket (a PUSH socket connected twice would share its
+    /// messages between both). The receiving socket stays: its endpoint is the member's.
+    public func reform(rank: Int, members: Int, successor: String, epoch: UInt16) throws {
+        precondition(members >= 1 && (0..<members).contains(rank))
+        let fresh = try Self.sender(context, security: security)
+        try fresh.connect(successor)
+        sender = fresh
+        self.rank = rank
+        self.members = members
+        self.epoch = epoch
+    }
 
     /// Replaces `buffer` by the sum of every member's buffer (all the same length).
     /// `round` numbers the call (a training step): a message of another round is an error.
@@ -87,7 +121,7 @@ public final class RingAllReduce {
             let payload = buffer.withUnsafeBufferPointer { values in
                 [UInt8](UnsafeRawBufferPointer(start: values.baseAddress! + start, count: (end - start) * 4))
             }
-            try sender.send([Self.header(phase: phase, round: round, chunk: send, offset: start), payload])
+            try sender.send([Self.header(phase: phase, epoch: epoch, round: round, chunk: send, offset: start), payload])
             while received < incoming.count,
                   try receiveSegment(&buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
                                      phase: phase, chunk: receive, round: round, wait: false) {
@@ -116,10 +150,10 @@ public final class RingAllReduce {
 
     enum Phase: UInt8 { case reduceScatter = 1, allGather = 2 }
 
-    /// "TRNG", version 1, phase, 2 zero bytes, round (u64), chunk (u32), first value (u64)
+    /// "TRNG", version 1, phase, epoch (u16), round (u64), chunk (u32), first value (u64)
     /// of the segment within the buffer; little-endian.
-    static func header(phase: Phase, round: UInt64, chunk: Int, offset: Int) -> [UInt8] {
-        var bytes = Array("TRNG".utf8) + [1, phase.rawValue, 0, 0]
+    static func header(phase: Phase, epoch: UInt16, round: UInt64, chunk: Int, offset: Int) -> [UInt8] {
+        var bytes = Array("TRNG".utf8) + [1, phase.rawValue, UInt8(epoch & 0xFF), UInt8(epoch >> 8)]
         withUnsafeBytes(of: round.littleEndian) { bytes += $0 }
         withUnsafeBytes(of: UInt32(chunk).littleEndian) { bytes += $0 }
         withUnsafeBytes(of: UInt64(offset).littleEndian) { bytes += $0 }
@@ -131,12 +165,14 @@ public final class RingAllReduce {
     private func waitForData() throws {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
         while true {
+            if let shouldAbort, shouldAbort() { throw Aborted() }
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < deadline else {
                 throw TesseraError("ring", "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s"
                                    + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"))
             }
-            let ready = try ZMQPoller.pollIn([receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)
+            let wait = Int((deadline - now) / 1_000_000) + 1
+            let ready = try ZMQPoller.pollIn([receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: shouldAbort == nil ? wait : min(wait, 50))
             if ready.count > 1, ready[1] { try zap?.answer() }
             if ready[0] { return }
         }
@@ -146,32 +182,46 @@ public final class RingAllReduce {
     /// (added in the reduce-scatter, copied in the all-gather). Without `wait`, returns
     /// false at once when nothing is queued.
     private func receiveSegment(_ buffer: inout [Float], _ start: Int, _ end: Int, phase: Phase, chunk: Int, round: UInt64, wait: Bool) throws -> Bool {
-        if wait { try waitForData() }
-        let expected = Self.header(phase: phase, round: round, chunk: chunk, offset: start)
-        let outcome: String?? = try receiver.receive(dontWait: true) { frames -> String? in
-            guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {
-                return "\(frames.count) frames, header \(frames.first.map { $0.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")"
-            }
-            let raw = frames[1]
-            buffer.withUnsafeMutableBufferPointer { values in
-                let target = values.baseAddress! + start
-                if phase == .reduceScatter {
-                    // Received first: the sum runs in ring order from the chunk's index.
-                    for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
-                } else {
-                    UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        let expected = Self.header(phase: phase, epoch: epoch, round: round, chunk: chunk, offset: start)
+        while true {
+            if wait { try waitForData() }
+            let outcome: String??? = try receiver.receive(dontWait: true) { frames -> String?? in
+                if frames.count == 2, frames[0].count == 24, frames[0].prefix(5).elementsEqual(expected.prefix(5)),
+                   !frames[0][6..<8].elementsEqual(expected[6..<8]) {
+                    return .some(nil) // an earlier incarnation's segment, still in flight: dropped
                 }
+                return .some(self.take(frames, into: &buffer, expected: expected, start, end, phase: phase))
             }
-            return nil
+            guard let outcome else {
+                if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came") }
+                return false
+            }
+            guard let taken = outcome else { continue }
+            if let problem = taken {
+                throw TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
+                                   + "chunk \(chunk), offset \(start) was due")
+            }
+            return true
         }
-        guard let outcome else {
-            if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came") }
-            return false
+    }
+
+    /// Adds (reduce-scatter) or copies (all-gather) a segment's values into `buffer`, or
+    /// says why the message is not the one expected.
+    private func take(_ frames: [UnsafeRawBufferPointer], into buffer: inout [Float], expected: [UInt8], _ start: Int, _ end: Int,
+                      phase: Phase) -> String? {
+        guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {
+            return "\(frames.count) frames, header \(frames.first.map { $0.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")"
         }
-        if let problem = outcome {
-            throw TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
-                               + "chunk \(chunk), offset \(start) was due")
+        let raw = frames[1]
+        buffer.withUnsafeMutableBufferPointer { values in
+            let target = values.baseAddress! + start
+            if phase == .reduceScatter {
+                // Received first: the sum runs in ring order from the chunk's index.
+                for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
+            } else {
+                UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+            }
         }
-        return true
+        return nil
     }
 }

@@ -45,6 +45,12 @@ public enum WireCodec {
         return [WireHeader.frame(.result), header.bytes, map]
     }
 
+    /// A training state: its header and the weights, optimiser state and model files
+    /// (the model empty unless a checkpoint asked for it).
+    public static func frames(_ state: Wire.TrainStateHeader, weights: [UInt8], optimizer: [UInt8], model: [UInt8] = []) -> [[UInt8]] {
+        frames(.trainState, state) + [weights, optimizer, model]
+    }
+
     // MARK: Decoding
 
     /// The kind of a message and its frames after the header, after checking the header
@@ -58,6 +64,7 @@ public enum WireCodec {
             let expected: Int
             switch kind {
             case .tile, .result, .chunk: expected = 2
+            case .trainState: expected = 4
             default: expected = 1
             }
             guard rest.count == expected else {
@@ -79,6 +86,17 @@ public enum WireCodec {
         }
         if let flaw = value.flaw { return .failure(.init("\(T.self): \(flaw)")) }
         return .success(value)
+    }
+
+    /// A training state's header and files; the weights and optimiser state must be there.
+    public static func trainState(_ frames: [[UInt8]]) -> Result<(Wire.TrainStateHeader, weights: [UInt8], optimizer: [UInt8], model: [UInt8]), WireError> {
+        decode(Wire.TrainStateHeader.self, frames[0]).flatMap { header in
+            guard !frames[1].isEmpty, !frames[2].isEmpty else { return .failure(WireError("trainState without its weights or optimiser state")) }
+            guard frames[1...3].allSatisfy({ $0.count <= WireLimits.stateBytes }) else {
+                return .failure(WireError("a trainState file is larger than \(WireLimits.stateBytes) bytes"))
+            }
+            return .success((header, frames[1], frames[2], frames[3]))
+        }
     }
 
     /// A tile request's header and pixels, checked against the size limit.

@@ -25,12 +25,25 @@ public enum WireKind: UInt8, Sendable, CaseIterable {
     case statusRequest = 28
     case statusReply = 29
     case error = 30
+    // Training on the worker link (docs/PROTOCOL.md, "Training").
+    case trainJoin = 40
+    case trainReady = 41
+    case trainStep = 42
+    case trainDone = 43
+    case trainSave = 44
+    case trainState = 45
+    case trainStop = 46
+    case trainFailed = 47
+    // Training on the client link.
+    case trainSubmit = 50
+    case trainProgress = 51
+    case trainFinished = 52
 }
 
 /// The first frame of every message: "TS", the protocol version, the kind.
 public enum WireHeader {
     /// The protocol version this build speaks; peers with another are refused.
-    public static let version: UInt8 = 3
+    public static let version: UInt8 = 4
     static let magic: [UInt8] = [0x54, 0x53] // "TS"
 
     public static func frame(_ kind: WireKind) -> [UInt8] { frame(kind, version: version) }

@@ -25,6 +25,14 @@ public enum WireLimits {
     public static let reasonBytes = 65_536
     /// Bytes a `fetch` may ask for, and a `chunk` may carry.
     public static let chunkBytes = 1 << 20
+    /// Bytes of one frame of a `trainState` message (a model's weights or optimiser state:
+    /// 264 MB for EfficientNet-b7's AdamW moments).
+    public static let stateBytes = 1 << 30
+    /// Steps and tiles a training step of a run may have.
+    public static let trainingSteps: ClosedRange<Int> = 1...100_000_000
+    public static let trainingBatch: ClosedRange<Int> = 1...65_536
+    /// Workers in one ring.
+    public static let ringMembers: ClosedRange<Int> = 1...1024
 }
 
 /// A message body that knows which of its decoded values are acceptable:

@@ -149,6 +149,8 @@ public enum Wire {
     /// What a fetch or chunk is about.
     public enum Content: String, Codable, Sendable {
         case slide, mask, rle
+        /// A finished training run's model.safetensors.
+        case model
     }
 
     /// A request for `size` bytes of a job's content from `offset`.
@@ -253,8 +255,11 @@ public enum Wire {
             public var tilesDone: Int
             public var tilesTotal: Int
             public var note: String?
-            public init(job: UInt64, name: String, state: String, tilesDone: Int, tilesTotal: Int, note: String?) {
+            /// "training" for a training run (whose counts are steps), absent for a slide.
+            public var kind: String?
+            public init(job: UInt64, name: String, state: String, tilesDone: Int, tilesTotal: Int, note: String?, kind: String? = nil) {
                 self.job = job; self.name = name; self.state = state; self.tilesDone = tilesDone; self.tilesTotal = tilesTotal; self.note = note
+                self.kind = kind
             }
         }
         public var workers: [Worker]

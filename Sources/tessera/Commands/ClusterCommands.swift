@@ -37,12 +37,13 @@ struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a worker hosting one ensemble member.",
-        discussion: "Loads the member's model first and refuses to start if it cannot; then connects (before or after the coordinator starts), registers, and predicts the tiles it is sent. Reconnects with back-off when the coordinator goes away."
+        discussion: "Loads the member's model first and refuses to start if it cannot; then connects (before or after the coordinator starts), registers, and predicts the tiles it is sent. Reconnects with back-off when the coordinator goes away. While a training run of its member is on (tessera train --config), it trains with the member's other workers instead of taking tiles, summing gradients with them over a ring socket bound at --ring-bind, and reads the run's data folder at the path tessera train gave."
     )
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "The member to host (a [member NAME] of the configuration).") var member: String
     @Option(help: "The coordinator's worker endpoint, if not the configuration's.") var coordinator: String?
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Where this worker's training ring socket binds: an endpoint its peers can reach (tcp://HOST-ADDRESS:* on a multi-host cluster; * picks a free port).") var ringBind = "tcp://127.0.0.1:*"
 
     func validate() throws {
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
@@ -52,7 +53,7 @@ struct WorkerCommand: ParsableCommand {
         StopSignal.install()
         HeapRetention.enableOnce()
         CNNModel.setThreads(threads)
-        let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator, threads: threads)
+        let node = try WorkerNode(config: try cluster.load(), memberName: member, endpoint: coordinator, threads: threads, ringBind: ringBind)
         try node.run()
     }
 }

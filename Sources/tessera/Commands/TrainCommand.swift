@@ -1,14 +1,17 @@
 import ArgumentParser
+import Coordinator
 import Core
 import Engine
 import Foundation
+import Shared
 import Training
 
-/// `tessera train`: trains a member on one machine.
+/// `tessera train`: trains a member on this machine, or on the cluster's workers of a
+/// member (`--config`).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a CNN member on slides and masks, on this machine.",
+        abstract: "Train a CNN member on slides and masks, on this machine or on the cluster.",
         discussion: """
         --data is a folder with train.csv: a `tessera synth` folder, or the Kaggle HuBMAP \
         layouts (2021: id,encoding; 2022: id,organ,…,rle) with images ID.tiff in it or in a \
@@ -25,12 +28,23 @@ struct TrainCommand: ParsableCommand {
         Dice). `--resume RUN/` continues from the last checkpoint, bit for bit as if never \
         stopped. SIGINT or SIGTERM (Ctrl-C) checkpoints the step reached and stops. A loss \
         that becomes NaN or infinite stops the run, keeping the last checkpoint.
+
+        On the cluster: `tessera train --config cluster.conf --member NAME --data DIR --out \
+        MODEL.safetensors` submits the run to the coordinator. Every live worker of member NAME \
+        stops taking tiles and trains: each computes its share of every global batch and the \
+        gradients are summed over a ring between the workers (docs/TRAINING.md). --data must \
+        be readable at the same path by every worker of the member (shared storage, or the same \
+        copy on each), as must --weights. The coordinator keeps the run and its checkpoints in \
+        its state folder; this command follows it and writes the model when it is done. If \
+        interrupted, the run goes on: follow it again with --attach RUN. A worker lost mid-step \
+        is left out and the step redone; a worker that starts later joins at the next step; \
+        a restarted coordinator goes on from the last checkpoint.
         """
     )
 
     @Option(help: "The architecture: \(CNNModel.architectures.joined(separator: ", ")).") var model = "effunet-b0"
     @Option(help: "The training folder (with train.csv).") var data: String
-    @Option(help: "The run folder to create (or, with --resume, to continue).") var out: String?
+    @Option(help: "The run folder to create (or, with --resume, to continue); with --config, the model file to write.") var out: String?
     @Option(help: "Continue the run in this folder from its last checkpoint.") var resume: String?
     @Option(help: "Initial weights (.safetensors); default: deterministic untrained weights.") var weights: String?
     @Option(help: "Optimiser steps (overrides --epochs).") var steps: Int?
@@ -58,9 +72,21 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training batches to recalibrate batch norms over before saving a model (0: off).") var preciseBn = 16
     @Option(help: "Held-out slide ids, comma-separated.") var validation: String?
     @Option(help: "Engine threads.") var threads = 2
+    @Option(help: "Train on the cluster of this configuration (docs/CONFIG.md) instead of this machine.") var config: String?
+    @Option(help: "With --config: the member whose workers train (a [member NAME] of the configuration).") var member: String?
+    @Option(help: "With --config: follow an earlier run instead of submitting one.") var attach: UInt64?
+    @Option(help: "With --config: sum gradients over the ring in buckets of this many MB while the backward pass runs (0: one sum after it).") var bucketMb = 25.0
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
+        if config != nil {
+            guard out != nil else { throw ValidationError("with --config, give --out MODEL.safetensors: the trained model is written there") }
+            guard resume == nil else { throw ValidationError("--resume is for runs on this machine; a cluster run goes on by itself, follow it with --attach RUN") }
+            guard attach != nil || member != nil else { throw ValidationError("with --config, give --member NAME (or --attach RUN)") }
+            guard bucketMb >= 0 else { throw ValidationError("--bucket-mb must not be negative") }
+            return
+        }
+        guard member == nil, attach == nil else { throw ValidationError("--member and --attach need --config: they are for cluster runs") }
         guard (out == nil) != (resume == nil) else { throw ValidationError("give --out for a new run or --resume for an existing one") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
@@ -68,28 +94,35 @@ struct TrainCommand: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
+    /// The run's settings from the options.
+    func settings() throws -> TrainingSettings {
+        var settings = TrainingSettings()
+        settings.architecture = model
+        settings.batch = batch; settings.tile = tile; settings.scale = scale; settings.lr = lr
+        settings.optimizer = optimizer; settings.loss = loss; settings.dropConnect = dropConnect
+        settings.schedule = schedule; settings.warmUpSteps = warmUp; settings.weightDecay = weightDecay
+        settings.decayNormsAndBiases = decayNormsAndBiases; settings.encoderScale = encoderLrScale
+        settings.freezeEncoder = freezeEncoder; settings.clipNorm = clipNorm; settings.dropout = !noDropout
+        settings.augment = !noAugment; settings.seed = seed; settings.checkpointEvery = checkpointEvery
+        settings.preciseBatchNormBatches = preciseBn
+        settings.binEdges = try bins.split(separator: ",").map {
+            guard let edge = Double($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--bins: \"\($0)\" is not a number") }
+            return edge
+        }
+        settings.validation = validation.map { $0.split(separator: ",").map(String.init) }
+        settings.steps = steps ?? 1
+        return settings
+    }
+
     func run() throws {
+        if let config { return try runOnCluster(config) }
         CNNModel.setThreads(threads)
         let run: TrainingRun
         if let resume {
             run = try TrainingRun.resume(folder: resume, dataFolder: data)
             ProgressReporter.note("resuming \(resume) at step \(run.record.step) of \(run.record.settings.steps)")
         } else {
-            var settings = TrainingSettings()
-            settings.architecture = model
-            settings.batch = batch; settings.tile = tile; settings.scale = scale; settings.lr = lr
-            settings.optimizer = optimizer; settings.loss = loss; settings.dropConnect = dropConnect
-            settings.schedule = schedule; settings.warmUpSteps = warmUp; settings.weightDecay = weightDecay
-            settings.decayNormsAndBiases = decayNormsAndBiases; settings.encoderScale = encoderLrScale
-            settings.freezeEncoder = freezeEncoder; settings.clipNorm = clipNorm; settings.dropout = !noDropout
-            settings.augment = !noAugment; settings.seed = seed; settings.checkpointEvery = checkpointEvery
-            settings.preciseBatchNormBatches = preciseBn
-            settings.binEdges = try bins.split(separator: ",").map {
-                guard let edge = Double($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--bins: \"\($0)\" is not a number") }
-                return edge
-            }
-            settings.validation = validation.map { $0.split(separator: ",").map(String.init) }
-            settings.steps = steps ?? 1
+            let settings = try settings()
             run = try TrainingRun(folder: out!, dataFolder: data, settings: settings, weights: weights)
             // Epochs are known once the tiles are cut; the default is 200 steps.
             let perEpoch = (run.data.tiles.count + batch - 1) / batch
@@ -112,5 +145,54 @@ struct TrainCommand: ParsableCommand {
         }
         print(run.modelPath)
         if let last = run.record.validation.last { print(String(format: "validation Dice %.4f at step %d", last.dice, last.step)) }
+    }
+
+    /// Submits the run to the coordinator (or follows run `attach`) and writes its model.
+    private func runOnCluster(_ configPath: String) throws {
+        let cluster = try ClusterConfig(contentsOf: configPath)
+        var submit: Wire.TrainSubmit?
+        if attach == nil, let member {
+            let configured = try cluster.member(named: member)
+            var settings = try settings()
+            if model == "effunet-b0", configured.architecture != model { settings.architecture = configured.architecture }
+            guard settings.architecture == configured.architecture else {
+                throw ValidationError("member \(member) is a \(configured.architecture), not a \(settings.architecture): leave --model out")
+            }
+            settings.bucketMegabytes = bucketMb > 0 ? bucketMb : nil
+            try settings.check()
+            // The data's errors here, before anything is submitted; workers read the same folder.
+            let folder = URL(fileURLWithPath: data).standardizedFileURL.path
+            let (tiles, held) = try settings.datasets(dataFolder: folder)
+            let perEpoch = (tiles.tiles.count + batch - 1) / batch
+            settings.steps = steps ?? epochs.map { $0 * perEpoch } ?? 200
+            settings.validateEvery = validateEvery ?? perEpoch
+            ProgressReporter.note("\(tiles.tiles.count) training tiles, \(held?.tiles.count ?? 0) validation tiles; \(settings.steps) steps of \(batch)")
+            let json = try JSONEncoder().encode(settings)
+            let weightsPath = weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            submit = Wire.TrainSubmit(name: (folder as NSString).lastPathComponent, member: member, data: folder, weights: weightsPath,
+                                      settings: String(decoding: json, as: UTF8.self))
+        }
+        StopSignal.install()
+        let client = try ClusterClient(config: cluster)
+        let reporter = ProgressReporter("train", quiet: quiet)
+        var validations = 0, reportedEnd = false
+        let finished = try client.train(submit, attach: attach, modelPath: out!, progress: { p in
+            for v in p.validation.dropFirst(validations) { ProgressReporter.note(String(format: "step %d: validation Dice %.4f", v.step, v.dice)) }
+            validations = max(validations, p.validation.count)
+            guard !quiet, !reportedEnd else { return }
+            reportedEnd = p.step >= p.steps
+            var unit = "steps, \(p.state)"
+            if let loss = p.loss { unit += String(format: ", loss %.4f", loss) }
+            if let rate = p.imagesPerSecond { unit += String(format: ", %.2f images/s", rate) }
+            unit += p.ring.isEmpty ? "" : ", ring of \(p.ring.count)"
+            if let note = p.note { unit += " (\(note))" }
+            reporter.update(p.step, of: p.steps, unit: unit)
+        }, accepted: { job in
+            ProgressReporter.note("run \(job) accepted; if this command stops, follow it with --attach \(job)")
+        }, silent: { seconds in
+            ProgressReporter.note("no word from the coordinator for \(Int(seconds)) s; asking for the run again")
+        })
+        print(out!)
+        if let dice = finished.dice { print(String(format: "validation Dice %.4f at step %d", dice, finished.steps)) }
     }
 }

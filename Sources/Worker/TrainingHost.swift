@@ -1,0 +1,245 @@
+import Core
+import Engine
+import Foundation
+import Shared
+import Synchronization
+import Training
+import ZeroMQ
+
+/// A worker's part in data-parallel training runs (docs/PROTOCOL.md, "Training"), on a
+/// thread of its own so that the I/O thread keeps its heartbeat whatever a step costs.
+///
+/// It holds at most one run: a `TrainingReplica` of the run's member, the run's data, and
+/// the worker's end of the ring, bound once per run and re-formed (`RingAllReduce.reform`)
+/// whenever the coordinator starts an epoch. Commands run in order. The I/O thread records
+/// the run and the newest epoch the coordinator wants as it hands commands over, so a step
+/// stuck in an all-reduce with a lost peer is abandoned at once, its replica rolled back,
+/// and steps of an older epoch still queued are skipped. Answers go back as frames, with
+/// a one-byte doorbell as `ComputeThread` has.
+final class TrainingHost: @unchecked Sendable {
+    /// The I/O thread's end of the doorbell: readable when messages wait (`takeMessages`).
+    let doorbell: ZMQSocket
+    private let ringer: ZMQSocket
+    /// Where this worker's ring socket binds (`tessera worker --ring-bind`).
+    private let ringBind: String
+    private let security: ClusterConfig.Security?
+    /// How long a ring waits for a peer's segment: the coordinator notices a lost worker
+    /// first and re-forms the ring, which abandons the wait.
+    private let ringTimeoutMilliseconds: Int
+    private let log: Log
+    private let lock = NSCondition()
+    private var commands: [WorkerLink.TrainingCommand] = []
+    private var outbox: [[[UInt8]]] = []
+    private var stopped = false
+    private let done = DispatchSemaphore(value: 0)
+    /// The run the coordinator wants this worker in, and the newest epoch it started.
+    private let wanted = Mutex<(run: UInt64?, epoch: Int)>((nil, 0))
+    /// The run in hand (training thread only).
+    private var session: Session?
+
+    /// One run's replica, data and ring.
+    private final class Session {
+        let run: UInt64
+        let settings: TrainingSettings
+        let replica: TrainingReplica
+        let validation: TileDataset?
+        let context: ZMQContext
+        let ring: RingAllReduce
+        var epoch = 0
+        init(run: UInt64, settings: TrainingSettings, replica: TrainingReplica, validation: TileDataset?, context: ZMQContext, ring: RingAllReduce) {
+            self.run = run; self.settings = settings; self.replica = replica; self.validation = validation; self.context = context; self.ring = ring
+        }
+    }
+
+    init(context: ZMQContext, ringBind: String, security: ClusterConfig.Security?, ringTimeoutMilliseconds: Int = 600_000, log: Log) throws {
+        let endpoint = "inproc://training-\(UUID().uuidString)"
+        doorbell = try ZMQSocket(context: context, type: .pair)
+        try doorbell.bind(endpoint)
+        ringer = try ZMQSocket(context: context, type: .pair)
+        try ringer.connect(endpoint)
+        self.ringBind = ringBind
+        self.security = security
+        self.ringTimeoutMilliseconds = ringTimeoutMilliseconds
+        self.log = log
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            loop()
+        }
+        thread.name = "training"
+        thread.start()
+    }
+
+    /// Hands a command to the training thread (from the I/O thread).
+    func submit(_ command: WorkerLink.TrainingCommand) {
+        wanted.withLock { wanted in
+            switch command {
+            case .join(let join): wanted = (join.run, 0)
+            case .step(let step) where step.run == wanted.run: wanted.epoch = max(wanted.epoch, step.epoch)
+            case .stop(let stop) where stop.run == wanted.run: wanted.run = nil
+            case .abandon: wanted.run = nil
+            default: break
+            }
+        }
+        lock.lock()
+        commands.append(command)
+        lock.signal()
+        lock.unlock()
+    }
+
+    /// The run this worker is in, as the coordinator last said.
+    var run: UInt64? { wanted.withLock { $0.run } }
+
+    /// The messages for the coordinator since the last call, oldest first.
+    func takeMessages() -> [[[UInt8]]] {
+        while (try? doorbell.receive(dontWait: true)) != nil {}
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = outbox
+        outbox.removeAll()
+        return taken
+    }
+
+    /// Ends the thread once the command in hand is done (a step in an all-reduce is abandoned).
+    func stop() {
+        wanted.withLock { $0.run = nil }
+        lock.lock()
+        stopped = true
+        commands.removeAll()
+        lock.signal()
+        lock.unlock()
+        done.wait()
+    }
+
+    private func loop() {
+        while true {
+            lock.lock()
+            while commands.isEmpty && !stopped { lock.wait() }
+            if stopped { lock.unlock(); session = nil; return }
+            let command = commands.removeFirst()
+            lock.unlock()
+            perform(command)
+        }
+    }
+
+    private func post(_ frames: [[UInt8]]) {
+        lock.lock()
+        outbox.append(frames)
+        lock.unlock()
+        do { try ringer.send([[1]], dontWait: true) } catch {
+            if !((error as? ZMQError)?.wouldBlock ?? false) { log.error("training doorbell: \(error)") }
+        }
+    }
+
+    private func fail(_ run: UInt64, fatal: Bool, _ reason: String) {
+        log.error("training run \(run): \(reason)")
+        post(WireCodec.frames(.trainFailed, Wire.TrainFailed(run: run, fatal: fatal, reason: String(reason.prefix(WireLimits.reasonBytes / 2)))))
+    }
+
+    private func perform(_ command: WorkerLink.TrainingCommand) {
+        switch command {
+        case .join(let join):
+            session = nil
+            guard wanted.withLock({ $0.run == join.run }) else { return }
+            do {
+                session = try makeSession(join)
+                let digest = try FileDigest.full((join.data as NSString).appendingPathComponent("train.csv"))
+                log.info("training run \(join.run): ready, \(session!.replica.data.tiles.count) training tiles, ring at \(session!.ring.endpoint)")
+                post(WireCodec.frames(.trainReady, Wire.TrainReady(run: join.run, endpoint: session!.ring.endpoint, dataDigest: digest,
+                                                                  trainingTiles: session!.replica.data.tiles.count)))
+            } catch {
+                session = nil
+                fail(join.run, fatal: true, "cannot join: \(error)")
+            }
+        case .step(let step):
+            guard let session, session.run == step.run, wanted.withLock({ $0.run == step.run && $0.epoch <= step.epoch }) else { return }
+            run(step, in: session)
+        case .save(let save):
+            guard let session, session.run == save.run else { return }
+            do {
+                let replica = session.replica
+                if replica.step == save.step { replica.commit() }
+                guard replica.committedStep == save.step else {
+                    return fail(save.run, fatal: false, "asked for the state after step \(save.step), this replica holds step \(replica.committedStep)")
+                }
+                let state = try replica.committedState()
+                var model = Data(), dice: Double?
+                if save.model {
+                    (model, dice) = try TrainingEvaluation.model(replica.trainer, data: replica.data, validation: session.validation,
+                                                                 settings: session.settings)
+                }
+                post(WireCodec.frames(Wire.TrainStateHeader(run: save.run, step: save.step, dice: dice),
+                                      weights: [UInt8](state.weights), optimizer: [UInt8](state.optimizer), model: [UInt8](model)))
+            } catch {
+                fail(save.run, fatal: false, "cannot save: \(error)")
+            }
+        case .load(let header, let weights, let optimizer):
+            guard let session, session.run == header.run else { return }
+            do {
+                try session.replica.load(weights: Data(weights), optimizer: Data(optimizer), step: header.step)
+                log.info("training run \(header.run): took the state after step \(header.step)")
+            } catch {
+                fail(header.run, fatal: false, "cannot take the state after step \(header.step): \(error)")
+            }
+        case .stop(let stop):
+            if session?.run == stop.run {
+                log.info("training run \(stop.run): left (\(stop.reason))")
+                session = nil
+            }
+        case .abandon:
+            session = nil
+        }
+    }
+
+    private func makeSession(_ join: Wire.TrainJoin) throws -> Session {
+        let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(join.settings.utf8))
+        try settings.check()
+        let (data, validation) = try settings.datasets(dataFolder: join.data)
+        let trainer = try settings.trainer(store: try settings.initialStore(weights: join.weights))
+        let context = try ZMQContext()
+        let ring = try RingAllReduce(context: context, rank: 0, members: 1, bind: ringBind, security: security, log: log)
+        ring.timeoutMilliseconds = ringTimeoutMilliseconds
+        let run = join.run
+        ring.shouldAbort = { [unowned self] in wanted.withLock { $0.run != run } }
+        return Session(run: run, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
+                       validation: validation, context: context, ring: ring)
+    }
+
+    /// Runs one step: rolls back first when it redoes a step the ring did not commit, or
+    /// commits the previous one; a step abandoned for a newer epoch answers nothing.
+    private func run(_ step: Wire.TrainStep, in session: Session) {
+        let replica = session.replica
+        if replica.step == step.step + 1 && replica.committedStep == step.step {
+            replica.rollBack()
+        } else if replica.step == step.step {
+            replica.commit()
+        }
+        guard replica.step == step.step else {
+            return fail(step.run, fatal: false, "asked for step \(step.step + 1), this replica is at step \(replica.step)")
+        }
+        guard step.ring[step.rank] == session.ring.endpoint else {
+            return fail(step.run, fatal: false, "rank \(step.rank) of the ring is \(step.ring[step.rank]), not this worker (\(session.ring.endpoint))")
+        }
+        let started = Date()
+        do {
+            if step.epoch != session.epoch {
+                try session.ring.reform(rank: step.rank, members: step.ring.count, successor: step.ring[(step.rank + 1) % step.ring.count],
+                                        epoch: UInt16(truncatingIfNeeded: step.epoch))
+                session.epoch = step.epoch
+            }
+            let epoch = step.epoch, run = step.run
+            session.ring.shouldAbort = { [unowned self] in wanted.withLock { $0.run != run || $0.epoch > epoch } }
+            let (loss, digest) = try replica.run(step: step.step, share: step.first..<step.end, replicas: session.ring)
+            post(WireCodec.frames(.trainDone, Wire.TrainDone(run: step.run, step: step.step, epoch: step.epoch, loss: loss, digest: digest,
+                                                            seconds: Date().timeIntervalSince(started))))
+        } catch is RingAllReduce.Aborted {
+            replica.rollBack()
+            log.info("training run \(step.run): step \(step.step + 1) of epoch \(step.epoch) abandoned for a newer ring")
+        } catch let error as TesseraError where error.subject == "ring" {
+            replica.rollBack()
+            fail(step.run, fatal: false, "step \(step.step + 1): \(error)")
+        } catch {
+            replica.rollBack()
+            fail(step.run, fatal: true, "step \(step.step + 1): \(error)")
+        }
+    }
+}
