@@ -257,6 +257,9 @@ extension CoordinatorServer {
             job.pendingSave = nil
             if let source = job.ring.ring.first(where: { job.participants[$0]?.holds == save.step }) {
                 askForState(job, step: save.step, from: source, model: save.model)
+            } else if job.finishing {
+                return failTraining(job, "every worker holding the last step was lost before its checkpoint was written; "
+                                    + "the checkpoint at step \(job.checkpointStep) is kept in \(job.directory)")
             } else {
                 log.warning("training run \(job.id): the checkpoint at step \(save.step) was lost with its workers")
             }
@@ -360,8 +363,9 @@ extension CoordinatorServer {
             do {
                 var record = try TrainingJob.load(path)
                 guard directory == config.stateDirectory + "/train-\(record.id)" else { throw TesseraError(path, "holds run \(record.id)") }
-                guard let member = memberNames.firstIndex(of: record.member), let plan = TrainingPlan(json: record.settings) else {
-                    throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings are malformed")
+                guard let member = memberNames.firstIndex(of: record.member), let plan = TrainingPlan(json: record.settings),
+                      (0...plan.steps).contains(record.step) else {
+                    throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings or step are malformed")
                 }
                 nextJobID = max(nextJobID, record.id + 1)
                 let unfinished = record.state == TrainingJob.State.running.rawValue || record.state == TrainingJob.State.queued.rawValue

@@ -93,7 +93,8 @@ final class TrainingJob {
         self.client = client
         state = State(rawValue: record.state) ?? .queued
         losses = Array(record.losses.prefix(record.step))
-        ring = TrainingRing(batch: plan.batch, steps: plan.steps, committed: record.step, epoch: record.rings.last?.epoch ?? 0)
+        ring = TrainingRing(batch: plan.batch, steps: plan.steps, committed: record.step, epoch: record.rings.last?.epoch ?? 0,
+                            minimumShare: plan.synchronisedBatchNorm == true ? 1 : 2)
     }
 
     var checkpointStep: Int { record.step }

@@ -39,6 +39,9 @@ struct TrainingRing: Equatable {
 
     let batch: Int
     let steps: Int
+    /// The fewest slots a member computes: 2 when each replica normalises with its own
+    /// share's batch statistics (one image has none worth the name), else 1.
+    let minimumShare: Int
     private(set) var epoch = 0
     private(set) var ring: [String] = []
     /// Steps committed: the state every member holds is the one after step `committed` − 1.
@@ -53,10 +56,11 @@ struct TrainingRing: Equatable {
     /// A run of `steps` steps of `batch` slots, resumed after `committed` steps (0 for a
     /// new run; a restarted coordinator's last checkpoint otherwise).
     /// Epochs go on from `epoch`, the last one a previous coordinator started.
-    init(batch: Int, steps: Int, committed: Int = 0, epoch: Int = 0) {
-        precondition(batch >= 1 && steps >= 1 && (0...steps).contains(committed))
+    init(batch: Int, steps: Int, committed: Int = 0, epoch: Int = 0, minimumShare: Int = 1) {
+        precondition(batch >= 1 && steps >= 1 && (0...steps).contains(committed) && minimumShare >= 1)
         self.batch = batch
         self.steps = steps
+        self.minimumShare = minimumShare
         self.committed = committed
         self.epoch = epoch
     }
@@ -72,9 +76,10 @@ struct TrainingRing: Equatable {
     }
 
     /// The slots each member of `ring` computes: contiguous, in ring order, sizes differing
-    /// by at most one. A ring larger than the batch leaves its last members out.
-    static func shares(ring: [String], batch: Int) -> [String: Range<Int>] {
-        let members = Array(ring.prefix(batch))
+    /// by at most one. A ring larger than ⌊batch / minimum⌋ leaves its last members out
+    /// (they wait, holding no share, until a member is lost).
+    static func shares(ring: [String], batch: Int, minimum: Int = 1) -> [String: Range<Int>] {
+        let members = Array(ring.prefix(max(1, batch / minimum)))
         var shares: [String: Range<Int>] = [:]
         for (rank, id) in members.enumerated() {
             shares[id] = (rank * batch / members.count)..<((rank + 1) * batch / members.count)
@@ -143,7 +148,7 @@ struct TrainingRing: Equatable {
     }
 
     private mutating func start() -> Action {
-        let shares = Self.shares(ring: ring, batch: batch)
+        let shares = Self.shares(ring: ring, batch: batch, minimum: minimumShare)
         pending = Set(shares.keys)
         digests = [:]
         return .start(step: committed, epoch: epoch, ring: ring.filter { shares[$0] != nil }, shares: shares)

@@ -6,9 +6,12 @@ import Shared
 
 /// Fuzzes a client's handling of what the coordinator sends (`ClientSession`): submitting
 /// the fixed slide, it answers fetches, follows progress and downloads a mask. A thrown
-/// error (`failed`, `error`, a short chunk) is a clean end; only traps are findings.
+/// error (`failed`, `error`, a short chunk) is a clean end; only traps are findings. The
+/// same messages go to a training client (`TrainingClientSession`), which follows a run
+/// and downloads its model.
 enum ClientTarget {
     static func run(_ input: FuzzInput) {
+        runTraining(input)
         let maskPath = CoordinatorTarget.folder + "/client-\(getpid()).tiff"
         defer { unlink(maskPath) }
         let upload = FileHandle(forReadingAtPath: CoordinatorTarget.slidePath)
@@ -24,5 +27,18 @@ enum ClientTarget {
             }
         }
         _ = sent
+    }
+
+    static func runTraining(_ input: FuzzInput) {
+        let modelPath = CoordinatorTarget.folder + "/client-\(getpid()).safetensors"
+        defer { unlink(modelPath) }
+        let session = TrainingClientSession(job: nil, modelPath: modelPath) { _ in }
+        for message in input.messages {
+            do {
+                if case .done = try session.handle(message.frames) { return }
+            } catch {
+                return
+            }
+        }
     }
 }

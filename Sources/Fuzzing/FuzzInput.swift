@@ -3,7 +3,7 @@
 /// and `encode` writes the same layout, so seeds are real messages and mutations of their
 /// bytes stay near them:
 ///
-///     message = channel:u8, frameCount:u8 (1 + value % 4), frame × count
+///     message = channel:u8, frameCount:u8 (1 + value % 8), frame × count
 ///     frame   = length:u16 little-endian (cut to what remains), bytes
 public struct FuzzInput: Equatable, Sendable {
     public struct Message: Equatable, Sendable {
@@ -30,7 +30,7 @@ public struct FuzzInput: Equatable, Sendable {
         }
         while messages.count < Self.maxMessages, let channel = next(), let countByte = next() {
             var frames: [[UInt8]] = []
-            for _ in 0..<(1 + Int(countByte) % 4) {
+            for _ in 0..<(1 + Int(countByte) % 8) {
                 let low = Int(next() ?? 0), high = Int(next() ?? 0)
                 let length = min(low | high << 8, bytes.count - offset)
                 frames.append(Array(bytes[offset..<(offset + length)]))
@@ -42,11 +42,11 @@ public struct FuzzInput: Equatable, Sendable {
     }
 
     /// The bytes that read back as these messages (frames of at most 65,535 bytes, one to
-    /// four a message).
+    /// eight a message: a training state with its routing id has six).
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         for message in messages {
-            precondition((1...4).contains(message.frames.count), "a fuzz message has one to four frames")
+            precondition((1...8).contains(message.frames.count), "a fuzz message has one to eight frames")
             out += [message.channel, UInt8(message.frames.count - 1)]
             for frame in message.frames {
                 precondition(frame.count <= 0xFFFF, "a fuzz frame holds at most 65,535 bytes")

@@ -47,6 +47,26 @@ enum FuzzSeeds {
             WireCodec.frames(.statusRequest),
             WireCodec.frames(.statusReply, status),
             WireCodec.frames(.error, Wire.Reason("no")),
+        ] + trainingKinds
+    }
+
+    static let trainingSettings = #"{"architecture":"constant","steps":4,"batch":4,"checkpointEvery":2,"validateEvery":0,"tile":64}"#
+
+    /// One valid message of every training kind.
+    static var trainingKinds: [[[UInt8]]] {
+        [
+            WireCodec.frames(.trainSubmit, Wire.TrainSubmit(name: "data", member: "half", data: "/tmp/data", weights: nil, settings: trainingSettings)),
+            WireCodec.frames(.trainProgress, Wire.TrainProgress(job: 1, state: "running", step: 2, steps: 4, loss: 0.5, imagesPerSecond: 3,
+                                                                secondsLeft: 2, ring: ["w"], validation: [.init(step: 2, dice: 0.5)], note: nil)),
+            WireCodec.frames(.trainFinished, Wire.TrainFinished(job: 1, steps: 4, dice: 0.9, modelBytes: 3)),
+            WireCodec.frames(.trainJoin, Wire.TrainJoin(run: 1, data: "/tmp/data", weights: nil, settings: trainingSettings)),
+            WireCodec.frames(.trainReady, Wire.TrainReady(run: 1, endpoint: "tcp://127.0.0.1:5000", dataDigest: "0123456789abcdef", trainingTiles: 9)),
+            WireCodec.frames(.trainStep, Wire.TrainStep(run: 1, step: 0, epoch: 1, rank: 0, ring: ["tcp://127.0.0.1:5000"], first: 0, end: 4)),
+            WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 0, epoch: 1, loss: 0.7, digest: "0123456789abcdef", seconds: 0.5)),
+            WireCodec.frames(.trainSave, Wire.TrainSave(run: 1, step: 0, model: false)),
+            WireCodec.frames(Wire.TrainStateHeader(run: 1, step: 0, dice: nil), weights: [1, 2, 3], optimizer: [4, 5], model: [6]),
+            WireCodec.frames(.trainStop, Wire.TrainStop(run: 1, reason: "finished")),
+            WireCodec.frames(.trainFailed, Wire.TrainFailed(run: 1, fatal: false, reason: "ring")),
         ]
     }
 
@@ -67,6 +87,7 @@ enum FuzzSeeds {
             FuzzInput([welcome, coordinator(WireCodec.frames(odd, pixels: [UInt8](repeating: 1, count: 16 * 16 * 3))),
                        coordinator(WireCodec.frames(.registerAgain)), welcome, tile]),
             FuzzInput([tile, welcome, coordinator(WireCodec.frames(.refuse, Wire.Reason("go away")))]),
+            FuzzInput([welcome] + trainingKinds.map(coordinator) + [coordinator(WireCodec.frames(.registerAgain)), welcome]),
         ]
     }
 
@@ -94,7 +115,25 @@ enum FuzzSeeds {
         let heartbeat = worker(WireCodec.frames(.heartbeat))
         let status = client(WireCodec.frames(.statusRequest))
         let whole: [FuzzInput.Message] = [register, submit, heartbeat] + results + [metrics, status]
+        // A training run of the member: the worker joins, steps, saves, fails.
+        let training: [FuzzInput.Message] = [
+            register,
+            client(WireCodec.frames(.trainSubmit, Wire.TrainSubmit(name: "data", member: "half", data: "/tmp/data", weights: nil,
+                                                                   settings: trainingSettings))),
+            heartbeat,
+            worker(WireCodec.frames(.trainReady, Wire.TrainReady(run: 1, endpoint: "tcp://127.0.0.1:5000", dataDigest: "0123456789abcdef",
+                                                                 trainingTiles: 9))),
+            worker(WireCodec.frames(Wire.TrainStateHeader(run: 1, step: 0, dice: nil), weights: [1, 2, 3], optimizer: [4, 5])),
+            worker(WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 0, epoch: 1, loss: 0.7, digest: "0123456789abcdef", seconds: 0.5))),
+            worker(WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 1, epoch: 1, loss: 0.6, digest: "0123456789abcdef", seconds: 0.5))),
+            worker(WireCodec.frames(Wire.TrainStateHeader(run: 1, step: 2, dice: 0.5), weights: [1, 2, 3], optimizer: [4, 5], model: [6])),
+            status,
+            client(WireCodec.frames(.attach, Wire.Attach(job: 1))),
+            worker(WireCodec.frames(.trainFailed, Wire.TrainFailed(run: 1, fatal: false, reason: "ring"))),
+            client(WireCodec.frames(.fetch, Wire.Fetch(job: 1, content: .model, offset: 0, size: 100))),
+        ]
         return [
+            FuzzInput(training),
             FuzzInput(whole),
             FuzzInput([submit, register, worker(WireCodec.frames(.tileFailed, Wire.TileFailure(job: 1, request: 1, reason: "no"))),
                        client(WireCodec.frames(.attach, Wire.Attach(job: 1))), worker(WireCodec.frames(.goodbye))]),
@@ -126,6 +165,6 @@ enum FuzzSeeds {
             FuzzInput([coordinator(WireCodec.frames(.accepted, Wire.Accepted(job: 1, upload: false))),
                        coordinator(WireCodec.frames(.failed, Wire.Failed(job: 1, reason: "no")))]),
             FuzzInput([coordinator(WireCodec.frames(.error, Wire.Reason("malformed submit")))]),
-        ]
+        ] + trainingKinds.map { FuzzInput([coordinator(WireCodec.frames(.accepted, Wire.Accepted(job: 1, upload: false))), coordinator($0)]) }
     }
 }

@@ -22,18 +22,38 @@ public protocol ReplicaSum: AnyObject {
 /// not the single-process one.
 public enum DataParallelStep {
     /// The round of part `part` of step `step`'s sums: 0 the loss, 1 the running statistics,
-    /// 2 … the gradients (one round, or one per bucket).
+    /// 2 … the gradients (one round, or one per bucket), 4096 + k the k-th sum of
+    /// synchronised batch-norm statistics.
     public static func round(step: Int, part: Int) -> UInt64 { UInt64(step) << 20 | UInt64(part) }
+
+    /// The part of a step's first synchronised batch-norm sum: call k is part 4096 + k.
+    public static let statisticsPart = 4096
 
     /// Gradients of this replica's share, summed over replicas into `trainer.store.gradients`;
     /// returns the global batch's loss. With `bucketBytes`, gradients are summed in buckets
     /// of that size while the backward pass runs (`GradientBuckets`); otherwise in one sum
     /// after it. Either way every replica ends with the same bits.
+    ///
+    /// With `synchronisedBatchNorm`, batch norms in training mode normalise with the global
+    /// batch's statistics, summed over the ring as they are computed (`BatchStatisticsSum`),
+    /// so the sum is the single-process gradient of the global batch in training mode too.
+    /// Those sums run on the compute thread, so gradients are then summed after the
+    /// backward pass, not in buckets during it.
     public static func gradients(_ trainer: ModelTrainer, images: [Tensor], masks: [[Float]], globalCount: Int,
                                  normalisation: Tape.Normalisation, randoms: [SplitMix64]?, replicas: ReplicaSum, step: Int,
-                                 bucketBytes: Int? = nil) throws -> Double {
+                                 bucketBytes: Int? = nil, synchronisedBatchNorm: Bool = false) throws -> Double {
         precondition(globalCount >= images.count && !images.isEmpty, "a share of the global batch")
         let weight = Float(Double(images.count) / Double(globalCount))
+        if synchronisedBatchNorm {
+            let statistics = BatchStatisticsSum(shareWeight: Double(images.count) / Double(globalCount)) { values, call in
+                try replicas.sum(&values, round: round(step: step, part: statisticsPart + call))
+            }
+            let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms,
+                                                  synchronisedStatistics: statistics)
+            trainer.store.gradients.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
+            try replicas.sum(&trainer.store.gradients, round: round(step: step, part: 2))
+            return try sumLoss(loss, weight: weight, replicas: replicas, step: step)
+        }
         if let bucketBytes {
             let buckets = GradientBuckets(store: trainer.store, bytes: bucketBytes, replicas: replicas, weight: weight, step: step)
             let outcome = Result { try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms,

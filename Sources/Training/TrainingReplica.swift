@@ -34,7 +34,8 @@ public final class TrainingReplica {
         let loss = try DataParallelStep.gradients(trainer, images: samples.map(\.image), masks: samples.map(\.mask), globalCount: settings.batch,
                                                   normalisation: .batch(), randoms: settings.dropoutRandoms(step: step, slots: share),
                                                   replicas: replicas, step: step,
-                                                  bucketBytes: settings.bucketMegabytes.map { max(4, Int($0 * 1_048_576)) })
+                                                  bucketBytes: settings.bucketMegabytes.map { max(4, Int($0 * 1_048_576)) },
+                                                  synchronisedBatchNorm: settings.synchronisedBatchNorm ?? false)
         _ = try settings.apply(to: trainer, step: step, loss: loss)
         try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: settings.batch, replicas: replicas, step: step)
         self.step += 1

@@ -47,6 +47,11 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// one all-reduce after it. Part of the run: with 3 or more replicas the bucket bounds
     /// decide the order in which each value's sum is added.
     public var bucketMegabytes: Double?
+    /// In a data-parallel run: batch norms normalise with the whole global batch's
+    /// statistics, summed over the ring (PyTorch's SyncBatchNorm); otherwise, as DDP by
+    /// default, each replica with its own share's. Gradients are then summed after the
+    /// backward pass (no buckets).
+    public var synchronisedBatchNorm: Bool?
 
     public init() {}
 

@@ -216,6 +216,9 @@ final class TrainingHost: @unchecked Sendable {
         guard replica.step == step.step else {
             return fail(step.run, fatal: false, "asked for step \(step.step + 1), this replica is at step \(replica.step)")
         }
+        guard step.end <= session.settings.batch else {
+            return fail(step.run, fatal: false, "slots \(step.first)..<\(step.end) lie outside the batch of \(session.settings.batch)")
+        }
         guard step.ring[step.rank] == session.ring.endpoint else {
             return fail(step.run, fatal: false, "rank \(step.rank) of the ring is \(step.ring[step.rank]), not this worker (\(session.ring.endpoint))")
         }

@@ -12,6 +12,28 @@ import Testing
         #expect(TrainingRing.shares(ring: ["a", "b", "c"], batch: 8) == ["a": 0..<2, "b": 2..<5, "c": 5..<8])
         #expect(TrainingRing.shares(ring: ["a", "b"], batch: 8) == ["a": 0..<4, "b": 4..<8])
         #expect(TrainingRing.shares(ring: ["a", "b", "c"], batch: 2) == ["a": 0..<1, "b": 1..<2])
+        // Per-replica batch statistics need two images a share: a fourth member waits.
+        #expect(TrainingRing.shares(ring: ["a", "b", "c", "d"], batch: 6, minimum: 2) == ["a": 0..<2, "b": 2..<4, "c": 4..<6])
+    }
+
+    @Test func theFirstRingFormsWithEveryReadyWorker() {
+        var run = TrainingRing(batch: 4, steps: 3, epoch: 7)
+        #expect(run.join(["b", "a"]) == [.start(step: 0, epoch: 8, ring: ["a", "b"], shares: ["a": 0..<2, "b": 2..<4])])
+        #expect(run.join(["a"]) == [])
+    }
+
+    /// When nobody holds the committed state any more, the run goes back to a checkpoint
+    /// with the same members under a new epoch.
+    @Test func aRewindStartsTheCheckpointsStepAgain() {
+        var run = TrainingRing(batch: 4, steps: 10)
+        _ = run.join("a")
+        for step in 0..<3 { _ = Self.finish(&run, step: step, ring: ["a"]) }
+        _ = run.join("b")
+        #expect(run.committed == 3)
+        let epoch = run.epoch
+        #expect(run.rewind(to: 2) == [.sendState(from: "a", to: "b", step: 2),
+                                      .start(step: 2, epoch: epoch + 1, ring: ["a", "b"], shares: ["a": 0..<2, "b": 2..<4])])
+        #expect(run.committed == 2)
     }
 
     @Test func stepsCommitWhenEveryMemberReports() {

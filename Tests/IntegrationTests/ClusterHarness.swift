@@ -105,6 +105,27 @@ final class ClusterHarness {
         return process
     }
 
+    /// Starts any `tessera` command in the background, stopped with the cluster.
+    func startProcess(_ arguments: [String]) throws -> ManagedProcess {
+        let process = try ManagedProcess(arguments)
+        processes.append(process)
+        return process
+    }
+
+    /// Polls `tessera status` (for up to 120 s) until a training run has committed `steps`
+    /// steps; false if it never got there.
+    func waitForTrainingStep(_ steps: Int) throws -> Bool {
+        for _ in 0..<1200 {
+            let status = try TesseraBinary.run(["status", "--config", configPath, "--timeout", "2"])
+            if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("steps (training)") }),
+               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= steps {
+                return true
+            }
+            usleep(100_000)
+        }
+        return false
+    }
+
     /// Polls `tessera status` (for up to 10 s) until the running job has `tiles` tiles done;
     /// false if it never got there.
     func waitForRunningJob(tilesDone tiles: Int) throws -> Bool {

@@ -69,6 +69,38 @@ import ZeroMQ
         }
         #expect(Date().timeIntervalSince(started) < 5)
     }
+
+    /// A ring that loses member 2 mid-all-reduce: the survivors abandon it when told to
+    /// (`shouldAbort`), re-form as a ring of two under a new epoch and sum again. Member 0's
+    /// first segment of the abandoned round is still queued at member 1 and must be dropped,
+    /// not added: the sums are exactly those of a fresh two-member ring.
+    @Test func aReformedRingDropsTheAbandonedEpochsSegments() throws {
+        let count = 101
+        let ring = try LocalRing(members: 3)
+        for member in ring.members { member.segmentValues = 7 }
+        let deadline = Date().addingTimeInterval(0.3)
+        let abandoned = ring.run(ranks: [0, 1]) { member -> Bool in
+            member.shouldAbort = { Date() > deadline }
+            var buffer = Self.values(member.rank, count)
+            do { try member.allReduce(&buffer, round: 9) } catch is RingAllReduce.Aborted { return true }
+            return false
+        }
+        #expect(try abandoned.map { try $0.get() } == [true, true])
+        let started = Date()
+        let endpoints = ring.members.map(\.endpoint)
+        let sums = ring.run(ranks: [0, 1]) { member -> [Float] in
+            member.shouldAbort = nil
+            try member.reform(rank: member.rank, members: 2, successor: endpoints[1 - member.rank], epoch: 1)
+            var buffer = Self.values(member.rank, count)
+            try member.allReduce(&buffer, round: 9)
+            return buffer
+        }
+        #expect(Date().timeIntervalSince(started) < 5)
+        let plan = RingPlan(members: 2, rank: 0, count: count)
+        var expected = [Float](repeating: 0, count: count)
+        for c in 0..<2 { for i in plan.chunk(c) { expected[i] = Self.values(c, count)[i] + Self.values(1 - c, count)[i] } }
+        for sum in sums { #expect(try sum.get().map(\.bitPattern) == expected.map(\.bitPattern)) }
+    }
 }
 
 

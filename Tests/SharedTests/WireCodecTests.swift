@@ -38,6 +38,41 @@ import Testing
         #expect(try WireCodec.decode(Wire.Submit.self, body[0]).get() == submit)
     }
 
+    @Test func trainingMessagesRoundTripAndAreChecked() throws {
+        let settings = #"{"architecture":"effunet-b0","steps":200,"batch":8,"checkpointEvery":50,"validateEvery":29,"lr":0.001}"#
+        let submit = Wire.TrainSubmit(name: "data", member: "b0", data: "/shared/data", weights: nil, settings: settings)
+        guard case .success(let (kind, body)) = WireCodec.open(WireCodec.frames(.trainSubmit, submit)) else { Issue.record("no"); return }
+        #expect(kind == .trainSubmit)
+        #expect(try WireCodec.decode(Wire.TrainSubmit.self, body[0]).get() == submit)
+        #expect(TrainingPlan(json: settings) == TrainingPlan(json: #"{"architecture":"effunet-b0","steps":200,"batch":8,"checkpointEvery":50,"validateEvery":29}"#))
+        var bad = submit
+        bad.settings = #"{"architecture":"effunet-b0","steps":0,"batch":8,"checkpointEvery":50,"validateEvery":29}"#
+        #expect(throws: WireError.self) { try WireCodec.decode(Wire.TrainSubmit.self, Array(WireCodec.frames(.trainSubmit, bad)[1])).get() }
+
+        let step = Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 1, ring: ["tcp://a:1", "tcp://b:2"], first: 4, end: 8)
+        #expect(try WireCodec.decode(Wire.TrainStep.self, WireCodec.frames(.trainStep, step)[1]).get() == step)
+        for broken in [Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 2, ring: ["tcp://a:1", "tcp://b:2"], first: 4, end: 8),
+                       Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: [], first: 0, end: 8),
+                       Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 4, end: 4),
+                       Wire.TrainStep(run: 1, step: -1, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 0, end: 4)] {
+            #expect(throws: WireError.self) { try WireCodec.decode(Wire.TrainStep.self, WireCodec.frames(.trainStep, broken)[1]).get() }
+        }
+        let done = Wire.TrainDone(run: 1, step: 4, epoch: 2, loss: 0.5, digest: "0123456789abcdef", seconds: 1.5)
+        #expect(try WireCodec.decode(Wire.TrainDone.self, WireCodec.frames(.trainDone, done)[1]).get() == done)
+        var short = done
+        short.digest = "123456789abcdef"
+        #expect(throws: WireError.self) { try WireCodec.decode(Wire.TrainDone.self, WireCodec.frames(.trainDone, short)[1]).get() }
+
+        // A training state: a header and three files, the first two never empty.
+        let header = Wire.TrainStateHeader(run: 1, step: 8, dice: 0.9)
+        let frames = WireCodec.frames(header, weights: [1, 2], optimizer: [3], model: [])
+        guard case .success(let (stateKind, stateBody)) = WireCodec.open(frames), stateKind == .trainState,
+              case .success(let state) = WireCodec.trainState(stateBody) else { Issue.record("state did not decode"); return }
+        #expect(state.0 == header && state.weights == [1, 2] && state.optimizer == [3] && state.model.isEmpty)
+        #expect(throws: WireError.self) { try WireCodec.open(Array(frames.dropLast())).get() }
+        #expect(throws: WireError.self) { try WireCodec.trainState(Array(WireCodec.frames(header, weights: [], optimizer: [3]).dropFirst())).get() }
+    }
+
     /// Finding 1 of the hardening review: a result whose side is 2³¹ or more overflowed
     /// side × side × bytes a pixel and killed the coordinator.
     @Test(arguments: [UInt32(1) << 31, UInt32.max, 4097])

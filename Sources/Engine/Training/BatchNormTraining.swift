@@ -56,6 +56,107 @@ public enum BatchNormTraining {
         return (outputs, Saved(mean: mean, inverseDeviation: inverse, inputs: inputs))
     }
 
+    /// Normalises `inputs` with the statistics of the global batch that `replicas` sum
+    /// (synchronised batch norm): per channel, the sum and count of every replica's values
+    /// give the mean, then the sum of squared deviations from it the variance; running
+    /// statistics as `forward`'s.
+    public static func forward(_ inputs: [Tensor], layer: inout BatchNorm, momentum: Double,
+                               replicas: BatchStatisticsSum) -> (outputs: [Tensor], saved: Saved) {
+        precondition(!inputs.isEmpty && inputs.allSatisfy { $0.channels == layer.weight.count }, "a batch of the layer's channels")
+        let channels = layer.weight.count, plane = inputs[0].planeSize
+        let sums = replicas(channelSums(inputs, channels: channels) { x, _ in x } + [Double(inputs.count * plane)])
+        let count = max(1, sums[channels])
+        let mean = sums.prefix(channels).map { $0 / count }
+        let squares = replicas(channelSums(inputs, channels: channels) { x, c in (x - mean[c]) * (x - mean[c]) })
+        let eps = Double(layer.eps)
+        let inverse = squares.map { 1 / ($0 / count + eps).squareRoot() }
+        let unbiased = squares.map { count > 1 ? $0 / (count - 1) : $0 / count }
+        var outputs = inputs.map { Tensor(uninitializedChannels: $0.channels, height: $0.height, width: $0.width) }
+        let gamma = layer.weight, beta = layer.bias
+        withChannels(inputs, &outputs) { sources, targets in
+            Parallel.forEach(channels) { c in
+                let scale = Float(inverse[c] * Double(gamma[c])), shift = Float(Double(beta[c]) - mean[c] * inverse[c] * Double(gamma[c]))
+                for (x, y) in zip(sources, targets) { for i in 0..<plane { y.base[c * plane + i] = x[c * plane + i] * scale + shift } }
+            }
+        }
+        for c in 0..<channels {
+            layer.runningMean[c] = Float((1 - momentum) * Double(layer.runningMean[c]) + momentum * mean[c])
+            layer.runningVar[c] = Float((1 - momentum) * Double(layer.runningVar[c]) + momentum * unbiased[c])
+        }
+        return (outputs, Saved(mean: mean, inverseDeviation: inverse, inputs: inputs))
+    }
+
+    /// Per channel, Σ f(x, c) over the batch and the plane, in double precision.
+    private static func channelSums(_ inputs: [Tensor], channels: Int, _ f: @escaping (Double, Int) -> Double) -> [Double] {
+        let plane = inputs[0].planeSize
+        var sums = [Double](repeating: 0, count: channels)
+        withChannels(inputs) { sources in
+            sums.withUnsafeMutableBufferPointer { buffer in
+                let target = DisjointPointer(buffer.baseAddress!)
+                Parallel.forEach(channels) { c in
+                    var sum = 0.0
+                    for x in sources { for i in 0..<plane { sum += f(Double(x[c * plane + i]), c) } }
+                    target.base[c] = sum
+                }
+            }
+        }
+        return sums
+    }
+
+    /// The synchronised layer's gradients. Each replica's loss is weighted by its share w of
+    /// the global batch, so the global reductions sum w·Σdy and w·Σdy·x̂; in this replica's
+    /// own units (its gradients are scaled by w afterwards) dx = γ·invstd·(dy − S/(w·M) −
+    /// x̂·D/(w·M)), with S, D the summed reductions and M the global count. dγ and dβ stay
+    /// this replica's own: summed over replicas with their weights, they are the global ones.
+    public static func backward(_ gradients: [Tensor], saved: Saved, weight: [Float],
+                                replicas: BatchStatisticsSum) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+        let channels = weight.count, plane = saved.inputs[0].planeSize
+        let sources = gradients
+        var local = [Double](repeating: 0, count: 2 * channels + 1)
+        withChannels(saved.inputs) { inputs in
+            withChannels(sources) { dys in
+                local.withUnsafeMutableBufferPointer { buffer in
+                    let target = DisjointPointer(buffer.baseAddress!)
+                    Parallel.forEach(channels) { c in
+                        let mu = saved.mean[c]
+                        var sumDy = 0.0, dot = 0.0
+                        for (x, dy) in zip(inputs, dys) {
+                            for i in 0..<plane {
+                                let g = Double(dy[c * plane + i])
+                                sumDy += g
+                                dot += (Double(x[c * plane + i]) - mu) * g
+                            }
+                        }
+                        target.base[c] = sumDy
+                        target.base[channels + c] = dot
+                    }
+                }
+            }
+        }
+        let w = replicas.shareWeight
+        local[2 * channels] = Double(saved.inputs.count * plane)
+        let global = replicas(local.enumerated().map { $0.offset < 2 * channels ? $0.element * w : $0.element })
+        let scaledCount = w * max(1, global[2 * channels])
+        var dInputs = gradients.map { Tensor(uninitializedChannels: $0.channels, height: $0.height, width: $0.width) }
+        withChannels(saved.inputs, &dInputs) { inputs, targets in
+            withChannels(sources) { dys in
+                Parallel.forEach(channels) { c in
+                    let mu = saved.mean[c], invstd = saved.inverseDeviation[c], scale = invstd * Double(weight[c])
+                    let meanDy = global[c] / scaledCount, k = global[channels + c] * invstd * invstd / scaledCount
+                    for (b, (dy, dx)) in zip(dys, targets).enumerated() {
+                        let x = inputs[b]
+                        for i in 0..<plane {
+                            dx.base[c * plane + i] = Float((Double(dy[c * plane + i]) - meanDy - (Double(x[c * plane + i]) - mu) * k) * scale)
+                        }
+                    }
+                }
+            }
+        }
+        let dBias = (0..<channels).map { Float(local[$0]) }
+        let dWeight = (0..<channels).map { Float(local[channels + $0] * saved.inverseDeviation[$0]) }
+        return (dInputs, dWeight, dBias)
+    }
+
     /// Gradients of the inputs, γ and β from the outputs' gradients:
     /// dβ = Σdy, dγ = Σdy·x̂, dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)).
     public static func backward(_ gradients: [Tensor], saved: Saved, weight: [Float]) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {

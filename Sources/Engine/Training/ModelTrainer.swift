@@ -40,10 +40,11 @@ public final class ModelTrainer {
 
     /// Checks a batch: N images 3×H×W and N masks of H·W values, sides multiples of the
     /// network's alignment, at least two images when batch norms use batch statistics.
-    public func check(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch()) throws {
+    /// (`synchronised`: batch statistics are summed over replicas, so one image is enough here.)
+    public func check(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(), synchronised: Bool = false) throws {
         guard images.count == masks.count else { throw TesseraError("batch", "\(images.count) images but \(masks.count) masks") }
         guard !images.isEmpty else { throw TesseraError("batch", "an empty batch") }
-        if case .batch = normalisation, images.count < 2 {
+        if case .batch = normalisation, images.count < 2, !synchronised {
             throw TesseraError("batch", "training with batch statistics needs at least 2 images a batch, got \(images.count)")
         }
         for (b, (image, mask)) in zip(images, masks).enumerated() {
@@ -64,16 +65,19 @@ public final class ModelTrainer {
     /// parameters' gradients are then in `store.gradients`. Returns the loss and the logits.
     @discardableResult
     public func gradients(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(),
-                          randoms: [SplitMix64]? = nil, onGradient: ((ParameterStore.Entry) -> Void)? = nil) throws -> (loss: Double, logits: [Tensor]) {
-        try check(images: images, masks: masks, normalisation: normalisation)
+                          randoms: [SplitMix64]? = nil, onGradient: ((ParameterStore.Entry) -> Void)? = nil,
+                          synchronisedStatistics: BatchStatisticsSum? = nil) throws -> (loss: Double, logits: [Tensor]) {
+        try check(images: images, masks: masks, normalisation: normalisation, synchronised: synchronisedStatistics != nil)
         store.gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         precondition(randoms.map { $0.count == images.count } ?? true, "one random generator per image")
         let tape = Tape(store: store, normalisation: normalisation, randoms: randoms)
         tape.onGradient = onGradient
+        tape.synchronisedStatistics = synchronisedStatistics
         let output = network.logits(tape.input(images), on: tape)
         let (value, dLogits) = try loss.evaluate(logits: output.value.map(\.data), masks: masks)
         let logits = output.value
         tape.backward(output, gradient: zip(logits, dLogits).map { Tensor(channels: 1, height: $0.height, width: $0.width, data: $1) })
+        if let failure = synchronisedStatistics?.failure { throw failure }
         return (value, logits)
     }
 

@@ -49,10 +49,15 @@ extension Tape {
         let backward: ([Tensor], BatchNormTraining.Saved, [Float]) -> (inputs: [Tensor], weight: [Float], bias: [Float])
         switch normalisation {
         case .batch(let override):
-            (outputs, saved) = BatchNormTraining.forward(x.value, layer: &layer, momentum: override ?? momentum)
+            if let replicas = synchronisedStatistics {
+                (outputs, saved) = BatchNormTraining.forward(x.value, layer: &layer, momentum: override ?? momentum, replicas: replicas)
+                backward = { BatchNormTraining.backward($0, saved: $1, weight: $2, replicas: replicas) }
+            } else {
+                (outputs, saved) = BatchNormTraining.forward(x.value, layer: &layer, momentum: override ?? momentum)
+                backward = { BatchNormTraining.backward($0, saved: $1, weight: $2) }
+            }
             setBuffer(name + ".running_mean", layer.runningMean)
             setBuffer(name + ".running_var", layer.runningVar)
-            backward = { BatchNormTraining.backward($0, saved: $1, weight: $2) }
         case .frozen:
             (outputs, saved) = BatchNormTraining.frozenForward(x.value, layer: layer)
             backward = { BatchNormTraining.frozenBackward($0, saved: $1, weight: $2) }

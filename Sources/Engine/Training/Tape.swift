@@ -39,6 +39,9 @@ public final class Tape {
     /// so that an image's masks do not depend on which others share its batch (the shares
     /// of a data-parallel step draw what one process would).
     public var randoms: [SplitMix64]?
+    /// With batch statistics: sums them over the replicas of a data-parallel step
+    /// (synchronised batch norm); nil normalises with this batch's own.
+    public var synchronisedStatistics: BatchStatisticsSum?
     /// Whether backward closures are kept (false: a forward pass only, as validation runs).
     public let recordsGradients: Bool
     /// Told of each parameter as soon as the backward pass has added its gradient: the seed's

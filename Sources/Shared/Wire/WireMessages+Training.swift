@@ -57,7 +57,7 @@ extension Wire {
             self.imagesPerSecond = imagesPerSecond; self.secondsLeft = secondsLeft; self.ring = ring; self.validation = validation; self.note = note
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("steps", steps, WireLimits.trainingSteps), WireRule.range("step", step, 0...steps),
+            WireRule.first(WireRule.range("steps", steps, WireLimits.trainingSteps), WireRule.range("step", step, 0...max(0, steps)),
                            ring.count <= WireLimits.ringMembers.upperBound ? nil : "ring holds more than \(WireLimits.ringMembers.upperBound) workers")
         }
     }
@@ -128,11 +128,13 @@ extension Wire {
             self.run = run; self.step = step; self.epoch = epoch; self.rank = rank; self.ring = ring; self.first = first; self.end = end
         }
         public var flaw: String? {
+            // Every check is evaluated: none may do arithmetic on an unchecked value.
             WireRule.first(WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound), WireRule.range("epoch", epoch, 1...65_535),
                            WireRule.range("ring.count", ring.count, WireLimits.ringMembers), WireRule.range("rank", rank, 0...max(0, ring.count - 1)),
                            ring.lazy.compactMap { WireRule.text("ring endpoint", $0, empty: false) }.first,
-                           WireRule.range("first", first, 0...WireLimits.trainingBatch.upperBound),
-                           WireRule.range("end", end, (first + 1)...max(first + 1, WireLimits.trainingBatch.upperBound)))
+                           WireRule.range("first", first, 0...WireLimits.trainingBatch.upperBound - 1),
+                           WireRule.range("end", end, 1...WireLimits.trainingBatch.upperBound),
+                           first < end ? nil : "first \(first) is not below end \(end)")
         }
     }
 
@@ -205,6 +207,8 @@ public struct TrainingPlan: Codable, Sendable, Equatable {
     public var batch: Int
     public var checkpointEvery: Int
     public var validateEvery: Int
+    /// Synchronised batch norm: shares of one image are then possible.
+    public var synchronisedBatchNorm: Bool?
 
     /// The plan of `json`, or nil when it lacks a field or one is out of bounds.
     public init?(json: String) {

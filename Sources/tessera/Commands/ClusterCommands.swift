@@ -125,7 +125,8 @@ struct StatusCommand: ParsableCommand {
         }
         print("jobs: \(status.jobs.count)")
         for j in status.jobs {
-            print("  \(j.job)  \(j.name)  \(j.state)  \(j.tilesDone)/\(j.tilesTotal)\(j.note.map { "  (\($0))" } ?? "")")
+            let unit = j.kind == "training" ? " steps (training)" : ""
+            print("  \(j.job)  \(j.name)  \(j.state)  \(j.tilesDone)/\(j.tilesTotal)\(unit)\(j.note.map { "  (\($0))" } ?? "")")
         }
     }
 }

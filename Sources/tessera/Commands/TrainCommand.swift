@@ -76,9 +76,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --config: the member whose workers train (a [member NAME] of the configuration).") var member: String?
     @Option(help: "With --config: follow an earlier run instead of submitting one.") var attach: UInt64?
     @Option(help: "With --config: sum gradients over the ring in buckets of this many MB while the backward pass runs (0: one sum after it).") var bucketMb = 25.0
+    @Flag(help: "With --config: synchronised batch norm: every worker normalises with the whole global batch's statistics (PyTorch's SyncBatchNorm) instead of its own share's.") var syncBn = false
+    @Option(help: "Replay the cluster run in this folder (the coordinator's STATE/train-ID) on this machine, up to its last checkpoint, and say whether the result is the run's, bit for bit; with --data, and --out for the replayed weights.") var replay: String?
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
+        if replay != nil {
+            guard config == nil, resume == nil, member == nil, attach == nil else { throw ValidationError("--replay takes --data and --out only") }
+            return
+        }
         if config != nil {
             guard out != nil else { throw ValidationError("with --config, give --out MODEL.safetensors: the trained model is written there") }
             guard resume == nil else { throw ValidationError("--resume is for runs on this machine; a cluster run goes on by itself, follow it with --attach RUN") }
@@ -86,7 +92,7 @@ struct TrainCommand: ParsableCommand {
             guard bucketMb >= 0 else { throw ValidationError("--bucket-mb must not be negative") }
             return
         }
-        guard member == nil, attach == nil else { throw ValidationError("--member and --attach need --config: they are for cluster runs") }
+        guard member == nil, attach == nil, !syncBn else { throw ValidationError("--member, --attach and --sync-bn need --config: they are for cluster runs") }
         guard (out == nil) != (resume == nil) else { throw ValidationError("give --out for a new run or --resume for an existing one") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
@@ -115,6 +121,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let replay { return try runReplay(replay) }
         if let config { return try runOnCluster(config) }
         CNNModel.setThreads(threads)
         let run: TrainingRun
@@ -158,7 +165,8 @@ struct TrainCommand: ParsableCommand {
             guard settings.architecture == configured.architecture else {
                 throw ValidationError("member \(member) is a \(configured.architecture), not a \(settings.architecture): leave --model out")
             }
-            settings.bucketMegabytes = bucketMb > 0 ? bucketMb : nil
+            settings.bucketMegabytes = bucketMb > 0 && !syncBn ? bucketMb : nil
+            settings.synchronisedBatchNorm = syncBn ? true : nil
             try settings.check()
             // The data's errors here, before anything is submitted; workers read the same folder.
             let folder = URL(fileURLWithPath: data).standardizedFileURL.path
@@ -194,5 +202,32 @@ struct TrainCommand: ParsableCommand {
         })
         print(out!)
         if let dice = finished.dice { print(String(format: "validation Dice %.4f at step %d", dice, finished.steps)) }
+    }
+
+    /// What `--replay` reads of a run's job.json.
+    private struct RunRecord: Decodable {
+        struct Ring: Decodable { let step: Int; let workers: [String] }
+        let settings: String
+        let step: Int
+        let rings: [Ring]
+    }
+
+    /// Replays a cluster run to its last checkpoint and compares.
+    private func runReplay(_ folder: String) throws {
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/job.json")))
+        let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(record.settings.utf8))
+        guard record.step > 0 else { throw TesseraError(folder, "the run has no checkpoint after step 0 to compare with") }
+        CNNModel.setThreads(1)
+        let reporter = ProgressReporter("replay", quiet: quiet)
+        let (weights, _) = try DataParallelReplay.run(settings: settings, dataFolder: data, steps: record.step, ringSize: { step in
+            record.rings.last { $0.step <= step }?.workers.count ?? 1
+        }, progress: { reporter.update($0, of: record.step, unit: "steps") })
+        if let out { try AtomicFile.write(weights, to: out) }
+        let trained = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint/weights.safetensors"))
+        guard trained == weights else {
+            print("differs: the replay's weights after step \(record.step) are not the run's checkpoint")
+            throw ExitCode(1)
+        }
+        print("identical: the replay's weights after step \(record.step) are the run's checkpoint, bit for bit")
     }
 }
