@@ -347,42 +347,4 @@ extension CoordinatorServer {
         release(job, "the run failed")
         send(clientSocket, job.client, WireCodec.frames(.failed, Wire.Failed(job: job.id, reason: reason)))
     }
-
-    func persist(_ job: TrainingJob) {
-        do { try job.save() } catch { log.error("training run \(job.id): cannot record its state: \(error)") }
-    }
-
-    /// Takes back the training runs a previous coordinator on this state directory left:
-    /// unfinished ones go on from their last checkpoint.
-    func restoreTraining() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: config.stateDirectory) else { return }
-        for name in names.sorted() where name.hasPrefix("train-") {
-            let directory = config.stateDirectory + "/" + name
-            let path = directory + "/job.json"
-            guard FileManager.default.fileExists(atPath: path) else { continue }
-            do {
-                var record = try TrainingJob.load(path)
-                guard directory == config.stateDirectory + "/train-\(record.id)" else { throw TesseraError(path, "holds run \(record.id)") }
-                guard let member = memberNames.firstIndex(of: record.member), let plan = TrainingPlan(json: record.settings),
-                      (0...plan.steps).contains(record.step) else {
-                    throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings or step are malformed")
-                }
-                nextJobID = max(nextJobID, record.id + 1)
-                let unfinished = record.state == TrainingJob.State.running.rawValue || record.state == TrainingJob.State.queued.rawValue
-                if unfinished { record.state = TrainingJob.State.queued.rawValue }
-                let job = TrainingJob(id: record.id, directory: directory, member: member, plan: plan, record: record, client: [])
-                if unfinished && record.step > 0 && !FileManager.default.fileExists(atPath: job.weightsPath) {
-                    job.end(.failed, note: "its checkpoint at step \(record.step) is gone from \(directory)")
-                }
-                if job.state == .finished || job.state == .failed { job.ended = record.ended.map { Date(timeIntervalSince1970: $0) } ?? Date() }
-                trainingJobs.append(job)
-                if unfinished {
-                    persist(job)
-                    log.info("took back training run \(record.id): it goes on from step \(record.step)")
-                }
-            } catch {
-                log.warning("ignored \(path): \(error)")
-            }
-        }
-    }
 }

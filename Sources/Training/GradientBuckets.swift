@@ -26,7 +26,6 @@ final class GradientBuckets {
     private let available = DispatchSemaphore(value: 0)
     /// Signalled once per bucket summed (or failed).
     private let summed = DispatchSemaphore(value: 0)
-    private var thread: Thread?
 
     init(store: ParameterStore, bytes: Int, replicas: ReplicaSum, weight: Float, step: Int) {
         self.store = store
@@ -54,9 +53,10 @@ final class GradientBuckets {
         self.bucketOf = bucketOf
         waiting = buckets.map(\.keys)
         sent = [Bool](repeating: false, count: buckets.count)
+        // The thread holds the buckets until it returns (after `finish`); they do not hold
+        // the thread, or neither would ever be freed.
         let box = UncheckedBox(self)
-        thread = Thread { box.value.communicate() }
-        thread?.start()
+        Thread { box.value.communicate() }.start()
     }
 
     var count: Int { buckets.count }
@@ -74,7 +74,10 @@ final class GradientBuckets {
         queue.withLock { $0.closed = true }
         available.signal()
         for _ in buckets.indices { summed.wait() }
-        let results = queue.withLock { $0.results }
+        let results = queue.withLock { state in
+            defer { state.results = [:] }
+            return state.results
+        }
         for index in order {
             let sum = try results[index]!.get()
             store.gradients.replaceSubrange(buckets[index].range, with: sum)

@@ -43,7 +43,7 @@ struct TrainCommand: ParsableCommand {
     )
 
     @Option(help: "The architecture: \(CNNModel.architectures.joined(separator: ", ")).") var model = "effunet-b0"
-    @Option(help: "The training folder (with train.csv).") var data: String
+    @Option(help: "The training folder (with train.csv); not needed with --attach.") var data: String?
     @Option(help: "The run folder to create (or, with --resume, to continue); with --config, the model file to write.") var out: String?
     @Option(help: "Continue the run in this folder from its last checkpoint.") var resume: String?
     @Option(help: "Initial weights (.safetensors); default: deterministic untrained weights.") var weights: String?
@@ -81,6 +81,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
+        guard data != nil || attach != nil else { throw ValidationError("give --data DIR: the folder with train.csv") }
         if replay != nil {
             guard config == nil, resume == nil, member == nil, attach == nil else { throw ValidationError("--replay takes --data and --out only") }
             return
@@ -126,11 +127,11 @@ struct TrainCommand: ParsableCommand {
         CNNModel.setThreads(threads)
         let run: TrainingRun
         if let resume {
-            run = try TrainingRun.resume(folder: resume, dataFolder: data)
+            run = try TrainingRun.resume(folder: resume, dataFolder: data!)
             ProgressReporter.note("resuming \(resume) at step \(run.record.step) of \(run.record.settings.steps)")
         } else {
             let settings = try settings()
-            run = try TrainingRun(folder: out!, dataFolder: data, settings: settings, weights: weights)
+            run = try TrainingRun(folder: out!, dataFolder: data!, settings: settings, weights: weights)
             // Epochs are known once the tiles are cut; the default is 200 steps.
             let perEpoch = (run.data.tiles.count + batch - 1) / batch
             run.configure(steps: steps ?? epochs.map { $0 * perEpoch } ?? 200, validateEvery: validateEvery ?? perEpoch)
@@ -147,7 +148,7 @@ struct TrainCommand: ParsableCommand {
         run.shouldStop = { StopSignal.requested }
         guard try run.run() else {
             ProgressReporter.note("stopped at step \(run.record.step) of \(run.record.settings.steps), checkpointed: "
-                                  + "continue with tessera train --data \(data) --resume \(run.folder)")
+                                  + "continue with tessera train --data \(data!) --resume \(run.folder)")
             return
         }
         print(run.modelPath)
@@ -169,7 +170,7 @@ struct TrainCommand: ParsableCommand {
             settings.synchronisedBatchNorm = syncBn ? true : nil
             try settings.check()
             // The data's errors here, before anything is submitted; workers read the same folder.
-            let folder = URL(fileURLWithPath: data).standardizedFileURL.path
+            let folder = URL(fileURLWithPath: data!).standardizedFileURL.path
             let (tiles, held) = try settings.datasets(dataFolder: folder)
             let perEpoch = (tiles.tiles.count + batch - 1) / batch
             settings.steps = steps ?? epochs.map { $0 * perEpoch } ?? 200
@@ -219,7 +220,7 @@ struct TrainCommand: ParsableCommand {
         guard record.step > 0 else { throw TesseraError(folder, "the run has no checkpoint after step 0 to compare with") }
         CNNModel.setThreads(1)
         let reporter = ProgressReporter("replay", quiet: quiet)
-        let (weights, _) = try DataParallelReplay.run(settings: settings, dataFolder: data, steps: record.step, ringSize: { step in
+        let (weights, _) = try DataParallelReplay.run(settings: settings, dataFolder: data!, steps: record.step, ringSize: { step in
             record.rings.last { $0.step <= step }?.workers.count ?? 1
         }, progress: { reporter.update($0, of: record.step, unit: "steps") })
         if let out { try AtomicFile.write(weights, to: out) }
