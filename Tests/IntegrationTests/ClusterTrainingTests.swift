@@ -83,10 +83,15 @@ import TestSupport
         #expect(try harness.waitForTrainingStep(2))
         kill(doomed.pid, SIGKILL)
         #expect(try harness.waitForTrainingStep(6))
-        try harness.startWorker("b0")
+        let joiner = try harness.startWorker("b0")
         let record = try Self.finish(train, harness, data: data)
-        let sizes = record.rings.map(\.workers.count)
-        #expect(sizes.first == 3 && sizes.contains(2) && sizes.last == 3, "\(sizes)")
+        // The killed worker was in the first ring and not in the last; the joiner entered one.
+        // (Under load a busy worker may also miss heartbeats, leave and come back: the rings
+        // change more often, and the result must still be the replay's.)
+        let rings = record.rings.map { $0.workers.map { $0.split(separator: ":").last.map(String.init) ?? "" } }
+        #expect(rings.first?.count == 3 && rings.first!.contains("\(doomed.pid)"), "\(rings)")
+        #expect(rings.count >= 3 && !rings.last!.contains("\(doomed.pid)"), "\(rings)")
+        #expect(rings.contains { $0.contains("\(joiner.pid)") }, "\(rings)")
     }
 
     @Test func aRestartedCoordinatorGoesOnFromTheLastCheckpoint() throws {
