@@ -1,6 +1,7 @@
 import Core
 @testable import Segmentation
 import Testing
+import TestSupport
 
 @Suite struct SlideReaderTests {
     /// Lossless layouts: every pixel must be the pattern's, grey ones replicating channel 0.
@@ -128,5 +129,39 @@ import Testing
                 _ = try reader.readRGB(x: 0, y: y, width: min(reader.width, 512), height: 256)
             }
         }
+    }
+}
+
+/// µm per pixel and where it came from.
+@Suite struct PixelSizeTests {
+    /// A 32² RGB slide with `description` and, when given, resolution tags.
+    static func slide(description: String?, micronsPerPixel: Double? = nil) throws -> (TemporaryDirectory, SlideReader) {
+        let folder = try TemporaryDirectory()
+        let path = folder.path + "/slide.tiff"
+        let writer = try TiledImageWriter(path: path, width: 32, height: 32, channels: 3, tileSize: 16, micronsPerPixel: micronsPerPixel,
+                                          description: description)
+        try writer.append(rows: [UInt8](repeating: 200, count: 32 * 32 * 3))
+        try writer.finish()
+        return (folder, try SlideReader(path: path))
+    }
+
+    static let aperio = "Aperio Image Library v11.2.1 \r\n46000x32914 [0,100 46000x32814] (256x256) JPEG/RGB Q=30|AppMag = 20|StripeWidth = 2040|ScanScope ID = CPAPERIOCS|Filename = CMU-1|MPP = 0.4990|Left = 25.691574|Top = 23.449873"
+
+    @Test func aperiosDescriptionGivesItsMPP() throws {
+        let (_, reader) = try Self.slide(description: Self.aperio)
+        #expect(reader.image.micronsPerPixel == 0.499 && reader.image.pixelSizeSource == "Aperio MPP")
+        // Before resolution tags, which Aperio files leave absent or as placeholders.
+        let (_, both) = try Self.slide(description: Self.aperio, micronsPerPixel: 0.25)
+        #expect(both.image.micronsPerPixel == 0.499)
+    }
+
+    @Test func resolutionTagsThenOMEXML() throws {
+        let (_, tags) = try Self.slide(description: nil, micronsPerPixel: 0.25)
+        #expect(abs(tags.image.micronsPerPixel! - 0.25) < 1e-6 && tags.image.pixelSizeSource == "TIFF resolution tags")
+        let ome = #"<?xml version="1.0"?><OME><Image><Pixels PhysicalSizeX="263" PhysicalSizeXUnit="nm" SizeX="32"/></Image></OME>"#
+        let (_, xml) = try Self.slide(description: ome)
+        #expect(abs(xml.image.micronsPerPixel! - 0.263) < 1e-9 && xml.image.pixelSizeSource == "OME-XML PhysicalSizeX")
+        let (_, none) = try Self.slide(description: "Aperio Image Library|AppMag = 20|MPP = none")
+        #expect(none.image.micronsPerPixel == nil && none.image.pixelSizeSource == nil)
     }
 }

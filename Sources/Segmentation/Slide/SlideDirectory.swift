@@ -36,8 +36,11 @@ public struct SlideDirectory: Sendable, Equatable {
     public var extraSamples: [UInt16]
     /// NewSubfileType: bit 0 set means a reduced-resolution copy.
     public var subfileType: UInt32
-    /// Micrometres per pixel along x, from the resolution tags or OME metadata.
+    /// Micrometres per pixel along x, from the resolution tags or the image description
+    /// (`pixelSizeSource` says which).
     public var micronsPerPixel: Double?
+    /// Where `micronsPerPixel` was read: "Aperio MPP", "TIFF resolution tags" or "OME-XML PhysicalSizeX".
+    public var pixelSizeSource: String?
 
     public static func == (a: SlideDirectory, b: SlideDirectory) -> Bool {
         a.location == b.location && a.width == b.width && a.height == b.height
@@ -63,23 +66,44 @@ public struct SlideDirectory: Sendable, Equatable {
         }
         extraSamples = file.extraSamples()
         subfileType = file.uint32(TIFFTag.subfileType) ?? 0
-        micronsPerPixel = Self.resolution(file)
+        (micronsPerPixel, pixelSizeSource) = Self.resolution(file).map { ($0.value, $0.source) } ?? (nil, nil)
     }
 
-    /// µm per pixel: from XResolution and ResolutionUnit (inch or cm), else from an OME-XML
-    /// `PhysicalSizeX` in the ImageDescription (µm unless another unit is named).
-    private static func resolution(_ file: TIFFFile) -> Double? {
+    /// µm per pixel and where it was read: an Aperio ImageDescription's `MPP = …` first (as
+    /// OpenSlide reads Aperio slides, whose resolution tags are absent or placeholders), then
+    /// XResolution and ResolutionUnit (inch or cm), then an OME-XML `PhysicalSizeX` in the
+    /// ImageDescription (µm unless another unit is named).
+    private static func resolution(_ file: TIFFFile) -> (value: Double, source: String)? {
+        let description = file.string(TIFFTag.imageDescription)
+        if let description, let mpp = aperioMPP(description) { return (mpp, "Aperio MPP") }
         if let resolution = file.float(TIFFTag.xResolution), resolution > 0,
            let unit = file.uint16(TIFFTag.resolutionUnit), unit == 2 || unit == 3 {
             let micronsPerUnit = unit == 2 ? 25_400.0 : 10_000.0
             let value = micronsPerUnit / Double(resolution)
             // Resolution 1 or 72 per inch is a placeholder many writers put there.
-            if !(unit == 2 && (resolution == 72 || resolution == 1)) { return value }
+            if !(unit == 2 && (resolution == 72 || resolution == 1)) { return (value, "TIFF resolution tags") }
         }
-        guard let description = file.string(TIFFTag.imageDescription),
-              let range = description.range(of: "PhysicalSizeX=\"") else { return nil }
+        return description.flatMap(omePhysicalSizeX).map { ($0, "OME-XML PhysicalSizeX") }
+    }
+
+    /// `MPP = 0.4990` among the `|`-separated fields of an ImageDescription that starts with
+    /// "Aperio" (Aperio's SVS and TIFF), when positive and finite.
+    static func aperioMPP(_ description: String) -> Double? {
+        guard description.hasPrefix("Aperio") else { return nil }
+        for field in description.split(separator: "|") {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "MPP",
+                  let value = Double(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)), value > 0, value.isFinite else { continue }
+            return value
+        }
+        return nil
+    }
+
+    /// OME-XML's `PhysicalSizeX` in µm.
+    private static func omePhysicalSizeX(_ description: String) -> Double? {
+        guard let range = description.range(of: "PhysicalSizeX=\"") else { return nil }
         let rest = description[range.upperBound...]
-        guard let end = rest.firstIndex(of: "\""), let value = Double(rest[..<end]) else { return nil }
+        guard let end = rest.firstIndex(of: "\""), let value = Double(rest[..<end]), value > 0, value.isFinite else { return nil }
         if let unitRange = description.range(of: "PhysicalSizeXUnit=\"") {
             let unitRest = description[unitRange.upperBound...]
             let unit = unitRest.prefix(while: { $0 != "\"" })

@@ -51,10 +51,11 @@ public final class TiledImageWriter {
     ///   - channels: 1 (grey: masks, probabilities) or 3 (RGB).
     ///   - tileSize: tile side, a multiple of 16.
     ///   - micronsPerPixel: written as the resolution (per centimetre) when given.
+    ///   - description: written as the ImageDescription when given (e.g. a scanner's).
     ///   - forceBigTIFF: write BigTIFF whatever the size.
     ///   - deflateLevel: 1 (fastest) … 12; libtiff's default (6) when nil.
     public init(path: String, width: Int, height: Int, channels: Int, tileSize: Int = 256,
-                compression: Compression = .deflate, micronsPerPixel: Double? = nil,
+                compression: Compression = .deflate, micronsPerPixel: Double? = nil, description: String? = nil,
                 forceBigTIFF: Bool = false, jpegQuality: Int = 90, deflateLevel: Int? = nil) throws {
         guard width > 0, height > 0 else { throw TesseraError(path, "cannot write an empty \(width)×\(height) image") }
         guard channels == 1 || channels == 3 else { throw TesseraError(path, "images have 1 or 3 channels, not \(channels)") }
@@ -90,6 +91,7 @@ public final class TiledImageWriter {
             case .none: break
             }
             try file.set(TIFFTag.software, "Tessera")
+            if let description { try file.set(TIFFTag.imageDescription, description) }
             if let micronsPerPixel, micronsPerPixel > 0 {
                 try file.set(TIFFTag.resolutionUnit, 3)
                 try file.set(TIFFTag.xResolution, 10_000 / micronsPerPixel)

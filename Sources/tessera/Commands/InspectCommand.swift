@@ -29,7 +29,7 @@ struct InspectCommand: ParsableCommand {
         }
         print("  compression: \(image.compressionName)")
         print("  planar configuration: \(image.planarConfig == 2 ? "separate" : "contiguous")")
-        print("  resolution: \(image.micronsPerPixel.map { String(format: "%.4g µm/pixel", $0) } ?? "not given")")
+        print("  resolution: \(image.micronsPerPixel.map { String(format: "%.4g µm/pixel", $0) + " (from the \(image.pixelSizeSource ?? "file"))" } ?? "not given")")
         print("  directories: \(reader.directories.count)")
         for directory in reader.directories {
             let mark = directory.location == image.location ? "*" : " "
