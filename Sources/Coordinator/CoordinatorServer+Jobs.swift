@@ -12,7 +12,7 @@ extension CoordinatorServer {
         do {
             try job.start(settings: config.settings, memberWeights: config.memberWeights,
                           slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
-            log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles")
+            log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)")
             clock.reset()
         } catch {
             fail(job, "\(error)")
@@ -37,6 +37,14 @@ extension CoordinatorServer {
                 pixels = next.pixels
             } catch {
                 return fail(job, "\(error)")
+            }
+            if pixels.isEmpty {
+                // Glass alone: every member's map is 0, blended as any other, never sent.
+                for member in 0..<config.members.count { job.stitchWorker?.add(tile: tile, member: member, map: job.emptyMap) }
+                job.nextTile += 1
+                job.tilesDone += 1
+                if job.tilesDone == job.tilesTotal { finalize(job) }
+                continue
             }
             scheduler.enqueue(job: job.id, tile: tile, pixels: pixels)
             job.owed[job.nextTile] = config.members.count

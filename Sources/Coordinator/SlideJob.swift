@@ -40,6 +40,9 @@ final class SlideJob {
     var owed: [Int: Int] = [:]
     var memberDone: [Int] = []
     var tilesDone = 0
+    /// Tiles over glass, not predicted (each member's map is `emptyMap`).
+    var tilesSkipped = 0
+    var emptyMap: [UInt8] = []
     var started: Date?
     /// Since when a member needed by this job has had no worker.
     var waitingSince: Date?
@@ -109,7 +112,9 @@ final class SlideJob {
         stitchWorker = StitchWorker(job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
                                     inset: settings.mapInset)
         plan = pipeline.plan
-        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, readers: slideReaders)
+        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, readers: slideReaders, skipped: pipeline.skipped)
+        emptyMap = settings.emptyMap
+        tilesSkipped = pipeline.skipped.count
         state = .running
         started = Date()
     }

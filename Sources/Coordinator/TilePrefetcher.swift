@@ -30,12 +30,15 @@ final class TilePrefetcher: @unchecked Sendable {
     /// Tiles to read again, and those read again and not yet taken.
     private var rereads: [TileIndex] = []
     private var reread: [(tile: TileIndex, pixels: [UInt8])] = []
+    /// Tiles over glass, handed out without pixels and never read.
+    private let skipped: Set<Int>
 
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
-    /// (at most one per tile column).
-    init(slidePath: String, plan: TilePlan, first: Int = 0, depth: Int = 32, readers: Int = 1) {
+    /// (at most one per tile column); tiles in `skipped` come without pixels.
+    init(slidePath: String, plan: TilePlan, first: Int = 0, depth: Int = 32, readers: Int = 1, skipped: Set<Int> = []) {
         let readers = max(1, min(readers, plan.columns))
         self.plan = plan
+        self.skipped = skipped
         perReader = max(2, depth / readers)
         bands = (0...readers).map { $0 * plan.columns / readers }
         ready = Array(repeating: [], count: readers)
@@ -88,7 +91,7 @@ final class TilePrefetcher: @unchecked Sendable {
         for row in (first / plan.columns)..<plan.rows {
             for column in columns where row * plan.columns + column >= first {
                 let tile = TileIndex(row: row, column: column)
-                let pixels = try slide.readTile(tile, of: plan).pixels
+                let pixels = skipped.contains(row * plan.columns + column) ? [] : try slide.readTile(tile, of: plan).pixels
                 lock.lock()
                 while ready[reader].count >= perReader && !stopped {
                     if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }

@@ -79,8 +79,9 @@ final class ClusterHarness {
     }
 
     /// A synthetic slide in the folder.
-    func synth(width: Int, height: Int, seed: Int) throws -> String {
-        let result = try TesseraBinary.run(["synth", "--width", "\(width)", "--height", "\(height)", "--seed", "\(seed)", "--out", folder, "--quiet"])
+    func synth(width: Int, height: Int, seed: Int, glass: Double = 0) throws -> String {
+        let result = try TesseraBinary.run(["synth", "--width", "\(width)", "--height", "\(height)", "--seed", "\(seed)", "--glass", "\(glass)",
+                                            "--out", folder, "--quiet"])
         guard result.status == 0 else { throw TesseraError("synth", result.stderr) }
         return folder + "/synth_\(seed).tiff"
     }

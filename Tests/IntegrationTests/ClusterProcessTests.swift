@@ -54,6 +54,28 @@ import ZeroMQ
         #expect(!metrics.contains("tile reader 4"), "\(metrics)")
     }
 
+    /// Tiles over glass alone are never sent: the coordinator blends 0 for them, as `infer`
+    /// does, so the mask is still `infer`'s bit for bit.
+    @Test func tilesOverGlassNeverReachAWorker() throws {
+        let cluster = try ClusterHarness(members: """
+        [member bright]
+        architecture = constant
+        value = 0.7
+        """)
+        let coordinator = try cluster.startCoordinator()
+        try cluster.startWorker("bright")
+        let slide = try cluster.synth(width: 1536, height: 1536, seed: 21, glass: 0.5)
+        let submit = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let mask = try ClusterHarness.pixels(cluster.folder + "/m.tiff")
+        #expect(mask == (try ClusterHarness.pixels(try cluster.reference(slide))))
+        // 0.7 everywhere predicted; 0 where glass was skipped.
+        #expect(mask.contains(0) && mask.contains(255))
+        let line = coordinator.stderr.split(separator: "\n").first { $0.contains("over glass alone") }.map(String.init) ?? ""
+        let skipped = line.components(separatedBy: "tiles, ").last?.split(separator: " ").first.flatMap { Int($0) } ?? 0
+        #expect(skipped > 0, "\(line)")
+    }
+
     @Test func aWorkerKilledMidSlideLosesNothing() throws {
         let cluster = try ClusterHarness(members: """
         [member slow]

@@ -29,6 +29,8 @@ public struct LocalSegmentation {
         public let width: Int
         public let height: Int
         public let tiles: Int
+        /// Tiles over glass alone, not predicted.
+        public let skipped: Int
         public let foregroundPixels: Int
         /// The mask's competition runs.
         public let runs: [RLE.Run]
@@ -44,9 +46,9 @@ public struct LocalSegmentation {
         var done = 0
         for row in 0..<plan.rows {
             for tile in plan.tiles(inRow: row) {
-                let pixels = try reader.readTile(tile, of: plan)
+                let pixels = pipeline.skips(tile) ? nil : try reader.readTile(tile, of: plan)
                 for (index, member) in members.enumerated() {
-                    let encoded = try settings.predict(pixels, with: member.predictor)
+                    let encoded = try pixels.map { try settings.predict($0, with: member.predictor) } ?? settings.emptyMap
                     try encoded.withUnsafeBufferPointer {
                         try stitcher.add(tile: tile, member: index, encoded: $0, encoding: settings.maps, inset: settings.mapInset)
                     }
@@ -57,7 +59,7 @@ public struct LocalSegmentation {
             try output.appendFinishedRows(of: stitcher)
         }
         try output.finish()
-        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, foregroundPixels: output.foreground,
-                       runs: output.runs())
+        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
+                       foregroundPixels: output.foreground, runs: output.runs())
     }
 }

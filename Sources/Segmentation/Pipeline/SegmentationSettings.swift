@@ -15,10 +15,14 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var flips: FlipSet
     /// How each member's map is quantised before blending (as it travels on the wire).
     public var maps: MapEncoding
+    /// How glass is told from tissue: tiles over glass alone are not predicted.
+    public var tissue: TissueDetection
 
-    /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5.
+    /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;
+    /// tiles over glass alone (the seed's saturation test) are not predicted.
     public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
-                threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16) {
+                threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16,
+                tissue: TissueDetection = TissueDetection(method: .saturation)) {
         self.tileSize = tileSize
         self.margin = margin
         self.stride = stride
@@ -26,6 +30,7 @@ public struct SegmentationSettings: Sendable, Equatable {
         self.threshold = threshold
         self.flips = flips
         self.maps = maps
+        self.tissue = tissue
     }
 
     /// Pixels along each edge of a tile whose map the blending window ignores, and which
@@ -38,6 +43,12 @@ public struct SegmentationSettings: Sendable, Equatable {
     /// same with the request's settings.
     public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
         try maps.prediction(of: tile, by: predictor, flips: flips, inset: mapInset)
+    }
+
+    /// The map of a tile that is not predicted (glass): probability 0, encoded.
+    public var emptyMap: [UInt8] {
+        let side = tileSize - 2 * mapInset
+        return [UInt8](repeating: 0, count: side * side * maps.bytesPerPixel)
     }
 
     /// The tile plan for an image of this size.

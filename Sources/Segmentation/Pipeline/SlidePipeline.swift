@@ -2,12 +2,14 @@ import Core
 
 /// What segmenting one slide needs, set up the one way `infer` and the coordinator both
 /// use: the slide, its tile plan, the stitcher that blends the members' maps, and the mask
-/// (and probability map) it writes.
+/// (and probability map) it writes, and the tiles over glass that are not predicted.
 public struct SlidePipeline {
     public let reader: SlideReader
     public let plan: TilePlan
     public let stitcher: Stitcher
     public let output: SegmentationOutput
+    /// The tiles (row × columns + column) over glass alone, which are not predicted.
+    public let skipped: Set<Int>
 
     public init(slidePath: String, settings: SegmentationSettings, memberWeights: [Int], maskPath: String,
                 probabilityPath: String? = nil) throws {
@@ -17,5 +19,8 @@ public struct SlidePipeline {
         output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
                                         maskPath: maskPath, probabilityPath: probabilityPath,
                                         micronsPerPixel: reader.image.micronsPerPixel)
+        skipped = try TissueMap.detect(reader, settings.tissue)?.skipped(in: plan) ?? []
     }
+
+    public func skips(_ tile: TileIndex) -> Bool { skipped.contains(tile.row * plan.columns + tile.column) }
 }

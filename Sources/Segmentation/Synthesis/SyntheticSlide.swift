@@ -15,6 +15,9 @@ public struct SyntheticSlide: Sendable {
     public let width: Int
     public let height: Int
     public let seed: UInt64
+    /// How much of the section is glass: 0 (the default) leaves a few patches and the slide's
+    /// edges bare; towards 1, tissue shrinks to islands on a mostly empty slide.
+    public let glass: Double
 
     static let glomerulusCell = 640
     static let tubuleCell = 128
@@ -24,10 +27,11 @@ public struct SyntheticSlide: Sendable {
     private let detailNoise: ValueNoise
     private let stainNoise: ValueNoise
 
-    public init(width: Int, height: Int, seed: UInt64) {
+    public init(width: Int, height: Int, seed: UInt64, glass: Double = 0) {
         self.width = width
         self.height = height
         self.seed = seed
+        self.glass = max(0, min(1, glass))
         let tissueScale = max(600, Double(max(width, height)) / 3)
         tissueNoise = ValueNoise(seed: seed, stream: 1, scale: tissueScale)
         detailNoise = ValueNoise(seed: seed, stream: 2, scale: 9)
@@ -59,7 +63,7 @@ public struct SyntheticSlide: Sendable {
         // Fade towards the slide's edges so tissue sits on glass, as sections do.
         let ex = min(x, Double(width) - x) / Double(max(width, 1)), ey = min(y, Double(height) - y) / Double(max(height, 1))
         let edge = min(1, 12 * min(ex, ey))
-        return max(0, min(1, (n * 1.4 - 0.25) * edge * 4))
+        return max(0, min(1, (n * 1.4 - 0.25 - 1.2 * glass) * edge * 4))
     }
 
     /// The outer radius of a glomerulus's capsule at angle θ (slightly wavy).

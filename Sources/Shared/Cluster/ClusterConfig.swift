@@ -193,6 +193,10 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("inference", "maps"):
                 guard let maps = MapEncoding(name: value) else { throw fail("maps must be uint8 or float16") }
                 settings.maps = maps
+            case ("inference", "tissue"):
+                guard let method = TissueDetection.Method(rawValue: value) else { throw fail("tissue must be saturation, otsu or off") }
+                settings.tissue.method = method
+            case ("inference", "tissue_saturation"): settings.tissue.saturation = try double(0...1)
             case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
             case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
             case ("security", _):

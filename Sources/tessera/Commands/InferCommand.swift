@@ -36,6 +36,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Take members and settings from this cluster configuration instead (the cluster's reference result).") var config: String?
     @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
+    @Option(help: "Tiles over glass alone are not predicted (probability 0): saturation (a block is tissue when 1 % of its pixels are saturated above --tissue-saturation), otsu, or off.") var tissue: String = "saturation"
+    @Option(help: "Saturation (0…1) above which a pixel counts as stained.") var tissueSaturation: Double = 20.0 / 255
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
@@ -46,6 +48,8 @@ struct InferCommand: ParsableCommand {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
         guard FlipSet(rawValue: flips) != nil else { throw ValidationError("--flips must be none, h, v or hv") }
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
+        guard TissueDetection.Method(rawValue: tissue) != nil else { throw ValidationError("--tissue must be saturation, otsu or off") }
+        guard (0...1).contains(tissueSaturation) else { throw ValidationError("--tissue-saturation must be between 0 and 1") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
     }
@@ -61,7 +65,8 @@ struct InferCommand: ParsableCommand {
             job = try LocalSegmentation(settings: cluster.settings, members: members)
         } else {
             let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
-                                                threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!)
+                                                threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
+                                                tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation))
             let predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
         }
@@ -69,7 +74,8 @@ struct InferCommand: ParsableCommand {
         let summary = try job.run(slidePath: slide, maskPath: out, probabilityPath: probabilities) {
             progress.update($0, of: $1, unit: "tiles")
         }
-        print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles, \(summary.foregroundPixels) foreground pixels)")
+        print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles of which \(summary.skipped) over glass alone, "
+              + "\(summary.foregroundPixels) foreground pixels)")
         if let rle {
             var submission = Submission()
             submission.rows = [(Submission.id(forSlide: slide), RLE.text(summary.runs))]
