@@ -20,8 +20,14 @@ public enum MemberFactory {
 
     /// The predictor of a configured member.
     public static func make(_ member: ClusterConfig.Member) throws -> TilePredictor {
-        try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
-                 mean: member.mean, std: member.std, member: member.name)
+        let predictor = try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
+                                 mean: member.mean, std: member.std, member: member.name)
+        guard let stain = member.stain else { return predictor }
+        do {
+            return StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: member.stainReference))
+        } catch let error as TesseraError {
+            throw TesseraError(error.subject, error.reason + " (member \(member.name))")
+        }
     }
 
     /// The predictor for `architecture`: `weights` for a CNN (and its input normalisation,

@@ -86,3 +86,36 @@ import Testing
         }
     }
 }
+
+/// Stain references as files, and members that normalise.
+@Suite struct StainNormaliserTests {
+    final class Recorder: TilePredictor {
+        let name = "recorder"
+        var seen: [PixelImage] = []
+        func predict(_ tile: PixelImage) throws -> [Float] {
+            seen.append(tile)
+            return [Float](repeating: 0.5, count: tile.width * tile.height)
+        }
+    }
+
+    @Test func referencesRoundTripAsTheirDocumentedJSON() throws {
+        let golden = try StainTests.golden()
+        let image = StainTests.image(golden.reference, golden.size)
+        for reference in [StainNormaliser.macenko(try MacenkoStain().fitted(to: image)), .reinhard(try ReinhardStain.fitted(to: image))] {
+            let json = try reference.json()
+            let object = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+            #expect(object["method"] as? String == reference.method)
+            #expect(try JSONDecoder().decode(StainNormaliser.self, from: json) == reference)
+        }
+    }
+
+    @Test func aNormalisingMemberPredictsTheNormalisedTile() throws {
+        let golden = try StainTests.golden()
+        let recorder = Recorder()
+        let member = StainNormalisingPredictor(recorder, normaliser: .macenko(MacenkoStain()))
+        let input = StainTests.image(golden.cases[0].input, golden.size)
+        _ = try member.predict(input)
+        #expect(recorder.seen == [StainTests.image(golden.cases[0].macenkoDefault, golden.size)])
+        #expect(throws: TesseraError.self) { try StainNormaliser.named("reinhard", reference: nil) }
+    }
+}

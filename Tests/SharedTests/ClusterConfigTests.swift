@@ -14,6 +14,25 @@ import Testing
         #expect(config.security == nil)
     }
 
+    @Test func tissueAndStainSettings() throws {
+        let config = try ClusterConfig(parsing: """
+        [inference]
+        tissue = otsu
+        tissue_saturation = 0.1
+        [member a]
+        architecture = constant
+        stain = macenko
+        stain_reference = ref.json
+        [member b]
+        architecture = constant
+        """, source: "t.conf")
+        #expect(config.settings.tissue.method == .otsu && config.settings.tissue.saturation == 0.1)
+        #expect(config.members[0].stain == "macenko" && config.members[0].stainReference == "ref.json" && config.members[1].stain == nil)
+        #expect(try ClusterConfig(parsing: "[member a]\narchitecture = constant\n", source: "t").settings.tissue.method == .saturation)
+        #expect(throws: TesseraError.self) { try ClusterConfig(parsing: "[inference]\ntissue = maybe\n[member a]\narchitecture = constant\n", source: "t") }
+        #expect(throws: TesseraError.self) { try ClusterConfig(parsing: "[member a]\narchitecture = constant\nstain = vahadane\n", source: "t") }
+    }
+
     @Test func z85KeysWithHashesAreNotComments() throws {
         let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
         let other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"

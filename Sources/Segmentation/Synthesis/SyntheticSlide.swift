@@ -18,6 +18,11 @@ public struct SyntheticSlide: Sendable {
     /// How much of the section is glass: 0 (the default) leaves a few patches and the slide's
     /// edges bare; towards 1, tissue shrinks to islands on a mostly empty slide.
     public let glass: Double
+    /// How far the stains differ from the default lab's: 0 (the default) none; towards 1 a
+    /// bluer haematoxylin and a browner, fainter eosin, as another lab's protocol or scanner
+    /// gives (each channel's optical density scaled: red × (1 + 0.9 s), green × (1 − 0.45 s),
+    /// blue × (1 − 0.35 s)).
+    public let stainShift: Double
 
     static let glomerulusCell = 640
     static let tubuleCell = 128
@@ -27,11 +32,12 @@ public struct SyntheticSlide: Sendable {
     private let detailNoise: ValueNoise
     private let stainNoise: ValueNoise
 
-    public init(width: Int, height: Int, seed: UInt64, glass: Double = 0) {
+    public init(width: Int, height: Int, seed: UInt64, glass: Double = 0, stainShift: Double = 0) {
         self.width = width
         self.height = height
         self.seed = seed
         self.glass = max(0, min(1, glass))
+        self.stainShift = max(0, min(1, stainShift))
         let tissueScale = max(600, Double(max(width, height)) / 3)
         tissueNoise = ValueNoise(seed: seed, stream: 1, scale: tissueScale)
         detailNoise = ValueNoise(seed: seed, stream: 2, scale: 9)
@@ -116,11 +122,18 @@ public struct SyntheticSlide: Sendable {
             // Stain intensity varies slowly across the section; grain varies per pixel.
             let stain = 0.9 + 0.2 * stainNoise(px, py)
             let grain = (Hash.unit(seed, 20, x, y) - 0.5) * 10
+            if stainShift > 0 { colour = shifted(colour) }
             rgb[3 * x] = clampByte(255 - (255 - colour.0) * stain + grain)
             rgb[3 * x + 1] = clampByte(255 - (255 - colour.1) * stain + grain)
             rgb[3 * x + 2] = clampByte(255 - (255 - colour.2) * stain + grain)
             mask[x] = inMask ? 255 : 0
         }
+    }
+
+    /// `colour` with each channel's optical density (against white) scaled by `stainShift`.
+    private func shifted(_ colour: (Double, Double, Double)) -> (Double, Double, Double) {
+        func scale(_ value: Double, _ gain: Double) -> Double { 255 * pow(max(1, value) / 255, gain) }
+        return (scale(colour.0, 1 + 0.9 * stainShift), scale(colour.1, 1 - 0.45 * stainShift), scale(colour.2, 1 - 0.35 * stainShift))
     }
 
     private static let glass = (243.0, 241.0, 245.0)

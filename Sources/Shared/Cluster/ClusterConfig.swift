@@ -23,6 +23,10 @@ public struct ClusterConfig: Sendable, Equatable {
         /// CNN input normalisation (per channel, of values in [0, 1]); nil for the default.
         public var mean: [Float]?
         public var std: [Float]?
+        /// Stain normalisation of its tiles ("macenko", "reinhard"), towards `stainReference`
+        /// (a `tessera stain fit` file); nil for none.
+        public var stain: String?
+        public var stainReference: String?
         public var line: Int
     }
 
@@ -130,7 +134,8 @@ public struct ClusterConfig: Sendable, Equatable {
                         throw fail("member names use letters, digits, - and _ only")
                     }
                     guard !members.contains(where: { $0.name == memberName }) else { throw fail("member \"\(memberName)\" is defined twice") }
-                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, mean: nil, std: nil, line: line))
+                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, mean: nil, std: nil,
+                                          stain: nil, stainReference: nil, line: line))
                     memberIndex = members.count - 1
                     section = "member"
                 } else {
@@ -219,6 +224,10 @@ public struct ClusterConfig: Sendable, Equatable {
                     throw fail("\(key) must be three comma-separated numbers\(key == "std" ? ", all positive" : "")")
                 }
                 if key == "mean" { members[memberIndex!].mean = values } else { members[memberIndex!].std = values }
+            case ("member", "stain"):
+                guard ["macenko", "reinhard", "off"].contains(value) else { throw fail("stain must be macenko, reinhard or off") }
+                members[memberIndex!].stain = value == "off" ? nil : value
+            case ("member", "stain_reference"): members[memberIndex!].stainReference = value
             case ("", _): throw fail("\(key) is outside any section")
             default: throw fail("unknown key \(key) in [\(section)]")
             }

@@ -38,6 +38,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
     @Option(help: "Tiles over glass alone are not predicted (probability 0): saturation (a block is tissue when 1 % of its pixels are saturated above --tissue-saturation), otsu, or off.") var tissue: String = "saturation"
     @Option(help: "Saturation (0…1) above which a pixel counts as stained.") var tissueSaturation: Double = 20.0 / 255
+    @Option(help: "Normalise each tile's stains before the model: macenko or reinhard (with --config: each member's stain setting).") var stain: String?
+    @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
@@ -67,7 +69,8 @@ struct InferCommand: ParsableCommand {
             let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
                                                 threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
                                                 tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation))
-            let predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
+            var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
+            if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
         }
         let progress = ProgressReporter("infer", quiet: quiet)

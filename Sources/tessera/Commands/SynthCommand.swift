@@ -22,6 +22,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Slide id (file stem and train.csv id); default synth_SEED.") var id: String?
     @Option(help: "Tile compression of the slide: deflate, lzw, jpeg or none.") var compression: String = "deflate"
     @Option(help: "How much of the slide is glass, 0 to 1: 0 leaves the edges and a few patches bare, towards 1 tissue shrinks to islands.") var glass = 0.0
+    @Option(help: "How far the stains differ from the default, 0 to 1 (another lab's: bluer haematoxylin, browner eosin).") var stainShift = 0.0
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -31,13 +32,13 @@ struct SynthCommand: ParsableCommand {
         guard TiledImageWriter.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be one of deflate, lzw, jpeg, none")
         }
-        guard (0...1).contains(glass) else { throw ValidationError("--glass must be between 0 and 1") }
+        guard (0...1).contains(glass), (0...1).contains(stainShift) else { throw ValidationError("--glass and --stain-shift must be between 0 and 1") }
     }
 
     func run() throws {
         let progress = ProgressReporter("synth", quiet: quiet)
         let output = try SyntheticSlideWriter.write(
-            SyntheticSlide(width: width, height: height, seed: seed, glass: glass), to: out, id: id,
+            SyntheticSlide(width: width, height: height, seed: seed, glass: glass, stainShift: stainShift), to: out, id: id,
             compression: TiledImageWriter.Compression(rawValue: compression)!
         ) { progress.update($0, of: $1, unit: "rows") }
         print(output.slidePath)
