@@ -76,6 +76,35 @@ import ZeroMQ
         #expect(skipped > 0, "\(line)")
     }
 
+    /// Members that normalise stains (Reinhard towards a fitted reference, Macenko towards
+    /// torchstain's) do so on the workers exactly as `infer --config` does.
+    @Test func stainNormalisingMembersReproduceInfer() throws {
+        let cluster = try ClusterHarness(members: "")
+        let shifted = try TesseraBinary.run(["synth", "--width", "700", "--height", "500", "--seed", "5", "--stain-shift", "0.8", "--out", cluster.folder,
+                                             "--quiet"])
+        #expect(shifted.status == 0, "\(shifted.stderr)")
+        let reference = try cluster.synth(width: 600, height: 600, seed: 6)
+        let fit = try TesseraBinary.run(["stain", "fit", reference, "--method", "reinhard", "--out", cluster.folder + "/ref.json"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        try cluster.writeConfig(cluster.configPath, members: """
+        [member lab]
+        architecture = stain
+        stain = reinhard
+        stain_reference = \(cluster.folder)/ref.json
+
+        [member od]
+        architecture = stain
+        stain = macenko
+        """)
+        try cluster.startCoordinator()
+        try cluster.startWorker("lab")
+        try cluster.startWorker("od")
+        let slide = cluster.folder + "/synth_5.tiff"
+        let submit = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
+    }
+
     @Test func aWorkerKilledMidSlideLosesNothing() throws {
         let cluster = try ClusterHarness(members: """
         [member slow]
