@@ -27,7 +27,8 @@ final class ClusterHarness {
     }
 
     /// Writes a configuration of this cluster (variants for other keys use another path).
-    func writeConfig(_ path: String, members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil) throws {
+    func writeConfig(_ path: String, members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
+                     inference: String = "") throws {
         let text = """
         [coordinator]
         workers = ipc://\(folder)/w.sock
@@ -41,6 +42,7 @@ final class ClusterHarness {
         margin = \(margin)
         window = \(window)
         threshold = 0.5
+        \(inference)
 
         [heartbeat]
         interval = 0.2

@@ -77,7 +77,8 @@ import ZeroMQ
     }
 
     /// Members that normalise stains (Reinhard towards a fitted reference, Macenko towards
-    /// torchstain's) do so on the workers exactly as `infer --config` does.
+    /// torchstain's) do so on the workers exactly as `infer --config` does, and the mask's
+    /// small objects and holes are cleaned alike.
     @Test func stainNormalisingMembersReproduceInfer() throws {
         let cluster = try ClusterHarness(members: "")
         let shifted = try TesseraBinary.run(["synth", "--width", "700", "--height", "500", "--seed", "5", "--stain-shift", "0.8", "--out", cluster.folder,
@@ -95,7 +96,7 @@ import ZeroMQ
         [member od]
         architecture = stain
         stain = macenko
-        """)
+        """, inference: "min_object_area = 40\nfill_holes_below = 30")
         try cluster.startCoordinator()
         try cluster.startWorker("lab")
         try cluster.startWorker("od")

@@ -17,10 +17,19 @@ public final class SegmentationOutput: @unchecked Sendable {
     public private(set) var foreground = 0
     private var runEncoder: RowRunEncoder
     private let maskWriter = SerialWorker(name: "mask writer", capacity: 16 << 20)
+    private let maskPath: String
+    private let micronsPerPixel: Double?
+    private let cleanup: MaskCleanup
+    /// The runs after cleanup, once finished with one.
+    private var cleanedRuns: [RLE.Run]?
 
-    public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil) throws {
+    public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil,
+                cleanup: MaskCleanup = MaskCleanup()) throws {
         self.width = width
         self.height = height
+        self.maskPath = maskPath
+        self.micronsPerPixel = micronsPerPixel
+        self.cleanup = cleanup
         self.threshold = Probability.threshold(threshold)
         runEncoder = RowRunEncoder(width: width, height: height)
         // Level 1: a 0/255 mask compresses almost as well, in a fraction of the time.
@@ -72,13 +81,22 @@ public final class SegmentationOutput: @unchecked Sendable {
         }
     }
 
-    /// Writes the last bands; every row must have been appended.
+    /// Writes the last bands; every row must have been appended. With a cleanup, the mask
+    /// is then written again from its cleaned runs when they differ (the probability map
+    /// keeps every pixel's probability).
     public func finish() throws {
         try maskWriter.drain()
         try mask.finish()
         try probabilities?.finish()
+        guard cleanup.isActive else { return }
+        let original = runEncoder.finish()
+        let cleaned = cleanup.apply(original, width: width, height: height)
+        cleanedRuns = cleaned
+        guard cleaned != original else { return }
+        foreground = cleaned.reduce(0) { $0 + $1.length }
+        try MaskFiles.write(cleaned, width: width, height: height, to: maskPath, micronsPerPixel: micronsPerPixel)
     }
 
     /// The mask's competition runs (`RLE`); every row must have been appended.
-    public func runs() -> [RLE.Run] { runEncoder.finish() }
+    public func runs() -> [RLE.Run] { cleanedRuns ?? runEncoder.finish() }
 }

@@ -17,12 +17,14 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var maps: MapEncoding
     /// How glass is told from tissue: tiles over glass alone are not predicted.
     public var tissue: TissueDetection
+    /// Small objects removed and small holes filled in the mask (and its runs).
+    public var cleanup: MaskCleanup
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;
     /// tiles over glass alone (the seed's saturation test) are not predicted.
     public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
                 threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16,
-                tissue: TissueDetection = TissueDetection(method: .saturation)) {
+                tissue: TissueDetection = TissueDetection(method: .saturation), cleanup: MaskCleanup = MaskCleanup()) {
         self.tileSize = tileSize
         self.margin = margin
         self.stride = stride
@@ -31,6 +33,7 @@ public struct SegmentationSettings: Sendable, Equatable {
         self.flips = flips
         self.maps = maps
         self.tissue = tissue
+        self.cleanup = cleanup
     }
 
     /// Pixels along each edge of a tile whose map the blending window ignores, and which

@@ -18,7 +18,7 @@ public struct SlidePipeline {
         stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
         output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
                                         maskPath: maskPath, probabilityPath: probabilityPath,
-                                        micronsPerPixel: reader.image.micronsPerPixel)
+                                        micronsPerPixel: reader.image.micronsPerPixel, cleanup: settings.cleanup)
         skipped = try TissueMap.detect(reader, settings.tissue)?.skipped(in: plan) ?? []
     }
 

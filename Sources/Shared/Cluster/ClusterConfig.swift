@@ -202,6 +202,8 @@ public struct ClusterConfig: Sendable, Equatable {
                 guard let method = TissueDetection.Method(rawValue: value) else { throw fail("tissue must be saturation, otsu or off") }
                 settings.tissue.method = method
             case ("inference", "tissue_saturation"): settings.tissue.saturation = try double(0...1)
+            case ("inference", "min_object_area"): settings.cleanup.minimumObjectArea = try int(0...Int(Int32.max))
+            case ("inference", "fill_holes_below"): settings.cleanup.holeArea = try int(0...Int(Int32.max))
             case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
             case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
             case ("security", _):

@@ -38,6 +38,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
     @Option(help: "Tiles over glass alone are not predicted (probability 0): saturation (a block is tissue when 1 % of its pixels are saturated above --tissue-saturation), otsu, or off.") var tissue: String = "saturation"
     @Option(help: "Saturation (0…1) above which a pixel counts as stained.") var tissueSaturation: Double = 20.0 / 255
+    @Option(help: "Remove objects (4-connected) of fewer pixels from the mask.") var minObjectArea = 0
+    @Option(help: "Fill holes (4-connected, away from the edge) of fewer pixels in the mask.") var fillHolesBelow = 0
     @Option(help: "Normalise each tile's stains before the model: macenko or reinhard (with --config: each member's stain setting).") var stain: String?
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -52,6 +54,7 @@ struct InferCommand: ParsableCommand {
         guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
         guard TissueDetection.Method(rawValue: tissue) != nil else { throw ValidationError("--tissue must be saturation, otsu or off") }
         guard (0...1).contains(tissueSaturation) else { throw ValidationError("--tissue-saturation must be between 0 and 1") }
+        guard minObjectArea >= 0, fillHolesBelow >= 0 else { throw ValidationError("--min-object-area and --fill-holes-below must not be negative") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
     }
@@ -68,7 +71,8 @@ struct InferCommand: ParsableCommand {
         } else {
             let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
                                                 threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
-                                                tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation))
+                                                tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation),
+                                                cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow))
             var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
