@@ -69,6 +69,8 @@ struct SubmitCommand: ParsableCommand {
     @Argument(help: "The slide (TIFF); omit with --attach.") var slide: String?
     @Option(help: "The mask TIFF to write.") var out: String
     @Option(help: "Also write a submission CSV (id,rle) here.") var rle: String?
+    @Option(help: "Also write the mask's objects as GeoJSON polygons (with holes), as QuPath imports them.") var geojson: String?
+    @Option(help: "The GeoJSON objects' classification.") var geojsonClass = "FTU"
     @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
     @Option(help: "Follow an earlier job instead of submitting.") var attach: UInt64?
     @Option(help: "Seconds of silence from the coordinator before giving up (default: 3 × liveness × interval, at least 10; once the job is accepted, 300, since a restarted coordinator keeps its jobs).") var timeout: Double?
@@ -103,6 +105,12 @@ struct SubmitCommand: ParsableCommand {
             submission.rows = [(Submission.id(forSlide: slide ?? "job-\(outcome.job)"), text)]
             try submission.write(to: rle)
             print("rle: \(rle)")
+        }
+        if let geojson {
+            let (runs, width, height) = try MaskFiles.runs(ofMaskAt: out)
+            let polygons = MaskPolygons.polygons(runs, width: width, height: height)
+            try MaskPolygons.writeGeoJSON(polygons, classification: geojsonClass, to: geojson)
+            print("geojson: \(geojson) (\(polygons.count) objects)")
         }
     }
 }

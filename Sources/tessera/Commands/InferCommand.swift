@@ -25,6 +25,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "The mask TIFF to write (0/255); needed unless --logits is given.") var out: String?
     @Option(help: "Also write the 8-bit probability map here.") var probabilities: String?
     @Option(help: "Also write a submission CSV (id,rle) here; the id is the slide's file name without extension.") var rle: String?
+    @Option(help: "Also write the mask's objects as GeoJSON polygons (holes as inner rings, slide pixel coordinates), as QuPath imports them.") var geojson: String?
+    @Option(help: "The GeoJSON objects' classification.") var geojsonClass = "FTU"
     @Option(help: "Also write a PNG overlay of the mask outline here.") var overlay: String?
     @Option(help: "A ground-truth mask: print the Dice coefficient against it.") var truth: String?
     @Option(help: "Tile side: the model's input size.") var tile = 512
@@ -88,6 +90,11 @@ struct InferCommand: ParsableCommand {
             submission.rows = [(Submission.id(forSlide: slide), RLE.text(summary.runs))]
             try submission.write(to: rle)
             print("rle: \(rle)")
+        }
+        if let geojson {
+            let polygons = MaskPolygons.polygons(summary.runs, width: summary.width, height: summary.height)
+            try MaskPolygons.writeGeoJSON(polygons, classification: geojsonClass, to: geojson)
+            print("geojson: \(geojson) (\(polygons.count) objects)")
         }
         if let overlay {
             try PNGEncoder.write(try MaskOverlay.render(slide: slide, mask: out, truth: truth), to: overlay)

@@ -10,7 +10,7 @@ struct RLECommand: ParsableCommand {
         commandName: "rle",
         abstract: "Convert masks to and from Kaggle HuBMAP run-length encoding.",
         discussion: "Pixels are numbered from 1 top to bottom, then left to right; the text is space-separated start/length pairs.",
-        subcommands: [Encode.self, Decode.self]
+        subcommands: [Encode.self, Decode.self, Polygons.self]
     )
 
     struct Encode: ParsableCommand {
@@ -51,6 +51,22 @@ struct RLECommand: ParsableCommand {
                 throw TesseraError(rle, error.reason)
             }
             try MaskFiles.write(runs, width: width, height: height, to: out)
+        }
+    }
+
+    struct Polygons: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "geojson",
+            abstract: "Write a mask TIFF's objects as GeoJSON polygons (holes as inner rings), as QuPath imports them.")
+        @Argument(help: "The mask TIFF (non-zero pixels are foreground).") var mask: String
+        @Option(help: "The GeoJSON file to write.") var out: String
+        @Option(help: "The objects' classification.") var classification = "FTU"
+
+        func run() throws {
+            let (runs, width, height) = try MaskFiles.runs(ofMaskAt: mask)
+            let polygons = MaskPolygons.polygons(runs, width: width, height: height)
+            try MaskPolygons.writeGeoJSON(polygons, classification: classification, to: out)
+            print("\(out) (\(polygons.count) objects, \(polygons.map { $0.rings.count - 1 }.reduce(0, +)) holes)")
         }
     }
 }
