@@ -23,6 +23,21 @@ import TestSupport
         return (harness, data)
     }
 
+    /// Under `[security]` the ring links are CURVE too (the workers' key pair) and the run
+    /// is the same.
+    @Test func aSecuredClusterTrainsTheSame() throws {
+        let (harness, data) = try Self.cluster()
+        let keys = try TesseraBinary.run(["keys"]).stdout
+        try harness.writeConfig(harness.configPath, members: "[member b0]\narchitecture = effunet-b0\nweights = \(harness.folder)/b0.safetensors",
+                                security: keys)
+        try harness.startCoordinator()
+        try harness.startWorker("b0")
+        try harness.startWorker("b0")
+        let train = try Self.train(harness, data: data, steps: 4)
+        let record = try Self.finish(train, harness, data: data)
+        #expect(record.rings.first?.workers.count == 2, "\(record.rings.map(\.workers))")
+    }
+
     static func train(_ harness: ClusterHarness, data: String, steps: Int) throws -> ManagedProcess {
         try harness.startProcess(["train", "--config", harness.configPath, "--member", "b0", "--data", data, "--out", harness.folder + "/model.safetensors",
                                   "--tile", "64", "--batch", "6", "--steps", "\(steps)", "--checkpoint-every", "4", "--validate-every", "0",
