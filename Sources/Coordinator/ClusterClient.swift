@@ -57,34 +57,52 @@ public final class ClusterClient {
         let session = ClientSession(job: attach, upload: upload, uploadSize: uploadSize, maskPath: maskPath, wantRLE: wantRLE) { [socket] frames in
             try socket.send(frames)
         }
+        return try follow(job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
+                          attachHint: { "collect job \($0) with `tessera submit --attach \($0)`" }, command: "submit", noun: "job") { frames in
+            switch try session.handle(frames) {
+            case .dropped: return .dropped
+            case .heard: return .heard(nil)
+            case .accepted(let job): accepted(job)
+            case .progress(let message): progress(message)
+            case .done(let outcome): return .heard(outcome)
+            }
+            return .heard(nil)
+        }
+    }
+
+    /// What one message from the coordinator was to a session: not its, or heard (and, when
+    /// everything wanted has arrived, the outcome).
+    private enum Heard<Outcome> { case dropped, heard(Outcome?) }
+
+    /// Receives messages for a session until it has its outcome. Before the job is accepted,
+    /// silence past `patience` fails; once it is, silence makes it ask for the job again
+    /// every `reattachAfter` seconds (a restarted coordinator keeps its jobs and runs), and
+    /// fails after `restartPatience` naming how to follow the job later (`attachHint`).
+    private func follow<Outcome>(job: () -> UInt64?, accepted: () -> Bool, silent: (Double) -> Void, attachHint: (UInt64) -> String,
+                                 command: String, noun: String, handle: ([[UInt8]]) throws -> Heard<Outcome>) throws -> Outcome {
         var lastHeard = Date(), lastAsked = Date()
         while !StopSignal.requested {
             let silence = Date().timeIntervalSince(lastHeard)
-            if session.acceptedOnce, let job = session.job, silence > reattachAfter {
+            if accepted(), let job = job(), silence > reattachAfter {
                 guard silence < restartPatience else {
-                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, collect job \(job) with `tessera submit --attach \(job)`")
+                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, \(attachHint(job))")
                 }
-                // It may have restarted: it keeps its jobs, so ask for this one again.
                 if Date().timeIntervalSince(lastAsked) > reattachAfter {
                     silent(silence)
                     try? socket.send(WireCodec.frames(.attach, Wire.Attach(job: job)), dontWait: true)
                     lastAsked = Date()
                 }
-            } else if !session.acceptedOnce, silence > patience {
+            } else if !accepted(), silence > patience {
                 throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
             }
             guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
-            switch try session.handle(frames) {
+            switch try handle(frames) {
             case .dropped: continue
-            case .heard: break
-            case .accepted(let job): accepted(job)
-            case .progress(let message): progress(message)
-            case .done(let outcome): return outcome
+            case .heard(let outcome?): return outcome
+            case .heard(nil): lastHeard = Date()
             }
-            lastHeard = Date()
         }
-        let job = session.job
-        throw TesseraError("submit", "interrupted; the job goes on at the coordinator\(job.map { ": collect it with `tessera submit --attach \($0)`" } ?? "")")
+        throw TesseraError(command, "interrupted; the \(noun) goes on at the coordinator\(job().map { ": " + attachHint($0) } ?? "")")
     }
 
     /// Submits a training run (or attaches to run `attach`), follows it to the end and
@@ -97,32 +115,17 @@ public final class ClusterClient {
             try socket.send(WireCodec.frames(.trainSubmit, submit))
         }
         let session = TrainingClientSession(job: attach, modelPath: modelPath) { [socket] frames in try socket.send(frames) }
-        var lastHeard = Date(), lastAsked = Date()
-        while !StopSignal.requested {
-            let silence = Date().timeIntervalSince(lastHeard)
-            if session.acceptedOnce, let job = session.job, silence > reattachAfter {
-                guard silence < restartPatience else {
-                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, follow run \(job) with `tessera train --config … --attach \(job)`")
-                }
-                if Date().timeIntervalSince(lastAsked) > reattachAfter {
-                    silent(silence)
-                    try? socket.send(WireCodec.frames(.attach, Wire.Attach(job: job)), dontWait: true)
-                    lastAsked = Date()
-                }
-            } else if !session.acceptedOnce, silence > patience {
-                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
-            }
-            guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
+        return try follow(job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
+                          attachHint: { "follow run \($0) with `tessera train --config … --attach \($0)`" }, command: "train", noun: "run") { frames in
             switch try session.handle(frames) {
-            case .dropped: continue
-            case .heard: break
+            case .dropped: return .dropped
+            case .heard: return .heard(nil)
             case .accepted(let job): accepted(job)
             case .progress(let message): progress(message)
-            case .done(let finished): return finished
+            case .done(let finished): return .heard(finished)
             }
-            lastHeard = Date()
+            return .heard(nil)
         }
-        throw TesseraError("train", "interrupted; the run goes on at the coordinator\(session.job.map { ": follow it with `tessera train --config … --attach \($0)`" } ?? "")")
     }
 
     /// The coordinator's workers and jobs.

@@ -7,15 +7,11 @@ import ZeroMQ
 /// Runs the model on tiles, one at a time and in order, on a thread of its own.
 ///
 /// Tiles and results change threads in memory, under a lock: a tile's pixels (786 KB for
-/// 512²) and its map are handed over, never copied. The I/O thread learns that results
-/// wait from a one-byte doorbell on an inproc PAIR socket, which it polls beside its
-/// DEALER, so it sleeps in one `zmq_poll` whatever it waits for.
+/// 512²) and its map are handed over, never copied; a `Doorbell` wakes the I/O thread.
 final class ComputeThread: @unchecked Sendable {
-    /// The I/O thread's end of the doorbell: readable when results wait (`takeResults`).
-    let doorbell: ZMQSocket
-    /// The compute thread's end. Made here and used only by that thread from its start on:
-    /// libzmq lets a socket change threads across a full memory barrier, as starting one is.
-    private let ringer: ZMQSocket
+    /// Readable when results wait (`takeResults`).
+    var doorbell: ZMQSocket { bell.socket }
+    private let bell: Doorbell
     private let predictor: TilePredictor
     private let log: Log
     private let lock = NSCondition()
@@ -26,11 +22,7 @@ final class ComputeThread: @unchecked Sendable {
 
     /// Starts the thread.
     init(context: ZMQContext, predictor: TilePredictor, log: Log) throws {
-        let endpoint = "inproc://compute-\(UUID().uuidString)"
-        doorbell = try ZMQSocket(context: context, type: .pair)
-        try doorbell.bind(endpoint)
-        ringer = try ZMQSocket(context: context, type: .pair)
-        try ringer.connect(endpoint)
+        bell = try Doorbell(context: context, name: "compute", log: log)
         self.predictor = predictor
         self.log = log
         let thread = Thread { [self] in
@@ -52,7 +44,7 @@ final class ComputeThread: @unchecked Sendable {
     /// The messages (results or failures) finished since the last call, oldest first,
     /// with their tiles' tickets; silences the doorbell.
     func takeResults() -> [(ticket: UInt64, frames: [[UInt8]])] {
-        while (try? doorbell.receive(dontWait: true)) != nil {}
+        bell.silence()
         lock.lock()
         defer { lock.unlock() }
         let taken = results
@@ -81,10 +73,7 @@ final class ComputeThread: @unchecked Sendable {
             lock.lock()
             results.append((ticket, message))
             lock.unlock()
-            do { try ringer.send([[1]], dontWait: true) } catch {
-                // A full doorbell already rings: the I/O thread takes every result at once.
-                if !((error as? ZMQError)?.wouldBlock ?? false) { log.error("compute doorbell: \(error)") }
-            }
+            bell.ring()
         }
     }
 

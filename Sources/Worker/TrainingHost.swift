@@ -14,12 +14,12 @@ import ZeroMQ
 /// whenever the coordinator starts an epoch. Commands run in order. The I/O thread records
 /// the run and the newest epoch the coordinator wants as it hands commands over, so a step
 /// stuck in an all-reduce with a lost peer is abandoned at once, its replica rolled back,
-/// and steps of an older epoch still queued are skipped. Answers go back as frames, with
-/// a one-byte doorbell as `ComputeThread` has.
+/// and steps of an older epoch still queued are skipped. Answers go back as frames, and a
+/// `Doorbell` wakes the I/O thread.
 final class TrainingHost: @unchecked Sendable {
-    /// The I/O thread's end of the doorbell: readable when messages wait (`takeMessages`).
-    let doorbell: ZMQSocket
-    private let ringer: ZMQSocket
+    /// Readable when messages wait (`takeMessages`).
+    var doorbell: ZMQSocket { bell.socket }
+    private let bell: Doorbell
     /// Where this worker's ring socket binds (`tessera worker --ring-bind`).
     private let ringBind: String
     private let security: ClusterConfig.Security?
@@ -52,11 +52,7 @@ final class TrainingHost: @unchecked Sendable {
     }
 
     init(context: ZMQContext, ringBind: String, security: ClusterConfig.Security?, ringTimeoutMilliseconds: Int = 600_000, log: Log) throws {
-        let endpoint = "inproc://training-\(UUID().uuidString)"
-        doorbell = try ZMQSocket(context: context, type: .pair)
-        try doorbell.bind(endpoint)
-        ringer = try ZMQSocket(context: context, type: .pair)
-        try ringer.connect(endpoint)
+        bell = try Doorbell(context: context, name: "training", log: log)
         self.ringBind = ringBind
         self.security = security
         self.ringTimeoutMilliseconds = ringTimeoutMilliseconds
@@ -91,7 +87,7 @@ final class TrainingHost: @unchecked Sendable {
 
     /// The messages for the coordinator since the last call, oldest first.
     func takeMessages() -> [[[UInt8]]] {
-        while (try? doorbell.receive(dontWait: true)) != nil {}
+        bell.silence()
         lock.lock()
         defer { lock.unlock() }
         let taken = outbox
@@ -125,9 +121,7 @@ final class TrainingHost: @unchecked Sendable {
         lock.lock()
         outbox.append(frames)
         lock.unlock()
-        do { try ringer.send([[1]], dontWait: true) } catch {
-            if !((error as? ZMQError)?.wouldBlock ?? false) { log.error("training doorbell: \(error)") }
-        }
+        bell.ring()
     }
 
     private func fail(_ run: UInt64, fatal: Bool, _ reason: String) {
