@@ -186,6 +186,7 @@ extension CoordinatorServer {
             log.info("training run \(next.id) started at step \(next.ring.committed) of \(next.plan.steps)")
         }
         guard let job = activeTraining else { return }
+        if !job.participants.isEmpty || !job.invited.isEmpty { job.waitingSince = nil }
         formFirstRing(job)
         // Every worker of the member that is not in the run yet is asked to join it.
         for worker in registry.workers.values.sorted(by: { $0.identity.lexicographicallyPrecedes($1.identity) })
@@ -196,7 +197,13 @@ extension CoordinatorServer {
             scheduler.setTraining(worker.identity, job.id)
         }
         if job.ring.ring.isEmpty && job.invited.isEmpty && job.participants.isEmpty {
-            if job.refusals.isEmpty {
+            let since = job.waitingSince ?? Date()
+            job.waitingSince = since
+            if job.record.rings.isEmpty && Date().timeIntervalSince(since) > config.memberDeadline {
+                // A run that never had a worker fails as a slide job does; one that lost its
+                // workers waits for them, its checkpoints kept.
+                failTraining(job, "no worker of member \(memberNames[job.member]) joined within \(Int(config.memberDeadline)) s (member_deadline)")
+            } else if job.refusals.isEmpty {
                 job.record.note = "waiting for a worker of member \(memberNames[job.member])"
             } else if registry.count(of: job.member) > 0 {
                 failTraining(job, "no worker of member \(memberNames[job.member]) could join: "

@@ -79,6 +79,8 @@ final class TrainingJob {
     /// The global batch's loss at every committed step.
     var losses: [Double]
     var stepStarted: Date?
+    /// Since when the run has had no worker at all.
+    var waitingSince: Date?
     /// When the first worker of a ring still to form was ready.
     var firstReady: Date?
     /// Throughput of the last committed steps, for progress.

@@ -161,6 +161,9 @@ struct TrainCommand: ParsableCommand {
         var submit: Wire.TrainSubmit?
         if attach == nil, let member {
             let configured = try cluster.member(named: member)
+            guard CNNModel.architectures.contains(configured.architecture) else {
+                throw TesseraError(configPath, "member \(member) is a \(configured.architecture), which has no weights to train (trainable: \(CNNModel.architectures.joined(separator: ", ")))")
+            }
             var settings = try settings()
             if model == "effunet-b0", configured.architecture != model { settings.architecture = configured.architecture }
             guard settings.architecture == configured.architecture else {
@@ -190,11 +193,11 @@ struct TrainCommand: ParsableCommand {
             validations = max(validations, p.validation.count)
             guard !quiet, !reportedEnd else { return }
             reportedEnd = p.step >= p.steps
-            var unit = "steps, \(p.state)"
+            var unit = "steps, " + (p.state == "waiting" ? p.note ?? p.state : p.state)
             if let loss = p.loss { unit += String(format: ", loss %.4f", loss) }
             if let rate = p.imagesPerSecond { unit += String(format: ", %.2f images/s", rate) }
             unit += p.ring.isEmpty ? "" : ", ring of \(p.ring.count)"
-            if let note = p.note { unit += " (\(note))" }
+            if let note = p.note, p.state != "waiting" { unit += " (\(note))" }
             reporter.update(p.step, of: p.steps, unit: unit)
         }, accepted: { job in
             ProgressReporter.note("run \(job) accepted; if this command stops, follow it with --attach \(job)")
