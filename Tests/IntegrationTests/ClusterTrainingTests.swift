@@ -38,6 +38,17 @@ import TestSupport
         #expect(record.rings.first?.workers.count == 2, "\(record.rings.map(\.workers))")
     }
 
+    /// With no worker of the member, the run fails at the deadline and says why.
+    @Test func aRunNoWorkerJoinsFailsAtTheDeadline() throws {
+        let (harness, data) = try Self.cluster()
+        try harness.writeConfig(harness.configPath, members: "[member b0]\narchitecture = effunet-b0\nweights = \(harness.folder)/b0.safetensors",
+                                extra: "member_deadline = 1")
+        try harness.startCoordinator()
+        let train = try Self.train(harness, data: data, steps: 2)
+        #expect(train.wait(timeout: 60) != 0)
+        #expect(train.stderr.contains("no worker of member b0 joined within 1 s (member_deadline)"), "\(train.stderr)")
+    }
+
     static func train(_ harness: ClusterHarness, data: String, steps: Int) throws -> ManagedProcess {
         try harness.startProcess(["train", "--config", harness.configPath, "--member", "b0", "--data", data, "--out", harness.folder + "/model.safetensors",
                                   "--tile", "64", "--batch", "6", "--steps", "\(steps)", "--checkpoint-every", "4", "--validate-every", "0",
