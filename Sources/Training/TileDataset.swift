@@ -14,6 +14,8 @@ public final class TileDataset {
         /// Lower edges of the masked-fraction bins the sampler balances.
         public var binEdges: [Double] = [0, 1e-9, 0.1, 0.4]
         public var augment = true
+        /// HED stain jitter's σ (`HEDJitter`) after the colour jitter; nil for none.
+        public var hedJitter: Double?
         public init() {}
     }
 
@@ -60,6 +62,7 @@ public final class TileDataset {
             (image, mask) = (dihedral.apply(image), dihedral.apply(mask))
             (image, mask) = ShiftScaleRotate.random(&random).apply(image: image, mask: mask)
             image = ColourJitter.random(&random).apply(image)
+            if let sigma = settings.hedJitter, sigma > 0 { image = HEDJitter.random(sigma: sigma, &random).apply(image) }
         }
         return (Tensor(rgb: image.pixels, width: image.width, height: image.height, mean: mean, std: std), mask.pixels.map { $0 > 0 ? 1 : 0 })
     }

@@ -52,6 +52,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// default, each replica with its own share's. Gradients are then summed after the
     /// backward pass (no buckets).
     public var synchronisedBatchNorm: Bool?
+    /// σ of the HED stain jitter added to the augmentations (0.05 is usual); nil for none.
+    public var hedJitter: Double?
 
     public init() {}
 
@@ -74,6 +76,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
             throw TesseraError("train", "bin edges must rise from 0 and stay below 1, not \(binEdges)")
         }
         if let clipNorm, !(clipNorm > 0) { throw TesseraError("train", "the clipping norm must be positive") }
+        if let hedJitter, !(0...1).contains(hedJitter) { throw TesseraError("train", "the HED jitter's σ must be between 0 and 1") }
         if let bucketMegabytes, !(bucketMegabytes > 0 && bucketMegabytes <= 4096) {
             throw TesseraError("train", "the gradient bucket must hold more than 0 and at most 4096 MB")
         }
@@ -124,6 +127,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         tiles.scale = scale
         tiles.augment = augment
         tiles.binEdges = binEdges
+        tiles.hedJitter = hedJitter
         let training = try TileDataset(slides: train, settings: tiles, seed: seed)
         tiles.augment = false
         return (training, held.isEmpty ? nil : try TileDataset(slides: held, settings: tiles, seed: seed))

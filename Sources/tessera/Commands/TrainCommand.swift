@@ -65,6 +65,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Turn the seed's Dropout2d layers off.") var noDropout = false
     @Option(help: "EfficientNet's drop-connect rate (0, as the seed's EffUnet).") var dropConnect = 0.0
     @Flag(help: "Turn augmentation off.") var noAugment = false
+    @Option(help: "Add HED stain jitter of this σ to the augmentations (e.g. 0.05): concentrations scaled by 1 ± σ and shifted by ± σ, as another lab's stains.") var hedJitter: Double?
     @Option(help: "Lower edges of the masked-fraction bins each batch draws from equally, comma-separated.") var bins = "0,1e-9,0.1,0.4"
     @Option(help: "Seed of sampling, augmentation and dropout.") var seed: UInt64 = 1
     @Option(help: "Steps between checkpoints (each also validates).") var checkpointEvery = 50
@@ -112,6 +113,7 @@ struct TrainCommand: ParsableCommand {
         settings.freezeEncoder = freezeEncoder; settings.clipNorm = clipNorm; settings.dropout = !noDropout
         settings.augment = !noAugment; settings.seed = seed; settings.checkpointEvery = checkpointEvery
         settings.preciseBatchNormBatches = preciseBn
+        settings.hedJitter = hedJitter
         settings.binEdges = try bins.split(separator: ",").map {
             guard let edge = Double($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--bins: \"\($0)\" is not a number") }
             return edge
