@@ -25,16 +25,7 @@ public struct HEDJitter: Sendable, Equatable {
 
     /// scikit-image's `rgb_from_hed`, and its inverse `hed_from_rgb`.
     static let rgbFromHED: [[Double]] = [[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]]
-    static let hedFromRGB: [[Double]] = {
-        let m = rgbFromHED
-        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-        return [
-            [(m[1][1] * m[2][2] - m[1][2] * m[2][1]) / det, (m[0][2] * m[2][1] - m[0][1] * m[2][2]) / det, (m[0][1] * m[1][2] - m[0][2] * m[1][1]) / det],
-            [(m[1][2] * m[2][0] - m[1][0] * m[2][2]) / det, (m[0][0] * m[2][2] - m[0][2] * m[2][0]) / det, (m[0][2] * m[1][0] - m[0][0] * m[1][2]) / det],
-            [(m[1][0] * m[2][1] - m[1][1] * m[2][0]) / det, (m[0][1] * m[2][0] - m[0][0] * m[2][1]) / det, (m[0][0] * m[1][1] - m[0][1] * m[1][0]) / det],
-        ]
-    }()
+    static let hedFromRGB = Matrix3.inverse(rgbFromHED)
 
     /// A pixel's HED concentrations (`rgb2hed`: row vector of log(rgb)/log(1e-6) times
     /// `hedFromRGB`, negatives clipped).

@@ -17,8 +17,8 @@ public enum MaskPolygons {
         public var area: Int
     }
 
-    /// The polygons of the objects of a `width` × `height` mask with `runs`, largest first
-    /// within equal… in the order of their first pixel (column-major).
+    /// The polygons of the objects of a `width` × `height` mask with `runs`, in the order
+    /// of their first pixel (column-major).
     public static func polygons(_ runs: [RLE.Run], width: Int, height: Int) -> [Polygon] {
         let segments = MaskCleanup.segments(of: runs, height: height)
         let (labels, areas, _) = MaskCleanup.label(segments, width: width, height: height)

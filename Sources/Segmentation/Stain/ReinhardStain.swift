@@ -51,16 +51,7 @@ public struct ReinhardStain: Sendable, Equatable, Codable {
 
     static let rgbToXYZ: [[Double]] = [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
     /// The inverse of `rgbToXYZ` (numpy's `linalg.inv`, to double precision).
-    static let xyzToRGB: [[Double]] = {
-        let m = rgbToXYZ
-        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-        return [
-            [(m[1][1] * m[2][2] - m[1][2] * m[2][1]) / det, (m[0][2] * m[2][1] - m[0][1] * m[2][2]) / det, (m[0][1] * m[1][2] - m[0][2] * m[1][1]) / det],
-            [(m[1][2] * m[2][0] - m[1][0] * m[2][2]) / det, (m[0][0] * m[2][2] - m[0][2] * m[2][0]) / det, (m[0][2] * m[1][0] - m[0][0] * m[1][2]) / det],
-            [(m[1][0] * m[2][1] - m[1][1] * m[2][0]) / det, (m[0][1] * m[2][0] - m[0][0] * m[2][1]) / det, (m[0][0] * m[1][1] - m[0][1] * m[1][0]) / det],
-        ]
-    }()
+    static let xyzToRGB = Matrix3.inverse(rgbToXYZ)
 
     /// L (0…100), a, b per pixel, in float32 as torchstain's rgb2lab and lab_split.
     static func lab(_ image: PixelImage) -> [Float] {
