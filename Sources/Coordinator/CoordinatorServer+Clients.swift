@@ -77,7 +77,7 @@ extension CoordinatorServer {
         let name = String(submit.name.prefix(200))
         let job = SlideJob(id: id, name: name, client: identity, directory: directory,
                            slidePath: local ? submit.path : directory + "/slide.tiff", size: submit.size, digest: submit.digest.lowercased(),
-                           upload: !local, members: config.members.count)
+                           upload: !local, members: config.members.count, pixelSize: submit.pixelSize)
         jobs.append(job)
         persist(job)
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")

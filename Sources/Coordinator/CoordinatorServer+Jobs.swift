@@ -10,9 +10,10 @@ extension CoordinatorServer {
         guard activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
               let job = jobs.first(where: { $0.state == .queued }) else { return }
         do {
-            try job.start(settings: config.settings, memberWeights: config.memberWeights,
+            try job.start(settings: config.settings, memberWeights: config.memberWeights, memberPixelSizes: config.members.map(\.pixelSize),
                           slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
-            log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)")
+            let level = job.source.downsample > 1 ? ", read from the \(job.source.downsample)× pyramid level" : ""
+            log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)")
             clock.reset()
         } catch {
             fail(job, "\(error)")
@@ -137,7 +138,7 @@ extension CoordinatorServer {
         for record in records {
             let job = SlideJob(id: record.id, name: record.name, client: [], directory: journal.folder(of: record.id),
                                slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
-                               members: config.members.count)
+                               members: config.members.count, pixelSize: record.pixelSize)
             nextJobID = max(nextJobID, record.id + 1)
             job.recordedTiles = record.tiles
             jobs.append(job)

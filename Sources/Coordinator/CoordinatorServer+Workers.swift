@@ -156,9 +156,10 @@ extension CoordinatorServer {
                 scheduler.withdraw(next)
                 continue
             }
+            let settings = config.settings, source = job.source
             let header = Wire.TileRequest(job: job.id, request: next.request, row: UInt32(next.task.tile.row), column: UInt32(next.task.tile.column),
-                                          size: UInt32(config.settings.tileSize), encoding: config.settings.maps, flips: config.settings.flips,
-                                          inset: UInt32(config.settings.mapInset))
+                                          size: UInt32(settings.tileSize / source.downsample), encoding: settings.maps, flips: settings.flips,
+                                          inset: UInt32(settings.mapInset), mapSize: UInt32(settings.tileSize), pixelSize: source.tilePixelSize ?? 0)
             guard clock.time(.send, { sent(workerSocket, next.worker, WireCodec.frames(header, pixels: next.task.pixels!)) }) else {
                 let name = registry.workers[next.worker]?.name ?? "?"
                 let requeued = scheduler.sendFailed(next)

@@ -27,6 +27,8 @@ final class JobJournal {
         var tiles: Int?
         /// When the job finished or failed, in seconds since 1970.
         var ended: Double?
+        /// The slide's pixel size as the submission gave it.
+        var pixelSize: Double?
     }
 
     let directory: String

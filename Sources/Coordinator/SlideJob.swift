@@ -63,7 +63,9 @@ final class SlideJob {
     var maskPath: String { directory + "/mask.tiff" }
     var rlePath: String { directory + "/mask.rle" }
 
-    init(id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int) {
+    init(id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int,
+         pixelSize: Double? = nil) {
+        self.pixelSize = pixelSize
         self.id = id
         self.name = name
         self.client = client
@@ -75,6 +77,11 @@ final class SlideJob {
         self.state = upload ? .uploading : .queued
         memberDone = Array(repeating: 0, count: members)
     }
+
+    /// The slide's pixel size as the submission gave it (nil: the file's).
+    let pixelSize: Double?
+    /// Where tiles are read and at what pixel size, once started.
+    private(set) var source = TileSource(slidePixelSize: nil)
 
     var tilesTotal: Int { plan?.tileCount ?? recordedTiles ?? 0 }
     /// The tile count a journal record gave (a job taken back after a restart).
@@ -93,7 +100,7 @@ final class SlideJob {
     var record: JobJournal.Record {
         JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
                           state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
-                          ended: ended?.timeIntervalSince1970)
+                          ended: ended?.timeIntervalSince1970, pixelSize: pixelSize)
     }
 
     /// Marks the job ended and deletes the slide's uploaded copy: only the mask and RLE
@@ -106,13 +113,19 @@ final class SlideJob {
         if isUpload { try? FileManager.default.removeItem(atPath: slidePath) }
     }
 
-    /// Opens the slide and sets up tiling, stitching and the outputs.
-    func start(settings: SegmentationSettings, memberWeights: [Int], slideReaders: Int) throws {
-        let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights, maskPath: maskPath)
+    /// Opens the slide and sets up tiling, stitching and the outputs; `memberPixelSizes`
+    /// decide the pyramid level tiles are read from.
+    func start(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?], slideReaders: Int) throws {
+        var settings = settings
+        settings.pixelSize = pixelSize ?? settings.pixelSize
+        let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights,
+                                         memberPixelSizes: memberPixelSizes, maskPath: maskPath)
+        source = pipeline.source
         stitchWorker = StitchWorker(job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
                                     inset: settings.mapInset)
         plan = pipeline.plan
-        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, readers: slideReaders, skipped: pipeline.skipped)
+        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, readers: slideReaders,
+                                    skipped: pipeline.skipped)
         emptyMap = settings.emptyMap
         tilesSkipped = pipeline.skipped.count
         state = .running

@@ -23,6 +23,8 @@ final class TilePrefetcher: @unchecked Sendable {
     private var stopped = false
     private let perReader: Int
     private let plan: TilePlan
+    /// Full-resolution pixels per pixel read: the pyramid level tiles come from.
+    private let downsample: Int
     /// The first tile column of each reader's band, and the end of the last.
     private let bands: [Int]
     /// The index `next` hands out next.
@@ -35,9 +37,10 @@ final class TilePrefetcher: @unchecked Sendable {
 
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
     /// (at most one per tile column); tiles in `skipped` come without pixels.
-    init(slidePath: String, plan: TilePlan, first: Int = 0, depth: Int = 32, readers: Int = 1, skipped: Set<Int> = []) {
+    init(slidePath: String, plan: TilePlan, downsample: Int = 1, first: Int = 0, depth: Int = 32, readers: Int = 1, skipped: Set<Int> = []) {
         let readers = max(1, min(readers, plan.columns))
         self.plan = plan
+        self.downsample = downsample
         self.skipped = skipped
         perReader = max(2, depth / readers)
         bands = (0...readers).map { $0 * plan.columns / readers }
@@ -68,7 +71,7 @@ final class TilePrefetcher: @unchecked Sendable {
                 guard !rereads.isEmpty else { lock.wait(); continue }
                 guard let slide = later else {
                     lock.unlock()
-                    later = try SlideReader(path: slidePath)
+                    later = try SlideReader(path: slidePath, downsample: downsample)
                     lock.lock()
                     continue
                 }
@@ -85,9 +88,9 @@ final class TilePrefetcher: @unchecked Sendable {
     /// Reads the tiles of `columns` in plan order into `ready[reader]`, serving re-reads
     /// while it waits for room; false when stopped first.
     private func readBand(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) throws -> Bool {
-        let slide = try SlideReader(path: slidePath)
+        let slide = try SlideReader(path: slidePath, downsample: downsample)
         // The band's width, and a window row plus the next one's stride: what must stay decoded.
-        slide.keepBlocks(forWidth: (columns.count - 1) * plan.stride + plan.tileSize, height: plan.tileSize + plan.stride)
+        slide.keepBlocks(forWidth: ((columns.count - 1) * plan.stride + plan.tileSize) / downsample, height: (plan.tileSize + plan.stride) / downsample)
         for row in (first / plan.columns)..<plan.rows {
             for column in columns where row * plan.columns + column >= first {
                 let tile = TileIndex(row: row, column: column)

@@ -13,6 +13,7 @@ final class ComputeThread: @unchecked Sendable {
     var doorbell: ZMQSocket { bell.socket }
     private let bell: Doorbell
     private let predictor: TilePredictor
+    private let member: ClusterConfig.Member
     private let log: Log
     private let lock = NSCondition()
     private var tiles: [(request: Wire.TileRequest, pixels: [UInt8], ticket: UInt64)] = []
@@ -21,9 +22,10 @@ final class ComputeThread: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Starts the thread.
-    init(context: ZMQContext, predictor: TilePredictor, log: Log) throws {
+    init(context: ZMQContext, predictor: TilePredictor, member: ClusterConfig.Member, log: Log) throws {
         bell = try Doorbell(context: context, name: "compute", log: log)
         self.predictor = predictor
+        self.member = member
         self.log = log
         let thread = Thread { [self] in
             defer { done.signal() }
@@ -82,9 +84,11 @@ final class ComputeThread: @unchecked Sendable {
         let size = Int(request.size)
         let tile = PixelImage(width: size, height: size, channels: 3, pixels: pixels)
         do {
-            let map = try request.encoding.prediction(of: tile, by: predictor, flips: request.flips, inset: Int(request.inset))
+            let scale = try TileScale.member(pixelSize: member.pixelSize, tilePixelSize: request.pixelSize > 0 ? request.pixelSize : nil,
+                                             inputSide: size, mapSide: Int(request.mapSize), predictor: predictor, member: "member \(member.name)")
+            let map = try request.encoding.prediction(of: tile, by: predictor, flips: request.flips, inset: Int(request.inset), scale: scale)
             let result = Wire.TileResult(job: request.job, request: request.request, row: request.row,
-                                         column: request.column, size: request.size, encoding: request.encoding, inset: request.inset)
+                                         column: request.column, size: request.mapSize, encoding: request.encoding, inset: request.inset)
             return WireCodec.frames(result, map: map)
         } catch {
             log.error("tile (\(request.row), \(request.column)) of job \(request.job) failed: \(error)")

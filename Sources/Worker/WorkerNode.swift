@@ -32,7 +32,8 @@ public final class WorkerNode {
         member = try config.member(named: memberName)
         self.endpoint = endpoint ?? config.workerEndpoint
         predictor = try MemberFactory.make(member)
-        try predictor.check(tileSize: config.settings.tileSize)
+        // A member at its own pixel size resamples every tile to a side it takes.
+        if member.pixelSize == nil { try predictor.check(tileSize: config.settings.tileSize) }
         let digest = try member.weights.map(FileDigest.full) ?? ""
         if let pinned = member.digest, pinned.lowercased() != digest {
             throw TesseraError(member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)")
@@ -43,13 +44,15 @@ public final class WorkerNode {
         registration = Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture, weightsDigest: digest,
             threads: threads, name: name,
-            tileSides: Wire.TileSides(of: predictor, maximum: config.settings.tileSize), kernels: KernelSet.summary)
+            tileSides: member.pixelSize == nil ? Wire.TileSides(of: predictor, maximum: config.settings.tileSize)
+                : Wire.TileSides(multiple: 1, minimum: min(WireLimits.tileSide.lowerBound, config.settings.tileSize), maximum: config.settings.tileSize),
+            kernels: KernelSet.summary)
     }
 
     /// Serves until SIGINT/SIGTERM; throws when the coordinator refuses this worker.
     public func run() throws {
         let context = try ZMQContext()
-        let compute = try ComputeThread(context: context, predictor: predictor, log: log)
+        let compute = try ComputeThread(context: context, predictor: predictor, member: member, log: log)
         defer { compute.stop() }
         let training = try TrainingHost(context: context, ringBind: ringBind, security: config.security, log: log)
         defer { training.stop() }

@@ -81,17 +81,17 @@ final class ClusterHarness {
     }
 
     /// A synthetic slide in the folder.
-    func synth(width: Int, height: Int, seed: Int, glass: Double = 0) throws -> String {
+    func synth(width: Int, height: Int, seed: Int, glass: Double = 0, extra: [String] = []) throws -> String {
         let result = try TesseraBinary.run(["synth", "--width", "\(width)", "--height", "\(height)", "--seed", "\(seed)", "--glass", "\(glass)",
-                                            "--out", folder, "--quiet"])
+                                            "--out", folder, "--quiet"] + extra)
         guard result.status == 0 else { throw TesseraError("synth", result.stderr) }
         return folder + "/synth_\(seed).tiff"
     }
 
     /// `tessera infer --config` on one machine: the mask the cluster must reproduce.
-    func reference(_ slide: String) throws -> String {
+    func reference(_ slide: String, extra: [String] = []) throws -> String {
         let out = folder + "/reference-\(UUID().uuidString.prefix(6)).tiff"
-        let result = try TesseraBinary.run(["infer", "--config", configPath, slide, "--out", out, "--quiet"])
+        let result = try TesseraBinary.run(["infer", "--config", configPath, slide, "--out", out, "--quiet"] + extra)
         guard result.status == 0 else { throw TesseraError("infer", result.stderr) }
         return out
     }

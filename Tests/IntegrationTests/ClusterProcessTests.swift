@@ -106,6 +106,35 @@ import ZeroMQ
         #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
     }
 
+    /// Members declared at their own pixel sizes take tiles from the slide's pyramid level
+    /// that suits both, resampled on the workers as `infer --config` does; a submission's
+    /// `--pixel-size` overrides the file's, and changes the level.
+    @Test func membersAtTheirPixelSizesReproduceInferFromPyramidLevels() throws {
+        let cluster = try ClusterHarness(members: """
+        [member coarse]
+        architecture = stain
+        pixel_size = 1.0
+
+        [member coarser]
+        architecture = stain
+        pixel_size = 2.0
+        weight = 0.5
+        """)
+        let coordinator = try cluster.startCoordinator()
+        try cluster.startWorker("coarse")
+        try cluster.startWorker("coarser")
+        let slide = try cluster.synth(width: 900, height: 700, seed: 9, extra: ["--pyramid", "2,4", "--aperio"])
+        let submit = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
+        #expect(coordinator.stderr.contains("2× pyramid level"), "\(coordinator.stderr)")
+        let given = try cluster.submit([slide, "--out", cluster.folder + "/g.tiff", "--pixel-size", "0.25"])
+        #expect(given.status == 0, "\(given.stderr)")
+        let reference = try ClusterHarness.pixels(try cluster.reference(slide, extra: ["--pixel-size", "0.25"]))
+        #expect(try ClusterHarness.pixels(cluster.folder + "/g.tiff") == reference)
+        #expect(coordinator.stderr.contains("4× pyramid level"), "\(coordinator.stderr)")
+    }
+
     @Test func aWorkerKilledMidSlideLosesNothing() throws {
         let cluster = try ClusterHarness(members: """
         [member slow]

@@ -15,6 +15,18 @@ import Testing
         }
         #expect(decoded == request && decodedPixels == pixels)
         #expect(throws: WireError.self) { try WireCodec.tile(body, maxSize: 8).get() }
+        // From a pyramid level: 8² pixels at 1 µm for a 16² map; sizes must agree, P be a size.
+        let reduced = Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, inset: 2, mapSize: 16,
+                                       pixelSize: 1.0)
+        let reducedBody = Array(WireCodec.frames(reduced, pixels: [UInt8](repeating: 1, count: 8 * 8 * 3)).dropFirst())
+        #expect(try WireCodec.tile(reducedBody, maxSize: 16).get().0 == reduced)
+        for flawed in [Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, mapSize: 4),
+                       Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, pixelSize: -1),
+                       Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, pixelSize: .nan),
+                       Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, inset: 6, mapSize: 12)] {
+            let body = Array(WireCodec.frames(flawed, pixels: [UInt8](repeating: 1, count: 8 * 8 * 3)).dropFirst())
+            #expect(throws: WireError.self) { try WireCodec.tile(body, maxSize: 16).get() }
+        }
 
         let result = Wire.TileResult(job: 5, request: 77, row: 3, column: 4, size: 16, encoding: .uint8, inset: 3)
         let map = [UInt8](repeating: 9, count: 100) // (16 − 2·3)²
@@ -36,6 +48,9 @@ import Testing
         guard case .success(let (kind, body)) = WireCodec.open(WireCodec.frames(.submit, submit)) else { Issue.record("no"); return }
         #expect(kind == .submit)
         #expect(try WireCodec.decode(Wire.Submit.self, body[0]).get() == submit)
+        let given = Wire.Submit(name: "a.tiff", path: "", size: 1, digest: "00ff00ff00ff00ff", pixelSize: 0.25)
+        #expect(try WireCodec.decode(Wire.Submit.self, WireCodec.frames(.submit, given)[1]).get() == given)
+        #expect(Wire.Submit(name: "a", path: "", size: 1, digest: "00ff00ff00ff00ff", pixelSize: 0).flaw != nil)
     }
 
     @Test func trainingMessagesRoundTripAndAreChecked() throws {
@@ -136,9 +151,10 @@ import Testing
 
     @Test func malformedBodiesAreRefused() {
         let wrongPixels = [Array(repeating: UInt8(0), count: 34)]
-        var header = Array(repeating: UInt8(0), count: 34)
+        var header = Array(repeating: UInt8(0), count: 46)
         header[24] = 4 // size 4
         header[28] = 1 // uint8
+        header[34] = 4 // map side 4
         #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 47)], maxSize: 64).get() }
         #expect(throws: Never.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
         header[30] = 2 // inset 2 of a 4-pixel tile leaves nothing

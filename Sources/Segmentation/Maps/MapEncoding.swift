@@ -104,8 +104,12 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
 
 extension MapEncoding {
     /// One member's map of a tile as it travels and is blended: `flips` predicted and
-    /// averaged, the `inset` border cropped, then encoded. Workers and `infer` both call this.
-    public func prediction(of tile: PixelImage, by predictor: TilePredictor, flips: FlipSet, inset: Int) throws -> [UInt8] {
-        encode(try flips.predict(tile, with: predictor), size: tile.width, inset: inset)
+    /// averaged (at the member's scale, when `scale` resamples), the `inset` border cropped,
+    /// then encoded. Workers and `infer` both call this.
+    public func prediction(of tile: PixelImage, by predictor: TilePredictor, flips: FlipSet, inset: Int,
+                           scale: TileScale? = nil) throws -> [UInt8] {
+        let scale = scale ?? .native(tile.width)
+        let map = try scale.map(of: tile) { try flips.predict($0, with: predictor) }
+        return encode(map, size: scale.mapSide, inset: inset)
     }
 }

@@ -8,9 +8,15 @@ public struct LocalSegmentation {
     public struct Member {
         public let predictor: TilePredictor
         public let weight: Int
-        public init(predictor: TilePredictor, weight: Int = 1) {
+        /// µm per pixel the member was trained at; nil: it takes the slide as it is.
+        public let pixelSize: Double?
+        /// A name for errors.
+        public let name: String
+        public init(predictor: TilePredictor, weight: Int = 1, pixelSize: Double? = nil, name: String? = nil) {
             self.predictor = predictor
             self.weight = weight
+            self.pixelSize = pixelSize
+            self.name = name ?? "member \(predictor.name)"
         }
     }
 
@@ -19,7 +25,7 @@ public struct LocalSegmentation {
 
     public init(settings: SegmentationSettings, members: [Member]) throws {
         guard !members.isEmpty else { throw TesseraError("ensemble", "no member to predict with") }
-        for member in members { try member.predictor.check(tileSize: settings.tileSize) }
+        for member in members where member.pixelSize == nil { try member.predictor.check(tileSize: settings.tileSize) }
         self.settings = settings
         self.members = members
     }
@@ -34,21 +40,29 @@ public struct LocalSegmentation {
         public let foregroundPixels: Int
         /// The mask's competition runs.
         public let runs: [RLE.Run]
+        /// Full-resolution pixels per pixel of the tiles read (1: the slide itself).
+        public let downsample: Int
     }
 
     /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
     public func run(slidePath: String, maskPath: String, probabilityPath: String? = nil,
                     progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
         let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: members.map(\.weight),
-                                         maskPath: maskPath, probabilityPath: probabilityPath)
-        let (reader, plan, stitcher, output) = (pipeline.reader, pipeline.plan, pipeline.stitcher, pipeline.output)
-        reader.keepBlocks(forWidth: reader.width, height: plan.tileSize + plan.stride)
+                                         memberPixelSizes: members.map(\.pixelSize), maskPath: maskPath, probabilityPath: probabilityPath)
+        let (plan, stitcher, output) = (pipeline.plan, pipeline.stitcher, pipeline.output)
+        let reader = try pipeline.tileReader()
+        let side = plan.tileSize / pipeline.source.downsample
+        reader.keepBlocks(forWidth: reader.width, height: (plan.tileSize + plan.stride) / pipeline.source.downsample)
+        let scales = try members.map {
+            try TileScale.member(pixelSize: $0.pixelSize, tilePixelSize: pipeline.source.tilePixelSize, inputSide: side,
+                                 mapSide: plan.tileSize, predictor: $0.predictor, member: $0.name)
+        }
         var done = 0
         for row in 0..<plan.rows {
             for tile in plan.tiles(inRow: row) {
                 let pixels = pipeline.skips(tile) ? nil : try reader.readTile(tile, of: plan)
                 for (index, member) in members.enumerated() {
-                    let encoded = try pixels.map { try settings.predict($0, with: member.predictor) } ?? settings.emptyMap
+                    let encoded = try pixels.map { try settings.predict($0, with: member.predictor, scale: scales[index]) } ?? settings.emptyMap
                     try encoded.withUnsafeBufferPointer {
                         try stitcher.add(tile: tile, member: index, encoded: $0, encoding: settings.maps, inset: settings.mapInset)
                     }
@@ -59,7 +73,7 @@ public struct LocalSegmentation {
             try output.appendFinishedRows(of: stitcher)
         }
         try output.finish()
-        return Summary(width: reader.width, height: reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
-                       foregroundPixels: output.foreground, runs: output.runs())
+        return Summary(width: pipeline.reader.width, height: pipeline.reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
+                       foregroundPixels: output.foreground, runs: output.runs(), downsample: pipeline.source.downsample)
     }
 }

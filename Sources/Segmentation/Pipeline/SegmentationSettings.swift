@@ -19,12 +19,17 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var tissue: TissueDetection
     /// Small objects removed and small holes filled in the mask (and its runs).
     public var cleanup: MaskCleanup
+    /// µm per pixel of the slide, overriding what its file says (or does not).
+    public var pixelSize: Double?
+    /// Whether tiles may be read from a pyramid level when every member's pixel size allows.
+    public var useLevels: Bool
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;
     /// tiles over glass alone (the seed's saturation test) are not predicted.
     public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
                 threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16,
-                tissue: TissueDetection = TissueDetection(method: .saturation), cleanup: MaskCleanup = MaskCleanup()) {
+                tissue: TissueDetection = TissueDetection(method: .saturation), cleanup: MaskCleanup = MaskCleanup(),
+                pixelSize: Double? = nil, useLevels: Bool = true) {
         self.tileSize = tileSize
         self.margin = margin
         self.stride = stride
@@ -34,6 +39,8 @@ public struct SegmentationSettings: Sendable, Equatable {
         self.maps = maps
         self.tissue = tissue
         self.cleanup = cleanup
+        self.pixelSize = pixelSize
+        self.useLevels = useLevels
     }
 
     /// Pixels along each edge of a tile whose map the blending window ignores, and which
@@ -41,11 +48,11 @@ public struct SegmentationSettings: Sendable, Equatable {
     /// tile's map with a 64-pixel margin).
     public var mapInset: Int { window.inset(tileSize: tileSize, margin: margin) }
 
-    /// One member's prediction of a tile as the stitcher takes it: flips averaged, cropped by
-    /// `mapInset`, then encoded as on the wire. `tessera infer` calls this; workers do the
-    /// same with the request's settings.
-    public func predict(_ tile: PixelImage, with predictor: TilePredictor) throws -> [UInt8] {
-        try maps.prediction(of: tile, by: predictor, flips: flips, inset: mapInset)
+    /// One member's prediction of a tile as the stitcher takes it: at the member's scale
+    /// (`scale`), flips averaged, cropped by `mapInset`, then encoded as on the wire.
+    /// `tessera infer` calls this; workers do the same with the request's settings.
+    public func predict(_ tile: PixelImage, with predictor: TilePredictor, scale: TileScale? = nil) throws -> [UInt8] {
+        try maps.prediction(of: tile, by: predictor, flips: flips, inset: mapInset, scale: scale)
     }
 
     /// The map of a tile that is not predicted (glass): probability 0, encoded.
@@ -57,6 +64,7 @@ public struct SegmentationSettings: Sendable, Equatable {
     /// The tile plan for an image of this size.
     public func plan(width: Int, height: Int) throws -> TilePlan {
         guard (0...1).contains(threshold) else { throw TesseraError("threshold", "\(threshold) is not between 0 and 1") }
+        if let pixelSize, !(pixelSize > 0 && pixelSize.isFinite) { throw TesseraError("pixel size", "\(pixelSize) µm is not a positive number") }
         return try TilePlan(imageWidth: width, imageHeight: height, tileSize: tileSize, margin: margin, stride: stride)
     }
 }

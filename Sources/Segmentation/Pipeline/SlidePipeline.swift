@@ -10,16 +10,30 @@ public struct SlidePipeline {
     public let output: SegmentationOutput
     /// The tiles (row × columns + column) over glass alone, which are not predicted.
     public let skipped: Set<Int>
+    /// The level tiles are read from, and the pixel size they are read at.
+    public let source: TileSource
 
-    public init(slidePath: String, settings: SegmentationSettings, memberWeights: [Int], maskPath: String,
-                probabilityPath: String? = nil) throws {
+    /// `memberPixelSizes`: the µm per pixel each member was trained at (nil: the slide's).
+    public init(slidePath: String, settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]? = nil,
+                maskPath: String, probabilityPath: String? = nil) throws {
         reader = try SlideReader(path: slidePath)
         plan = try settings.plan(width: reader.width, height: reader.height)
+        let pixelSize = settings.pixelSize ?? reader.micronsPerPixel
+        source = TileSource.choose(levels: reader.levels, slidePixelSize: pixelSize,
+                                   memberPixelSizes: memberPixelSizes ?? memberWeights.map { _ in nil }, plan: plan, useLevels: settings.useLevels)
+        if pixelSize == nil, let declared = memberPixelSizes?.compactMap({ $0 }).first {
+            throw TesseraError(slidePath, "its pixel size is unknown and a member is declared at \(declared) µm/pixel: give the slide's (--pixel-size)")
+        }
         stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
         output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
                                         maskPath: maskPath, probabilityPath: probabilityPath,
-                                        micronsPerPixel: reader.image.micronsPerPixel, cleanup: settings.cleanup)
+                                        micronsPerPixel: pixelSize, cleanup: settings.cleanup)
         skipped = try TissueMap.detect(reader, settings.tissue)?.skipped(in: plan) ?? []
+    }
+
+    /// A reader of the level tiles come from (each thread needs its own).
+    public func tileReader(cacheBytes: Int = 64 << 20) throws -> SlideReader {
+        source.downsample == 1 ? reader : try SlideReader(path: reader.path, cacheBytes: cacheBytes, downsample: source.downsample)
     }
 
     public func skips(_ tile: TileIndex) -> Bool { skipped.contains(tile.row * plan.columns + tile.column) }

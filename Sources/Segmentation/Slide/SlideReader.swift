@@ -21,8 +21,15 @@ public final class SlideReader {
     public let path: String
     /// Every directory of the file, pages first, each followed by its sub-IFDs.
     public let directories: [SlideDirectory]
-    /// The directory the reader serves: the full-resolution image.
+    /// The directory the reader serves: the full-resolution image, or the pyramid level
+    /// asked for.
     public let image: SlideDirectory
+    /// The slide's pyramid, finest (the full-resolution image) first.
+    public let levels: [SlideLevel]
+    /// Full-resolution pixels per pixel of `image`: 1 unless a reduced level was asked for.
+    public let downsample: Int
+    /// µm per full-resolution pixel, when the file says.
+    public var micronsPerPixel: Double? { levels[0].directory.micronsPerPixel }
     /// Whether the file is BigTIFF.
     public let isBigTIFF: Bool
 
@@ -43,11 +50,13 @@ public final class SlideReader {
     /// Dimensions beyond this are taken as a corrupt header rather than a slide.
     static let maxDimension = 1 << 22
 
-    /// Opens `path` and selects its full-resolution image.
+    /// Opens `path` and selects its full-resolution image, or the pyramid level reduced by
+    /// `downsample` (one of `levels`).
     ///
     /// `cacheBytes` bounds the decoded tiles or strips kept between reads; strips that
     /// decode to more than `maxBlockBytes` are read a scanline at a time instead.
-    public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes) throws {
+    public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes,
+                downsample: Int = 1) throws {
         self.path = path
         let file: TIFFFile
         do {
@@ -59,10 +68,15 @@ public final class SlideReader {
         self.isBigTIFF = file.isBigTIFF
         let directories = try Self.listDirectories(file, path: path)
         self.directories = directories
-        guard let image = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
+        guard let full = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
             throw TesseraError(path, "the file holds no image")
         }
-        self.image = image
+        levels = SlideLevel.levels(of: directories, full: full)
+        guard let level = levels.first(where: { $0.downsample == downsample }) else {
+            throw TesseraError(path, "has no pyramid level reduced \(downsample)× (levels: \(levels.map { "\($0.downsample)×" }.joined(separator: ", ")))")
+        }
+        self.image = level.directory
+        self.downsample = downsample
         try Self.select(image.location, in: file, path: path)
         self.decoder = try Decoder(file: file, image: image, path: path, maxBlockBytes: maxBlockBytes)
         self.cache = BlockCache(capacityBytes: cacheBytes)

@@ -16,8 +16,10 @@ public enum SyntheticSlideWriter {
 
     /// Renders the slide band by band into `directory`: `<id>.tiff` (RGB, tiled), `<id>_mask.tiff`
     /// (0/255), and a row in `train.csv` (replacing a row of the same id, keeping others).
+    /// `pyramid`: reduction factors of the slide's reduced copies; `aperio`: its pixel size
+    /// written as an Aperio ImageDescription (`MPP = 0.5`) rather than resolution tags.
     public static func write(_ slide: SyntheticSlide, to directory: String, id: String? = nil,
-                             compression: TiledImageWriter.Compression = .deflate,
+                             compression: TiledImageWriter.Compression = .deflate, pyramid: [Int] = [], aperio: Bool = false,
                              progress: ((Int, Int) -> Void)? = nil) throws -> Output {
         guard slide.width >= 1, slide.height >= 1, slide.width <= 200_000, slide.height <= 200_000 else {
             throw TesseraError("synth", "size \(slide.width)×\(slide.height) is outside 1…200000 a side")
@@ -32,8 +34,10 @@ public enum SyntheticSlideWriter {
         let maskPath = (directory as NSString).appendingPathComponent("\(id)_mask.tiff")
         let csvPath = (directory as NSString).appendingPathComponent("train.csv")
         let micronsPerPixel = 0.5
+        let description = "Aperio Image Library Tessera synth\r\n\(slide.width)x\(slide.height) (256x256) \(compression.rawValue)|AppMag = 20|MPP = \(micronsPerPixel)"
         let image = try TiledImageWriter(path: slidePath, width: slide.width, height: slide.height, channels: 3,
-                                         compression: compression, micronsPerPixel: micronsPerPixel)
+                                         compression: compression, micronsPerPixel: aperio ? nil : micronsPerPixel,
+                                         description: aperio ? description : nil, levels: pyramid)
         let mask = try TiledImageWriter(path: maskPath, width: slide.width, height: slide.height, channels: 1,
                                         micronsPerPixel: micronsPerPixel)
         for y0 in stride(from: 0, to: slide.height, by: band) {

@@ -27,6 +27,9 @@ public struct ClusterConfig: Sendable, Equatable {
         /// (a `tessera stain fit` file); nil for none.
         public var stain: String?
         public var stainReference: String?
+        /// µm per pixel it was trained at: tiles are resampled to it. nil: it takes the
+        /// slide's pixels as they are.
+        public var pixelSize: Double?
         public var line: Int
     }
 
@@ -135,7 +138,7 @@ public struct ClusterConfig: Sendable, Equatable {
                     }
                     guard !members.contains(where: { $0.name == memberName }) else { throw fail("member \"\(memberName)\" is defined twice") }
                     members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, mean: nil, std: nil,
-                                          stain: nil, stainReference: nil, line: line))
+                                          stain: nil, stainReference: nil, pixelSize: nil, line: line))
                     memberIndex = members.count - 1
                     section = "member"
                 } else {
@@ -204,6 +207,9 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("inference", "tissue_saturation"): settings.tissue.saturation = try double(0...1)
             case ("inference", "min_object_area"): settings.cleanup.minimumObjectArea = try int(0...Int(Int32.max))
             case ("inference", "fill_holes_below"): settings.cleanup.holeArea = try int(0...Int(Int32.max))
+            case ("inference", "pyramid"):
+                guard value == "on" || value == "off" else { throw fail("pyramid must be on or off") }
+                settings.useLevels = value == "on"
             case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
             case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
             case ("security", _):
@@ -230,6 +236,7 @@ public struct ClusterConfig: Sendable, Equatable {
                 guard ["macenko", "reinhard", "off"].contains(value) else { throw fail("stain must be macenko, reinhard or off") }
                 members[memberIndex!].stain = value == "off" ? nil : value
             case ("member", "stain_reference"): members[memberIndex!].stainReference = value
+            case ("member", "pixel_size"): members[memberIndex!].pixelSize = try double(0.001...WireLimits.pixelSize)
             case ("", _): throw fail("\(key) is outside any section")
             default: throw fail("unknown key \(key) in [\(section)]")
             }

@@ -34,6 +34,7 @@ public enum WireCodec {
         var header = ByteWriter()
         header.u64(tile.job); header.u64(tile.request); header.u32(tile.row); header.u32(tile.column)
         header.u32(tile.size); header.u8(tile.encoding.rawValue); header.u8(flipCode(tile.flips)); header.u32(tile.inset)
+        header.u32(tile.mapSize); header.u64(tile.pixelSize.bitPattern)
         return [WireHeader.frame(.tile), header.bytes, pixels]
     }
 
@@ -104,18 +105,23 @@ public enum WireCodec {
         var reader = ByteReader(frames[0])
         guard let job = reader.u64(), let request = reader.u64(), let row = reader.u32(), let column = reader.u32(),
               let size = reader.u32(), let encodingCode = reader.u8(), let flipsCode = reader.u8(), let inset = reader.u32(),
-              reader.atEnd else {
-            return .failure(.init("tile header is not 34 bytes"))
+              let mapSize = reader.u32(), let pixelBits = reader.u64(), reader.atEnd else {
+            return .failure(.init("tile header is not 46 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
         guard let flips = flipSet(flipsCode) else { return .failure(.init("unknown flips code \(flipsCode)")) }
-        guard size >= 1, Int(size) <= maxSize else { return .failure(.init("tile size \(size) outside 1…\(maxSize)")) }
-        if let error = insetError(inset, size: size) { return .failure(error) }
+        guard mapSize >= 1, Int(mapSize) <= maxSize else { return .failure(.init("map size \(mapSize) outside 1…\(maxSize)")) }
+        guard size >= 1, size <= mapSize else { return .failure(.init("tile size \(size) outside 1…\(mapSize) (its map size)")) }
+        let pixelSize = Double(bitPattern: pixelBits)
+        guard pixelSize.isFinite, pixelSize >= 0, pixelSize <= WireLimits.pixelSize else {
+            return .failure(.init("pixel size \(pixelSize) outside 0…\(WireLimits.pixelSize) µm"))
+        }
+        if let error = insetError(inset, size: mapSize) { return .failure(error) }
         guard frames[1].count == Int(size) * Int(size) * 3 else {
             return .failure(.init("tile of \(size)² pixels carries \(frames[1].count) bytes, not \(Int(size) * Int(size) * 3)"))
         }
         return .success((Wire.TileRequest(job: job, request: request, row: row, column: column, size: size, encoding: encoding, flips: flips,
-                                          inset: inset), frames[1]))
+                                          inset: inset, mapSize: mapSize, pixelSize: pixelSize), frames[1]))
     }
 
     /// A result's header and map, checked for consistency and against the size limit.

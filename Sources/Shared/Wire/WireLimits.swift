@@ -15,6 +15,8 @@ public enum WireLimits {
     public static let credit: ClosedRange<Int> = 1...64
     /// Tile sides in pixels.
     public static let tileSide: ClosedRange<Int> = 16...4096
+    /// The largest pixel size, in µm, a tile or submission may state.
+    public static let pixelSize = 1000.0
     /// A slide's size in bytes (256 TiB).
     public static let slideBytes: ClosedRange<UInt64> = 1...(1 << 48)
     /// Threads a worker computes with.

@@ -86,13 +86,19 @@ public enum Wire {
         public var size: UInt32
         public var encoding: MapEncoding
         public var flips: FlipSet
-        /// Pixels along each edge of the tile to leave out of the map (the blending window
-        /// gives them no weight); the map is (size − 2·inset)².
+        /// Pixels along each edge of the map to leave out (the blending window gives them no
+        /// weight); the map is (mapSize − 2·inset)².
         public var inset: UInt32
+        /// The side of the map wanted, in full-resolution slide pixels: `size` unless the
+        /// pixels come from a reduced pyramid level.
+        public var mapSize: UInt32
+        /// µm per pixel of the pixels sent; 0 when the slide's is unknown.
+        public var pixelSize: Double
         public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, flips: FlipSet,
-                    inset: UInt32 = 0) {
+                    inset: UInt32 = 0, mapSize: UInt32? = nil, pixelSize: Double = 0) {
             self.job = job; self.request = request; self.row = row; self.column = column
             self.size = size; self.encoding = encoding; self.flips = flips; self.inset = inset
+            self.mapSize = mapSize ?? size; self.pixelSize = pixelSize
         }
     }
 
@@ -130,12 +136,15 @@ public enum Wire {
         public var path: String
         public var size: UInt64
         public var digest: String
-        public init(name: String, path: String, size: UInt64, digest: String) {
-            self.name = name; self.path = path; self.size = size; self.digest = digest
+        /// µm per pixel of the slide, overriding its file's; nil to take the file's.
+        public var pixelSize: Double?
+        public init(name: String, path: String, size: UInt64, digest: String, pixelSize: Double? = nil) {
+            self.name = name; self.path = path; self.size = size; self.digest = digest; self.pixelSize = pixelSize
         }
         public var flaw: String? {
             WireRule.first(WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
-                           WireRule.digest("digest", digest))
+                           WireRule.digest("digest", digest),
+                           pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" })
         }
     }
 

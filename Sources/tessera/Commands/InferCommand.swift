@@ -44,6 +44,9 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Fill holes (4-connected, away from the edge) of fewer pixels in the mask.") var fillHolesBelow = 0
     @Option(help: "Normalise each tile's stains before the model: macenko or reinhard (with --config: each member's stain setting).") var stain: String?
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
+    @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
+    @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels.") var modelPixelSize: Double?
+    @Option(help: "Read tiles from the slide's pyramid level nearest the models' pixel size: on or off (always full resolution).") var pyramid: String = "on"
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
@@ -58,6 +61,10 @@ struct InferCommand: ParsableCommand {
         guard (0...1).contains(tissueSaturation) else { throw ValidationError("--tissue-saturation must be between 0 and 1") }
         guard minObjectArea >= 0, fillHolesBelow >= 0 else { throw ValidationError("--min-object-area and --fill-holes-below must not be negative") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
+        for (name, value) in [("--pixel-size", pixelSize), ("--model-pixel-size", modelPixelSize)] {
+            if let value, !(value > 0 && value <= 1000) { throw ValidationError("\(name) must be a pixel size in µm, above 0 and at most 1000") }
+        }
+        guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
     }
 
@@ -68,23 +75,28 @@ struct InferCommand: ParsableCommand {
         let job: LocalSegmentation
         if let config {
             let cluster = try ClusterConfig(contentsOf: config)
-            let members = try cluster.members.map { LocalSegmentation.Member(predictor: try MemberFactory.make($0), weight: $0.weight) }
-            job = try LocalSegmentation(settings: cluster.settings, members: members)
+            let members = try cluster.members.map {
+                LocalSegmentation.Member(predictor: try MemberFactory.make($0), weight: $0.weight, pixelSize: $0.pixelSize, name: "member \($0.name)")
+            }
+            var settings = cluster.settings
+            settings.pixelSize = pixelSize ?? settings.pixelSize
+            job = try LocalSegmentation(settings: settings, members: members)
         } else {
             let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
                                                 threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
                                                 tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation),
-                                                cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow))
+                                                cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow),
+                                                pixelSize: pixelSize, useLevels: pyramid == "on")
             var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
-            job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor)])
+            job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor, pixelSize: modelPixelSize, name: model)])
         }
         let progress = ProgressReporter("infer", quiet: quiet)
         let summary = try job.run(slidePath: slide, maskPath: out, probabilityPath: probabilities) {
             progress.update($0, of: $1, unit: "tiles")
         }
         print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles of which \(summary.skipped) over glass alone, "
-              + "\(summary.foregroundPixels) foreground pixels)")
+              + "\(summary.foregroundPixels) foreground pixels\(summary.downsample > 1 ? ", tiles read from the \(summary.downsample)× pyramid level" : ""))")
         if let rle {
             var submission = Submission()
             submission.rows = [(Submission.id(forSlide: slide), RLE.text(summary.runs))]
