@@ -7,6 +7,8 @@ SWIFT ?= swift
 SWIFT_TEST_FLAGS ?= -c release -Xswiftc -enable-testing
 APT_PACKAGES := pkg-config libopenblas-dev libzmq3-dev libtiff-dev zlib1g-dev
 PKG_CONFIG_MODULES := libzmq libtiff-4 openblas zlib
+# Loaded at run time when present (dlopen): OpenSlide, for MIRAX, Hamamatsu and other formats.
+RUNTIME_PACKAGES := libopenslide0
 DEMO_DIR ?= out/demo
 DEMO_SIZE ?= 4096
 DEMO_SEED ?= 7
@@ -19,6 +21,12 @@ deps:
 		echo "Installing $(APT_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+	@if ! /sbin/ldconfig -p 2>/dev/null | grep -q libopenslide.so.0; then \
+		echo "Installing $(RUNTIME_PACKAGES) (optional: slides that are not TIFF)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(RUNTIME_PACKAGES) ) \
+			|| echo "$(RUNTIME_PACKAGES) not installed: OpenSlide's formats will be refused, and their tests skipped"; \
 	fi
 
 build: deps

@@ -29,12 +29,14 @@ let package = Package(
         .target(name: "TIFF", dependencies: ["CTIFF"]),
         .target(name: "OpenBLAS", dependencies: ["COpenBLAS"]),
         .target(name: "Zlib", dependencies: ["CZlib"]),
+        // OpenSlide is loaded at run time (dlopen) when installed: no build dependency.
+        .target(name: "OpenSlide"),
 
         // What everything stands on: errors, logs, pixel images, the predictor interface, RNG.
         .target(name: "Core"),
         // Segmenting a slide on one machine: slide I/O, tiling and blending, maps, Kaggle
         // formats, synthetic slides, and the single-process pipeline.
-        .target(name: "Segmentation", dependencies: ["Core", "TIFF", "Zlib"]),
+        .target(name: "Segmentation", dependencies: ["Core", "TIFF", "Zlib", "OpenSlide"]),
         // What coordinator and workers both speak: wire messages, cluster.conf, sockets.
         .target(name: "Shared", dependencies: ["Core", "Segmentation", "ZeroMQ"]),
         // The innermost loops, built for baseline x86-64 and (from the same files, through a
@@ -61,7 +63,7 @@ let package = Package(
         // Each module's unit tests in its own target; what runs real processes in Integration.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ArchitectureTests"),
-        .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib"]),
+        .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib", "OpenSlide"]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),

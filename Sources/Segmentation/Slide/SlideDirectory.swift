@@ -1,16 +1,20 @@
 import Core
 import Foundation
+import OpenSlide
 import TIFF
 
-/// Where a TIFF directory (image) lives: a top-level page, or a sub-IFD of one.
+/// Where an image lives: a TIFF directory (a top-level page, or a sub-IFD of one), or a
+/// level of a slide OpenSlide reads.
 public enum DirectoryLocation: Sendable, Equatable, CustomStringConvertible {
     case page(Int)
     case subIFD(page: Int, index: Int, offset: UInt64)
+    case openSlideLevel(Int)
 
     public var description: String {
         switch self {
         case .page(let page): "page \(page)"
         case .subIFD(let page, let index, _): "page \(page) sub-IFD \(index)"
+        case .openSlideLevel(let level): "OpenSlide level \(level)"
         }
     }
 }
@@ -39,11 +43,35 @@ public struct SlideDirectory: Sendable, Equatable {
     /// Micrometres per pixel along x, from the resolution tags or the image description
     /// (`pixelSizeSource` says which).
     public var micronsPerPixel: Double?
-    /// Where `micronsPerPixel` was read: "Aperio MPP", "TIFF resolution tags" or "OME-XML PhysicalSizeX".
+    /// Where `micronsPerPixel` was read: "Aperio MPP", "TIFF resolution tags", "OME-XML PhysicalSizeX"
+    /// or "openslide.mpp-x property (OpenSlide)".
     public var pixelSizeSource: String?
+    /// The OpenSlide vendor ("mirax", "hamamatsu", …) of a level OpenSlide reads; nil for libtiff's.
+    public var vendor: String?
 
     public static func == (a: SlideDirectory, b: SlideDirectory) -> Bool {
         a.location == b.location && a.width == b.width && a.height == b.height
+    }
+
+    /// Level `level` of a slide OpenSlide reads: 8-bit RGB, in 256-pixel tiles as far as
+    /// anyone reading it can tell.
+    init(openSlide slide: OpenSlide, level: Int, vendor: String) {
+        location = .openSlideLevel(level)
+        (width, height) = slide.dimensions(level: level)
+        samplesPerPixel = 3
+        bitsPerSample = 8
+        sampleFormat = 1
+        photometric = TIFFPhotometric.rgb
+        compression = 0
+        planarConfig = 1
+        tileSize = (256, 256)
+        rowsPerStrip = nil
+        extraSamples = []
+        subfileType = level > 0 ? 1 : 0
+        self.vendor = vendor
+        if level == 0, let mpp = slide.property("openslide.mpp-x").flatMap(Double.init), mpp > 0, mpp.isFinite {
+            (micronsPerPixel, pixelSizeSource) = (mpp, "openslide.mpp-x property (OpenSlide)")
+        }
     }
 
     /// Reads the description of the current directory of `file`.
@@ -118,7 +146,7 @@ public struct SlideDirectory: Sendable, Equatable {
     }
 
     /// The compression's name, e.g. "Deflate".
-    public var compressionName: String { TIFFCompression.name(of: compression) }
+    public var compressionName: String { vendor.map { "read by OpenSlide (\($0))" } ?? TIFFCompression.name(of: compression) }
 
     /// A one-line description for `tessera inspect`.
     public var summary: String {

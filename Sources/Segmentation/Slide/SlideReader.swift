@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import OpenSlide
 import TIFF
 
 /// Reads rectangles of a slide's full-resolution image as 8-bit RGB (or its first channel).
@@ -14,6 +15,9 @@ import TIFF
 ///   CMYK) go through it; the rest (float, signed, ...) are refused with the reason.
 /// - Rectangles may lie partly or wholly outside the image: outside pixels reflect
 ///   (`reflectIndex`), as the tiler needs.
+/// - Slides that are not TIFF, and the TIFF variants only OpenSlide places right (Leica,
+///   Ventana, Hamamatsu NDPI, Philips, Trestle), are read through OpenSlide when it is
+///   installed (`Backend`); libtiff reads every other TIFF, Aperio's included.
 ///
 /// Not thread-safe: give each thread its own reader.
 public final class SlideReader {
@@ -40,9 +44,33 @@ public final class SlideReader {
     /// each block of the image once.
     public private(set) var blocksDecoded = 0
 
-    private let file: TIFFFile
+    /// The TIFF file libtiff reads, or nil when OpenSlide reads the slide.
+    private let file: TIFFFile?
+    /// The slide OpenSlide reads, or nil when libtiff does.
+    private let openSlide: OpenSlide?
     private let decoder: Decoder
     private var cache: BlockCache
+    /// The TIFF file; only the TIFF decoding modes, which exist only with one, reach this.
+    private var tiff: TIFFFile { file! }
+
+    /// Which library reads a slide.
+    public enum Backend: String, Sendable, CaseIterable {
+        /// OpenSlide for files that are not TIFF and for the TIFF variants only it places
+        /// right; libtiff for the rest.
+        case automatic = "auto"
+        case tiff
+        case openSlide = "openslide"
+    }
+
+    /// Who reads this slide: "libtiff", or "OpenSlide 3.4.1 (mirax)".
+    public var readBy: String {
+        guard openSlide != nil else { return "libtiff" }
+        return "OpenSlide \(OpenSlide.version ?? "") (\(image.vendor ?? "?"))"
+    }
+
+    /// OpenSlide vendors whose files libtiff reads as well, and is kept for: exact,
+    /// and the same whether or not OpenSlide is installed.
+    static let tiffVendors: Set<String> = ["aperio", "generic-tiff"]
 
     /// The default largest block (decoded tile or strip) the reader allocates; larger
     /// strips are read scanline by scanline.
@@ -56,17 +84,25 @@ public final class SlideReader {
     /// `cacheBytes` bounds the decoded tiles or strips kept between reads; strips that
     /// decode to more than `maxBlockBytes` are read a scanline at a time instead.
     public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes,
-                downsample: Int = 1) throws {
+                downsample: Int = 1, backend: Backend = .automatic) throws {
         self.path = path
-        let file: TIFFFile
-        do {
-            file = try TIFFFile(path: path, mode: "r", maxSingleAllocation: 512 << 20)
-        } catch let error as TIFFError {
-            throw TesseraError(path, Self.explainOpenFailure(path: path, libtiff: error.reason))
+        let directories: [SlideDirectory]
+        if try Self.readsWithOpenSlide(path, backend) {
+            let slide: OpenSlide
+            do { slide = try OpenSlide(path: path) } catch let error as OpenSlideError { throw TesseraError(path, error.reason) }
+            let vendor = slide.property("openslide.vendor") ?? OpenSlide.vendor(of: path) ?? "?"
+            directories = (0..<slide.levelCount).map { SlideDirectory(openSlide: slide, level: $0, vendor: vendor) }
+            (file, openSlide, isBigTIFF) = (nil, slide, false)
+        } else {
+            let file: TIFFFile
+            do {
+                file = try TIFFFile(path: path, mode: "r", maxSingleAllocation: 512 << 20)
+            } catch let error as TIFFError {
+                throw TesseraError(path, Self.explainOpenFailure(path: path, libtiff: error.reason))
+            }
+            directories = try Self.listDirectories(file, path: path)
+            (self.file, openSlide, isBigTIFF) = (file, nil, file.isBigTIFF)
         }
-        self.file = file
-        self.isBigTIFF = file.isBigTIFF
-        let directories = try Self.listDirectories(file, path: path)
         self.directories = directories
         guard let full = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
             throw TesseraError(path, "the file holds no image")
@@ -77,9 +113,44 @@ public final class SlideReader {
         }
         self.image = level.directory
         self.downsample = downsample
-        try Self.select(image.location, in: file, path: path)
-        self.decoder = try Decoder(file: file, image: image, path: path, maxBlockBytes: maxBlockBytes)
+        if let file {
+            try Self.select(image.location, in: file, path: path)
+            self.decoder = try Decoder(file: file, image: image, path: path, maxBlockBytes: maxBlockBytes)
+        } else {
+            guard case .openSlideLevel(let index) = image.location, let slide = openSlide else { preconditionFailure("an OpenSlide level") }
+            let hex = slide.property("openslide.background-color").flatMap { UInt32($0, radix: 16) } ?? 0xFFFFFF
+            self.decoder = Decoder(openSlideLevel: index, background: (UInt8(hex >> 16 & 0xFF), UInt8(hex >> 8 & 0xFF), UInt8(hex & 0xFF)))
+        }
         self.cache = BlockCache(capacityBytes: cacheBytes)
+    }
+
+    /// Whether `backend` makes OpenSlide read `path`: asked for, or automatic and the file
+    /// is not TIFF or is a TIFF variant only OpenSlide reads right. A file that is not TIFF
+    /// without OpenSlide is refused, saying so.
+    private static func readsWithOpenSlide(_ path: String, _ backend: Backend) throws -> Bool {
+        switch backend {
+        case .tiff: return false
+        case .openSlide:
+            if let reason = OpenSlide.unavailable { throw TesseraError(path, reason) }
+            return true
+        case .automatic:
+            if isTIFF(path) {
+                guard let vendor = OpenSlide.vendor(of: path) else { return false }
+                return !tiffVendors.contains(vendor)
+            }
+            // What OpenSlide does not know, libtiff refuses, saying why (`explainOpenFailure`).
+            return OpenSlide.vendor(of: path) != nil
+        }
+    }
+
+    /// Whether the file starts as a TIFF or BigTIFF does.
+    static func isTIFF(_ path: String) -> Bool {
+        guard let handle = fopen(path, "rb") else { return false }
+        defer { fclose(handle) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard fread(&magic, 1, 4, handle) == 4 else { return false }
+        return (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
+            && (magic[2] == 42 || magic[3] == 42 || magic[2] == 43 || magic[3] == 43)
     }
 
     // MARK: Reading
@@ -142,9 +213,9 @@ public final class SlideReader {
         case .blocks(let layout):
             block = (layout.blockWidth, layout.blockHeight, layout.blockBytes * layout.planes)
         case .scanlines(let layout):
-            block = (self.width, 1, file.scanlineSize * layout.planes)
-        case .rgba:
-            return // libtiff's RGBA interface reads without this cache
+            block = (self.width, 1, tiff.scanlineSize * layout.planes)
+        case .rgba, .openSlide:
+            return // libtiff's RGBA interface and OpenSlide read without this cache
         }
         // A rectangle not aligned to blocks meets one more of them each way.
         let across = min(width, self.width) / block.width + 2, down = min(height, self.height) / block.height + 2
@@ -169,9 +240,12 @@ public final class SlideReader {
         try [UInt8](unsafeUninitializedCapacity: width * height * 3) { output, count in
             let target = output.baseAddress!
             switch decoder.mode {
+            case .openSlide(let level, let background):
+                let rgb = try openSlide!.readRGB(level: level, x: x, y: y, width: width, height: height, background: background)
+                rgb.withUnsafeBufferPointer { target.initialize(from: $0.baseAddress!, count: rgb.count) }
             case .rgba:
                 var raster = [UInt32](repeating: 0, count: width * height)
-                try raster.withUnsafeMutableBufferPointer { try file.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
+                try raster.withUnsafeMutableBufferPointer { try tiff.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
                 for i in 0..<(width * height) {
                     let word = raster[i] // ABGR, red in the low byte
                     target[i * 3] = UInt8(truncatingIfNeeded: word)
@@ -199,8 +273,8 @@ public final class SlideReader {
                 let cy0 = max(y, by), cy1 = min(y + height, by + layout.blockHeight)
                 for plane in 0..<layout.planes {
                     let index = layout.tiled
-                        ? file.tileIndex(x: bx, y: by, plane: plane)
-                        : file.stripIndex(y: by, plane: plane)
+                        ? tiff.tileIndex(x: bx, y: by, plane: plane)
+                        : tiff.stripIndex(y: by, plane: plane)
                     let block = try decodedBlock(index, bytes: layout.blockBytes, tiled: layout.tiled)
                     let stride = layout.planes == 1 ? layout.samples : 1
                     block.withUnsafeBufferPointer { source in
@@ -241,10 +315,10 @@ public final class SlideReader {
         let stripStart = row / rowsPerStrip * rowsPerStrip
         var next = stripStart
         if let cursor = scanlineCursor, cursor.plane == plane, cursor.row > stripStart, cursor.row <= row { next = cursor.row }
-        var line = [UInt8](repeating: 0, count: file.scanlineSize)
+        var line = [UInt8](repeating: 0, count: tiff.scanlineSize)
         while next <= row {
             do {
-                try line.withUnsafeMutableBytes { try file.readScanline(next, plane: plane, into: $0) }
+                try line.withUnsafeMutableBytes { try tiff.readScanline(next, plane: plane, into: $0) }
             } catch let error as TIFFError {
                 scanlineCursor = nil
                 throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
@@ -262,7 +336,7 @@ public final class SlideReader {
         var block = [UInt8](repeating: 0, count: bytes)
         do {
             try block.withUnsafeMutableBytes { buffer in
-                if tiled { try file.readTile(index, into: buffer) } else { try file.readStrip(index, into: buffer) }
+                if tiled { try tiff.readTile(index, into: buffer) } else { try tiff.readStrip(index, into: buffer) }
             }
         } catch let error as TIFFError {
             throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
@@ -281,7 +355,11 @@ public final class SlideReader {
         if count < 4 { return count == 0 ? "the file is empty" : "too short to be a TIFF file" }
         let isTIFF = (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
             && (magic[2] == 42 || magic[3] == 42 || magic[2] == 43 || magic[3] == 43)
-        return isTIFF ? "corrupt TIFF: \(libtiff)" : "not a TIFF file"
+        guard !isTIFF else { return "corrupt TIFF: \(libtiff)" }
+        if let reason = OpenSlide.unavailable {
+            return "not a TIFF file, and \(reason), which reads MIRAX, Hamamatsu VMS and the other formats it knows"
+        }
+        return "not a TIFF file, nor a format OpenSlide \(OpenSlide.version ?? "") knows (MIRAX .mrxs, Hamamatsu .vms/.vmu/.ndpi, Sakura .svslide, TIFF variants)"
     }
 
     private static func listDirectories(_ file: TIFFFile, path: String) throws -> [SlideDirectory] {
@@ -305,6 +383,7 @@ public final class SlideReader {
             switch location {
             case .page(let page): try file.setDirectory(page)
             case .subIFD(_, _, let offset): try file.setSubDirectory(offset: offset)
+            case .openSlideLevel: preconditionFailure("a TIFF directory")
             }
         }
     }
@@ -319,8 +398,10 @@ public final class SlideReader {
 
     /// How the selected directory's pixels are turned into RGB.
     private struct Decoder {
-        enum Mode { case blocks(BlockLayout), scanlines(BlockLayout), rgba }
+        enum Mode { case blocks(BlockLayout), scanlines(BlockLayout), rgba, openSlide(level: Int, background: (UInt8, UInt8, UInt8)) }
         let mode: Mode
+
+        init(openSlideLevel level: Int, background: (UInt8, UInt8, UInt8)) { mode = .openSlide(level: level, background: background) }
 
         init(file: TIFFFile, image: SlideDirectory, path: String, maxBlockBytes: Int) throws {
             guard image.width > 0, image.height > 0 else {

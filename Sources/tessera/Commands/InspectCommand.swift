@@ -9,17 +9,23 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Print a slide's size, layout, compression, pages and resolution.",
-        discussion: "Lists every page and sub-IFD; the one marked * is the full-resolution image that Tessera segments."
+        discussion: "Lists every page and sub-IFD (or OpenSlide level); the one marked * is the full-resolution image that Tessera segments. TIFF is read by libtiff; other formats (MIRAX, Hamamatsu, Sakura) and the TIFF variants only OpenSlide places right (Leica, Ventana, NDPI, Philips, Trestle) by OpenSlide when libopenslide0 is installed."
     )
 
-    @Argument(help: "The slide (TIFF or BigTIFF).")
+    @Argument(help: "The slide (TIFF, BigTIFF, or a format OpenSlide reads).")
     var slide: String
+    @Option(help: "Who reads it: auto, tiff (libtiff) or openslide.") var reader: String = "auto"
+
+    func validate() throws {
+        guard SlideReader.Backend(rawValue: reader) != nil else { throw ValidationError("--reader must be auto, tiff or openslide") }
+    }
 
     func run() throws {
-        let reader = try SlideReader(path: slide, cacheBytes: 0)
+        let reader = try SlideReader(path: slide, cacheBytes: 0, backend: SlideReader.Backend(rawValue: self.reader)!)
         let image = reader.image
         print("\(slide)")
-        print("  format: \(reader.isBigTIFF ? "BigTIFF" : "classic TIFF")")
+        print("  format: \(image.vendor.map { "\($0) (OpenSlide)" } ?? (reader.isBigTIFF ? "BigTIFF" : "classic TIFF"))")
+        print("  read by: \(reader.readBy)")
         print("  size: \(image.width) × \(image.height) pixels")
         print("  samples per pixel: \(image.samplesPerPixel), bits per sample: \(image.bitsPerSample)")
         if let tile = image.tileSize {
