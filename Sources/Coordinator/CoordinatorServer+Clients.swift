@@ -65,6 +65,7 @@ extension CoordinatorServer {
         if let refusal = tileRefusals.sorted(by: { $0.key < $1.key }).first(where: { registry.count(of: $0.key) == 0 })?.value {
             return replyError(identity, "cannot segment: \(refusal)")
         }
+        do { _ = try config.settings.forOrgan(submit.organ) } catch { return replyError(identity, "cannot segment: \(error)") }
         let id = nextJobID
         nextJobID += 1
         let directory = journal.folder(of: id)
@@ -75,9 +76,12 @@ extension CoordinatorServer {
         let local = FileDigest.isRegularFile(submit.path)
             && ((try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest.lowercased() } ?? false)
         let name = String(submit.name.prefix(200))
+        // An upload keeps its extension: OpenSlide tells some formats (.ndpi, .svslide) by it.
+        let suffix = (name as NSString).pathExtension.lowercased()
+        let upload = directory + "/slide." + (suffix.isEmpty || suffix.count > 8 || !suffix.allSatisfy({ $0.isLetter || $0.isNumber }) ? "tiff" : suffix)
         let job = SlideJob(id: id, name: name, client: identity, directory: directory,
-                           slidePath: local ? submit.path : directory + "/slide.tiff", size: submit.size, digest: submit.digest.lowercased(),
-                           upload: !local, members: config.members.count, pixelSize: submit.pixelSize)
+                           slidePath: local ? submit.path : upload, size: submit.size, digest: submit.digest.lowercased(),
+                           upload: !local, members: config.members.count, pixelSize: submit.pixelSize, organ: submit.organ)
         jobs.append(job)
         persist(job)
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")

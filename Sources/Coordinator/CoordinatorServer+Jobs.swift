@@ -138,7 +138,7 @@ extension CoordinatorServer {
         for record in records {
             let job = SlideJob(id: record.id, name: record.name, client: [], directory: journal.folder(of: record.id),
                                slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
-                               members: config.members.count, pixelSize: record.pixelSize)
+                               members: config.members.count, pixelSize: record.pixelSize, organ: record.organ)
             nextJobID = max(nextJobID, record.id + 1)
             job.recordedTiles = record.tiles
             jobs.append(job)

@@ -27,8 +27,9 @@ final class JobJournal {
         var tiles: Int?
         /// When the job finished or failed, in seconds since 1970.
         var ended: Double?
-        /// The slide's pixel size as the submission gave it.
+        /// The slide's pixel size and organ as the submission gave them.
         var pixelSize: Double?
+        var organ: String?
     }
 
     let directory: String

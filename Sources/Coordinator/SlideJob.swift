@@ -64,8 +64,9 @@ final class SlideJob {
     var rlePath: String { directory + "/mask.rle" }
 
     init(id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int,
-         pixelSize: Double? = nil) {
+         pixelSize: Double? = nil, organ: String? = nil) {
         self.pixelSize = pixelSize
+        self.organ = organ
         self.id = id
         self.name = name
         self.client = client
@@ -80,6 +81,8 @@ final class SlideJob {
 
     /// The slide's pixel size as the submission gave it (nil: the file's).
     let pixelSize: Double?
+    /// The slide's organ as the submission gave it, which picks the threshold.
+    let organ: String?
     /// Where tiles are read and at what pixel size, once started.
     private(set) var source = TileSource(slidePixelSize: nil)
 
@@ -100,7 +103,7 @@ final class SlideJob {
     var record: JobJournal.Record {
         JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
                           state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
-                          ended: ended?.timeIntervalSince1970, pixelSize: pixelSize)
+                          ended: ended?.timeIntervalSince1970, pixelSize: pixelSize, organ: organ)
     }
 
     /// Marks the job ended and deletes the slide's uploaded copy: only the mask and RLE
@@ -116,7 +119,7 @@ final class SlideJob {
     /// Opens the slide and sets up tiling, stitching and the outputs; `memberPixelSizes`
     /// decide the pyramid level tiles are read from.
     func start(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?], slideReaders: Int) throws {
-        var settings = settings
+        var settings = try settings.forOrgan(organ)
         settings.pixelSize = pixelSize ?? settings.pixelSize
         let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights,
                                          memberPixelSizes: memberPixelSizes, maskPath: maskPath)

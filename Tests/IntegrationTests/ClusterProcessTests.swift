@@ -135,6 +135,26 @@ import ZeroMQ
         #expect(coordinator.stderr.contains("4× pyramid level"), "\(coordinator.stderr)")
     }
 
+    /// A slide's organ picks its threshold on the coordinator as in `infer --config`; an
+    /// organ the configuration has no threshold for is refused at once.
+    @Test func anOrgansThresholdApplies() throws {
+        let cluster = try ClusterHarness(members: Self.oneMember)
+        try cluster.writeConfig(cluster.configPath, members: Self.oneMember + "\n[organ kidney]\nthreshold = 0.65\n[organ lung]\nthreshold = 0.55\n")
+        try cluster.startCoordinator()
+        try cluster.startWorker("half")
+        let slide = try cluster.synth(width: 300, height: 200, seed: 12)
+        for (organ, foreground) in [("kidney", false), ("lung", true)] {
+            let submit = try cluster.submit([slide, "--out", cluster.folder + "/\(organ).tiff", "--organ", organ])
+            #expect(submit.status == 0, "\(submit.stderr)")
+            let mask = try ClusterHarness.pixels(cluster.folder + "/\(organ).tiff")
+            #expect(mask == (try ClusterHarness.pixels(try cluster.reference(slide, extra: ["--organ", organ]))))
+            // The constant 0.6 member: below kidney's 0.65, above lung's 0.55 (glass stays 0).
+            #expect(mask.contains(255) == foreground, "\(organ)")
+        }
+        let unknown = try cluster.submit([slide, "--out", cluster.folder + "/x.tiff", "--organ", "kidny"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("kidney, lung"), "\(unknown.stderr)")
+    }
+
     @Test func aWorkerKilledMidSlideLosesNothing() throws {
         let cluster = try ClusterHarness(members: """
         [member slow]

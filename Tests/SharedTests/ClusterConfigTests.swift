@@ -33,6 +33,34 @@ import Testing
         #expect(throws: TesseraError.self) { try ClusterConfig(parsing: "[member a]\narchitecture = constant\nstain = vahadane\n", source: "t") }
     }
 
+    @Test func pixelSizesPyramidsAndOrganThresholds() throws {
+        let config = try ClusterConfig(parsing: """
+        [inference]
+        threshold = 0.5
+        pyramid = off
+        [organ kidney]
+        threshold = 0.4
+        [organ Spleen]
+        threshold = 0.3
+        [member a]
+        architecture = constant
+        pixel_size = 1.0
+        [member b]
+        architecture = constant
+        """, source: "t.conf")
+        #expect(config.members.map(\.pixelSize) == [1.0, nil] && !config.settings.useLevels)
+        #expect(try config.settings.forOrgan("Kidney").threshold == 0.4)
+        #expect(try config.settings.forOrgan("spleen").threshold == 0.3)
+        #expect(try config.settings.forOrgan(nil).threshold == 0.5)
+        #expect { try config.settings.forOrgan("kidny") } throws: { "\($0)".contains("kidney, spleen") }
+        // Without organ thresholds an organ changes nothing.
+        #expect(try SegmentationSettings().forOrgan("lung").threshold == 0.5)
+        for bad in ["[organ kidney]\nthreshold = 2\n", "[organ kidney]\ncutoff = 0.2\n", "[organ kidney]\nthreshold = 0.2\n[organ kidney]\nthreshold = 0.3\n",
+                    "[inference]\npyramid = maybe\n", "[member a]\narchitecture = constant\npixel_size = 0\n"] {
+            #expect(throws: TesseraError.self) { try ClusterConfig(parsing: bad + "[member z]\narchitecture = constant\n", source: "t") }
+        }
+    }
+
     @Test func z85KeysWithHashesAreNotComments() throws {
         let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
         let other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"

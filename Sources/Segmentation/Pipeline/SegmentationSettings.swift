@@ -23,6 +23,9 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var pixelSize: Double?
     /// Whether tiles may be read from a pyramid level when every member's pixel size allows.
     public var useLevels: Bool
+    /// Thresholds by organ (lower-case name), for slides whose organ is given: tuned per
+    /// organ as the HuBMAP 2022 solutions did.
+    public var organThresholds: [String: Double] = [:]
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;
     /// tiles over glass alone (the seed's saturation test) are not predicted.
@@ -59,6 +62,21 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var emptyMap: [UInt8] {
         let side = tileSize - 2 * mapInset
         return [UInt8](repeating: 0, count: side * side * maps.bytesPerPixel)
+    }
+
+    /// These settings for a slide of `organ` (nil: not given): its threshold from
+    /// `organThresholds`. An organ the table lacks is refused when the table has any, so a
+    /// misspelt organ never falls back silently.
+    public func forOrgan(_ organ: String?) throws -> SegmentationSettings {
+        guard let organ else { return self }
+        let key = organ.lowercased()
+        guard !organThresholds.isEmpty else { return self }
+        guard let threshold = organThresholds[key] else {
+            throw TesseraError("organ", "\(organ) has no threshold (organs with one: \(organThresholds.keys.sorted().joined(separator: ", ")))")
+        }
+        var settings = self
+        settings.threshold = threshold
+        return settings
     }
 
     /// The tile plan for an image of this size.

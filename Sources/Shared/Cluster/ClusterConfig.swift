@@ -107,6 +107,7 @@ public struct ClusterConfig: Sendable, Equatable {
         self.source = source
         var section = ""
         var memberIndex: Int? = nil
+        var organ = ""
         var seen: Set<String> = []
         var keys: [String: (String, Int)] = [:] // security keys until the end
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -141,9 +142,18 @@ public struct ClusterConfig: Sendable, Equatable {
                                           stain: nil, stainReference: nil, pixelSize: nil, line: line))
                     memberIndex = members.count - 1
                     section = "member"
+                } else if words.count == 2 && words[0] == "organ" {
+                    organ = String(words[1]).lowercased()
+                    guard organ.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                        throw fail("organ names use letters, digits, - and _ only")
+                    }
+                    guard !seen.contains("organ " + organ) else { throw fail("organ \"\(organ)\" is defined twice") }
+                    seen.insert("organ " + organ)
+                    section = "organ"
+                    memberIndex = nil
                 } else {
                     guard ["coordinator", "inference", "heartbeat", "security"].contains(name) else {
-                        throw fail("unknown section [\(name)] (sections: coordinator, inference, heartbeat, security, member NAME)")
+                        throw fail("unknown section [\(name)] (sections: coordinator, inference, heartbeat, security, member NAME, organ NAME)")
                     }
                     guard !seen.contains(name) else { throw fail("section [\(name)] appears twice") }
                     seen.insert(name)
@@ -238,7 +248,8 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("member", "stain_reference"): members[memberIndex!].stainReference = value
             case ("member", "pixel_size"): members[memberIndex!].pixelSize = try double(0.001...WireLimits.pixelSize)
             case ("", _): throw fail("\(key) is outside any section")
-            default: throw fail("unknown key \(key) in [\(section)]")
+            case ("organ", "threshold"): settings.organThresholds[organ] = try double(0...1)
+            default: throw fail("unknown key \(key) in [\(section == "organ" ? "organ " + organ : section)]")
             }
         }
         for member in members where member.architecture.isEmpty {

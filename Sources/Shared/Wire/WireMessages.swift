@@ -138,12 +138,14 @@ public enum Wire {
         public var digest: String
         /// µm per pixel of the slide, overriding its file's; nil to take the file's.
         public var pixelSize: Double?
-        public init(name: String, path: String, size: UInt64, digest: String, pixelSize: Double? = nil) {
-            self.name = name; self.path = path; self.size = size; self.digest = digest; self.pixelSize = pixelSize
+        /// The slide's organ, which picks its threshold (`[organ NAME]` in cluster.conf).
+        public var organ: String?
+        public init(name: String, path: String, size: UInt64, digest: String, pixelSize: Double? = nil, organ: String? = nil) {
+            self.name = name; self.path = path; self.size = size; self.digest = digest; self.pixelSize = pixelSize; self.organ = organ
         }
         public var flaw: String? {
             WireRule.first(WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
-                           WireRule.digest("digest", digest),
+                           WireRule.digest("digest", digest), organ.flatMap { WireRule.text("organ", $0) },
                            pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" })
         }
     }

@@ -75,6 +75,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Follow an earlier job instead of submitting.") var attach: UInt64?
     @Option(help: "Seconds of silence from the coordinator before giving up (default: 3 × liveness × interval, at least 10; once the job is accepted, 300, since a restarted coordinator keeps its jobs).") var timeout: Double?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
+    @Option(help: "The slide's organ: its threshold is the configuration's [organ NAME] threshold.") var organ: String?
     @Flag(help: "Upload the slide even if the coordinator could read it in place.") var upload = false
     @Flag(help: "No progress on stderr.") var quiet = false
 
@@ -92,7 +93,7 @@ struct SubmitCommand: ParsableCommand {
             client.restartPatience = timeout
         }
         let bar = ProgressReporter("submit", quiet: quiet)
-        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, pixelSize: pixelSize, progress: { p in
+        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, pixelSize: pixelSize, organ: organ, progress: { p in
             guard p.tilesTotal > 0 else { return }
             let members = zip(p.memberNames, p.memberDone).map { "\($0) \($1)" }.joined(separator: ", ")
             bar.update(p.tilesDone, of: p.tilesTotal, unit: "tiles; \(members)\(p.note.map { "; " + $0 } ?? "")")

@@ -45,6 +45,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Normalise each tile's stains before the model: macenko or reinhard (with --config: each member's stain setting).") var stain: String?
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
+    @Option(help: "With --config: the slide's organ, whose [organ NAME] threshold applies.") var organ: String?
     @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels.") var modelPixelSize: Double?
     @Option(help: "Read tiles from the slide's pyramid level nearest the models' pixel size: on or off (always full resolution).") var pyramid: String = "on"
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -65,6 +66,7 @@ struct InferCommand: ParsableCommand {
             if let value, !(value > 0 && value <= 1000) { throw ValidationError("\(name) must be a pixel size in µm, above 0 and at most 1000") }
         }
         guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
+        guard organ == nil || config != nil else { throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
     }
 
@@ -78,7 +80,7 @@ struct InferCommand: ParsableCommand {
             let members = try cluster.members.map {
                 LocalSegmentation.Member(predictor: try MemberFactory.make($0), weight: $0.weight, pixelSize: $0.pixelSize, name: "member \($0.name)")
             }
-            var settings = cluster.settings
+            var settings = try cluster.settings.forOrgan(organ)
             settings.pixelSize = pixelSize ?? settings.pixelSize
             job = try LocalSegmentation(settings: settings, members: members)
         } else {
