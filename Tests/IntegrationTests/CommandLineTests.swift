@@ -78,6 +78,29 @@ import Testing
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
     }
 
+    /// An Aperio slide at 0.499 µm: `inspect` reads the pixel size from its description and
+    /// lists its pyramid; a model declared at 1 µm segments it from the 2× level (0.998 µm).
+    @Test func anAperioSlideIsSegmentedAtTheModelsPixelSize() throws {
+        let synth = try TesseraBinary.run(["synth", "--width", "1024", "--height", "768", "--seed", "5", "--out", folder, "--aperio", "--pixel-size", "0.499",
+                                           "--pyramid", "2,8", "--quiet"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let slide = folder + "/synth_5.tiff"
+        let inspect = try TesseraBinary.run(["inspect", slide])
+        #expect(inspect.stdout.contains("resolution: 0.499 µm/pixel (from the Aperio MPP)"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("pyramid levels: 1× 1024×768 (page 0), 2× 512×384 (page 1), 8× 128×96 (page 2)"), "\(inspect.stdout)")
+        let infer = try TesseraBinary.run(["infer", slide, "--out", folder + "/m.tiff", "--tile", "256", "--margin", "32", "--model-pixel-size", "1.0",
+                                           "--quiet"])
+        #expect(infer.status == 0 && infer.stdout.contains("tiles read from the 2× pyramid level"), "\(infer.stdout)\(infer.stderr)")
+        let plain = try TesseraBinary.run(["infer", slide, "--out", folder + "/p.tiff", "--tile", "256", "--margin", "32", "--model-pixel-size", "1.0",
+                                           "--pyramid", "off", "--quiet"])
+        #expect(plain.status == 0 && !plain.stdout.contains("pyramid level"), "\(plain.stdout)\(plain.stderr)")
+        let dice = try TesseraBinary.run(["dice", folder + "/m.tiff", folder + "/p.tiff"])
+        #expect((Double(dice.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0.99, "\(dice.stdout)")
+        // Told a pixel size the slide lacks, or given a bad one, it says so.
+        let bad = try TesseraBinary.run(["infer", slide, "--out", folder + "/x.tiff", "--pixel-size", "-1"])
+        #expect(bad.status != 0 && bad.stderr.contains("--pixel-size"), "\(bad.stderr)")
+    }
+
     @Test func helpExplainsEveryCommand() throws {
         let help = try TesseraBinary.run(["--help"])
         for command in ["infer", "synth", "inspect", "rle", "dice", "overlay", "bench"] {

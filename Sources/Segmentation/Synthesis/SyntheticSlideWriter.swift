@@ -17,10 +17,11 @@ public enum SyntheticSlideWriter {
     /// Renders the slide band by band into `directory`: `<id>.tiff` (RGB, tiled), `<id>_mask.tiff`
     /// (0/255), and a row in `train.csv` (replacing a row of the same id, keeping others).
     /// `pyramid`: reduction factors of the slide's reduced copies; `aperio`: its pixel size
-    /// written as an Aperio ImageDescription (`MPP = 0.5`) rather than resolution tags.
+    /// written as an Aperio ImageDescription (`MPP = 0.5`) rather than resolution tags;
+    /// `micronsPerPixel`: the pixel size written (its structures are drawn at 0.5 µm).
     public static func write(_ slide: SyntheticSlide, to directory: String, id: String? = nil,
                              compression: TiledImageWriter.Compression = .deflate, pyramid: [Int] = [], aperio: Bool = false,
-                             progress: ((Int, Int) -> Void)? = nil) throws -> Output {
+                             micronsPerPixel: Double = 0.5, progress: ((Int, Int) -> Void)? = nil) throws -> Output {
         guard slide.width >= 1, slide.height >= 1, slide.width <= 200_000, slide.height <= 200_000 else {
             throw TesseraError("synth", "size \(slide.width)×\(slide.height) is outside 1…200000 a side")
         }
@@ -33,7 +34,6 @@ public enum SyntheticSlideWriter {
         let slidePath = (directory as NSString).appendingPathComponent("\(id).tiff")
         let maskPath = (directory as NSString).appendingPathComponent("\(id)_mask.tiff")
         let csvPath = (directory as NSString).appendingPathComponent("train.csv")
-        let micronsPerPixel = 0.5
         let description = "Aperio Image Library Tessera synth\r\n\(slide.width)x\(slide.height) (256x256) \(compression.rawValue)|AppMag = 20|MPP = \(micronsPerPixel)"
         let image = try TiledImageWriter(path: slidePath, width: slide.width, height: slide.height, channels: 3,
                                          compression: compression, micronsPerPixel: aperio ? nil : micronsPerPixel,

@@ -24,7 +24,8 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "How much of the slide is glass, 0 to 1: 0 leaves the edges and a few patches bare, towards 1 tissue shrinks to islands.") var glass = 0.0
     @Option(help: "How far the stains differ from the default, 0 to 1 (another lab's: bluer haematoxylin, browner eosin).") var stainShift = 0.0
     @Option(help: "Reduced copies written after the slide (a pyramid), as reduction factors, e.g. 4,16.") var pyramid: String?
-    @Flag(help: "Write the pixel size (0.5 µm) as an Aperio ImageDescription (MPP = 0.5) instead of TIFF resolution tags.") var aperio = false
+    @Flag(help: "Write the pixel size as an Aperio ImageDescription (MPP = …) instead of TIFF resolution tags.") var aperio = false
+    @Option(help: "The pixel size written, in µm (the slide is drawn at 0.5 µm, the HuBMAP kidney slides' scale).") var pixelSize = 0.5
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -35,6 +36,7 @@ struct SynthCommand: ParsableCommand {
             throw ValidationError("--compression must be one of deflate, lzw, jpeg, none")
         }
         guard (0...1).contains(glass), (0...1).contains(stainShift) else { throw ValidationError("--glass and --stain-shift must be between 0 and 1") }
+        guard pixelSize > 0 && pixelSize <= 1000 else { throw ValidationError("--pixel-size must be in µm, above 0 and at most 1000") }
         guard let factors = pyramidFactors, factors.allSatisfy({ (2...1024).contains($0) }), factors == factors.sorted(), Set(factors).count == factors.count else {
             throw ValidationError("--pyramid takes increasing factors from 2 to 1024, e.g. 4,16")
         }
@@ -51,7 +53,7 @@ struct SynthCommand: ParsableCommand {
         let progress = ProgressReporter("synth", quiet: quiet)
         let output = try SyntheticSlideWriter.write(
             SyntheticSlide(width: width, height: height, seed: seed, glass: glass, stainShift: stainShift), to: out, id: id,
-            compression: TiledImageWriter.Compression(rawValue: compression)!, pyramid: pyramidFactors ?? [], aperio: aperio
+            compression: TiledImageWriter.Compression(rawValue: compression)!, pyramid: pyramidFactors ?? [], aperio: aperio, micronsPerPixel: pixelSize
         ) { progress.update($0, of: $1, unit: "rows") }
         print(output.slidePath)
         print(output.maskPath)
