@@ -73,6 +73,7 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
+                                                         "TestSupport"]),
     ]
 )

@@ -66,18 +66,22 @@ extension CoordinatorServer {
             return replyError(identity, "cannot segment: \(refusal)")
         }
         do { _ = try config.settings.forOrgan(submit.organ) } catch { return replyError(identity, "cannot segment: \(error)") }
+        // Read the slide in place when this machine sees the same file at that path.
+        let local = FileDigest.isRegularFile(submit.path)
+            && ((try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest.lowercased() } ?? false)
+        let suffix = (submit.name as NSString).pathExtension.lowercased()
+        if !local && SlideReader.multiFileExtensions.contains(suffix) {
+            return replyError(identity, "cannot upload \(submit.name): a .\(suffix) slide is several files; the coordinator must read it in place, "
+                              + "at the same path (shared storage)")
+        }
         let id = nextJobID
         nextJobID += 1
         let directory = journal.folder(of: id)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             return replyError(identity, "cannot create \(directory): \(error.localizedDescription)")
         }
-        // Read the slide in place when this machine sees the same file at that path.
-        let local = FileDigest.isRegularFile(submit.path)
-            && ((try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest.lowercased() } ?? false)
         let name = String(submit.name.prefix(200))
         // An upload keeps its extension: OpenSlide tells some formats (.ndpi, .svslide) by it.
-        let suffix = (name as NSString).pathExtension.lowercased()
         let upload = directory + "/slide." + (suffix.isEmpty || suffix.count > 8 || !suffix.allSatisfy({ $0.isLetter || $0.isNumber }) ? "tiff" : suffix)
         let job = SlideJob(id: id, name: name, client: identity, directory: directory,
                            slidePath: local ? submit.path : upload, size: submit.size, digest: submit.digest.lowercased(),

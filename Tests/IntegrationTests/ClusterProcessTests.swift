@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import OpenSlide
 @testable import Segmentation
 @testable import Shared
 import TestSupport
@@ -153,6 +154,28 @@ import ZeroMQ
         }
         let unknown = try cluster.submit([slide, "--out", cluster.folder + "/x.tiff", "--organ", "kidny"])
         #expect(unknown.status != 0 && unknown.stderr.contains("kidney, lung"), "\(unknown.stderr)")
+    }
+
+    /// A slide OpenSlide reads (a Hamamatsu VMS: an index and its JPEGs), read in place by
+    /// the coordinator as by `infer`; one that would have to be uploaded is refused, since
+    /// it is several files.
+    @Test(.enabled(if: OpenSlide.unavailable == nil, "OpenSlide is not installed (apt install libopenslide0)"))
+    func aSlideOpenSlideReadsIsSegmentedInPlace() throws {
+        let cluster = try ClusterHarness(members: Self.twoMembers)
+        try cluster.startCoordinator()
+        try cluster.startWorker("stain")
+        try cluster.startWorker("half")
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SegmentationTests/Fixtures/vms").path
+        for name in ["slide.vms", "slide.jpg", "map.jpg"] {
+            try FileManager.default.copyItem(atPath: fixture + "/" + name, toPath: cluster.folder + "/" + name)
+        }
+        let slide = cluster.folder + "/slide.vms"
+        let submit = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
+        let upload = try cluster.submit([slide, "--out", cluster.folder + "/u.tiff", "--upload"])
+        #expect(upload.status != 0 && upload.stderr.contains("several files"), "\(upload.stderr)")
     }
 
     @Test func aWorkerKilledMidSlideLosesNothing() throws {

@@ -68,6 +68,10 @@ public final class SlideReader {
         return "OpenSlide \(OpenSlide.version ?? "") (\(image.vendor ?? "?"))"
     }
 
+    /// Extensions of formats whose slide is an index beside other files (Hamamatsu VMS and
+    /// VMU, MIRAX): they can be read in place, not uploaded as one file.
+    public static let multiFileExtensions: Set<String> = ["vms", "vmu", "mrxs"]
+
     /// OpenSlide vendors whose files libtiff reads as well, and is kept for: exact,
     /// and the same whether or not OpenSlide is installed.
     static let tiffVendors: Set<String> = ["aperio", "generic-tiff"]
