@@ -39,7 +39,17 @@ public final class TileDataset {
             throw TesseraError("training data", "no tissue tiles of \(settings.tile) px at scale \(settings.scale) in \(slides.map(\.id).joined(separator: ", "))")
         }
         sampler = try BalancedSampler(fractions: tiles.map(\.tile.maskedFraction), edges: settings.binEdges, seed: seed)
+        let sizes = zip(slides, cutters).map { $0.pixelSize ?? $1.slidePixelSize }
+        if let first = sizes.first ?? nil, sizes.allSatisfy({ $0.map { abs($0 - first) <= 0.005 * first } ?? false }) {
+            pixelSize = first * Double(settings.scale)
+        } else {
+            pixelSize = nil
+        }
     }
+
+    /// µm per pixel of the tiles the model learns from: the slides' (when they all say, and
+    /// agree to 0.5 %) times the scale. Written into the model file as its `pixel_size`.
+    public let pixelSize: Double?
 
     /// Sample `slot` of step `step`'s batch: its image (normalised) and its 0/1 mask.
     public func sample(step: Int, slot: Int) throws -> (image: Tensor, mask: [Float]) {

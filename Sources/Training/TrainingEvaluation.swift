@@ -45,6 +45,6 @@ public enum TrainingEvaluation {
         defer { trainer.store.values = training }
         try recalibrateBatchNorm(trainer, data: data, settings: settings)
         let dice = try validation.map { try validationDice(trainer, data: $0, batch: settings.batch) }
-        return (try TrainingState.weights(trainer), dice)
+        return (try TrainingState.weights(trainer, metadata: TrainingState.metadata(data)), dice)
     }
 }

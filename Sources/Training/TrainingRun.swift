@@ -159,7 +159,7 @@ public final class TrainingRun {
             record.validation.append(Validation(step: record.step, dice: dice))
             onMessage(String(format: "step %d: validation Dice %.4f", record.step, dice))
         }
-        try store.write(to: modelPath)
+        try store.write(to: modelPath, metadata: TrainingState.metadata(data))
         store.values = training
         if checkpoint {
             let json = JSONEncoder()

@@ -11,6 +11,8 @@ public struct TrainingSet: Sendable {
         public let id: String
         public let imagePath: String
         public let mask: TileCutter.Mask
+        /// µm per pixel from train.csv's `pixel_size` (HuBMAP 2022); nil where it has none.
+        public let pixelSize: Double?
     }
 
     public let slides: [Slide]
@@ -20,6 +22,7 @@ public struct TrainingSet: Sendable {
         guard FileManager.default.fileExists(atPath: csv) else { throw TesseraError(folder, "no train.csv in the training folder") }
         let table = try CSVTable(contentsOf: csv)
         let ids = try table.column("id", source: csv)
+        let sizes = table.header.firstIndex(of: "pixel_size")
         guard let encoding = table.header.firstIndex(of: "rle") ?? table.header.firstIndex(of: "encoding") else {
             throw TesseraError(csv, "neither an rle (2022) nor an encoding (2021) column")
         }
@@ -37,7 +40,8 @@ public struct TrainingSet: Sendable {
             }
             let maskTIFF = ((image as NSString).deletingLastPathComponent as NSString).appendingPathComponent("\(id)_mask.tiff")
             let mask: TileCutter.Mask = FileManager.default.fileExists(atPath: maskTIFF) ? .tiff(maskTIFF) : .rle(row[encoding])
-            slides.append(Slide(id: id, imagePath: image, mask: mask))
+            let pixelSize = sizes.flatMap { Double(row[$0]) }.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
+            slides.append(Slide(id: id, imagePath: image, mask: mask, pixelSize: pixelSize))
         }
         guard !slides.isEmpty else { throw TesseraError(csv, "no slides listed") }
         self.slides = slides

@@ -7,8 +7,13 @@ import Foundation
 /// under their PyTorch keys, and the optimiser's state under PyTorch's names
 /// (`exp_avg.KEY` and `exp_avg_sq.KEY` for AdamW, `momentum_buffer.KEY` for SGD).
 public enum TrainingState {
-    public static func weights(_ trainer: ModelTrainer) throws -> Data {
-        try SafeTensors.encode(trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) })
+    public static func weights(_ trainer: ModelTrainer, metadata: [String: String] = [:]) throws -> Data {
+        try SafeTensors.encode(trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) }, metadata: metadata)
+    }
+
+    /// What a saved model says of itself: the pixel size it was trained at, when known.
+    public static func metadata(_ data: TileDataset) -> [String: String] {
+        data.pixelSize.map { ["pixel_size": String(format: "%.6g", $0)] } ?? [:]
     }
 
     public static func optimizer(_ trainer: ModelTrainer) throws -> Data {

@@ -30,6 +30,14 @@ public enum MemberFactory {
         }
     }
 
+    /// A warning when the member's weights say they were trained at a pixel size its
+    /// configuration does not declare: tiles then reach it unresampled.
+    public static func undeclaredPixelSize(_ member: ClusterConfig.Member) -> String? {
+        guard member.pixelSize == nil, let weights = member.weights, let trained = SafeTensors.trainedPixelSize(atPath: weights) else { return nil }
+        return "member \(member.name)'s weights were trained at \(trained) µm/pixel, but it declares no pixel_size: tiles reach it at the slide's "
+            + "pixel size (declare pixel_size = \(trained) to resample them)"
+    }
+
     /// The predictor for `architecture`: `weights` for a CNN (and its input normalisation,
     /// the seed's by default), `value` and `delay` for `constant`. `member` names the
     /// configured member in errors.

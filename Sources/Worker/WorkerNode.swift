@@ -41,6 +41,7 @@ public final class WorkerNode {
         let host = ProcessInfo.processInfo.hostName
         let name = "\(member.name)@\(host):\(getpid())"
         log = Log("worker \(name)")
+        if let warning = MemberFactory.undeclaredPixelSize(member) { log.warning(warning) }
         registration = Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture, weightsDigest: digest,
             threads: threads, name: name,

@@ -36,6 +36,19 @@ import Testing
         #expect(try fromStore.predict(tile) == fromFile.predict(tile))
     }
 
+    /// Metadata travels in the header's `__metadata__`, readable without the tensors.
+    @Test func metadataRoundTrips() throws {
+        let folder = try TemporaryDirectory()
+        let data = try SafeTensors.encode([("a", [2], [1, 2])], metadata: ["pixel_size": "0.998"])
+        try data.write(to: URL(fileURLWithPath: folder.file("m.safetensors")))
+        let file = try SafeTensors(path: folder.file("m.safetensors"))
+        #expect(try file.metadata == ["pixel_size": "0.998"] && file.names == ["a"] && file.floats("a") == [1, 2])
+        #expect(SafeTensors.trainedPixelSize(atPath: folder.file("m.safetensors")) == 0.998)
+        try SafeTensors.encode([("a", [1], [1])]).write(to: URL(fileURLWithPath: folder.file("plain.safetensors")))
+        #expect(SafeTensors.metadata(atPath: folder.file("plain.safetensors")).isEmpty)
+        #expect(SafeTensors.trainedPixelSize(atPath: folder.file("missing.safetensors")) == nil)
+    }
+
     @Test func aShapeThatDoesNotFitIsAClearError() throws {
         let store = ParameterStore(shapes: [("a.weight", [2, 3])])
         #expect(throws: TesseraError.self) { try store.take("a.weight", shape: [3, 2]) }

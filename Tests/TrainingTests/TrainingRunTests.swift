@@ -43,8 +43,10 @@ import TestSupport
             #expect(!a.isEmpty && a == b, "\(file) differs after resuming")
         }
         #expect(straight.record.losses.count == 4 && straight.record.validation.count == 2)
-        // The saved model is one `tessera infer` loads.
+        // The saved model is one `tessera infer` loads, and says it learnt 0.5 µm slides shrunk 2×.
         _ = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: straight.modelPath))
+        #expect(SafeTensors.trainedPixelSize(atPath: straight.modelPath) == 1.0)
+        #expect(try SafeTensors(path: straight.modelPath).metadata == ["pixel_size": "1"])
     }
 
     /// Ctrl-C between checkpoints: the step reached is checkpointed, and resuming from it
@@ -112,6 +114,8 @@ import TestSupport
         let fromRLE = try TileDataset(slides: set.slides, settings: settings, seed: 1)
         let fromTIFF = try TileDataset(slides: TrainingSet(folder: synth.path).slides, settings: settings, seed: 1)
         #expect(fromRLE.tiles.count == fromTIFF.tiles.count && fromRLE.tiles.count > 0)
+        // The 2021 layout has no pixel_size column: the slides' files say 0.5 µm.
+        #expect(fromRLE.pixelSize == 0.5 * Double(settings.scale) && fromTIFF.pixelSize == fromRLE.pixelSize)
         #expect(try fromRLE.batch(step: 0, size: 4).masks == fromTIFF.batch(step: 0, size: 4).masks)
     }
 

@@ -57,8 +57,8 @@ public final class ParameterStore: WeightSource {
 
     /// Writes every tensor as safetensors with its PyTorch key, atomically: to a temporary
     /// file beside `path`, then renamed over it, so a crash never leaves half a checkpoint.
-    public func write(to path: String) throws {
-        try AtomicFile.write(try SafeTensors.encode(entries.map { ($0.key, $0.shape, Array(values[$0.range])) }), to: path)
+    public func write(to path: String, metadata: [String: String] = [:]) throws {
+        try AtomicFile.write(try SafeTensors.encode(entries.map { ($0.key, $0.shape, Array(values[$0.range])) }, metadata: metadata), to: path)
     }
 
     // MARK: WeightSource

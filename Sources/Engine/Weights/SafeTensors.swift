@@ -16,6 +16,8 @@ public struct SafeTensors {
 
     public let path: String
     public private(set) var entries: [String: Entry] = [:]
+    /// The header's `__metadata__` (text to text), e.g. Tessera's `pixel_size`.
+    public private(set) var metadata: [String: String] = [:]
     private let data: Data
     private let dataStart: Int
 
@@ -42,6 +44,7 @@ public struct SafeTensors {
         }
         let available = data.count - dataStart
         var ranges: [(Range<Int>, String)] = []
+        metadata = (json["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
         for (name, value) in json where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
@@ -62,6 +65,23 @@ public struct SafeTensors {
         for (a, b) in zip(ranges, ranges.dropFirst()) where a.0.upperBound > b.0.lowerBound {
             throw TesseraError(path, "tensors \(a.1) and \(b.1) overlap")
         }
+    }
+
+    /// The `__metadata__` of the file at `path`, reading its header alone; empty when it has
+    /// none or is not safetensors.
+    public static func metadata(atPath path: String) -> [String: String] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [:] }
+        defer { try? handle.close() }
+        guard let length = try? handle.read(upToCount: 8), length.count == 8 else { return [:] }
+        let count = length.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard count >= 2, count <= 100_000_000, let header = try? handle.read(upToCount: Int(count)),
+              let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else { return [:] }
+        return (json["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
+    }
+
+    /// The pixel size (µm) a Tessera-trained weights file says it was trained at.
+    public static func trainedPixelSize(atPath path: String) -> Double? {
+        metadata(atPath: path)["pixel_size"].flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
     }
 
     static func byteSize(_ dtype: String) -> Int? {
@@ -100,9 +120,10 @@ public struct SafeTensors {
         guard FileManager.default.createFile(atPath: path, contents: try encode(tensors)) else { throw TesseraError(path, "cannot write") }
     }
 
-    /// Float32 tensors in the safetensors format, in memory (a replica's state on the wire).
-    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])]) throws -> Data {
-        var header: [String: Any] = [:]
+    /// Float32 tensors in the safetensors format, in memory (a replica's state on the wire),
+    /// with `metadata` as the header's `__metadata__` when there is any.
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:]) throws -> Data {
+        var header: [String: Any] = metadata.isEmpty ? [:] : ["__metadata__": metadata]
         var offset = 0
         var body = Data()
         for tensor in tensors {

@@ -24,6 +24,8 @@ public final class TileCutter {
     public let tile: Int
     public let scale: Int
     private let slide: SlideReader
+    /// µm per pixel of the slide, as its file says.
+    public var slidePixelSize: Double? { slide.micronsPerPixel }
     private let maskReader: SlideReader?
     private let runs: [RLE.Run]
     /// Tiles at the slide's right and bottom edges that would reach past it are not cut.

@@ -46,7 +46,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
     @Option(help: "With --config: the slide's organ, whose [organ NAME] threshold applies.") var organ: String?
-    @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels.") var modelPixelSize: Double?
+    @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels. Default: what the weights file says (`tessera train` writes it), else the slide's own.") var modelPixelSize: Double?
     @Option(help: "Read tiles from the slide's pyramid level nearest the models' pixel size: on or off (always full resolution).") var pyramid: String = "on"
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
@@ -77,6 +77,9 @@ struct InferCommand: ParsableCommand {
         let job: LocalSegmentation
         if let config {
             let cluster = try ClusterConfig(contentsOf: config)
+            for member in cluster.members {
+                if let warning = MemberFactory.undeclaredPixelSize(member), !quiet { FileHandle.standardError.write(Data("infer: \(warning)\n".utf8)) }
+            }
             let members = try cluster.members.map {
                 LocalSegmentation.Member(predictor: try MemberFactory.make($0), weight: $0.weight, pixelSize: $0.pixelSize, name: "member \($0.name)")
             }
@@ -91,7 +94,11 @@ struct InferCommand: ParsableCommand {
                                                 pixelSize: pixelSize, useLevels: pyramid == "on")
             var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
-            job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor, pixelSize: modelPixelSize, name: model)])
+            let trained = weights.flatMap(SafeTensors.trainedPixelSize(atPath:))
+            if modelPixelSize == nil, let trained, !quiet {
+                FileHandle.standardError.write(Data("infer: the weights were trained at \(trained) µm/pixel (their file says); tiles are resampled to it (--model-pixel-size overrides)\n".utf8))
+            }
+            job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor, pixelSize: modelPixelSize ?? trained, name: model)])
         }
         let progress = ProgressReporter("infer", quiet: quiet)
         let summary = try job.run(slidePath: slide, maskPath: out, probabilityPath: probabilities) {

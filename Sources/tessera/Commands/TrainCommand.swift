@@ -123,6 +123,12 @@ struct TrainCommand: ParsableCommand {
         return settings
     }
 
+    /// Says at what pixel size a model was trained (its file says it too), and how to declare it.
+    static func notePixelSize(of model: String) {
+        guard let size = SafeTensors.trainedPixelSize(atPath: model) else { return }
+        print(String(format: "trained at %g µm/pixel (written in the file): infer takes it from there; in cluster.conf declare the member with pixel_size = %g", size, size))
+    }
+
     func run() throws {
         if let replay { return try runReplay(replay) }
         if let config { return try runOnCluster(config) }
@@ -155,6 +161,7 @@ struct TrainCommand: ParsableCommand {
         }
         print(run.modelPath)
         if let last = run.record.validation.last { print(String(format: "validation Dice %.4f at step %d", last.dice, last.step)) }
+        Self.notePixelSize(of: run.modelPath)
     }
 
     /// Submits the run to the coordinator (or follows run `attach`) and writes its model.
@@ -208,6 +215,7 @@ struct TrainCommand: ParsableCommand {
         })
         print(out!)
         if let dice = finished.dice { print(String(format: "validation Dice %.4f at step %d", dice, finished.steps)) }
+        Self.notePixelSize(of: out!)
     }
 
     /// What `--replay` reads of a run's job.json.
