@@ -42,6 +42,8 @@ public struct LocalSegmentation {
         public let runs: [RLE.Run]
         /// Full-resolution pixels per pixel of the tiles read (1: the slide itself).
         public let downsample: Int
+        /// Each member's tile as read, as its model takes it, and as its map returns.
+        public let scales: [TileScale]
     }
 
     /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
@@ -74,6 +76,6 @@ public struct LocalSegmentation {
         }
         try output.finish()
         return Summary(width: pipeline.reader.width, height: pipeline.reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
-                       foregroundPixels: output.foreground, runs: output.runs(), downsample: pipeline.source.downsample)
+                       foregroundPixels: output.foreground, runs: output.runs(), downsample: pipeline.source.downsample, scales: scales)
     }
 }

@@ -106,6 +106,9 @@ struct InferCommand: ParsableCommand {
         }
         print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles of which \(summary.skipped) over glass alone, "
               + "\(summary.foregroundPixels) foreground pixels\(summary.downsample > 1 ? ", tiles read from the \(summary.downsample)× pyramid level" : ""))")
+        for (member, scale) in zip(job.members, summary.scales) where !scale.isNative {
+            print("\(member.name): \(scale.inputSide)-pixel tiles read, \(scale.modelSide)-pixel model input\(member.pixelSize.map { " at \($0) µm/pixel" } ?? "")")
+        }
         if let rle {
             var submission = Submission()
             submission.rows = [(Submission.id(forSlide: slide), RLE.text(summary.runs))]

@@ -36,7 +36,10 @@ struct InspectCommand: ParsableCommand {
         print("  compression: \(image.compressionName)")
         print("  planar configuration: \(image.planarConfig == 2 ? "separate" : "contiguous")")
         print("  resolution: \(image.micronsPerPixel.map { String(format: "%.4g µm/pixel", $0) + " (from the \(image.pixelSizeSource ?? "file"))" } ?? "not given")")
-        let levels = reader.levels.map { "\($0.downsample)× \($0.directory.width)×\($0.directory.height) (\($0.directory.location))" }
+        let levels = reader.levels.map { level in
+            let size = reader.micronsPerPixel.map { String(format: ", %.4g µm/pixel", $0 * Double(level.downsample)) } ?? ""
+            return "\(level.downsample)× \(level.directory.width)×\(level.directory.height) (\(level.directory.location)\(size))"
+        }
         print("  pyramid levels: \(levels.joined(separator: ", "))")
         print("  directories: \(reader.directories.count)")
         for directory in reader.directories {
