@@ -71,5 +71,15 @@ struct OpenSlideTests {
             ($0 as? TesseraError)?.reason.contains("nor a format OpenSlide") == true
         }
         #expect { try SlideReader(path: folder.file("x.tiff"), backend: .openSlide) } throws: { $0 is TesseraError }
+        // A truncated JPEG behind an index: the read fails naming the slide, never a crash.
+        let fixture = Bundle.module.path(forResource: "Fixtures/vms", ofType: nil)!
+        for name in ["slide.vms", "map.jpg"] { try FileManager.default.copyItem(atPath: fixture + "/" + name, toPath: folder.file(name)) }
+        try Data(try Data(contentsOf: URL(fileURLWithPath: fixture + "/slide.jpg")).prefix(5000)).write(to: URL(fileURLWithPath: folder.file("slide.jpg")))
+        #expect {
+            try SlideReader(path: folder.file("slide.vms")).readRGB(x: 0, y: 0, width: 256, height: 192)
+        } throws: { error in
+            guard let error = error as? TesseraError else { return false }
+            return error.subject.hasSuffix("slide.vms") && error.reason.contains("OpenSlide")
+        }
     }
 }

@@ -245,7 +245,12 @@ public final class SlideReader {
             let target = output.baseAddress!
             switch decoder.mode {
             case .openSlide(let level, let background):
-                let rgb = try openSlide!.readRGB(level: level, x: x, y: y, width: width, height: height, background: background)
+                let rgb: [UInt8]
+                do {
+                    rgb = try openSlide!.readRGB(level: level, x: x, y: y, width: width, height: height, background: background)
+                } catch let error as OpenSlideError {
+                    throw TesseraError(path, "OpenSlide: \(error.reason) (the slide may be truncated or corrupt)")
+                }
                 rgb.withUnsafeBufferPointer { target.initialize(from: $0.baseAddress!, count: rgb.count) }
             case .rgba:
                 var raster = [UInt32](repeating: 0, count: width * height)
