@@ -127,7 +127,7 @@ final class SlideJob {
         stitchWorker = StitchWorker(job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
                                     inset: settings.mapInset)
         plan = pipeline.plan
-        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, readers: slideReaders,
+        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, stain: pipeline.stain, readers: slideReaders,
                                     skipped: pipeline.skipped)
         emptyMap = settings.emptyMap
         tilesSkipped = pipeline.skipped.count

@@ -25,6 +25,8 @@ final class TilePrefetcher: @unchecked Sendable {
     private let plan: TilePlan
     /// Full-resolution pixels per pixel read: the pyramid level tiles come from.
     private let downsample: Int
+    /// The slide's stain normalisation, applied as tiles are read.
+    private let stain: SlideStain?
     /// The first tile column of each reader's band, and the end of the last.
     private let bands: [Int]
     /// The index `next` hands out next.
@@ -37,10 +39,12 @@ final class TilePrefetcher: @unchecked Sendable {
 
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
     /// (at most one per tile column); tiles in `skipped` come without pixels.
-    init(slidePath: String, plan: TilePlan, downsample: Int = 1, first: Int = 0, depth: Int = 32, readers: Int = 1, skipped: Set<Int> = []) {
+    init(slidePath: String, plan: TilePlan, downsample: Int = 1, stain: SlideStain? = nil, first: Int = 0, depth: Int = 32, readers: Int = 1,
+         skipped: Set<Int> = []) {
         let readers = max(1, min(readers, plan.columns))
         self.plan = plan
         self.downsample = downsample
+        self.stain = stain
         self.skipped = skipped
         perReader = max(2, depth / readers)
         bands = (0...readers).map { $0 * plan.columns / readers }
@@ -94,7 +98,7 @@ final class TilePrefetcher: @unchecked Sendable {
         for row in (first / plan.columns)..<plan.rows {
             for column in columns where row * plan.columns + column >= first {
                 let tile = TileIndex(row: row, column: column)
-                let pixels = skipped.contains(row * plan.columns + column) ? [] : try slide.readTile(tile, of: plan).pixels
+                let pixels = skipped.contains(row * plan.columns + column) ? [] : try SlidePipeline.tile(tile, of: plan, from: slide, stain: stain).pixels
                 lock.lock()
                 while ready[reader].count >= perReader && !stopped {
                     if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }
@@ -112,7 +116,7 @@ final class TilePrefetcher: @unchecked Sendable {
     private func readAgain(_ slide: SlideReader) throws {
         let tile = rereads.removeFirst()
         lock.unlock()
-        let pixels = try slide.readTile(tile, of: plan).pixels
+        let pixels = try SlidePipeline.tile(tile, of: plan, from: slide, stain: stain).pixels
         lock.lock()
         reread.append((tile, pixels))
     }

@@ -178,6 +178,27 @@ import ZeroMQ
         #expect(upload.status != 0 && upload.stderr.contains("several files"), "\(upload.stderr)")
     }
 
+    /// Whole-slide stain normalisation: estimated once by the coordinator, applied as its
+    /// readers read tiles, so every member sees what `infer --config` gives them.
+    @Test func aSlidesStainsAreNormalisedOnceForAllMembers() throws {
+        let cluster = try ClusterHarness(members: "")
+        let shifted = try TesseraBinary.run(["synth", "--width", "700", "--height", "500", "--seed", "15", "--stain-shift", "1.0", "--out", cluster.folder,
+                                             "--quiet"])
+        #expect(shifted.status == 0, "\(shifted.stderr)")
+        let reference = try cluster.synth(width: 600, height: 600, seed: 16)
+        let fit = try TesseraBinary.run(["stain", "fit", reference, "--slide", "--method", "reinhard", "--out", cluster.folder + "/ref.json"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        try cluster.writeConfig(cluster.configPath, members: Self.twoMembers, inference: "stain = reinhard\nstain_reference = \(cluster.folder)/ref.json")
+        try cluster.startCoordinator()
+        try cluster.startWorker("stain")
+        try cluster.startWorker("half")
+        let slide = cluster.folder + "/synth_15.tiff"
+        let submit = try cluster.submit([slide, "--out", cluster.folder + "/m.tiff"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let normalised = try ClusterHarness.pixels(try cluster.reference(slide))
+        #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == normalised)
+    }
+
     @Test func aWorkerKilledMidSlideLosesNothing() throws {
         let cluster = try ClusterHarness(members: """
         [member slow]

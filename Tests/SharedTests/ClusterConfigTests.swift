@@ -38,6 +38,8 @@ import Testing
         [inference]
         threshold = 0.5
         pyramid = off
+        stain = reinhard
+        stain_reference = ref.json
         [organ kidney]
         threshold = 0.4
         [organ Spleen]
@@ -49,6 +51,7 @@ import Testing
         architecture = constant
         """, source: "t.conf")
         #expect(config.members.map(\.pixelSize) == [1.0, nil] && !config.settings.useLevels)
+        #expect(config.settings.slideStain == "reinhard" && config.settings.slideStainReference == "ref.json")
         #expect(try config.settings.forOrgan("Kidney").threshold == 0.4)
         #expect(try config.settings.forOrgan("spleen").threshold == 0.3)
         #expect(try config.settings.forOrgan(nil).threshold == 0.5)
@@ -56,7 +59,7 @@ import Testing
         // Without organ thresholds an organ changes nothing.
         #expect(try SegmentationSettings().forOrgan("lung").threshold == 0.5)
         for bad in ["[organ kidney]\nthreshold = 2\n", "[organ kidney]\ncutoff = 0.2\n", "[organ kidney]\nthreshold = 0.2\n[organ kidney]\nthreshold = 0.3\n",
-                    "[inference]\npyramid = maybe\n", "[member a]\narchitecture = constant\npixel_size = 0\n"] {
+                    "[inference]\npyramid = maybe\n", "[inference]\nstain = vahadane\n", "[member a]\narchitecture = constant\npixel_size = 0\n"] {
             #expect(throws: TesseraError.self) { try ClusterConfig(parsing: bad + "[member z]\narchitecture = constant\n", source: "t") }
         }
     }

@@ -62,7 +62,7 @@ public struct LocalSegmentation {
         var done = 0
         for row in 0..<plan.rows {
             for tile in plan.tiles(inRow: row) {
-                let pixels = pipeline.skips(tile) ? nil : try reader.readTile(tile, of: plan)
+                let pixels = pipeline.skips(tile) ? nil : try pipeline.tile(tile, from: reader)
                 for (index, member) in members.enumerated() {
                     let encoded = try pixels.map { try settings.predict($0, with: member.predictor, scale: scales[index]) } ?? settings.emptyMap
                     try encoded.withUnsafeBufferPointer {

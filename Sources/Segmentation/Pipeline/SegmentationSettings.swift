@@ -26,6 +26,11 @@ public struct SegmentationSettings: Sendable, Equatable {
     /// Thresholds by organ (lower-case name), for slides whose organ is given: tuned per
     /// organ as the HuBMAP 2022 solutions did.
     public var organThresholds: [String: Double] = [:]
+    /// Stain normalisation of the whole slide before any member sees it ("macenko",
+    /// "reinhard"; `SlideStain`), towards `slideStainReference` (a `tessera stain fit`
+    /// file; Macenko without one: torchstain's reference). Resolved where the slide is read.
+    public var slideStain: String?
+    public var slideStainReference: String?
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;
     /// tiles over glass alone (the seed's saturation test) are not predicted.

@@ -12,6 +12,8 @@ public struct SlidePipeline {
     public let skipped: Set<Int>
     /// The level tiles are read from, and the pixel size they are read at.
     public let source: TileSource
+    /// The slide's stain normalisation, applied to every tile as it is read (`tile(_:of:)`).
+    public let stain: SlideStain?
 
     /// `memberPixelSizes`: the µm per pixel each member was trained at (nil: the slide's).
     public init(slidePath: String, settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]? = nil,
@@ -29,6 +31,24 @@ public struct SlidePipeline {
                                         maskPath: maskPath, probabilityPath: probabilityPath,
                                         micronsPerPixel: pixelSize, cleanup: settings.cleanup)
         skipped = try TissueMap.detect(reader, settings.tissue)?.skipped(in: plan) ?? []
+        if let method = settings.slideStain {
+            stain = try SlideStain(estimating: reader, normaliser: try StainNormaliser.named(method, reference: settings.slideStainReference))
+        } else {
+            stain = nil
+        }
+    }
+
+    /// Tile `tile` as every member sees it: read from `reader` (the tile source's level),
+    /// then stain-normalised when the slide is.
+    public func tile(_ tile: TileIndex, from reader: SlideReader) throws -> PixelImage {
+        try Self.tile(tile, of: plan, from: reader, stain: stain)
+    }
+
+    /// Tile `tile` of `plan` read from `reader` and normalised by `stain`: what every reader
+    /// of a job's tiles calls, in `infer` and on the coordinator's reader threads.
+    public static func tile(_ tile: TileIndex, of plan: TilePlan, from reader: SlideReader, stain: SlideStain?) throws -> PixelImage {
+        let pixels = try reader.readTile(tile, of: plan)
+        return stain?.normalise(pixels) ?? pixels
     }
 
     /// A reader of the level tiles come from (each thread needs its own).

@@ -28,9 +28,8 @@ public struct MacenkoStain: Sendable, Equatable, Codable {
         self.beta = beta
     }
 
-    /// The stain matrix and maximum concentrations of `image` (RGB), or nil when it holds
-    /// too few stained pixels to estimate them (glass).
-    public func estimate(_ image: PixelImage) -> (stains: [[Double]], maxConcentrations: [Double], concentrations: [[Double]])? {
+    /// Optical densities of every pixel, and the pixels stained in every channel (OD ≥ β).
+    private func opticalDensities(_ image: PixelImage) -> (od: [Double], kept: [Int]) {
         let n = image.width * image.height
         var od = [Double](repeating: 0, count: 3 * n)
         var kept: [Int] = []
@@ -43,6 +42,31 @@ public struct MacenkoStain: Sendable, Equatable, Codable {
             }
             if stained { kept.append(p) }
         }
+        return (od, kept)
+    }
+
+    /// Each pixel's haematoxylin and eosin concentrations for the stain matrix `matrix`, by
+    /// least squares: C = (HEᵀHE)⁻¹ HEᵀ OD; nil when the two stains are parallel.
+    private static func concentrations(_ od: [Double], _ matrix: [[Double]]) -> [[Double]]? {
+        let n = od.count / 3
+        let h = [matrix[0][0], matrix[1][0], matrix[2][0]], e = [matrix[0][1], matrix[1][1], matrix[2][1]]
+        let a = h[0] * h[0] + h[1] * h[1] + h[2] * h[2], b = h[0] * e[0] + h[1] * e[1] + h[2] * e[2]
+        let d = e[0] * e[0] + e[1] * e[1] + e[2] * e[2], det = a * d - b * b
+        guard det.isFinite, abs(det) > 1e-12 else { return nil }
+        var concentrations = [[Double](repeating: 0, count: n), [Double](repeating: 0, count: n)]
+        for p in 0..<n {
+            let hy = h[0] * od[3 * p] + h[1] * od[3 * p + 1] + h[2] * od[3 * p + 2]
+            let ey = e[0] * od[3 * p] + e[1] * od[3 * p + 1] + e[2] * od[3 * p + 2]
+            concentrations[0][p] = (d * hy - b * ey) / det
+            concentrations[1][p] = (a * ey - b * hy) / det
+        }
+        return concentrations
+    }
+
+    /// The stain matrix and maximum concentrations of `image` (RGB), or nil when it holds
+    /// too few stained pixels to estimate them (glass).
+    public func estimate(_ image: PixelImage) -> (stains: [[Double]], maxConcentrations: [Double], concentrations: [[Double]])? {
+        let (od, kept) = opticalDensities(image)
         guard kept.count >= 16 else { return nil }
         // Sample covariance (N − 1), as np.cov.
         var mean = [0.0, 0.0, 0.0]
@@ -66,17 +90,7 @@ public struct MacenkoStain: Sendable, Equatable, Codable {
         let vMin = vector(minPhi), vMax = vector(maxPhi)
         let (h, e) = vMin[0] > vMax[0] ? (vMin, vMax) : (vMax, vMin)
         let matrix = [[h[0], e[0]], [h[1], e[1]], [h[2], e[2]]]
-        // Least squares: C = (HEᵀHE)⁻¹ HEᵀ OD for every pixel.
-        let a = h[0] * h[0] + h[1] * h[1] + h[2] * h[2], b = h[0] * e[0] + h[1] * e[1] + h[2] * e[2]
-        let d = e[0] * e[0] + e[1] * e[1] + e[2] * e[2], det = a * d - b * b
-        guard det.isFinite, abs(det) > 1e-12 else { return nil }
-        var concentrations = [[Double](repeating: 0, count: n), [Double](repeating: 0, count: n)]
-        for p in 0..<n {
-            let hy = h[0] * od[3 * p] + h[1] * od[3 * p + 1] + h[2] * od[3 * p + 2]
-            let ey = e[0] * od[3 * p] + e[1] * od[3 * p + 1] + e[2] * od[3 * p + 2]
-            concentrations[0][p] = (d * hy - b * ey) / det
-            concentrations[1][p] = (a * ey - b * hy) / det
-        }
+        guard let concentrations = Self.concentrations(od, matrix) else { return nil }
         let maxima = concentrations.map { Self.percentile(sorted: $0.sorted(), 99) }
         return (matrix, maxima, concentrations)
     }
@@ -84,6 +98,20 @@ public struct MacenkoStain: Sendable, Equatable, Codable {
     /// `image` in the reference's stains; unchanged when it has too few stained pixels.
     public func normalise(_ image: PixelImage) -> PixelImage {
         guard let (_, maxima, concentrations) = estimate(image) else { return image }
+        return rebuilt(image, concentrations: concentrations, maxima: maxima)
+    }
+
+    /// `image` in the reference's stains, its own being `source` (estimated once for a
+    /// whole slide, `SlideStain`): each pixel's concentrations in the source's stains,
+    /// scaled from its maximum concentrations to the reference's. With the image's own
+    /// estimate as the source, this is `normalise(image)`.
+    public func normalise(_ image: PixelImage, source: MacenkoStain) -> PixelImage {
+        guard let concentrations = Self.concentrations(opticalDensities(image).od, source.stains) else { return image }
+        return rebuilt(image, concentrations: concentrations, maxima: source.maxConcentrations)
+    }
+
+    /// The image of `concentrations` (with maximum concentrations `maxima`) in the reference's stains.
+    private func rebuilt(_ image: PixelImage, concentrations: [[Double]], maxima: [Double]) -> PixelImage {
         let scale = (0..<2).map { maxima[$0] / maxConcentrations[$0] }
         var out = image
         for p in 0..<(image.width * image.height) {

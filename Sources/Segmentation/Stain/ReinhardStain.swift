@@ -26,24 +26,40 @@ public struct ReinhardStain: Sendable, Equatable, Codable {
     public func normalise(_ image: PixelImage) -> PixelImage {
         let values = Self.lab(image)
         let (mus, sigmas) = Self.statistics(values)
+        return standardised(image, values, means: mus, deviations: sigmas)
+    }
+
+    /// `image` moved from the statistics `source` (a whole slide's, `SlideStain`) to the
+    /// reference's. With the image's own statistics as the source, this is `normalise(image)`.
+    public func normalise(_ image: PixelImage, source: ReinhardStain) -> PixelImage {
+        standardised(image, Self.lab(image), means: source.means, deviations: source.deviations)
+    }
+
+    /// The pixels (`values`, L*a*b*) standardised by `mus` and `sigmas`, given the reference's.
+    private func standardised(_ image: PixelImage, _ values: [Float], means mus: [Double], deviations sigmas: [Double]) -> PixelImage {
         guard sigmas.allSatisfy({ $0 > 0 }) else { return image }
         var out = image
         let inverse = Self.xyzToRGB
-        for p in 0..<(image.width * image.height) {
-            var lab = [Float](repeating: 0, count: 3)
-            for c in 0..<3 {
-                lab[c] = Float((Double(values[3 * p + c]) - mus[c]) / sigmas[c] * deviations[c] + means[c])
-            }
-            // lab_merge, then lab2rgb's unscaling: L·2.55/2.55, a + 128 − 128.
-            let l = lab[0] * 2.55 / 2.55, a = lab[1] + 128 - 128, b = lab[2] + 128 - 128
-            let y = (l + 16) / 116, x = a / 500 + y, z = y - b / 200
-            var xyz: [Float] = [x, y, z].map { (t: Float) -> Float in t > 0.2068966 ? t * t * t : (t - Float(16.0 / 116)) / 7.787 }
-            xyz[0] *= 0.95047; xyz[2] *= 1.08883
-            for c in 0..<3 {
-                var rgb = Double(xyz[0]) * inverse[c][0] + Double(xyz[1]) * inverse[c][1] + Double(xyz[2]) * inverse[c][2]
-                rgb = rgb > 0.0031308 ? 1.055 * pow(rgb, 1 / 2.4) - 0.055 : rgb * 12.92
-                let byte = min(1, max(0, rgb)) * 255
-                out.pixels[3 * p + c] = UInt8(byte)
+        let (m0, m1, m2) = (inverse[0], inverse[1], inverse[2])
+        @inline(__always) func cube(_ t: Float) -> Float { t > 0.2068966 ? t * t * t : (t - Float(16.0 / 116)) / 7.787 }
+        @inline(__always) func byte(_ linear: Double) -> UInt8 {
+            let rgb = linear > 0.0031308 ? 1.055 * pow(linear, 1 / 2.4) - 0.055 : linear * 12.92
+            return UInt8(min(1, max(0, rgb)) * 255)
+        }
+        values.withUnsafeBufferPointer { values in
+            out.pixels.withUnsafeMutableBufferPointer { pixels in
+                for p in 0..<(image.width * image.height) {
+                    let lab0 = Float((Double(values[3 * p]) - mus[0]) / sigmas[0] * deviations[0] + means[0])
+                    let lab1 = Float((Double(values[3 * p + 1]) - mus[1]) / sigmas[1] * deviations[1] + means[1])
+                    let lab2 = Float((Double(values[3 * p + 2]) - mus[2]) / sigmas[2] * deviations[2] + means[2])
+                    // lab_merge, then lab2rgb's unscaling: L·2.55/2.55, a + 128 − 128.
+                    let l = lab0 * 2.55 / 2.55, a = lab1 + 128 - 128, b = lab2 + 128 - 128
+                    let y = (l + 16) / 116, x = a / 500 + y, z = y - b / 200
+                    let x3 = Double(cube(x) * 0.95047), y3 = Double(cube(y)), z3 = Double(cube(z) * 1.08883)
+                    pixels[3 * p] = byte(x3 * m0[0] + y3 * m0[1] + z3 * m0[2])
+                    pixels[3 * p + 1] = byte(x3 * m1[0] + y3 * m1[1] + z3 * m1[2])
+                    pixels[3 * p + 2] = byte(x3 * m2[0] + y3 * m2[1] + z3 * m2[2])
+                }
             }
         }
         return out
@@ -56,22 +72,32 @@ public struct ReinhardStain: Sendable, Equatable, Codable {
     /// L (0…100), a, b per pixel, in float32 as torchstain's rgb2lab and lab_split.
     static func lab(_ image: PixelImage) -> [Float] {
         let matrix = rgbToXYZ.map { $0.map { Float($0) } }
+        let (r0, r1, r2) = (matrix[0], matrix[1], matrix[2])
+        let linear = Self.linear
+        @inline(__always) func f(_ t: Float) -> Float { t > 0.008856 ? cbrtf(t) : 7.787 * t + Float(16.0 / 116) }
         var out = [Float](repeating: 0, count: image.width * image.height * 3)
-        for p in 0..<(image.width * image.height) {
-            var linear = [Float](repeating: 0, count: 3)
-            for c in 0..<3 {
-                let v = Float(image.pixels[3 * p + c]) / 255
-                linear[c] = v > 0.04045 ? powf((v + 0.055) / 1.055, 2.4) : v / 12.92
+        image.pixels.withUnsafeBufferPointer { pixels in
+            out.withUnsafeMutableBufferPointer { out in
+                for p in 0..<(image.width * image.height) {
+                    let lr = linear[Int(pixels[3 * p])], lg = linear[Int(pixels[3 * p + 1])], lb = linear[Int(pixels[3 * p + 2])]
+                    let x = (r0[0] * lr + r0[1] * lg + r0[2] * lb) / 0.95047
+                    let y = r1[0] * lr + r1[1] * lg + r1[2] * lb
+                    let z = (r2[0] * lr + r2[1] * lg + r2[2] * lb) / 1.08883
+                    let fx = f(x), fy = f(y), fz = f(z)
+                    let l = (116 * fy - 16) * 2.55, a = 500 * (fx - fy) + 128, b = 200 * (fy - fz) + 128
+                    out[3 * p] = l / 2.55
+                    out[3 * p + 1] = a - 128
+                    out[3 * p + 2] = b - 128
+                }
             }
-            var xyz = (0..<3).map { r in matrix[r][0] * linear[0] + matrix[r][1] * linear[1] + matrix[r][2] * linear[2] }
-            xyz[0] /= 0.95047; xyz[2] /= 1.08883
-            let f: [Float] = xyz.map { (t: Float) -> Float in t > 0.008856 ? cbrtf(t) : 7.787 * t + Float(16.0 / 116) }
-            let l = (116 * f[1] - 16) * 2.55, a = 500 * (f[0] - f[1]) + 128, b = 200 * (f[1] - f[2]) + 128
-            out[3 * p] = l / 2.55
-            out[3 * p + 1] = a - 128
-            out[3 * p + 2] = b - 128
         }
         return out
+    }
+
+    /// sRGB's linearisation of each byte, in float32.
+    private static let linear: [Float] = (0..<256).map { byte in
+        let v = Float(byte) / 255
+        return v > 0.04045 ? powf((v + 0.055) / 1.055, 2.4) : v / 12.92
     }
 
     /// Per channel mean and (population) standard deviation.

@@ -217,6 +217,10 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("inference", "tissue_saturation"): settings.tissue.saturation = try double(0...1)
             case ("inference", "min_object_area"): settings.cleanup.minimumObjectArea = try int(0...Int(Int32.max))
             case ("inference", "fill_holes_below"): settings.cleanup.holeArea = try int(0...Int(Int32.max))
+            case ("inference", "stain"):
+                guard ["macenko", "reinhard", "off"].contains(value) else { throw fail("stain must be macenko, reinhard or off") }
+                settings.slideStain = value == "off" ? nil : value
+            case ("inference", "stain_reference"): settings.slideStainReference = value
             case ("inference", "pyramid"):
                 guard value == "on" || value == "off" else { throw fail("pyramid must be on or off") }
                 settings.useLevels = value == "on"

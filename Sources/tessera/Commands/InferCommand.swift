@@ -44,6 +44,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Fill holes (4-connected, away from the edge) of fewer pixels in the mask.") var fillHolesBelow = 0
     @Option(help: "Normalise each tile's stains before the model: macenko or reinhard (with --config: each member's stain setting).") var stain: String?
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
+    @Option(help: "Normalise the whole slide's stains, estimated once from a sample of it, before any member: macenko or reinhard (towards --slide-stain-reference).") var slideStain: String?
+    @Option(help: "The whole-slide stain reference (tessera stain fit); Macenko without one uses torchstain's.") var slideStainReference: String?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
     @Option(help: "With --config: the slide's organ, whose [organ NAME] threshold applies.") var organ: String?
     @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels. Default: what the weights file says (`tessera train` writes it), else the slide's own.") var modelPixelSize: Double?
@@ -66,6 +68,7 @@ struct InferCommand: ParsableCommand {
             if let value, !(value > 0 && value <= 1000) { throw ValidationError("\(name) must be a pixel size in µm, above 0 and at most 1000") }
         }
         guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
+        guard slideStain == nil || ["macenko", "reinhard"].contains(slideStain!) else { throw ValidationError("--slide-stain must be macenko or reinhard") }
         guard organ == nil || config != nil else { throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
     }
@@ -85,13 +88,16 @@ struct InferCommand: ParsableCommand {
             }
             var settings = try cluster.settings.forOrgan(organ)
             settings.pixelSize = pixelSize ?? settings.pixelSize
+            if let slideStain { (settings.slideStain, settings.slideStainReference) = (slideStain, slideStainReference) }
             job = try LocalSegmentation(settings: settings, members: members)
         } else {
-            let settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
+            var settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
                                                 threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
                                                 tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation),
                                                 cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow),
                                                 pixelSize: pixelSize, useLevels: pyramid == "on")
+            settings.slideStain = slideStain
+            settings.slideStainReference = slideStainReference
             var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             let trained = weights.flatMap(SafeTensors.trainedPixelSize(atPath:))
