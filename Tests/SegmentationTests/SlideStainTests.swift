@@ -40,12 +40,7 @@ import TestSupport
         // The statistics of the same pixels (their tissue), before and after.
         let sample = try SlideStain.sample(try SlideReader(path: theirs))
         let normalised = stain.normalise(sample)
-        let tissue = stride(from: 0, to: sample.pixels.count, by: 3).filter { p in
-            let r = Int(sample.pixels[p]), g = Int(sample.pixels[p + 1]), b = Int(sample.pixels[p + 2])
-            let high = max(r, g, b), low = min(r, g, b)
-            return high > 0 && (high - low) * 255 > 20 * high
-        }
-        let moved = tissue.flatMap { normalised.pixels[$0..<($0 + 3)] }
+        let moved = SlideStain.tissueOffsets(sample).flatMap { normalised.pixels[$0..<($0 + 3)] }
         let (after, _) = ReinhardStain.statistics(ReinhardStain.lab(PixelImage(width: moved.count / 3, height: 1, channels: 3, pixels: moved)))
         let gapBefore = zip(before.means, reference.means).map { abs($0 - $1) }.max()!
         let gapAfter = zip(after, reference.means).map { abs($0 - $1) }.max()!

@@ -65,14 +65,17 @@ public struct SlideStain: Sendable, Equatable {
         return PixelImage(width: pixels.count / 3, height: 1, channels: 3, pixels: pixels)
     }
 
-    /// The pixels of `sample` whose HSV saturation, (max − min) / max, is above 20/255.
+    /// The pixels of `sample` that are tissue, as tissue detection tells by default: HSV
+    /// saturation above 20/255.
     static func tissue(_ sample: PixelImage) -> PixelImage {
-        var kept: [UInt8] = []
-        for p in stride(from: 0, to: sample.pixels.count, by: 3) {
-            let r = Int(sample.pixels[p]), g = Int(sample.pixels[p + 1]), b = Int(sample.pixels[p + 2])
-            let high = max(r, g, b), low = min(r, g, b)
-            if high > 0 && (high - low) * 255 > 20 * high { kept += sample.pixels[p..<(p + 3)] }
-        }
+        let kept = tissueOffsets(sample).flatMap { sample.pixels[$0..<($0 + 3)] }
         return PixelImage(width: kept.count / 3, height: 1, channels: 3, pixels: kept)
+    }
+
+    /// The byte offsets of the pixels of `sample` that are tissue.
+    static func tissueOffsets(_ sample: PixelImage) -> [Int] {
+        stride(from: 0, to: sample.pixels.count, by: 3).filter { p in
+            TissueMap.saturation(Int(sample.pixels[p]), Int(sample.pixels[p + 1]), Int(sample.pixels[p + 2])) > 20
+        }
     }
 }

@@ -68,8 +68,7 @@ public struct TissueMap: Sendable, Equatable {
                     for x in 0..<reader.width {
                         let r = Int(p[offset]), g = Int(p[offset + 1]), b = Int(p[offset + 2])
                         offset += 3
-                        let high = max(r, g, b), low = min(r, g, b)
-                        let s = high == 0 ? 0 : (high - low) * 255 / high
+                        let s = saturation(r, g, b)
                         if s > limit { stained[x / scale] += 1 }
                         total[x / scale] += s
                     }
@@ -90,6 +89,13 @@ public struct TissueMap: Sendable, Equatable {
             tissue = meanSaturation.map { $0 > threshold }
         }
         return TissueMap(scale: scale, width: width, height: height, tissue: grow(tissue, width: width, height: height, by: detection.margin))
+    }
+
+    /// HSV saturation of a pixel, (max − min) / max, in 0…255 (rounded down; 0 for black).
+    @inline(__always)
+    static func saturation(_ r: Int, _ g: Int, _ b: Int) -> Int {
+        let high = max(r, g, b), low = min(r, g, b)
+        return high == 0 ? 0 : (high - low) * 255 / high
     }
 
     /// Otsu's threshold of values in [0, 1], over 256 bins: the one that maximises the
