@@ -79,6 +79,13 @@ extension CoordinatorServer {
         guard register.architecture == config.members[member].architecture else {
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
         }
+        // Tiles are read and resampled by the pixel sizes of the coordinator's configuration:
+        // a worker that resamples by another would make another mask than `infer --config`.
+        guard register.pixelSize == config.members[member].pixelSize else {
+            let declared = { (size: Double?) in size.map { "pixel_size \($0)" } ?? "no pixel_size" }
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(
+                "member \(register.member) has \(declared(config.members[member].pixelSize)) in \(config.source), the worker's configuration \(declared(register.pixelSize))")))
+        }
         guard register.tileSides.accepts(config.settings.tileSize) else {
             let reason = "worker \(register.name) of member \(register.member) takes tile \(register.tileSides), not this cluster's \(config.settings.tileSize) (tile in \(config.source))"
             log.warning("refused \(reason)")

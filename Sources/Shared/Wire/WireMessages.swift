@@ -25,15 +25,19 @@ public enum Wire {
         /// The kernels its maps come from, e.g. "AVX2, OpenBLAS Haswell": workers of one member
         /// that differ here may differ in the last bits of their maps. Optional (absent: unknown).
         public var kernels: String?
+        /// The pixel size its member is declared at (`pixel_size`); absent: none.
+        public var pixelSize: Double?
         public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
-                    tileSides: TileSides, kernels: String? = nil) {
+                    tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil) {
             self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
             self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.tileSides = tileSides; self.kernels = kernels
+            self.pixelSize = pixelSize
         }
         public var flaw: String? {
             WireRule.first(WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
                            WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
-                           WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) })
+                           WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) },
+                           pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" })
         }
     }
 
