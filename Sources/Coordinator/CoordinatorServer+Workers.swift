@@ -79,12 +79,16 @@ extension CoordinatorServer {
         guard register.architecture == config.members[member].architecture else {
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
         }
-        // Tiles are read and resampled by the pixel sizes of the coordinator's configuration:
-        // a worker that resamples by another would make another mask than `infer --config`.
-        guard register.pixelSize == config.members[member].pixelSize else {
-            let declared = { (size: Double?) in size.map { "pixel_size \($0)" } ?? "no pixel_size" }
-            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(
-                "member \(register.member) has \(declared(config.members[member].pixelSize)) in \(config.source), the worker's configuration \(declared(register.pixelSize))")))
+        // Tiles are read and resampled by the pixel sizes of the coordinator's configuration,
+        // and the mask must be `infer --config`'s: a worker that resamples or normalises its
+        // tiles otherwise is refused.
+        let ours = config.members[member]
+        let mismatch: String? = register.pixelSize != ours.pixelSize
+            ? "\(ours.pixelSize.map { "pixel_size \($0)" } ?? "no pixel_size") in \(config.source), the worker's configuration \(register.pixelSize.map { "pixel_size \($0)" } ?? "none")"
+            : register.stain != ours.stain
+            ? "stain \(ours.stain ?? "off") in \(config.source), the worker's configuration stain \(register.stain ?? "off")" : nil
+        if let mismatch {
+            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) has \(mismatch)")))
         }
         guard register.tileSides.accepts(config.settings.tileSize) else {
             let reason = "worker \(register.name) of member \(register.member) takes tile \(register.tileSides), not this cluster's \(config.settings.tileSize) (tile in \(config.source))"

@@ -47,7 +47,7 @@ public final class WorkerNode {
             threads: threads, name: name,
             tileSides: member.pixelSize == nil ? Wire.TileSides(of: predictor, maximum: config.settings.tileSize)
                 : Wire.TileSides(multiple: 1, minimum: min(WireLimits.tileSide.lowerBound, config.settings.tileSize), maximum: config.settings.tileSize),
-            kernels: KernelSet.summary, pixelSize: member.pixelSize)
+            kernels: KernelSet.summary, pixelSize: member.pixelSize, stain: member.stain)
     }
 
     /// Serves until SIGINT/SIGTERM; throws when the coordinator refuses this worker.

@@ -199,15 +199,19 @@ import ZeroMQ
         #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == normalised)
     }
 
-    /// A worker whose configuration declares its member at another pixel size than the
-    /// coordinator's would resample otherwise than `infer --config`: it is refused, saying so.
-    @Test func aWorkerAtAnotherPixelSizeIsRefused() throws {
+    /// A worker whose configuration declares its member at another pixel size, or with
+    /// another stain normalisation, than the coordinator's would predict otherwise than
+    /// `infer --config`: it is refused, saying so.
+    @Test func aWorkerAtAnotherPixelSizeOrStainIsRefused() throws {
         let cluster = try ClusterHarness(members: "[member coarse]\narchitecture = stain\npixel_size = 1.0\n")
         try cluster.startCoordinator()
         let other = cluster.folder + "/worker.conf"
         try cluster.writeConfig(other, members: "[member coarse]\narchitecture = stain\npixel_size = 2.0\n")
         let worker = try TesseraBinary.run(["worker", "--config", other, "--member", "coarse"], timeout: 30)
         #expect(worker.status != 0 && worker.stderr.contains("pixel_size 1.0"), "\(worker.stderr)")
+        try cluster.writeConfig(other, members: "[member coarse]\narchitecture = stain\npixel_size = 1.0\nstain = macenko\n")
+        let stained = try TesseraBinary.run(["worker", "--config", other, "--member", "coarse"], timeout: 30)
+        #expect(stained.status != 0 && stained.stderr.contains("stain off"), "\(stained.stderr)")
     }
 
     @Test func aWorkerKilledMidSlideLosesNothing() throws {

@@ -27,17 +27,20 @@ public enum Wire {
         public var kernels: String?
         /// The pixel size its member is declared at (`pixel_size`); absent: none.
         public var pixelSize: Double?
+        /// The stain normalisation its member applies to each tile (`stain`); absent: none.
+        public var stain: String?
         public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
-                    tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil) {
+                    tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil, stain: String? = nil) {
             self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
             self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.tileSides = tileSides; self.kernels = kernels
-            self.pixelSize = pixelSize
+            self.pixelSize = pixelSize; self.stain = stain
         }
         public var flaw: String? {
             WireRule.first(WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
                            WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
                            WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) },
-                           pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" })
+                           pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" },
+                           stain.flatMap { WireRule.text("stain", $0) })
         }
     }
 
