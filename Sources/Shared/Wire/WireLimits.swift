@@ -55,6 +55,11 @@ enum WireRule {
         range.contains(value) ? nil : "\(name) \(value) is outside \(range.lowerBound)…\(range.upperBound)"
     }
 
+    /// A pixel size in µm: above 0, at most `WireLimits.pixelSize` (NaN fails).
+    static func pixelSize(_ name: String, _ value: Double) -> String? {
+        value > 0 && value <= WireLimits.pixelSize ? nil : "\(name) \(value) is outside (0, \(WireLimits.pixelSize)] µm"
+    }
+
     static func text(_ name: String, _ value: String, max: Int = WireLimits.textBytes, empty: Bool = true) -> String? {
         if !empty && value.isEmpty { return "\(name) is empty" }
         return value.utf8.count <= max ? nil : "\(name) is longer than \(max) bytes"

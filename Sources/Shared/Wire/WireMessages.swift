@@ -39,7 +39,7 @@ public enum Wire {
             WireRule.first(WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
                            WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
                            WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) },
-                           pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" },
+                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) },
                            stain.flatMap { WireRule.text("stain", $0) })
         }
     }
@@ -153,7 +153,7 @@ public enum Wire {
         public var flaw: String? {
             WireRule.first(WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
                            WireRule.digest("digest", digest), organ.flatMap { WireRule.text("organ", $0) },
-                           pixelSize.flatMap { $0 > 0 && $0 <= WireLimits.pixelSize ? nil : "pixelSize \($0) outside (0, \(WireLimits.pixelSize)] µm" })
+                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) })
         }
     }
 
