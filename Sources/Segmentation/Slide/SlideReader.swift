@@ -68,6 +68,13 @@ public final class SlideReader {
         return "OpenSlide \(OpenSlide.version ?? "") (\(image.vendor ?? "?"))"
     }
 
+    /// Who reads which slides here: "libtiff for TIFF, OpenSlide 3.4.1 for other formats",
+    /// or why other formats are refused.
+    public static var readers: String {
+        if let reason = OpenSlide.unavailable { return "libtiff for TIFF; other formats refused: \(reason)" }
+        return "libtiff for TIFF, OpenSlide \(OpenSlide.version ?? "") for other formats"
+    }
+
     /// Extensions of formats whose slide is an index beside other files (Hamamatsu VMS and
     /// VMU, MIRAX): they can be read in place, not uploaded as one file.
     public static let multiFileExtensions: Set<String> = ["vms", "vmu", "mrxs"]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import OpenBLAS
+import Segmentation
 import ZeroMQ
 
 /// `tessera info`: what this machine runs, for comparing the nodes of a cluster.
@@ -23,6 +24,7 @@ struct InfoCommand: ParsableCommand {
         print("OpenBLAS build: \(BLAS.buildConfiguration)")
         let zmq = ZMQContext.version
         print("ZeroMQ: \(zmq.major).\(zmq.minor).\(zmq.patch), CURVE \(ZMQContext.has("curve") ? "available" : "missing")")
+        print("slides: \(SlideReader.readers)")
         print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
     }
 }
