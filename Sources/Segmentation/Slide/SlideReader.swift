@@ -159,8 +159,12 @@ public final class SlideReader {
         guard let handle = fopen(path, "rb") else { return false }
         defer { fclose(handle) }
         var magic = [UInt8](repeating: 0, count: 4)
-        guard fread(&magic, 1, 4, handle) == 4 else { return false }
-        return (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
+        return fread(&magic, 1, 4, handle) == 4 && isTIFF(magic: magic)
+    }
+
+    /// Whether four bytes open a TIFF or BigTIFF: either byte order, then 42 or 43.
+    private static func isTIFF(magic: [UInt8]) -> Bool {
+        (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
             && (magic[2] == 42 || magic[3] == 42 || magic[2] == 43 || magic[3] == 43)
     }
 
@@ -369,9 +373,7 @@ public final class SlideReader {
         var magic = [UInt8](repeating: 0, count: 4)
         let count = fread(&magic, 1, 4, handle)
         if count < 4 { return count == 0 ? "the file is empty" : "too short to be a TIFF file" }
-        let isTIFF = (magic[0] == 0x49 && magic[1] == 0x49 || magic[0] == 0x4D && magic[1] == 0x4D)
-            && (magic[2] == 42 || magic[3] == 42 || magic[2] == 43 || magic[3] == 43)
-        guard !isTIFF else { return "corrupt TIFF: \(libtiff)" }
+        guard !isTIFF(magic: magic) else { return "corrupt TIFF: \(libtiff)" }
         if let reason = OpenSlide.unavailable {
             return "not a TIFF file, and \(reason), which reads MIRAX, Hamamatsu VMS and the other formats it knows"
         }

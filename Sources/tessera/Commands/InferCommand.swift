@@ -81,7 +81,7 @@ struct InferCommand: ParsableCommand {
         if let config {
             let cluster = try ClusterConfig(contentsOf: config)
             for member in cluster.members {
-                if let warning = MemberFactory.undeclaredPixelSize(member), !quiet { FileHandle.standardError.write(Data("infer: \(warning)\n".utf8)) }
+                if let warning = MemberFactory.undeclaredPixelSize(member), !quiet { ProgressReporter.note("infer: \(warning)") }
             }
             let members = try cluster.members.map {
                 LocalSegmentation.Member(predictor: try MemberFactory.make($0), weight: $0.weight, pixelSize: $0.pixelSize, name: "member \($0.name)")
@@ -102,7 +102,7 @@ struct InferCommand: ParsableCommand {
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             let trained = weights.flatMap(SafeTensors.trainedPixelSize(atPath:))
             if modelPixelSize == nil, let trained, !quiet {
-                FileHandle.standardError.write(Data("infer: the weights were trained at \(trained) µm/pixel (their file says); tiles are resampled to it (--model-pixel-size overrides)\n".utf8))
+                ProgressReporter.note("infer: the weights were trained at \(trained) µm/pixel (their file says); tiles are resampled to it (--model-pixel-size overrides)")
             }
             job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor, pixelSize: modelPixelSize ?? trained, name: model)])
         }
