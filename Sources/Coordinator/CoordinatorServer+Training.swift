@@ -79,100 +79,56 @@ extension CoordinatorServer {
 
     func trainReady(_ ready: Wire.TrainReady, from identity: [UInt8]) {
         let id = Self.ringID(identity)
-        guard let job = activeTraining, job.id == ready.run, job.invited.removeValue(forKey: id) != nil else { return }
+        guard let job = activeTraining, job.id == ready.run, job.machine.invited.contains(id) else { return }
         let name = registry.workers[identity]?.name ?? id
         if let digest = job.record.dataDigest, digest != ready.dataDigest.lowercased() {
-            return refuse(job, identity, "\(name) reads a train.csv (digest \(ready.dataDigest)) other than the run's (\(digest)): every worker must see the same data folder")
+            return perform(job, job.machine.failed(id, fatal: false, reason: "\(name) reads a train.csv (digest \(ready.dataDigest)) other than the run's (\(digest)): every worker must see the same data folder", now: now()))
         }
         if job.record.dataDigest == nil {
             job.record.dataDigest = ready.dataDigest.lowercased()
             persist(job)
         }
-        job.participants[id] = TrainingJob.Participant(identity: identity, name: name, endpoint: ready.endpoint,
-                                                      holds: job.ring.committed == 0 ? 0 : nil)
         log.info("training run \(job.id): worker \(name) is ready (\(ready.trainingTiles) training tiles)")
-        formFirstRing(job)
-        if !job.ring.ring.isEmpty { perform(job, job.ring.join(id)) }
-    }
-
-    /// The first ring of a run (or of one that lost every worker) waits for every worker
-    /// asked to join, so that it starts with all of them, but not longer than
-    /// `firstRingPatience` after the first is ready.
-    func formFirstRing(_ job: TrainingJob) {
-        guard job.ring.ring.isEmpty, !job.participants.isEmpty else { return }
-        let firstReady = job.firstReady ?? Date()
-        job.firstReady = firstReady
-        guard job.invited.isEmpty || Date().timeIntervalSince(firstReady) > Self.firstRingPatience else { return }
-        job.firstReady = nil
-        perform(job, job.ring.join(job.participants.keys.sorted()))
+        perform(job, job.machine.ready(id, endpoint: ready.endpoint, now: now()))
     }
 
     /// Seconds the first ring waits for workers still loading the data.
     static let firstRingPatience = 120.0
 
+    /// The coordinator's clock for training decisions: seconds since the reference date.
+    func now() -> Double { Date().timeIntervalSinceReferenceDate }
+
     func trainDone(_ done: Wire.TrainDone, from identity: [UInt8]) {
         let id = Self.ringID(identity)
-        guard let job = activeTraining, job.id == done.run, job.participants[id] != nil else { return }
-        if done.step == job.ring.committed && done.epoch == job.ring.epoch { job.lastLoss = done.loss }
-        let reported = job.ring.ring
-        let actions = job.ring.stepDone(id, step: done.step, epoch: done.epoch, digest: done.digest)
-        // The members that reported the step hold its state (joiners entering now do not).
-        for case .committed(let step) in actions { for member in reported { job.participants[member]?.holds = step } }
-        perform(job, actions)
+        guard let job = activeTraining, job.id == done.run else { return }
+        if done.step == job.machine.ring.committed && done.epoch == job.machine.ring.epoch { job.lastLoss = done.loss }
+        perform(job, job.machine.done(id, step: done.step, epoch: done.epoch, digest: done.digest))
     }
 
     func trainState(_ header: Wire.TrainStateHeader, weights: [UInt8], optimizer: [UInt8], model: [UInt8], from identity: [UInt8]) {
         let id = Self.ringID(identity)
         guard let job = activeTraining, job.id == header.run else { return }
-        var used = false
-        if let save = job.pendingSave, save.from == id, save.step == header.step {
-            guard !save.model || !model.isEmpty else { return dropped("a checkpoint without its model") }
-            do {
-                try job.writeCheckpoint(step: header.step, weights: weights, optimizer: optimizer, model: model, dice: header.dice, losses: job.losses)
-            } catch {
-                return failTraining(job, "cannot write its checkpoint in \(job.directory): \(error)")
-            }
-            log.info("training run \(job.id): checkpoint at step \(header.step)" + (header.dice.map { String(format: ", held-out Dice %.4f", $0) } ?? ""))
-            job.pendingSave = nil
-            used = true
-        }
-        if let transfer = job.pendingTransfer, transfer.from == id, transfer.step == header.step {
-            for to in transfer.to {
-                guard let participant = job.participants[to] else { continue }
-                send(workerSocket, participant.identity, WireCodec.frames(Wire.TrainStateHeader(run: job.id, step: header.step, dice: nil),
-                                                                           weights: weights, optimizer: optimizer))
-                job.participants[to]?.holds = header.step
-            }
-            job.pendingTransfer = nil
-            used = true
-        }
-        if !used { dropped("a training state nobody asked for") }
-        releaseHeld(job)
+        let state = ReceivedState(step: header.step, dice: header.dice, weights: weights, optimizer: optimizer, model: model)
+        perform(job, job.machine.stateReceived(from: id, step: header.step, hasModel: !model.isEmpty), received: state)
     }
 
     func trainFailed(_ failure: Wire.TrainFailed, from identity: [UInt8]) {
         let id = Self.ringID(identity)
         guard let job = activeTraining, job.id == failure.run else { return }
         let name = registry.workers[identity]?.name ?? id
-        if job.invited.removeValue(forKey: id) != nil {
-            refuse(job, identity, "\(name): \(failure.reason)")
-            return formFirstRing(job)
-        }
-        guard job.participants[id] != nil else { return }
-        if failure.fatal { return failTraining(job, "worker \(name): \(failure.reason)") }
-        job.participants[id] = nil
-        refuse(job, identity, "\(name): \(failure.reason)")
-        perform(job, job.ring.lose(id))
+        perform(job, job.machine.failed(id, fatal: failure.fatal, reason: failure.fatal ? "worker \(name): \(failure.reason)" : "\(name): \(failure.reason)",
+                                        now: now()))
     }
 
     /// A worker is gone: a ring it was in re-forms without it.
     func trainingLost(_ identity: [UInt8]) {
         let id = Self.ringID(identity)
         for job in trainingJobs where job.state == .running {
-            job.invited[id] = nil
-            guard let participant = job.participants.removeValue(forKey: id) else { continue }
-            log.warning("training run \(job.id): lost worker \(participant.name); the ring re-forms and redoes step \(job.ring.committed + 1)")
-            perform(job, job.ring.lose(id))
+            let name = job.peers[id]?.name ?? id
+            let actions = job.machine.lost(id)
+            if !actions.isEmpty { log.warning("training run \(job.id): lost worker \(name); the ring re-forms and redoes step \(job.machine.ring.committed + 1)") }
+            perform(job, actions.filter { if case .warn = $0 { return false } else { return true } })
+            job.peers[id] = nil
         }
     }
 
@@ -183,161 +139,149 @@ extension CoordinatorServer {
             next.state = .running
             next.record.state = TrainingJob.State.running.rawValue
             persist(next)
-            log.info("training run \(next.id) started at step \(next.ring.committed) of \(next.plan.steps)")
+            log.info("training run \(next.id) started at step \(next.machine.ring.committed) of \(next.plan.steps)")
+        }
+        for outcome in checkpoints.finished() {
+            guard let job = trainingJob(outcome.run), job.state == .running else { continue }
+            if let error = outcome.error {
+                perform(job, job.machine.checkpointFailed(error))
+                continue
+            }
+            do { try job.recordCheckpoint(step: outcome.step, dice: outcome.dice) } catch {
+                perform(job, job.machine.checkpointFailed("cannot record its checkpoint in \(job.directory): \(error)"))
+                continue
+            }
+            log.info("training run \(job.id): checkpoint at step \(outcome.step)" + (outcome.dice.map { String(format: ", held-out Dice %.4f", $0) } ?? ""))
+            checkpoints.prune(directory: job.directory, keeping: outcome.step)
+            perform(job, job.machine.checkpointWritten(step: outcome.step))
         }
         guard let job = activeTraining else { return }
-        if !job.participants.isEmpty || !job.invited.isEmpty { job.waitingSince = nil }
-        formFirstRing(job)
+        if !job.machine.participants.isEmpty || !job.machine.invited.isEmpty { job.waitingSince = nil }
+        perform(job, job.machine.tick(now: now()))
         // Every worker of the member that is not in the run yet is asked to join it.
         for worker in registry.workers.values.sorted(by: { $0.identity.lexicographicallyPrecedes($1.identity) })
-        where worker.member == job.member && worker.training == nil && job.refusals[worker.name] == nil {
+        where worker.member == job.member && worker.training == nil && job.refusals[worker.name] == nil && job.state == .running {
             let join = Wire.TrainJoin(run: job.id, data: job.record.data, weights: job.record.weights, settings: job.record.settings)
             guard sent(workerSocket, worker.identity, WireCodec.frames(.trainJoin, join)) else { continue }
-            job.invited[Self.ringID(worker.identity)] = worker.identity
+            let id = Self.ringID(worker.identity)
+            job.peers[id] = TrainingJob.Peer(identity: worker.identity, name: worker.name)
+            job.machine.invite(id)
             scheduler.setTraining(worker.identity, job.id)
         }
-        if job.ring.ring.isEmpty && job.invited.isEmpty && job.participants.isEmpty {
+        if job.state == .running && job.machine.ring.ring.isEmpty && job.machine.invited.isEmpty && job.machine.participants.isEmpty {
             let since = job.waitingSince ?? Date()
             job.waitingSince = since
             if job.record.rings.isEmpty && Date().timeIntervalSince(since) > config.memberDeadline {
                 // A run that never had a worker fails as a slide job does; one that lost its
                 // workers waits for them, its checkpoints kept.
-                failTraining(job, "no worker of member \(memberNames[job.member]) joined within \(Int(config.memberDeadline)) s (member_deadline)")
+                perform(job, job.machine.fail("no worker of member \(memberNames[job.member]) joined within \(Int(config.memberDeadline)) s (member_deadline)"))
             } else if job.refusals.isEmpty {
                 job.record.note = "waiting for a worker of member \(memberNames[job.member])"
             } else if registry.count(of: job.member) > 0 {
-                failTraining(job, "no worker of member \(memberNames[job.member]) could join: "
-                             + job.refusals.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; "))
+                perform(job, job.machine.fail("no worker of member \(memberNames[job.member]) could join: "
+                                              + job.refusals.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")))
             }
         }
     }
 
-    /// Carries out the ring's decisions.
-    func perform(_ job: TrainingJob, _ actions: [TrainingRing.Action]) {
+    /// A state a worker sent, while the actions its arrival called for are carried out.
+    struct ReceivedState {
+        let step: Int
+        let dice: Double?
+        let weights: [UInt8]
+        let optimizer: [UInt8]
+        let model: [UInt8]
+    }
+
+    /// Carries out the run's decisions: only bytes and files move here.
+    func perform(_ job: TrainingJob, _ actions: [TrainingRunMachine.Action], received: ReceivedState? = nil) {
         for action in actions {
             switch action {
-            case .start(let step, let epoch, let ring, _):
-                job.heldStart = action
-                if job.record.rings.last?.epoch != epoch {
-                    job.record.rings.append(TrainingJob.RingChange(step: step, epoch: epoch, workers: ring.compactMap { job.participants[$0]?.name }))
-                    persist(job)
-                    log.info("training run \(job.id): ring of \(ring.count) from step \(step + 1) (epoch \(epoch))")
+            case .ringFormed(let step, let epoch, let members):
+                job.record.rings.append(TrainingJob.RingChange(step: step, epoch: epoch, workers: members.map { job.peers[$0]?.name ?? $0 }))
+                persist(job)
+                log.info("training run \(job.id): ring of \(members.count) from step \(step) (epoch \(epoch))")
+            case .step(let member, let step, let epoch, let rank, let endpoints, let share):
+                let message = Wire.TrainStep(run: job.id, step: step, epoch: epoch, rank: rank, ring: endpoints, first: share.lowerBound, end: share.upperBound)
+                sendToPeer(job, member, WireCodec.frames(.trainStep, message))
+                job.stepStarted = Date()
+                job.record.note = nil
+            case .askState(let member, let step, let model):
+                sendToPeer(job, member, WireCodec.frames(.trainSave, Wire.TrainSave(run: job.id, step: step, model: model)))
+            case .writeCheckpoint(let step, _):
+                guard let received else { continue }
+                checkpoints.write(run: job.id, directory: job.directory, step: step, dice: received.dice, weights: received.weights,
+                                  optimizer: received.optimizer, model: received.model)
+                job.checkpointState = (step, received.weights, received.optimizer)
+            case .forwardState(let to, let step):
+                guard let received else { continue }
+                for member in to {
+                    sendToPeer(job, member, WireCodec.frames(Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
+                                                             weights: received.weights, optimizer: received.optimizer))
                 }
-            case .sendState:
-                break // `releaseHeld` gives every member that lacks the state what it needs
-            case .committed(let step):
+            case .sendCheckpoint(let to, let step):
+                guard let state = checkpointState(job, step: step) else { return }
+                for member in to {
+                    sendToPeer(job, member, WireCodec.frames(Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
+                                                             weights: state.weights, optimizer: state.optimizer))
+                }
+            case .committed:
                 job.losses.append(job.lastLoss ?? 0)
                 if let started = job.stepStarted {
                     let seconds = Date().timeIntervalSince(started)
                     job.recentSteps = Array((job.recentSteps + [seconds]).suffix(10))
                     job.record.seconds = (job.record.seconds ?? 0) + seconds
                 }
-                let plan = job.plan
-                if step % plan.checkpointEvery == 0 || step == plan.steps || (plan.validateEvery > 0 && step % plan.validateEvery == 0),
-                   let source = job.ring.ring.first(where: { job.participants[$0]?.holds == step }) {
-                    askForState(job, step: step, from: source, model: true)
-                }
+            case .rewound(let step):
+                job.losses = Array(job.losses.prefix(step))
+            case .dismiss(let member, let reason):
+                guard let peer = job.peers.removeValue(forKey: member) else { continue }
+                log.warning("training run \(job.id): worker \(peer.name) leaves: \(reason)")
+                job.refusals[peer.name] = reason
+                send(workerSocket, peer.identity, WireCodec.frames(.trainStop, Wire.TrainStop(run: job.id, reason: reason)))
+                scheduler.setTraining(peer.identity, nil)
+            case .warn(let text):
+                log.warning("training run \(job.id): \(text)")
             case .waiting:
-                job.heldStart = nil
                 job.record.note = "waiting for a worker of member \(memberNames[job.member])"
-            case .stop(let reason):
+            case .fail(let reason):
                 failTraining(job, reason)
-            case .finished:
-                job.finishing = true
+            case .finish:
+                finishTraining(job)
             }
         }
-        releaseHeld(job)
     }
 
-    private func askForState(_ job: TrainingJob, step: Int, from source: String, model: Bool) {
-        guard let participant = job.participants[source] else { return }
-        job.pendingSave = (step, source, model)
-        send(workerSocket, participant.identity, WireCodec.frames(.trainSave, Wire.TrainSave(run: job.id, step: step, model: model)))
+    private func sendToPeer(_ job: TrainingJob, _ member: String, _ frames: [[UInt8]]) {
+        guard let peer = job.peers[member] else { return }
+        send(workerSocket, peer.identity, frames)
     }
 
-    /// Sends the held step once nothing waits on a worker's state: first the state to every
-    /// member that lacks it — from a member that holds it, or from the checkpoint — and
-    /// when nobody holds it, goes back to the last checkpoint.
-    func releaseHeld(_ job: TrainingJob) {
-        guard job.state == .running else { return }
-        if let save = job.pendingSave, job.participants[save.from] == nil {
-            job.pendingSave = nil
-            if let source = job.ring.ring.first(where: { job.participants[$0]?.holds == save.step }) {
-                askForState(job, step: save.step, from: source, model: save.model)
-            } else if job.finishing {
-                return failTraining(job, "every worker holding the last step was lost before its checkpoint was written; "
-                                    + "the checkpoint at step \(job.checkpointStep) is kept in \(job.directory)")
-            } else {
-                log.warning("training run \(job.id): the checkpoint at step \(save.step) was lost with its workers")
-            }
+    /// The checkpoint's state files after `step` steps: kept since they were written, or
+    /// read once (a restarted coordinator). A checkpoint that cannot be read fails the run.
+    private func checkpointState(_ job: TrainingJob, step: Int) -> (weights: [UInt8], optimizer: [UInt8])? {
+        if let state = job.checkpointState, state.step == step { return (state.weights, state.optimizer) }
+        do {
+            let weights = [UInt8](try Data(contentsOf: URL(fileURLWithPath: job.weightsPath)))
+            let optimizer = [UInt8](try Data(contentsOf: URL(fileURLWithPath: job.optimizerPath)))
+            job.checkpointState = (step, weights, optimizer)
+            return (weights, optimizer)
+        } catch {
+            perform(job, job.machine.fail("cannot read its checkpoint at step \(step) in \(job.directory): \(error.localizedDescription)"))
+            return nil
         }
-        if let transfer = job.pendingTransfer, job.participants[transfer.from] == nil { job.pendingTransfer = nil }
-        guard job.pendingSave == nil, job.pendingTransfer == nil else { return }
-        if job.finishing { return finishTraining(job) }
-        guard case .start(let step, let epoch, let ring, let shares)? = job.heldStart else { return }
-        // The run's state at step 0 is kept as its first checkpoint, so a ring that loses
-        // every member later can always go back to one.
-        if step == 0, job.checkpointStep == 0, !FileManager.default.fileExists(atPath: job.weightsPath),
-           let source = ring.first(where: { job.participants[$0]?.holds == 0 }) {
-            return askForState(job, step: 0, from: source, model: false)
-        }
-        let lacking = ring.filter { job.participants[$0]?.holds != step }
-        if !lacking.isEmpty {
-            if let source = ring.first(where: { job.participants[$0]?.holds == step }) {
-                job.pendingTransfer = (step, source, lacking)
-                send(workerSocket, job.participants[source]!.identity, WireCodec.frames(.trainSave, Wire.TrainSave(run: job.id, step: step, model: false)))
-                return
-            }
-            guard step == job.checkpointStep else {
-                log.warning("training run \(job.id): no worker holds the state after step \(step); going back to the checkpoint at step \(job.checkpointStep)")
-                job.losses = Array(job.losses.prefix(job.checkpointStep))
-                return perform(job, job.ring.rewind(to: job.checkpointStep))
-            }
-            let weights: Data, optimizer: Data
-            do {
-                weights = try Data(contentsOf: URL(fileURLWithPath: job.weightsPath))
-                optimizer = try Data(contentsOf: URL(fileURLWithPath: job.optimizerPath))
-            } catch {
-                return failTraining(job, "cannot read its checkpoint at step \(step) in \(job.directory): \(error.localizedDescription)")
-            }
-            for id in lacking {
-                send(workerSocket, job.participants[id]!.identity, WireCodec.frames(Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
-                                                                                   weights: [UInt8](weights), optimizer: [UInt8](optimizer)))
-                job.participants[id]?.holds = step
-            }
-        }
-        let endpoints = ring.map { job.participants[$0]!.endpoint }
-        for (rank, id) in ring.enumerated() {
-            let share = shares[id]!
-            let message = Wire.TrainStep(run: job.id, step: step, epoch: epoch, rank: rank, ring: endpoints, first: share.lowerBound, end: share.upperBound)
-            send(workerSocket, job.participants[id]!.identity, WireCodec.frames(.trainStep, message))
-        }
-        job.heldStart = nil
-        job.stepStarted = Date()
-        job.record.note = nil
-    }
-
-    /// A worker that cannot take part: it goes back to tiles and is not asked again.
-    private func refuse(_ job: TrainingJob, _ identity: [UInt8], _ reason: String) {
-        let name = registry.workers[identity]?.name ?? Self.ringID(identity)
-        log.warning("training run \(job.id): worker \(name) leaves: \(reason)")
-        job.refusals[name] = reason
-        send(workerSocket, identity, WireCodec.frames(.trainStop, Wire.TrainStop(run: job.id, reason: reason)))
-        scheduler.setTraining(identity, nil)
     }
 
     /// Every worker of the run goes back to tiles.
     private func release(_ job: TrainingJob, _ reason: String) {
-        for identity in Array(job.participants.values.map(\.identity)) + Array(job.invited.values) {
-            send(workerSocket, identity, WireCodec.frames(.trainStop, Wire.TrainStop(run: job.id, reason: reason)))
-            scheduler.setTraining(identity, nil)
+        for peer in job.peers.values {
+            send(workerSocket, peer.identity, WireCodec.frames(.trainStop, Wire.TrainStop(run: job.id, reason: reason)))
+            scheduler.setTraining(peer.identity, nil)
         }
-        job.participants = [:]
-        job.invited = [:]
+        job.peers = [:]
     }
 
     private func finishTraining(_ job: TrainingJob) {
-        job.finishing = false
         job.end(.finished)
         persist(job)
         release(job, "the run is finished")
@@ -348,6 +292,7 @@ extension CoordinatorServer {
 
     func failTraining(_ job: TrainingJob, _ reason: String) {
         guard job.state == .running || job.state == .queued else { return }
+        if !job.machine.ended { _ = job.machine.fail(reason) }
         log.error("training run \(job.id) failed: \(reason)")
         job.end(.failed, note: reason)
         persist(job)

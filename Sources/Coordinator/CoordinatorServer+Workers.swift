@@ -46,8 +46,14 @@ extension CoordinatorServer {
         let now = Date()
         if case .register(let register) = message { return registerWorker(identity, register, now: now) }
         guard registry.isRegistered(identity) else {
-            if case .goodbye = message { return }
-            return send(workerSocket, identity, WireCodec.frames(.registerAgain))
+            // Only heartbeats and tile answers are answered with registerAgain; anything else
+            // from a worker this coordinator does not know (an earlier session's training
+            // messages, still in flight) is dropped (docs/PROTOCOL.md, "Worker link").
+            switch message {
+            case .heartbeat, .result, .failure: return send(workerSocket, identity, WireCodec.frames(.registerAgain))
+            case .goodbye: return
+            default: return dropped("\(kind) from a worker that is not registered")
+            }
         }
         scheduler.heard(identity, at: now)
         switch message {

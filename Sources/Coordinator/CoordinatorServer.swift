@@ -24,6 +24,8 @@ public final class CoordinatorServer {
     var registry: WorkerRegistry { scheduler.registry }
     var jobs: [SlideJob] = []
     var trainingJobs: [TrainingJob] = []
+    /// Writes training checkpoints off this thread.
+    let checkpoints = CheckpointWriter()
     var journal: JobJournal!
     var nextJobID: UInt64 = 1
 
@@ -82,6 +84,7 @@ public final class CoordinatorServer {
             }
             tick()
         }
+        checkpoints.drain()
         log.info("stopping")
     }
 

@@ -2,13 +2,13 @@ import Core
 import Foundation
 import Shared
 
-/// One data-parallel training run as the coordinator holds it: what was asked, the ring's
-/// decisions (`TrainingRing`), the workers taking part and the state each holds, what is
-/// waiting on a worker's state, and the run folder under the state directory:
-/// `job.json` (this record), `checkpoint/weights.safetensors` and
-/// `checkpoint/optimizer.safetensors` (the training state after `checkpointStep` steps:
-/// what a restarted coordinator resumes from), and `model.safetensors` (the latest
-/// checkpoint's model, batch norms recalibrated, which `fetch` of content `model` serves).
+/// One data-parallel training run as the coordinator holds it: what was asked, its
+/// decisions (`TrainingRunMachine`), the workers it knows, and the run folder under the
+/// state directory:
+/// `job.json` (this record) and `checkpoint-STEP/` (`CheckpointLayout`: the training state
+/// after STEP steps and its model, batch norms recalibrated, which `fetch` of content
+/// `model` serves); the record's `step` names the checkpoint a restarted coordinator
+/// resumes from.
 final class TrainingJob {
     enum State: String { case queued, running, finished, failed }
 
@@ -43,13 +43,10 @@ final class TrainingJob {
         var workers: [String]
     }
 
-    /// A worker taking part: where its ring socket is and the step whose state it holds
-    /// (nil: none the run can use yet).
-    struct Participant {
+    /// A worker known to the run, by ring id: its routing id and name.
+    struct Peer {
         let identity: [UInt8]
         let name: String
-        let endpoint: String
-        var holds: Int?
     }
 
     let id: UInt64
@@ -59,32 +56,26 @@ final class TrainingJob {
     var record: Record
     var client: [UInt8]
     var state: State
-    var ring: TrainingRing
-    /// Workers asked to join (`trainJoin`) that have not answered, by ring id.
-    var invited: [String: [UInt8]] = [:]
-    var participants: [String: Participant] = [:]
+    /// Every decision of the run (`TrainingRunMachine`); the rest of this class is what the
+    /// driver keeps to carry them out and to report.
+    var machine: TrainingRunMachine
+    /// Workers invited or taking part, by ring id.
+    var peers: [String: Peer] = [:]
     /// Workers that could not join, by name, with why.
     var refusals: [String: String] = [:]
-    /// The step waiting for states or a checkpoint before it is sent.
-    var heldStart: TrainingRing.Action?
-    /// A checkpoint asked of a ring member (`model`: with the model and its Dice).
-    var pendingSave: (step: Int, from: String, model: Bool)?
     /// The last step's loss, as its replicas reported it.
     var lastLoss: Double?
-    /// A state asked of a ring member for workers that lack it.
-    var pendingTransfer: (step: Int, from: String, to: [String])?
-    /// Every step is committed: the run ends once its last checkpoint is written.
-    var finishing = false
     var ended: Date?
     /// The global batch's loss at every committed step.
     var losses: [Double]
     var stepStarted: Date?
     /// Since when the run has had no worker at all.
     var waitingSince: Date?
-    /// When the first worker of a ring still to form was ready.
-    var firstReady: Date?
     /// Throughput of the last committed steps, for progress.
     var recentSteps: [Double] = []
+    /// The checkpoint's two state files, kept after writing (or read once) so that sending
+    /// them to workers never reads the disk on the socket thread.
+    var checkpointState: (step: Int, weights: [UInt8], optimizer: [UInt8])?
 
     init(id: UInt64, directory: String, member: Int, plan: TrainingPlan, record: Record, client: [UInt8]) {
         self.id = id
@@ -95,17 +86,22 @@ final class TrainingJob {
         self.client = client
         state = State(rawValue: record.state) ?? .queued
         losses = Array(record.losses.prefix(record.step))
-        ring = TrainingRing(batch: plan.batch, steps: plan.steps, committed: record.step, epoch: record.rings.last?.epoch ?? 0,
-                            minimumShare: plan.synchronisedBatchNorm == true ? 1 : 2)
+        machine = TrainingRunMachine(batch: plan.batch, steps: plan.steps, checkpointEvery: plan.checkpointEvery, validateEvery: plan.validateEvery,
+                                     minimumShare: plan.synchronisedBatchNorm == true ? 1 : 2, committed: record.step,
+                                     epoch: record.rings.last?.epoch ?? 0,
+                                     hasCheckpoint: FileManager.default.fileExists(atPath: Self.checkpointFolder(directory, step: record.step)
+                                                                                   + "/" + CheckpointLayout.weights))
     }
 
     var checkpointStep: Int { record.step }
-    var weightsPath: String { directory + "/checkpoint/weights.safetensors" }
-    var optimizerPath: String { directory + "/checkpoint/optimizer.safetensors" }
-    var modelPath: String { directory + "/model.safetensors" }
+    static func checkpointFolder(_ directory: String, step: Int) -> String { directory + "/" + CheckpointLayout.folder(step: step) }
+    /// The files of the checkpoint the record names.
+    var weightsPath: String { Self.checkpointFolder(directory, step: record.step) + "/" + CheckpointLayout.weights }
+    var optimizerPath: String { Self.checkpointFolder(directory, step: record.step) + "/" + CheckpointLayout.optimizer }
+    var modelPath: String { Self.checkpointFolder(directory, step: record.step) + "/" + CheckpointLayout.model }
     var recordPath: String { directory + "/job.json" }
     /// Ring ids of the members of the ring, in ring order.
-    var ringMembers: [String] { ring.ring }
+    var ringMembers: [String] { machine.ring.ring }
 
     func save() throws {
         let encoder = JSONEncoder()
@@ -117,12 +113,26 @@ final class TrainingJob {
         try JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    /// Writes a checkpoint: the state files, the model when there is one, then the record.
-    func writeCheckpoint(step: Int, weights: [UInt8], optimizer: [UInt8], model: [UInt8], dice: Double?, losses: [Double]) throws {
-        try FileManager.default.createDirectory(atPath: directory + "/checkpoint", withIntermediateDirectories: true)
-        try AtomicFile.write(Data(weights), to: weightsPath)
-        try AtomicFile.write(Data(optimizer), to: optimizerPath)
-        if !model.isEmpty { try AtomicFile.write(Data(model), to: modelPath) }
+    /// Writes the checkpoint after `step` steps into its own folder: the state, and the
+    /// model when there is one (off the socket thread; `recordCheckpoint` then names it).
+    static func writeCheckpointFiles(directory: String, step: Int, weights: [UInt8], optimizer: [UInt8], model: [UInt8]) throws {
+        let folder = checkpointFolder(directory, step: step)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(Data(weights), to: folder + "/" + CheckpointLayout.weights)
+        try AtomicFile.write(Data(optimizer), to: folder + "/" + CheckpointLayout.optimizer)
+        if !model.isEmpty { try AtomicFile.write(Data(model), to: folder + "/" + CheckpointLayout.model) }
+    }
+
+    /// Removes the checkpoint folders other than the one the record names.
+    static func removeCheckpoints(directory: String, except step: Int) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let other = CheckpointLayout.step(ofFolder: name), other != step else { continue }
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+    }
+
+    /// The record of a checkpoint whose files are written.
+    func recordCheckpoint(step: Int, dice: Double?) throws {
         record.step = step
         record.losses = Array(losses.prefix(step))
         if let dice { record.validation.append(Wire.TrainDice(step: step, dice: dice)) }
@@ -135,21 +145,19 @@ final class TrainingJob {
         record.state = state.rawValue
         ended = Date()
         record.ended = ended!.timeIntervalSince1970
-        heldStart = nil
-        pendingSave = nil
-        pendingTransfer = nil
+        checkpointState = nil
     }
 
     var progress: Wire.TrainProgress {
         let stateText: String
         switch state {
-        case .running: stateText = finishing || pendingSave != nil ? "saving" : ring.ring.isEmpty ? "waiting" : "running"
+        case .running: stateText = machine.saving ? "saving" : machine.ring.ring.isEmpty ? "waiting" : "running"
         default: stateText = state.rawValue
         }
         let perStep = recentSteps.isEmpty ? nil : recentSteps.reduce(0, +) / Double(recentSteps.count)
-        return Wire.TrainProgress(job: id, state: stateText, step: ring.committed, steps: plan.steps, loss: losses.last,
+        return Wire.TrainProgress(job: id, state: stateText, step: machine.ring.committed, steps: plan.steps, loss: losses.last,
                                   imagesPerSecond: perStep.map { Double(plan.batch) / $0 },
-                                  secondsLeft: perStep.map { $0 * Double(plan.steps - ring.committed) },
-                                  ring: ring.ring.compactMap { participants[$0]?.name }, validation: record.validation, note: record.note)
+                                  secondsLeft: perStep.map { $0 * Double(plan.steps - machine.ring.committed) },
+                                  ring: machine.ring.ring.compactMap { peers[$0]?.name }, validation: record.validation, note: record.note)
     }
 }

@@ -19,9 +19,9 @@ import Foundation
 ///   had the survivors from step s on.
 /// - A worker that joins waits for the next step boundary; it then receives the committed
 ///   weights and optimiser state from a member and enters the ring with the next step.
-struct TrainingRing: Equatable {
+package struct TrainingRing: Equatable {
     /// What the driver does.
-    enum Action: Equatable {
+    package enum Action: Equatable {
         /// Every member of `ring` (in ring order) runs step `step` of epoch `epoch` on its
         /// `shares` slots, starting from the state after step `step` − 1.
         case start(step: Int, epoch: Int, ring: [String], shares: [String: Range<Int>])
@@ -37,26 +37,26 @@ struct TrainingRing: Equatable {
         case finished
     }
 
-    let batch: Int
-    let steps: Int
+    package let batch: Int
+    package let steps: Int
     /// The fewest slots a member computes: 2 when each replica normalises with its own
     /// share's batch statistics (one image has none worth the name), else 1.
-    let minimumShare: Int
-    private(set) var epoch = 0
-    private(set) var ring: [String] = []
+    package let minimumShare: Int
+    package private(set) var epoch = 0
+    package private(set) var ring: [String] = []
     /// Steps committed: the state every member holds is the one after step `committed` − 1.
-    private(set) var committed: Int
+    package private(set) var committed: Int
     /// Members that have not yet reported the step in flight.
-    private(set) var pending: Set<String> = []
+    package private(set) var pending: Set<String> = []
     private var digests: [String: String] = [:]
     /// Workers waiting to enter at the next step boundary.
-    private(set) var joining: [String] = []
-    private(set) var stopped = false
+    package private(set) var joining: [String] = []
+    package private(set) var stopped = false
 
     /// A run of `steps` steps of `batch` slots, resumed after `committed` steps (0 for a
     /// new run; a restarted coordinator's last checkpoint otherwise).
     /// Epochs go on from `epoch`, the last one a previous coordinator started.
-    init(batch: Int, steps: Int, committed: Int = 0, epoch: Int = 0, minimumShare: Int = 1) {
+    package init(batch: Int, steps: Int, committed: Int = 0, epoch: Int = 0, minimumShare: Int = 1) {
         precondition(batch >= 1 && steps >= 1 && (0...steps).contains(committed) && minimumShare >= 1)
         self.batch = batch
         self.steps = steps
@@ -68,7 +68,7 @@ struct TrainingRing: Equatable {
     /// Goes back to the state after `step` steps (≤ `committed`: the last checkpoint, when
     /// no member holds the committed state any more) and starts it again with the same
     /// members under a new epoch.
-    mutating func rewind(to step: Int) -> [Action] {
+    package mutating func rewind(to step: Int) -> [Action] {
         precondition((0...committed).contains(step))
         guard !stopped else { return [] }
         committed = step
@@ -78,7 +78,7 @@ struct TrainingRing: Equatable {
     /// The slots each member of `ring` computes: contiguous, in ring order, sizes differing
     /// by at most one. A ring larger than ⌊batch / minimum⌋ leaves its last members out
     /// (they wait, holding no share, until a member is lost).
-    static func shares(ring: [String], batch: Int, minimum: Int = 1) -> [String: Range<Int>] {
+    package static func shares(ring: [String], batch: Int, minimum: Int = 1) -> [String: Range<Int>] {
         let members = Array(ring.prefix(max(1, batch / minimum)))
         var shares: [String: Range<Int>] = [:]
         for (rank, id) in members.enumerated() {
@@ -89,9 +89,9 @@ struct TrainingRing: Equatable {
 
     /// Workers of the member are ready to train. The first ones form the ring together;
     /// later ones enter at the next step boundary.
-    mutating func join(_ id: String) -> [Action] { join([id]) }
+    package mutating func join(_ id: String) -> [Action] { join([id]) }
 
-    mutating func join(_ ids: [String]) -> [Action] {
+    package mutating func join(_ ids: [String]) -> [Action] {
         let new = ids.filter { !ring.contains($0) && !joining.contains($0) }
         guard !stopped, !new.isEmpty else { return [] }
         joining += new
@@ -99,7 +99,7 @@ struct TrainingRing: Equatable {
     }
 
     /// A worker is gone (its process died, or it went silent).
-    mutating func lose(_ id: String) -> [Action] {
+    package mutating func lose(_ id: String) -> [Action] {
         joining.removeAll { $0 == id }
         guard !stopped, ring.contains(id) else { return [] }
         ring.removeAll { $0 == id }
@@ -109,7 +109,7 @@ struct TrainingRing: Equatable {
     }
 
     /// Member `id` applied step `step` of epoch `epoch`; `digest` identifies its parameters.
-    mutating func stepDone(_ id: String, step: Int, epoch reported: Int, digest: String) -> [Action] {
+    package mutating func stepDone(_ id: String, step: Int, epoch reported: Int, digest: String) -> [Action] {
         guard !stopped, reported == epoch, step == committed, pending.contains(id) else { return [] }
         pending.remove(id)
         digests[id] = digest

@@ -28,12 +28,19 @@ final class TrainingHost: @unchecked Sendable {
     private let ringTimeoutMilliseconds: Int
     private let log: Log
     private let lock = NSCondition()
-    private var commands: [WorkerLink.TrainingCommand] = []
-    private var outbox: [[[UInt8]]] = []
+    /// Commands with the session generation they were handed over in.
+    private var commands: [(command: WorkerLink.TrainingCommand, generation: Int)] = []
+    /// Messages with the generation of the session that posted them: those of a session
+    /// given up since are never sent (the coordinator has forgotten it).
+    private var outbox: [(frames: [[UInt8]], generation: Int)] = []
     private var stopped = false
     private let done = DispatchSemaphore(value: 0)
-    /// The run the coordinator wants this worker in, and the newest epoch it started.
-    private let wanted = Mutex<(run: UInt64?, epoch: Int)>((nil, 0))
+    /// The run the coordinator wants this worker in, the newest epoch it started, and the
+    /// session's generation: every join and abandon starts a new one, so that a step of a
+    /// session given up is abandoned even when the next session is of the same run.
+    private let wanted = Mutex(ReplicaRules.Wanted())
+    /// The generation of the command in hand (training thread only).
+    private var current = 0
     /// The run in hand (training thread only).
     private var session: Session?
 
@@ -46,6 +53,8 @@ final class TrainingHost: @unchecked Sendable {
         let context: ZMQContext
         let ring: RingAllReduce
         var epoch = 0
+        /// The generation of the join that made it: commands of another are not its.
+        var generation = 0
         init(run: UInt64, settings: TrainingSettings, replica: TrainingReplica, validation: TileDataset?, context: ZMQContext, ring: RingAllReduce) {
             self.run = run; self.settings = settings; self.replica = replica; self.validation = validation; self.context = context; self.ring = ring
         }
@@ -67,17 +76,12 @@ final class TrainingHost: @unchecked Sendable {
 
     /// Hands a command to the training thread (from the I/O thread).
     func submit(_ command: WorkerLink.TrainingCommand) {
-        wanted.withLock { wanted in
-            switch command {
-            case .join(let join): wanted = (join.run, 0)
-            case .step(let step) where step.run == wanted.run: wanted.epoch = max(wanted.epoch, step.epoch)
-            case .stop(let stop) where stop.run == wanted.run: wanted.run = nil
-            case .abandon: wanted.run = nil
-            default: break
-            }
+        let generation = wanted.withLock { wanted in
+            wanted.take(command)
+            return wanted.generation
         }
         lock.lock()
-        commands.append(command)
+        commands.append((command, generation))
         lock.signal()
         lock.unlock()
     }
@@ -88,16 +92,17 @@ final class TrainingHost: @unchecked Sendable {
     /// The messages for the coordinator since the last call, oldest first.
     func takeMessages() -> [[[UInt8]]] {
         bell.silence()
+        let generation = wanted.withLock { $0.generation }
         lock.lock()
         defer { lock.unlock() }
-        let taken = outbox
+        let taken = outbox.filter { $0.generation == generation }.map(\.frames)
         outbox.removeAll()
         return taken
     }
 
     /// Ends the thread once the command in hand is done (a step in an all-reduce is abandoned).
     func stop() {
-        wanted.withLock { $0.run = nil }
+        wanted.withLock { $0.take(.abandon) }
         lock.lock()
         stopped = true
         commands.removeAll()
@@ -111,15 +116,16 @@ final class TrainingHost: @unchecked Sendable {
             lock.lock()
             while commands.isEmpty && !stopped { lock.wait() }
             if stopped { lock.unlock(); session = nil; return }
-            let command = commands.removeFirst()
+            let (command, generation) = commands.removeFirst()
             lock.unlock()
+            current = generation
             perform(command)
         }
     }
 
     private func post(_ frames: [[UInt8]]) {
         lock.lock()
-        outbox.append(frames)
+        outbox.append((frames, current))
         lock.unlock()
         bell.ring()
     }
@@ -133,7 +139,7 @@ final class TrainingHost: @unchecked Sendable {
         switch command {
         case .join(let join):
             session = nil
-            guard wanted.withLock({ $0.run == join.run }) else { return }
+            guard wanted.withLock({ $0.wants(run: join.run, generation: current, epoch: nil) }) else { return }
             do {
                 session = try makeSession(join)
                 let digest = try FileDigest.full((join.data as NSString).appendingPathComponent("train.csv"))
@@ -145,16 +151,17 @@ final class TrainingHost: @unchecked Sendable {
                 fail(join.run, fatal: true, "cannot join: \(error)")
             }
         case .step(let step):
-            guard let session, session.run == step.run, wanted.withLock({ $0.run == step.run && $0.epoch <= step.epoch }) else { return }
+            guard let session, session.run == step.run, session.generation == current,
+                  wanted.withLock({ $0.wants(run: step.run, generation: current, epoch: step.epoch) }) else { return }
             run(step, in: session)
         case .save(let save):
-            guard let session, session.run == save.run else { return }
+            guard let session, session.run == save.run, session.generation == current else { return }
             do {
                 let replica = session.replica
-                if replica.step == save.step { replica.commit() }
-                guard replica.committedStep == save.step else {
+                guard let commitFirst = ReplicaRules.save(step: save.step, applied: replica.step, committed: replica.committedStep) else {
                     return fail(save.run, fatal: false, "asked for the state after step \(save.step), this replica holds step \(replica.committedStep)")
                 }
+                if commitFirst { replica.commit() }
                 let state = try replica.committedState()
                 var model = Data(), dice: Double?
                 if save.model {
@@ -167,7 +174,7 @@ final class TrainingHost: @unchecked Sendable {
                 fail(save.run, fatal: false, "cannot save: \(error)")
             }
         case .load(let header, let weights, let optimizer):
-            guard let session, session.run == header.run else { return }
+            guard let session, session.run == header.run, session.generation == current else { return }
             do {
                 try session.replica.load(weights: Data(weights), optimizer: Data(optimizer), step: header.step)
                 log.info("training run \(header.run): took the state after step \(header.step)")
@@ -192,23 +199,22 @@ final class TrainingHost: @unchecked Sendable {
         let context = try ZMQContext()
         let ring = try RingAllReduce(context: context, rank: 0, members: 1, bind: ringBind, security: security, log: log)
         ring.timeoutMilliseconds = ringTimeoutMilliseconds
-        let run = join.run
-        ring.shouldAbort = { [unowned self] in wanted.withLock { $0.run != run } }
-        return Session(run: run, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
-                       validation: validation, context: context, ring: ring)
+        let run = join.run, generation = current
+        ring.shouldAbort = { [unowned self] in !wanted.withLock { $0.wants(run: run, generation: generation, epoch: nil) } }
+        let session = Session(run: run, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
+                              validation: validation, context: context, ring: ring)
+        session.generation = generation
+        return session
     }
 
     /// Runs one step: rolls back first when it redoes a step the ring did not commit, or
     /// commits the previous one; a step abandoned for a newer epoch answers nothing.
     private func run(_ step: Wire.TrainStep, in session: Session) {
         let replica = session.replica
-        if replica.step == step.step + 1 && replica.committedStep == step.step {
-            replica.rollBack()
-        } else if replica.step == step.step {
-            replica.commit()
-        }
-        guard replica.step == step.step else {
-            return fail(step.run, fatal: false, "asked for step \(step.step + 1), this replica is at step \(replica.step)")
+        switch ReplicaRules.start(step: step.step, applied: replica.step, committed: replica.committedStep) {
+        case .rollBack?: replica.rollBack()
+        case .commit?: replica.commit()
+        case nil: return fail(step.run, fatal: false, "asked for step \(step.step + 1), this replica is at step \(replica.step)")
         }
         guard step.end <= session.settings.batch else {
             return fail(step.run, fatal: false, "slots \(step.first)..<\(step.end) lie outside the batch of \(session.settings.batch)")
@@ -223,8 +229,8 @@ final class TrainingHost: @unchecked Sendable {
                                         epoch: UInt16(truncatingIfNeeded: step.epoch))
                 session.epoch = step.epoch
             }
-            let epoch = step.epoch, run = step.run
-            session.ring.shouldAbort = { [unowned self] in wanted.withLock { $0.run != run || $0.epoch > epoch } }
+            let epoch = step.epoch, run = step.run, generation = current
+            session.ring.shouldAbort = { [unowned self] in !wanted.withLock { $0.wants(run: run, generation: generation, epoch: epoch) } }
             let (loss, digest) = try replica.run(step: step.step, share: step.first..<step.end, replicas: session.ring)
             post(WireCodec.frames(.trainDone, Wire.TrainDone(run: step.run, step: step.step, epoch: step.epoch, loss: loss, digest: digest,
                                                             seconds: Date().timeIntervalSince(started))))

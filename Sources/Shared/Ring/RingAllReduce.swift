@@ -34,6 +34,8 @@ public final class RingAllReduce {
     public struct Aborted: Error, CustomStringConvertible {
         public var description: String { "the all-reduce was abandoned" }
     }
+    /// Segments of a later epoch that came while this member was still in an earlier one.
+    private var early: [[[UInt8]]] = []
     /// Admits only the worker key to the receiving socket when the ring is secured.
     private let zap: ZAPAuthenticator?
 
@@ -93,6 +95,7 @@ public final class RingAllReduce {
         self.rank = rank
         self.members = members
         self.epoch = epoch
+        early.removeAll { frames in frames.first.map { bytes in bytes.withUnsafeBytes { Self.epoch(ofHeader: $0).map { Self.epochOrder($0, against: epoch) < 0 } ?? true } } ?? true }
     }
 
     /// Replaces `buffer` by the sum of every member's buffer (all the same length).
@@ -178,32 +181,73 @@ public final class RingAllReduce {
         }
     }
 
+    /// The length of a segment's header (`header`).
+    static let headerBytes = 28
+
+    /// How a segment's epoch stands to this member's: earlier segments are dropped, later
+    /// ones (a predecessor already in the next ring) kept until this member gets there.
+    /// Epochs compare as serial numbers, so they may wrap.
+    static func epochOrder(_ segment: UInt16, against current: UInt16) -> Int {
+        let difference = Int16(bitPattern: segment &- current)
+        return difference == 0 ? 0 : difference < 0 ? -1 : 1
+    }
+
+    /// The epoch in a segment header, or nil when it is not one.
+    static func epoch(ofHeader bytes: UnsafeRawBufferPointer) -> UInt16? {
+        guard bytes.count == headerBytes, bytes.prefix(5).elementsEqual(Array("TRNG".utf8) + [1]) else { return nil }
+        return UInt16(bytes[6]) | UInt16(bytes[7]) << 8
+    }
+
     /// Takes the segment [start, end) of chunk `chunk` from the predecessor into `buffer`
     /// (added in the reduce-scatter, copied in the all-gather). Without `wait`, returns
-    /// false at once when nothing is queued.
+    /// false at once when nothing is queued. Segments of an earlier epoch are dropped and
+    /// those of a later one kept for it (docs/PROTOCOL.md, "Ring link").
     private func receiveSegment(_ buffer: inout [Float], _ start: Int, _ end: Int, phase: Phase, chunk: Int, round: UInt64, wait: Bool) throws -> Bool {
         let expected = Self.header(phase: phase, epoch: epoch, round: round, chunk: chunk, offset: start)
-        while true {
-            if wait { try waitForData() }
-            let outcome: String??? = try receiver.receive(dontWait: true) { frames -> String?? in
-                if frames.count == 2, frames[0].count == 24, frames[0].prefix(5).elementsEqual(expected.prefix(5)),
-                   !frames[0][6..<8].elementsEqual(expected[6..<8]) {
-                    return .some(nil) // an earlier incarnation's segment, still in flight: dropped
-                }
-                return .some(self.take(frames, into: &buffer, expected: expected, start, end, phase: phase))
+        if let index = early.firstIndex(where: { $0.first.map { $0.elementsEqual(expected) } ?? false }) {
+            let frames = early.remove(at: index)
+            let problem = frames[0].withUnsafeBytes { header in
+                frames[1].withUnsafeBytes { payload in take([header, payload], into: &buffer, expected: expected, start, end, phase: phase) }
             }
-            guard let outcome else {
-                if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came") }
-                return false
-            }
-            guard let taken = outcome else { continue }
-            if let problem = taken {
-                throw TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
-                                   + "chunk \(chunk), offset \(start) was due")
-            }
+            if let problem { throw unexpected(problem, phase: phase, chunk: chunk, round: round, start: start) }
             return true
         }
+        while true {
+            if wait { try waitForData() }
+            enum Outcome { case taken(String?), dropped, kept([[UInt8]]) }
+            let outcome: Outcome? = try receiver.receive(dontWait: true) { frames -> Outcome in
+                if frames.count == 2, let segmentEpoch = Self.epoch(ofHeader: frames[0]) {
+                    switch Self.epochOrder(segmentEpoch, against: self.epoch) {
+                    case -1: return .dropped // an earlier incarnation's segment, still in flight
+                    case 1: return .kept(frames.map { [UInt8]($0) })
+                    default: break
+                    }
+                }
+                return .taken(self.take(frames, into: &buffer, expected: expected, start, end, phase: phase))
+            }
+            switch outcome {
+            case nil:
+                if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came") }
+                return false
+            case .dropped?: continue
+            case .kept(let frames)?:
+                if early.count < Self.maxEarlySegments { early.append(frames) }
+                continue
+            case .taken(let problem)?:
+                if let problem { throw unexpected(problem, phase: phase, chunk: chunk, round: round, start: start) }
+                return true
+            }
+        }
     }
+
+    private func unexpected(_ problem: String, phase: Phase, chunk: Int, round: UInt64, start: Int) -> TesseraError {
+        TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
+                     + "chunk \(chunk), offset \(start) was due")
+    }
+
+    /// Segments of a later epoch held at most: a predecessor sends at most one round's
+    /// segments ahead before it waits for this member.
+    static let maxEarlySegments = 4096
 
     /// Adds (reduce-scatter) or copies (all-gather) a segment's values into `buffer`, or
     /// says why the message is not the one expected.

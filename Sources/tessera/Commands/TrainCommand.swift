@@ -237,7 +237,7 @@ struct TrainCommand: ParsableCommand {
             record.rings.last { $0.step <= step }?.workers.count ?? 1
         }, progress: { reporter.update($0, of: record.step, unit: "steps") })
         if let out { try AtomicFile.write(weights, to: out) }
-        let trained = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint/weights.safetensors"))
+        let trained = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + CheckpointLayout.folder(step: record.step) + "/" + CheckpointLayout.weights))
         guard trained == weights else {
             print("differs: the replay's weights after step \(record.step) are not the run's checkpoint")
             throw ExitCode(1)
