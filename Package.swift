@@ -52,10 +52,13 @@ let package = Package(
         // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
         .target(name: "Fuzzing", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker", "ZeroMQ"]),
         .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
+        // Deterministic simulation of the cluster's decisions (coordinator and workers) over a
+        // simulated network, clock and disk: `tessera simulate`, and SimulationTests.
+        .target(name: "Simulation", dependencies: ["Core", "Shared", "Coordinator", "Worker"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing",
+                "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +75,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"], resources: [.copy("Regressions")]),
         .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
                                                          "TestSupport"]),

@@ -206,8 +206,8 @@ extension CoordinatorServer {
                 sendToPeer(job, member, WireCodec.frames(.trainStep, message))
                 job.stepStarted = Date()
                 job.record.note = nil
-            case .askState(let member, let step, let model):
-                sendToPeer(job, member, WireCodec.frames(.trainSave, Wire.TrainSave(run: job.id, step: step, model: model)))
+            case .askState(let member, let step, let model, let epoch):
+                sendToPeer(job, member, WireCodec.frames(.trainSave, Wire.TrainSave(run: job.id, step: step, model: model, epoch: epoch)))
             case .writeCheckpoint(let step, _):
                 guard let received else { continue }
                 checkpoints.write(run: job.id, directory: job.directory, step: step, dice: received.dice, weights: received.weights,

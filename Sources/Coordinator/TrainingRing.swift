@@ -70,6 +70,9 @@ package struct TrainingRing: Equatable {
     /// members under a new epoch.
     package mutating func rewind(to step: Int) -> [Action] {
         precondition((0...committed).contains(step))
+        // A finished ring may go back (its last state was lost before it was saved); a
+        // stopped one may not.
+        if committed == steps && step < steps { stopped = false }
         guard !stopped else { return [] }
         committed = step
         return formRing()
@@ -101,8 +104,10 @@ package struct TrainingRing: Equatable {
     /// A worker is gone (its process died, or it went silent).
     package mutating func lose(_ id: String) -> [Action] {
         joining.removeAll { $0 == id }
-        guard !stopped, ring.contains(id) else { return [] }
+        guard ring.contains(id) else { return [] }
+        // Even a stopped ring forgets it: a finished run may still go back to its checkpoint.
         ring.removeAll { $0 == id }
+        guard !stopped else { return [] }
         // The survivors roll back to the committed state and redo the step in flight
         // (committed) with new shares, joiners included: a new epoch.
         return formRing()

@@ -30,8 +30,9 @@ package struct TrainingRunMachine: Equatable {
         case ringFormed(step: Int, epoch: Int, members: [String])
         /// Send `member` its part of step `step`: rank `rank` of `endpoints`, slots `share`.
         case step(member: String, step: Int, epoch: Int, rank: Int, endpoints: [String], share: Range<Int>)
-        /// Ask `member` for its committed state after `step` steps (with the model: a checkpoint).
-        case askState(member: String, step: Int, model: Bool)
+        /// Ask `member` for its committed state after `step` steps (with the model: a
+        /// checkpoint), saying the ring's epoch so that it gives up any earlier step first.
+        case askState(member: String, step: Int, model: Bool, epoch: Int)
         /// Write the state just received as the checkpoint after `step` steps; answer
         /// `checkpointWritten` or `checkpointFailed`.
         case writeCheckpoint(step: Int, model: Bool)
@@ -222,9 +223,9 @@ package struct TrainingRunMachine: Equatable {
             case .committed(let step):
                 actions.append(.committed(step: step))
                 let due = step % checkpointEvery == 0 || step == ring.steps || (validateEvery > 0 && step % validateEvery == 0)
-                if due, let source = ring.ring.first(where: { participants[$0]?.holds == step }) {
+                if due, let source = holder(of: step) {
                     pendingSave = (step, source, true)
-                    actions.append(.askState(member: source, step: step, model: true))
+                    actions.append(.askState(member: source, step: step, model: true, epoch: ring.epoch))
                 }
             case .waiting:
                 held = nil
@@ -246,12 +247,18 @@ package struct TrainingRunMachine: Equatable {
         var actions: [Action] = []
         if let save = pendingSave, participants[save.member] == nil {
             pendingSave = nil
-            if let source = ring.ring.first(where: { participants[$0]?.holds == save.step }) {
+            if let source = holder(of: save.step) {
                 pendingSave = (save.step, source, save.model)
-                actions.append(.askState(member: source, step: save.step, model: save.model))
+                actions.append(.askState(member: source, step: save.step, model: save.model, epoch: ring.epoch))
             } else if finishing {
-                return actions + end(failing: "every worker holding the last step was lost before its checkpoint was written; "
-                                     + "the checkpoint at step \(checkpointStep) is kept")
+                // Every worker holding the last step was lost before it was saved: the run
+                // goes back to its checkpoint and redoes the last steps.
+                finishing = false
+                held = nil
+                for id in participants.keys where (participants[id]?.holds ?? 0) > checkpointStep { participants[id]?.holds = nil }
+                let rewind = ring.rewind(to: checkpointStep)
+                return actions + [.warn("every worker holding the last step was lost before it was saved; going back to the checkpoint at step \(checkpointStep)"),
+                                  .rewound(to: checkpointStep)] + perform(rewind)
             } else {
                 actions.append(.warn("the checkpoint at step \(save.step) was lost with its workers"))
             }
@@ -265,21 +272,24 @@ package struct TrainingRunMachine: Equatable {
         guard let start = held else { return actions }
         // The run's state at step 0 is kept as its first checkpoint, so that a ring that
         // loses every member later can always go back to one.
-        if start.step == 0, checkpointStep == 0, !hasCheckpoint, let source = start.ring.first(where: { participants[$0]?.holds == 0 }) {
+        if start.step == 0, checkpointStep == 0, !hasCheckpoint, let source = holder(of: 0) {
             pendingSave = (0, source, false)
-            return actions + [.askState(member: source, step: 0, model: false)]
+            return actions + [.askState(member: source, step: 0, model: false, epoch: ring.epoch)]
         }
         let lacking = start.ring.filter { participants[$0]?.holds != start.step }
         if !lacking.isEmpty {
-            if let source = start.ring.first(where: { participants[$0]?.holds == start.step }) {
+            // Any participant that holds the state may give it, in the ring or waiting there without a share.
+            if let source = holder(of: start.step) {
                 pendingTransfer = (start.step, source, lacking)
-                return actions + [.askState(member: source, step: start.step, model: false)]
+                return actions + [.askState(member: source, step: start.step, model: false, epoch: ring.epoch)]
             }
             guard start.step == checkpointStep, hasCheckpoint else {
                 guard hasCheckpoint else {
                     return actions + end(failing: "no worker holds the state after step \(start.step) and there is no checkpoint to go back to")
                 }
                 held = nil
+                // What members hold past the checkpoint belongs to a history now undone.
+                for id in participants.keys where (participants[id]?.holds ?? 0) > checkpointStep { participants[id]?.holds = nil }
                 let rewind = ring.rewind(to: checkpointStep)
                 return actions + [.warn("no worker holds the state after step \(start.step); going back to the checkpoint at step \(checkpointStep)"),
                                   .rewound(to: checkpointStep)] + perform(rewind)
@@ -294,6 +304,11 @@ package struct TrainingRunMachine: Equatable {
         stepMembers = start.ring
         held = nil
         return actions
+    }
+
+    /// The first participant, in ring order and then by id, that holds the committed state after `step` steps.
+    private func holder(of step: Int) -> String? {
+        (ring.ring + participants.keys.sorted()).first { participants[$0]?.holds == step }
     }
 
     private mutating func end(failing reason: String) -> [Action] {

@@ -41,6 +41,7 @@ package enum ReplicaRules {
             switch command {
             case .join(let join): self = Wanted(run: join.run, epoch: 0, generation: generation + 1)
             case .step(let step) where step.run == run: epoch = max(epoch, step.epoch)
+            case .save(let save) where save.run == run: epoch = max(epoch, save.epoch ?? 0)
             case .stop(let stop) where stop.run == run: run = nil
             case .abandon: self = Wanted(run: nil, epoch: 0, generation: generation + 1)
             default: break

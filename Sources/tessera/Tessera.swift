@@ -14,7 +14,7 @@ struct Tessera: ParsableCommand {
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, KeysCommand.self,
             InferCommand.self, SynthCommand.self, InspectCommand.self, RLECommand.self,
-            DiceCommand.self, OverlayCommand.self, WeightsCommand.self, TrainCommand.self, GradientsCommand.self, StainCommand.self, BenchCommand.self, FuzzCommand.self, InfoCommand.self,
+            DiceCommand.self, OverlayCommand.self, WeightsCommand.self, TrainCommand.self, GradientsCommand.self, StainCommand.self, BenchCommand.self, FuzzCommand.self, SimulateCommand.self, InfoCommand.self,
         ]
     )
 

@@ -160,12 +160,18 @@ extension Wire {
 
     /// The coordinator asks for the committed state after `step` steps; with `model`, also
     /// the model with recalibrated batch norms and the held-out Dice (a checkpoint).
+    /// `epoch`, when present, is the ring's current epoch: a worker still in a step of an
+    /// earlier one abandons it (it cannot be committed) before it answers.
     public struct TrainSave: WireBody, Equatable {
         public var run: UInt64
         public var step: Int
         public var model: Bool
-        public init(run: UInt64, step: Int, model: Bool) { self.run = run; self.step = step; self.model = model }
-        public var flaw: String? { WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound) }
+        public var epoch: Int?
+        public init(run: UInt64, step: Int, model: Bool, epoch: Int? = nil) { self.run = run; self.step = step; self.model = model; self.epoch = epoch }
+        public var flaw: String? {
+            WireRule.first(WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound),
+                           epoch.flatMap { WireRule.range("epoch", $0, 0...65_535) })
+        }
     }
 
     /// The body of `trainState`, whose three payload frames are the weights, the optimiser
