@@ -93,7 +93,9 @@ import TestSupport
         #expect(status.stdout.components(separatedBy: "training (run 1)").count - 1 == 2, "\(status.stdout)")
         #expect(status.stdout.contains("steps (training)"), "\(status.stdout)")
         let record = try Self.finish(train, harness, data: data)
-        #expect(record.rings.map(\.workers.count) == [2])
+        // On a busy machine a worker may be taken for dead and join again: the ring may
+        // change, and the result must still be the replay's (checked in `finish`).
+        #expect(record.rings.first?.workers.count == 2, "\(record.rings.map(\.workers))")
         // Back to tiles once the run is over.
         let after = try TesseraBinary.run(["status", "--config", harness.configPath])
         #expect(!after.stdout.contains("training (run"), "\(after.stdout)")
