@@ -40,8 +40,13 @@ demo: build
 		--rle $(DEMO_DIR)/submission.csv --overlay $(DEMO_DIR)/overlay.png \
 		--truth $(DEMO_DIR)/synth_$(DEMO_SEED)_mask.tiff
 
+## The tests compute with the OpenBLAS kernel the tessera binary pins itself to at start
+## (BLASCorePinning: Haswell wherever AVX2 and FMA exist), whatever the host's own would be:
+## OpenBLAS reads it when it loads, so it comes from the environment (one set already is kept).
+BLAS_CORE := $(if $(OPENBLAS_CORETYPE),,$(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo Haswell))
+
 test: deps
-	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+	$(if $(BLAS_CORE),OPENBLAS_CORETYPE=$(BLAS_CORE) )$(SWIFT) test $(SWIFT_TEST_FLAGS)
 
 ## libFuzzer over the wire codec and every message handler, FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 300
