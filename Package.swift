@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
         // Deterministic simulation of the cluster's decisions (coordinator and workers) over a
         // simulated network, clock and disk: `tessera simulate`, and SimulationTests.
-        .target(name: "Simulation", dependencies: ["Core", "Shared", "Coordinator", "Worker"]),
+        .target(name: "Simulation", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker"]),
         .executableTarget(
             name: "tessera",
             dependencies: [

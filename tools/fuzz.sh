@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-300}
 shift || true
-targets=${*:-codec worker coordinator client}
+targets=${*:-codec worker coordinator client ring}
 
 swift build -c release --product tessera >/dev/null
 swift build -c release --scratch-path .build-fuzz --product tessera-fuzz \

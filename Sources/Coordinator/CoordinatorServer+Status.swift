@@ -36,6 +36,20 @@ extension CoordinatorServer {
         lines.append("tessera_tiles_done_total \(tilesDoneOfRemovedJobs + jobs.map(\.tilesDone).reduce(0, +))")
         lines.append("# TYPE tessera_dropped_messages_total counter")
         lines.append("tessera_dropped_messages_total \(droppedMessages)")
+        lines.append("# TYPE tessera_workers_lost_total counter")
+        for reason in ["left", "registered again", "silent", "unreachable"] {
+            lines.append("tessera_workers_lost_total{reason=\"\(reason)\"} \(lostWorkers[reason] ?? 0)")
+        }
+        lines.append("# TYPE tessera_tiles_requeued_total counter")
+        lines.append("tessera_tiles_requeued_total \(requeuedTiles)")
+        // How close each worker came to being counted gone: its longest silence so far.
+        lines.append("# TYPE tessera_worker_longest_silence_seconds gauge")
+        for worker in registry.workers.values.sorted(by: { $0.name < $1.name }) {
+            let name = worker.name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            lines.append("tessera_worker_longest_silence_seconds{worker=\"\(name)\"} \(String(format: "%.3f", worker.liveness.longestSilence))")
+        }
+        lines.append("# TYPE tessera_training_ring_changes_total counter")
+        lines.append("tessera_training_ring_changes_total \(trainingJobs.map { max(0, $0.record.rings.count - 1) }.reduce(0, +))")
         // By thread: this one ("sockets"), the job threads as they account for themselves,
         // and the rest of the process (libzmq's I/O thread above all).
         var threads = ThreadCPU.shared.totals

@@ -126,7 +126,7 @@ extension CoordinatorServer {
         for job in trainingJobs where job.state == .running {
             let name = job.peers[id]?.name ?? id
             let actions = job.machine.lost(id)
-            if !actions.isEmpty { log.warning("training run \(job.id): lost worker \(name); the ring re-forms and redoes step \(job.machine.ring.committed + 1)") }
+            if !actions.isEmpty { log.warning("training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there") }
             perform(job, actions.filter { if case .warn = $0 { return false } else { return true } })
             job.peers[id] = nil
         }
@@ -200,7 +200,7 @@ extension CoordinatorServer {
             case .ringFormed(let step, let epoch, let members):
                 job.record.rings.append(TrainingJob.RingChange(step: step, epoch: epoch, workers: members.map { job.peers[$0]?.name ?? $0 }))
                 persist(job)
-                log.info("training run \(job.id): ring of \(members.count) from step \(step) (epoch \(epoch))")
+                log.info("training run \(job.id): ring of \(members.count) at step \(step) (epoch \(epoch))")
             case .step(let member, let step, let epoch, let rank, let endpoints, let share):
                 let message = Wire.TrainStep(run: job.id, step: step, epoch: epoch, rank: rank, ring: endpoints, first: share.lowerBound, end: share.upperBound)
                 sendToPeer(job, member, WireCodec.frames(.trainStep, message))

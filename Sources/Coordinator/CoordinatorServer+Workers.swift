@@ -66,7 +66,7 @@ extension CoordinatorServer {
             }
         case .goodbye:
             log.info("worker \(registry.workers[identity]?.name ?? "?") left")
-            lose(identity)
+            lose(identity, because: "left")
         case .trainReady(let ready): trainReady(ready, from: identity)
         case .trainDone(let done): trainDone(done, from: identity)
         case .trainFailed(let failure): trainFailed(failure, from: identity)
@@ -107,7 +107,11 @@ extension CoordinatorServer {
         let previous = registry.workers[identity]?.name
         let requeued = registry.isRegistered(identity) ? registry.workers[identity]!.inFlight.count : 0
         // Registering again starts afresh: out of any training run too.
-        if registry.isRegistered(identity) { trainingLost(identity) }
+        if registry.isRegistered(identity) {
+            trainingLost(identity)
+            lostWorkers["registered again", default: 0] += 1
+            requeuedTiles += requeued
+        }
         let refusal = scheduler.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest,
                                          threads: register.threads, kernels: kernels, now: now)
         if requeued > 0 { log.warning("worker \(previous ?? "?") registered again with \(requeued) tiles; they go to other workers") }
@@ -121,14 +125,17 @@ extension CoordinatorServer {
         tileRefusals[member] = nil
         log.info("worker \(register.name) joined for member \(register.member)")
         send(workerSocket, identity, WireCodec.frames(.welcome, Wire.Welcome(
-            heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit)))
+            heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit,
+            trainingLiveness: config.heartbeatTrainingLiveness)))
     }
 
     /// A worker is gone: its tiles go back to the front of its member's queue.
-    func lose(_ identity: [UInt8]) {
+    func lose(_ identity: [UInt8], because reason: String) {
         let name = registry.workers[identity]?.name ?? "?"
         trainingLost(identity)
         let requeued = scheduler.lose(identity)
+        lostWorkers[reason, default: 0] += 1
+        requeuedTiles += requeued
         if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
     }
 
@@ -180,6 +187,8 @@ extension CoordinatorServer {
             guard clock.time(.send, { sent(workerSocket, next.worker, WireCodec.frames(header, pixels: next.task.pixels!)) }) else {
                 let name = registry.workers[next.worker]?.name ?? "?"
                 let requeued = scheduler.sendFailed(next)
+                lostWorkers["unreachable", default: 0] += 1
+                requeuedTiles += requeued
                 if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
                 continue
             }

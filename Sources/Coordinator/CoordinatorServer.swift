@@ -35,6 +35,10 @@ public final class CoordinatorServer {
     /// Tiles of the jobs removed after `keep_results`, so the metric still only grows.
     var tilesDoneOfRemovedJobs = 0
     var droppedMessages = 0
+    /// Workers counted gone, by why ("silent", "left", "registered again", "unreachable"),
+    /// and the tiles they had: a healthy worker on a busy machine should never count as silent.
+    var lostWorkers: [String: Int] = [:]
+    var requeuedTiles = 0
     /// Why the last worker refused for each member could not take this cluster's tiles,
     /// until a worker of that member joins: while the member has no worker, submits are
     /// refused with it.
@@ -54,7 +58,8 @@ public final class CoordinatorServer {
         var pinned: [Int: String] = [:]
         for (index, member) in config.members.enumerated() { if let digest = member.digest { pinned[index] = digest } }
         scheduler = TileScheduler(members: config.members.count, credit: config.workerCredit, pinnedDigests: pinned,
-                                  interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, memberDeadline: config.memberDeadline)
+                                  interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, memberDeadline: config.memberDeadline,
+                                  trainingLiveness: config.heartbeatTrainingLiveness)
     }
 
     /// Binds and serves until SIGINT/SIGTERM.
@@ -126,8 +131,9 @@ public final class CoordinatorServer {
     func tick() {
         let now = Date()
         for identity in scheduler.silentWorkers(at: now) {
-            log.warning("worker \(registry.workers[identity]?.name ?? "?") missed \(config.heartbeatLiveness) heartbeats")
-            lose(identity)
+            let worker = registry.workers[identity]
+            log.warning("worker \(worker?.name ?? "?") missed \(worker?.training == nil ? config.heartbeatLiveness : config.heartbeatTrainingLiveness) heartbeats")
+            lose(identity, because: "silent")
         }
         if scheduler.heartbeatsDue(at: now) {
             for identity in registry.workers.keys { send(workerSocket, identity, WireCodec.frames(.heartbeat)) }

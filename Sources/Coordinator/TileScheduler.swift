@@ -8,34 +8,34 @@ import Shared
 /// silent workers counted gone, members without workers timed against a deadline. It takes
 /// events with the time they happen and returns what to do; the server does the I/O, so
 /// every rule is tested with a fake clock and no sockets.
-struct TileScheduler {
+package struct TileScheduler {
     /// A tile for one member, waiting for a worker. `pixels` is nil for a tile given back
     /// by a lost worker until the driver has read it again (`tilesToRead`, `supply`).
-    struct Task: Equatable {
-        let job: UInt64
-        let tile: TileIndex
-        let member: Int
-        var pixels: [UInt8]?
+    package struct Task: Equatable {
+        package let job: UInt64
+        package let tile: TileIndex
+        package let member: Int
+        package var pixels: [UInt8]?
     }
 
     /// A tile sent and not yet answered.
-    struct Assignment: Equatable {
-        let job: UInt64
-        let tile: TileIndex
-        let member: Int
-        let worker: [UInt8]
+    package struct Assignment: Equatable {
+        package let job: UInt64
+        package let tile: TileIndex
+        package let member: Int
+        package let worker: [UInt8]
     }
 
     /// A tile to send now, under a fresh request id.
-    struct Dispatch: Equatable {
-        let request: UInt64
-        let worker: [UInt8]
-        var task: Task
+    package struct Dispatch: Equatable {
+        package let request: UInt64
+        package let worker: [UInt8]
+        package var task: Task
     }
 
-    private(set) var registry: WorkerRegistry
+    package private(set) var registry: WorkerRegistry
     private var queues: [[Task]]
-    private(set) var assignments: [UInt64: Assignment] = [:]
+    package private(set) var assignments: [UInt64: Assignment] = [:]
     private var nextRequest: UInt64 = 1
     /// Seconds between heartbeats to every worker, and how many a worker may miss.
     let interval: Double
@@ -50,21 +50,23 @@ struct TileScheduler {
     private var toRead: [TileKey] = []
     private var reading: Set<TileKey> = []
 
-    init(members: Int, credit: Int, pinnedDigests: [Int: String], interval: Double, liveness: Int, memberDeadline: Double) {
-        registry = WorkerRegistry(credit: credit, pinnedDigests: pinnedDigests, interval: interval, liveness: liveness)
+    package init(members: Int, credit: Int, pinnedDigests: [Int: String], interval: Double, liveness: Int, memberDeadline: Double,
+         trainingLiveness: Int? = nil) {
+        registry = WorkerRegistry(credit: credit, pinnedDigests: pinnedDigests, interval: interval, liveness: liveness,
+                                  trainingLiveness: trainingLiveness)
         queues = Array(repeating: [], count: members)
         self.interval = interval
         self.liveness = liveness
         self.memberDeadline = memberDeadline
     }
 
-    var members: Int { queues.count }
+    package var members: Int { queues.count }
 
     // MARK: Workers
 
     /// Admits a worker (a worker registering again starts afresh: its tiles go back to
     /// their queues), or says why not.
-    mutating func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String,
+    package mutating func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String,
                            now: Date) -> String? {
         if registry.isRegistered(identity) { _ = lose(identity) }
         let refusal = registry.register(identity: identity, name: name, member: member, digest: digest, threads: threads,
@@ -73,17 +75,17 @@ struct TileScheduler {
         return refusal
     }
 
-    mutating func heard(_ identity: [UInt8], at now: Date) { registry.heard(identity, at: now) }
+    package mutating func heard(_ identity: [UInt8], at now: Date) { registry.heard(identity, at: now) }
 
     /// Marks a worker as training (no tiles) or back to tiles.
-    mutating func setTraining(_ identity: [UInt8], _ run: UInt64?) {
+    package mutating func setTraining(_ identity: [UInt8], _ run: UInt64?) {
         registry.setTraining(identity, run)
         if let worker = registry.workers[identity], run == nil { waitingSince[worker.member] = nil }
     }
 
     /// A worker is gone: its unanswered tiles go back to the front of their member's
     /// queue, in request order. Returns how many.
-    mutating func lose(_ identity: [UInt8]) -> Int {
+    package mutating func lose(_ identity: [UInt8]) -> Int {
         let requests = registry.remove(identity).sorted()
         let lost = requests.compactMap { assignments.removeValue(forKey: $0) }
         for assignment in lost.reversed() {
@@ -97,12 +99,12 @@ struct TileScheduler {
     }
 
     /// Workers heard from by nobody for `interval × liveness`: the driver loses them.
-    func silentWorkers(at now: Date) -> [[UInt8]] {
+    package func silentWorkers(at now: Date) -> [[UInt8]] {
         registry.silent(at: now)
     }
 
     /// Whether heartbeats are due to every worker; if so, they count as sent.
-    mutating func heartbeatsDue(at now: Date) -> Bool {
+    package mutating func heartbeatsDue(at now: Date) -> Bool {
         guard now.timeIntervalSince(lastHeartbeat) >= interval else { return false }
         lastHeartbeat = now
         return true
@@ -111,19 +113,19 @@ struct TileScheduler {
     // MARK: Tiles
 
     /// A tile admitted for every member.
-    mutating func enqueue(job: UInt64, tile: TileIndex, pixels: [UInt8]) {
+    package mutating func enqueue(job: UInt64, tile: TileIndex, pixels: [UInt8]) {
         for member in queues.indices { queues[member].append(Task(job: job, tile: tile, member: member, pixels: pixels)) }
     }
 
     /// Tiles to read again for tasks given back without pixels, each asked once; the
     /// driver reads them and hands them over with `supply`.
-    mutating func tilesToRead() -> [(job: UInt64, tile: TileIndex)] {
+    package mutating func tilesToRead() -> [(job: UInt64, tile: TileIndex)] {
         defer { toRead.removeAll() }
         return toRead.map { ($0.job, $0.tile) }
     }
 
     /// The pixels of a tile read again, for every task waiting for them.
-    mutating func supply(job: UInt64, tile: TileIndex, pixels: [UInt8]) {
+    package mutating func supply(job: UInt64, tile: TileIndex, pixels: [UInt8]) {
         guard reading.remove(TileKey(job: job, tile: tile)) != nil else { return }
         for member in queues.indices {
             for index in queues[member].indices where queues[member][index].pixels == nil
@@ -136,7 +138,7 @@ struct TileScheduler {
     /// The next tile to send — the first with pixels in its member's queue — to the least
     /// recently used worker of its member with credit left, or nil when no member has
     /// both. The tile counts as sent; the driver calls `sendFailed` if it could not go.
-    mutating func nextDispatch(at now: Date) -> Dispatch? {
+    package mutating func nextDispatch(at now: Date) -> Dispatch? {
         for member in queues.indices {
             guard let index = queues[member].firstIndex(where: { $0.pixels != nil }),
                   let worker = registry.nextWorker(for: member) else { continue }
@@ -152,7 +154,7 @@ struct TileScheduler {
 
     /// A dispatch that could not be sent: its tile goes back to the front of its queue
     /// and its worker (gone or full) is lost. Returns how many tiles that worker had.
-    mutating func sendFailed(_ dispatch: Dispatch) -> Int {
+    package mutating func sendFailed(_ dispatch: Dispatch) -> Int {
         withdraw(dispatch)
         queues[dispatch.task.member].insert(dispatch.task, at: 0)
         return lose(dispatch.worker)
@@ -160,14 +162,14 @@ struct TileScheduler {
 
     /// A dispatch of a job that is no longer running: nothing was sent, and the worker's
     /// credit returns.
-    mutating func withdraw(_ dispatch: Dispatch) {
+    package mutating func withdraw(_ dispatch: Dispatch) {
         assignments[dispatch.request] = nil
         registry.withdraw(dispatch.request, from: dispatch.worker)
     }
 
     /// What `request` was, if it is outstanding at `identity`; it is then done and the
     /// credit returns. Nil for a late or stray answer, which changes nothing.
-    mutating func complete(_ request: UInt64, by identity: [UInt8]) -> Assignment? {
+    package mutating func complete(_ request: UInt64, by identity: [UInt8]) -> Assignment? {
         guard let assignment = assignments[request], assignment.worker == identity else { return nil }
         assignments[request] = nil
         _ = registry.complete(request, by: identity)
@@ -175,7 +177,7 @@ struct TileScheduler {
     }
 
     /// Forgets every tile of `job`, queued or sent (the job failed or ended).
-    mutating func cancel(job: UInt64) {
+    package mutating func cancel(job: UInt64) {
         for member in queues.indices { queues[member].removeAll { $0.job == job } }
         toRead.removeAll { $0.job == job }
         reading = reading.filter { $0.job != job }
@@ -186,10 +188,10 @@ struct TileScheduler {
     }
 
     /// Tiles waiting for a worker of `member`.
-    func queued(for member: Int) -> Int { queues[member].count }
+    package func queued(for member: Int) -> Int { queues[member].count }
 
     /// Tiles a window of admission may hold: twice the workers' total credit, 8 to 256.
-    var admissionWindow: Int {
+    package var admissionWindow: Int {
         let credits = queues.indices.map { registry.available(of: $0) * registry.credit }.reduce(0, +)
         return min(256, max(8, 2 * credits))
     }
@@ -199,7 +201,7 @@ struct TileScheduler {
     /// The members that have work — tiles queued, or (`owed`) answers the running job
     /// still waits for — and no worker; `overdue` when one of them has waited longer than
     /// the deadline.
-    mutating func waiting(at now: Date, owed: Bool) -> (members: [Int], overdue: Bool) {
+    package mutating func waiting(at now: Date, owed: Bool) -> (members: [Int], overdue: Bool) {
         var missing: [Int] = []
         for member in queues.indices {
             if registry.available(of: member) == 0 && (owed || !queues[member].isEmpty) {

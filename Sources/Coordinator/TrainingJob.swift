@@ -19,7 +19,7 @@ final class TrainingJob {
         var member: String
         var data: String
         var weights: String?
-        /// The settings' JSON, as submitted.
+        /// The settings' JSON, as submitted (written into job.json as an object, `EmbeddedJSON`).
         var settings: String
         var state: String
         var note: String?
@@ -106,11 +106,11 @@ final class TrainingJob {
     func save() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try AtomicFile.write(try encoder.encode(record), to: recordPath)
+        try AtomicFile.write(try EmbeddedJSON.inline(try encoder.encode(record), key: "settings", text: record.settings), to: recordPath)
     }
 
     static func load(_ path: String) throws -> Record {
-        try JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        try JSONDecoder().decode(Record.self, from: try EmbeddedJSON.quote(Data(contentsOf: URL(fileURLWithPath: path)), key: "settings"))
     }
 
     /// Writes the checkpoint after `step` steps into its own folder: the state, and the

@@ -122,7 +122,7 @@ package struct TrainingRing: Equatable {
         if Set(digests.values).count > 1 {
             stopped = true
             let groups = Dictionary(grouping: digests.keys.sorted(), by: { digests[$0]! }).values.map { $0.joined(separator: ", ") }
-            return [.stop(reason: "replicas differ after step \(step + 1): \(groups.sorted().joined(separator: " / ")) hold different parameters")]
+            return [.stop(reason: "replicas differ at step \(step + 1): \(groups.sorted().joined(separator: " / ")) hold different parameters")]
         }
         committed += 1
         let actions: [Action] = [.committed(step: committed)]

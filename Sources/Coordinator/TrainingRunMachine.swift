@@ -188,7 +188,7 @@ package struct TrainingRunMachine: Equatable {
     package mutating func lost(_ member: String) -> [Action] {
         invited.remove(member)
         guard !ended, participants.removeValue(forKey: member) != nil else { return [] }
-        return [.warn("lost a worker; the ring re-forms and redoes step \(ring.committed + 1)")] + perform(ring.lose(member))
+        return [.warn("lost a worker; the ring re-forms at step \(ring.committed) and redoes the step from there")] + perform(ring.lose(member))
     }
 
     /// The run fails for a reason outside the ring (a deadline, a file).
@@ -285,13 +285,13 @@ package struct TrainingRunMachine: Equatable {
             }
             guard start.step == checkpointStep, hasCheckpoint else {
                 guard hasCheckpoint else {
-                    return actions + end(failing: "no worker holds the state after step \(start.step) and there is no checkpoint to go back to")
+                    return actions + end(failing: "no worker holds the state at step \(start.step) and there is no checkpoint to go back to")
                 }
                 held = nil
                 // What members hold past the checkpoint belongs to a history now undone.
                 for id in participants.keys where (participants[id]?.holds ?? 0) > checkpointStep { participants[id]?.holds = nil }
                 let rewind = ring.rewind(to: checkpointStep)
-                return actions + [.warn("no worker holds the state after step \(start.step); going back to the checkpoint at step \(checkpointStep)"),
+                return actions + [.warn("no worker holds the state at step \(start.step); going back to the checkpoint at step \(checkpointStep)"),
                                   .rewound(to: checkpointStep)] + perform(rewind)
             }
             for id in lacking { participants[id]?.holds = start.step }

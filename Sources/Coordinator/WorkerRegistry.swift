@@ -5,8 +5,8 @@ import Shared
 
 /// The workers the coordinator knows: their member, credit, tiles in flight and liveness.
 /// Pure bookkeeping, no I/O, so its rules are testable alone.
-struct WorkerRegistry {
-    struct Worker {
+package struct WorkerRegistry {
+    package struct Worker {
         let identity: [UInt8]
         let name: String
         let member: Int
@@ -26,23 +26,26 @@ struct WorkerRegistry {
         var training: UInt64?
     }
 
-    private(set) var workers: [[UInt8]: Worker] = [:]
+    package private(set) var workers: [[UInt8]: Worker] = [:]
     /// The weights digest accepted for each member (the first worker's, or the pinned one).
     private var digests: [Int: String] = [:]
     let credit: Int
     /// Heartbeat interval and missed heartbeats before a worker counts as gone.
     let interval: Double
     let liveness: Int
+    /// Heartbeats a worker in a training run may miss.
+    let trainingLiveness: Int
 
-    init(credit: Int, pinnedDigests: [Int: String], interval: Double = 1, liveness: Int = 3) {
+    init(credit: Int, pinnedDigests: [Int: String], interval: Double = 1, liveness: Int = 3, trainingLiveness: Int? = nil) {
         self.credit = credit
         digests = pinnedDigests
         self.interval = interval
         self.liveness = liveness
+        self.trainingLiveness = trainingLiveness ?? liveness
     }
 
     /// Admits a worker, or says why not.
-    mutating func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String = "", now: Date) -> String? {
+    package mutating func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String = "", now: Date) -> String? {
         if let accepted = digests[member], accepted != digest {
             return "weights digest \(digest) differs from \(accepted), which the other workers of this member use"
         }
@@ -53,38 +56,38 @@ struct WorkerRegistry {
     }
 
     /// The kernels, other than `kernels`, that other workers of `member` run (unknown ones aside).
-    func otherKernels(of member: Int, than kernels: String) -> Set<String> {
+    package func otherKernels(of member: Int, than kernels: String) -> Set<String> {
         Set(workers.values.filter { $0.member == member && !$0.kernels.isEmpty && $0.kernels != kernels }.map(\.kernels))
     }
 
-    func isRegistered(_ identity: [UInt8]) -> Bool { workers[identity] != nil }
+    package func isRegistered(_ identity: [UInt8]) -> Bool { workers[identity] != nil }
 
-    mutating func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.liveness.heard(at: now) }
+    package mutating func heard(_ identity: [UInt8], at now: Date) { workers[identity]?.liveness.heard(at: now) }
 
     /// The least recently used worker of `member` with credit left (ties: the smaller
     /// routing id, so that the order never depends on a hash).
-    func nextWorker(for member: Int) -> [UInt8]? {
+    package func nextWorker(for member: Int) -> [UInt8]? {
         workers.values.filter { $0.member == member && $0.credit > 0 && $0.training == nil }.min {
             $0.lastAssigned != $1.lastAssigned ? $0.lastAssigned < $1.lastAssigned : $0.identity.lexicographicallyPrecedes($1.identity)
         }?.identity
     }
 
-    func count(of member: Int) -> Int { workers.values.filter { $0.member == member }.count }
+    package func count(of member: Int) -> Int { workers.values.filter { $0.member == member }.count }
 
     /// Workers of `member` that take tiles (those not training).
-    func available(of member: Int) -> Int { workers.values.filter { $0.member == member && $0.training == nil }.count }
+    package func available(of member: Int) -> Int { workers.values.filter { $0.member == member && $0.training == nil }.count }
 
     /// Marks a worker as taking part in training run `run` (nil: back to tiles).
-    mutating func setTraining(_ identity: [UInt8], _ run: UInt64?) { workers[identity]?.training = run }
+    package mutating func setTraining(_ identity: [UInt8], _ run: UInt64?) { workers[identity]?.training = run }
 
-    mutating func assign(_ request: UInt64, to identity: [UInt8], at now: Date) {
+    package mutating func assign(_ request: UInt64, to identity: [UInt8], at now: Date) {
         workers[identity]?.credit -= 1
         workers[identity]?.inFlight.insert(request)
         workers[identity]?.lastAssigned = now
     }
 
     /// Whether `request` is in flight at `identity`; if so, it is done and the credit returns.
-    mutating func complete(_ request: UInt64, by identity: [UInt8]) -> Bool {
+    package mutating func complete(_ request: UInt64, by identity: [UInt8]) -> Bool {
         guard workers[identity]?.inFlight.remove(request) != nil else { return false }
         workers[identity]!.credit += 1
         workers[identity]!.tilesDone += 1
@@ -92,18 +95,18 @@ struct WorkerRegistry {
     }
 
     /// Takes back `request` from `identity` without counting it done: its credit returns.
-    mutating func withdraw(_ request: UInt64, from identity: [UInt8]) {
+    package mutating func withdraw(_ request: UInt64, from identity: [UInt8]) {
         guard workers[identity]?.inFlight.remove(request) != nil else { return }
         workers[identity]!.credit += 1
     }
 
     /// Removes a worker, returning the requests it still had.
-    mutating func remove(_ identity: [UInt8]) -> Set<UInt64> {
+    package mutating func remove(_ identity: [UInt8]) -> Set<UInt64> {
         workers.removeValue(forKey: identity)?.inFlight ?? []
     }
 
-    /// Workers not heard from for `interval × liveness`.
-    func silent(at now: Date) -> [[UInt8]] {
-        workers.values.filter { $0.liveness.peerSilent(at: now) }.map(\.identity)
+    /// Workers not heard from for `interval × liveness` (× `trainingLiveness` in a training run).
+    package func silent(at now: Date) -> [[UInt8]] {
+        workers.values.filter { $0.liveness.peerSilent(at: now, window: $0.training == nil ? nil : trainingLiveness) }.map(\.identity)
     }
 }

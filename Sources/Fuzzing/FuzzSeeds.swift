@@ -13,6 +13,7 @@ enum FuzzSeeds {
         case .worker: return workerSeeds
         case .coordinator: return try coordinatorSeeds()
         case .client: return try clientSeeds()
+        case .ring: return RingTarget.seeds
         }
     }
 
@@ -27,7 +28,7 @@ enum FuzzSeeds {
                                  jobs: [.init(job: 1, name: "a.tiff", state: "running", tilesDone: 3, tilesTotal: 9, note: nil)])
         return [
             WireCodec.frames(.register, register),
-            WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 1000, liveness: 3, credit: 4)),
+            WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 1000, liveness: 3, credit: 4, trainingLiveness: 10)),
             WireCodec.frames(.refuse, Wire.Reason("no")),
             WireCodec.frames(.heartbeat),
             WireCodec.frames(tile64, pixels: pixels64),
@@ -66,7 +67,7 @@ enum FuzzSeeds {
             WireCodec.frames(.trainReady, Wire.TrainReady(run: 1, endpoint: "tcp://127.0.0.1:5000", dataDigest: "0123456789abcdef", trainingTiles: 9)),
             WireCodec.frames(.trainStep, Wire.TrainStep(run: 1, step: 0, epoch: 1, rank: 0, ring: ["tcp://127.0.0.1:5000"], first: 0, end: 4)),
             WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 0, epoch: 1, loss: 0.7, digest: "0123456789abcdef", seconds: 0.5)),
-            WireCodec.frames(.trainSave, Wire.TrainSave(run: 1, step: 0, model: false)),
+            WireCodec.frames(.trainSave, Wire.TrainSave(run: 1, step: 0, model: false, epoch: 3)),
             WireCodec.frames(Wire.TrainStateHeader(run: 1, step: 0, dice: nil), weights: [1, 2, 3], optimizer: [4, 5], model: [6]),
             WireCodec.frames(.trainStop, Wire.TrainStop(run: 1, reason: "finished")),
             WireCodec.frames(.trainFailed, Wire.TrainFailed(run: 1, fatal: false, reason: "ring")),

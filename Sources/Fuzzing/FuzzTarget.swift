@@ -13,6 +13,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case coordinator
     /// A client's handling of what the coordinator sends (`ClientSession`).
     case client
+    /// A ring member's handling of what comes on its ring socket (`RingAllReduce.verdict`).
+    case ring
 
     /// Runs one input; traps (and so stops the process) on a finding.
     public func run(_ bytes: [UInt8]) {
@@ -22,6 +24,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .worker: WorkerLinkTarget.run(input)
         case .coordinator: CoordinatorTarget.run(input)
         case .client: ClientTarget.run(input)
+        case .ring: RingTarget.run(input)
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Runs seeds of the training simulation one after another for a while, as `tessera
-/// simulate` and the tests do, stopping at the first seed that breaks an invariant.
+/// Runs seeds one after another for a while — each a training run and a slide job — as
+/// `tessera simulate` and the tests do, stopping at the first seed that breaks an invariant.
 public enum SimulationRunner {
     public struct Summary: Sendable {
         public let seeds: Int
@@ -20,7 +20,14 @@ public enum SimulationRunner {
         var seeds = 0
         var endings: [String: Int] = [:]
         while seeds < maxSeeds && Date().timeIntervalSince(start) < seconds {
-            let outcome = TrainingSimulation.run(seed: first &+ UInt64(seeds), options: options)
+            let seed = first &+ UInt64(seeds)
+            var outcome = TrainingSimulation.run(seed: seed, options: options)
+            if outcome.violation == nil, options.mutation == nil {
+                // The same seed drives a slide job too.
+                let slide = SlideSimulation.run(seed: seed)
+                if slide.violation != nil { outcome = slide }
+                endings["slide job " + slide.ending, default: 0] += 1
+            }
             seeds += 1
             let ending = outcome.ending.hasPrefix("failed") ? outcome.ending.prefix(80).description : outcome.ending
             endings[ending, default: 0] += 1

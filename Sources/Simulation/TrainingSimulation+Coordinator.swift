@@ -35,6 +35,7 @@ extension TrainingSimulation {
                 // Every member that computed the committed step holds the replay's state.
                 let expected = replay(step + 1)
                 if digest != expected { fail("step \(step + 1) committed with a state other than the replay of the recorded rings") }
+                // (step + 1: the state once the step from `step` is applied)
                 for id in members { if let w = registered[id], let s = workers[w].session, s.applied == step + 1, s.state != digest {
                     fail("a member of committed step \(step + 1) holds another state") } }
             }
@@ -65,7 +66,7 @@ extension TrainingSimulation {
                 recordRings.append((step, epoch, members.count))
                 world.note("ring of \(members.count) from step \(step) (epoch \(epoch))")
             case .step(let member, let step, let epoch, let rank, let endpoints, let share):
-                world.note("step \(step + 1) epoch \(epoch) to \(member)")
+                world.note("the step from step \(step) (epoch \(epoch)) to \(member)")
                 toPeer(member, .step(.init(step: step, epoch: epoch, rank: rank, ring: endpoints, share: share)))
             case .askState(let member, let step, let model, let epoch):
                 world.note("ask \(member) for the state after step \(step)\(model ? " with its model" : "")")

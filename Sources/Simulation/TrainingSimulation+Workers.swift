@@ -56,7 +56,7 @@ extension TrainingSimulation {
         guard !worker.wanted.wants(run: session.run, generation: session.generation, epoch: waiting.step.epoch) else { return }
         worker.waiting = nil
         rollBack(worker)
-        world.note("\(worker.identity) abandons step \(waiting.step.step + 1) of epoch \(waiting.step.epoch)")
+        world.note("\(worker.identity) abandons the step from step \(waiting.step.step) (epoch \(waiting.step.epoch))")
         worker.busy = false
         schedule(.work(worker: worker.index), at: world.now)
     }
@@ -101,7 +101,7 @@ extension TrainingSimulation {
             case .commit?: session.committed = session.applied; session.committedState = session.state
             case nil:
                 worker.session = session
-                post(worker, generation: generation, .failed(identity: worker.identity, reason: "asked for step \(step.step + 1), at \(session.applied)"))
+                post(worker, generation: generation, .failed(identity: worker.identity, reason: "asked for the step from step \(step.step), at step \(session.applied)"))
                 break
             }
             guard preparation != nil else { break }

@@ -9,14 +9,35 @@ public enum TrainingEvaluation {
     /// Replaces the running statistics by the average of the batch statistics of
     /// `settings.preciseBatchNormBatches` global training batches, drawn past the run's last
     /// step (any fixed batches serve; these are the same on every machine).
+    /// A channel with no variance in any of those batches (dead on the calibration data:
+    /// its variance would be 0, and normalising by it would blow up whatever reaches it
+    /// later) keeps the statistics it had.
     public static func recalibrateBatchNorm(_ trainer: ModelTrainer, data: TileDataset, settings: TrainingSettings) throws {
         let count = settings.preciseBatchNormBatches
         guard count > 0 else { return }
+        let before = trainer.store.values
         for k in 0..<count {
             let (images, _) = try data.batch(step: settings.steps + k, size: settings.batch)
             let tape = Tape(store: trainer.store, normalisation: .batch(momentum: 1 / Double(k + 1)), recordsGradients: false)
             _ = trainer.network.logits(tape.input(images), on: tape)
         }
+        keepStatisticsWithoutSignal(trainer.store, before: before)
+    }
+
+    /// Puts back the running mean and variance of every channel whose recalibrated variance
+    /// is not positive; returns how many channels.
+    @discardableResult
+    public static func keepStatisticsWithoutSignal(_ store: ParameterStore, before: [Float]) -> Int {
+        var kept = 0
+        for entry in store.entries where entry.key.hasSuffix(".running_var") {
+            let mean = store.entry(String(entry.key.dropLast("running_var".count)) + "running_mean")
+            for (channel, index) in entry.range.enumerated() where !(store.values[index] > 0) || !store.values[index].isFinite {
+                store.values[index] = before[index]
+                if let mean { store.values[mean.range.lowerBound + channel] = before[mean.range.lowerBound + channel] }
+                kept += 1
+            }
+        }
+        return kept
     }
 
     /// Dice of the thresholded predictions over every held-out tile together.

@@ -57,6 +57,69 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case architecture
+        case steps
+        case batch
+        case tile
+        case scale
+        case lr
+        case optimizer
+        case loss
+        case dropConnect
+        case schedule
+        case warmUpSteps
+        case weightDecay
+        case decayNormsAndBiases
+        case encoderScale
+        case freezeEncoder
+        case clipNorm
+        case dropout
+        case augment
+        case binEdges
+        case seed
+        case checkpointEvery
+        case validateEvery
+        case preciseBatchNormBatches
+        case validation
+        case bucketMegabytes
+        case synchronisedBatchNorm
+        case hedJitter
+    }
+
+    /// Every field may be absent: it then takes its default (docs/TRAINING.md, "The run's
+    /// settings"), so a peer written from the docs sends only what it sets.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try container.decodeIfPresent(String.self, forKey: .architecture) ?? architecture
+        steps = try container.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+        batch = try container.decodeIfPresent(Int.self, forKey: .batch) ?? batch
+        tile = try container.decodeIfPresent(Int.self, forKey: .tile) ?? tile
+        scale = try container.decodeIfPresent(Int.self, forKey: .scale) ?? scale
+        lr = try container.decodeIfPresent(Double.self, forKey: .lr) ?? lr
+        optimizer = try container.decodeIfPresent(String.self, forKey: .optimizer) ?? optimizer
+        loss = try container.decodeIfPresent(String.self, forKey: .loss) ?? loss
+        dropConnect = try container.decodeIfPresent(Double.self, forKey: .dropConnect) ?? dropConnect
+        schedule = try container.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
+        warmUpSteps = try container.decodeIfPresent(Int.self, forKey: .warmUpSteps) ?? warmUpSteps
+        weightDecay = try container.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        decayNormsAndBiases = try container.decodeIfPresent(Bool.self, forKey: .decayNormsAndBiases) ?? decayNormsAndBiases
+        encoderScale = try container.decodeIfPresent(Double.self, forKey: .encoderScale) ?? encoderScale
+        freezeEncoder = try container.decodeIfPresent(Bool.self, forKey: .freezeEncoder) ?? freezeEncoder
+        clipNorm = try container.decodeIfPresent(Double.self, forKey: .clipNorm)
+        dropout = try container.decodeIfPresent(Bool.self, forKey: .dropout) ?? dropout
+        augment = try container.decodeIfPresent(Bool.self, forKey: .augment) ?? augment
+        binEdges = try container.decodeIfPresent([Double].self, forKey: .binEdges) ?? binEdges
+        seed = try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        checkpointEvery = try container.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
+        validateEvery = try container.decodeIfPresent(Int.self, forKey: .validateEvery) ?? validateEvery
+        preciseBatchNormBatches = try container.decodeIfPresent(Int.self, forKey: .preciseBatchNormBatches) ?? preciseBatchNormBatches
+        validation = try container.decodeIfPresent([String].self, forKey: .validation)
+        bucketMegabytes = try container.decodeIfPresent(Double.self, forKey: .bucketMegabytes)
+        synchronisedBatchNorm = try container.decodeIfPresent(Bool.self, forKey: .synchronisedBatchNorm)
+        hedJitter = try container.decodeIfPresent(Double.self, forKey: .hedJitter)
+    }
+
     public func check() throws {
         guard CNNModel.architectures.contains(architecture) else { throw TesseraError("train", "unknown model \(architecture)") }
         guard steps >= 1 else { throw TesseraError("train", "steps must be at least 1") }

@@ -18,16 +18,31 @@ public enum MemberFactory {
     /// Every architecture name this build can host.
     public static var names: [String] { CNNModel.architectures + ["constant", "stain"] }
 
-    /// The predictor of a configured member.
+    /// The predictor of a configured member. A CNN member declared without weights starts
+    /// from the deterministic weights `tessera weights random` writes (`untrainedWarning`):
+    /// a member to be trained on the cluster from scratch.
     public static func make(_ member: ClusterConfig.Member) throws -> TilePredictor {
-        let predictor = try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
+        let predictor: TilePredictor
+        if member.weights == nil && CNNModel.architectures.contains(member.architecture) {
+            predictor = try CNNModel(architecture: member.architecture, weights: DeterministicWeights(),
+                                     mean: member.mean ?? CNNModel.hubmapMean, std: member.std ?? CNNModel.hubmapStd)
+        } else {
+            predictor = try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
                                  mean: member.mean, std: member.std, member: member.name)
+        }
         guard let stain = member.stain else { return predictor }
         do {
             return StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: member.stainReference))
         } catch let error as TesseraError {
             throw TesseraError(error.subject, error.reason + " (member \(member.name))")
         }
+    }
+
+    /// A warning for a CNN member without weights: it serves tiles with untrained weights.
+    public static func untrainedWarning(_ member: ClusterConfig.Member) -> String? {
+        guard member.weights == nil, CNNModel.architectures.contains(member.architecture) else { return nil }
+        return "member \(member.name) has no weights: it serves tiles with untrained (deterministic) weights until you train it "
+            + "(tessera train --config … --member \(member.name), which starts from --weights or from these) and set weights = PATH"
     }
 
     /// A warning when the member's weights say they were trained at a pixel size its

@@ -159,7 +159,7 @@ final class TrainingHost: @unchecked Sendable {
             do {
                 let replica = session.replica
                 guard let commitFirst = ReplicaRules.save(step: save.step, applied: replica.step, committed: replica.committedStep) else {
-                    return fail(save.run, fatal: false, "asked for the state after step \(save.step), this replica holds step \(replica.committedStep)")
+                    return fail(save.run, fatal: false, "asked for the state at step \(save.step); this replica's committed state is at step \(replica.committedStep)")
                 }
                 if commitFirst { replica.commit() }
                 let state = try replica.committedState()
@@ -177,9 +177,9 @@ final class TrainingHost: @unchecked Sendable {
             guard let session, session.run == header.run, session.generation == current else { return }
             do {
                 try session.replica.load(weights: Data(weights), optimizer: Data(optimizer), step: header.step)
-                log.info("training run \(header.run): took the state after step \(header.step)")
+                log.info("training run \(header.run): took the state at step \(header.step)")
             } catch {
-                fail(header.run, fatal: false, "cannot take the state after step \(header.step): \(error)")
+                fail(header.run, fatal: false, "cannot take the state at step \(header.step): \(error)")
             }
         case .stop(let stop):
             if session?.run == stop.run {
@@ -193,6 +193,9 @@ final class TrainingHost: @unchecked Sendable {
 
     private func makeSession(_ join: Wire.TrainJoin) throws -> Session {
         let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(join.settings.utf8))
+        if let path = WholeNumbers.violation(in: Array(join.settings.utf8), decoded: settings) {
+            throw TesseraError("settings", "\(path) is an integer written with a fraction or an exponent")
+        }
         try settings.check()
         let (data, validation) = try settings.datasets(dataFolder: join.data)
         let trainer = try settings.trainer(store: try settings.initialStore(weights: join.weights))
@@ -214,7 +217,7 @@ final class TrainingHost: @unchecked Sendable {
         switch ReplicaRules.start(step: step.step, applied: replica.step, committed: replica.committedStep) {
         case .rollBack?: replica.rollBack()
         case .commit?: replica.commit()
-        case nil: return fail(step.run, fatal: false, "asked for step \(step.step + 1), this replica is at step \(replica.step)")
+        case nil: return fail(step.run, fatal: false, "asked for the step from step \(step.step); this replica is at step \(replica.step)")
         }
         guard step.end <= session.settings.batch else {
             return fail(step.run, fatal: false, "slots \(step.first)..<\(step.end) lie outside the batch of \(session.settings.batch)")
@@ -236,13 +239,13 @@ final class TrainingHost: @unchecked Sendable {
                                                             seconds: Date().timeIntervalSince(started))))
         } catch is RingAllReduce.Aborted {
             replica.rollBack()
-            log.info("training run \(step.run): step \(step.step + 1) of epoch \(step.epoch) abandoned for a newer ring")
+            log.info("training run \(step.run): the step from step \(step.step) (epoch \(step.epoch)) abandoned for a newer ring")
         } catch let error as TesseraError where error.subject == "ring" {
             replica.rollBack()
-            fail(step.run, fatal: false, "step \(step.step + 1): \(error)")
+            fail(step.run, fatal: false, "the step from step \(step.step): \(error)")
         } catch {
             replica.rollBack()
-            fail(step.run, fatal: true, "step \(step.step + 1): \(error)")
+            fail(step.run, fatal: true, "the step from step \(step.step): \(error)")
         }
     }
 }

@@ -58,6 +58,8 @@ public struct WorkerLink: Sendable {
     /// The most tiles the compute queue holds.
     public static let maxBacklog = 2 * WireLimits.credit.upperBound
     private var nextTicket: UInt64 = 1
+    /// Heartbeats the coordinator may miss while this worker is in a training run (the welcome's).
+    public private(set) var trainingLiveness: Int?
     /// How many tiles may be outstanding: the welcome's credit.
     public private(set) var credit: Int
     /// Seconds to wait before the next reconnection: 1, 2, 4 … 32.
@@ -97,6 +99,7 @@ public struct WorkerLink: Sendable {
                 liveness.heard(at: now)
                 liveness.retime(interval: Double(welcome.heartbeatMilliseconds) / 1000, liveness: welcome.liveness)
                 credit = welcome.credit
+                trainingLiveness = welcome.trainingLiveness
                 // Every welcome starts a registration afresh: the coordinator has forgotten
                 // (and given to others) the tiles it sent this worker before.
                 outstanding = []
@@ -174,9 +177,10 @@ public struct WorkerLink: Sendable {
     }
 
     /// What the passing of time calls for: a heartbeat (or a repeated register), or a
-    /// reconnection when the coordinator has been silent too long.
-    public mutating func tick(at now: Date) -> [Action] {
-        if liveness.peerSilent(at: now) {
+    /// reconnection when the coordinator has been silent too long (`inTraining`: for the
+    /// training window).
+    public mutating func tick(at now: Date, inTraining: Bool = false) -> [Action] {
+        if liveness.peerSilent(at: now, window: inTraining ? trainingLiveness : nil) {
             let wait = backoff
             backoff = min(backoff * 2, 32)
             return [.note("no word from the coordinator for \(String(format: "%.1f", liveness.silence(at: now))) s; reconnecting in \(Int(wait)) s"),

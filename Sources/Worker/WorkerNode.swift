@@ -42,6 +42,7 @@ public final class WorkerNode {
         let name = "\(member.name)@\(host):\(getpid())"
         log = Log("worker \(name)")
         if let warning = MemberFactory.undeclaredPixelSize(member) { log.warning(warning) }
+        if let warning = MemberFactory.untrainedWarning(member) { log.warning(warning) }
         registration = Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture, weightsDigest: digest,
             threads: threads, name: name,
@@ -96,7 +97,7 @@ public final class WorkerNode {
                 link.answered(results.map(\.ticket), at: Date())
             }
             if ready[2] { for message in training.takeMessages() { offer(message, on: socket) } }
-            actions += link.tick(at: Date())
+            actions += link.tick(at: Date(), inTraining: training.run != nil)
         }
         if let goodbye = link.goodbye { offer(goodbye, on: socket) }
         log.info("stopped")

@@ -18,7 +18,7 @@ import Testing
         "Coordinator": ["Core", "Segmentation", "Shared", "ZeroMQ"],
         "Fuzzing": ["Core", "Segmentation", "Shared", "Worker", "Coordinator", "ZeroMQ"],
         "tessera-fuzz": ["Fuzzing"],
-        "Simulation": ["Core", "Shared", "Coordinator", "Worker"],
+        "Simulation": ["Core", "Segmentation", "Shared", "Coordinator", "Worker"],
         "tessera": ["Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS", "TIFF"],
         "ZeroMQ": ["CZeroMQ"],
         "TIFF": ["CTIFF"],

@@ -79,7 +79,7 @@ import Testing
         #expect(run.stepDone("a", step: 1, epoch: run.epoch, digest: "x") == [])
         let actions = run.stepDone("b", step: 1, epoch: run.epoch, digest: "y")
         guard case .stop(let reason)? = actions.first else { Issue.record("\(actions)"); return }
-        #expect(reason.contains("replicas differ after step 2"))
+        #expect(reason.contains("replicas differ at step 2"))
         #expect(run.join("c") == [] && run.lose("a") == [])
     }
 

@@ -27,6 +27,22 @@ import Testing
         #expect(registry.nextWorker(for: 1) == [3])
     }
 
+    /// A worker in a training run counts as gone only after the training window, and its
+    /// longest silence so far is kept (for the metrics).
+    @Test func aTrainingWorkerHasTheTrainingWindow() {
+        var registry = WorkerRegistry(credit: 2, pinnedDigests: [:], interval: 1, liveness: 3, trainingLiveness: 10)
+        let t0 = Date()
+        _ = registry.register(identity: [1], name: "tiles", member: 0, digest: "d", threads: 1, now: t0)
+        _ = registry.register(identity: [2], name: "training", member: 0, digest: "d", threads: 1, now: t0)
+        registry.setTraining([2], 1)
+        #expect(registry.silent(at: t0 + 3.5) == [[1]])
+        #expect(registry.silent(at: t0 + 9.9) == [[1]])
+        #expect(Set(registry.silent(at: t0 + 10.1)) == [[1], [2]])
+        registry.heard([2], at: t0 + 7)
+        registry.heard([2], at: t0 + 8)
+        #expect(registry.workers[[2]]!.liveness.longestSilence == 7)
+    }
+
     @Test func aLostWorkerGivesBackItsTilesAndDigestsMustAgree() {
         var registry = WorkerRegistry(credit: 4, pinnedDigests: [1: "pinned"])
         let now = Date()

@@ -9,7 +9,7 @@ import Testing
 /// runs are `make fuzz` (libFuzzer) and `tessera fuzz`.
 @Suite(.serialized) struct FuzzTests {
     /// Inputs a target runs in the test suite: its seeds and then seeded mutations.
-    static let runs: [FuzzTarget: Int] = [.codec: 100_000, .worker: 50_000, .client: 50_000, .coordinator: 2_000]
+    static let runs: [FuzzTarget: Int] = [.codec: 100_000, .worker: 50_000, .client: 50_000, .coordinator: 2_000, .ring: 100_000]
 
     @Test(arguments: FuzzTarget.allCases)
     func aBoundedSeededRunFindsNothing(target: FuzzTarget) throws {

@@ -5,9 +5,12 @@ import Shared
 import TestSupport
 
 /// A throw-away cluster on this machine: a config with ipc:// endpoints in a fresh folder
-/// (so no port can clash), real coordinator and worker processes, and cleanup by PID.
+/// (so no port can clash), real coordinator and worker processes, and cleanup by PID —
+/// beside busy threads, one per core (`CPUHogs`), for as long as the cluster lives: what a
+/// test asserts must hold on a loaded machine, not only on a quiet one.
 final class ClusterHarness {
     private let temporary: TemporaryDirectory
+    private let hogs = CPUHogs()
     var folder: String { temporary.path }
     let configPath: String
     private(set) var processes: [ManagedProcess] = []
@@ -24,6 +27,7 @@ final class ClusterHarness {
 
     deinit {
         for process in processes { process.stop(grace: 2) }
+        hogs.stop()
     }
 
     /// Writes a configuration of this cluster (variants for other keys use another path).
@@ -47,6 +51,7 @@ final class ClusterHarness {
         [heartbeat]
         interval = 0.2
         liveness = 3
+        training_liveness = 15
 
         \(security ?? "")
 

@@ -58,7 +58,6 @@ import TestSupport
     /// The run's record as the coordinator keeps it.
     struct Record: Decodable {
         struct Ring: Decodable { let step: Int; let epoch: Int; let workers: [String] }
-        let settings: String
         let state: String
         let step: Int
         let rings: [Ring]
@@ -73,6 +72,9 @@ import TestSupport
         #expect(status == 0, "train: \(train.stderr)")
         let record = try record(harness)
         #expect(record.state == "finished")
+        // The settings are an object, as in a run folder's run.json.
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: harness.folder + "/state/train-1/job.json"))) as? [String: Any]
+        #expect(json?["settings"] is [String: Any])
         // `tessera train --replay` runs the same steps on one machine, each on a ring of the
         // size the record gives (a separate process: OpenBLAS's kernel is pinned at start).
         let replay = try TesseraBinary.run(["train", "--replay", harness.folder + "/state/train-1", "--data", data, "--quiet"], timeout: 240)

@@ -45,6 +45,8 @@ import Testing
             (["infer", garbage, "--out", folder + "/m.tiff"], "corrupt TIFF"),
             (["dice", empty, garbage], "empty"),
             (["infer", empty, "--out", folder + "/m.tiff", "--model", "nope"], "unknown model architecture"),
+            // Single-tile mode never resamples, and says so rather than ignoring the option.
+            (["infer", empty, "--logits", folder + "/l.npy", "--weights", garbage, "--model-pixel-size", "1"], "does not resample"),
         ] {
             let result = try TesseraBinary.run(arguments)
             #expect(result.status != 0, "\(arguments)")

@@ -175,4 +175,34 @@ import Testing
         #expect(abs(Int(halves[8]) - 8091) <= 4)
         #expect(MapEncoding.float16.decode([1, 2, 3], pixels: 2) == nil)
     }
+
+    /// Integers written with a fraction or an exponent are malformed (PROTOCOL.md, "Field
+    /// types"), as an independent peer found they were not; a number of a floating-point
+    /// field may be written as a whole number.
+    @Test func integersWrittenWithAFractionAreMalformed() throws {
+        func fractional<T: WireBody>(_ body: T, _ key: String, _ type: T.Type) throws -> (whole: Bool, fraction: Bool) {
+            let json = String(decoding: WireCodec.frames(.heartbeat, body)[1], as: UTF8.self)
+            let pattern = try Regex("\"\(key)\":(-?[0-9]+)")
+            let match = try #require(json.firstMatch(of: pattern), "\(json)")
+            let written = json.replacingCharacters(in: match.range, with: "\"\(key)\":\(match.output[1].substring!).0")
+            let exponent = json.replacingCharacters(in: match.range, with: "\"\(key)\":\(match.output[1].substring!)e0")
+            let whole = (try? WireCodec.decode(T.self, Array(json.utf8)).get()) != nil
+            let fraction = (try? WireCodec.decode(T.self, Array(written.utf8)).get()) != nil || (try? WireCodec.decode(T.self, Array(exponent.utf8)).get()) != nil
+            return (whole, fraction)
+        }
+        let cases: [(whole: Bool, fraction: Bool)] = [
+            try fractional(Wire.Submit(name: "s", path: "/s.tiff", size: 10, digest: "0123456789abcdef"), "size", Wire.Submit.self),
+            try fractional(Wire.Attach(job: 1), "job", Wire.Attach.self),
+            try fractional(Wire.Fetch(job: 1, content: .mask, offset: 0, size: 10), "offset", Wire.Fetch.self),
+            try fractional(Wire.Welcome(heartbeatMilliseconds: 500, liveness: 3, credit: 2), "heartbeatMilliseconds", Wire.Welcome.self),
+            try fractional(Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 0, end: 4), "epoch", Wire.TrainStep.self),
+        ]
+        for (index, outcome) in cases.enumerated() { #expect(outcome.whole && !outcome.fraction, "case \(index)") }
+        let settings = #"{"architecture":"effunet-b0","steps":2.0,"batch":6,"checkpointEvery":4,"validateEvery":0}"#
+        #expect(TrainingPlan(json: settings) == nil)
+        #expect(TrainingPlan(json: settings.replacingOccurrences(of: "2.0", with: "2")) != nil)
+        // A double may be written whole.
+        let done = #"{"run":1,"step":0,"epoch":1,"loss":1,"digest":"0123456789abcdef","seconds":2}"#
+        #expect((try? WireCodec.decode(Wire.TrainDone.self, Array(done.utf8)).get()) != nil)
+    }
 }

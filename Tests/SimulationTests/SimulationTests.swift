@@ -29,6 +29,13 @@ import Simulation
         }
     }
 
+    @Test func slideJobsCountEveryTileOnce() {
+        for seed: UInt64 in 1...300 {
+            let outcome = SlideSimulation.run(seed: seed)
+            #expect(outcome.violation == nil && outcome.ending == "finished", "seed \(seed): \(outcome.violation ?? outcome.ending)")
+        }
+    }
+
     @Test func aSeedReplaysExactly() {
         let a = TrainingSimulation.run(seed: 42), b = TrainingSimulation.run(seed: 42)
         #expect(a.trace == b.trace && a.events == b.events)

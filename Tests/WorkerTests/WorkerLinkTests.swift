@@ -40,6 +40,23 @@ import Worker
         #expect(link.tick(at: t0 + 2.01).contains(.reconnect(after: 1)))
     }
 
+    /// In a training run the worker judges the coordinator by the welcome's training window
+    /// (a wrong reconnection would abandon its step); outside one by the slide-job window.
+    @Test func aWorkerInATrainingRunWaitsTheTrainingWindow() {
+        var link = link()
+        _ = link.received(WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 500, liveness: 4, credit: 3, trainingLiveness: 10)), at: t0)
+        func reconnects(_ seconds: Double, training: Bool) -> Bool {
+            var copy = link
+            return copy.tick(at: t0 + seconds, inTraining: training).contains { if case .reconnect = $0 { true } else { false } }
+        }
+        #expect(!reconnects(2.5, training: true) && reconnects(2.5, training: false))
+        #expect(!reconnects(4.99, training: true) && reconnects(5.01, training: true))
+        // A welcome without the field: the training window is the slide-job one.
+        var plain = self.link()
+        _ = plain.received(welcome(500, 4), at: t0)
+        #expect(plain.tick(at: t0 + 2.01, inTraining: true).contains(.reconnect(after: 1)))
+    }
+
     /// Finding 4: a welcome of 2⁶³−1 made the worker deaf to a silent coordinator for good.
     @Test(arguments: [(Int.max, 3), (500, Int.max), (10, 3), (500, 1), (500, 101)])
     func aWelcomeOutsideTheLimitsIsDroppedAndLivenessHolds(milliseconds: Int, liveness: Int) {

@@ -76,6 +76,10 @@ public struct ClusterConfig: Sendable, Equatable {
     /// Seconds between heartbeats, and heartbeats missed before a peer counts as gone.
     public var heartbeatInterval: Double = 1
     public var heartbeatLiveness = 3
+    /// Heartbeats a worker in a training run (and the coordinator, as that worker sees it)
+    /// may miss: a peer wrongly counted gone costs a run a redone step and a state transfer,
+    /// where it costs a slide job a requeued tile, so the window is wider.
+    public var heartbeatTrainingLiveness = 10
 
     public var members: [Member] = []
     public var security: Security? = nil
@@ -226,6 +230,7 @@ public struct ClusterConfig: Sendable, Equatable {
                 settings.useLevels = value == "on"
             case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
             case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
+            case ("heartbeat", "training_liveness"): heartbeatTrainingLiveness = try int(WireLimits.liveness)
             case ("security", _):
                 guard ["coordinator_public", "coordinator_secret", "worker_public", "worker_secret", "client_public", "client_secret"].contains(key) else {
                     throw fail("unknown key \(key) in [security]")

@@ -27,20 +27,31 @@ public struct PeerLiveness: Sendable, Equatable {
         self.liveness = liveness
     }
 
-    public mutating func heard(at now: Date) { lastHeard = now }
+    public mutating func heard(at now: Date) {
+        longestSilence = max(longestSilence, now.timeIntervalSince(lastHeard))
+        lastHeard = now
+    }
     public mutating func sent(at now: Date) { lastSent = now }
 
     /// Whether nothing has gone to the peer for an interval.
     public func heartbeatDue(at now: Date) -> Bool { now.timeIntervalSince(lastSent) >= interval }
 
-    /// Whether nothing has come from the peer for `interval × liveness`.
-    public func peerSilent(at now: Date) -> Bool { now.timeIntervalSince(lastHeard) > interval * Double(liveness) }
+    /// The longest silence of the peer seen so far, ended by a message (for metrics: how
+    /// close a busy machine came to the window).
+    public private(set) var longestSilence = 0.0
+
+    /// Whether nothing has come from the peer for `interval × liveness` (or × `window`
+    /// heartbeats, when given: a worker in a training run).
+    public func peerSilent(at now: Date, window: Int? = nil) -> Bool {
+        now.timeIntervalSince(lastHeard) > interval * Double(window ?? liveness)
+    }
 
     /// Seconds since the peer was last heard.
     public func silence(at now: Date) -> Double { now.timeIntervalSince(lastHeard) }
 
     /// A fresh connection: both clocks start again.
     public mutating func restart(at now: Date) {
+        longestSilence = 0
         lastHeard = now
         lastSent = now
     }

@@ -151,11 +151,11 @@ public final class RingAllReduce {
         }
     }
 
-    enum Phase: UInt8 { case reduceScatter = 1, allGather = 2 }
+    package enum Phase: UInt8 { case reduceScatter = 1, allGather = 2 }
 
     /// "TRNG", version 1, phase, epoch (u16), round (u64), chunk (u32), first value (u64)
     /// of the segment within the buffer; little-endian.
-    static func header(phase: Phase, epoch: UInt16, round: UInt64, chunk: Int, offset: Int) -> [UInt8] {
+    package static func header(phase: Phase, epoch: UInt16, round: UInt64, chunk: Int, offset: Int) -> [UInt8] {
         var bytes = Array("TRNG".utf8) + [1, phase.rawValue, UInt8(epoch & 0xFF), UInt8(epoch >> 8)]
         withUnsafeBytes(of: round.littleEndian) { bytes += $0 }
         withUnsafeBytes(of: UInt32(chunk).littleEndian) { bytes += $0 }
@@ -182,18 +182,45 @@ public final class RingAllReduce {
     }
 
     /// The length of a segment's header (`header`).
-    static let headerBytes = 28
+    package static let headerBytes = 28
 
     /// How a segment's epoch stands to this member's: earlier segments are dropped, later
     /// ones (a predecessor already in the next ring) kept until this member gets there.
     /// Epochs compare as serial numbers, so they may wrap.
-    static func epochOrder(_ segment: UInt16, against current: UInt16) -> Int {
+    package static func epochOrder(_ segment: UInt16, against current: UInt16) -> Int {
         let difference = Int16(bitPattern: segment &- current)
         return difference == 0 ? 0 : difference < 0 ? -1 : 1
     }
 
+    /// What a member does with a message on its ring socket while it waits for the segment
+    /// whose header is `expected`, of `values` floats (docs/PROTOCOL.md, "Ring link").
+    package enum SegmentVerdict: Equatable {
+        /// A segment of an earlier epoch, still in flight: dropped, uncounted.
+        case drop
+        /// A segment of a later epoch (a predecessor already in the next ring): kept for it.
+        case keep
+        /// The segment due: its values are taken.
+        case take
+        /// Anything else: the all-reduce fails, saying what came.
+        case unexpected(String)
+    }
+
+    package static func verdict(_ frames: [UnsafeRawBufferPointer], expected: [UInt8], values: Int) -> SegmentVerdict {
+        if frames.count == 2, let segmentEpoch = epoch(ofHeader: frames[0]), expected.count == headerBytes {
+            switch epochOrder(segmentEpoch, against: UInt16(expected[6]) | UInt16(expected[7]) << 8) {
+            case -1: return .drop
+            case 1: return .keep
+            default: break
+            }
+        }
+        guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == values * 4 else {
+            return .unexpected("\(frames.count) frames, header \(frames.first.map { $0.prefix(headerBytes).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")")
+        }
+        return .take
+    }
+
     /// The epoch in a segment header, or nil when it is not one.
-    static func epoch(ofHeader bytes: UnsafeRawBufferPointer) -> UInt16? {
+    package static func epoch(ofHeader bytes: UnsafeRawBufferPointer) -> UInt16? {
         guard bytes.count == headerBytes, bytes.prefix(5).elementsEqual(Array("TRNG".utf8) + [1]) else { return nil }
         return UInt16(bytes[6]) | UInt16(bytes[7]) << 8
     }
@@ -207,7 +234,13 @@ public final class RingAllReduce {
         if let index = early.firstIndex(where: { $0.first.map { $0.elementsEqual(expected) } ?? false }) {
             let frames = early.remove(at: index)
             let problem = frames[0].withUnsafeBytes { header in
-                frames[1].withUnsafeBytes { payload in take([header, payload], into: &buffer, expected: expected, start, end, phase: phase) }
+                frames[1].withUnsafeBytes { payload -> String? in
+                    switch Self.verdict([header, payload], expected: expected, values: end - start) {
+                    case .take: Self.apply(payload, to: &buffer, start, end, phase: phase); return nil
+                    case .unexpected(let problem): return problem
+                    default: return "a kept segment is not the one due"
+                    }
+                }
             }
             if let problem { throw unexpected(problem, phase: phase, chunk: chunk, round: round, start: start) }
             return true
@@ -216,14 +249,14 @@ public final class RingAllReduce {
             if wait { try waitForData() }
             enum Outcome { case taken(String?), dropped, kept([[UInt8]]) }
             let outcome: Outcome? = try receiver.receive(dontWait: true) { frames -> Outcome in
-                if frames.count == 2, let segmentEpoch = Self.epoch(ofHeader: frames[0]) {
-                    switch Self.epochOrder(segmentEpoch, against: self.epoch) {
-                    case -1: return .dropped // an earlier incarnation's segment, still in flight
-                    case 1: return .kept(frames.map { [UInt8]($0) })
-                    default: break
-                    }
+                switch Self.verdict(frames, expected: expected, values: end - start) {
+                case .drop: return .dropped // an earlier incarnation's segment, still in flight
+                case .keep: return .kept(frames.map { [UInt8]($0) })
+                case .unexpected(let problem): return .taken(problem)
+                case .take:
+                    Self.apply(frames[1], to: &buffer, start, end, phase: phase)
+                    return .taken(nil)
                 }
-                return .taken(self.take(frames, into: &buffer, expected: expected, start, end, phase: phase))
             }
             switch outcome {
             case nil:
@@ -249,14 +282,8 @@ public final class RingAllReduce {
     /// segments ahead before it waits for this member.
     static let maxEarlySegments = 4096
 
-    /// Adds (reduce-scatter) or copies (all-gather) a segment's values into `buffer`, or
-    /// says why the message is not the one expected.
-    private func take(_ frames: [UnsafeRawBufferPointer], into buffer: inout [Float], expected: [UInt8], _ start: Int, _ end: Int,
-                      phase: Phase) -> String? {
-        guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == (end - start) * 4 else {
-            return "\(frames.count) frames, header \(frames.first.map { $0.prefix(24).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")"
-        }
-        let raw = frames[1]
+    /// Adds (reduce-scatter) or copies (all-gather) a segment's values into `buffer`.
+    static func apply(_ raw: UnsafeRawBufferPointer, to buffer: inout [Float], _ start: Int, _ end: Int, phase: Phase) {
         buffer.withUnsafeMutableBufferPointer { values in
             let target = values.baseAddress! + start
             if phase == .reduceScatter {
@@ -266,6 +293,5 @@ public final class RingAllReduce {
                 UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
             }
         }
-        return nil
     }
 }

@@ -85,6 +85,9 @@ public enum WireCodec {
         } catch {
             return .failure(.init("malformed \(T.self) body"))
         }
+        if let path = WholeNumbers.violation(in: body, decoded: value) {
+            return .failure(.init("\(T.self): \(path) is an integer written with a fraction or an exponent"))
+        }
         if let flaw = value.flaw { return .failure(.init("\(T.self): \(flaw)")) }
         return .success(value)
     }

@@ -67,12 +67,16 @@ public enum Wire {
         public var heartbeatMilliseconds: Int
         public var liveness: Int
         public var credit: Int
-        public init(heartbeatMilliseconds: Int, liveness: Int, credit: Int) {
+        /// Heartbeats either side may miss while the worker is in a training run (absent: `liveness`).
+        public var trainingLiveness: Int?
+        public init(heartbeatMilliseconds: Int, liveness: Int, credit: Int, trainingLiveness: Int? = nil) {
             self.heartbeatMilliseconds = heartbeatMilliseconds; self.liveness = liveness; self.credit = credit
+            self.trainingLiveness = trainingLiveness
         }
         public var flaw: String? {
             WireRule.first(WireRule.range("heartbeatMilliseconds", heartbeatMilliseconds, WireLimits.heartbeatMilliseconds),
-                           WireRule.range("liveness", liveness, WireLimits.liveness), WireRule.range("credit", credit, WireLimits.credit))
+                           WireRule.range("liveness", liveness, WireLimits.liveness), WireRule.range("credit", credit, WireLimits.credit),
+                           trainingLiveness.flatMap { WireRule.range("trainingLiveness", $0, WireLimits.liveness) })
         }
     }
 

@@ -124,9 +124,17 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "The coordinator's client endpoint, if not the configuration's.") var coordinator: String?
     @Option(help: "Seconds to wait for the answer.") var timeout: Double = 10
+    @Flag(help: "Print the coordinator's metrics (the configuration's metrics endpoint) instead: workers lost and why, tiles requeued, each worker's longest silence, …") var metrics = false
 
     func run() throws {
-        let client = try ClusterClient(config: try cluster.load(), endpoint: coordinator)
+        let config = try cluster.load()
+        if metrics {
+            guard let endpoint = config.metricsEndpoint else {
+                throw ValidationError("\(config.source) sets no metrics endpoint ([coordinator] metrics = …)")
+            }
+            return print(try ClusterSockets.metrics(endpoint: endpoint, timeoutMilliseconds: Int(timeout * 1000)), terminator: "")
+        }
+        let client = try ClusterClient(config: config, endpoint: coordinator)
         client.patience = timeout
         let status = try client.status()
         print("workers: \(status.workers.count)")

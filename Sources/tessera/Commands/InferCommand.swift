@@ -51,7 +51,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels. Default: what the weights file says (`tessera train` writes it), else the slide's own.") var modelPixelSize: Double?
     @Option(help: "Read tiles from the slide's pyramid level nearest the models' pixel size: on or off (always full resolution).") var pyramid: String = "on"
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else.") var logits: String?
+    @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else. For checks against PyTorch: the tile's pixels go to the model as they are, never resampled, whatever pixel size the weights say.") var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
     @Flag(help: "No progress on stderr.") var quiet = false
 
@@ -71,6 +71,9 @@ struct InferCommand: ParsableCommand {
         guard slideStain == nil || ["macenko", "reinhard"].contains(slideStain!) else { throw ValidationError("--slide-stain must be macenko or reinhard") }
         guard organ == nil || config != nil else { throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
+        guard logits == nil || (pixelSize == nil && modelPixelSize == nil) else {
+            throw ValidationError("single-tile mode (--logits) runs the model on the tile's pixels as they are, for checks against PyTorch: it does not resample, so --pixel-size and --model-pixel-size do not apply")
+        }
     }
 
     func run() throws {
@@ -142,6 +145,9 @@ struct InferCommand: ParsableCommand {
         guard let weights else { throw ValidationError("single-tile mode needs --weights") }
         let model = try CNNModel(architecture: model, weights: try SafeTensorsWeights(path: weights))
         try model.check(tileSize: tile)
+        if let trained = SafeTensors.trainedPixelSize(atPath: weights), !quiet {
+            ProgressReporter.note("infer: the weights say they were trained at \(trained) µm/pixel; single-tile mode does not resample: the tile's pixels reach the model as they are")
+        }
         let pixels = try SlideReader(path: slide).readRGB(x: coordinates[0], y: coordinates[1], width: tile, height: tile)
         let input = Tensor(rgb: pixels.pixels, width: tile, height: tile, mean: model.mean, std: model.std)
         try NPYFile.write(model.network.logits(input), to: path)

@@ -228,7 +228,8 @@ struct TrainCommand: ParsableCommand {
 
     /// Replays a cluster run to its last checkpoint and compares.
     private func runReplay(_ folder: String) throws {
-        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/job.json")))
+        let record = try JSONDecoder().decode(RunRecord.self, from: try EmbeddedJSON.quote(Data(contentsOf: URL(fileURLWithPath: folder + "/job.json")),
+                                                                                         key: "settings"))
         let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(record.settings.utf8))
         guard record.step > 0 else { throw TesseraError(folder, "the run has no checkpoint after step 0 to compare with") }
         CNNModel.setThreads(1)
