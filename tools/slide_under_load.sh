@@ -10,31 +10,13 @@ SIDE=${1:-8192}
 MODEL=${2:-effunet-b0}
 HOGS=${HOGS:-$(nproc)}
 TESSERA=${TESSERA:-.build/release/tessera}
-WORK=$(mktemp -d /tmp/tessera-load-XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+. tools/loopback_cluster.sh
 
 "$TESSERA" weights random --model "$MODEL" --out "$WORK/member.safetensors" > /dev/null
 "$TESSERA" synth --width "$SIDE" --height "$SIDE" --seed 5 --out "$WORK" --quiet
-cat > "$WORK/cluster.conf" <<EOF
-[coordinator]
-workers = ipc://$WORK/w.sock
-clients = ipc://$WORK/c.sock
-metrics = ipc://$WORK/m.sock
-state = $WORK/state
-
-[inference]
-tile = 512
-margin = 32
-
-[member m]
-architecture = $MODEL
-weights = $WORK/member.safetensors
-EOF
-
-for _ in $(seq 1 "$HOGS"); do yes > /dev/null & PIDS+=($!); done
-echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $HOGS CPU hogs beside; ${SIDE}² slide, $MODEL"
+write_config m "$MODEL" "$WORK/member.safetensors" "[inference]" "tile = 512" "margin = 32"
+start_hogs "$HOGS"
+echo "${SIDE}² slide, $MODEL"
 
 start=$(date +%s%N)
 "$TESSERA" infer --config "$WORK/cluster.conf" "$WORK/synth_5.tiff" --out "$WORK/infer.tiff" --threads 1 --quiet

@@ -11,27 +11,13 @@ WORKERS=${1:-2}
 STEPS=${2:-30}
 HOGS=${HOGS:-$((2 * $(nproc)))}
 TESSERA=${TESSERA:-.build/release/tessera}
-WORK=$(mktemp -d /tmp/tessera-train-load-XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+. tools/loopback_cluster.sh
 
 for seed in 1 2 3; do "$TESSERA" synth --width 512 --height 512 --seed "$seed" --out "$WORK/data" --quiet; done
 "$TESSERA" weights random --model effunet-b0 --out "$WORK/b0.safetensors" > /dev/null
-cat > "$WORK/cluster.conf" <<EOF
-[coordinator]
-workers = ipc://$WORK/w.sock
-clients = ipc://$WORK/c.sock
-metrics = ipc://$WORK/m.sock
-state = $WORK/state
-
-[member b0]
-architecture = effunet-b0
-weights = $WORK/b0.safetensors
-EOF
-
-for _ in $(seq 1 "$HOGS"); do yes > /dev/null & PIDS+=($!); done
-echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $HOGS CPU hogs beside; $WORKERS workers × 1 thread, $STEPS steps, default [heartbeat]"
+write_config b0 effunet-b0 "$WORK/b0.safetensors"
+start_hogs "$HOGS"
+echo "$WORKERS workers × 1 thread, $STEPS steps, default [heartbeat]"
 "$TESSERA" coordinator --config "$WORK/cluster.conf" 2> "$WORK/coordinator.log" & PIDS+=($!)
 sleep 1
 for i in $(seq 1 "$WORKERS"); do "$TESSERA" worker --config "$WORK/cluster.conf" --member b0 --threads 1 2> "$WORK/worker$i.log" & PIDS+=($!); done

@@ -86,7 +86,7 @@ import TestSupport
 
     @Test func twoWorkersTrainWithoutTakingTilesAndEqualTheReplay() throws {
         let (harness, data) = try Self.cluster()
-        try harness.startCoordinator()
+        let coordinator = try harness.startCoordinator()
         try harness.startWorker("b0")
         try harness.startWorker("b0")
         let train = try Self.train(harness, data: data, steps: 8)
@@ -98,6 +98,9 @@ import TestSupport
         // On a busy machine a worker may be taken for dead and join again: the ring may
         // change, and the result must still be the replay's (checked in `finish`).
         #expect(record.rings.first?.workers.count == 2, "\(record.rings.map(\.workers))")
+        // One step convention: the log names the ring's step as job.json does (steps done).
+        let first = try #require(record.rings.first)
+        #expect(coordinator.stderr.contains("ring of 2 at step \(first.step) (epoch \(first.epoch))"), "\(coordinator.stderr)")
         // Back to tiles once the run is over.
         let after = try TesseraBinary.run(["status", "--config", harness.configPath])
         #expect(!after.stdout.contains("training (run"), "\(after.stdout)")
