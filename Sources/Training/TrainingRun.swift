@@ -159,7 +159,7 @@ public final class TrainingRun {
             record.validation.append(Validation(step: record.step, dice: dice))
             onMessage(String(format: "step %d: validation Dice %.4f", record.step, dice))
         }
-        try store.write(to: modelPath, metadata: TrainingState.metadata(data))
+        try AtomicFile.write(try TrainingState.weights(trainer, metadata: TrainingState.metadata(data)), to: modelPath)
         store.values = training
         if checkpoint {
             let json = JSONEncoder()

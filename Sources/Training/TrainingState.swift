@@ -7,8 +7,13 @@ import Foundation
 /// under their PyTorch keys, and the optimiser's state under PyTorch's names
 /// (`exp_avg.KEY` and `exp_avg_sq.KEY` for AdamW, `momentum_buffer.KEY` for SGD).
 public enum TrainingState {
+    /// The weights and running statistics, and the keys the PyTorch module holds that the
+    /// network never uses (deterministic values, `CNNModel.unusedParameterShapes`): PyTorch
+    /// loads the file with `strict=True`.
     public static func weights(_ trainer: ModelTrainer, metadata: [String: String] = [:]) throws -> Data {
-        try SafeTensors.encode(trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) }, metadata: metadata)
+        let unused = CNNModel.unusedParameterShapes(trainer.architecture).map { ($0.key, $0.shape, DeterministicWeights.values($0.key, shape: $0.shape)) }
+        return try SafeTensors.encode(trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) } + unused,
+                                      metadata: metadata)
     }
 
     /// What a saved model says of itself: the pixel size it was trained at, when known.
@@ -29,7 +34,7 @@ public enum TrainingState {
     /// Replaces `trainer`'s weights and optimiser state by those of `weights` and
     /// `optimizer`, after `step` steps; every tensor must be there, with its shape.
     public static func load(_ trainer: ModelTrainer, weights: SafeTensorsWeights, optimizer moments: SafeTensorsWeights, step: Int) throws {
-        try trainer.store.load(from: weights)
+        try trainer.store.load(from: weights, ignoring: CNNModel.unusedKeys(trainer.architecture))
         var state = Optimizer.State(count: trainer.store.values.count, for: trainer.optimizer)
         state.step = step
         let (first, second) = momentNames(trainer.optimizer)

@@ -47,6 +47,11 @@ import TestSupport
         _ = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: straight.modelPath))
         #expect(SafeTensors.trainedPixelSize(atPath: straight.modelPath) == 1.0)
         #expect(try SafeTensors(path: straight.modelPath).metadata == ["pixel_size": "1"])
+        // It holds every key of the PyTorch module, the unused ones too (strict loading).
+        let names = Set(try SafeTensors(path: straight.modelPath).names)
+        let expected = Set(try CNNModel.parameterShapes("effunet-b0").map(\.key) + CNNModel.unusedParameterShapes("effunet-b0").map(\.key))
+        #expect(names == expected, "\(names.symmetricDifference(expected).sorted().prefix(5))")
+        #expect(names.isSuperset(of: ["aspp.conv1.weight", "encoder._conv_head.weight", "encoder._fc.bias"]))
     }
 
     /// Ctrl-C between checkpoints: the step reached is checkpointed, and resuming from it

@@ -47,6 +47,20 @@ public final class CNNModel: TilePredictor {
         architecture == "unext50" ? UneXt50.unusedKeys : EffUnet.unusedKeys
     }
 
+    /// Those keys with the shapes the PyTorch module (`tools/seed_models.py`) gives them: the
+    /// seed's ASPP declares a 1×1 `conv1` it never calls, and EfficientNet keeps its
+    /// classification head (`_conv_head`, `_bn1`, `_fc`). Files Tessera writes hold them
+    /// too, so that `load_state_dict(strict=True)` takes them.
+    public static func unusedParameterShapes(_ architecture: String) -> [(key: String, shape: [Int])] {
+        // ASPP: mid 256 channels, 4 dilations and the pooled branch and the 1×1 branch.
+        if architecture == "unext50" { return [("aspp.conv1.weight", [512, 256 * 6, 1, 1])] }
+        guard architecture.hasPrefix("effunet-"), let variant = EfficientNetVariant.named(String(architecture.dropFirst(8))) else { return [] }
+        let head = variant.filters(1280), last = variant.featureChannels[4]
+        return [("aspp.conv1.weight", [384, 256 * 6, 1, 1]), ("encoder._conv_head.weight", [head, last, 1, 1])]
+            + ["weight", "bias", "running_mean", "running_var"].map { ("encoder._bn1." + $0, [head]) }
+            + [("encoder._fc.weight", [1000, head]), ("encoder._fc.bias", [1000])]
+    }
+
     /// Every state_dict key `architecture` loads, with its shape, in loading order.
     public static func parameterShapes(_ architecture: String) throws -> [(key: String, shape: [Int])] {
         let recorder = ShapeRecorder()

@@ -20,7 +20,9 @@ public final class DeterministicWeights: WeightSource {
     /// and tests), returning the keys and shapes written.
     @discardableResult
     public static func write(architecture: String, to path: String) throws -> [(key: String, shape: [Int])] {
-        let shapes = try CNNModel.parameterShapes(architecture)
+        // With the keys the PyTorch module holds and the network never uses: PyTorch loads
+        // the file with strict=True.
+        let shapes = try CNNModel.parameterShapes(architecture) + CNNModel.unusedParameterShapes(architecture)
         try SafeTensors.write(shapes.map { ($0.key, $0.shape, values($0.key, shape: $0.shape)) }, to: path)
         return shapes
     }
