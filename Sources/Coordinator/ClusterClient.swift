@@ -38,7 +38,7 @@ public final class ClusterClient {
 
     /// Submits `slidePath` (or attaches to job `attach`), follows it to the end, writes
     /// the mask to `maskPath`, and returns the RLE text when `wantRLE`.
-    public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false, pixelSize: Double? = nil, organ: String? = nil,
+    public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false, pixelSize: Double? = nil, organ: String? = nil, reader: String? = nil,
                     progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }) throws -> Outcome {
         var upload: FileHandle?
         var uploadSize: UInt64 = 0
@@ -51,7 +51,7 @@ public final class ClusterClient {
             let name = (slidePath as NSString).lastPathComponent
             // An empty path tells the coordinator to fetch the bytes.
             try socket.send(WireCodec.frames(.submit, Wire.Submit(name: name, path: forceUpload ? "" : absolute, size: size, digest: digest,
-                                                                  pixelSize: pixelSize, organ: organ)))
+                                                                  pixelSize: pixelSize, organ: organ, reader: reader)))
             upload = FileHandle(forReadingAtPath: slidePath)
             uploadSize = size
         }

@@ -85,7 +85,8 @@ extension CoordinatorServer {
         let upload = directory + "/slide." + (suffix.isEmpty || suffix.count > 8 || !suffix.allSatisfy({ $0.isLetter || $0.isNumber }) ? "tiff" : suffix)
         let job = SlideJob(id: id, name: name, client: identity, directory: directory,
                            slidePath: local ? submit.path : upload, size: submit.size, digest: submit.digest.lowercased(),
-                           upload: !local, members: config.members.count, pixelSize: submit.pixelSize, organ: submit.organ)
+                           upload: !local, members: config.members.count, pixelSize: submit.pixelSize, organ: submit.organ,
+                           reader: submit.reader.flatMap(SlideReader.Backend.init(rawValue:)))
         jobs.append(job)
         persist(job)
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")

@@ -30,6 +30,8 @@ final class JobJournal {
         /// The slide's pixel size and organ as the submission gave them.
         var pixelSize: Double?
         var organ: String?
+        /// Who reads the slide, as the submission asked.
+        var reader: String?
     }
 
     let directory: String

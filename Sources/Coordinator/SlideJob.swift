@@ -64,9 +64,10 @@ final class SlideJob {
     var rlePath: String { directory + "/mask.rle" }
 
     init(id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int,
-         pixelSize: Double? = nil, organ: String? = nil) {
+         pixelSize: Double? = nil, organ: String? = nil, reader: SlideReader.Backend? = nil) {
         self.pixelSize = pixelSize
         self.organ = organ
+        self.reader = reader
         self.id = id
         self.name = name
         self.client = client
@@ -83,6 +84,8 @@ final class SlideJob {
     let pixelSize: Double?
     /// The slide's organ as the submission gave it, which picks the threshold.
     let organ: String?
+    /// Who reads the slide, as the submission asked (nil: the configuration's `reader`).
+    let reader: SlideReader.Backend?
     /// Where tiles are read and at what pixel size, once started.
     private(set) var source = TileSource(slidePixelSize: nil)
 
@@ -103,7 +106,7 @@ final class SlideJob {
     var record: JobJournal.Record {
         JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
                           state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
-                          ended: ended?.timeIntervalSince1970, pixelSize: pixelSize, organ: organ)
+                          ended: ended?.timeIntervalSince1970, pixelSize: pixelSize, organ: organ, reader: reader?.rawValue)
     }
 
     /// Marks the job ended and deletes the slide's uploaded copy: only the mask and RLE
@@ -121,6 +124,7 @@ final class SlideJob {
     func start(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?], slideReaders: Int) throws {
         var settings = try settings.forOrgan(organ)
         settings.pixelSize = pixelSize ?? settings.pixelSize
+        settings.reader = reader ?? settings.reader
         let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights,
                                          memberPixelSizes: memberPixelSizes, maskPath: maskPath)
         source = pipeline.source
@@ -128,7 +132,7 @@ final class SlideJob {
                                     inset: settings.mapInset)
         plan = pipeline.plan
         prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, stain: pipeline.stain, readers: slideReaders,
-                                    skipped: pipeline.skipped)
+                                    skipped: pipeline.skipped, backend: settings.reader)
         emptyMap = settings.emptyMap
         tilesSkipped = pipeline.skipped.count
         state = .running

@@ -25,6 +25,8 @@ final class TilePrefetcher: @unchecked Sendable {
     private let plan: TilePlan
     /// Full-resolution pixels per pixel read: the pyramid level tiles come from.
     private let downsample: Int
+    /// Who reads the slide (the job's `reader`).
+    private let backend: SlideReader.Backend
     /// The slide's stain normalisation, applied as tiles are read.
     private let stain: SlideStain?
     /// The first tile column of each reader's band, and the end of the last.
@@ -40,8 +42,9 @@ final class TilePrefetcher: @unchecked Sendable {
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
     /// (at most one per tile column); tiles in `skipped` come without pixels.
     init(slidePath: String, plan: TilePlan, downsample: Int = 1, stain: SlideStain? = nil, first: Int = 0, depth: Int = 32, readers: Int = 1,
-         skipped: Set<Int> = []) {
+         skipped: Set<Int> = [], backend: SlideReader.Backend = .automatic) {
         let readers = max(1, min(readers, plan.columns))
+        self.backend = backend
         self.plan = plan
         self.downsample = downsample
         self.stain = stain
@@ -75,7 +78,7 @@ final class TilePrefetcher: @unchecked Sendable {
                 guard !rereads.isEmpty else { lock.wait(); continue }
                 guard let slide = later else {
                     lock.unlock()
-                    later = try SlideReader(path: slidePath, downsample: downsample)
+                    later = try SlideReader(path: slidePath, downsample: downsample, backend: backend)
                     lock.lock()
                     continue
                 }
@@ -92,7 +95,7 @@ final class TilePrefetcher: @unchecked Sendable {
     /// Reads the tiles of `columns` in plan order into `ready[reader]`, serving re-reads
     /// while it waits for room; false when stopped first.
     private func readBand(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) throws -> Bool {
-        let slide = try SlideReader(path: slidePath, downsample: downsample)
+        let slide = try SlideReader(path: slidePath, downsample: downsample, backend: backend)
         // The band's width, and a window row plus the next one's stride: what must stay decoded.
         slide.keepBlocks(forWidth: ((columns.count - 1) * plan.stride + plan.tileSize) / downsample, height: (plan.tileSize + plan.stride) / downsample)
         for row in (first / plan.columns)..<plan.rows {

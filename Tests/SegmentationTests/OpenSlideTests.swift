@@ -23,6 +23,26 @@ struct OpenSlideTests {
         return PixelImage(width: width, height: height, channels: 3, pixels: Array(bytes[(index + 1)...]))
     }
 
+    /// tools/make_jp2k_fixture.py: an Aperio SVS of JPEG 2000 tiles (compression 33005, as
+    /// TCGA slides), which this libtiff cannot decode: the automatic reader goes to
+    /// OpenSlide, whose pixels are the lossless picture exactly; libtiff asked for it by
+    /// name refuses, naming the compression.
+    @Test func anAperioJPEG2000SlideIsReadThroughOpenSlide() throws {
+        let path = Bundle.module.path(forResource: "Fixtures/aperio_jp2k", ofType: "svs")!
+        let reader = try SlideReader(path: path)
+        #expect(reader.readBy.hasPrefix("OpenSlide") && reader.image.vendor == "aperio", "\(reader.readBy)")
+        #expect(reader.width == 512 && reader.height == 384)
+        let read = try reader.readRGB(x: 0, y: 0, width: 512, height: 384)
+        var differing = 0
+        for y in 0..<384 { for x in 0..<512 { for c in 0..<3 where read.pixels[(y * 512 + x) * 3 + c] != UInt8((3 * x + 5 * y + 60 * c + (x * y) % 23) % 256) {
+            differing += 1
+        } } }
+        #expect(differing == 0, "\(differing) samples differ from the picture")
+        #expect(reader.image.micronsPerPixel.map { abs($0 - 0.499) < 1e-9 } ?? false, "\(String(describing: reader.image.micronsPerPixel))")
+        #expect(throws: TesseraError.self) { try SlideReader(path: path, backend: .tiff).readRGB(x: 0, y: 0, width: 8, height: 8) }
+        #expect(SlideReader.explainUndecodable(33005, path: path).contains("Aperio JPEG 2000 (33005)"))
+    }
+
     /// tools/make_vms_fixture.py: a Hamamatsu VMS (an index and JPEGs), which libtiff cannot
     /// read, gives libjpeg's own decoding of its JPEG.
     @Test func aHamamatsuVMSIsReadThroughOpenSlide() throws {

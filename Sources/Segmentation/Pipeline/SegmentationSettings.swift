@@ -23,6 +23,9 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var pixelSize: Double?
     /// Whether tiles may be read from a pyramid level when every member's pixel size allows.
     public var useLevels: Bool
+    /// Who reads the slide: automatic (libtiff for the TIFFs it decodes, OpenSlide for the
+    /// rest), or one of them by name.
+    public var reader: SlideReader.Backend = .automatic
     /// Thresholds by organ (lower-case name), for slides whose organ is given: tuned per
     /// organ as the HuBMAP 2022 solutions did.
     public var organThresholds: [String: Double] = [:]

@@ -18,7 +18,7 @@ public struct SlidePipeline {
     /// `memberPixelSizes`: the µm per pixel each member was trained at (nil: the slide's).
     public init(slidePath: String, settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]? = nil,
                 maskPath: String, probabilityPath: String? = nil) throws {
-        reader = try SlideReader(path: slidePath)
+        reader = try SlideReader(path: slidePath, backend: settings.reader)
         plan = try settings.plan(width: reader.width, height: reader.height)
         let pixelSize = settings.pixelSize ?? reader.micronsPerPixel
         source = TileSource.choose(levels: reader.levels, slidePixelSize: pixelSize,
@@ -53,7 +53,8 @@ public struct SlidePipeline {
 
     /// A reader of the level tiles come from (each thread needs its own).
     public func tileReader(cacheBytes: Int = 64 << 20) throws -> SlideReader {
-        source.downsample == 1 ? reader : try SlideReader(path: reader.path, cacheBytes: cacheBytes, downsample: source.downsample)
+        source.downsample == 1 ? reader
+            : try SlideReader(path: reader.path, cacheBytes: cacheBytes, downsample: source.downsample, backend: reader.backend)
     }
 
     public func skips(_ tile: TileIndex) -> Bool { skipped.contains(tile.row * plan.columns + tile.column) }

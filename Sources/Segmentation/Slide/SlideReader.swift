@@ -62,6 +62,9 @@ public final class SlideReader {
         case openSlide = "openslide"
     }
 
+    /// The reader asked for; other readers of the same slide (pyramid levels, threads) ask for it too.
+    public let backend: Backend
+
     /// Who reads this slide: "libtiff", or "OpenSlide 3.4.1 (mirax)".
     public var readBy: String {
         guard openSlide != nil else { return "libtiff" }
@@ -97,14 +100,11 @@ public final class SlideReader {
     public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes,
                 downsample: Int = 1, backend: Backend = .automatic) throws {
         self.path = path
-        let directories: [SlideDirectory]
-        if try Self.readsWithOpenSlide(path, backend) {
-            let slide: OpenSlide
-            do { slide = try OpenSlide(path: path) } catch let error as OpenSlideError { throw TesseraError(path, error.reason) }
-            let vendor = slide.property("openslide.vendor") ?? OpenSlide.vendor(of: path) ?? "?"
-            directories = (0..<slide.levelCount).map { SlideDirectory(openSlide: slide, level: $0, vendor: vendor) }
-            (file, openSlide, isBigTIFF) = (nil, slide, false)
-        } else {
+        self.backend = backend
+        var directories: [SlideDirectory] = []
+        var tiff: TIFFFile?
+        var useOpenSlide = try Self.readsWithOpenSlide(path, backend)
+        if !useOpenSlide {
             let file: TIFFFile
             do {
                 file = try TIFFFile(path: path, mode: "r", maxSingleAllocation: 512 << 20)
@@ -112,7 +112,24 @@ public final class SlideReader {
                 throw TesseraError(path, Self.explainOpenFailure(path: path, libtiff: error.reason))
             }
             directories = try Self.listDirectories(file, path: path)
-            (self.file, openSlide, isBigTIFF) = (file, nil, file.isBigTIFF)
+            tiff = file
+            // A TIFF whose image this libtiff cannot decode (Aperio's JPEG 2000, 33003 and
+            // 33005, as TCGA slides have) goes to OpenSlide when it is here and knows the file.
+            if backend == .automatic, let compression = Self.undecodable(directories) {
+                guard OpenSlide.unavailable == nil, OpenSlide.vendor(of: path) != nil else {
+                    throw TesseraError(path, Self.explainUndecodable(compression, path: path))
+                }
+                (useOpenSlide, tiff, directories) = (true, nil, [])
+            }
+        }
+        if useOpenSlide {
+            let slide: OpenSlide
+            do { slide = try OpenSlide(path: path) } catch let error as OpenSlideError { throw TesseraError(path, error.reason) }
+            let vendor = slide.property("openslide.vendor") ?? OpenSlide.vendor(of: path) ?? "?"
+            directories = (0..<slide.levelCount).map { SlideDirectory(openSlide: slide, level: $0, vendor: vendor) }
+            (file, openSlide, isBigTIFF) = (nil, slide, false)
+        } else {
+            (self.file, openSlide, isBigTIFF) = (tiff, nil, tiff?.isBigTIFF ?? false)
         }
         self.directories = directories
         guard let full = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
@@ -133,6 +150,27 @@ public final class SlideReader {
             self.decoder = Decoder(openSlideLevel: index, background: (UInt8(hex >> 16 & 0xFF), UInt8(hex >> 8 & 0xFF), UInt8(hex & 0xFF)))
         }
         self.cache = BlockCache(capacityBytes: cacheBytes)
+    }
+
+    /// The compression of the full-resolution image when this libtiff cannot decode it.
+    static func undecodable(_ directories: [SlideDirectory]) -> UInt16? {
+        guard let full = directories.max(by: { $0.width * $0.height < $1.width * $1.height }),
+              !TIFFCompression.isConfigured(full.compression) else { return nil }
+        return full.compression
+    }
+
+    /// Why a TIFF libtiff cannot decode is refused, and what reads it.
+    static func explainUndecodable(_ compression: UInt16, path: String, libtiffAskedFor: Bool = false) -> String {
+        let name = compression == 33003 || compression == 33005 ? "Aperio JPEG 2000 (\(compression))" : TIFFCompression.name(of: compression)
+        if libtiffAskedFor {
+            return "compression \(name) is not supported by this libtiff" + (OpenSlide.unavailable == nil && OpenSlide.vendor(of: path) != nil
+                ? "; OpenSlide reads it (--reader auto or openslide)" : "")
+        }
+        if let reason = OpenSlide.unavailable {
+            return "compression \(name) is not supported by this libtiff; OpenSlide reads it once installed "
+                + "(apt-get install libopenslide0; here: \(reason))"
+        }
+        return "compression \(name) is not supported by this libtiff, and OpenSlide does not recognise the file"
     }
 
     /// Whether `backend` makes OpenSlide read `path`: asked for, or automatic and the file
@@ -429,7 +467,7 @@ public final class SlideReader {
                 throw TesseraError(path, "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt")
             }
             guard TIFFCompression.isConfigured(image.compression) else {
-                throw TesseraError(path, "compression \(TIFFCompression.name(of: image.compression)) is not supported by this libtiff")
+                throw TesseraError(path, SlideReader.explainUndecodable(image.compression, path: path, libtiffAskedFor: true))
             }
             if let tile = image.tileSize {
                 guard tile.width > 0, tile.height > 0, tile.width * tile.height <= 1 << 24 else {

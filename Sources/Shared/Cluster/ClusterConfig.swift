@@ -225,6 +225,9 @@ public struct ClusterConfig: Sendable, Equatable {
                 guard ["macenko", "reinhard", "off"].contains(value) else { throw fail("stain must be macenko, reinhard or off") }
                 settings.slideStain = value == "off" ? nil : value
             case ("inference", "stain_reference"): settings.slideStainReference = value
+            case ("inference", "reader"):
+                guard let backend = SlideReader.Backend(rawValue: value) else { throw fail("reader must be auto, tiff or openslide") }
+                settings.reader = backend
             case ("inference", "pyramid"):
                 guard value == "on" || value == "off" else { throw fail("pyramid must be on or off") }
                 settings.useLevels = value == "on"

@@ -151,13 +151,18 @@ public enum Wire {
         public var pixelSize: Double?
         /// The slide's organ, which picks its threshold (`[organ NAME]` in cluster.conf).
         public var organ: String?
-        public init(name: String, path: String, size: UInt64, digest: String, pixelSize: Double? = nil, organ: String? = nil) {
+        /// Who reads the slide on the coordinator: "auto", "tiff" or "openslide"; nil for
+        /// its configuration's `reader`.
+        public var reader: String?
+        public init(name: String, path: String, size: UInt64, digest: String, pixelSize: Double? = nil, organ: String? = nil, reader: String? = nil) {
             self.name = name; self.path = path; self.size = size; self.digest = digest; self.pixelSize = pixelSize; self.organ = organ
+            self.reader = reader
         }
         public var flaw: String? {
             WireRule.first(WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
                            WireRule.digest("digest", digest), organ.flatMap { WireRule.text("organ", $0) },
-                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) })
+                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) },
+                           reader.flatMap { SlideReader.Backend(rawValue: $0) == nil ? "reader \($0) is not auto, tiff or openslide" : nil })
         }
     }
 

@@ -76,12 +76,14 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Seconds of silence from the coordinator before giving up (default: 3 × liveness × interval, at least 10; once the job is accepted, 300, since a restarted coordinator keeps its jobs).") var timeout: Double?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
     @Option(help: "The slide's organ: its threshold is the configuration's [organ NAME] threshold.") var organ: String?
+    @Option(help: "Who reads the slide on the coordinator: auto (libtiff for the TIFFs it decodes, OpenSlide for the rest, JPEG 2000 Aperio slides among them), tiff or openslide. Default: the configuration's [inference] reader.") var reader: String?
     @Flag(help: "Upload the slide even if the coordinator could read it in place.") var upload = false
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
         guard (slide == nil) != (attach == nil) else { throw ValidationError("give a slide, or --attach JOB, not both") }
         if let pixelSize, !(pixelSize > 0 && pixelSize <= 1000) { throw ValidationError("--pixel-size must be in µm, above 0 and at most 1000") }
+        guard reader.map({ SlideReader.Backend(rawValue: $0) != nil }) ?? true else { throw ValidationError("--reader must be auto, tiff or openslide") }
     }
 
     func run() throws {
@@ -93,7 +95,7 @@ struct SubmitCommand: ParsableCommand {
             client.restartPatience = timeout
         }
         let bar = ProgressReporter("submit", quiet: quiet)
-        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, pixelSize: pixelSize, organ: organ, progress: { p in
+        let outcome = try client.run(slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, pixelSize: pixelSize, organ: organ, reader: reader, progress: { p in
             guard p.tilesTotal > 0 else { return }
             let members = zip(p.memberNames, p.memberDone).map { "\($0) \($1)" }.joined(separator: ", ")
             bar.update(p.tilesDone, of: p.tilesTotal, unit: "tiles; \(members)\(p.note.map { "; " + $0 } ?? "")")

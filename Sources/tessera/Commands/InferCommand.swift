@@ -51,6 +51,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels. Default: what the weights file says (`tessera train` writes it), else the slide's own.") var modelPixelSize: Double?
     @Option(help: "Read tiles from the slide's pyramid level nearest the models' pixel size: on or off (always full resolution).") var pyramid: String = "on"
     @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Who reads the slide: auto (libtiff for the TIFFs it decodes, OpenSlide for the rest, JPEG 2000 Aperio slides among them), tiff or openslide. With --config, its [inference] reader by default.") var reader: String?
     @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else. For checks against PyTorch: the tile's pixels go to the model as they are, never resampled, whatever pixel size the weights say.") var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
     @Flag(help: "No progress on stderr.") var quiet = false
@@ -68,6 +69,7 @@ struct InferCommand: ParsableCommand {
             if let value, !(value > 0 && value <= 1000) { throw ValidationError("\(name) must be a pixel size in µm, above 0 and at most 1000") }
         }
         guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
+        guard reader.map({ SlideReader.Backend(rawValue: $0) != nil }) ?? true else { throw ValidationError("--reader must be auto, tiff or openslide") }
         guard slideStain == nil || ["macenko", "reinhard"].contains(slideStain!) else { throw ValidationError("--slide-stain must be macenko or reinhard") }
         guard organ == nil || config != nil else { throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
@@ -91,6 +93,7 @@ struct InferCommand: ParsableCommand {
             }
             var settings = try cluster.settings.forOrgan(organ)
             settings.pixelSize = pixelSize ?? settings.pixelSize
+            if let reader { settings.reader = SlideReader.Backend(rawValue: reader)! }
             if let slideStain { (settings.slideStain, settings.slideStainReference) = (slideStain, slideStainReference) }
             job = try LocalSegmentation(settings: settings, members: members)
         } else {
@@ -101,6 +104,7 @@ struct InferCommand: ParsableCommand {
                                                 pixelSize: pixelSize, useLevels: pyramid == "on")
             settings.slideStain = slideStain
             settings.slideStainReference = slideStainReference
+            settings.reader = reader.flatMap(SlideReader.Backend.init(rawValue:)) ?? .automatic
             var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             let trained = weights.flatMap(SafeTensors.trainedPixelSize(atPath:))
