@@ -176,6 +176,19 @@ import ZeroMQ
         #expect(try ClusterHarness.pixels(cluster.folder + "/m.tiff") == ClusterHarness.pixels(try cluster.reference(slide)))
         let upload = try cluster.submit([slide, "--out", cluster.folder + "/u.tiff", "--upload"])
         #expect(upload.status != 0 && upload.stderr.contains("several files"), "\(upload.stderr)")
+        // An Aperio slide of JPEG 2000 tiles (TCGA's kind), which libtiff cannot decode: read
+        // through OpenSlide on the coordinator as in `infer`, uploaded or in place; with
+        // `--reader tiff` the submission fails, naming the compression.
+        let jp2k = cluster.folder + "/jp2k.svs"
+        try FileManager.default.copyItem(atPath: fixture + "/../aperio_jp2k.svs", toPath: jp2k)
+        let reference = try ClusterHarness.pixels(try cluster.reference(jp2k))
+        for extra in [[], ["--upload"]] {
+            let result = try cluster.submit([jp2k, "--out", cluster.folder + "/j.tiff"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try ClusterHarness.pixels(cluster.folder + "/j.tiff") == reference)
+        }
+        let forced = try cluster.submit([jp2k, "--out", cluster.folder + "/f.tiff", "--reader", "tiff"])
+        #expect(forced.status != 0 && forced.stderr.contains("Aperio JPEG 2000 (33005)"), "\(forced.stderr)")
     }
 
     /// Whole-slide stain normalisation: estimated once by the coordinator, applied as its

@@ -3,8 +3,8 @@
 /// files and the model. `job.json`'s `step` names the one to resume from and is written
 /// after that folder is whole, so a coordinator killed at any moment finds the checkpoint
 /// its record names, whole; a folder is removed only once the record names a newer one.
-/// (Overwriting one `checkpoint/` folder in place let a coordinator killed mid-write
-/// resume the step its record named from a later step's weights.)
+/// (One folder overwritten in place would let a coordinator killed mid-write resume the
+/// step its record names from a later step's weights.)
 public enum CheckpointLayout {
     /// The folder of the checkpoint after `step` steps, relative to the run folder.
     public static func folder(step: Int) -> String { "checkpoint-\(step)" }
