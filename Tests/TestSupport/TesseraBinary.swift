@@ -28,9 +28,10 @@ public final class ManagedProcess: @unchecked Sendable {
     private var err = Data()
     public let arguments: [String]
 
-    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+    /// Runs `executable` (the built `tessera` unless given: a script that drives it, say).
+    public init(_ arguments: [String], environment: [String: String]? = nil, executable: String? = nil) throws {
         self.arguments = arguments
-        process.executableURL = URL(fileURLWithPath: TesseraBinary.path)
+        process.executableURL = URL(fileURLWithPath: executable ?? TesseraBinary.path)
         process.arguments = arguments
         if let environment { process.environment = environment }
         let outPipe = Pipe(), errPipe = Pipe()
