@@ -6,18 +6,25 @@ import ZeroMQ
 
 /// Jobs: starting them, admitting their tiles, finishing or failing them, the journal.
 extension CoordinatorServer {
+    /// Starts the first queued job once nothing runs: its slide is opened by `JobOpener`,
+    /// off this thread, and the job starts when it is.
     func startNextJob() {
-        guard activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
-              let job = jobs.first(where: { $0.state == .queued }) else { return }
-        do {
-            try job.start(settings: config.settings, memberWeights: config.memberWeights, memberPixelSizes: config.members.map(\.pixelSize),
+        for (id, outcome) in opener.finished() {
+            guard let job = job(id), job.state == .queued else { continue }
+            switch outcome {
+            case .success(let opened):
+                job.start(pipeline: opened.pipeline, settings: opened.settings,
                           slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
-            let level = job.source.downsample > 1 ? ", read from the \(job.source.downsample)× pyramid level" : ""
-            log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)")
-            clock.reset()
-        } catch {
-            fail(job, "\(error)")
+                let level = job.source.downsample > 1 ? ", read from the \(job.source.downsample)× pyramid level" : ""
+                log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)")
+                clock.reset()
+            case .failure(let error):
+                fail(job, "\(error)")
+            }
         }
+        guard opener.opening == nil, activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
+              let job = jobs.first(where: { $0.state == .queued }) else { return }
+        opener.open(job, settings: config.settings, memberWeights: config.memberWeights, memberPixelSizes: config.members.map(\.pixelSize))
     }
 
     /// Admits tiles of the running job into the window: read once, queued for every member.

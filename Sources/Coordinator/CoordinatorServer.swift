@@ -26,6 +26,8 @@ public final class CoordinatorServer {
     var trainingJobs: [TrainingJob] = []
     /// Writes training checkpoints off this thread.
     let checkpoints = CheckpointWriter()
+    /// Opens slide jobs off this thread.
+    let opener = JobOpener()
     var journal: JobJournal!
     var nextJobID: UInt64 = 1
 

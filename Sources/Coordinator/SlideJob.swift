@@ -119,14 +119,27 @@ final class SlideJob {
         if isUpload { try? FileManager.default.removeItem(atPath: slidePath) }
     }
 
-    /// Opens the slide and sets up tiling, stitching and the outputs; `memberPixelSizes`
-    /// decide the pyramid level tiles are read from.
-    func start(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?], slideReaders: Int) throws {
+    /// Opens the slide — its reader, tissue map and stains, the slow part, which
+    /// `JobOpener` runs off the socket thread — with this job's settings; `memberPixelSizes`
+    /// decide the pyramid level tiles are read from. Reads only what never changes.
+    func openPipeline(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]) throws
+        -> (pipeline: SlidePipeline, settings: SegmentationSettings) {
         var settings = try settings.forOrgan(organ)
         settings.pixelSize = pixelSize ?? settings.pixelSize
         settings.reader = reader ?? settings.reader
         let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights,
                                          memberPixelSizes: memberPixelSizes, maskPath: maskPath)
+        return (pipeline, settings)
+    }
+
+    /// Opens the slide and starts the job at once (in-process drivers and tests).
+    func start(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?], slideReaders: Int) throws {
+        let opened = try openPipeline(settings: settings, memberWeights: memberWeights, memberPixelSizes: memberPixelSizes)
+        start(pipeline: opened.pipeline, settings: opened.settings, slideReaders: slideReaders)
+    }
+
+    /// Sets up stitching, the outputs and the tile readers of an opened slide.
+    func start(pipeline: SlidePipeline, settings: SegmentationSettings, slideReaders: Int) {
         source = pipeline.source
         stitchWorker = StitchWorker(job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
                                     inset: settings.mapInset)

@@ -55,6 +55,24 @@ import ZeroMQ
         #expect(result.status == 0, "\(result.stderr)")
     }
 
+    /// A peer's finding: a worker the coordinator does not know is answered `registerAgain`
+    /// only for a heartbeat, a result or a tileFailed; its training messages (an earlier
+    /// session's, still in flight) are dropped unanswered.
+    @Test func trainingMessagesFromAnUnknownWorkerAreDropped() throws {
+        let cluster = try ClusterHarness(members: Self.stain)
+        try cluster.startCoordinator()
+        let peer = try FakePeer(dealerTo: "ipc://\(cluster.folder)/w.sock")
+        for frames in [WireCodec.frames(.trainReady, Wire.TrainReady(run: 1, endpoint: "tcp://127.0.0.1:1", dataDigest: "0123456789abcdef", trainingTiles: 1)),
+                       WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 0, epoch: 1, loss: 0.5, digest: "0123456789abcdef", seconds: 1)),
+                       WireCodec.frames(.trainFailed, Wire.TrainFailed(run: 1, fatal: false, reason: "x"))] {
+            try peer.send(frames)
+        }
+        #expect(try peer.receive(.registerAgain, timeout: 1.5) == nil)
+        try peer.send(WireCodec.frames(.heartbeat))
+        #expect(try peer.receive(.registerAgain) != nil)
+        #expect(try Self.droppedCount(cluster) >= 3)
+    }
+
     /// Finding 2, worker side: a tile side its CNN cannot take (16, 100, 250 for an
     /// EfficientNet U-Net) killed the worker; it now answers tileFailed and goes on.
     /// The worker also registers as documented: routing id `w-` + a UUID, its `--threads`,

@@ -45,6 +45,13 @@ public final class ManagedProcess: @unchecked Sendable {
             let data = handle.availableData
             self?.lock.withLock { self?.err.append(data) }
         }
+        // Children inherit the spawning thread's signal mask, and test threads (libdispatch's
+        // workers) block SIGTERM and others: a process started so would never see the
+        // SIGTERM a test sends it. Spawn with none blocked, as a shell would.
+        var none = sigset_t(), previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
     }
 
