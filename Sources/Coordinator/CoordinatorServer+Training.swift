@@ -92,9 +92,6 @@ extension CoordinatorServer {
         perform(job, job.machine.ready(id, endpoint: ready.endpoint, now: now()))
     }
 
-    /// Seconds the first ring waits for workers still loading the data.
-    static let firstRingPatience = 120.0
-
     /// The coordinator's clock for training decisions: seconds since the reference date.
     func now() -> Double { Date().timeIntervalSinceReferenceDate }
 
@@ -125,9 +122,8 @@ extension CoordinatorServer {
         let id = Self.ringID(identity)
         for job in trainingJobs where job.state == .running {
             let name = job.peers[id]?.name ?? id
-            let actions = job.machine.lost(id)
-            if !actions.isEmpty { log.warning("training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there") }
-            perform(job, actions.filter { if case .warn = $0 { return false } else { return true } })
+            if job.machine.participants[id] != nil { log.warning("training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there") }
+            perform(job, job.machine.lost(id))
             job.peers[id] = nil
         }
     }

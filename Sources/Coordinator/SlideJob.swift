@@ -132,12 +132,6 @@ final class SlideJob {
         return (pipeline, settings)
     }
 
-    /// Opens the slide and starts the job at once (in-process drivers and tests).
-    func start(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?], slideReaders: Int) throws {
-        let opened = try openPipeline(settings: settings, memberWeights: memberWeights, memberPixelSizes: memberPixelSizes)
-        start(pipeline: opened.pipeline, settings: opened.settings, slideReaders: slideReaders)
-    }
-
     /// Sets up stitching, the outputs and the tile readers of an opened slide.
     func start(pipeline: SlidePipeline, settings: SegmentationSettings, slideReaders: Int) {
         source = pipeline.source

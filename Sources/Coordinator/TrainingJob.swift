@@ -100,8 +100,6 @@ final class TrainingJob {
     var optimizerPath: String { Self.checkpointFolder(directory, step: record.step) + "/" + CheckpointLayout.optimizer }
     var modelPath: String { Self.checkpointFolder(directory, step: record.step) + "/" + CheckpointLayout.model }
     var recordPath: String { directory + "/job.json" }
-    /// Ring ids of the members of the ring, in ring order.
-    var ringMembers: [String] { machine.ring.ring }
 
     func save() throws {
         let encoder = JSONEncoder()

@@ -9,7 +9,7 @@ import Foundation
 /// (`Simulation`) drives the same machine over a simulated network and clock.
 ///
 /// Members are named by ring id (any string unique per worker connection).
-package struct TrainingRunMachine: Equatable {
+package struct TrainingRunMachine {
     /// A worker taking part: where its ring socket is and the step whose committed state it
     /// holds (nil: none the run can use).
     package struct Participant: Equatable {
@@ -59,7 +59,8 @@ package struct TrainingRunMachine: Equatable {
     package private(set) var ring: TrainingRing
     package let checkpointEvery: Int
     package let validateEvery: Int
-    /// Seconds the first ring waits for every invited worker after the first is ready.
+    /// Seconds the first ring waits for every invited worker (still loading the data) after
+    /// the first is ready.
     package let firstRingPatience: Double
     package private(set) var participants: [String: Participant] = [:]
     /// Workers asked to join that have not answered.
@@ -93,14 +94,6 @@ package struct TrainingRunMachine: Equatable {
         checkpointStep = committed
         self.hasCheckpoint = hasCheckpoint
         recordedEpoch = epoch
-    }
-
-    package static func == (a: Self, b: Self) -> Bool {
-        a.ring == b.ring && a.participants == b.participants && a.invited == b.invited && a.checkpointStep == b.checkpointStep
-            && a.hasCheckpoint == b.hasCheckpoint && a.held == b.held && a.pendingSave?.step == b.pendingSave?.step
-            && a.pendingSave?.member == b.pendingSave?.member && a.pendingTransfer?.step == b.pendingTransfer?.step
-            && a.pendingTransfer?.member == b.pendingTransfer?.member && a.writing == b.writing && a.finishing == b.finishing
-            && a.ended == b.ended && a.stepMembers == b.stepMembers
     }
 
     /// Whether a checkpoint is being taken (for progress).
@@ -188,7 +181,7 @@ package struct TrainingRunMachine: Equatable {
     package mutating func lost(_ member: String) -> [Action] {
         invited.remove(member)
         guard !ended, participants.removeValue(forKey: member) != nil else { return [] }
-        return [.warn("lost a worker; the ring re-forms at step \(ring.committed) and redoes the step from there")] + perform(ring.lose(member))
+        return perform(ring.lose(member))
     }
 
     /// The run fails for a reason outside the ring (a deadline, a file).

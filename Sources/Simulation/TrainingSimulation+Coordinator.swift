@@ -28,18 +28,18 @@ extension TrainingSimulation {
             perform(machine!.ready(identity, endpoint: endpoint, now: world.now))
         case .done(let identity, let step, let epoch, let digest):
             guard registered[identity] != nil else { return }
-            let before = machine!.ring.committed
             let members = machine!.stepMembers
             let actions = machine!.done(identity, step: step, epoch: epoch, digest: String(digest, radix: 16))
-            if machine!.ring.committed > before || actions.contains(where: { if case .committed = $0 { return true } else { return false } }) {
-                // Every member that computed the committed step holds the replay's state.
-                let expected = replay(step + 1)
-                if digest != expected { fail("step \(step + 1) committed with a state other than the replay of the recorded rings") }
-                // (step + 1: the state once the step from `step` is applied)
-                for id in members { if let w = registered[id], let s = workers[w].session, s.applied == step + 1, s.state != digest {
-                    fail("a member of committed step \(step + 1) holds another state") } }
+            if actions.contains(.committed(step: step + 1)) {
+                // Every member that computed the committed step holds the replay's state at step + 1.
+                if digest != replay(step + 1) { fail("step \(step + 1) committed with a state other than the replay of the recorded rings") }
+                for id in members {
+                    if let w = registered[id], let s = workers[w].session, s.applied == step + 1, s.state != digest {
+                        fail("a member of committed step \(step + 1) holds another state")
+                    }
+                }
             }
-            perform(actions, received: nil)
+            perform(actions)
         case .state(let identity, let step, let state, let model):
             guard registered[identity] != nil else { return }
             perform(machine!.stateReceived(from: identity, step: step, hasModel: model), received: (step, state))

@@ -22,14 +22,8 @@ public enum MemberFactory {
     /// from the deterministic weights `tessera weights random` writes (`untrainedWarning`):
     /// a member to be trained on the cluster from scratch.
     public static func make(_ member: ClusterConfig.Member) throws -> TilePredictor {
-        let predictor: TilePredictor
-        if member.weights == nil && CNNModel.architectures.contains(member.architecture) {
-            predictor = try CNNModel(architecture: member.architecture, weights: DeterministicWeights(),
-                                     mean: member.mean ?? CNNModel.hubmapMean, std: member.std ?? CNNModel.hubmapStd)
-        } else {
-            predictor = try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
-                                 mean: member.mean, std: member.std, member: member.name)
-        }
+        let predictor = try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
+                                 mean: member.mean, std: member.std, member: member.name, untrainedWithoutWeights: true)
         guard let stain = member.stain else { return predictor }
         do {
             return StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: member.stainReference))
@@ -55,9 +49,11 @@ public enum MemberFactory {
 
     /// The predictor for `architecture`: `weights` for a CNN (and its input normalisation,
     /// the seed's by default), `value` and `delay` for `constant`. `member` names the
-    /// configured member in errors.
+    /// configured member in errors. A CNN without weights is refused, or with
+    /// `untrainedWithoutWeights` gets the deterministic weights `weights random` writes.
     public static func make(architecture: String, weights: String?, value: Double? = nil, delay: Double? = nil,
-                            mean: [Float]? = nil, std: [Float]? = nil, member: String? = nil) throws -> TilePredictor {
+                            mean: [Float]? = nil, std: [Float]? = nil, member: String? = nil,
+                            untrainedWithoutWeights: Bool = false) throws -> TilePredictor {
         if let weights, !FileManager.default.fileExists(atPath: weights) {
             throw TesseraError(weights, member.map { "the weights of member \($0) do not exist" } ?? "the weights do not exist")
         }
@@ -67,12 +63,16 @@ public enum MemberFactory {
         case "stain":
             return StainModel()
         case _ where CNNModel.architectures.contains(architecture):
-            guard let weights else {
+            let source: WeightSource
+            if let weights {
+                source = try SafeTensorsWeights(path: weights)
+            } else if untrainedWithoutWeights {
+                source = DeterministicWeights()
+            } else {
                 throw TesseraError(member ?? architecture, member.map { "member \($0) (\(architecture)) needs weights = PATH.safetensors" }
                                    ?? "needs --weights PATH.safetensors")
             }
-            return try CNNModel(architecture: architecture, weights: try SafeTensorsWeights(path: weights),
-                                mean: mean ?? CNNModel.hubmapMean, std: std ?? CNNModel.hubmapStd)
+            return try CNNModel(architecture: architecture, weights: source, mean: mean ?? CNNModel.hubmapMean, std: std ?? CNNModel.hubmapStd)
         default:
             throw TesseraError(architecture, "unknown model architecture (this build has: \(names.joined(separator: ", ")))")
         }

@@ -54,9 +54,11 @@ final class TrainingHost: @unchecked Sendable {
         let ring: RingAllReduce
         var epoch = 0
         /// The generation of the join that made it: commands of another are not its.
-        var generation = 0
-        init(run: UInt64, settings: TrainingSettings, replica: TrainingReplica, validation: TileDataset?, context: ZMQContext, ring: RingAllReduce) {
-            self.run = run; self.settings = settings; self.replica = replica; self.validation = validation; self.context = context; self.ring = ring
+        let generation: Int
+        init(run: UInt64, generation: Int, settings: TrainingSettings, replica: TrainingReplica, validation: TileDataset?, context: ZMQContext,
+             ring: RingAllReduce) {
+            self.run = run; self.generation = generation; self.settings = settings; self.replica = replica; self.validation = validation
+            self.context = context; self.ring = ring
         }
     }
 
@@ -192,9 +194,9 @@ final class TrainingHost: @unchecked Sendable {
     }
 
     private func makeSession(_ join: Wire.TrainJoin) throws -> Session {
-        let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(join.settings.utf8))
-        if let path = WholeNumbers.violation(in: Array(join.settings.utf8), decoded: settings) {
-            throw TesseraError("settings", "\(path) is an integer written with a fraction or an exponent")
+        let settings: TrainingSettings
+        do { settings = try WholeNumbers.decode(TrainingSettings.self, from: Array(join.settings.utf8)) } catch let violation as WholeNumbers.Violation {
+            throw TesseraError("settings", "\(violation)")
         }
         try settings.check()
         let (data, validation) = try settings.datasets(dataFolder: join.data)
@@ -204,10 +206,8 @@ final class TrainingHost: @unchecked Sendable {
         ring.timeoutMilliseconds = ringTimeoutMilliseconds
         let run = join.run, generation = current
         ring.shouldAbort = { [unowned self] in !wanted.withLock { $0.wants(run: run, generation: generation, epoch: nil) } }
-        let session = Session(run: run, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
-                              validation: validation, context: context, ring: ring)
-        session.generation = generation
-        return session
+        return Session(run: run, generation: generation, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
+                       validation: validation, context: context, ring: ring)
     }
 
     /// Runs one step: rolls back first when it redoes a step the ring did not commit, or

@@ -1,7 +1,23 @@
+import Foundation
+
 /// The wire's rule for integers (docs/PROTOCOL.md, "Field types"): a field of an integer
 /// type is written without fraction or exponent. Foundation's JSONDecoder takes `10.0` or
 /// `1e1` for an `Int`; this finds such numbers where the decoded value holds an integer.
 public enum WholeNumbers {
+    /// An integer field written with a fraction or an exponent, at `path`.
+    public struct Violation: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "\(path) is an integer written with a fraction or an exponent" }
+    }
+
+    /// `T` decoded from `json` under the wire's rule for integers: what every JSON the wire
+    /// carries is read with. Throws `Violation`, or the decoder's error.
+    public static func decode<T: Decodable>(_ type: T.Type, from json: [UInt8]) throws -> T {
+        let value = try JSONDecoder().decode(T.self, from: Data(json))
+        if let path = violation(in: json, decoded: value) { throw Violation(path: path) }
+        return value
+    }
+
     /// The first field of `value` (decoded from `json`) that is of an integer type and was
     /// written with a fraction or an exponent, as a path (`a.b`, `*` for array elements).
     public static func violation(in json: [UInt8], decoded value: Any) -> String? {

@@ -81,12 +81,11 @@ public enum WireCodec {
     public static func decode<T: WireBody>(_ type: T.Type, _ body: [UInt8]) -> Result<T, WireError> {
         let value: T
         do {
-            value = try JSONDecoder().decode(T.self, from: Data(body))
+            value = try WholeNumbers.decode(T.self, from: body)
+        } catch let violation as WholeNumbers.Violation {
+            return .failure(.init("\(T.self): \(violation)"))
         } catch {
             return .failure(.init("malformed \(T.self) body"))
-        }
-        if let path = WholeNumbers.violation(in: body, decoded: value) {
-            return .failure(.init("\(T.self): \(path) is an integer written with a fraction or an exponent"))
         }
         if let flaw = value.flaw { return .failure(.init("\(T.self): \(flaw)")) }
         return .success(value)

@@ -218,8 +218,7 @@ public struct TrainingPlan: Codable, Sendable, Equatable {
 
     /// The plan of `json`, or nil when it lacks a field or one is out of bounds.
     public init?(json: String) {
-        guard let plan = try? JSONDecoder().decode(TrainingPlan.self, from: Data(json.utf8)),
-              WholeNumbers.violation(in: Array(json.utf8), decoded: plan) == nil,
+        guard let plan = try? WholeNumbers.decode(TrainingPlan.self, from: Array(json.utf8)),
               WireLimits.trainingSteps.contains(plan.steps), WireLimits.trainingBatch.contains(plan.batch),
               plan.checkpointEvery >= 1, plan.validateEvery >= 0 else { return nil }
         self = plan
