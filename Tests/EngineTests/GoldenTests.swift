@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import EngineKernels
 import EngineKernelsHaswell
 @testable import Engine
@@ -80,10 +81,12 @@ import EngineKernelsHaswell
             let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
             let saved = Parallel.threads
             defer { Parallel.threads = saved }
-            Parallel.threads = 1
-            let one = network.logits(input)
-            Parallel.threads = 3
-            let three = network.logits(input)
+            let (one, three) = KernelBuildLock.holdingTheBuild {
+                Parallel.threads = 1
+                let one = network.logits(input)
+                Parallel.threads = 3
+                return (one, network.logits(input))
+            }
             #expect(one.data == three.data)
         }
     }
@@ -95,12 +98,14 @@ import EngineKernelsHaswell
         func bothBuildsAgree(model: String) throws {
             let network = try CNNModel.network(model, weights: DeterministicWeights())
             let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
-            let saved = KernelSet.usesAVX2
-            defer { KernelSet.usesAVX2 = saved }
-            KernelSet.usesAVX2 = false
-            let baseline = network.logits(input)
-            KernelSet.usesAVX2 = true
-            let avx2 = network.logits(input)
+            let (baseline, avx2) = KernelBuildLock.switchingTheBuild {
+                let saved = KernelSet.usesAVX2
+                defer { KernelSet.usesAVX2 = saved }
+                KernelSet.usesAVX2 = false
+                let baseline = network.logits(input)
+                KernelSet.usesAVX2 = true
+                return (baseline, network.logits(input))
+            }
             let error = relativeError(avx2.data, baseline.data)
             print("\(model) logits, AVX2 against baseline build: max|Δ|/max|y| = \(error)")
             #expect(error < 2e-6 && error > 0, "\(error)") // > 0: the AVX2 build really fused

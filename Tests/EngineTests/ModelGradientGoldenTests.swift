@@ -2,6 +2,7 @@ import Core
 @testable import Engine
 import Foundation
 import Testing
+import TestSupport
 
 /// Whole-model gradients of EffUnet-b0 and UneXt50 against PyTorch autograd
 /// (tools/make_model_gradient_goldens.py): deterministic weights, a batch of 2 images of
@@ -84,14 +85,15 @@ import Testing
 
     @Test func gradientsAreTheSameBitsWhateverTheThreadCount() throws {
         let (images, masks) = Self.batch(2, side: 64)
-        var results: [[Float]] = []
-        for threads in [1, 2, 3] {
-            let saved = Parallel.threads
-            Parallel.threads = threads
-            defer { Parallel.threads = saved }
-            let trainer = try Self.trainer("effunet-b0")
-            try trainer.gradients(images: images, masks: masks)
-            results.append(trainer.store.gradients + trainer.store.values)
+        let results: [[Float]] = try KernelBuildLock.holdingTheBuild {
+            try [1, 2, 3].map { threads in
+                let saved = Parallel.threads
+                Parallel.threads = threads
+                defer { Parallel.threads = saved }
+                let trainer = try Self.trainer("effunet-b0")
+                try trainer.gradients(images: images, masks: masks)
+                return trainer.store.gradients + trainer.store.values
+            }
         }
         #expect(results[0] == results[1] && results[1] == results[2])
     }

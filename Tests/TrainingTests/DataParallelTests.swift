@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Shared
 import Testing
+import TestSupport
 @testable import Training
 import Worker
 import ZeroMQ
@@ -38,7 +39,8 @@ import ZeroMQ
         let saved = Parallel.threads
         Parallel.threads = 1
         defer { Parallel.threads = saved }
-        return try ring.run { member in
+        // Replicas compare bit for bit: the kernel build holds still while they run.
+        return try KernelBuildLock.holdingTheBuild { try ring.run { member in
             let trainer = trainers[member.rank].value, share = shares[member.rank]
             let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
                                                       normalisation: normalisation, randoms: nil, replicas: member, step: 0,
@@ -47,7 +49,7 @@ import ZeroMQ
             trainer.step(lr: 1e-3)
             try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
             return (gradients: gradients, values: trainer.store.values, loss: loss)
-        }.map { try $0.get() }
+        }.map { try $0.get() } }
     }
 
     /// The largest max|Δ|/max|g| over the model's parameter tensors.

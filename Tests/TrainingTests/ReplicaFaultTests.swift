@@ -54,6 +54,10 @@ import ZeroMQ
     }
 
     @Test func survivorsRedoTheStepAndEqualARunWithTheSmallerRing() throws {
+        try KernelBuildLock.holdingTheBuild { try survivorsRedoTheStepAndEqualARunWithTheSmallerRingWithTheBuildHeld() }
+    }
+
+    private func survivorsRedoTheStepAndEqualARunWithTheSmallerRingWithTheBuildHeld() throws {
         let data = try TemporaryDirectory()
         for seed in [1, 2] as [UInt64] { _ = try SyntheticSlideWriter.write(SyntheticSlide(width: 384, height: 384, seed: seed), to: data.path) }
 
@@ -87,6 +91,10 @@ import ZeroMQ
     /// A worker joining at a step boundary takes the committed state from a member (the two
     /// files a checkpoint holds, in memory) and the ring goes on with identical replicas.
     @Test func aJoinerTakesTheCommittedStateAndStaysIdentical() throws {
+        try KernelBuildLock.holdingTheBuild { try aJoinerTakesTheCommittedStateAndStaysIdenticalWithTheBuildHeld() }
+    }
+
+    private func aJoinerTakesTheCommittedStateAndStaysIdenticalWithTheBuildHeld() throws {
         let data = try TemporaryDirectory()
         for seed in [1, 2] as [UInt64] { _ = try SyntheticSlideWriter.write(SyntheticSlide(width: 384, height: 384, seed: seed), to: data.path) }
         let replicas = try Self.replicas(2, data: data.path)

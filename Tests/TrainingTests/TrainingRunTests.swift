@@ -29,6 +29,10 @@ import TestSupport
     static func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
 
     @Test func resumingEqualsNeverStopping() throws {
+        try KernelBuildLock.holdingTheBuild { try resumingEqualsNeverStoppingWithTheBuildHeld() }
+    }
+
+    private func resumingEqualsNeverStoppingWithTheBuildHeld() throws {
         let data = try Self.data(), runs = try TemporaryDirectory()
         let straight = try TrainingRun(folder: runs.file("straight"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil)
         try straight.run()
@@ -57,6 +61,10 @@ import TestSupport
     /// Ctrl-C between checkpoints: the step reached is checkpointed, and resuming from it
     /// ends where an uninterrupted run does.
     @Test func aStopRequestCheckpointsTheStepReached() throws {
+        try KernelBuildLock.holdingTheBuild { try aStopRequestCheckpointsTheStepReachedWithTheBuildHeld() }
+    }
+
+    private func aStopRequestCheckpointsTheStepReachedWithTheBuildHeld() throws {
         let data = try Self.data(), runs = try TemporaryDirectory()
         var settings = Self.settings(steps: 4)
         settings.checkpointEvery = 100
