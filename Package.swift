@@ -18,6 +18,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Logs (swift-log), metrics (swift-metrics, exported by swift-prometheus) and the
+        // HTTP endpoint that serves them (SwiftNIO's HTTP/1 pipeline: two routes need no framework).
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
@@ -33,7 +39,7 @@ let package = Package(
         .target(name: "OpenSlide"),
 
         // What everything stands on: errors, logs, pixel images, the predictor interface, RNG.
-        .target(name: "Core"),
+        .target(name: "Core", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Segmenting a slide on one machine: slide I/O, tiling and blending, maps, Kaggle
         // formats, synthetic slides, and the single-process pipeline.
         .target(name: "Segmentation", dependencies: ["Core", "TIFF", "Zlib", "OpenSlide"]),
@@ -47,11 +53,20 @@ let package = Package(
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
         .target(name: "Training", dependencies: ["Core", "Segmentation", "Engine"]),
         .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Training", "ZeroMQ"]),
-        .target(name: "Coordinator", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
+        .target(name: "Coordinator", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ",
+                                                    .product(name: "CoreMetrics", package: "swift-metrics"),
+                                                    .product(name: "Prometheus", package: "swift-prometheus")]),
         // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
         // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
         .target(name: "Fuzzing", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker", "ZeroMQ"]),
         .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
+        // The operator's window on a running coordinator: /metrics (Prometheus text) and a
+        // status page, over HTTP.
+        .target(name: "HTTPStatus", dependencies: [
+            "Core",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Deterministic simulation of the cluster's decisions (coordinator and workers) over a
         // simulated network, clock and disk: `tessera simulate`, and SimulationTests.
         .target(name: "Simulation", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker"]),
@@ -59,6 +74,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation",
+                "HTTPStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,7 +83,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib", "OpenSlide"]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
         .testTarget(name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],

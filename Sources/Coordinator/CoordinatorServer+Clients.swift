@@ -135,7 +135,7 @@ extension CoordinatorServer {
             job.state = .queued
             job.note = nil
             persist(job)
-            log.info("job \(job.id): slide received (\(job.slideSize) bytes)")
+            log.info("job \(job.id): slide received (\(job.slideSize) bytes)", ["job": "\(job.id)"])
         } else {
             requestChunks(job)
         }

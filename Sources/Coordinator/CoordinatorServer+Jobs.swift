@@ -16,7 +16,7 @@ extension CoordinatorServer {
                 job.start(pipeline: opened.pipeline, settings: opened.settings,
                           slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
                 let level = job.source.downsample > 1 ? ", read from the \(job.source.downsample)× pyramid level" : ""
-                log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)")
+                log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)", ["job": "\(job.id)"])
                 clock.reset()
             case .failure(let error):
                 fail(job, "\(error)")
@@ -51,6 +51,7 @@ extension CoordinatorServer {
                 for member in 0..<config.members.count { job.stitchWorker?.add(tile: tile, member: member, map: job.emptyMap) }
                 job.nextTile += 1
                 job.tilesDone += 1
+                meter.tileFinishedUnsent()
                 if job.tilesDone == job.tilesTotal { finalize(job) }
                 continue
             }
@@ -80,7 +81,7 @@ extension CoordinatorServer {
 
     func finalize(_ job: SlideJob) {
         let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
-        log.info("job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE")
+        log.info("job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE", ["job": "\(job.id)"])
         clock.reset()
         job.state = .finalizing
     }
@@ -95,7 +96,7 @@ extension CoordinatorServer {
                 job.end(.finished)
                 persist(job)
                 let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
-                log.info("job \(job.id) finished: \(job.tilesTotal) tiles in \(String(format: "%.1f", seconds)) s")
+                log.info("job \(job.id) finished: \(job.tilesTotal) tiles in \(String(format: "%.1f", seconds)) s", ["job": "\(job.id)"])
                 send(clientSocket, job.client, WireCodec.frames(.finished, finished))
             case .failure(let error):
                 fail(job, "\(error)")
@@ -105,7 +106,7 @@ extension CoordinatorServer {
 
     func fail(_ job: SlideJob, _ reason: String) {
         guard job.state != .failed && job.state != .finished else { return }
-        log.error("job \(job.id) failed: \(reason)")
+        log.error("job \(job.id) failed: \(reason)", ["job": "\(job.id)"])
         job.note = reason
         job.end(.failed)
         persist(job)
@@ -122,10 +123,9 @@ extension CoordinatorServer {
             do {
                 try FileManager.default.removeItem(atPath: job.directory)
             } catch {
-                log.warning("job \(job.id): cannot remove \(job.directory): \(error.localizedDescription)")
+                log.warning("job \(job.id): cannot remove \(job.directory): \(error.localizedDescription)", ["job": "\(job.id)"])
             }
-            tilesDoneOfRemovedJobs += job.tilesDone
-            log.info("job \(job.id) removed: ended \(Int(now.timeIntervalSince(job.ended!))) s ago (keep_results = \(Int(config.keepResults)))")
+            log.info("job \(job.id) removed: ended \(Int(now.timeIntervalSince(job.ended!))) s ago (keep_results = \(Int(config.keepResults)))", ["job": "\(job.id)"])
         }
         jobs.removeAll { $0.hasExpired(keep: config.keepResults, now: now) }
     }
@@ -133,7 +133,7 @@ extension CoordinatorServer {
     // MARK: Journal
 
     func persist(_ job: SlideJob) {
-        do { try journal.save(job.record) } catch { log.error("job \(job.id): cannot record its state: \(error)") }
+        do { try journal.save(job.record) } catch { log.error("job \(job.id): cannot record its state: \(error)", ["job": "\(job.id)"]) }
     }
 
     /// Takes back the jobs a previous coordinator on this state directory left: finished

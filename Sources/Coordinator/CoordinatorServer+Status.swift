@@ -25,40 +25,57 @@ extension CoordinatorServer {
         return Wire.Status(workers: workers, jobs: jobs)
     }
 
+    /// Sets the gauges and publishes the status page's snapshot: once a second, from `tick`.
+    func publishStatus() {
+        refreshMetrics()
+        let status = status()
+        let runs = trainingJobs.map { job in
+            let progress = job.progress
+            return StatusBoard.Snapshot.Run(job: job.id, name: job.record.name, member: job.record.member, state: progress.state,
+                                            step: progress.step, steps: job.plan.steps, loss: StatusBoard.curve(job.losses),
+                                            validation: job.record.validation.map { [Double($0.step), $0.dice] }, ring: progress.ring)
+        }
+        board.publish(StatusBoard.Snapshot(members: memberNames, workers: status.workers, jobs: status.jobs, runs: runs,
+                                           tilesPerSecond: status.workers.map(\.tilesPerSecond).reduce(0, +)))
+    }
+
+    /// The metrics text, with every gauge set from the state of now.
     func metrics() -> String {
-        var lines = ["# TYPE tessera_workers gauge"]
-        for (index, name) in memberNames.enumerated() { lines.append("tessera_workers{member=\"\(name)\"} \(registry.count(of: index))") }
-        lines.append("# TYPE tessera_jobs gauge")
+        refreshMetrics()
+        return meter.text()
+    }
+
+    /// Sets the gauges of state: workers and jobs, queues, silences, training, CPU.
+    func refreshMetrics() {
+        for (index, name) in memberNames.enumerated() { meter.set("tessera_workers", [("member", name)], to: Double(registry.count(of: index))) }
         for state in ["uploading", "queued", "running", "finalizing", "finished", "failed"] {
-            lines.append("tessera_jobs{state=\"\(state)\"} \(jobs.filter { $0.state.rawValue == state }.count)")
+            meter.set("tessera_jobs", [("state", state)], to: Double(jobs.filter { $0.state.rawValue == state }.count))
         }
-        lines.append("# TYPE tessera_tiles_done_total counter")
-        lines.append("tessera_tiles_done_total \(tilesDoneOfRemovedJobs + jobs.map(\.tilesDone).reduce(0, +))")
-        lines.append("# TYPE tessera_dropped_messages_total counter")
-        lines.append("tessera_dropped_messages_total \(droppedMessages)")
-        lines.append("# TYPE tessera_workers_lost_total counter")
-        for reason in ["left", "registered again", "silent", "unreachable"] {
-            lines.append("tessera_workers_lost_total{reason=\"\(reason)\"} \(lostWorkers[reason] ?? 0)")
-        }
-        lines.append("# TYPE tessera_tiles_requeued_total counter")
-        lines.append("tessera_tiles_requeued_total \(requeuedTiles)")
+        let open = jobs.filter { $0.state == .running || $0.state == .queued || $0.state == .uploading }
+        meter.set("tessera_queued_tiles", to: Double(open.map { $0.tilesTotal - $0.tilesDone }.reduce(0, +)))
+        meter.set("tessera_tiles_in_flight", to: Double(registry.workers.values.map(\.inFlight.count).reduce(0, +)))
+        meter.set("tessera_training_runs", to: Double(trainingJobs.filter { $0.state == .running || $0.state == .queued }.count))
         // How close each worker came to being counted gone: its longest silence so far.
-        lines.append("# TYPE tessera_worker_longest_silence_seconds gauge")
-        for worker in registry.workers.values.sorted(by: { $0.name < $1.name }) {
-            let name = worker.name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            lines.append("tessera_worker_longest_silence_seconds{worker=\"\(name)\"} \(String(format: "%.3f", worker.liveness.longestSilence))")
+        let live = Set(registry.workers.values.map(\.name))
+        for worker in registry.workers.values {
+            meter.set("tessera_worker_longest_silence_seconds", [("worker", worker.name)], to: worker.liveness.longestSilence)
+            meter.set("tessera_worker_tiles_done", [("worker", worker.name)], to: Double(worker.tilesDone))
         }
-        lines.append("# TYPE tessera_training_ring_changes_total counter")
-        lines.append("tessera_training_ring_changes_total \(trainingJobs.map { max(0, $0.record.rings.count - 1) }.reduce(0, +))")
+        for name in ["tessera_worker_longest_silence_seconds", "tessera_worker_tiles_done"] {
+            meter.removeSeries(of: name) { key in live.contains(String(key.split(separator: "=", maxSplits: 1).last ?? "")) }
+        }
+        for job in trainingJobs where job.state == .running {
+            let run = [("run", "\(job.id)")]
+            meter.set("tessera_training_step", run, to: Double(job.progress.step))
+            if let loss = job.lastLoss { meter.set("tessera_training_loss", run, to: loss) }
+            if let dice = job.record.validation.last?.dice { meter.set("tessera_training_validation_dice", run, to: dice) }
+        }
+        meter.keepSendTimes { scheduler.assignments[$0] != nil }
         // By thread: this one ("sockets"), the job threads as they account for themselves,
         // and the rest of the process (libzmq's I/O thread above all).
         var threads = ThreadCPU.shared.totals
         threads["sockets"] = ThreadCPU.current() - runStartCPU
         if let process = CPUTime.seconds() { threads["libzmq and other"] = max(0, process - threads.values.reduce(0, +)) }
-        lines.append("# TYPE tessera_cpu_seconds_total counter")
-        for (thread, seconds) in threads.sorted(by: { $0.key < $1.key }) {
-            lines.append("tessera_cpu_seconds_total{thread=\"\(thread)\"} \(String(format: "%.6f", seconds))")
-        }
-        return lines.joined(separator: "\n") + "\n"
+        meter.cpu(threads)
     }
 }

@@ -88,7 +88,7 @@ extension CoordinatorServer {
             job.record.dataDigest = ready.dataDigest.lowercased()
             persist(job)
         }
-        log.info("training run \(job.id): worker \(name) is ready (\(ready.trainingTiles) training tiles)")
+        log.info("training run \(job.id): worker \(name) is ready (\(ready.trainingTiles) training tiles)", ["run": "\(job.id)"])
         perform(job, job.machine.ready(id, endpoint: ready.endpoint, now: now()))
     }
 
@@ -98,7 +98,10 @@ extension CoordinatorServer {
     func trainDone(_ done: Wire.TrainDone, from identity: [UInt8]) {
         let id = Self.ringID(identity)
         guard let job = activeTraining, job.id == done.run else { return }
-        if done.step == job.machine.ring.committed && done.epoch == job.machine.ring.epoch { job.lastLoss = done.loss }
+        if done.step == job.machine.ring.committed && done.epoch == job.machine.ring.epoch {
+            job.lastLoss = done.loss
+            meter.trainingStep(seconds: done.seconds, allReduceSeconds: done.allReduceSeconds)
+        }
         perform(job, job.machine.done(id, step: done.step, epoch: done.epoch, digest: done.digest))
     }
 
@@ -122,7 +125,7 @@ extension CoordinatorServer {
         let id = Self.ringID(identity)
         for job in trainingJobs where job.state == .running {
             let name = job.peers[id]?.name ?? id
-            if job.machine.participants[id] != nil { log.warning("training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there") }
+            if job.machine.participants[id] != nil { log.warning("training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there", ["run": "\(job.id)"]) }
             perform(job, job.machine.lost(id))
             job.peers[id] = nil
         }
@@ -195,8 +198,9 @@ extension CoordinatorServer {
             switch action {
             case .ringFormed(let step, let epoch, let members):
                 job.record.rings.append(TrainingJob.RingChange(step: step, epoch: epoch, workers: members.map { job.peers[$0]?.name ?? $0 }))
+                if job.record.rings.count > 1 { meter.ringChanged() }
                 persist(job)
-                log.info("training run \(job.id): ring of \(members.count) at step \(step) (epoch \(epoch))")
+                log.info("training run \(job.id): ring of \(members.count) at step \(step) (epoch \(epoch))", ["run": "\(job.id)"])
             case .step(let member, let step, let epoch, let rank, let endpoints, let share):
                 let message = Wire.TrainStep(run: job.id, step: step, epoch: epoch, rank: rank, ring: endpoints, first: share.lowerBound, end: share.upperBound)
                 sendToPeer(job, member, WireCodec.frames(.trainStep, message))
@@ -232,12 +236,12 @@ extension CoordinatorServer {
                 job.losses = Array(job.losses.prefix(step))
             case .dismiss(let member, let reason):
                 guard let peer = job.peers.removeValue(forKey: member) else { continue }
-                log.warning("training run \(job.id): worker \(peer.name) leaves: \(reason)")
+                log.warning("training run \(job.id): worker \(peer.name) leaves: \(reason)", ["run": "\(job.id)"])
                 job.refusals[peer.name] = reason
                 send(workerSocket, peer.identity, WireCodec.frames(.trainStop, Wire.TrainStop(run: job.id, reason: reason)))
                 scheduler.setTraining(peer.identity, nil)
             case .warn(let text):
-                log.warning("training run \(job.id): \(text)")
+                log.warning("training run \(job.id): \(text)", ["run": "\(job.id)"])
             case .waiting:
                 job.record.note = "waiting for a worker of member \(memberNames[job.member])"
             case .fail(let reason):
@@ -282,14 +286,14 @@ extension CoordinatorServer {
         persist(job)
         release(job, "the run is finished")
         let dice = job.record.validation.last.map { String(format: ", held-out Dice %.4f", $0.dice) } ?? ""
-        log.info("training run \(job.id) finished: \(job.plan.steps) steps\(dice); model in \(job.modelPath)")
+        log.info("training run \(job.id) finished: \(job.plan.steps) steps\(dice); model in \(job.modelPath)", ["run": "\(job.id)"])
         if let finished = finished(job) { send(clientSocket, job.client, WireCodec.frames(.trainFinished, finished)) }
     }
 
     func failTraining(_ job: TrainingJob, _ reason: String) {
         guard job.state == .running || job.state == .queued else { return }
         if !job.machine.ended { _ = job.machine.fail(reason) }
-        log.error("training run \(job.id) failed: \(reason)")
+        log.error("training run \(job.id) failed: \(reason)", ["run": "\(job.id)"])
         job.end(.failed, note: reason)
         persist(job)
         release(job, "the run failed")

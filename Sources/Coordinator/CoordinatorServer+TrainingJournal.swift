@@ -6,7 +6,7 @@ import Shared
 /// coordinator started on the same state folder takes the unfinished ones back.
 extension CoordinatorServer {
     func persist(_ job: TrainingJob) {
-        do { try job.save() } catch { log.error("training run \(job.id): cannot record its state: \(error)") }
+        do { try job.save() } catch { log.error("training run \(job.id): cannot record its state: \(error)", ["run": "\(job.id)"]) }
     }
 
     /// Takes back the training runs a previous coordinator on this state directory left:

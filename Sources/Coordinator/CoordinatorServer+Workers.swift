@@ -109,8 +109,7 @@ extension CoordinatorServer {
         // Registering again starts afresh: out of any training run too.
         if registry.isRegistered(identity) {
             trainingLost(identity)
-            lostWorkers["registered again", default: 0] += 1
-            requeuedTiles += requeued
+            meter.lost(reason: "registered again", requeued: requeued)
         }
         let refusal = scheduler.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest,
                                          threads: register.threads, kernels: kernels, now: now)
@@ -134,8 +133,7 @@ extension CoordinatorServer {
         let name = registry.workers[identity]?.name ?? "?"
         trainingLost(identity)
         let requeued = scheduler.lose(identity)
-        lostWorkers[reason, default: 0] += 1
-        requeuedTiles += requeued
+        meter.lost(reason: reason, requeued: requeued)
         if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
     }
 
@@ -155,10 +153,12 @@ extension CoordinatorServer {
         job.memberDone[assignment.member] += 1
         let linear = assignment.tile.row * job.plan!.columns + assignment.tile.column
         job.owed[linear, default: 1] -= 1
-        if job.owed[linear] == 0 {
+        let finished = job.owed[linear] == 0
+        if finished {
             job.owed[linear] = nil
             job.tilesDone += 1
         }
+        meter.tileReturned(result.request, member: memberNames[assignment.member], tileFinished: finished, at: Date())
         if job.tilesDone == job.tilesTotal { finalize(job) }
     }
 
@@ -187,11 +187,11 @@ extension CoordinatorServer {
             guard clock.time(.send, { sent(workerSocket, next.worker, WireCodec.frames(header, pixels: next.task.pixels!)) }) else {
                 let name = registry.workers[next.worker]?.name ?? "?"
                 let requeued = scheduler.sendFailed(next)
-                lostWorkers["unreachable", default: 0] += 1
-                requeuedTiles += requeued
+                meter.lost(reason: "unreachable", requeued: requeued)
                 if requeued > 0 { log.warning("worker \(name) lost with \(requeued) tiles; they go to other workers") }
                 continue
             }
+            meter.tileSent(next.request, at: Date())
         }
     }
 }

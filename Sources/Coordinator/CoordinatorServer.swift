@@ -34,13 +34,12 @@ public final class CoordinatorServer {
     var clock = PhaseClock()
     var lastProgress = Date.distantPast
     var lastPrune = Date.distantPast
-    /// Tiles of the jobs removed after `keep_results`, so the metric still only grows.
-    var tilesDoneOfRemovedJobs = 0
+    /// Counters, gauges and histograms (Prometheus text on the metrics socket and /metrics).
+    let meter = CoordinatorMetrics()
+    /// The status page's snapshot, published once a second.
+    let board = StatusBoard()
+    var lastPublished = Date.distantPast
     var droppedMessages = 0
-    /// Workers counted gone, by why ("silent", "left", "registered again", "unreachable"),
-    /// and the tiles they had: a healthy worker on a busy machine should never count as silent.
-    var lostWorkers: [String: Int] = [:]
-    var requeuedTiles = 0
     /// Why the last worker refused for each member could not take this cluster's tiles,
     /// until a worker of that member joins: while the member has no worker, submits are
     /// refused with it.
@@ -124,6 +123,17 @@ public final class CoordinatorServer {
     package func handle(clientMessage frames: [[UInt8]]) { handleClient(frames); tick() }
     /// The metrics text, as the metrics socket answers it.
     package func metricsText() -> String { metrics() }
+    /// What other threads (the HTTP server's) may read, as of the last second.
+    public var published: Published { Published(meter: meter, board: board) }
+
+    public struct Published: Sendable {
+        let meter: CoordinatorMetrics
+        let board: StatusBoard
+        /// The Prometheus text of every metric.
+        public func metrics() -> String { meter.text() }
+        /// The status page's JSON.
+        public func status() -> [UInt8] { board.latest }
+    }
     /// Ends every job still open, stopping the threads they hold (in-process drivers, which
     /// make many coordinators in one process).
     package func endJobs() {
@@ -147,6 +157,10 @@ public final class CoordinatorServer {
         checkWaiting(now)
         checkUploads(now)
         checkStitchResults()
+        if now.timeIntervalSince(lastPublished) >= 1 {
+            publishStatus()
+            lastPublished = now
+        }
         if now.timeIntervalSince(lastPrune) >= 1 {
             removeExpiredJobs(now)
             lastPrune = now
@@ -183,6 +197,7 @@ public final class CoordinatorServer {
 
     func dropped(_ reason: String) {
         droppedMessages += 1
+        meter.messageDropped()
         if droppedMessages <= 100 || droppedMessages % 1000 == 0 { log.warning("dropped: \(reason)") }
     }
 }

@@ -145,7 +145,7 @@ final class TrainingHost: @unchecked Sendable {
             do {
                 session = try makeSession(join)
                 let digest = try FileDigest.full((join.data as NSString).appendingPathComponent("train.csv"))
-                log.info("training run \(join.run): ready, \(session!.replica.data.tiles.count) training tiles, ring at \(session!.ring.endpoint)")
+                log.info("training run \(join.run): ready, \(session!.replica.data.tiles.count) training tiles, ring at \(session!.ring.endpoint)", ["run": "\(join.run)"])
                 post(WireCodec.frames(.trainReady, Wire.TrainReady(run: join.run, endpoint: session!.ring.endpoint, dataDigest: digest,
                                                                   trainingTiles: session!.replica.data.tiles.count)))
             } catch {
@@ -179,13 +179,13 @@ final class TrainingHost: @unchecked Sendable {
             guard let session, session.run == header.run, session.generation == current else { return }
             do {
                 try session.replica.load(weights: Data(weights), optimizer: Data(optimizer), step: header.step)
-                log.info("training run \(header.run): took the state at step \(header.step)")
+                log.info("training run \(header.run): took the state at step \(header.step)", ["run": "\(header.run)", "step": "\(header.step)"])
             } catch {
                 fail(header.run, fatal: false, "cannot take the state at step \(header.step): \(error)")
             }
         case .stop(let stop):
             if session?.run == stop.run {
-                log.info("training run \(stop.run): left (\(stop.reason))")
+                log.info("training run \(stop.run): left (\(stop.reason))", ["run": "\(stop.run)"])
                 session = nil
             }
         case .abandon:
@@ -225,7 +225,7 @@ final class TrainingHost: @unchecked Sendable {
         guard step.ring[step.rank] == session.ring.endpoint else {
             return fail(step.run, fatal: false, "rank \(step.rank) of the ring is \(step.ring[step.rank]), not this worker (\(session.ring.endpoint))")
         }
-        let started = Date()
+        let started = Date(), summing = session.ring.secondsSumming
         do {
             if step.epoch != session.epoch {
                 try session.ring.reform(rank: step.rank, members: step.ring.count, successor: step.ring[(step.rank + 1) % step.ring.count],
@@ -236,10 +236,11 @@ final class TrainingHost: @unchecked Sendable {
             session.ring.shouldAbort = { [unowned self] in !wanted.withLock { $0.wants(run: run, generation: generation, epoch: epoch) } }
             let (loss, digest) = try replica.run(step: step.step, share: step.first..<step.end, replicas: session.ring)
             post(WireCodec.frames(.trainDone, Wire.TrainDone(run: step.run, step: step.step, epoch: step.epoch, loss: loss, digest: digest,
-                                                            seconds: Date().timeIntervalSince(started))))
+                                                            seconds: Date().timeIntervalSince(started),
+                                                            allReduceSeconds: session.ring.secondsSumming - summing)))
         } catch is RingAllReduce.Aborted {
             replica.rollBack()
-            log.info("training run \(step.run): the step from step \(step.step) (epoch \(step.epoch)) abandoned for a newer ring")
+            log.info("training run \(step.run): the step from step \(step.step) (epoch \(step.epoch)) abandoned for a newer ring", ["run": "\(step.run)", "step": "\(step.step)"])
         } catch let error as TesseraError where error.subject == "ring" {
             replica.rollBack()
             fail(step.run, fatal: false, "the step from step \(step.step): \(error)")

@@ -40,7 +40,7 @@ public final class WorkerNode {
         }
         let host = ProcessInfo.processInfo.hostName
         let name = "\(member.name)@\(host):\(getpid())"
-        log = Log("worker \(name)")
+        log = Log("worker \(name)", metadata: ["worker": name, "member": member.name])
         if let warning = MemberFactory.undeclaredPixelSize(member) { log.warning(warning) }
         if let warning = MemberFactory.untrainedWarning(member) { log.warning(warning) }
         registration = Wire.Register(

@@ -54,4 +54,32 @@ import Testing
         #expect(throws: TesseraError.self) { try store.take("a.weight", shape: [3, 2]) }
         #expect(throws: TesseraError.self) { try store.take("b.weight", shape: [1]) }
     }
+
+    /// Float16 files (bundled members) hold each value rounded to nearest, load as float32
+    /// wherever weights load, and a model from one predicts close to the float32 model.
+    @Test func float16WeightsLoadAsTheirRoundedValues() throws {
+        let folder = try TemporaryDirectory()
+        let values: [Float] = [0, -0.0, 1, 1.0 / 3, -2.5e-3, 6e-8, 65504, .infinity]
+        let file = try SafeTensors(data: try SafeTensors.encode([("a", [8], values)], metadata: ["k": "v"], precision: .float16))
+        #expect(file.entries["a"]?.dtype == "F16" && file.metadata == ["k": "v"])
+        #expect(try file.floats("a").map(\.bitPattern) == values.map { Float(Float16($0)).bitPattern })
+        #expect(try file.floats("a")[3] != values[3], "1/3 is rounded")
+        // Beyond float16's range is refused, naming the tensor, rather than stored as infinity.
+        #expect { try SafeTensors.encode([("big", [1], [70000])], precision: .float16) } throws: { error in
+            "\(error)".contains("big") && "\(error)".contains("float16")
+        }
+
+        let store = try ParameterStore(architecture: "effunet-b0")
+        try store.load(from: DeterministicWeights())
+        let tensors = store.entries.map { (name: $0.key, shape: $0.shape, values: Array(store.values[$0.range])) }
+        try SafeTensors.write(tensors, to: folder.file("b0.f16.safetensors"), precision: .float16)
+        let size = try #require(FileManager.default.attributesOfItem(atPath: folder.file("b0.f16.safetensors"))[.size] as? Int)
+        #expect(size < 2 * store.values.count + 100_000, "\(size) bytes: two a value")
+        let half = try CNNModel(architecture: "effunet-b0", weights: try SafeTensorsWeights(path: folder.file("b0.f16.safetensors")))
+        let full = try CNNModel(architecture: "effunet-b0", weights: store)
+        let input = Tensor(channels: 3, height: 64, width: 64, data: (0..<(3 * 64 * 64)).map { Float(($0 * 7919) % 255) / 255 - 0.5 })
+        let error = relativeError(half.network.logits(input).data, full.network.logits(input).data)
+        print("EffUnet-b0 logits from float16 weights: max|Δ|/max|y| = \(error)")
+        #expect(error > 0 && error < 2e-2, "\(error)")
+    }
 }

@@ -19,10 +19,13 @@ final class ClusterHarness {
     ///   - members: the `[member NAME]` sections.
     ///   - extra: more lines for `[coordinator]`.
     ///   - security: a `[security]` section, or nil.
-    init(members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil) throws {
+    ///   - http: the `[http]` section's lines, or nil for none.
+    init(members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
+         http: String? = nil) throws {
         temporary = try TemporaryDirectory()
         configPath = temporary.path + "/cluster.conf"
-        try writeConfig(configPath, members: members, tile: tile, margin: margin, window: window, extra: extra, security: security)
+        try writeConfig(configPath, members: members, tile: tile, margin: margin, window: window, extra: extra, security: security,
+                        inference: "", http: http)
     }
 
     deinit {
@@ -32,7 +35,7 @@ final class ClusterHarness {
 
     /// Writes a configuration of this cluster (variants for other keys use another path).
     func writeConfig(_ path: String, members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
-                     inference: String = "") throws {
+                     inference: String = "", http: String? = nil) throws {
         let text = """
         [coordinator]
         workers = ipc://\(folder)/w.sock
@@ -54,6 +57,8 @@ final class ClusterHarness {
         training_liveness = 15
 
         \(security ?? "")
+
+        \(http.map { "[http]\n" + $0 } ?? "")
 
         \(members)
         """

@@ -55,6 +55,23 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: folder + "/m.tiff"))
     }
 
+    /// `weights float16` halves a file, keeps its keys and metadata, records more, and the
+    /// copy loads as the model's weights.
+    @Test func aFloat16CopyLoadsAndKeepsItsMetadata() throws {
+        let full = folder + "/b0.safetensors", half = folder + "/b0.f16.safetensors"
+        #expect(try TesseraBinary.run(["weights", "random", "--model", "effunet-b0", "--out", full]).status == 0)
+        let copy = try TesseraBinary.run(["weights", "float16", full, "--out", half, "--metadata", "pixel_size=1", "--metadata", "data_seeds=1 2"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let check = try TesseraBinary.run(["weights", "check", "--model", "effunet-b0", half])
+        #expect(check.status == 0 && check.stdout.hasPrefix("OK"), "\(check.stdout)\(check.stderr)")
+        let sizes = try [full, half].map { try #require(FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) }
+        #expect(abs(Double(sizes[1]) / Double(sizes[0]) - 0.5) < 0.01, "\(sizes)")
+        let header = try String(contentsOfFile: half, encoding: .isoLatin1)
+        #expect(header.contains("\"data_seeds\":\"1 2\"") && header.contains("\"pixel_size\":\"1\"") && header.contains("\"F16\""))
+        let bad = try TesseraBinary.run(["weights", "float16", full, "--out", folder + "/x.safetensors", "--metadata", "novalue"])
+        #expect(bad.status != 0 && bad.stderr.contains("KEY=VALUE"), "\(bad.stderr)")
+    }
+
     /// synth → infer → rle → dice, the README's demo in small.
     @Test func synthInferRLEAndDiceAgree() throws {
         let synth = try TesseraBinary.run(["synth", "--width", "900", "--height", "700", "--seed", "2", "--out", folder, "--quiet"])

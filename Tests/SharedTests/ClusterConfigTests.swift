@@ -79,6 +79,19 @@ import Testing
         #expect(config.security?.workerPublic == "#abcdefghij#abcdefghij#abcdefghij#abcdef")
     }
 
+    /// [http] is off unless listed; a token is kept, and needed beside [security].
+    @Test func theHTTPSection() throws {
+        #expect(try ClusterConfig(parsing: "[member a]\narchitecture = constant", source: "t.conf").http == nil)
+        let open = try ClusterConfig(parsing: "[http]\nlisten = 127.0.0.1:0\n[member a]\narchitecture = constant", source: "t.conf")
+        #expect(open.http == ClusterConfig.HTTP(host: "127.0.0.1", port: 0, token: nil))
+        let wide = try ClusterConfig(parsing: "[http]\nlisten = [::]:9090\ntoken = 0123456789abcdef0\n[member a]\narchitecture = constant", source: "t.conf")
+        #expect(wide.http == ClusterConfig.HTTP(host: "::", port: 9090, token: "0123456789abcdef0"))
+        let key = String(repeating: "a", count: 40)
+        let secured = "[security]\ncoordinator_public = \(key)\nworker_public = \(key)\nclient_public = \(key)\n[member a]\narchitecture = constant\n"
+        #expect(throws: TesseraError.self) { try ClusterConfig(parsing: secured + "[http]\nlisten = 127.0.0.1:8080\n", source: "t.conf") }
+        #expect(try ClusterConfig(parsing: secured + "[http]\nlisten = 127.0.0.1:8080\ntoken = 0123456789abcdef0\n", source: "t.conf").http?.token != nil)
+    }
+
     @Test(arguments: [
         ("[inference]\ntile = 7\n[member a]\narchitecture = constant", "line 2: tile must be a whole number from 16 to 4096"),
         ("[member a]\narchitecture = constant\n[member a]\narchitecture = stain", "line 3: member \"a\" is defined twice"),
@@ -94,6 +107,10 @@ import Testing
         ("[security]\ncoordinator_public = short\n", "line 2: coordinator_public must be a 40-character Z85 CURVE key"),
         ("[member a]\narchitecture = constant\nweight = 20", "line 3: weight must be a number from 0.01 to 10.24"),
         ("[heartbeat]\ninterval\n", "line 2: expected key = value"),
+        ("[http]\nlisten = 8080\n[member a]\narchitecture = constant", "line 2: listen must be HOST:PORT"),
+        ("[http]\nlisten = 127.0.0.1:8080\ntoken = short\n[member a]\narchitecture = constant", "line 3: token must be at least 16"),
+        ("[http]\nlisten = 0.0.0.0:8080\n[member a]\narchitecture = constant", "[http] listens on 0.0.0.0, beyond this machine: set a token"),
+        ("[http]\ntoken = 0123456789abcdef0\n[member a]\narchitecture = constant", "[http] sets a token but no listen address"),
     ])
     func errorsNameTheLine(text: String, message: String) {
         #expect {

@@ -115,22 +115,47 @@ public struct SafeTensors {
         }
     }
 
-    /// Writes float32 tensors as a safetensors file (tests, tools, converted weights).
-    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: try encode(tensors)) else { throw TesseraError(path, "cannot write") }
+    /// How floating-point values are stored: float32, or float16 (half the size; PyTorch
+    /// loads either into a float32 module).
+    public enum Precision: String, Sendable {
+        case float32, float16
+
+        var dtype: String { self == .float32 ? "F32" : "F16" }
+        var bytes: Int { self == .float32 ? 4 : 2 }
     }
 
-    /// Float32 tensors in the safetensors format, in memory (a replica's state on the wire),
-    /// with `metadata` as the header's `__metadata__` when there is any.
-    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:]) throws -> Data {
+    /// Writes float tensors as a safetensors file (tests, tools, converted weights).
+    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], to path: String,
+                             metadata: [String: String] = [:], precision: Precision = .float32) throws {
+        let file = try encode(tensors, metadata: metadata, precision: precision)
+        guard FileManager.default.createFile(atPath: path, contents: file) else { throw TesseraError(path, "cannot write") }
+    }
+
+    /// Float tensors in the safetensors format, in memory (a replica's state on the wire),
+    /// with `metadata` as the header's `__metadata__` when there is any. Float16 rounds to
+    /// nearest (even), and refuses values beyond its range rather than store infinities.
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
+                              precision: Precision = .float32) throws -> Data {
         var header: [String: Any] = metadata.isEmpty ? [:] : ["__metadata__": metadata]
         var offset = 0
         var body = Data()
         for tensor in tensors {
             precondition(tensor.values.count == tensor.shape.reduce(1, *))
-            header[tensor.name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.values.count * 4]]
-            for v in tensor.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { body.append(contentsOf: $0) } }
-            offset += tensor.values.count * 4
+            let size = tensor.values.count * precision.bytes
+            header[tensor.name] = ["dtype": precision.dtype, "shape": tensor.shape, "data_offsets": [offset, offset + size]]
+            switch precision {
+            case .float32:
+                for v in tensor.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { body.append(contentsOf: $0) } }
+            case .float16:
+                for v in tensor.values {
+                    let half = Float16(v)
+                    guard half.isFinite || !v.isFinite else {
+                        throw TesseraError(tensor.name, "holds \(v), beyond float16's range (±65504): keep this file in float32")
+                    }
+                    withUnsafeBytes(of: half.bitPattern.littleEndian) { body.append(contentsOf: $0) }
+                }
+            }
+            offset += size
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }

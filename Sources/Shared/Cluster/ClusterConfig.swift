@@ -49,6 +49,18 @@ public struct ClusterConfig: Sendable, Equatable {
     public var clientEndpoint = "tcp://127.0.0.1:5570"
     /// Where the coordinator answers metrics requests; nil for none.
     public var metricsEndpoint: String? = nil
+    /// The coordinator's HTTP endpoint (/metrics for Prometheus, / for the status page); nil: off.
+    public var http: HTTP? = nil
+
+    /// `[http]`: where the status server listens, and the token it asks for.
+    public struct HTTP: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        /// Required of every request (`Authorization: Bearer TOKEN`, or `?token=` for a
+        /// browser) when set; needed when [security] is, or when `host` is not loopback.
+        public var token: String?
+        public var isLoopback: Bool { host == "127.0.0.1" || host == "localhost" || host == "::1" }
+    }
     /// Where the coordinator keeps uploaded slides and results.
     public var stateDirectory = NSTemporaryDirectory() + "tessera-coordinator"
     /// Seconds a job may wait for a member that has no live worker before it fails.
@@ -114,6 +126,7 @@ public struct ClusterConfig: Sendable, Equatable {
         var organ = ""
         var seen: Set<String> = []
         var keys: [String: (String, Int)] = [:] // security keys until the end
+        var httpToken: String? = nil
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = number + 1
             func fail(_ reason: String) -> TesseraError { TesseraError(source, "line \(line): \(reason)") }
@@ -156,8 +169,8 @@ public struct ClusterConfig: Sendable, Equatable {
                     section = "organ"
                     memberIndex = nil
                 } else {
-                    guard ["coordinator", "inference", "heartbeat", "security"].contains(name) else {
-                        throw fail("unknown section [\(name)] (sections: coordinator, inference, heartbeat, security, member NAME, organ NAME)")
+                    guard ["coordinator", "inference", "heartbeat", "security", "http"].contains(name) else {
+                        throw fail("unknown section [\(name)] (sections: coordinator, inference, heartbeat, security, http, member NAME, organ NAME)")
                     }
                     guard !seen.contains(name) else { throw fail("section [\(name)] appears twice") }
                     seen.insert(name)
@@ -234,6 +247,18 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
             case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
             case ("heartbeat", "training_liveness"): heartbeatTrainingLiveness = try int(WireLimits.liveness)
+            case ("http", "listen"):
+                guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port),
+                      colon != value.startIndex else {
+                    throw fail("listen must be HOST:PORT (e.g. 127.0.0.1:8080), not \"\(value)\"")
+                }
+                let host = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                http = HTTP(host: host, port: port, token: http?.token)
+            case ("http", "token"):
+                guard value.utf8.count >= 16, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) }) else {
+                    throw fail("token must be at least 16 letters, digits or -_.~ (e.g. the output of `openssl rand -hex 16`)")
+                }
+                httpToken = value
             case ("security", _):
                 guard ["coordinator_public", "coordinator_secret", "worker_public", "worker_secret", "client_public", "client_secret"].contains(key) else {
                     throw fail("unknown key \(key) in [security]")
@@ -264,6 +289,10 @@ public struct ClusterConfig: Sendable, Equatable {
             default: throw fail("unknown key \(key) in [\(section == "organ" ? "organ " + organ : section)]")
             }
         }
+        if let token = httpToken {
+            guard http != nil else { throw TesseraError(source, "[http] sets a token but no listen address") }
+            http?.token = token
+        }
         for member in members where member.architecture.isEmpty {
             throw TesseraError(source, "line \(member.line): member \"\(member.name)\" has no architecture")
         }
@@ -281,6 +310,10 @@ public struct ClusterConfig: Sendable, Equatable {
             security = Security(coordinatorPublic: try key("coordinator_public"), coordinatorSecret: keys["coordinator_secret"]?.0,
                                 workerPublic: try key("worker_public"), workerSecret: keys["worker_secret"]?.0,
                                 clientPublic: try key("client_public"), clientSecret: keys["client_secret"]?.0)
+        }
+        if let http, http.token == nil {
+            if security != nil { throw TesseraError(source, "[http] needs a token when [security] is set: anyone who reaches \(http.host):\(http.port) would see the cluster") }
+            if !http.isLoopback { throw TesseraError(source, "[http] listens on \(http.host), beyond this machine: set a token, or listen on 127.0.0.1") }
         }
     }
 

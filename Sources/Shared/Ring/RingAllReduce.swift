@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Synchronization
 import ZeroMQ
 
 /// One member's end of a ring all-reduce over ZeroMQ (`RingPlan` says what moves when):
@@ -26,6 +27,9 @@ public final class RingAllReduce {
     public var segmentValues = 256 << 10
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
+    /// Nanoseconds spent in `allReduce` so far (read between steps for the step's share).
+    private let nanosecondsSumming = Atomic<UInt64>(0)
+    public var secondsSumming: Double { Double(nanosecondsSumming.load(ordering: .relaxed)) / 1e9 }
     /// Polled while waiting for a segment: true abandons the all-reduce with `Aborted`
     /// (the coordinator re-formed the ring, or stopped the run).
     public var shouldAbort: (() -> Bool)?
@@ -101,6 +105,8 @@ public final class RingAllReduce {
     /// Replaces `buffer` by the sum of every member's buffer (all the same length).
     /// `round` numbers the call (a training step): a message of another round is an error.
     public func allReduce(_ buffer: inout [Float], round: UInt64) throws {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { nanosecondsSumming.add(DispatchTime.now().uptimeNanoseconds - started, ordering: .relaxed) }
         let plan = RingPlan(members: members, rank: rank, count: buffer.count)
         for t in 0..<plan.steps {
             let (send, receive) = plan.reduceScatter(step: t)

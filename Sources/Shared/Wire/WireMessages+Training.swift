@@ -149,12 +149,16 @@ extension Wire {
         public var digest: String
         /// Seconds the step took on this worker.
         public var seconds: Double
-        public init(run: UInt64, step: Int, epoch: Int, loss: Double, digest: String, seconds: Double) {
+        /// Of those, seconds spent summing over the ring (absent from older workers).
+        public var allReduceSeconds: Double?
+        public init(run: UInt64, step: Int, epoch: Int, loss: Double, digest: String, seconds: Double, allReduceSeconds: Double? = nil) {
             self.run = run; self.step = step; self.epoch = epoch; self.loss = loss; self.digest = digest; self.seconds = seconds
+            self.allReduceSeconds = allReduceSeconds
         }
         public var flaw: String? {
             WireRule.first(WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound), WireRule.digest("digest", digest),
-                           seconds >= 0 && seconds.isFinite ? nil : "seconds \(seconds) is not a duration")
+                           seconds >= 0 && seconds.isFinite ? nil : "seconds \(seconds) is not a duration",
+                           (allReduceSeconds ?? 0) >= 0 && (allReduceSeconds ?? 0).isFinite ? nil : "allReduceSeconds is not a duration")
         }
     }
 

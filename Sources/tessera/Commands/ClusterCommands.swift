@@ -3,6 +3,7 @@ import Coordinator
 import Core
 import Engine
 import Foundation
+import HTTPStatus
 import Segmentation
 import Shared
 import Worker
@@ -11,8 +12,18 @@ import ZeroMQ
 /// Options every cluster command shares.
 struct ClusterOptions: ParsableArguments {
     @Option(help: "The cluster configuration (docs/CONFIG.md).") var config: String = "cluster.conf"
+    @Option(help: "Log lines as text, or json (one object a line, for log collectors); default: TESSERA_LOG_FORMAT, else text.")
+    var logFormat: String?
 
-    func load() throws -> ClusterConfig { try ClusterConfig(contentsOf: config) }
+    func validate() throws {
+        if let logFormat, Log.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
+    }
+
+    /// The configuration; also sets the process's log format, before anything logs.
+    func load() throws -> ClusterConfig {
+        if let format = logFormat.flatMap(Log.Format.init(rawValue:)) { Log.format = format }
+        return try ClusterConfig(contentsOf: config)
+    }
 }
 
 /// `tessera coordinator`.
@@ -27,7 +38,18 @@ struct CoordinatorCommand: ParsableCommand {
     func run() throws {
         StopSignal.install()
         HeapRetention.enableOnce()
-        let server = try CoordinatorServer(config: try cluster.load())
+        let config = try cluster.load()
+        let server = try CoordinatorServer(config: config)
+        // The operator's window: /metrics for Prometheus and the status page, from the
+        // snapshot the socket thread publishes each second.
+        var http: StatusHTTPServer?
+        if let settings = config.http {
+            let published = server.published
+            http = try StatusHTTPServer(host: settings.host, port: settings.port, token: settings.token,
+                                        routes: .init(metrics: { published.metrics() }, status: { published.status() }))
+            Log("coordinator").info("status page and /metrics at \(http!.address)\(settings.token == nil ? "" : " (token needed)")")
+        }
+        defer { http?.stop() }
         try server.run()
     }
 }
