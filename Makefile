@@ -1,5 +1,5 @@
 # Tessera: the two commands of the README, and what they need.
-#   make demo   segment a generated slide on this machine (installs what is missing)
+#   make demo   segment a generated slide through a cluster on this machine (installs what is missing)
 #   make test   run the test suite (installs what is missing)
 
 SWIFT ?= swift
@@ -32,13 +32,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product tessera
 
-## A synthetic slide, segmented with the stain baseline; prints Dice against its exact mask.
+## A synthetic slide through the real cluster: a coordinator and a worker per bundled
+## member (models/) on loopback, stopped when it ends; prints Dice against its exact mask.
 demo: build
-	$$($(SWIFT) build -c release --show-bin-path)/tessera synth --width $(DEMO_SIZE) --height $(DEMO_SIZE) --seed $(DEMO_SEED) --out $(DEMO_DIR)
-	$$($(SWIFT) build -c release --show-bin-path)/tessera infer $(DEMO_DIR)/synth_$(DEMO_SEED).tiff \
-		--out $(DEMO_DIR)/mask.tiff --probabilities $(DEMO_DIR)/probabilities.tiff \
-		--rle $(DEMO_DIR)/submission.csv --overlay $(DEMO_DIR)/overlay.png \
-		--truth $(DEMO_DIR)/synth_$(DEMO_SEED)_mask.tiff
+	tools/demo.sh $$($(SWIFT) build -c release --show-bin-path)/tessera $(DEMO_DIR) $(DEMO_SIZE) $(DEMO_SEED)
 
 ## The tests compute with the OpenBLAS kernel the tessera binary pins itself to at start
 ## (BLASCorePinning: Haswell wherever AVX2 and FMA exist), whatever the host's own would be:

@@ -35,18 +35,19 @@ enum StatusPage {
 "use strict";
 const token = new URLSearchParams(location.search).get("token");
 const text = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
-function plot(canvas, series, yLabel) {
-  const g = canvas.getContext("2d"), w = canvas.width, h = canvas.height, left = 44, bottom = 22;
+function plot(canvas, series, yLabel, steps) {
+  const g = canvas.getContext("2d"), w = canvas.width, h = canvas.height, left = 44, bottom = 22, top = 20;
   g.clearRect(0, 0, w, h); g.font = "11px sans-serif"; g.fillStyle = "#667";
   const points = series.flatMap(s => s.points);
+  canvas.dataset.points = points.length; // what a headless check reads back
   if (points.length === 0) { g.fillText("no " + yLabel + " yet", left, h / 2); return; }
-  const xMax = Math.max(1, ...points.map(p => p[0]));
+  const xMax = Math.max(1, steps, ...points.map(p => p[0]));
   let yMin = Math.min(...points.map(p => p[1])), yMax = Math.max(...points.map(p => p[1]));
   if (yMax - yMin < 1e-9) { yMin -= 0.5; yMax += 0.5; }
-  const X = x => left + (w - left - 8) * x / xMax, Y = y => 6 + (h - bottom - 6) * (1 - (y - yMin) / (yMax - yMin));
-  g.strokeStyle = "#ccd"; g.beginPath(); g.moveTo(left, 6); g.lineTo(left, h - bottom); g.lineTo(w - 8, h - bottom); g.stroke();
-  g.fillText(yMax.toPrecision(3), 2, 12); g.fillText(yMin.toPrecision(3), 2, h - bottom); g.fillText("step " + xMax, w - 60, h - 6);
-  g.fillText(yLabel, left + 6, 16);
+  const X = x => left + (w - left - 8) * x / xMax, Y = y => top + (h - bottom - top) * (1 - (y - yMin) / (yMax - yMin));
+  g.strokeStyle = "#ccd"; g.beginPath(); g.moveTo(left, top); g.lineTo(left, h - bottom); g.lineTo(w - 8, h - bottom); g.stroke();
+  g.fillText(yMax.toPrecision(3), 2, top + 4); g.fillText(yMin.toPrecision(3), 2, h - bottom); g.fillText("step " + xMax, w - 60, h - 6); g.fillText("0", left, h - 6);
+  g.fillText(yLabel, left, 12);
   for (const s of series) {
     g.strokeStyle = s.colour; g.fillStyle = s.colour; g.lineWidth = 1.5; g.beginPath();
     s.points.forEach((p, i) => i ? g.lineTo(X(p[0]), Y(p[1])) : g.moveTo(X(p[0]), Y(p[1]))); g.stroke();
@@ -62,7 +63,7 @@ function draw(status) {
     `<td>${w.inFlight}</td><td>${w.tilesDone}</td></tr>`).join("") || `<tr><td colspan="6" class="sub">no worker has joined</td></tr>`;
   document.querySelector("#jobs tbody").innerHTML = status.jobs.map(j => {
     const fraction = j.tilesTotal > 0 ? j.tilesDone / j.tilesTotal : 0;
-    return `<tr><td>${j.job}</td><td>${text(j.kind)}</td><td>${text(j.name)}</td><td class="state-${text(j.state)}">${text(j.state)}</td>` +
+    return `<tr><td>${j.job}</td><td>${text(j.kind || "slide")}</td><td>${text(j.name)}</td><td class="state-${text(j.state)}">${text(j.state)}</td>` +
       `<td><div class="bar"><div style="width:${(100 * fraction).toFixed(1)}%"></div></div></td>` +
       `<td>${j.tilesDone} / ${j.tilesTotal} ${j.kind === "training" ? "steps" : "tiles"}</td><td>${text(j.note)}</td></tr>`;
   }).join("") || `<tr><td colspan="7" class="sub">no jobs</td></tr>`;
@@ -74,8 +75,8 @@ function draw(status) {
     `<canvas class="loss" width="420" height="160"></canvas><canvas class="dice" width="420" height="160"></canvas></div>`).join("");
   for (const r of status.runs) {
     const box = document.getElementById("run-" + r.job);
-    plot(box.querySelector(".loss"), [{points: r.loss, colour: "#3b7dd8"}], "training loss");
-    plot(box.querySelector(".dice"), [{points: r.validation, colour: "#1e7b34", dots: true}], "held-out Dice");
+    plot(box.querySelector(".loss"), [{points: r.loss, colour: "#3b7dd8"}], "training loss", r.steps);
+    plot(box.querySelector(".dice"), [{points: r.validation, colour: "#1e7b34", dots: true}], "held-out Dice", r.steps);
   }
 }
 async function refresh() {

@@ -6,8 +6,9 @@ import Testing
 @Suite struct ClusterConfigTests {
     @Test func theCommittedExampleParses() throws {
         let config = try ClusterConfig(contentsOf: #filePath.replacingOccurrences(of: "Tests/SharedTests/ClusterConfigTests.swift", with: "cluster.conf"))
-        #expect(config.members.map(\.name) == ["stain", "half"])
-        #expect(config.memberWeights == [100, 50])
+        #expect(config.members.map(\.name) == ["b0-1um", "b0-2um"])
+        #expect(config.members.map(\.pixelSize) == [1, 2] && config.members.allSatisfy { $0.architecture == "effunet-b0" })
+        #expect(config.memberWeights == [100, 100])
         #expect(config.settings.tileSize == 512 && config.settings.margin == 64 && config.settings.window == .constantCrop)
         #expect(config.settings.maps == .float16 && config.settings.flips == FlipSet.none)
         #expect(config.metricsEndpoint == "tcp://127.0.0.1:5572")
