@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation",
+                "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS", "TIFF",
                 "HTTPStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -71,6 +71,44 @@ import Testing
         }
     }
 
+    /// The Tessera modules each target declares in Package.swift, read from its text.
+    static func declaredDependencies() throws -> [String: Set<String>] {
+        let text = try String(contentsOfFile: sources + "/../Package.swift", encoding: .utf8)
+        let modules = Set(allowed.keys)
+        var declared: [String: Set<String>] = [:]
+        let starts = [".target(name: \"", ".executableTarget(name: \"", ".executableTarget(\n            name: \"", ".systemLibrary(name: \"", ".testTarget(name: \""]
+        var pieces: [(offset: Int, isTest: Bool)] = []
+        for start in starts {
+            var range = text.startIndex..<text.endIndex
+            while let found = text.range(of: start, range: range) {
+                pieces.append((text.distance(from: text.startIndex, to: found.lowerBound), start.hasPrefix(".testTarget")))
+                range = found.upperBound..<text.endIndex
+            }
+        }
+        pieces.sort { $0.offset < $1.offset }
+        for (index, piece) in pieces.enumerated() where !piece.isTest {
+            let from = text.index(text.startIndex, offsetBy: piece.offset)
+            let to = index + 1 < pieces.count ? text.index(text.startIndex, offsetBy: pieces[index + 1].offset) : text.endIndex
+            let quoted = text[from..<to].split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            guard let name = quoted.first else { continue }
+            declared[name] = Set(quoted.dropFirst().filter { modules.contains($0) && $0 != name })
+        }
+        return declared
+    }
+
+    /// A module imports only what Package.swift declares for it (a module that builds on
+    /// another's transitive dependency breaks when that one's dependencies change).
+    @Test(arguments: allowed.keys.sorted())
+    func importsAreDeclaredInThePackage(module: String) throws {
+        let declared = try #require(try Self.declaredDependencies()[module], "\(module) is not a target of Package.swift")
+        let tessera = Set(Self.allowed.keys)
+        for (path, text) in Self.files(of: module) {
+            for imported in Self.imports(text) where tessera.contains(imported) && imported != module {
+                #expect(declared.contains(imported), "\(path) imports \(imported), which Package.swift does not declare for \(module)")
+            }
+        }
+    }
+
     @Test(arguments: longestFile.keys.sorted())
     func filesStayShort(module: String) {
         for (path, text) in Self.files(of: module) {

@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 
 /// When to send a heartbeat to a peer and when to count it gone (docs/PROTOCOL.md,
 /// "Worker link" 2): any message counts as a sign of life in either direction. A value type

@@ -1,5 +1,4 @@
 import Core
-import Segmentation
 
 /// The kinds of message on Tessera's sockets (docs/PROTOCOL.md), as the header's kind byte.
 public enum WireKind: UInt8, Sendable, CaseIterable {
