@@ -92,7 +92,7 @@ extension CoordinatorServer {
         let mismatch: String? = register.pixelSize != ours.pixelSize
             ? "\(ours.pixelSize.map { "pixel_size \($0)" } ?? "no pixel_size") in \(config.source), the worker's configuration \(register.pixelSize.map { "pixel_size \($0)" } ?? "none")"
             : register.stain != ours.stain
-            ? "stain \(ours.stain ?? "off") in \(config.source), the worker's configuration stain \(register.stain ?? "off")" : nil
+            ? "stain \(ours.stain?.rawValue ?? "off") in \(config.source), the worker's configuration stain \(register.stain?.rawValue ?? "off")" : nil
         if let mismatch {
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) has \(mismatch)")))
         }

@@ -104,7 +104,7 @@ import Testing
         for reference in [StainNormaliser.macenko(try MacenkoStain().fitted(to: image)), .reinhard(try ReinhardStain.fitted(to: image))] {
             let json = try reference.json()
             let object = try JSONSerialization.jsonObject(with: json) as! [String: Any]
-            #expect(object["method"] as? String == reference.method)
+            #expect(object["method"] as? String == reference.method.rawValue)
             #expect(try JSONDecoder().decode(StainNormaliser.self, from: json) == reference)
         }
     }
@@ -116,6 +116,6 @@ import Testing
         let input = StainTests.image(golden.cases[0].input, golden.size)
         _ = try member.predict(input)
         #expect(recorder.seen == [StainTests.image(golden.cases[0].macenkoDefault, golden.size)])
-        #expect(throws: TesseraError.self) { try StainNormaliser.named("reinhard", reference: nil) }
+        #expect(throws: TesseraError.self) { try StainNormaliser.named(.reinhard, reference: nil) }
     }
 }

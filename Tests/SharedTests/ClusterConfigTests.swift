@@ -28,7 +28,7 @@ import Testing
         architecture = constant
         """, source: "t.conf")
         #expect(config.settings.tissue.method == .otsu && config.settings.tissue.saturation == 0.1)
-        #expect(config.members[0].stain == "macenko" && config.members[0].stainReference == "ref.json" && config.members[1].stain == nil)
+        #expect(config.members[0].stain == .macenko && config.members[0].stainReference == "ref.json" && config.members[1].stain == nil)
         #expect(try ClusterConfig(parsing: "[member a]\narchitecture = constant\n", source: "t").settings.tissue.method == .saturation)
         #expect(throws: TesseraError.self) { try ClusterConfig(parsing: "[inference]\ntissue = maybe\n[member a]\narchitecture = constant\n", source: "t") }
         #expect(throws: TesseraError.self) { try ClusterConfig(parsing: "[member a]\narchitecture = constant\nstain = vahadane\n", source: "t") }
@@ -52,7 +52,7 @@ import Testing
         architecture = constant
         """, source: "t.conf")
         #expect(config.members.map(\.pixelSize) == [1.0, nil] && !config.settings.useLevels)
-        #expect(config.settings.slideStain == "reinhard" && config.settings.slideStainReference == "ref.json")
+        #expect(config.settings.slideStain == .reinhard && config.settings.slideStainReference == "ref.json")
         #expect(try config.settings.forOrgan("Kidney").threshold == 0.4)
         #expect(try config.settings.forOrgan("spleen").threshold == 0.3)
         #expect(try config.settings.forOrgan(nil).threshold == 0.5)

@@ -32,7 +32,7 @@ public struct SegmentationSettings: Sendable, Equatable {
     /// Stain normalisation of the whole slide before any member sees it ("macenko",
     /// "reinhard"; `SlideStain`), towards `slideStainReference` (a `tessera stain fit`
     /// file; Macenko without one: torchstain's reference). Resolved where the slide is read.
-    public var slideStain: String?
+    public var slideStain: StainMethod?
     public var slideStainReference: String?
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;

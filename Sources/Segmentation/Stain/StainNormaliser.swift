@@ -14,11 +14,9 @@ public enum StainNormaliser: Sendable, Equatable, Codable {
     private enum Key: String, CodingKey { case method }
 
     public init(from decoder: Decoder) throws {
-        let method = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .method)
-        switch method {
-        case "macenko": self = .macenko(try MacenkoStain(from: decoder))
-        case "reinhard": self = .reinhard(try ReinhardStain(from: decoder))
-        default: throw DecodingError.dataCorrupted(.init(codingPath: [Key.method], debugDescription: "unknown method \(method)"))
+        switch try decoder.container(keyedBy: Key.self).decode(StainMethod.self, forKey: .method) {
+        case .macenko: self = .macenko(try MacenkoStain(from: decoder))
+        case .reinhard: self = .reinhard(try ReinhardStain(from: decoder))
         }
     }
 
@@ -45,29 +43,28 @@ public enum StainNormaliser: Sendable, Equatable, Codable {
         }
     }
 
-    /// The normaliser `method` names ("macenko", "reinhard"), towards the reference file
-    /// `reference` (Macenko without one: torchstain's reference stains).
-    public static func named(_ method: String, reference: String?) throws -> StainNormaliser {
+    /// The normaliser of `method`, towards the reference file `reference` (Macenko without
+    /// one: torchstain's reference stains).
+    public static func named(_ method: StainMethod, reference: String?) throws -> StainNormaliser {
         if let reference {
             guard let data = FileManager.default.contents(atPath: reference) else { throw TesseraError(reference, "cannot read the stain reference") }
             let loaded: StainNormaliser
             do { loaded = try JSONDecoder().decode(StainNormaliser.self, from: data) } catch {
                 throw TesseraError(reference, "is not a stain reference written by tessera stain fit: \(error)")
             }
-            guard loaded.method == method else { throw TesseraError(reference, "holds a \(loaded.name) reference, not \(method)") }
+            guard loaded.method == method else { throw TesseraError(reference, "holds a \(loaded.name) reference, not \(method.rawValue)") }
             return loaded
         }
         switch method {
-        case "macenko": return .macenko(MacenkoStain())
-        case "reinhard": throw TesseraError("stain", "Reinhard needs a reference: make one with tessera stain fit REF.tiff --method reinhard")
-        default: throw TesseraError("stain", "unknown stain normalisation \(method) (macenko, reinhard)")
+        case .macenko: return .macenko(MacenkoStain())
+        case .reinhard: throw TesseraError("stain", "Reinhard needs a reference: make one with tessera stain fit REF.tiff --method reinhard")
         }
     }
 
-    public var method: String {
+    public var method: StainMethod {
         switch self {
-        case .macenko: "macenko"
-        case .reinhard: "reinhard"
+        case .macenko: .macenko
+        case .reinhard: .reinhard
         }
     }
 

@@ -25,7 +25,7 @@ public struct ClusterConfig: Sendable, Equatable {
         public var std: [Float]?
         /// Stain normalisation of its tiles ("macenko", "reinhard"), towards `stainReference`
         /// (a `tessera stain fit` file); nil for none.
-        public var stain: String?
+        public var stain: StainMethod?
         public var stainReference: String?
         /// µm per pixel it was trained at: tiles are resampled to it. nil: it takes the
         /// slide's pixels as they are.
@@ -191,6 +191,11 @@ public struct ClusterConfig: Sendable, Equatable {
                 guard let v = Double(value), range.contains(v) else { throw fail("\(key) must be a number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"") }
                 return v
             }
+            func stainMethod() throws -> StainMethod? {
+                if value == "off" { return nil }
+                guard let method = StainMethod(rawValue: value) else { throw fail("\(key) must be macenko, reinhard or off") }
+                return method
+            }
             func endpoint() throws -> String {
                 guard value.hasPrefix("tcp://") || value.hasPrefix("ipc://") || value.hasPrefix("inproc://") else {
                     throw fail("\(key) must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH), not \"\(value)\"")
@@ -235,8 +240,7 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("inference", "min_object_area"): settings.cleanup.minimumObjectArea = try int(0...Int(Int32.max))
             case ("inference", "fill_holes_below"): settings.cleanup.holeArea = try int(0...Int(Int32.max))
             case ("inference", "stain"):
-                guard ["macenko", "reinhard", "off"].contains(value) else { throw fail("stain must be macenko, reinhard or off") }
-                settings.slideStain = value == "off" ? nil : value
+                settings.slideStain = try stainMethod()
             case ("inference", "stain_reference"): settings.slideStainReference = value
             case ("inference", "reader"):
                 guard let backend = SlideReader.Backend(rawValue: value) else { throw fail("reader must be auto, tiff or openslide") }
@@ -280,8 +284,7 @@ public struct ClusterConfig: Sendable, Equatable {
                 }
                 if key == "mean" { members[memberIndex!].mean = values } else { members[memberIndex!].std = values }
             case ("member", "stain"):
-                guard ["macenko", "reinhard", "off"].contains(value) else { throw fail("stain must be macenko, reinhard or off") }
-                members[memberIndex!].stain = value == "off" ? nil : value
+                members[memberIndex!].stain = try stainMethod()
             case ("member", "stain_reference"): members[memberIndex!].stainReference = value
             case ("member", "pixel_size"): members[memberIndex!].pixelSize = try double(0.001...WireLimits.pixelSize)
             case ("", _): throw fail("\(key) is outside any section")

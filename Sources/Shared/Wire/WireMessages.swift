@@ -28,9 +28,9 @@ public enum Wire {
         /// The pixel size its member is declared at (`pixel_size`); absent: none.
         public var pixelSize: Double?
         /// The stain normalisation its member applies to each tile (`stain`); absent: none.
-        public var stain: String?
+        public var stain: StainMethod?
         public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
-                    tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil, stain: String? = nil) {
+                    tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil, stain: StainMethod? = nil) {
             self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
             self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.tileSides = tileSides; self.kernels = kernels
             self.pixelSize = pixelSize; self.stain = stain
@@ -39,8 +39,7 @@ public enum Wire {
             WireRule.first(WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
                            WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
                            WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) },
-                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) },
-                           stain.flatMap { WireRule.text("stain", $0) })
+                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) })
         }
     }
 

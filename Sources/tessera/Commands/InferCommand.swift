@@ -41,9 +41,9 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Saturation (0…1) above which a pixel counts as stained.") var tissueSaturation: Double = 20.0 / 255
     @Option(help: "Remove objects (4-connected) of fewer pixels from the mask.") var minObjectArea = 0
     @Option(help: "Fill holes (4-connected, away from the edge) of fewer pixels in the mask.") var fillHolesBelow = 0
-    @Option(help: "Normalise each tile's stains before the model: macenko or reinhard (with --config: each member's stain setting).") var stain: String?
+    @Option(help: "Normalise each tile's stains before the model (with --config: each member's stain setting).") var stain: StainMethod?
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
-    @Option(help: "Normalise the whole slide's stains, estimated once from a sample of it, before any member: macenko or reinhard (towards --slide-stain-reference).") var slideStain: String?
+    @Option(help: "Normalise the whole slide's stains, estimated once from a sample of it, before any member (towards --slide-stain-reference).") var slideStain: StainMethod?
     @Option(help: "The whole-slide stain reference (tessera stain fit); Macenko without one uses torchstain's.") var slideStainReference: String?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
     @Option(help: "With --config: the slide's organ, whose [organ NAME] threshold applies.") var organ: String?
@@ -69,7 +69,6 @@ struct InferCommand: ParsableCommand {
         }
         guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
         guard reader.map({ SlideReader.Backend(rawValue: $0) != nil }) ?? true else { throw ValidationError("--reader must be auto, tiff or openslide") }
-        guard slideStain == nil || ["macenko", "reinhard"].contains(slideStain!) else { throw ValidationError("--slide-stain must be macenko or reinhard") }
         guard organ == nil || config != nil else { throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold") }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
         guard logits == nil || (pixelSize == nil && modelPixelSize == nil) else {

@@ -24,20 +24,19 @@ struct StainCommand: ParsableCommand {
             """
         )
         @Argument(help: "The reference image (TIFF).") var image: String
-        @Option(help: "macenko or reinhard.") var method = "macenko"
+        @Option(help: "The method.") var method = StainMethod.macenko
         @Option(help: "X,Y,WIDTH,HEIGHT of the image to fit to (default: all of it).") var region: String?
         @Option(help: "The reference file to write (JSON).") var out: String
         @Flag(help: "Fit as whole-slide normalisation estimates a slide (any size; not with --region).") var slide = false
 
         func validate() throws {
-            guard ["macenko", "reinhard"].contains(method) else { throw ValidationError("--method must be macenko or reinhard") }
             guard !(slide && region != nil) else { throw ValidationError("--slide fits to a sample of the whole slide: leave out --region") }
         }
 
         func run() throws {
             let reader = try SlideReader(path: image)
             if slide {
-                let like: StainNormaliser = method == "macenko" ? .macenko(MacenkoStain()) : .reinhard(ReinhardStain(means: [0, 0, 0], deviations: [1, 1, 1]))
+                let like: StainNormaliser = method == .macenko ? .macenko(MacenkoStain()) : .reinhard(ReinhardStain(means: [0, 0, 0], deviations: [1, 1, 1]))
                 guard let reference = try SlideStain.estimate(reader, like: like) else {
                     throw TesseraError(image, "has too little tissue in its sample to fit stains to")
                 }
@@ -55,7 +54,7 @@ struct StainCommand: ParsableCommand {
                 throw ValidationError("\(image) is \(rectangle.width)×\(rectangle.height): give --region X,Y,W,H of at most 4096² pixels")
             }
             let pixels = try reader.readRGB(x: rectangle.x, y: rectangle.y, width: rectangle.width, height: rectangle.height)
-            let reference: StainNormaliser = method == "macenko" ? .macenko(try MacenkoStain().fitted(to: pixels))
+            let reference: StainNormaliser = method == .macenko ? .macenko(try MacenkoStain().fitted(to: pixels))
                                                                  : .reinhard(try ReinhardStain.fitted(to: pixels))
             try AtomicFile.write(try reference.json(), to: out)
             print(out)

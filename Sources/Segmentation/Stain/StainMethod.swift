@@ -1,0 +1,8 @@
+/// A stain normalisation method, as cluster.conf, the command line, reference files and the
+/// wire name it: "macenko" or "reinhard".
+public enum StainMethod: String, Sendable, Codable, CaseIterable {
+    case macenko, reinhard
+
+    /// "macenko or reinhard", for messages.
+    public static let choices = allCases.map(\.rawValue).joined(separator: " or ")
+}
