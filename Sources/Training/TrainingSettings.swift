@@ -12,15 +12,11 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var tile = 256
     public var scale = 2
     public var lr = 1e-3
-    /// "adamw" (β 0.9/0.999, ε 1e-8) or "sgd" (momentum 0.9, Nesterov).
-    public var optimizer = "adamw"
-    /// "bce-dice" (the default: mean BCE + soft Dice per image), "bce", "dice" or "lovasz"
-    /// (the fast.ai starter's symmetric Lovász hinge).
-    public var loss = "bce-dice"
+    public var optimizer = OptimizerChoice.adamw
+    public var loss = LossChoice.bceDice
     /// EfficientNet's drop-connect rate (scaled by block depth); 0 as the seed's EffUnet.
     public var dropConnect = 0.0
-    /// "onecycle" (fast.ai's fit_one_cycle) or "cosine" (with `warmUpSteps`).
-    public var schedule = "onecycle"
+    public var schedule = ScheduleChoice.onecycle
     public var warmUpSteps = 0
     public var weightDecay = 0.01
     public var decayNormsAndBiases = false
@@ -97,10 +93,10 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         tile = try container.decodeIfPresent(Int.self, forKey: .tile) ?? tile
         scale = try container.decodeIfPresent(Int.self, forKey: .scale) ?? scale
         lr = try container.decodeIfPresent(Double.self, forKey: .lr) ?? lr
-        optimizer = try container.decodeIfPresent(String.self, forKey: .optimizer) ?? optimizer
-        loss = try container.decodeIfPresent(String.self, forKey: .loss) ?? loss
+        optimizer = try Self.choice(container, .optimizer) ?? optimizer
+        loss = try Self.choice(container, .loss) ?? loss
         dropConnect = try container.decodeIfPresent(Double.self, forKey: .dropConnect) ?? dropConnect
-        schedule = try container.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
+        schedule = try Self.choice(container, .schedule) ?? schedule
         warmUpSteps = try container.decodeIfPresent(Int.self, forKey: .warmUpSteps) ?? warmUpSteps
         weightDecay = try container.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
         decayNormsAndBiases = try container.decodeIfPresent(Bool.self, forKey: .decayNormsAndBiases) ?? decayNormsAndBiases
@@ -120,6 +116,16 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         hedJitter = try container.decodeIfPresent(Double.self, forKey: .hedJitter)
     }
 
+    /// A choice by its name, refused with the names it may have.
+    private static func choice<Choice: RawRepresentable & CaseIterable & Decodable>(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys)
+        throws -> Choice? where Choice.RawValue == String {
+        guard let name = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let choice = Choice(rawValue: name) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "\(key.stringValue) \(name): \(Choice.choices)")
+        }
+        return choice
+    }
+
     public func check() throws {
         guard CNNModel.architectures.contains(architecture) else { throw TesseraError("train", "unknown model \(architecture)") }
         guard steps >= 1 else { throw TesseraError("train", "steps must be at least 1") }
@@ -127,9 +133,6 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         guard tile >= 32, tile % 32 == 0 else { throw TesseraError("train", "the tile side must be a multiple of 32, not \(tile)") }
         guard scale >= 1 else { throw TesseraError("train", "the scale must be at least 1") }
         guard lr > 0, lr.isFinite else { throw TesseraError("train", "the learning rate must be positive") }
-        guard ["onecycle", "cosine"].contains(schedule) else { throw TesseraError("train", "schedule \(schedule): onecycle or cosine") }
-        guard ["adamw", "sgd"].contains(optimizer) else { throw TesseraError("train", "optimizer \(optimizer): adamw or sgd") }
-        guard segmentationLoss != nil else { throw TesseraError("train", "loss \(loss): bce-dice, bce, dice or lovasz") }
         guard (0..<1).contains(dropConnect) else { throw TesseraError("train", "drop-connect must be in [0, 1)") }
         guard checkpointEvery >= 1 else { throw TesseraError("train", "checkpoints every at least 1 step") }
         guard encoderScale >= 0, weightDecay >= 0, preciseBatchNormBatches >= 0, validateEvery >= 0 else {
@@ -146,7 +149,10 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     var learningRate: LearningRateSchedule {
-        schedule == "cosine" ? .cosine(maxLR: lr, warmUpSteps: warmUpSteps) : .oneCycle(maxLR: lr)
+        switch schedule {
+        case .cosine: .cosine(maxLR: lr, warmUpSteps: warmUpSteps)
+        case .onecycle: .oneCycle(maxLR: lr)
+        }
     }
 
     /// The generators of the dropout masks of slots `slots` of step `step`'s batch, a
@@ -177,7 +183,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     /// The trainer of a run with these settings, training the parameters in `store`.
     public func trainer(store: ParameterStore) throws -> ModelTrainer {
-        try ModelTrainer(architecture: architecture, store: store, loss: segmentationLoss ?? .bceDice(), optimizer: optimiser,
+        try ModelTrainer(architecture: architecture, store: store, loss: segmentationLoss, optimizer: optimiser,
                          dropConnect: dropConnect)
     }
 
@@ -207,13 +213,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         return store
     }
 
-    var segmentationLoss: SegmentationLoss? {
-        ["bce-dice": .bceDice(), "bce": .bce(), "dice": .dice, "lovasz": .symmetricLovasz][loss]
-    }
+    var segmentationLoss: SegmentationLoss { loss.loss }
 
-    var optimiser: Optimizer {
-        optimizer == "sgd" ? .sgd(momentum: 0.9, nesterov: true, weightDecay: weightDecay) : .adamW(weightDecay: weightDecay)
-    }
+    var optimiser: Optimizer { optimizer.optimizer(weightDecay: weightDecay) }
 
     var groups: ModelTrainer.Groups {
         ModelTrainer.Groups(decayNormsAndBiases: decayNormsAndBiases, encoderScale: encoderScale, freezeEncoder: freezeEncoder)

@@ -53,9 +53,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Tile side in pixels after scaling (multiple of 32).") var tile = 256
     @Option(help: "Slide pixels per tile pixel (2: half resolution).") var scale = 2
     @Option(help: "Peak learning rate.") var lr = 1e-3
-    @Option(help: "adamw or sgd (momentum 0.9, Nesterov).") var optimizer = "adamw"
-    @Option(help: "bce-dice (mean BCE + soft Dice per image), bce, dice or lovasz (symmetric Lovász hinge).") var loss = "bce-dice"
-    @Option(help: "onecycle or cosine.") var schedule = "onecycle"
+    @Option(help: "The optimiser: adamw, or sgd (momentum 0.9, Nesterov).") var optimizer = OptimizerChoice.adamw
+    @Option(help: "The loss: bce-dice (mean BCE + soft Dice per image), bce, dice or lovasz (symmetric Lovász hinge).") var loss = LossChoice.bceDice
+    @Option(help: "The learning-rate schedule: onecycle or cosine.") var schedule = ScheduleChoice.onecycle
     @Option(help: "Warm-up steps of the cosine schedule.") var warmUp = 0
     @Option(help: "AdamW weight decay.") var weightDecay = 0.01
     @Flag(help: "Decay biases and norms' gains too (PyTorch's default; off as fast.ai trains).") var decayNormsAndBiases = false
