@@ -153,13 +153,13 @@ public final class ClusterClient {
         let job: UInt64
         let finished: Wire.Finished
         let maskPath: String
-        let partialPath: String
         let wantRLE: Bool
         var content: Wire.Content = .mask
         var nextOffset: UInt64 = 0
         var outstanding: Set<UInt64> = []
         var received: UInt64 = 0
-        var handle: FileHandle
+        /// The mask as it arrives, moved into place when whole.
+        let file: PartialFile
         var rle: [UInt8] = []
         var rleText: String? { wantRLE ? String(decoding: rle, as: UTF8.self) : nil }
 
@@ -168,16 +168,7 @@ public final class ClusterClient {
             self.finished = finished
             self.maskPath = maskPath
             self.wantRLE = wantRLE
-            partialPath = maskPath + ".partial-\(getpid())"
-            guard FileManager.default.createFile(atPath: partialPath, contents: nil), let handle = FileHandle(forWritingAtPath: partialPath) else {
-                throw TesseraError(maskPath, "cannot create the mask file")
-            }
-            self.handle = handle
-        }
-
-        deinit {
-            try? handle.close()
-            unlink(partialPath)
+            file = try PartialFile(for: maskPath)
         }
 
         var total: UInt64 { content == .mask ? finished.maskBytes : finished.rleBytes }
@@ -200,8 +191,7 @@ public final class ClusterClient {
                 throw TesseraError("job \(job)", "a chunk of the \(content.rawValue) at \(chunk.offset) held \(bytes.count) bytes, not \(expected)")
             }
             if content == .mask {
-                try handle.seek(toOffset: chunk.offset)
-                try handle.write(contentsOf: Data(bytes))
+                try file.write(Data(bytes), at: chunk.offset)
             } else {
                 if rle.count < Int(chunk.offset + UInt64(bytes.count)) { rle += [UInt8](repeating: 0, count: Int(chunk.offset) + bytes.count - rle.count) }
                 rle.replaceSubrange(Int(chunk.offset)..<(Int(chunk.offset) + bytes.count), with: bytes)
@@ -212,10 +202,7 @@ public final class ClusterClient {
                 return false
             }
             if content == .mask {
-                try handle.close()
-                guard rename(partialPath, maskPath) == 0 else {
-                    throw TesseraError(maskPath, "cannot move the mask into place: \(String(cString: strerror(errno)))")
-                }
+                try file.commit()
                 guard wantRLE, finished.rleBytes > 0 else { return true }
                 content = .rle
                 nextOffset = 0

@@ -20,9 +20,9 @@ package final class TrainingClientSession {
     package private(set) var job: UInt64?
     package private(set) var acceptedOnce = false
     private let modelPath: String
-    private let partialPath: String
     private var finished: Wire.TrainFinished?
-    private var handle: FileHandle?
+    /// The model as it arrives, moved into place when whole.
+    private var file: PartialFile?
     private var nextOffset: UInt64 = 0
     private var outstanding: Set<UInt64> = []
     private var received: UInt64 = 0
@@ -31,15 +31,7 @@ package final class TrainingClientSession {
     package init(job: UInt64?, modelPath: String, send: @escaping ([[UInt8]]) throws -> Void) {
         self.job = job
         self.modelPath = modelPath
-        partialPath = modelPath + ".partial-\(getpid())"
         self.send = send
-    }
-
-    deinit {
-        if let handle {
-            try? handle.close()
-            unlink(partialPath)
-        }
     }
 
     package func handle(_ frames: [[UInt8]]) throws -> Event {
@@ -57,32 +49,25 @@ package final class TrainingClientSession {
         case .trainFinished:
             guard case .success(let message) = WireCodec.decode(Wire.TrainFinished.self, body[0]), message.job == job else { return .dropped }
             guard finished == nil else { return .heard }
-            guard FileManager.default.createFile(atPath: partialPath, contents: nil), let file = FileHandle(forWritingAtPath: partialPath) else {
-                throw TesseraError(modelPath, "cannot create the model file")
-            }
+            file = try PartialFile(for: modelPath)
             finished = message
-            handle = file
             try request()
             return .heard
         case .chunk:
             guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]), chunk.job == job, chunk.content == .model,
-                  let finished, let handle, outstanding.remove(chunk.offset) != nil else { return .dropped }
+                  let finished, let file, outstanding.remove(chunk.offset) != nil else { return .dropped }
             let expected = min(UInt64(ClusterSockets.chunkBytes), finished.modelBytes - chunk.offset)
             guard UInt64(body[1].count) == expected else {
                 throw TesseraError("run \(finished.job)", "a chunk of the model at \(chunk.offset) held \(body[1].count) bytes, not \(expected)")
             }
-            try handle.seek(toOffset: chunk.offset)
-            try handle.write(contentsOf: Data(body[1]))
+            try file.write(Data(body[1]), at: chunk.offset)
             received += expected
             guard received == finished.modelBytes else {
                 try request()
                 return .heard
             }
-            try handle.close()
-            self.handle = nil
-            guard rename(partialPath, modelPath) == 0 else {
-                throw TesseraError(modelPath, "cannot move the model into place: \(String(cString: strerror(errno)))")
-            }
+            try file.commit()
+            self.file = nil
             return .done(finished)
         case .failed:
             guard case .success(let failed) = WireCodec.decode(Wire.Failed.self, body[0]), failed.job == job else { return .dropped }

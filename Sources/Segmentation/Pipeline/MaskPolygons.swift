@@ -127,19 +127,16 @@ public enum MaskPolygons {
     /// feature an object, an annotation of class `classification`, with its area in pixels;
     /// written feature by feature.
     public static func writeGeoJSON(_ polygons: [Polygon], classification: String, to path: String) throws {
-        FileManager.default.createFile(atPath: path + ".partial", contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: path + ".partial") else { throw TesseraError(path, "cannot create the GeoJSON file") }
-        defer { try? handle.close() }
+        let handle = try PartialFile(for: path)
         let name = String(decoding: try JSONEncoder().encode(classification), as: UTF8.self)
-        try handle.write(contentsOf: Data("{\"type\":\"FeatureCollection\",\"features\":[".utf8))
+        try handle.append(Data("{\"type\":\"FeatureCollection\",\"features\":[".utf8))
         for (i, polygon) in polygons.enumerated() {
             let rings = polygon.rings.map { "[" + $0.map { "[\($0.x),\($0.y)]" }.joined(separator: ",") + "]" }.joined(separator: ",")
             let feature = (i == 0 ? "" : ",") + "\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[\(rings)]},"
                 + "\"properties\":{\"objectType\":\"annotation\",\"classification\":{\"name\":\(name),\"color\":[0,200,0]},\"area\":\(polygon.area)}}"
-            try handle.write(contentsOf: Data(feature.utf8))
+            try handle.append(Data(feature.utf8))
         }
-        try handle.write(contentsOf: Data("\n]}\n".utf8))
-        try handle.close()
-        guard rename(path + ".partial", path) == 0 else { throw TesseraError(path, "cannot move the GeoJSON into place") }
+        try handle.append(Data("\n]}\n".utf8))
+        try handle.commit()
     }
 }

@@ -29,8 +29,8 @@ public final class TiledImageWriter {
     }
 
     public let path: String
-    /// Where the image is written until it is finished.
-    private let partialPath: String
+    /// The image until it is finished (removed if the writer is dropped unfinished).
+    private let partial: PartialFile
     public let width: Int
     public let height: Int
     public let channels: Int
@@ -95,8 +95,7 @@ public final class TiledImageWriter {
         fields = Fields(compression: compression, jpegQuality: jpegQuality, deflateLevel: deflateLevel, micronsPerPixel: micronsPerPixel,
                         description: description)
         self.path = path
-        let url = URL(fileURLWithPath: path)
-        partialPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
+        partial = try PartialFile(for: path, open: false)
         self.width = width
         self.height = height
         self.channels = channels
@@ -107,11 +106,10 @@ public final class TiledImageWriter {
         let paddedBytes = ((width + tileSize - 1) / tileSize) * ((height + tileSize - 1) / tileSize) * tileSize * tileSize * channels
         let big = forceBigTIFF || paddedBytes > (1 << 32) - (64 << 20)
         do {
-            file = try TIFFFile(path: partialPath, mode: big ? "w8" : "w")
+            file = try TIFFFile(path: partial.path, mode: big ? "w8" : "w")
             try Self.setFields(of: file, width: width, height: height, channels: channels, tileSize: tileSize, fields: fields, factor: 1)
         } catch let error as TIFFError {
-            unlink(partialPath)
-            throw TesseraError(path, error.reason.replacingOccurrences(of: partialPath, with: path))
+            throw TesseraError(path, error.reason.replacingOccurrences(of: partial.path, with: path))
         }
         band = [UInt8](repeating: 0, count: tileSize * width * channels)
         tile = [UInt8](repeating: 0, count: tileSize * tileSize * channels)
@@ -190,14 +188,8 @@ public final class TiledImageWriter {
             }
             try file.flush()
         } catch let error as TIFFError { throw TesseraError(path, error.reason) }
-        guard rename(partialPath, path) == 0 else {
-            throw TesseraError(path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
-        }
+        try partial.commit()
         finished = true
-    }
-
-    deinit {
-        if !finished { unlink(partialPath) }
     }
 
     /// Adds one row of the image to every level's block row, finishing it after `factor`
