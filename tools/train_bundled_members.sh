@@ -7,6 +7,7 @@
 #
 #   tools/train_bundled_members.sh [WORK]     # WORK: scratch folder (default out/members)
 #   CHECK=1 tools/train_bundled_members.sh    # compare with the committed models/ instead of replacing them
+#   ONLY=effunet-b0-2um SCORE=0 …             # one member; no scoring
 #
 # Takes about 20 minutes on 2 cores (two runs of 200 steps, then the scoring).
 set -euo pipefail
@@ -34,6 +35,7 @@ MEMBERS=(
 )
 for member in "${MEMBERS[@]}"; do
     IFS='|' read -r name size arguments <<<"$member"
+    [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || continue
     run="$WORK/$name"
     start=$(date +%s)
     if [ ! -f "$run/model.safetensors" ]; then
@@ -52,6 +54,8 @@ for member in "${MEMBERS[@]}"; do
         else echo "$name: DIFFERS from models/$name.safetensors"; exit 1; fi
     fi
 done
+
+[ "${SCORE:-1}" = 1 ] || exit 0
 
 # Dice on slides no member saw: each member alone, the ensemble (cluster.conf's members,
 # as the cluster computes it) and the colour rule.
