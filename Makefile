@@ -13,7 +13,7 @@ DEMO_DIR ?= out/demo
 DEMO_SIZE ?= 4096
 DEMO_SEED ?= 7
 
-.PHONY: deps build demo test fuzz clean
+.PHONY: deps build demo test lint format fuzz clean
 
 ## Installs the Debian packages the C libraries come from, when any is missing.
 deps:
@@ -42,8 +42,16 @@ demo: build
 ## OpenBLAS reads it when it loads, so it comes from the environment (one set already is kept).
 BLAS_CORE := $(if $(OPENBLAS_CORETYPE),,$(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo Haswell))
 
-test: deps
+test: deps lint
 	$(if $(BLAS_CORE),OPENBLAS_CORETYPE=$(BLAS_CORE) )$(SWIFT) test $(SWIFT_TEST_FLAGS)
+
+## The code's format (.swift-format): `make format` rewrites, `make lint` checks (part of `make test`).
+FORMAT_PATHS := Package.swift Tests $(filter-out Sources/EngineKernelsHaswell,$(wildcard Sources/*))
+lint:
+	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(FORMAT_PATHS)
 
 ## libFuzzer over the wire codec and every message handler, FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 300

@@ -14,7 +14,7 @@ import PackageDescription
 let package = Package(
     name: "Tessera",
     products: [
-        .executable(name: "tessera", targets: ["tessera"]),
+        .executable(name: "tessera", targets: ["tessera"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,20 +53,26 @@ let package = Package(
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
         .target(name: "Training", dependencies: ["Core", "Segmentation", "Engine"]),
         .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Training", "ZeroMQ"]),
-        .target(name: "Coordinator", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ",
-                                                    .product(name: "CoreMetrics", package: "swift-metrics"),
-                                                    .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Core", "Segmentation", "Shared", "ZeroMQ",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
         // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
         .target(name: "Fuzzing", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker", "ZeroMQ"]),
         .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
         // The operator's window on a running coordinator: /metrics (Prometheus text) and a
         // status page, over HTTP.
-        .target(name: "HTTPStatus", dependencies: [
-            "Core",
-            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        .target(
+            name: "HTTPStatus",
+            dependencies: [
+                "Core",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Deterministic simulation of the cluster's decisions (coordinator and workers) over a
         // simulated network, clock and disk: `tessera simulate`, and SimulationTests.
         .target(name: "Simulation", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker"]),
@@ -86,14 +92,19 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
-        .testTarget(name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
-                    resources: [.copy("Goldens")]),
+        .testTarget(
+            name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
+            resources: [.copy("Goldens")]),
         .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"], resources: [.copy("Regressions")]),
         .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
-                                                         "TestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
+                "TestSupport",
+            ]),
     ]
 )

@@ -34,7 +34,11 @@ final class CheckpointWriter: @unchecked Sendable {
     }
 
     /// The writes finished since the last call, oldest first.
-    func finished() -> [Outcome] { outcomes.withLock { taken in defer { taken.removeAll() }; return taken } }
+    func finished() -> [Outcome] {
+        outcomes.withLock { taken in
+            defer { taken.removeAll() }; return taken
+        }
+    }
 
     /// Waits for every write handed over (a coordinator stopping).
     func drain() { queue.sync {} }

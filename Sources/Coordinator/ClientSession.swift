@@ -31,8 +31,10 @@ package final class ClientSession {
     private let send: ([[UInt8]]) throws -> Void
 
     /// `job` when attaching; `upload` the slide's bytes (`uploadSize` of them) when submitting.
-    package init(job: UInt64?, upload: FileHandle?, uploadSize: UInt64 = 0, maskPath: String, wantRLE: Bool,
-                 send: @escaping ([[UInt8]]) throws -> Void) {
+    package init(
+        job: UInt64?, upload: FileHandle?, uploadSize: UInt64 = 0, maskPath: String, wantRLE: Bool,
+        send: @escaping ([[UInt8]]) throws -> Void
+    ) {
         self.job = job
         self.upload = upload
         self.uploadSize = uploadSize
@@ -49,11 +51,12 @@ package final class ClientSession {
             let first = !acceptedOnce
             acceptedOnce = true
             job = message.job
-            download = nil // accepted again after a restart: the mask comes again
+            download = nil  // accepted again after a restart: the mask comes again
             return first ? .accepted(message.job) : .heard
         case .fetch:
             guard case .success(let fetch) = WireCodec.decode(Wire.Fetch.self, body[0]), fetch.job == job, fetch.content == .slide,
-                  let upload, fetch.offset < uploadSize else { return .dropped }
+                let upload, fetch.offset < uploadSize
+            else { return .dropped }
             try upload.seek(toOffset: fetch.offset)
             let data = try upload.read(upToCount: Int(fetch.size)) ?? Data()
             try send(WireCodec.frames(.chunk, Wire.Chunk(job: fetch.job, content: .slide, offset: fetch.offset), payload: [UInt8](data)))

@@ -22,8 +22,9 @@ public final class ClusterClient {
         self.config = config
         self.endpoint = endpoint ?? config.clientEndpoint
         context = try ZMQContext()
-        socket = try ClusterSockets.dealer(context, config: config, endpoint: self.endpoint, role: .client,
-                                           maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
+        socket = try ClusterSockets.dealer(
+            context, config: config, endpoint: self.endpoint, role: .client,
+            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
         patience = max(10, config.heartbeatInterval * Double(config.heartbeatLiveness) * 3)
         // Sends never wait long: a coordinator that is not there fails the command instead.
         try socket.setSendTimeout(milliseconds: 10_000)
@@ -38,8 +39,11 @@ public final class ClusterClient {
 
     /// Submits `slidePath` (or attaches to job `attach`), follows it to the end, writes
     /// the mask to `maskPath`, and returns the RLE text when `wantRLE`.
-    public func run(slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false, pixelSize: Double? = nil, organ: String? = nil, reader: String? = nil,
-                    progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }) throws -> Outcome {
+    public func run(
+        slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false, pixelSize: Double? = nil, organ: String? = nil,
+        reader: String? = nil,
+        progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }
+    ) throws -> Outcome {
         var upload: FileHandle?
         var uploadSize: UInt64 = 0
         defer { try? upload?.close() }
@@ -50,16 +54,22 @@ public final class ClusterClient {
             let absolute = URL(fileURLWithPath: slidePath).standardizedFileURL.path
             let name = (slidePath as NSString).lastPathComponent
             // An empty path tells the coordinator to fetch the bytes.
-            try socket.send(WireCodec.frames(.submit, Wire.Submit(name: name, path: forceUpload ? "" : absolute, size: size, digest: digest,
-                                                                  pixelSize: pixelSize, organ: organ, reader: reader)))
+            try socket.send(
+                WireCodec.frames(
+                    .submit,
+                    Wire.Submit(
+                        name: name, path: forceUpload ? "" : absolute, size: size, digest: digest,
+                        pixelSize: pixelSize, organ: organ, reader: reader)))
             upload = FileHandle(forReadingAtPath: slidePath)
             uploadSize = size
         }
         let session = ClientSession(job: attach, upload: upload, uploadSize: uploadSize, maskPath: maskPath, wantRLE: wantRLE) { [socket] frames in
             try socket.send(frames)
         }
-        return try follow(job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
-                          attachHint: { "collect job \($0) with `tessera submit --attach \($0)`" }, command: "submit", noun: "job") { frames in
+        return try follow(
+            job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
+            attachHint: { "collect job \($0) with `tessera submit --attach \($0)`" }, command: "submit", noun: "job"
+        ) { frames in
             switch try session.handle(frames) {
             case .dropped: return .dropped
             case .heard: return .heard(nil)
@@ -79,8 +89,10 @@ public final class ClusterClient {
     /// silence past `patience` fails; once it is, silence makes it ask for the job again
     /// every `reattachAfter` seconds (a restarted coordinator keeps its jobs and runs), and
     /// fails after `restartPatience` naming how to follow the job later (`attachHint`).
-    private func follow<Outcome>(job: () -> UInt64?, accepted: () -> Bool, silent: (Double) -> Void, attachHint: (UInt64) -> String,
-                                 command: String, noun: String, handle: ([[UInt8]]) throws -> Heard<Outcome>) throws -> Outcome {
+    private func follow<Outcome>(
+        job: () -> UInt64?, accepted: () -> Bool, silent: (Double) -> Void, attachHint: (UInt64) -> String,
+        command: String, noun: String, handle: ([[UInt8]]) throws -> Heard<Outcome>
+    ) throws -> Outcome {
         var lastHeard = Date(), lastAsked = Date()
         while !StopSignal.requested {
             let silence = Date().timeIntervalSince(lastHeard)
@@ -108,16 +120,20 @@ public final class ClusterClient {
 
     /// Submits a training run (or attaches to run `attach`), follows it to the end and
     /// writes its model to `modelPath`.
-    public func train(_ submit: Wire.TrainSubmit?, attach: UInt64?, modelPath: String, progress: (Wire.TrainProgress) -> Void,
-                      accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }) throws -> Wire.TrainFinished {
+    public func train(
+        _ submit: Wire.TrainSubmit?, attach: UInt64?, modelPath: String, progress: (Wire.TrainProgress) -> Void,
+        accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }
+    ) throws -> Wire.TrainFinished {
         if let attach {
             try socket.send(WireCodec.frames(.attach, Wire.Attach(job: attach)))
         } else if let submit {
             try socket.send(WireCodec.frames(.trainSubmit, submit))
         }
         let session = TrainingClientSession(job: attach, modelPath: modelPath) { [socket] frames in try socket.send(frames) }
-        return try follow(job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
-                          attachHint: { "follow run \($0) with `tessera train --config … --attach \($0)`" }, command: "train", noun: "run") { frames in
+        return try follow(
+            job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
+            attachHint: { "follow run \($0) with `tessera train --config … --attach \($0)`" }, command: "train", noun: "run"
+        ) { frames in
             switch try session.handle(frames) {
             case .dropped: return .dropped
             case .heard: return .heard(nil)
@@ -136,7 +152,8 @@ public final class ClusterClient {
         while Date() < deadline {
             guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
             guard case .success(let (kind, body)) = WireCodec.open(frames), kind == .statusReply,
-                  case .success(let status) = WireCodec.decode(Wire.Status.self, body[0]) else { continue }
+                case .success(let status) = WireCodec.decode(Wire.Status.self, body[0])
+            else { continue }
             return status
         }
         throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")

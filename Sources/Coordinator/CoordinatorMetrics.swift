@@ -97,7 +97,8 @@ final class CoordinatorMetrics: @unchecked Sendable {
     /// CPU seconds by thread, as running totals.
     func cpu(_ totals: [String: Double]) {
         for (thread, seconds) in totals {
-            let counter = cpu[thread] ?? CoreMetrics.FloatingPointCounter(label: "tessera_cpu_seconds_total", dimensions: [("thread", thread)], factory: factory)
+            let counter =
+                cpu[thread] ?? CoreMetrics.FloatingPointCounter(label: "tessera_cpu_seconds_total", dimensions: [("thread", thread)], factory: factory)
             cpu[thread] = counter
             let delta = seconds - (cpuExported[thread] ?? 0)
             if delta > 0 {

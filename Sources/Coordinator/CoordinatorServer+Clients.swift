@@ -13,8 +13,10 @@ extension CoordinatorServer {
         guard case .success(let (kind, body)) = opened else {
             // Every message a client sends and the coordinator cannot act on is answered
             // with `error` (in the client's own framing when it speaks another version).
-            if !answerOtherVersion(clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .trainSubmit, .attach, .statusRequest], answer: .error),
-               case .failure(let error) = opened {
+            if !answerOtherVersion(
+                clientSocket, identity, Array(frames.dropFirst()), asking: [.submit, .trainSubmit, .attach, .statusRequest], answer: .error),
+                case .failure(let error) = opened
+            {
                 replyError(identity, "malformed message: \(error)")
             }
             return
@@ -39,9 +41,11 @@ extension CoordinatorServer {
             guard case .success(let attach) = WireCodec.decode(Wire.Attach.self, body[0]) else { return replyError(identity, "malformed attach") }
             if let training = trainingJob(attach.job) { return attachTraining(identity, training) }
             guard let job = job(attach.job) else {
-                return replyError(identity, attach.job < nextJobID
-                    ? "job \(attach.job) was removed: results are kept \(Int(config.keepResults)) s after a job ends (keep_results)"
-                    : "no job \(attach.job) on this coordinator")
+                return replyError(
+                    identity,
+                    attach.job < nextJobID
+                        ? "job \(attach.job) was removed: results are kept \(Int(config.keepResults)) s after a job ends (keep_results)"
+                        : "no job \(attach.job) on this coordinator")
             }
             job.client = identity
             send(clientSocket, identity, WireCodec.frames(.accepted, Wire.Accepted(job: job.id, upload: job.state == .uploading)))
@@ -67,12 +71,15 @@ extension CoordinatorServer {
         }
         do { _ = try config.settings.forOrgan(submit.organ) } catch { return replyError(identity, "cannot segment: \(error)") }
         // Read the slide in place when this machine sees the same file at that path.
-        let local = FileDigest.isRegularFile(submit.path)
+        let local =
+            FileDigest.isRegularFile(submit.path)
             && ((try? FileDigest.sampled(submit.path)).map { $0.size == submit.size && $0.digest == submit.digest.lowercased() } ?? false)
         let suffix = (submit.name as NSString).pathExtension.lowercased()
         if !local && SlideReader.multiFileExtensions.contains(suffix) {
-            return replyError(identity, "cannot upload \(submit.name): a .\(suffix) slide is several files; the coordinator must read it in place, "
-                              + "at the same path (shared storage)")
+            return replyError(
+                identity,
+                "cannot upload \(submit.name): a .\(suffix) slide is several files; the coordinator must read it in place, "
+                    + "at the same path (shared storage)")
         }
         let id = nextJobID
         nextJobID += 1
@@ -83,10 +90,11 @@ extension CoordinatorServer {
         let name = String(submit.name.prefix(200))
         // An upload keeps its extension: OpenSlide tells some formats (.ndpi, .svslide) by it.
         let upload = directory + "/slide." + (suffix.isEmpty || suffix.count > 8 || !suffix.allSatisfy({ $0.isLetter || $0.isNumber }) ? "tiff" : suffix)
-        let job = SlideJob(id: id, name: name, client: identity, directory: directory,
-                           slidePath: local ? submit.path : upload, size: submit.size, digest: submit.digest.lowercased(),
-                           upload: !local, members: config.members.count, pixelSize: submit.pixelSize, organ: submit.organ,
-                           reader: submit.reader.flatMap(SlideReader.Backend.init(rawValue:)))
+        let job = SlideJob(
+            id: id, name: name, client: identity, directory: directory,
+            slidePath: local ? submit.path : upload, size: submit.size, digest: submit.digest.lowercased(),
+            upload: !local, members: config.members.count, pixelSize: submit.pixelSize, organ: submit.organ,
+            reader: submit.reader.flatMap(SlideReader.Backend.init(rawValue:)))
         jobs.append(job)
         persist(job)
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")
@@ -113,8 +121,9 @@ extension CoordinatorServer {
 
     func receiveChunk(_ identity: [UInt8], _ chunk: Wire.Chunk, _ bytes: [UInt8]) {
         guard let job = job(chunk.job), job.state == .uploading, chunk.content == .slide,
-              job.outstandingFetches.contains(chunk.offset), let handle = job.uploadHandle else {
-            return // not asked for: late, after an attach or a restart
+            job.outstandingFetches.contains(chunk.offset), let handle = job.uploadHandle
+        else {
+            return  // not asked for: late, after an attach or a restart
         }
         let expected = min(UInt64(ClusterSockets.chunkBytes), job.slideSize - chunk.offset)
         guard UInt64(bytes.count) == expected else { return fail(job, "a chunk at \(chunk.offset) held \(bytes.count) bytes, not \(expected)") }
@@ -168,7 +177,9 @@ extension CoordinatorServer {
     @discardableResult
     func answerOtherVersion(_ socket: ZMQSocket, _ identity: [UInt8], _ message: [[UInt8]], asking: [WireKind], answer: WireKind) -> Bool {
         guard let first = message.first, let peer = WireHeader.otherVersion(first), asking.contains(where: { $0.rawValue == peer.kind }),
-              let reason = try? JSONEncoder().encode(Wire.Reason("protocol version \(peer.version) is not this coordinator's \(WireHeader.version): run the same Tessera release everywhere")) else { return false }
+            let reason = try? JSONEncoder().encode(
+                Wire.Reason("protocol version \(peer.version) is not this coordinator's \(WireHeader.version): run the same Tessera release everywhere"))
+        else { return false }
         dropped("a \(socket === clientSocket ? "client" : "worker") of protocol version \(peer.version)")
         send(socket, identity, [WireHeader.frame(answer, version: peer.version), [UInt8](reason)])
         return true

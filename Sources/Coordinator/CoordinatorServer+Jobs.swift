@@ -13,17 +13,21 @@ extension CoordinatorServer {
             guard let job = job(id), job.state == .queued else { continue }
             switch outcome {
             case .success(let opened):
-                job.start(pipeline: opened.pipeline, settings: opened.settings,
-                          slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
+                job.start(
+                    pipeline: opened.pipeline, settings: opened.settings,
+                    slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
                 let level = job.source.downsample > 1 ? ", read from the \(job.source.downsample)× pyramid level" : ""
-                log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)", ["job": "\(job.id)"])
+                log.info(
+                    "job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)",
+                    ["job": "\(job.id)"])
                 clock.reset()
             case .failure(let error):
                 fail(job, "\(error)")
             }
         }
         guard opener.opening == nil, activeJob == nil, !jobs.contains(where: { $0.state == .finalizing }),
-              let job = jobs.first(where: { $0.state == .queued }) else { return }
+            let job = jobs.first(where: { $0.state == .queued })
+        else { return }
         opener.open(job, settings: config.settings, memberWeights: config.memberWeights, memberPixelSizes: config.members.map(\.pixelSize))
     }
 
@@ -81,7 +85,9 @@ extension CoordinatorServer {
 
     func finalize(_ job: SlideJob) {
         let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
-        log.info("job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE", ["job": "\(job.id)"])
+        log.info(
+            "job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE",
+            ["job": "\(job.id)"])
         clock.reset()
         job.state = .finalizing
     }
@@ -125,7 +131,9 @@ extension CoordinatorServer {
             } catch {
                 log.warning("job \(job.id): cannot remove \(job.directory): \(error.localizedDescription)", ["job": "\(job.id)"])
             }
-            log.info("job \(job.id) removed: ended \(Int(now.timeIntervalSince(job.ended!))) s ago (keep_results = \(Int(config.keepResults)))", ["job": "\(job.id)"])
+            log.info(
+                "job \(job.id) removed: ended \(Int(now.timeIntervalSince(job.ended!))) s ago (keep_results = \(Int(config.keepResults)))", ["job": "\(job.id)"]
+            )
         }
         jobs.removeAll { $0.hasExpired(keep: config.keepResults, now: now) }
     }
@@ -143,15 +151,17 @@ extension CoordinatorServer {
         let records = journal.load { path, error in log.warning("ignored \(path): \(error)") }
         var again = 0
         for record in records {
-            let job = SlideJob(id: record.id, name: record.name, client: [], directory: journal.folder(of: record.id),
-                               slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
-                               members: config.members.count, pixelSize: record.pixelSize, organ: record.organ,
-                               reader: record.reader.flatMap(SlideReader.Backend.init(rawValue:)))
+            let job = SlideJob(
+                id: record.id, name: record.name, client: [], directory: journal.folder(of: record.id),
+                slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
+                members: config.members.count, pixelSize: record.pixelSize, organ: record.organ,
+                reader: record.reader.flatMap(SlideReader.Backend.init(rawValue:)))
             nextJobID = max(nextJobID, record.id + 1)
             job.recordedTiles = record.tiles
             jobs.append(job)
             // Records from before `ended` was kept: the record's last write is when it ended.
-            let ended = record.ended.map { Date(timeIntervalSince1970: $0) }
+            let ended =
+                record.ended.map { Date(timeIntervalSince1970: $0) }
                 ?? (try? FileManager.default.attributesOfItem(atPath: job.directory + "/job.json")[.modificationDate] as? Date) ?? Date()
             switch record.state {
             case SlideJob.State.finished.rawValue:

@@ -9,17 +9,21 @@ extension CoordinatorServer {
     func status() -> Wire.Status {
         let now = Date()
         let workers = registry.workers.values.sorted { $0.name < $1.name }.map { worker in
-            Wire.Status.Worker(name: worker.name, member: memberNames[worker.member],
-                               state: worker.training.map { "training (run \($0))" } ?? (worker.inFlight.isEmpty ? "idle" : "busy"),
-                               tilesPerSecond: Double(worker.tilesDone) / max(1, now.timeIntervalSince(worker.joined)),
-                               inFlight: worker.inFlight.count, tilesDone: worker.tilesDone,
-                               kernels: worker.kernels.isEmpty ? nil : worker.kernels)
+            Wire.Status.Worker(
+                name: worker.name, member: memberNames[worker.member],
+                state: worker.training.map { "training (run \($0))" } ?? (worker.inFlight.isEmpty ? "idle" : "busy"),
+                tilesPerSecond: Double(worker.tilesDone) / max(1, now.timeIntervalSince(worker.joined)),
+                inFlight: worker.inFlight.count, tilesDone: worker.tilesDone,
+                kernels: worker.kernels.isEmpty ? nil : worker.kernels)
         }
-        let slides = self.jobs.map { Wire.Status.Job(job: $0.id, name: $0.name, state: $0.state.rawValue, tilesDone: $0.tilesDone, tilesTotal: $0.tilesTotal, note: $0.note) }
+        let slides = self.jobs.map {
+            Wire.Status.Job(job: $0.id, name: $0.name, state: $0.state.rawValue, tilesDone: $0.tilesDone, tilesTotal: $0.tilesTotal, note: $0.note)
+        }
         let runs = trainingJobs.map { job in
             let progress = job.progress
-            return Wire.Status.Job(job: job.id, name: job.record.name, state: progress.state, tilesDone: progress.step, tilesTotal: job.plan.steps,
-                                   note: job.record.note ?? (progress.ring.isEmpty ? nil : "ring: " + progress.ring.joined(separator: ", ")), kind: "training")
+            return Wire.Status.Job(
+                job: job.id, name: job.record.name, state: progress.state, tilesDone: progress.step, tilesTotal: job.plan.steps,
+                note: job.record.note ?? (progress.ring.isEmpty ? nil : "ring: " + progress.ring.joined(separator: ", ")), kind: "training")
         }
         let jobs = (slides + runs).sorted { $0.job < $1.job }
         return Wire.Status(workers: workers, jobs: jobs)
@@ -31,12 +35,15 @@ extension CoordinatorServer {
         let status = status()
         let runs = trainingJobs.map { job in
             let progress = job.progress
-            return StatusBoard.Snapshot.Run(job: job.id, name: job.record.name, member: job.record.member, state: progress.state,
-                                            step: progress.step, steps: job.plan.steps, loss: StatusBoard.curve(job.losses),
-                                            validation: job.record.validation.map { [Double($0.step), $0.dice] }, ring: progress.ring)
+            return StatusBoard.Snapshot.Run(
+                job: job.id, name: job.record.name, member: job.record.member, state: progress.state,
+                step: progress.step, steps: job.plan.steps, loss: StatusBoard.curve(job.losses),
+                validation: job.record.validation.map { [Double($0.step), $0.dice] }, ring: progress.ring)
         }
-        board.publish(StatusBoard.Snapshot(members: memberNames, workers: status.workers, jobs: status.jobs, runs: runs,
-                                           tilesPerSecond: status.workers.map(\.tilesPerSecond).reduce(0, +)))
+        board.publish(
+            StatusBoard.Snapshot(
+                members: memberNames, workers: status.workers, jobs: status.jobs, runs: runs,
+                tilesPerSecond: status.workers.map(\.tilesPerSecond).reduce(0, +)))
     }
 
     /// The metrics text, with every gauge set from the state of now.

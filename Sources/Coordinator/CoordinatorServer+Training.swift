@@ -32,9 +32,10 @@ extension CoordinatorServer {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             return replyError(identity, "cannot create \(directory): \(error.localizedDescription)")
         }
-        let record = TrainingJob.Record(id: id, name: String(submit.name.prefix(200)), member: submit.member, data: submit.data,
-                                        weights: submit.weights, settings: submit.settings, state: TrainingJob.State.queued.rawValue,
-                                        note: nil, step: 0, losses: [], validation: [], dataDigest: nil, rings: [], ended: nil, seconds: 0)
+        let record = TrainingJob.Record(
+            id: id, name: String(submit.name.prefix(200)), member: submit.member, data: submit.data,
+            weights: submit.weights, settings: submit.settings, state: TrainingJob.State.queued.rawValue,
+            note: nil, step: 0, losses: [], validation: [], dataDigest: nil, rings: [], ended: nil, seconds: 0)
         let job = TrainingJob(id: id, directory: directory, member: member, plan: plan, record: record, client: identity)
         trainingJobs.append(job)
         persist(job)
@@ -82,7 +83,13 @@ extension CoordinatorServer {
         guard let job = activeTraining, job.id == ready.run, job.machine.invited.contains(id) else { return }
         let name = registry.workers[identity]?.name ?? id
         if let digest = job.record.dataDigest, digest != ready.dataDigest.lowercased() {
-            return perform(job, job.machine.failed(id, fatal: false, reason: "\(name) reads a train.csv (digest \(ready.dataDigest)) other than the run's (\(digest)): every worker must see the same data folder", now: now()))
+            return perform(
+                job,
+                job.machine.failed(
+                    id, fatal: false,
+                    reason:
+                        "\(name) reads a train.csv (digest \(ready.dataDigest)) other than the run's (\(digest)): every worker must see the same data folder",
+                    now: now()))
         }
         if job.record.dataDigest == nil {
             job.record.dataDigest = ready.dataDigest.lowercased()
@@ -116,8 +123,11 @@ extension CoordinatorServer {
         let id = Self.ringID(identity)
         guard let job = activeTraining, job.id == failure.run else { return }
         let name = registry.workers[identity]?.name ?? id
-        perform(job, job.machine.failed(id, fatal: failure.fatal, reason: failure.fatal ? "worker \(name): \(failure.reason)" : "\(name): \(failure.reason)",
-                                        now: now()))
+        perform(
+            job,
+            job.machine.failed(
+                id, fatal: failure.fatal, reason: failure.fatal ? "worker \(name): \(failure.reason)" : "\(name): \(failure.reason)",
+                now: now()))
     }
 
     /// A worker is gone: a ring it was in re-forms without it.
@@ -125,7 +135,11 @@ extension CoordinatorServer {
         let id = Self.ringID(identity)
         for job in trainingJobs where job.state == .running {
             let name = job.peers[id]?.name ?? id
-            if job.machine.participants[id] != nil { log.warning("training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there", ["run": "\(job.id)"]) }
+            if job.machine.participants[id] != nil {
+                log.warning(
+                    "training run \(job.id): lost worker \(name); the ring re-forms at step \(job.machine.ring.committed) and redoes the step from there",
+                    ["run": "\(job.id)"])
+            }
             perform(job, job.machine.lost(id))
             job.peers[id] = nil
         }
@@ -177,8 +191,11 @@ extension CoordinatorServer {
             } else if job.refusals.isEmpty {
                 job.record.note = "waiting for a worker of member \(memberNames[job.member])"
             } else if registry.count(of: job.member) > 0 {
-                perform(job, job.machine.fail("no worker of member \(memberNames[job.member]) could join: "
-                                              + job.refusals.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")))
+                perform(
+                    job,
+                    job.machine.fail(
+                        "no worker of member \(memberNames[job.member]) could join: "
+                            + job.refusals.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")))
             }
         }
     }
@@ -210,20 +227,27 @@ extension CoordinatorServer {
                 sendToPeer(job, member, WireCodec.frames(.trainSave, Wire.TrainSave(run: job.id, step: step, model: model, epoch: epoch)))
             case .writeCheckpoint(let step, _):
                 guard let received else { continue }
-                checkpoints.write(run: job.id, directory: job.directory, step: step, dice: received.dice, weights: received.weights,
-                                  optimizer: received.optimizer, model: received.model)
+                checkpoints.write(
+                    run: job.id, directory: job.directory, step: step, dice: received.dice, weights: received.weights,
+                    optimizer: received.optimizer, model: received.model)
                 job.checkpointState = (step, received.weights, received.optimizer)
             case .forwardState(let to, let step):
                 guard let received else { continue }
                 for member in to {
-                    sendToPeer(job, member, WireCodec.frames(Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
-                                                             weights: received.weights, optimizer: received.optimizer))
+                    sendToPeer(
+                        job, member,
+                        WireCodec.frames(
+                            Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
+                            weights: received.weights, optimizer: received.optimizer))
                 }
             case .sendCheckpoint(let to, let step):
                 guard let state = checkpointState(job, step: step) else { return }
                 for member in to {
-                    sendToPeer(job, member, WireCodec.frames(Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
-                                                             weights: state.weights, optimizer: state.optimizer))
+                    sendToPeer(
+                        job, member,
+                        WireCodec.frames(
+                            Wire.TrainStateHeader(run: job.id, step: step, dice: nil),
+                            weights: state.weights, optimizer: state.optimizer))
                 }
             case .committed:
                 job.losses.append(job.lastLoss ?? 0)

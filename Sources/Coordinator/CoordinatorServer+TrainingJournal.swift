@@ -21,7 +21,8 @@ extension CoordinatorServer {
                 var record = try TrainingJob.load(path)
                 guard directory == config.stateDirectory + "/train-\(record.id)" else { throw TesseraError(path, "holds run \(record.id)") }
                 guard let member = memberNames.firstIndex(of: record.member), let plan = TrainingPlan(json: record.settings),
-                      (0...plan.steps).contains(record.step) else {
+                    (0...plan.steps).contains(record.step)
+                else {
                     throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings or step are malformed")
                 }
                 nextJobID = max(nextJobID, record.id + 1)

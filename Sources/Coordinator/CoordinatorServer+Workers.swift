@@ -13,7 +13,8 @@ extension CoordinatorServer {
         let raw = Array(frames.dropFirst())
         guard case .success(let (kind, body)) = WireCodec.open(raw) else {
             if !answerOtherVersion(workerSocket, identity, raw, asking: [.register], answer: .refuse),
-               case .failure(let error) = WireCodec.open(raw) {
+                case .failure(let error) = WireCodec.open(raw)
+            {
                 dropped("worker message: \(error)")
             }
             return
@@ -77,27 +78,34 @@ extension CoordinatorServer {
 
     func registerWorker(_ identity: [UInt8], _ register: Wire.Register, now: Date) {
         guard register.protocolVersion == Int(WireHeader.version) else {
-            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("protocol version \(register.protocolVersion) is not \(WireHeader.version)")))
+            return send(
+                workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("protocol version \(register.protocolVersion) is not \(WireHeader.version)")))
         }
         guard let member = memberNames.firstIndex(of: register.member) else {
-            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("no member \"\(register.member)\" in this cluster (members: \(memberNames.joined(separator: ", ")))")))
+            return send(
+                workerSocket, identity,
+                WireCodec.frames(.refuse, Wire.Reason("no member \"\(register.member)\" in this cluster (members: \(memberNames.joined(separator: ", ")))")))
         }
         guard register.architecture == config.members[member].architecture else {
-            return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
+            return send(
+                workerSocket, identity,
+                WireCodec.frames(.refuse, Wire.Reason("member \(register.member) is a \(config.members[member].architecture), not a \(register.architecture)")))
         }
         // Tiles are read and resampled by the pixel sizes of the coordinator's configuration,
         // and the mask must be `infer --config`'s: a worker that resamples or normalises its
         // tiles otherwise is refused.
         let ours = config.members[member]
-        let mismatch: String? = register.pixelSize != ours.pixelSize
+        let mismatch: String? =
+            register.pixelSize != ours.pixelSize
             ? "\(ours.pixelSize.map { "pixel_size \($0)" } ?? "no pixel_size") in \(config.source), the worker's configuration \(register.pixelSize.map { "pixel_size \($0)" } ?? "none")"
             : register.stain != ours.stain
-            ? "stain \(ours.stain?.rawValue ?? "off") in \(config.source), the worker's configuration stain \(register.stain?.rawValue ?? "off")" : nil
+                ? "stain \(ours.stain?.rawValue ?? "off") in \(config.source), the worker's configuration stain \(register.stain?.rawValue ?? "off")" : nil
         if let mismatch {
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason("member \(register.member) has \(mismatch)")))
         }
         guard register.tileSides.accepts(config.settings.tileSize) else {
-            let reason = "worker \(register.name) of member \(register.member) takes tile \(register.tileSides), not this cluster's \(config.settings.tileSize) (tile in \(config.source))"
+            let reason =
+                "worker \(register.name) of member \(register.member) takes tile \(register.tileSides), not this cluster's \(config.settings.tileSize) (tile in \(config.source))"
             log.warning("refused \(reason)")
             tileRefusals[member] = reason
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
@@ -111,21 +119,28 @@ extension CoordinatorServer {
             trainingLost(identity)
             meter.lost(reason: "registered again", requeued: requeued)
         }
-        let refusal = scheduler.register(identity: identity, name: register.name, member: member, digest: register.weightsDigest,
-                                         threads: register.threads, kernels: kernels, now: now)
+        let refusal = scheduler.register(
+            identity: identity, name: register.name, member: member, digest: register.weightsDigest,
+            threads: register.threads, kernels: kernels, now: now)
         if requeued > 0 { log.warning("worker \(previous ?? "?") registered again with \(requeued) tiles; they go to other workers") }
         if let reason = refusal {
             log.warning("refused worker \(register.name): \(reason)")
             return send(workerSocket, identity, WireCodec.frames(.refuse, Wire.Reason(reason)))
         }
         if !others.isEmpty {
-            log.warning("worker \(register.name) computes with \(kernels), other workers of member \(register.member) with \(others.sorted().joined(separator: "; ")): their maps may differ in the last bits, so masks may too (docs/ENGINE.md)")
+            log.warning(
+                "worker \(register.name) computes with \(kernels), other workers of member \(register.member) with \(others.sorted().joined(separator: "; ")): their maps may differ in the last bits, so masks may too (docs/ENGINE.md)"
+            )
         }
         tileRefusals[member] = nil
         log.info("worker \(register.name) joined for member \(register.member)")
-        send(workerSocket, identity, WireCodec.frames(.welcome, Wire.Welcome(
-            heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit,
-            trainingLiveness: config.heartbeatTrainingLiveness)))
+        send(
+            workerSocket, identity,
+            WireCodec.frames(
+                .welcome,
+                Wire.Welcome(
+                    heartbeatMilliseconds: Int(config.heartbeatInterval * 1000), liveness: config.heartbeatLiveness, credit: config.workerCredit,
+                    trainingLiveness: config.heartbeatTrainingLiveness)))
     }
 
     /// A worker is gone: its tiles go back to the front of its member's queue.
@@ -139,12 +154,14 @@ extension CoordinatorServer {
 
     func accept(_ result: Wire.TileResult, map: [UInt8], from identity: [UInt8]) {
         guard let assignment = scheduler.assignments[result.request], assignment.worker == identity,
-              assignment.job == result.job, assignment.tile == TileIndex(row: Int(result.row), column: Int(result.column)) else {
-            return // late or stray: its tile was given to another worker, or never existed
+            assignment.job == result.job, assignment.tile == TileIndex(row: Int(result.row), column: Int(result.column))
+        else {
+            return  // late or stray: its tile was given to another worker, or never existed
         }
         let size = config.settings.tileSize, inset = config.settings.mapInset, side = size - 2 * inset
         guard Int(result.size) == size, Int(result.inset) == inset, result.encoding == config.settings.maps,
-              map.count == side * side * result.encoding.bytesPerPixel else {
+            map.count == side * side * result.encoding.bytesPerPixel
+        else {
             return dropped("result of the wrong size or encoding from \(registry.workers[identity]?.name ?? "?")")
         }
         _ = scheduler.complete(result.request, by: identity)
@@ -181,9 +198,10 @@ extension CoordinatorServer {
                 continue
             }
             let settings = config.settings, source = job.source
-            let header = Wire.TileRequest(job: job.id, request: next.request, row: UInt32(next.task.tile.row), column: UInt32(next.task.tile.column),
-                                          size: UInt32(settings.tileSize / source.downsample), encoding: settings.maps, flips: settings.flips,
-                                          inset: UInt32(settings.mapInset), mapSize: UInt32(settings.tileSize), pixelSize: source.tilePixelSize ?? 0)
+            let header = Wire.TileRequest(
+                job: job.id, request: next.request, row: UInt32(next.task.tile.row), column: UInt32(next.task.tile.column),
+                size: UInt32(settings.tileSize / source.downsample), encoding: settings.maps, flips: settings.flips,
+                inset: UInt32(settings.mapInset), mapSize: UInt32(settings.tileSize), pixelSize: source.tilePixelSize ?? 0)
             guard clock.time(.send, { sent(workerSocket, next.worker, WireCodec.frames(header, pixels: next.task.pixels!)) }) else {
                 let name = registry.workers[next.worker]?.name ?? "?"
                 let requeued = scheduler.sendFailed(next)

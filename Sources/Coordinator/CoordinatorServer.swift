@@ -58,9 +58,10 @@ public final class CoordinatorServer {
         memberNames = config.members.map(\.name)
         var pinned: [Int: String] = [:]
         for (index, member) in config.members.enumerated() { if let digest = member.digest { pinned[index] = digest } }
-        scheduler = TileScheduler(members: config.members.count, credit: config.workerCredit, pinnedDigests: pinned,
-                                  interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, memberDeadline: config.memberDeadline,
-                                  trainingLiveness: config.heartbeatTrainingLiveness)
+        scheduler = TileScheduler(
+            members: config.members.count, credit: config.workerCredit, pinnedDigests: pinned,
+            interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, memberDeadline: config.memberDeadline,
+            trainingLiveness: config.heartbeatTrainingLiveness)
     }
 
     /// Binds and serves until SIGINT/SIGTERM.
@@ -105,10 +106,12 @@ public final class CoordinatorServer {
         if let security = config.security {
             zap = try ZAPAuthenticator(context: context, allowed: ["workers": security.workerPublic, "clients": security.clientPublic], log: log)
         }
-        workerSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.workerEndpoint, domain: "workers",
-                                                            maxMessage: ClusterSockets.maxWorkerMessage(config))
-        clientSocket = try ClusterSockets.coordinatorRouter(context, config: config, endpoint: config.clientEndpoint, domain: "clients",
-                                                            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
+        workerSocket = try ClusterSockets.coordinatorRouter(
+            context, config: config, endpoint: config.workerEndpoint, domain: "workers",
+            maxMessage: ClusterSockets.maxWorkerMessage(config))
+        clientSocket = try ClusterSockets.coordinatorRouter(
+            context, config: config, endpoint: config.clientEndpoint, domain: "clients",
+            maxMessage: Int64(ClusterSockets.chunkBytes + 65536))
         if let endpoint = config.metricsEndpoint {
             let socket = try ZMQSocket(context: context, type: .rep)
             try socket.setMaxMessageSize(ClusterSockets.maxMetricsRequest)
@@ -144,7 +147,8 @@ public final class CoordinatorServer {
         let now = Date()
         for identity in scheduler.silentWorkers(at: now) {
             let worker = registry.workers[identity]
-            log.warning("worker \(worker?.name ?? "?") missed \(worker?.training == nil ? config.heartbeatLiveness : config.heartbeatTrainingLiveness) heartbeats")
+            log.warning(
+                "worker \(worker?.name ?? "?") missed \(worker?.training == nil ? config.heartbeatLiveness : config.heartbeatTrainingLiveness) heartbeats")
             lose(identity, because: "silent")
         }
         if scheduler.heartbeatsDue(at: now) {

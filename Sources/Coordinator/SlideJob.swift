@@ -63,8 +63,10 @@ final class SlideJob {
     var maskPath: String { directory + "/mask.tiff" }
     var rlePath: String { directory + "/mask.rle" }
 
-    init(id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int,
-         pixelSize: Double? = nil, organ: String? = nil, reader: SlideReader.Backend? = nil) {
+    init(
+        id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int,
+        pixelSize: Double? = nil, organ: String? = nil, reader: SlideReader.Backend? = nil
+    ) {
         self.pixelSize = pixelSize
         self.organ = organ
         self.reader = reader
@@ -97,16 +99,18 @@ final class SlideJob {
     /// cannot.
     func openUploadFile() -> Bool {
         guard FileManager.default.createFile(atPath: slidePath, contents: nil),
-              let handle = FileHandle(forWritingAtPath: slidePath) else { return false }
+            let handle = FileHandle(forWritingAtPath: slidePath)
+        else { return false }
         uploadHandle = handle
         return true
     }
 
     /// What the journal keeps of this job.
     var record: JobJournal.Record {
-        JobJournal.Record(id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
-                          state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
-                          ended: ended?.timeIntervalSince1970, pixelSize: pixelSize, organ: organ, reader: reader?.rawValue)
+        JobJournal.Record(
+            id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
+            state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
+            ended: ended?.timeIntervalSince1970, pixelSize: pixelSize, organ: organ, reader: reader?.rawValue)
     }
 
     /// Marks the job ended and deletes the slide's uploaded copy: only the mask and RLE
@@ -122,24 +126,30 @@ final class SlideJob {
     /// Opens the slide — its reader, tissue map and stains, the slow part, which
     /// `JobOpener` runs off the socket thread — with this job's settings; `memberPixelSizes`
     /// decide the pyramid level tiles are read from. Reads only what never changes.
-    func openPipeline(settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]) throws
-        -> (pipeline: SlidePipeline, settings: SegmentationSettings) {
+    func openPipeline(
+        settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]
+    ) throws
+        -> (pipeline: SlidePipeline, settings: SegmentationSettings)
+    {
         var settings = try settings.forOrgan(organ)
         settings.pixelSize = pixelSize ?? settings.pixelSize
         settings.reader = reader ?? settings.reader
-        let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: memberWeights,
-                                         memberPixelSizes: memberPixelSizes, maskPath: maskPath)
+        let pipeline = try SlidePipeline(
+            slidePath: slidePath, settings: settings, memberWeights: memberWeights,
+            memberPixelSizes: memberPixelSizes, maskPath: maskPath)
         return (pipeline, settings)
     }
 
     /// Sets up stitching, the outputs and the tile readers of an opened slide.
     func start(pipeline: SlidePipeline, settings: SegmentationSettings, slideReaders: Int) {
         source = pipeline.source
-        stitchWorker = StitchWorker(job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
-                                    inset: settings.mapInset)
+        stitchWorker = StitchWorker(
+            job: self, stitcher: pipeline.stitcher, output: pipeline.output, encoding: settings.maps,
+            inset: settings.mapInset)
         plan = pipeline.plan
-        prefetcher = TilePrefetcher(slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, stain: pipeline.stain, readers: slideReaders,
-                                    skipped: pipeline.skipped, backend: settings.reader)
+        prefetcher = TilePrefetcher(
+            slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, stain: pipeline.stain, readers: slideReaders,
+            skipped: pipeline.skipped, backend: settings.reader)
         emptyMap = settings.emptyMap
         tilesSkipped = pipeline.skipped.count
         state = .running
@@ -154,8 +164,9 @@ final class SlideJob {
     }
 
     func progress(memberNames: [String]) -> Wire.Progress {
-        Wire.Progress(job: id, state: state.rawValue, tilesDone: tilesDone, tilesTotal: tilesTotal, memberDone: memberDone,
-                      memberNames: memberNames, secondsLeft: secondsLeft, note: note)
+        Wire.Progress(
+            job: id, state: state.rawValue, tilesDone: tilesDone, tilesTotal: tilesTotal, memberDone: memberDone,
+            memberNames: memberNames, secondsLeft: secondsLeft, note: note)
     }
 
     /// Releases what a running job holds (readers, stitcher, upload file): part of `end`.

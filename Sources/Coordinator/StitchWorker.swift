@@ -30,13 +30,15 @@ final class StitchWorker: @unchecked Sendable {
                         try output.appendFinishedRows(of: stitcher)
                         if stitcher.isComplete { break }
                     }
-                    guard stitcher.isComplete else { return nil } // stopped
+                    guard stitcher.isComplete else { return nil }  // stopped
                     try output.finish()
                     let text = RLE.text(output.runs())
                     try text.write(toFile: rlePath, atomically: true, encoding: .utf8)
                     let maskBytes = (try FileManager.default.attributesOfItem(atPath: maskPath)[.size] as? NSNumber)?.uint64Value ?? 0
-                    return .success(Wire.Finished(job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
-                                                  maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count)))
+                    return .success(
+                        Wire.Finished(
+                            job: id, width: output.width, height: output.height, foregroundPixels: output.foreground,
+                            maskBytes: maskBytes, rleBytes: UInt64(text.utf8.count)))
                 } catch {
                     return .failure(error)
                 }

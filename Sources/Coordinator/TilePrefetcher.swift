@@ -41,8 +41,10 @@ final class TilePrefetcher: @unchecked Sendable {
 
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
     /// (at most one per tile column); tiles in `skipped` come without pixels.
-    init(slidePath: String, plan: TilePlan, downsample: Int = 1, stain: SlideStain? = nil, first: Int = 0, depth: Int = 32, readers: Int = 1,
-         skipped: Set<Int> = [], backend: SlideReader.Backend = .automatic) {
+    init(
+        slidePath: String, plan: TilePlan, downsample: Int = 1, stain: SlideStain? = nil, first: Int = 0, depth: Int = 32, readers: Int = 1,
+        skipped: Set<Int> = [], backend: SlideReader.Backend = .automatic
+    ) {
         let readers = max(1, min(readers, plan.columns))
         self.backend = backend
         self.plan = plan

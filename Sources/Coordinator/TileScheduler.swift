@@ -50,10 +50,13 @@ package struct TileScheduler {
     private var toRead: [TileKey] = []
     private var reading: Set<TileKey> = []
 
-    package init(members: Int, credit: Int, pinnedDigests: [Int: String], interval: Double, liveness: Int, memberDeadline: Double,
-         trainingLiveness: Int? = nil) {
-        registry = WorkerRegistry(credit: credit, pinnedDigests: pinnedDigests, interval: interval, liveness: liveness,
-                                  trainingLiveness: trainingLiveness)
+    package init(
+        members: Int, credit: Int, pinnedDigests: [Int: String], interval: Double, liveness: Int, memberDeadline: Double,
+        trainingLiveness: Int? = nil
+    ) {
+        registry = WorkerRegistry(
+            credit: credit, pinnedDigests: pinnedDigests, interval: interval, liveness: liveness,
+            trainingLiveness: trainingLiveness)
         queues = Array(repeating: [], count: members)
         self.interval = interval
         self.liveness = liveness
@@ -66,11 +69,14 @@ package struct TileScheduler {
 
     /// Admits a worker (a worker registering again starts afresh: its tiles go back to
     /// their queues), or says why not.
-    package mutating func register(identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String,
-                           now: Date) -> String? {
+    package mutating func register(
+        identity: [UInt8], name: String, member: Int, digest: String, threads: Int, kernels: String,
+        now: Date
+    ) -> String? {
         if registry.isRegistered(identity) { _ = lose(identity) }
-        let refusal = registry.register(identity: identity, name: name, member: member, digest: digest, threads: threads,
-                                        kernels: kernels, now: now)
+        let refusal = registry.register(
+            identity: identity, name: name, member: member, digest: digest, threads: threads,
+            kernels: kernels, now: now)
         if refusal == nil { waitingSince[member] = nil }
         return refusal
     }
@@ -128,8 +134,10 @@ package struct TileScheduler {
     package mutating func supply(job: UInt64, tile: TileIndex, pixels: [UInt8]) {
         guard reading.remove(TileKey(job: job, tile: tile)) != nil else { return }
         for member in queues.indices {
-            for index in queues[member].indices where queues[member][index].pixels == nil
-                && queues[member][index].job == job && queues[member][index].tile == tile {
+            for index in queues[member].indices
+            where queues[member][index].pixels == nil
+                && queues[member][index].job == job && queues[member][index].tile == tile
+            {
                 queues[member][index].pixels = pixels
             }
         }
@@ -141,7 +149,8 @@ package struct TileScheduler {
     package mutating func nextDispatch(at now: Date) -> Dispatch? {
         for member in queues.indices {
             guard let index = queues[member].firstIndex(where: { $0.pixels != nil }),
-                  let worker = registry.nextWorker(for: member) else { continue }
+                let worker = registry.nextWorker(for: member)
+            else { continue }
             let task = queues[member].remove(at: index)
             let request = nextRequest
             nextRequest += 1

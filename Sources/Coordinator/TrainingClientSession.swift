@@ -55,7 +55,8 @@ package final class TrainingClientSession {
             return .heard
         case .chunk:
             guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]), chunk.job == job, chunk.content == .model,
-                  let finished, let file, outstanding.remove(chunk.offset) != nil else { return .dropped }
+                let finished, let file, outstanding.remove(chunk.offset) != nil
+            else { return .dropped }
             let expected = min(UInt64(ClusterSockets.chunkBytes), finished.modelBytes - chunk.offset)
             guard UInt64(body[1].count) == expected else {
                 throw TesseraError("run \(finished.job)", "a chunk of the model at \(chunk.offset) held \(body[1].count) bytes, not \(expected)")

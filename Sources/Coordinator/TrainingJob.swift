@@ -86,11 +86,13 @@ final class TrainingJob {
         self.client = client
         state = State(rawValue: record.state) ?? .queued
         losses = Array(record.losses.prefix(record.step))
-        machine = TrainingRunMachine(batch: plan.batch, steps: plan.steps, checkpointEvery: plan.checkpointEvery, validateEvery: plan.validateEvery,
-                                     minimumShare: plan.synchronisedBatchNorm == true ? 1 : 2, committed: record.step,
-                                     epoch: record.rings.last?.epoch ?? 0,
-                                     hasCheckpoint: FileManager.default.fileExists(atPath: Self.checkpointFolder(directory, step: record.step)
-                                                                                   + "/" + CheckpointLayout.weights))
+        machine = TrainingRunMachine(
+            batch: plan.batch, steps: plan.steps, checkpointEvery: plan.checkpointEvery, validateEvery: plan.validateEvery,
+            minimumShare: plan.synchronisedBatchNorm == true ? 1 : 2, committed: record.step,
+            epoch: record.rings.last?.epoch ?? 0,
+            hasCheckpoint: FileManager.default.fileExists(
+                atPath: Self.checkpointFolder(directory, step: record.step)
+                    + "/" + CheckpointLayout.weights))
     }
 
     var checkpointStep: Int { record.step }
@@ -153,9 +155,10 @@ final class TrainingJob {
         default: stateText = state.rawValue
         }
         let perStep = recentSteps.isEmpty ? nil : recentSteps.reduce(0, +) / Double(recentSteps.count)
-        return Wire.TrainProgress(job: id, state: stateText, step: machine.ring.committed, steps: plan.steps, loss: losses.last,
-                                  imagesPerSecond: perStep.map { Double(plan.batch) / $0 },
-                                  secondsLeft: perStep.map { $0 * Double(plan.steps - machine.ring.committed) },
-                                  ring: machine.ring.ring.compactMap { peers[$0]?.name }, validation: record.validation, note: record.note)
+        return Wire.TrainProgress(
+            job: id, state: stateText, step: machine.ring.committed, steps: plan.steps, loss: losses.last,
+            imagesPerSecond: perStep.map { Double(plan.batch) / $0 },
+            secondsLeft: perStep.map { $0 * Double(plan.steps - machine.ring.committed) },
+            ring: machine.ring.ring.compactMap { peers[$0]?.name }, validation: record.validation, note: record.note)
     }
 }

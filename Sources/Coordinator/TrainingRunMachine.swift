@@ -85,8 +85,10 @@ package struct TrainingRunMachine {
 
     /// A run of `steps` steps of `batch` slots, taken up after `committed` steps (the last
     /// checkpoint's, 0 for a new run) and epoch `epoch` (the last one recorded).
-    package init(batch: Int, steps: Int, checkpointEvery: Int, validateEvery: Int, minimumShare: Int, committed: Int = 0, epoch: Int = 0,
-                 hasCheckpoint: Bool = false, firstRingPatience: Double = 120) {
+    package init(
+        batch: Int, steps: Int, checkpointEvery: Int, validateEvery: Int, minimumShare: Int, committed: Int = 0, epoch: Int = 0,
+        hasCheckpoint: Bool = false, firstRingPatience: Double = 120
+    ) {
         ring = TrainingRing(batch: batch, steps: steps, committed: committed, epoch: epoch, minimumShare: minimumShare)
         self.checkpointEvery = max(1, checkpointEvery)
         self.validateEvery = validateEvery
@@ -212,7 +214,7 @@ package struct TrainingRunMachine {
                     actions.append(.ringFormed(step: step, epoch: epoch, members: members))
                 }
             case .sendState:
-                break // `release` gives every member that lacks the state what it needs
+                break  // `release` gives every member that lacks the state what it needs
             case .committed(let step):
                 actions.append(.committed(step: step))
                 let due = step % checkpointEvery == 0 || step == ring.steps || (validateEvery > 0 && step % validateEvery == 0)
@@ -250,8 +252,10 @@ package struct TrainingRunMachine {
                 held = nil
                 for id in participants.keys where (participants[id]?.holds ?? 0) > checkpointStep { participants[id]?.holds = nil }
                 let rewind = ring.rewind(to: checkpointStep)
-                return actions + [.warn("every worker holding the last step was lost before it was saved; going back to the checkpoint at step \(checkpointStep)"),
-                                  .rewound(to: checkpointStep)] + perform(rewind)
+                return actions + [
+                    .warn("every worker holding the last step was lost before it was saved; going back to the checkpoint at step \(checkpointStep)"),
+                    .rewound(to: checkpointStep),
+                ] + perform(rewind)
             } else {
                 actions.append(.warn("the checkpoint at step \(save.step) was lost with its workers"))
             }
@@ -284,8 +288,10 @@ package struct TrainingRunMachine {
                 // What members hold past the checkpoint belongs to a history now undone.
                 for id in participants.keys where (participants[id]?.holds ?? 0) > checkpointStep { participants[id]?.holds = nil }
                 let rewind = ring.rewind(to: checkpointStep)
-                return actions + [.warn("no worker holds the state at step \(start.step); going back to the checkpoint at step \(checkpointStep)"),
-                                  .rewound(to: checkpointStep)] + perform(rewind)
+                return actions + [
+                    .warn("no worker holds the state at step \(start.step); going back to the checkpoint at step \(checkpointStep)"),
+                    .rewound(to: checkpointStep),
+                ] + perform(rewind)
             }
             for id in lacking { participants[id]?.holds = start.step }
             actions.append(.sendCheckpoint(to: lacking, step: start.step))

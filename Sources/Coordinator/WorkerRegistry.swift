@@ -50,8 +50,9 @@ package struct WorkerRegistry {
             return "weights digest \(digest) differs from \(accepted), which the other workers of this member use"
         }
         digests[member] = digest
-        workers[identity] = Worker(identity: identity, name: name, member: member, threads: threads, kernels: kernels, credit: credit,
-                                    liveness: PeerLiveness(interval: interval, liveness: liveness, now: now))
+        workers[identity] = Worker(
+            identity: identity, name: name, member: member, threads: threads, kernels: kernels, credit: credit,
+            liveness: PeerLiveness(interval: interval, liveness: liveness, now: now))
         return nil
     }
 

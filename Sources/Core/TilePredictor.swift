@@ -22,7 +22,8 @@ extension TilePredictor {
     /// Throws, saying what it takes, when it cannot take tiles of side `tileSize`.
     public func check(tileSize: Int) throws {
         guard tileSize >= minimumTileSide, tileSize % tileMultiple == 0 else {
-            let sides = tileMultiple == 1 ? "at least \(minimumTileSide) pixels" : "multiples of \(tileMultiple) pixels, at least \(max(minimumTileSide, tileMultiple))"
+            let sides =
+                tileMultiple == 1 ? "at least \(minimumTileSide) pixels" : "multiples of \(tileMultiple) pixels, at least \(max(minimumTileSide, tileMultiple))"
             throw TesseraError(name, "takes tile sides of \(sides), not \(tileSize)")
         }
     }

@@ -17,8 +17,10 @@ public enum Kernels {
 
     /// values[i] = activation((values[i] + bias) + residual[i]): a residual block's end, in
     /// the order of the separate passes it replaces (bias, sum, activation).
-    public static func activate(_ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int,
-                                bias: Float, activation: Int) {
+    public static func activate(
+        _ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int,
+        bias: Float, activation: Int
+    ) {
         let b = SIMD16<Float>(repeating: bias), hasBias = bias != 0
         withActivation(activation, bias: 0) { after in
             var i = 0
@@ -48,11 +50,12 @@ public enum Kernels {
         let b = V(repeating: bias)
         switch activation {
         case 0: if bias != 0 { body { $0 + b } } else { body { $0 } }
-        case 1: body { v in
-            var v = v + b
-            v.replace(with: 0, where: v .< 0)
-            return v
-        }
+        case 1:
+            body { v in
+                var v = v + b
+                v.replace(with: 0, where: v .< 0)
+                return v
+            }
         case 2: body { VectorMath.swish($0 + b) }
         default: body { VectorMath.sigmoid($0 + b) }
         }
@@ -63,9 +66,11 @@ public enum Kernels {
     /// 8·column), the sum over `count` taps of taps[t] × the eight padded values at
     /// offsets[t] from the block's origin, taps added in order. Rows of whole blocks are
     /// written in place; ragged ones through a scratch plane.
-    public static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
-                                  offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
-                                  width: Int, into result: UnsafeMutablePointer<Float>) {
+    public static func accumulate(
+        _ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
+        offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
+        width: Int, into result: UnsafeMutablePointer<Float>
+    ) {
         let total = rows * blocks
         let ragged = width % 8 == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: total * 8)
         defer { ragged?.deallocate() }
@@ -110,8 +115,10 @@ public enum Kernels {
     /// Split by phase, every tap of a strided convolution (and every column of a row of
     /// Winograd tiles) reads a contiguous run. Strides 2 and 4 split eight indices of
     /// every phase at a time.
-    public static func pad(_ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride s: Int,
-                           phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>) {
+    public static func pad(
+        _ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride s: Int,
+        phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>
+    ) {
         let paddedWidth = phaseLength * s
         // Indices [whole, wholeEnd) have every phase's column inside the row: i·s − left ≥ 0
         // and i·s + s − 1 − left < width; they go eight at a time.

@@ -14,8 +14,11 @@ public enum WinogradTile: Int, Sendable {
     public var g: [[Double]] {
         switch self {
         case .f2: return [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        case .f4: return [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                          [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        case .f4:
+            return [
+                [1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1],
+            ]
         }
     }
 
@@ -27,14 +30,19 @@ public enum WinogradTile: Int, Sendable {
 
     /// Bᵀ applied to the six values of F(4×4, 3×3)'s tile along one axis.
     @inline(__always)
-    static func input4(_ d0: Vector, _ d1: Vector, _ d2: Vector, _ d3: Vector, _ d4: Vector, _ d5: Vector)
-        -> (Vector, Vector, Vector, Vector, Vector, Vector) {
-        (4 * d0 - 5 * d2 + d4,
-         d3 + d4 - 4 * (d1 + d2),
-         4 * (d1 - d2) + d4 - d3,
-         2 * (d3 - d1) + d4 - d2,
-         2 * (d1 - d3) + d4 - d2,
-         4 * d1 - 5 * d3 + d5)
+    static func input4(
+        _ d0: Vector, _ d1: Vector, _ d2: Vector, _ d3: Vector, _ d4: Vector, _ d5: Vector
+    )
+        -> (Vector, Vector, Vector, Vector, Vector, Vector)
+    {
+        (
+            4 * d0 - 5 * d2 + d4,
+            d3 + d4 - 4 * (d1 + d2),
+            4 * (d1 - d2) + d4 - d3,
+            2 * (d3 - d1) + d4 - d2,
+            2 * (d1 - d3) + d4 - d2,
+            4 * d1 - 5 * d3 + d5
+        )
     }
 
     /// Aᵀ applied to the four values of F(2×2, 3×3)'s products along one axis.
@@ -45,8 +53,11 @@ public enum WinogradTile: Int, Sendable {
 
     /// Aᵀ applied to the six values of F(4×4, 3×3)'s products along one axis.
     @inline(__always)
-    static func output4(_ m0: Vector, _ m1: Vector, _ m2: Vector, _ m3: Vector, _ m4: Vector, _ m5: Vector)
-        -> (Vector, Vector, Vector, Vector) {
+    static func output4(
+        _ m0: Vector, _ m1: Vector, _ m2: Vector, _ m3: Vector, _ m4: Vector, _ m5: Vector
+    )
+        -> (Vector, Vector, Vector, Vector)
+    {
         let sum12 = m1 + m2, difference12 = m1 - m2, sum34 = m3 + m4, difference34 = m3 - m4
         return (m0 + sum12 + sum34, difference12 + 2 * difference34, sum12 + 4 * sum34, difference12 + 8 * difference34 + m5)
     }
@@ -64,8 +75,9 @@ public enum WinogradTile: Int, Sendable {
             let a = y[0], b = y[1], c = y[2], e = y[3]
             for pair in 0..<4 {
                 let t = 2 * pair
-                raw.storeBytes(of: SIMD8(a[t], b[t], c[t], e[t], a[t + 1], b[t + 1], c[t + 1], e[t + 1]),
-                               toByteOffset: 32 * pair, as: Vector.self)
+                raw.storeBytes(
+                    of: SIMD8(a[t], b[t], c[t], e[t], a[t + 1], b[t + 1], c[t + 1], e[t + 1]),
+                    toByteOffset: 32 * pair, as: Vector.self)
             }
         }
     }
@@ -76,9 +88,11 @@ public enum WinogradTile: Int, Sendable {
     /// is at r·m·phaseLength + (j mod m)·phaseLength + j / m, so column b of eight
     /// consecutive tiles is one contiguous load. Both passes of the transform stay in
     /// registers but for one α×α scratch of vectors between them.
-    public func transformInputBand(_ padded: UnsafeMutablePointer<Float>, phaseLength: Int, rows: Int, blocks: Int,
-                                   channel c: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
-                                   scratch d: UnsafeMutablePointer<Vector>) {
+    public func transformInputBand(
+        _ padded: UnsafeMutablePointer<Float>, phaseLength: Int, rows: Int, blocks: Int,
+        channel c: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
+        scratch d: UnsafeMutablePointer<Vector>
+    ) {
         let m = self.m, rowLength = m * phaseLength, positionStride = 4 * channels * tiles
         for tileRow in 0..<rows {
             for block in 0..<blocks {
@@ -121,17 +135,20 @@ public enum WinogradTile: Int, Sendable {
     /// plane (height × width), clipping tiles that overhang the edges, and applies the
     /// bias and activation (`Kernels.activate`'s codes) on the way out. `scratch` holds
     /// α² + m² vectors.
-    public func transformOutputBand(_ products: UnsafeMutablePointer<Float>, channel o: Int, channels: Int, tiles: Int,
-                                    rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>,
-                                    height: Int, width: Int, bias: Float, activation: Int, scratch d: UnsafeMutablePointer<Vector>) {
+    public func transformOutputBand(
+        _ products: UnsafeMutablePointer<Float>, channel o: Int, channels: Int, tiles: Int,
+        rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>,
+        height: Int, width: Int, bias: Float, activation: Int, scratch d: UnsafeMutablePointer<Vector>
+    ) {
         let m = self.m
         Kernels.withActivation(activation, bias: bias) { finish in
             for tileRow in 0..<rows {
                 for block in 0..<blocks {
-                    transformOutputBlock(products + o * tiles + tileRow * blocks * 8 + block * 8, positionStride: channels * tiles,
-                                         into: d)
+                    transformOutputBlock(
+                        products + o * tiles + tileRow * blocks * 8 + block * 8, positionStride: channels * tiles,
+                        into: d)
                     let y = d + alpha * alpha
-                    for i in stride(from: 0, to: m * m, by: 2) { // m² is even: two vectors at a time
+                    for i in stride(from: 0, to: m * m, by: 2) {  // m² is even: two vectors at a time
                         let pair = finish(SIMD16(lowHalf: y[i], highHalf: y[i + 1]))
                         y[i] = pair.lowHalf
                         y[i + 1] = pair.highHalf

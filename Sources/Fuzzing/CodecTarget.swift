@@ -35,9 +35,12 @@ enum CodecTarget {
             case .trainFailed: roundTrip(kind, Wire.TrainFailed.self, body)
             case .trainState:
                 guard case .success(let (header, weights, optimizer, model)) = WireCodec.trainState(body) else { continue }
-                let again = WireCodec.open(WireCodec.frames(header, weights: weights, optimizer: optimizer, model: model)).flatMap { WireCodec.trainState($0.1) }
-                fuzzCheck((try? again.get()).map { $0.0 == header && $0.1 == weights && $0.2 == optimizer && $0.3 == model } == true,
-                          "a training state does not survive encoding")
+                let again = WireCodec.open(WireCodec.frames(header, weights: weights, optimizer: optimizer, model: model)).flatMap {
+                    WireCodec.trainState($0.1)
+                }
+                fuzzCheck(
+                    (try? again.get()).map { $0.0 == header && $0.1 == weights && $0.2 == optimizer && $0.3 == model } == true,
+                    "a training state does not survive encoding")
             case .heartbeat, .goodbye, .registerAgain, .statusRequest:
                 fuzzCheck(WireCodec.frames(kind) == message.frames, "\(kind) does not re-encode to its frames")
             case .tile:

@@ -43,24 +43,24 @@ enum CoordinatorTarget {
         let state = folder + "/state-\(name)"
         defer { try? FileManager.default.removeItem(atPath: state) }
         let text = """
-        [coordinator]
-        workers = inproc://fuzz-w-\(name)
-        clients = inproc://fuzz-c-\(name)
-        state = \(state)
-        member_deadline = 0.2
-        keep_results = 1
-        upload_timeout = 1
-        worker_credit = 2
-        [inference]
-        tile = \(tile)
-        margin = 8
-        [heartbeat]
-        interval = 0.05
-        liveness = 2
-        [member half]
-        architecture = constant
-        value = 0.6
-        """
+            [coordinator]
+            workers = inproc://fuzz-w-\(name)
+            clients = inproc://fuzz-c-\(name)
+            state = \(state)
+            member_deadline = 0.2
+            keep_results = 1
+            upload_timeout = 1
+            worker_credit = 2
+            [inference]
+            tile = \(tile)
+            margin = 8
+            [heartbeat]
+            interval = 0.05
+            liveness = 2
+            [member half]
+            architecture = constant
+            value = 0.6
+            """
         do {
             let config = try ClusterConfig(parsing: text, source: "fuzz.conf")
             let server = try CoordinatorServer(config: config)

@@ -18,12 +18,16 @@ public struct Mutator {
 
     public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 
-    static let interestingIntegers: [UInt64] = [0, 1, 2, 3, 15, 16, 31, 32, 33, 64, 100, 127, 128, 255, 256, 0x7FFF, 0xFFFF, 0x10000,
-                                                0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1_0000_0000, 0x7FFF_FFFF_FFFF_FFFF,
-                                                0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF]
-    static let interestingNumbers = ["0", "-1", "1.5", "1e308", "-0", "9223372036854775807", "9223372036854775808",
-                                     "18446744073709551615", "18446744073709551616", "4294967296", "2147483648", "null", "\"7\"",
-                                     "[]", "{}", "true", "99999999999999999999999999"]
+    static let interestingIntegers: [UInt64] = [
+        0, 1, 2, 3, 15, 16, 31, 32, 33, 64, 100, 127, 128, 255, 256, 0x7FFF, 0xFFFF, 0x10000,
+        0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1_0000_0000, 0x7FFF_FFFF_FFFF_FFFF,
+        0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF,
+    ]
+    static let interestingNumbers = [
+        "0", "-1", "1.5", "1e308", "-0", "9223372036854775807", "9223372036854775808",
+        "18446744073709551615", "18446744073709551616", "4294967296", "2147483648", "null", "\"7\"",
+        "[]", "{}", "true", "99999999999999999999999999",
+    ]
 
     /// `bytes` changed by one to four mutations, sometimes spliced with `other`. Most
     /// mutations keep the input's layout (`FuzzInput`) and change one frame or the order of

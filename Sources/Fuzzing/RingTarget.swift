@@ -40,8 +40,10 @@ enum RingTarget {
         }
         let late = [segment(4), segment(1), segment(65_000), segment(0)]
         let early = [segment(6), segment(9), segment(32_000)]
-        let other = [segment(5, round: 8), segment(5, chunk: 2), segment(5, Array(payload.prefix(8))),
-                     FuzzInput.Message(channel: 0, frames: [expected, payload, payload]), FuzzInput.Message(channel: 0, frames: [Array(expected.prefix(24)), payload])]
+        let other = [
+            segment(5, round: 8), segment(5, chunk: 2), segment(5, Array(payload.prefix(8))),
+            FuzzInput.Message(channel: 0, frames: [expected, payload, payload]), FuzzInput.Message(channel: 0, frames: [Array(expected.prefix(24)), payload]),
+        ]
         return [FuzzInput([segment(5)]), FuzzInput(late + [segment(5)]), FuzzInput(early + late + [segment(5)]), FuzzInput(other)]
             + (late + early + other).map { FuzzInput([$0]) }
     }

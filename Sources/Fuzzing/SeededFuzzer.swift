@@ -20,7 +20,8 @@ public enum SeededFuzzer {
         var mutator = Mutator(seed: seed)
         var executions = 0
         while executions < runs && Date().timeIntervalSince(start) < seconds {
-            let input = executions < seeds.count
+            let input =
+                executions < seeds.count
                 ? seeds[executions]
                 : mutator.mutate(seeds[mutator.below(seeds.count)], other: seeds[mutator.below(seeds.count)])
             if let lastInput { _ = FileManager.default.createFile(atPath: lastInput, contents: Data(input)) }

@@ -43,8 +43,9 @@ enum WorkerLinkTarget {
                 now += Double(milliseconds) / 1000
                 actions = link.tick(at: now)
                 if now.timeIntervalSince(heardBefore) > longestSilence {
-                    fuzzCheck(actions.contains { if case .reconnect = $0 { true } else { false } },
-                              "a coordinator silent for \(now.timeIntervalSince(heardBefore)) s was not noticed")
+                    fuzzCheck(
+                        actions.contains { if case .reconnect = $0 { true } else { false } },
+                        "a coordinator silent for \(now.timeIntervalSince(heardBefore)) s was not noticed")
                 }
             default:
                 let count = min(computing.count, Int(message.frames[0].first ?? 1))
@@ -61,10 +62,12 @@ enum WorkerLinkTarget {
         switch action {
         case .compute(let request, let pixels, _):
             let side = Int(request.size)
-            fuzzCheck(registration.tileSides.accepts(side) && pixels.count == side * side * 3 && 2 * Int(request.inset) < side,
-                      "a tile of side \(side) with \(pixels.count) bytes reached the model")
-            fuzzCheck(before.outstanding.count < before.credit && before.backlog < WorkerLink.maxBacklog,
-                      "a tile reached the model past the credit or the backlog's bound")
+            fuzzCheck(
+                registration.tileSides.accepts(side) && pixels.count == side * side * 3 && 2 * Int(request.inset) < side,
+                "a tile of side \(side) with \(pixels.count) bytes reached the model")
+            fuzzCheck(
+                before.outstanding.count < before.credit && before.backlog < WorkerLink.maxBacklog,
+                "a tile reached the model past the credit or the backlog's bound")
         case .stop:
             let refusal = WireCodec.open(frames).flatMap { opened in
                 opened.0 == .refuse ? WireCodec.decode(Wire.Reason.self, opened.1[0]) : .failure(WireError("not a refuse"))

@@ -70,7 +70,7 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): self.head = head
-        case .body: break // GET only: a body is ignored
+        case .body: break  // GET only: a body is ignored
         case .end:
             guard let head else { return }
             self.head = nil

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,20 +33,24 @@ public final class OpenSlide {
                 return unsafeBitCast(pointer, to: type)
             }
             do {
-                return .success(Library(
-                    detectVendor: try symbol("openslide_detect_vendor", as: (@convention(c) (UnsafePointer<CChar>) -> UnsafePointer<CChar>?).self),
-                    open: try symbol("openslide_open", as: (@convention(c) (UnsafePointer<CChar>) -> OpaquePointer?).self),
-                    close: try symbol("openslide_close", as: (@convention(c) (OpaquePointer) -> Void).self),
-                    error: try symbol("openslide_get_error", as: (@convention(c) (OpaquePointer) -> UnsafePointer<CChar>?).self),
-                    levelCount: try symbol("openslide_get_level_count", as: (@convention(c) (OpaquePointer) -> Int32).self),
-                    levelDimensions: try symbol("openslide_get_level_dimensions",
-                                                as: (@convention(c) (OpaquePointer, Int32, UnsafeMutablePointer<Int64>, UnsafeMutablePointer<Int64>) -> Void).self),
-                    levelDownsample: try symbol("openslide_get_level_downsample", as: (@convention(c) (OpaquePointer, Int32) -> Double).self),
-                    readRegion: try symbol("openslide_read_region",
-                                           as: (@convention(c) (OpaquePointer, UnsafeMutablePointer<UInt32>, Int64, Int64, Int32, Int64, Int64) -> Void).self),
-                    propertyValue: try symbol("openslide_get_property_value",
-                                              as: (@convention(c) (OpaquePointer, UnsafePointer<CChar>) -> UnsafePointer<CChar>?).self),
-                    version: try symbol("openslide_get_version", as: (@convention(c) () -> UnsafePointer<CChar>?).self)))
+                return .success(
+                    Library(
+                        detectVendor: try symbol("openslide_detect_vendor", as: (@convention(c) (UnsafePointer<CChar>) -> UnsafePointer<CChar>?).self),
+                        open: try symbol("openslide_open", as: (@convention(c) (UnsafePointer<CChar>) -> OpaquePointer?).self),
+                        close: try symbol("openslide_close", as: (@convention(c) (OpaquePointer) -> Void).self),
+                        error: try symbol("openslide_get_error", as: (@convention(c) (OpaquePointer) -> UnsafePointer<CChar>?).self),
+                        levelCount: try symbol("openslide_get_level_count", as: (@convention(c) (OpaquePointer) -> Int32).self),
+                        levelDimensions: try symbol(
+                            "openslide_get_level_dimensions",
+                            as: (@convention(c) (OpaquePointer, Int32, UnsafeMutablePointer<Int64>, UnsafeMutablePointer<Int64>) -> Void).self),
+                        levelDownsample: try symbol("openslide_get_level_downsample", as: (@convention(c) (OpaquePointer, Int32) -> Double).self),
+                        readRegion: try symbol(
+                            "openslide_read_region",
+                            as: (@convention(c) (OpaquePointer, UnsafeMutablePointer<UInt32>, Int64, Int64, Int32, Int64, Int64) -> Void).self),
+                        propertyValue: try symbol(
+                            "openslide_get_property_value",
+                            as: (@convention(c) (OpaquePointer, UnsafePointer<CChar>) -> UnsafePointer<CChar>?).self),
+                        version: try symbol("openslide_get_version", as: (@convention(c) () -> UnsafePointer<CChar>?).self)))
             } catch let error as OpenSlideError {
                 return .failure(error)
             } catch {
@@ -113,8 +118,9 @@ public final class OpenSlide {
         var argb = [UInt32](repeating: 0, count: width * height)
         argb.withUnsafeMutableBufferPointer { buffer in
             // OpenSlide takes the top-left corner in level-0 coordinates.
-            library.readRegion(handle, buffer.baseAddress!, Int64((Double(x) * downsample).rounded()), Int64((Double(y) * downsample).rounded()),
-                               Int32(level), Int64(width), Int64(height))
+            library.readRegion(
+                handle, buffer.baseAddress!, Int64((Double(x) * downsample).rounded()), Int64((Double(y) * downsample).rounded()),
+                Int32(level), Int64(width), Int64(height))
         }
         if let message = library.error(handle) { throw OpenSlideError(String(cString: message)) }
         let back = (UInt32(background.0), UInt32(background.1), UInt32(background.2))

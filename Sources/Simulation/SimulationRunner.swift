@@ -14,8 +14,10 @@ public enum SimulationRunner {
     }
 
     /// Seeds `first`, `first` + 1, … until `seconds` have passed or `maxSeeds` ran.
-    public static func run(first: UInt64, seconds: Double, maxSeeds: Int = .max, options: TrainingSimulation.Options = .init(),
-                           progress: ((Int) -> Void)? = nil) -> Summary {
+    public static func run(
+        first: UInt64, seconds: Double, maxSeeds: Int = .max, options: TrainingSimulation.Options = .init(),
+        progress: ((Int) -> Void)? = nil
+    ) -> Summary {
         let start = Date()
         var seeds = 0
         var endings: [String: Int] = [:]

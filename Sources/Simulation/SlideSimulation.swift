@@ -49,8 +49,9 @@ public final class SlideSimulation {
         self.seed = seed
         self.options = options
         world = SimulationWorld(seed: seed)
-        scheduler = TileScheduler(members: options.members, credit: options.credit, pinnedDigests: [:], interval: 1, liveness: 3,
-                                  memberDeadline: 3600)
+        scheduler = TileScheduler(
+            members: options.members, credit: options.credit, pinnedDigests: [:], interval: 1, liveness: 3,
+            memberDeadline: 3600)
     }
 
     public static func run(seed: UInt64, options: Options = Options()) -> SimulationOutcome {
@@ -67,8 +68,9 @@ public final class SlideSimulation {
     func connect(_ worker: SimWorker) {
         worker.connections += 1
         worker.identity = Array("w\(workers.firstIndex { $0 === worker }!).\(worker.connections)".utf8)
-        _ = scheduler.register(identity: worker.identity, name: String(decoding: worker.identity, as: UTF8.self), member: worker.member,
-                               digest: "", threads: 1, kernels: "", now: date())
+        _ = scheduler.register(
+            identity: worker.identity, name: String(decoding: worker.identity, as: UTF8.self), member: worker.member,
+            digest: "", threads: 1, kernels: "", now: date())
     }
 
     public func run() -> SimulationOutcome {
@@ -79,9 +81,11 @@ public final class SlideSimulation {
                 connect(worker)
             }
         }
-        for row in 0..<options.rows { for column in 0..<options.columns {
-            scheduler.enqueue(job: 1, tile: TileIndex(row: row, column: column), pixels: [UInt8(truncatingIfNeeded: row * 31 + column)])
-        } }
+        for row in 0..<options.rows {
+            for column in 0..<options.columns {
+                scheduler.enqueue(job: 1, tile: TileIndex(row: row, column: column), pixels: [UInt8(truncatingIfNeeded: row * 31 + column)])
+            }
+        }
         var time = world.uniform(0.1...3)
         while time < options.faultsUntil { schedule(.fault, at: time); time += world.uniform(0.2...4) }
         schedule(.tick, at: 0)
@@ -93,15 +97,18 @@ public final class SlideSimulation {
             if world.now > options.faultsUntil + options.settle { violation = "the job did not end within \(Int(options.settle)) s of the last fault" }
         }
         if violation == nil && accepted.count < total { violation = "the simulation ran out of events with \(accepted.count) of \(total) tiles" }
-        return SimulationOutcome(seed: seed, violation: violation, ending: accepted.count == total ? "finished" : "running", events: count,
-                                 simulatedSeconds: world.now, trace: world.trace)
+        return SimulationOutcome(
+            seed: seed, violation: violation, ending: accepted.count == total ? "finished" : "running", events: count,
+            simulatedSeconds: world.now, trace: world.trace)
     }
 
     func handle(_ event: Event) {
         switch event {
         case .tick:
             // The coordinator's loop: tiles lost with a worker are read again, then sent.
-            for (job, tile) in scheduler.tilesToRead() { scheduler.supply(job: job, tile: tile, pixels: [UInt8(truncatingIfNeeded: tile.row * 31 + tile.column)]) }
+            for (job, tile) in scheduler.tilesToRead() {
+                scheduler.supply(job: job, tile: tile, pixels: [UInt8(truncatingIfNeeded: tile.row * 31 + tile.column)])
+            }
             while let next = scheduler.nextDispatch(at: date()) {
                 guard let index = workers.firstIndex(where: { $0.identity == next.worker }) else { continue }
                 schedule(.tile(worker: index, identity: next.worker, request: next.request, tile: next.task.tile), at: world.now + world.delay())
@@ -116,7 +123,7 @@ public final class SlideSimulation {
             // coordinator has counted it gone meanwhile.
             schedule(.result(identity: identity, request: request, tile: tile), at: done + world.delay())
         case .result(let identity, let request, let tile):
-            guard let assignment = scheduler.complete(request, by: identity) else { return } // late or stray
+            guard let assignment = scheduler.complete(request, by: identity) else { return }  // late or stray
             guard assignment.tile == tile else { return fail("request \(request) answered for another tile") }
             let key = "\(tile.row),\(tile.column)/\(assignment.member)"
             accepted[key, default: 0] += 1
@@ -142,8 +149,9 @@ public final class SlideSimulation {
                 world.note("\(String(decoding: worker.identity, as: UTF8.self)) taken for dead")
                 let requeued = scheduler.lose(worker.identity)
                 if requeued > 0 { world.note("lost it with \(requeued) tiles") }
-                _ = scheduler.register(identity: worker.identity, name: "again", member: worker.member, digest: "", threads: 1, kernels: "",
-                                       now: date())
+                _ = scheduler.register(
+                    identity: worker.identity, name: "again", member: worker.member, digest: "", threads: 1, kernels: "",
+                    now: date())
             default:
                 // Reconnecting under a new routing id; the old one falls silent.
                 let old = worker.identity

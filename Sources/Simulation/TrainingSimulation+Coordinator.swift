@@ -9,9 +9,10 @@ extension TrainingSimulation {
         registered = [:]
         refused = []
         let epoch = recordRings.last?.epoch ?? 0
-        machine = TrainingRunMachine(batch: options.batch, steps: options.steps, checkpointEvery: options.checkpointEvery, validateEvery: 0,
-                                     minimumShare: options.minimumShare, committed: recordStep, epoch: epoch,
-                                     hasCheckpoint: folders[folder(recordStep)] != nil, firstRingPatience: 5)
+        machine = TrainingRunMachine(
+            batch: options.batch, steps: options.steps, checkpointEvery: options.checkpointEvery, validateEvery: 0,
+            minimumShare: options.minimumShare, committed: recordStep, epoch: epoch,
+            hasCheckpoint: folders[folder(recordStep)] != nil, firstRingPatience: 5)
         world.note("coordinator \(incarnation) starts at step \(recordStep), epoch \(epoch)")
         schedule(.tick(incarnation: incarnation), at: world.now + 0.5)
     }
@@ -53,7 +54,8 @@ extension TrainingSimulation {
 
     func invite(_ identity: String, worker: Int) {
         guard let machine, !machine.ended, !refused.contains(worker), machine.participants[identity] == nil,
-              !machine.invited.contains(identity) else { return }
+            !machine.invited.contains(identity)
+        else { return }
         self.machine!.invite(identity)
         send(.toWorker(worker: worker, identity: identity, .join), link: "c>" + identity)
     }
@@ -136,14 +138,18 @@ extension TrainingSimulation {
         guard tickIncarnation == incarnation, machine != nil else { return }
         // Heartbeats: a live worker's current connection is heard; any other identity falls silent.
         for (identity, index) in registered.sorted(by: { $0.key < $1.key }) {
-            if workers[index].alive && workers[index].identity == identity { lastHeard[identity] = world.now }
-            else if world.now - (lastHeard[identity] ?? 0) > silence { coordinatorLoses(identity) }
+            if workers[index].alive && workers[index].identity == identity {
+                lastHeard[identity] = world.now
+            } else if world.now - (lastHeard[identity] ?? 0) > silence {
+                coordinatorLoses(identity)
+            }
         }
         guard machine != nil else { return }
         perform(machine!.tick(now: world.now))
         let machine = machine!
         if !machine.ended, machine.ring.ring.isEmpty, machine.participants.isEmpty, machine.invited.isEmpty,
-           !registered.isEmpty, registered.values.allSatisfy({ refused.contains($0) }) {
+            !registered.isEmpty, registered.values.allSatisfy({ refused.contains($0) })
+        {
             perform(self.machine!.fail("no worker could join"))
         }
         schedule(.tick(incarnation: incarnation), at: world.now + 0.5)

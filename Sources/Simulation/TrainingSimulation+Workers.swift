@@ -41,8 +41,11 @@ extension TrainingSimulation {
     func wireCommand(_ command: Command) -> WorkerLink.TrainingCommand {
         switch command {
         case .join: .join(Wire.TrainJoin(run: 1, data: "d", weights: nil, settings: "{}"))
-        case .step(let step): .step(Wire.TrainStep(run: 1, step: step.step, epoch: step.epoch, rank: step.rank, ring: step.ring,
-                                                   first: step.share.lowerBound, end: step.share.upperBound))
+        case .step(let step):
+            .step(
+                Wire.TrainStep(
+                    run: 1, step: step.step, epoch: step.epoch, rank: step.rank, ring: step.ring,
+                    first: step.share.lowerBound, end: step.share.upperBound))
         case .save(let step, let model, let epoch): .save(Wire.TrainSave(run: 1, step: step, model: model, epoch: epoch))
         case .load(let step, _): .load(Wire.TrainStateHeader(run: 1, step: step, dice: nil), weights: [], optimizer: [])
         case .stop: .stop(Wire.TrainStop(run: 1, reason: ""))
@@ -92,16 +95,22 @@ extension TrainingSimulation {
             }
         case .step(let step):
             guard var session = worker.session, session.generation == generation,
-                  worker.wanted.wants(run: 1, generation: generation, epoch: step.epoch) else { break }
+                worker.wanted.wants(run: 1, generation: generation, epoch: step.epoch)
+            else { break }
             let preparation = ReplicaRules.start(step: step.step, applied: session.applied, committed: session.committed)
             switch preparation {
             case .rollBack?:
-                if options.mutation != .noRollBack { session.applied = session.committed; session.state = session.committedState }
-                else { session.applied = step.step }
+                if options.mutation != .noRollBack {
+                    session.applied = session.committed; session.state = session.committedState
+                } else {
+                    session.applied = step.step
+                }
             case .commit?: session.committed = session.applied; session.committedState = session.state
             case nil:
                 worker.session = session
-                post(worker, generation: generation, .failed(identity: worker.identity, reason: "asked for the step from step \(step.step), at step \(session.applied)"))
+                post(
+                    worker, generation: generation,
+                    .failed(identity: worker.identity, reason: "asked for the step from step \(step.step), at step \(session.applied)"))
                 break
             }
             guard preparation != nil else { break }
@@ -126,8 +135,7 @@ extension TrainingSimulation {
             session.applied = step; session.committed = step; session.state = state; session.committedState = state
             worker.session = session
         case .stop, .abandon:
-            if case .abandon = command { worker.session = nil }
-            else if worker.session?.generation == generation { worker.session = nil }
+            if case .abandon = command { worker.session = nil } else if worker.session?.generation == generation { worker.session = nil }
         }
         schedule(.work(worker: worker.index), at: world.now + cost)
     }
@@ -155,7 +163,8 @@ extension TrainingSimulation {
         session.applied += 1
         worker.session = session
         worker.waiting = nil
-        post(worker, generation: session.generation, .done(identity: worker.identity, step: waiting.step.step, epoch: waiting.step.epoch, digest: session.state))
+        post(
+            worker, generation: session.generation, .done(identity: worker.identity, step: waiting.step.step, epoch: waiting.step.epoch, digest: session.state))
         worker.busy = false
         schedule(.work(worker: worker.index), at: world.now + 0.001)
     }
@@ -233,7 +242,9 @@ extension TrainingSimulation {
             startCoordinator()
             for worker in workers where worker.alive {
                 // Each worker notices the silence: it reconnects, or (same routing id) is answered registerAgain.
-                if world.chance(0.5) { connect(worker) } else {
+                if world.chance(0.5) {
+                    connect(worker)
+                } else {
                     send(.registerAgain(worker: worker.index, identity: worker.identity), link: "c>" + worker.identity)
                 }
             }

@@ -153,11 +153,15 @@ public final class TrainingSimulation {
         }
         if violation == nil && ended == nil { violation = "the simulation ran out of events before the run ended" }
         if violation == nil, ended == "finished" {
-            if recordStep != options.steps { violation = "finished with its record at step \(recordStep)" }
-            else if folders[folder(recordStep)] != replay(recordStep) { violation = "the final checkpoint is not the replay of the recorded rings" }
+            if recordStep != options.steps {
+                violation = "finished with its record at step \(recordStep)"
+            } else if folders[folder(recordStep)] != replay(recordStep) {
+                violation = "the final checkpoint is not the replay of the recorded rings"
+            }
         }
-        return SimulationOutcome(seed: seed, violation: violation, ending: ended ?? "running", events: count,
-                                 simulatedSeconds: world.now, trace: world.trace)
+        return SimulationOutcome(
+            seed: seed, violation: violation, ending: ended ?? "running", events: count,
+            simulatedSeconds: world.now, trace: world.trace)
     }
 
     func schedule(_ event: Event, at time: Double) {

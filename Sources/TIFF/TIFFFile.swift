@@ -1,4 +1,5 @@
 import CTIFF
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -253,7 +254,7 @@ public final class TIFFFile {
             throw TIFFError(path: path, reason: messages.take() ?? reason)
         }
         defer { TIFFRGBAImageEnd(&image) }
-        image.req_orientation = 1 // ORIENTATION_TOPLEFT
+        image.req_orientation = 1  // ORIENTATION_TOPLEFT
         image.row_offset = Int32(y)
         image.col_offset = Int32(x)
         guard TIFFRGBAImageGet(&image, raster.baseAddress, UInt32(width), UInt32(height)) != 0 else {

@@ -39,25 +39,31 @@ public enum DataParallelStep {
     /// so the sum is the single-process gradient of the global batch in training mode too.
     /// Those sums run on the compute thread, so gradients are then summed after the
     /// backward pass, not in buckets during it.
-    public static func gradients(_ trainer: ModelTrainer, images: [Tensor], masks: [[Float]], globalCount: Int,
-                                 normalisation: Tape.Normalisation, randoms: [SplitMix64]?, replicas: ReplicaSum, step: Int,
-                                 bucketBytes: Int? = nil, synchronisedBatchNorm: Bool = false) throws -> Double {
+    public static func gradients(
+        _ trainer: ModelTrainer, images: [Tensor], masks: [[Float]], globalCount: Int,
+        normalisation: Tape.Normalisation, randoms: [SplitMix64]?, replicas: ReplicaSum, step: Int,
+        bucketBytes: Int? = nil, synchronisedBatchNorm: Bool = false
+    ) throws -> Double {
         precondition(globalCount >= images.count && !images.isEmpty, "a share of the global batch")
         let weight = Float(Double(images.count) / Double(globalCount))
         if synchronisedBatchNorm {
             let statistics = BatchStatisticsSum(shareWeight: Double(images.count) / Double(globalCount)) { values, call in
                 try replicas.sum(&values, round: round(step: step, part: statisticsPart + call))
             }
-            let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms,
-                                                  synchronisedStatistics: statistics)
+            let (loss, _) = try trainer.gradients(
+                images: images, masks: masks, normalisation: normalisation, randoms: randoms,
+                synchronisedStatistics: statistics)
             trainer.store.gradients.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
             try replicas.sum(&trainer.store.gradients, round: round(step: step, part: 2))
             return try sumLoss(loss, weight: weight, replicas: replicas, step: step)
         }
         if let bucketBytes {
             let buckets = GradientBuckets(store: trainer.store, bytes: bucketBytes, replicas: replicas, weight: weight, step: step)
-            let outcome = Result { try trainer.gradients(images: images, masks: masks, normalisation: normalisation, randoms: randoms,
-                                                         onGradient: buckets.ready) }
+            let outcome = Result {
+                try trainer.gradients(
+                    images: images, masks: masks, normalisation: normalisation, randoms: randoms,
+                    onGradient: buckets.ready)
+            }
             try buckets.finish()
             return try sumLoss(try outcome.get().loss, weight: weight, replicas: replicas, step: step)
         }
@@ -74,8 +80,10 @@ public enum DataParallelStep {
     }
 
     /// Averages the batch norms' running statistics over replicas, weighted by their shares.
-    public static func averageRunningStatistics(_ trainer: ModelTrainer, shareCount: Int, globalCount: Int, replicas: ReplicaSum,
-                                                step: Int) throws {
+    public static func averageRunningStatistics(
+        _ trainer: ModelTrainer, shareCount: Int, globalCount: Int, replicas: ReplicaSum,
+        step: Int
+    ) throws {
         let weight = Float(Double(shareCount) / Double(globalCount))
         let buffers = trainer.store.entries.filter { !$0.isParameter }
         var values = buffers.flatMap { trainer.store.values[$0.range].map { $0 * weight } }

@@ -104,10 +104,12 @@ final class GradientBuckets {
             guard let (index, bucket) = job else { return }
             var values = bucket
             // After a failure the ring is broken: later buckets fail at once.
-            let result: Result<[Float], Error> = failure.map { .failure($0) } ?? Result {
-                try replicas.sum(&values, round: DataParallelStep.round(step: step, part: 2 + index))
-                return values
-            }
+            let result: Result<[Float], Error> =
+                failure.map { .failure($0) }
+                ?? Result {
+                    try replicas.sum(&values, round: DataParallelStep.round(step: step, part: 2 + index))
+                    return values
+                }
             if case .failure(let error) = result { failure = error }
             queue.withLock { $0.results[index] = result }
             summed.signal()

@@ -27,8 +27,10 @@ public final class TileDataset {
     public let seed: UInt64
     public let mean: [Float], std: [Float]
 
-    public init(slides: [TrainingSet.Slide], settings: Settings, seed: UInt64, mean: [Float] = CNNModel.hubmapMean,
-                std: [Float] = CNNModel.hubmapStd) throws {
+    public init(
+        slides: [TrainingSet.Slide], settings: Settings, seed: UInt64, mean: [Float] = CNNModel.hubmapMean,
+        std: [Float] = CNNModel.hubmapStd
+    ) throws {
         self.settings = settings
         self.seed = seed
         self.mean = mean
@@ -36,7 +38,8 @@ public final class TileDataset {
         cutters = try slides.map { try TileCutter(slidePath: $0.imagePath, mask: $0.mask, tile: settings.tile, scale: settings.scale) }
         tiles = cutters.enumerated().flatMap { index, cutter in cutter.tiles.map { (index, $0) } }
         guard !tiles.isEmpty else {
-            throw TesseraError("training data", "no tissue tiles of \(settings.tile) px at scale \(settings.scale) in \(slides.map(\.id).joined(separator: ", "))")
+            throw TesseraError(
+                "training data", "no tissue tiles of \(settings.tile) px at scale \(settings.scale) in \(slides.map(\.id).joined(separator: ", "))")
         }
         sampler = try BalancedSampler(fractions: tiles.map(\.tile.maskedFraction), edges: settings.binEdges, seed: seed)
         let sizes = zip(slides, cutters).map { $0.pixelSize ?? $1.slidePixelSize }

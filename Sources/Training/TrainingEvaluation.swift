@@ -60,8 +60,10 @@ public enum TrainingEvaluation {
 
     /// The model as `model.safetensors` holds it — recalibrated statistics — and its
     /// held-out Dice when there are held-out tiles; the trainer's values are left as they were.
-    public static func model(_ trainer: ModelTrainer, data: TileDataset, validation: TileDataset?,
-                             settings: TrainingSettings) throws -> (weights: Data, dice: Double?) {
+    public static func model(
+        _ trainer: ModelTrainer, data: TileDataset, validation: TileDataset?,
+        settings: TrainingSettings
+    ) throws -> (weights: Data, dice: Double?) {
         let training = trainer.store.values
         defer { trainer.store.values = training }
         try recalibrateBatchNorm(trainer, data: data, settings: settings)

@@ -31,11 +31,12 @@ public final class TrainingReplica {
     public func run(step: Int, share: Range<Int>, replicas: ReplicaSum) throws -> (loss: Double, digest: String) {
         precondition(step == self.step, "step \(step) run on a replica at step \(self.step): roll back first")
         let samples = try share.map { try data.sample(step: step, slot: $0) }
-        let loss = try DataParallelStep.gradients(trainer, images: samples.map(\.image), masks: samples.map(\.mask), globalCount: settings.batch,
-                                                  normalisation: .batch(), randoms: settings.dropoutRandoms(step: step, slots: share),
-                                                  replicas: replicas, step: step,
-                                                  bucketBytes: settings.bucketMegabytes.map { max(4, Int($0 * 1_048_576)) },
-                                                  synchronisedBatchNorm: settings.synchronisedBatchNorm ?? false)
+        let loss = try DataParallelStep.gradients(
+            trainer, images: samples.map(\.image), masks: samples.map(\.mask), globalCount: settings.batch,
+            normalisation: .batch(), randoms: settings.dropoutRandoms(step: step, slots: share),
+            replicas: replicas, step: step,
+            bucketBytes: settings.bucketMegabytes.map { max(4, Int($0 * 1_048_576)) },
+            synchronisedBatchNorm: settings.synchronisedBatchNorm ?? false)
         _ = try settings.apply(to: trainer, step: step, loss: loss)
         try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: settings.batch, replicas: replicas, step: step)
         self.step += 1
@@ -66,8 +67,9 @@ public final class TrainingReplica {
 
     /// Takes a committed state received from a member (joining at step `step`).
     public func load(weights: Data, optimizer: Data, step: Int) throws {
-        try TrainingState.load(trainer, weights: try SafeTensorsWeights(data: weights, name: "received weights"),
-                               optimizer: try SafeTensorsWeights(data: optimizer, name: "received optimizer state"), step: step)
+        try TrainingState.load(
+            trainer, weights: try SafeTensorsWeights(data: weights, name: "received weights"),
+            optimizer: try SafeTensorsWeights(data: optimizer, name: "received optimizer state"), step: step)
         self.step = step
         commit()
     }

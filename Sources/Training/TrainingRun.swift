@@ -51,7 +51,7 @@ public final class TrainingRun {
     /// deterministic weights.
     public convenience init(folder: String, dataFolder: String, settings: TrainingSettings, weights: String?) throws {
         try settings.check()
-        _ = try TrainingSet(folder: dataFolder) // the data's errors before anything is written
+        _ = try TrainingSet(folder: dataFolder)  // the data's errors before anything is written
         if FileManager.default.fileExists(atPath: Self.recordPath(folder)) {
             throw TesseraError(folder, "already holds a training run: resume it with --resume, or choose another --out")
         }
@@ -72,10 +72,12 @@ public final class TrainingRun {
         guard digest == record.dataDigest else {
             throw TesseraError(dataFolder, "its train.csv differs from the one the run in \(folder) started with: resume with the same data")
         }
-        let run = try TrainingRun(folder: folder, dataFolder: dataFolder, record: record,
-                                  store: try ParameterStore(architecture: record.settings.architecture))
-        try TrainingState.load(run.trainer, weights: try SafeTensorsWeights(path: checkpointPath(folder, "weights")),
-                               optimizer: try SafeTensorsWeights(path: checkpointPath(folder, "optimizer")), step: record.step)
+        let run = try TrainingRun(
+            folder: folder, dataFolder: dataFolder, record: record,
+            store: try ParameterStore(architecture: record.settings.architecture))
+        try TrainingState.load(
+            run.trainer, weights: try SafeTensorsWeights(path: checkpointPath(folder, "weights")),
+            optimizer: try SafeTensorsWeights(path: checkpointPath(folder, "optimizer")), step: record.step)
         return run
     }
 
@@ -112,20 +114,24 @@ public final class TrainingRun {
         while record.step < end {
             let step = record.step
             let (images, masks) = try data.batch(step: step, size: settings.batch)
-            let (loss, _) = try trainer.gradients(images: images, masks: masks, normalisation: .batch(),
-                                                  randoms: settings.dropoutRandoms(step: step, slots: 0..<settings.batch))
+            let (loss, _) = try trainer.gradients(
+                images: images, masks: masks, normalisation: .batch(),
+                randoms: settings.dropoutRandoms(step: step, slots: 0..<settings.batch))
             let lr: Double
             do {
                 lr = try settings.apply(to: trainer, step: step, loss: loss)
             } catch let error as TesseraError {
-                throw TesseraError(folder, error.reason + "; the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")
+                throw TesseraError(
+                    folder, error.reason + "; the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")
             }
             record.step += 1
             record.losses.append(loss)
             let elapsed = Date().timeIntervalSince(started), done = record.step - first
-            onProgress(Progress(step: record.step, steps: settings.steps, loss: loss, lr: lr,
-                                imagesPerSecond: Double(done * settings.batch) / elapsed,
-                                secondsLeft: elapsed / Double(done) * Double(settings.steps - record.step)))
+            onProgress(
+                Progress(
+                    step: record.step, steps: settings.steps, loss: loss, lr: lr,
+                    imagesPerSecond: Double(done * settings.batch) / elapsed,
+                    secondsLeft: elapsed / Double(done) * Double(settings.steps - record.step)))
             let checkpoint = record.step % settings.checkpointEvery == 0 || record.step == settings.steps
             let validate = settings.validateEvery > 0 && record.step % settings.validateEvery == 0
             if checkpoint || validate { try save(validating: true, checkpoint: checkpoint) }

@@ -26,7 +26,9 @@ public struct TrainingSet: Sendable {
         guard let encoding = table.header.firstIndex(of: "rle") ?? table.header.firstIndex(of: "encoding") else {
             throw TesseraError(csv, "neither an rle (2022) nor an encoding (2021) column")
         }
-        let candidates = [folder] + ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+        let candidates =
+            [folder]
+            + ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { $0.hasPrefix("train") && !$0.hasSuffix(".csv") }.sorted()
             .map { (folder as NSString).appendingPathComponent($0) }
         var slides: [Slide] = []

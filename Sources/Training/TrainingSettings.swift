@@ -117,8 +117,11 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     /// A choice by its name, refused with the names it may have.
-    private static func choice<Choice: RawRepresentable & CaseIterable & Decodable>(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys)
-        throws -> Choice? where Choice.RawValue == String {
+    private static func choice<Choice: RawRepresentable & CaseIterable & Decodable>(
+        _ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys
+    )
+        throws -> Choice? where Choice.RawValue == String
+    {
         guard let name = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
         guard let choice = Choice(rawValue: name) else {
             throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "\(key.stringValue) \(name): \(Choice.choices)")
@@ -183,8 +186,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     /// The trainer of a run with these settings, training the parameters in `store`.
     public func trainer(store: ParameterStore) throws -> ModelTrainer {
-        try ModelTrainer(architecture: architecture, store: store, loss: segmentationLoss, optimizer: optimiser,
-                         dropConnect: dropConnect)
+        try ModelTrainer(
+            architecture: architecture, store: store, loss: segmentationLoss, optimizer: optimiser,
+            dropConnect: dropConnect)
     }
 
     /// The training tiles and the held-out ones (nil when no slide is held out) of the data

@@ -12,8 +12,9 @@ public enum TrainingState {
     /// loads the file with `strict=True`.
     public static func weights(_ trainer: ModelTrainer, metadata: [String: String] = [:]) throws -> Data {
         let unused = CNNModel.unusedParameterShapes(trainer.architecture).map { ($0.key, $0.shape, DeterministicWeights.values($0.key, shape: $0.shape)) }
-        return try SafeTensors.encode(trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) } + unused,
-                                      metadata: metadata)
+        return try SafeTensors.encode(
+            trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) } + unused,
+            metadata: metadata)
     }
 
     /// What a saved model says of itself: the pixel size it was trained at, when known.

@@ -84,11 +84,13 @@ final class ComputeThread: @unchecked Sendable {
         let size = Int(request.size)
         let tile = PixelImage(width: size, height: size, channels: 3, pixels: pixels)
         do {
-            let scale = try TileScale.member(pixelSize: member.pixelSize, tilePixelSize: request.pixelSize > 0 ? request.pixelSize : nil,
-                                             inputSide: size, mapSide: Int(request.mapSize), predictor: predictor, member: "member \(member.name)")
+            let scale = try TileScale.member(
+                pixelSize: member.pixelSize, tilePixelSize: request.pixelSize > 0 ? request.pixelSize : nil,
+                inputSide: size, mapSide: Int(request.mapSize), predictor: predictor, member: "member \(member.name)")
             let map = try request.encoding.prediction(of: tile, by: predictor, flips: request.flips, inset: Int(request.inset), scale: scale)
-            let result = Wire.TileResult(job: request.job, request: request.request, row: request.row,
-                                         column: request.column, size: request.mapSize, encoding: request.encoding, inset: request.inset)
+            let result = Wire.TileResult(
+                job: request.job, request: request.request, row: request.row,
+                column: request.column, size: request.mapSize, encoding: request.encoding, inset: request.inset)
             return WireCodec.frames(result, map: map)
         } catch {
             log.error("tile (\(request.row), \(request.column)) of job \(request.job) failed: \(error)")

@@ -22,8 +22,9 @@ public enum MemberFactory {
     /// from the deterministic weights `tessera weights random` writes (`untrainedWarning`):
     /// a member to be trained on the cluster from scratch.
     public static func make(_ member: ClusterConfig.Member) throws -> TilePredictor {
-        let predictor = try make(architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
-                                 mean: member.mean, std: member.std, member: member.name, untrainedWithoutWeights: true)
+        let predictor = try make(
+            architecture: member.architecture, weights: member.weights, value: member.value, delay: member.delay,
+            mean: member.mean, std: member.std, member: member.name, untrainedWithoutWeights: true)
         guard let stain = member.stain else { return predictor }
         do {
             return StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: member.stainReference))
@@ -51,9 +52,11 @@ public enum MemberFactory {
     /// the seed's by default), `value` and `delay` for `constant`. `member` names the
     /// configured member in errors. A CNN without weights is refused, or with
     /// `untrainedWithoutWeights` gets the deterministic weights `weights random` writes.
-    public static func make(architecture: String, weights: String?, value: Double? = nil, delay: Double? = nil,
-                            mean: [Float]? = nil, std: [Float]? = nil, member: String? = nil,
-                            untrainedWithoutWeights: Bool = false) throws -> TilePredictor {
+    public static func make(
+        architecture: String, weights: String?, value: Double? = nil, delay: Double? = nil,
+        mean: [Float]? = nil, std: [Float]? = nil, member: String? = nil,
+        untrainedWithoutWeights: Bool = false
+    ) throws -> TilePredictor {
         if let weights, !FileManager.default.fileExists(atPath: weights) {
             throw TesseraError(weights, member.map { "the weights of member \($0) do not exist" } ?? "the weights do not exist")
         }
@@ -69,8 +72,10 @@ public enum MemberFactory {
             } else if untrainedWithoutWeights {
                 source = DeterministicWeights()
             } else {
-                throw TesseraError(member ?? architecture, member.map { "member \($0) (\(architecture)) needs weights = PATH.safetensors" }
-                                   ?? "needs --weights PATH.safetensors")
+                throw TesseraError(
+                    member ?? architecture,
+                    member.map { "member \($0) (\(architecture)) needs weights = PATH.safetensors" }
+                        ?? "needs --weights PATH.safetensors")
             }
             return try CNNModel(architecture: architecture, weights: source, mean: mean ?? CNNModel.hubmapMean, std: std ?? CNNModel.hubmapStd)
         default:

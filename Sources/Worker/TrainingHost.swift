@@ -55,8 +55,10 @@ final class TrainingHost: @unchecked Sendable {
         var epoch = 0
         /// The generation of the join that made it: commands of another are not its.
         let generation: Int
-        init(run: UInt64, generation: Int, settings: TrainingSettings, replica: TrainingReplica, validation: TileDataset?, context: ZMQContext,
-             ring: RingAllReduce) {
+        init(
+            run: UInt64, generation: Int, settings: TrainingSettings, replica: TrainingReplica, validation: TileDataset?, context: ZMQContext,
+            ring: RingAllReduce
+        ) {
             self.run = run; self.generation = generation; self.settings = settings; self.replica = replica; self.validation = validation
             self.context = context; self.ring = ring
         }
@@ -145,33 +147,44 @@ final class TrainingHost: @unchecked Sendable {
             do {
                 session = try makeSession(join)
                 let digest = try FileDigest.full((join.data as NSString).appendingPathComponent("train.csv"))
-                log.info("training run \(join.run): ready, \(session!.replica.data.tiles.count) training tiles, ring at \(session!.ring.endpoint)", ["run": "\(join.run)"])
-                post(WireCodec.frames(.trainReady, Wire.TrainReady(run: join.run, endpoint: session!.ring.endpoint, dataDigest: digest,
-                                                                  trainingTiles: session!.replica.data.tiles.count)))
+                log.info(
+                    "training run \(join.run): ready, \(session!.replica.data.tiles.count) training tiles, ring at \(session!.ring.endpoint)",
+                    ["run": "\(join.run)"])
+                post(
+                    WireCodec.frames(
+                        .trainReady,
+                        Wire.TrainReady(
+                            run: join.run, endpoint: session!.ring.endpoint, dataDigest: digest,
+                            trainingTiles: session!.replica.data.tiles.count)))
             } catch {
                 session = nil
                 fail(join.run, fatal: true, "cannot join: \(error)")
             }
         case .step(let step):
             guard let session, session.run == step.run, session.generation == current,
-                  wanted.withLock({ $0.wants(run: step.run, generation: current, epoch: step.epoch) }) else { return }
+                wanted.withLock({ $0.wants(run: step.run, generation: current, epoch: step.epoch) })
+            else { return }
             run(step, in: session)
         case .save(let save):
             guard let session, session.run == save.run, session.generation == current else { return }
             do {
                 let replica = session.replica
                 guard let commitFirst = ReplicaRules.save(step: save.step, applied: replica.step, committed: replica.committedStep) else {
-                    return fail(save.run, fatal: false, "asked for the state at step \(save.step); this replica's committed state is at step \(replica.committedStep)")
+                    return fail(
+                        save.run, fatal: false, "asked for the state at step \(save.step); this replica's committed state is at step \(replica.committedStep)")
                 }
                 if commitFirst { replica.commit() }
                 let state = try replica.committedState()
                 var model = Data(), dice: Double?
                 if save.model {
-                    (model, dice) = try TrainingEvaluation.model(replica.trainer, data: replica.data, validation: session.validation,
-                                                                 settings: session.settings)
+                    (model, dice) = try TrainingEvaluation.model(
+                        replica.trainer, data: replica.data, validation: session.validation,
+                        settings: session.settings)
                 }
-                post(WireCodec.frames(Wire.TrainStateHeader(run: save.run, step: save.step, dice: dice),
-                                      weights: [UInt8](state.weights), optimizer: [UInt8](state.optimizer), model: [UInt8](model)))
+                post(
+                    WireCodec.frames(
+                        Wire.TrainStateHeader(run: save.run, step: save.step, dice: dice),
+                        weights: [UInt8](state.weights), optimizer: [UInt8](state.optimizer), model: [UInt8](model)))
             } catch {
                 fail(save.run, fatal: false, "cannot save: \(error)")
             }
@@ -206,8 +219,9 @@ final class TrainingHost: @unchecked Sendable {
         ring.timeoutMilliseconds = ringTimeoutMilliseconds
         let run = join.run, generation = current
         ring.shouldAbort = { [unowned self] in !wanted.withLock { $0.wants(run: run, generation: generation, epoch: nil) } }
-        return Session(run: run, generation: generation, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
-                       validation: validation, context: context, ring: ring)
+        return Session(
+            run: run, generation: generation, settings: settings, replica: TrainingReplica(trainer: trainer, data: data, settings: settings),
+            validation: validation, context: context, ring: ring)
     }
 
     /// Runs one step: rolls back first when it redoes a step the ring did not commit, or
@@ -228,19 +242,26 @@ final class TrainingHost: @unchecked Sendable {
         let started = Date(), summing = session.ring.secondsSumming
         do {
             if step.epoch != session.epoch {
-                try session.ring.reform(rank: step.rank, members: step.ring.count, successor: step.ring[(step.rank + 1) % step.ring.count],
-                                        epoch: UInt16(truncatingIfNeeded: step.epoch))
+                try session.ring.reform(
+                    rank: step.rank, members: step.ring.count, successor: step.ring[(step.rank + 1) % step.ring.count],
+                    epoch: UInt16(truncatingIfNeeded: step.epoch))
                 session.epoch = step.epoch
             }
             let epoch = step.epoch, run = step.run, generation = current
             session.ring.shouldAbort = { [unowned self] in !wanted.withLock { $0.wants(run: run, generation: generation, epoch: epoch) } }
             let (loss, digest) = try replica.run(step: step.step, share: step.first..<step.end, replicas: session.ring)
-            post(WireCodec.frames(.trainDone, Wire.TrainDone(run: step.run, step: step.step, epoch: step.epoch, loss: loss, digest: digest,
-                                                            seconds: Date().timeIntervalSince(started),
-                                                            allReduceSeconds: session.ring.secondsSumming - summing)))
+            post(
+                WireCodec.frames(
+                    .trainDone,
+                    Wire.TrainDone(
+                        run: step.run, step: step.step, epoch: step.epoch, loss: loss, digest: digest,
+                        seconds: Date().timeIntervalSince(started),
+                        allReduceSeconds: session.ring.secondsSumming - summing)))
         } catch is RingAllReduce.Aborted {
             replica.rollBack()
-            log.info("training run \(step.run): the step from step \(step.step) (epoch \(step.epoch)) abandoned for a newer ring", ["run": "\(step.run)", "step": "\(step.step)"])
+            log.info(
+                "training run \(step.run): the step from step \(step.step) (epoch \(step.epoch)) abandoned for a newer ring",
+                ["run": "\(step.run)", "step": "\(step.step)"])
         } catch let error as TesseraError where error.subject == "ring" {
             replica.rollBack()
             fail(step.run, fatal: false, "the step from step \(step.step): \(error)")

@@ -144,8 +144,10 @@ public struct WorkerLink: Sendable {
                 liveness.heard(at: now)
                 if let reason = refusal(of: request) {
                     liveness.sent(at: now)
-                    return [.note("refused tile (\(request.row), \(request.column)) of job \(request.job): \(reason)"),
-                            .send(WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: reason)))]
+                    return [
+                        .note("refused tile (\(request.row), \(request.column)) of job \(request.job): \(reason)"),
+                        .send(WireCodec.frames(.tileFailed, Wire.TileFailure(job: request.job, request: request.request, reason: reason))),
+                    ]
                 }
                 let ticket = nextTicket
                 nextTicket += 1
@@ -183,8 +185,10 @@ public struct WorkerLink: Sendable {
         if liveness.peerSilent(at: now, window: inTraining ? trainingLiveness : nil) {
             let wait = backoff
             backoff = min(backoff * 2, 32)
-            return [.note("no word from the coordinator for \(String(format: "%.1f", liveness.silence(at: now))) s; reconnecting in \(Int(wait)) s"),
-                    .reconnect(after: wait)]
+            return [
+                .note("no word from the coordinator for \(String(format: "%.1f", liveness.silence(at: now))) s; reconnecting in \(Int(wait)) s"),
+                .reconnect(after: wait),
+            ]
         }
         guard liveness.heartbeatDue(at: now) else { return [] }
         liveness.sent(at: now)

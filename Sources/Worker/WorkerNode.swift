@@ -36,7 +36,8 @@ public final class WorkerNode {
         if member.pixelSize == nil { try predictor.check(tileSize: config.settings.tileSize) }
         let digest = try member.weights.map(FileDigest.full) ?? ""
         if let pinned = member.digest, pinned.lowercased() != digest {
-            throw TesseraError(member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)")
+            throw TesseraError(
+                member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)")
         }
         let host = ProcessInfo.processInfo.hostName
         let name = "\(member.name)@\(host):\(getpid())"
@@ -46,7 +47,8 @@ public final class WorkerNode {
         registration = Wire.Register(
             protocolVersion: Int(WireHeader.version), member: member.name, architecture: member.architecture, weightsDigest: digest,
             threads: threads, name: name,
-            tileSides: member.pixelSize == nil ? Wire.TileSides(of: predictor, maximum: config.settings.tileSize)
+            tileSides: member.pixelSize == nil
+                ? Wire.TileSides(of: predictor, maximum: config.settings.tileSize)
                 : Wire.TileSides(multiple: 1, minimum: min(WireLimits.tileSide.lowerBound, config.settings.tileSize), maximum: config.settings.tileSize),
             kernels: KernelSet.summary, pixelSize: member.pixelSize, stain: member.stain)
     }
@@ -64,8 +66,9 @@ public final class WorkerNode {
     /// Moves bytes between the socket, the compute thread and `WorkerLink`, which decides.
     private func serve(context: ZMQContext, compute: ComputeThread, training: TrainingHost) throws {
         let maxIncoming = ClusterSockets.maxCoordinatorMessage(config)
-        var link = WorkerLink(registration: registration, maxTileSize: config.settings.tileSize,
-                              interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, now: Date())
+        var link = WorkerLink(
+            registration: registration, maxTileSize: config.settings.tileSize,
+            interval: config.heartbeatInterval, liveness: config.heartbeatLiveness, now: Date())
         log.info("connecting to \(endpoint)")
         var socket = try connect(context, maxIncoming)
         var actions = link.reconnected(at: Date())
@@ -113,7 +116,8 @@ public final class WorkerNode {
 
     /// A DEALER with a fresh routing id (`w-` and a UUID), set before it connects.
     private func connect(_ context: ZMQContext, _ maxIncoming: Int64) throws -> ZMQSocket {
-        try ClusterSockets.dealer(context, config: config, endpoint: endpoint, role: .worker, maxMessage: maxIncoming,
-                                  routingID: Array("w-\(UUID().uuidString.lowercased())".utf8))
+        try ClusterSockets.dealer(
+            context, config: config, endpoint: endpoint, role: .worker, maxMessage: maxIncoming,
+            routingID: Array("w-\(UUID().uuidString.lowercased())".utf8))
     }
 }

@@ -1,4 +1,5 @@
 import CZeroMQ
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -165,9 +166,13 @@ public final class ZMQSocket {
         let box = Unmanaged.passRetained(FrameStorage(frame))
         let data = box.takeUnretainedValue().bytes.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
         var message = zmq_msg_t()
-        guard zmq_msg_init_data(&message, data, frame.count, { _, hint in
-            Unmanaged<FrameStorage>.fromOpaque(hint!).release()
-        }, box.toOpaque()) == 0 else {
+        guard
+            zmq_msg_init_data(
+                &message, data, frame.count,
+                { _, hint in
+                    Unmanaged<FrameStorage>.fromOpaque(hint!).release()
+                }, box.toOpaque()) == 0
+        else {
             box.release()
             throw ZMQError("zmq_msg_init_data")
         }

@@ -9,8 +9,10 @@ import Fuzzing
 nonisolated(unsafe) private var target = FuzzTarget.codec
 
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>?,
-                             _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> Int32 {
+public func fuzzerInitialize(
+    _ argc: UnsafeMutablePointer<Int32>?,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+) -> Int32 {
     let name = ProcessInfo.processInfo.environment["TESSERA_FUZZ_TARGET"] ?? "codec"
     guard let chosen = FuzzTarget(rawValue: name) else {
         FileHandle.standardError.write(Data("TESSERA_FUZZ_TARGET=\(name) is not one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
@@ -32,8 +34,10 @@ public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
 
 /// libFuzzer's own driver, for an executable that keeps its `main`.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
 
 /// SwiftPM links an executable's `main` to `<module>_main`: hand it to libFuzzer's driver.
 @_cdecl("tessera_fuzz_main")
@@ -46,7 +50,8 @@ public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePo
 @main
 struct TesseraFuzz {
     static func main() {
-        FileHandle.standardError.write(Data("tessera-fuzz is the libFuzzer build of the fuzz targets: run `make fuzz`, or `tessera fuzz` for the seeded fuzzer\n".utf8))
+        FileHandle.standardError.write(
+            Data("tessera-fuzz is the libFuzzer build of the fuzz targets: run `make fuzz`, or `tessera fuzz` for the seeded fuzzer\n".utf8))
         exit(2)
     }
 }

@@ -20,7 +20,8 @@ enum BLASCorePinning {
     static func apply() {
         let environment = ProcessInfo.processInfo.environment
         guard environment["OPENBLAS_CORETYPE"] == nil, environment["TESSERA_BLAS_CORE"] != "native",
-              KernelSet.cpuHasAVX2AndFMA else { return }
+            KernelSet.cpuHasAVX2AndFMA
+        else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Could not execute: carry on with the kernel OpenBLAS chose.

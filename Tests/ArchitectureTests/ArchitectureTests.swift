@@ -19,7 +19,10 @@ import Testing
         "Fuzzing": ["Core", "Segmentation", "Shared", "Worker", "Coordinator", "ZeroMQ"],
         "tessera-fuzz": ["Fuzzing"],
         "Simulation": ["Core", "Segmentation", "Shared", "Coordinator", "Worker"],
-        "tessera": ["Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS", "TIFF", "HTTPStatus"],
+        "tessera": [
+            "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS", "TIFF",
+            "HTTPStatus",
+        ],
         "HTTPStatus": ["Core"],
         "ZeroMQ": ["CZeroMQ"],
         "TIFF": ["CTIFF"],
@@ -71,27 +74,23 @@ import Testing
         }
     }
 
-    /// The Tessera modules each target declares in Package.swift, read from its text.
+    /// The Tessera modules each target declares in Package.swift, read from its text: a
+    /// target runs from its `.target(name:` (or executable, system library, test target) to
+    /// the next one, and declares the quoted module names in between.
     static func declaredDependencies() throws -> [String: Set<String>] {
         let text = try String(contentsOfFile: sources + "/../Package.swift", encoding: .utf8)
         let modules = Set(allowed.keys)
+        let pattern = try NSRegularExpression(pattern: #"\.(target|executableTarget|systemLibrary|testTarget)\(\s*name:\s*"([^"]+)""#)
+        let whole = NSRange(text.startIndex..., in: text)
+        let matches = pattern.matches(in: text, range: whole)
         var declared: [String: Set<String>] = [:]
-        let starts = [".target(name: \"", ".executableTarget(name: \"", ".executableTarget(\n            name: \"", ".systemLibrary(name: \"", ".testTarget(name: \""]
-        var pieces: [(offset: Int, isTest: Bool)] = []
-        for start in starts {
-            var range = text.startIndex..<text.endIndex
-            while let found = text.range(of: start, range: range) {
-                pieces.append((text.distance(from: text.startIndex, to: found.lowerBound), start.hasPrefix(".testTarget")))
-                range = found.upperBound..<text.endIndex
-            }
-        }
-        pieces.sort { $0.offset < $1.offset }
-        for (index, piece) in pieces.enumerated() where !piece.isTest {
-            let from = text.index(text.startIndex, offsetBy: piece.offset)
-            let to = index + 1 < pieces.count ? text.index(text.startIndex, offsetBy: pieces[index + 1].offset) : text.endIndex
-            let quoted = text[from..<to].split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
-            guard let name = quoted.first else { continue }
-            declared[name] = Set(quoted.dropFirst().filter { modules.contains($0) && $0 != name })
+        for (index, match) in matches.enumerated() {
+            let kind = String(text[Range(match.range(at: 1), in: text)!]), name = String(text[Range(match.range(at: 2), in: text)!])
+            guard kind != "testTarget" else { continue }
+            let end = index + 1 < matches.count ? matches[index + 1].range.location : whole.length
+            let body = text[Range(NSRange(location: match.range.upperBound, length: end - match.range.upperBound), in: text)!]
+            let quoted = body.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            declared[name] = Set(quoted.filter { modules.contains($0) && $0 != name })
         }
         return declared
     }
@@ -119,7 +118,8 @@ import Testing
 
     /// The check itself: it reads imports as Swift writes them.
     @Test func importsAreRead() {
-        #expect(Self.imports("import Foundation\n@testable import Shared\nimport struct Core.PixelImage\n// import Engine\nlet x = 1")
+        #expect(
+            Self.imports("import Foundation\n@testable import Shared\nimport struct Core.PixelImage\n// import Engine\nlet x = 1")
                 == ["Foundation", "Shared", "Core"])
     }
 }

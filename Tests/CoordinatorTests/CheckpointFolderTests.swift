@@ -1,8 +1,9 @@
-@testable import Coordinator
 import Foundation
 import Shared
-import Testing
 import TestSupport
+import Testing
+
+@testable import Coordinator
 
 /// A training run's checkpoints on disk: a coordinator killed after writing a checkpoint's
 /// files and before recording it must resume from the checkpoint its record names, whole.
@@ -12,8 +13,9 @@ import TestSupport
     @Test func filesWrittenButNotRecordedLeaveTheRecordedCheckpointWhole() throws {
         let folder = try TemporaryDirectory()
         let plan = try #require(TrainingPlan(json: #"{"architecture":"effunet-b0","steps":10,"batch":6,"checkpointEvery":4,"validateEvery":0}"#))
-        let record = TrainingJob.Record(id: 1, name: "r", member: "b0", data: "/d", weights: nil, settings: "{}", state: "running", note: nil,
-                                        step: 0, losses: [], validation: [], dataDigest: nil, rings: [], ended: nil, seconds: 0)
+        let record = TrainingJob.Record(
+            id: 1, name: "r", member: "b0", data: "/d", weights: nil, settings: "{}", state: "running", note: nil,
+            step: 0, losses: [], validation: [], dataDigest: nil, rings: [], ended: nil, seconds: 0)
         let job = TrainingJob(id: 1, directory: folder.path, member: 0, plan: plan, record: record, client: [])
         try TrainingJob.writeCheckpointFiles(directory: folder.path, step: 4, weights: [4], optimizer: [44], model: [40])
         job.losses = [1, 1, 1, 1]

@@ -1,40 +1,41 @@
-@testable import Coordinator
 import Foundation
 import TestSupport
 import Testing
+
+@testable import Coordinator
 
 /// The coordinator's metrics in Prometheus's text format, checked by a parser written from
 /// the format's specification (which is itself checked on the specification's example and
 /// on texts Prometheus would refuse).
 @Suite struct CoordinatorMetricsTests {
     static let specificationExample = #"""
-    # HELP http_requests_total The total number of HTTP requests.
-    # TYPE http_requests_total counter
-    http_requests_total{method="post",code="200"} 1027 1395066363000
-    http_requests_total{method="post",code="400"}    3 1395066363000
+        # HELP http_requests_total The total number of HTTP requests.
+        # TYPE http_requests_total counter
+        http_requests_total{method="post",code="200"} 1027 1395066363000
+        http_requests_total{method="post",code="400"}    3 1395066363000
 
-    # Escaping in label values:
-    msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1.458255915e9
+        # Escaping in label values:
+        msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1.458255915e9
 
-    # Minimalistic line:
-    metric_without_timestamp_and_labels 12.47
+        # Minimalistic line:
+        metric_without_timestamp_and_labels 12.47
 
-    # A weird metric from before the epoch:
-    something_weird{problem="division by zero"} +Inf -3982045
+        # A weird metric from before the epoch:
+        something_weird{problem="division by zero"} +Inf -3982045
 
-    # A histogram, which has a pretty complex representation in the text format:
-    # HELP http_request_duration_seconds A histogram of the request duration.
-    # TYPE http_request_duration_seconds histogram
-    http_request_duration_seconds_bucket{le="0.05"} 24054
-    http_request_duration_seconds_bucket{le="0.1"} 33444
-    http_request_duration_seconds_bucket{le="0.2"} 100392
-    http_request_duration_seconds_bucket{le="0.5"} 129389
-    http_request_duration_seconds_bucket{le="1"} 133988
-    http_request_duration_seconds_bucket{le="+Inf"} 144320
-    http_request_duration_seconds_sum 53423
-    http_request_duration_seconds_count 144320
+        # A histogram, which has a pretty complex representation in the text format:
+        # HELP http_request_duration_seconds A histogram of the request duration.
+        # TYPE http_request_duration_seconds histogram
+        http_request_duration_seconds_bucket{le="0.05"} 24054
+        http_request_duration_seconds_bucket{le="0.1"} 33444
+        http_request_duration_seconds_bucket{le="0.2"} 100392
+        http_request_duration_seconds_bucket{le="0.5"} 129389
+        http_request_duration_seconds_bucket{le="1"} 133988
+        http_request_duration_seconds_bucket{le="+Inf"} 144320
+        http_request_duration_seconds_sum 53423
+        http_request_duration_seconds_count 144320
 
-    """#
+        """#
 
     @Test func theParserTakesTheSpecificationsExample() throws {
         let text = try PrometheusText(Self.specificationExample)

@@ -1,10 +1,11 @@
-@testable import Coordinator
 import Core
 import Foundation
-@testable import Segmentation
-@testable import Shared
 import TestSupport
 import Testing
+
+@testable import Coordinator
+@testable import Segmentation
+@testable import Shared
 
 @Suite struct TilePrefetcherTests {
     /// Every reader count hands out the same tiles, in plan order, as reading them one by

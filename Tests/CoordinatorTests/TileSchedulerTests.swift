@@ -1,7 +1,8 @@
-@testable import Coordinator
 import Foundation
 import Segmentation
 import Testing
+
+@testable import Coordinator
 
 /// The scheduler driven with a fake clock: no sockets, no sleeping.
 @Suite struct TileSchedulerTests {
@@ -14,8 +15,10 @@ import Testing
     }
 
     func join(_ scheduler: inout TileScheduler, _ id: UInt8, member: Int, at time: Date? = nil) {
-        #expect(scheduler.register(identity: [id], name: "w\(id)", member: member, digest: "d\(member)", threads: 1, kernels: "",
-                                   now: time ?? t0) == nil)
+        #expect(
+            scheduler.register(
+                identity: [id], name: "w\(id)", member: member, digest: "d\(member)", threads: 1, kernels: "",
+                now: time ?? t0) == nil)
     }
 
     func tile(_ n: Int) -> TileIndex { TileIndex(row: 0, column: n) }
@@ -58,10 +61,10 @@ import Testing
         s.enqueue(job: 1, tile: tile(0), pixels: [])
         let sent = drain(&s, at: t0).filter { $0.task.member == 0 }
         let other: [UInt8] = sent[0].worker == [1] ? [2] : [1]
-        #expect(s.complete(sent[0].request, by: other) == nil) // another worker's request
-        #expect(s.complete(999, by: [1]) == nil)               // never sent
+        #expect(s.complete(sent[0].request, by: other) == nil)  // another worker's request
+        #expect(s.complete(999, by: [1]) == nil)  // never sent
         #expect(s.complete(sent[0].request, by: sent[0].worker) != nil)
-        #expect(s.complete(sent[0].request, by: sent[0].worker) == nil) // only once
+        #expect(s.complete(sent[0].request, by: sent[0].worker) == nil)  // only once
     }
 
     /// A lost worker's tiles are read again (asked once each, in order), wait at the front

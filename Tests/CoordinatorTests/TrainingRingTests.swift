@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Coordinator
 
 /// The training run's decisions: shares, commits, losses, joins and digests.
@@ -31,8 +32,11 @@ import Testing
         _ = run.join("b")
         #expect(run.committed == 3)
         let epoch = run.epoch
-        #expect(run.rewind(to: 2) == [.sendState(from: "a", to: "b", step: 2),
-                                      .start(step: 2, epoch: epoch + 1, ring: ["a", "b"], shares: ["a": 0..<2, "b": 2..<4])])
+        #expect(
+            run.rewind(to: 2) == [
+                .sendState(from: "a", to: "b", step: 2),
+                .start(step: 2, epoch: epoch + 1, ring: ["a", "b"], shares: ["a": 0..<2, "b": 2..<4]),
+            ])
         #expect(run.committed == 2)
     }
 
@@ -41,8 +45,11 @@ import Testing
         #expect(run.join("b") == [.start(step: 0, epoch: 1, ring: ["b"], shares: ["b": 0..<4])])
         #expect(run.join("a") == [])  // waits for the boundary
         let actions = Self.finish(&run, step: 0, ring: ["b"])
-        #expect(actions == [.committed(step: 1), .sendState(from: "b", to: "a", step: 1),
-                            .start(step: 1, epoch: 2, ring: ["a", "b"], shares: ["a": 0..<2, "b": 2..<4])])
+        #expect(
+            actions == [
+                .committed(step: 1), .sendState(from: "b", to: "a", step: 1),
+                .start(step: 1, epoch: 2, ring: ["a", "b"], shares: ["a": 0..<2, "b": 2..<4]),
+            ])
         #expect(run.stepDone("a", step: 1, epoch: 2, digest: "d") == [])
         #expect(run.stepDone("b", step: 1, epoch: 2, digest: "d") == [.committed(step: 2), .finished])
     }
@@ -50,7 +57,7 @@ import Testing
     @Test func aLostMemberReformsTheRingAndTheStepIsRedone() {
         var run = TrainingRing(batch: 6, steps: 5)
         _ = run.join("a")
-        _ = Self.finish(&run, step: 0, ring: ["a"]) // nothing joined: next start
+        _ = Self.finish(&run, step: 0, ring: ["a"])  // nothing joined: next start
         _ = run.join("b"); _ = run.join("c")
         _ = Self.finish(&run, step: 1, ring: ["a"])
         #expect(run.ring == ["a", "b", "c"] && run.committed == 2)
@@ -65,7 +72,7 @@ import Testing
     }
 
     @Test func losingEveryMemberWaitsAndAJoinerStartsFromTheCommittedStep() {
-        var run = TrainingRing(batch: 2, steps: 3, committed: 1) // a restarted coordinator's checkpoint
+        var run = TrainingRing(batch: 2, steps: 3, committed: 1)  // a restarted coordinator's checkpoint
         #expect(run.join("a") == [.start(step: 1, epoch: 1, ring: ["a"], shares: ["a": 0..<2])])
         #expect(run.lose("a") == [.waiting])
         #expect(run.join("b") == [.start(step: 1, epoch: 3, ring: ["b"], shares: ["b": 0..<2])])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Coordinator
 
 /// The coordinator's decisions for a training run, without sockets or files.
@@ -47,7 +48,7 @@ import Testing
         _ = machine.stateReceived(from: "a", step: 0, hasModel: false)
         _ = machine.checkpointWritten(step: 0)
         _ = machine.done("a", step: 0, epoch: 1, digest: "x")
-        _ = machine.done("b", step: 0, epoch: 1, digest: "x")   // a and b hold step 1
+        _ = machine.done("b", step: 0, epoch: 1, digest: "x")  // a and b hold step 1
         // b is lost mid-step 2, then a: nobody holds step 1, back to the checkpoint at 0.
         _ = machine.lost("b")
         machine.invite("c")
@@ -68,8 +69,8 @@ import Testing
         _ = machine.done("a", step: 0, epoch: 1, digest: "x")
         _ = machine.done("b", step: 0, epoch: 1, digest: "x")
         machine.invite("c")
-        _ = machine.ready("c", endpoint: "ring-c", now: 2)   // joins at the next boundary
-        let actions = machine.lost("b")                      // re-forms now, epoch 2: c needs the state
+        _ = machine.ready("c", endpoint: "ring-c", now: 2)  // joins at the next boundary
+        let actions = machine.lost("b")  // re-forms now, epoch 2: c needs the state
         #expect(actions.contains(.askState(member: "a", step: 1, model: false, epoch: 2)), "\(actions)")
     }
 

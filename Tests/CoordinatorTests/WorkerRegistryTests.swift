@@ -1,9 +1,10 @@
-@testable import Coordinator
 import Core
 import Foundation
 import Segmentation
 import Shared
 import Testing
+
+@testable import Coordinator
 
 @Suite struct WorkerRegistryTests {
     @Test func workersOfAMemberAreServedLeastRecentlyUsedFirstWithinCredit() {
@@ -19,10 +20,10 @@ import Testing
             registry.assign(request, to: worker, at: t0.addingTimeInterval(Double(request)))
         }
         #expect(Set(order.prefix(2)) == [[1], [2]] && order[2] == order[0] && order[3] == order[1])
-        #expect(registry.nextWorker(for: 0) == nil) // both out of credit
+        #expect(registry.nextWorker(for: 0) == nil)  // both out of credit
         let completed = registry.complete(3, by: order[2])
         let again = registry.complete(3, by: order[2])
-        #expect(completed && !again) // only once
+        #expect(completed && !again)  // only once
         #expect(registry.nextWorker(for: 0) == order[2])
         #expect(registry.nextWorker(for: 1) == [3])
     }
@@ -62,13 +63,14 @@ import Testing
         var registry = WorkerRegistry(credit: 1, pinnedDigests: [:])
         let now = Date()
         _ = registry.register(identity: [1], name: "a", member: 0, digest: "d", threads: 1, kernels: "AVX2, OpenBLAS Haswell", now: now)
-        _ = registry.register(identity: [2], name: "b", member: 0, digest: "d", threads: 1, now: now) // an older worker: unknown
+        _ = registry.register(identity: [2], name: "b", member: 0, digest: "d", threads: 1, now: now)  // an older worker: unknown
         _ = registry.register(identity: [3], name: "c", member: 1, digest: "e", threads: 1, kernels: "baseline, OpenBLAS Prescott", now: now)
         #expect(registry.otherKernels(of: 0, than: "AVX2, OpenBLAS Haswell").isEmpty)
         #expect(registry.otherKernels(of: 0, than: "baseline, OpenBLAS Prescott") == ["AVX2, OpenBLAS Haswell"])
         #expect(registry.otherKernels(of: 1, than: "AVX2, OpenBLAS Haswell") == ["baseline, OpenBLAS Prescott"])
         // A register without the optional field still decodes.
-        let old = #"{"protocolVersion":3,"member":"m","architecture":"constant","weightsDigest":"","threads":2,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
+        let old =
+            #"{"protocolVersion":3,"member":"m","architecture":"constant","weightsDigest":"","threads":2,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
         let decoded = try JSONDecoder().decode(Wire.Register.self, from: Data(old.utf8))
         #expect(decoded.kernels == nil && decoded.member == "m")
     }

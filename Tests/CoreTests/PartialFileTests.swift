@@ -21,7 +21,7 @@ import Testing
             try file.write(Data("N".utf8), at: 0)
             #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == [".mask.tiff.partial-\(getpid())", "mask.tiff"])
             #expect(FileManager.default.contents(atPath: destination) == Data("old".utf8))
-        } // dropped unfinished: the temporary goes, the old file stays
+        }  // dropped unfinished: the temporary goes, the old file stays
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["mask.tiff"])
         #expect(FileManager.default.contents(atPath: destination) == Data("old".utf8))
 

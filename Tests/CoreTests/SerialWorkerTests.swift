@@ -1,6 +1,7 @@
-@testable import Core
 import Foundation
 import Testing
+
+@testable import Core
 
 @Suite struct SerialWorkerTests {
     final class Log: @unchecked Sendable {

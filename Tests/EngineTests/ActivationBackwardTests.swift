@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// The activations' backward passes against finite differences (away from relu's kink).
 @Suite struct ActivationBackwardTests {

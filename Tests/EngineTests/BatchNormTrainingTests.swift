@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// Training-mode batch norm's backward against finite differences of L = Σ r·y.
 @Suite struct BatchNormTrainingTests {

@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// Squeeze-excitation's per-channel operations against finite differences.
 @Suite struct ChannelOpsTests {

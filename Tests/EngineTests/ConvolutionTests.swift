@@ -1,10 +1,11 @@
 import Core
-@testable import Engine
 import EngineKernels
 import EngineKernelsHaswell
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Engine
 
 /// Deterministic values in [-1, 1), for weights and inputs.
 struct Values {
@@ -59,21 +60,22 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         (3, 8, 3, 1, [1, 1, 1, 1], 1, 1),
         (4, 6, 1, 1, [0, 0, 0, 0], 1, 1),
         (4, 6, 1, 2, [0, 0, 0, 0], 1, 1),
-        (8, 8, 3, 2, [0, 0, 1, 1], 1, 8),     // TF-SAME depthwise, stride 2
-        (6, 6, 5, 2, [2, 2, 2, 2], 1, 6),     // depthwise 5×5
+        (8, 8, 3, 2, [0, 0, 1, 1], 1, 8),  // TF-SAME depthwise, stride 2
+        (6, 6, 5, 2, [2, 2, 2, 2], 1, 6),  // depthwise 5×5
         (6, 6, 5, 1, [1, 1, 2, 2], 1, 6),
-        (8, 12, 3, 1, [2, 2, 2, 2], 2, 4),    // dilated grouped (ASPP)
-        (16, 16, 3, 2, [1, 1, 1, 1], 1, 8),   // grouped, ResNeXt-like
-        (5, 7, 7, 2, [3, 3, 3, 3], 1, 1),     // stem
+        (8, 12, 3, 1, [2, 2, 2, 2], 2, 4),  // dilated grouped (ASPP)
+        (16, 16, 3, 2, [1, 1, 1, 1], 1, 8),  // grouped, ResNeXt-like
+        (5, 7, 7, 2, [3, 3, 3, 3], 1, 1),  // stem
         (4, 4, 3, 1, [4, 4, 4, 4], 4, 1),
-        (48, 20, 3, 1, [1, 1, 1, 1], 1, 1),   // Winograd F(2×2, 3×3)
-        (64, 16, 3, 1, [1, 2, 1, 0], 1, 1),   // Winograd, uneven padding
-        (48, 17, 3, 1, [2, 2, 2, 2], 1, 1),   // Winograd, output larger than input
+        (48, 20, 3, 1, [1, 1, 1, 1], 1, 1),  // Winograd F(2×2, 3×3)
+        (64, 16, 3, 1, [1, 2, 1, 0], 1, 1),  // Winograd, uneven padding
+        (48, 17, 3, 1, [2, 2, 2, 2], 1, 1),  // Winograd, output larger than input
     ])
     func matchesTheDefinition(config: (Int, Int, Int, Int, [Int], Int, Int)) {
         let (cin, cout, k, stride, pad, dilation, groups) = config
-        let conv = Conv2d(inChannels: cin, outChannels: cout, kernel: k, stride: stride,
-                          padding: .init(top: pad[0], left: pad[1], bottom: pad[2], right: pad[3]), dilation: dilation, groups: groups)
+        let conv = Conv2d(
+            inChannels: cin, outChannels: cout, kernel: k, stride: stride,
+            padding: .init(top: pad[0], left: pad[1], bottom: pad[2], right: pad[3]), dilation: dilation, groups: groups)
         var values = Values(seed: UInt64(cin * 1000 + cout * 10 + k))
         conv.weight = values.array(conv.weight.count)
         conv.bias = values.array(cout)
@@ -88,8 +90,9 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
     /// with each padding parity.
     @Test(arguments: [[0, 0, 1, 1], [1, 1, 1, 1], [2, 2, 2, 2], [1, 2, 2, 1]])
     func stridedDepthwiseOnWideMaps(pad: [Int]) {
-        let conv = Conv2d(inChannels: 5, outChannels: 5, kernel: pad[0] == 2 ? 5 : 3, stride: 2,
-                          padding: .init(top: pad[0], left: pad[1], bottom: pad[2], right: pad[3]), groups: 5)
+        let conv = Conv2d(
+            inChannels: 5, outChannels: 5, kernel: pad[0] == 2 ? 5 : 3, stride: 2,
+            padding: .init(top: pad[0], left: pad[1], bottom: pad[2], right: pad[3]), groups: 5)
         var values = Values(seed: 77)
         conv.weight = values.array(conv.weight.count)
         conv.bias = values.array(5)
@@ -155,17 +158,20 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
 
     private func residualIsAddedAsSeparatePassesWouldWithTheBuildHeld() {
         var values = Values(seed: 11)
-        let layers = [Conv2d(inChannels: 24, outChannels: 40, kernel: 1),                            // GEMM on the input
-                      Conv2d(inChannels: 24, outChannels: 40, kernel: 1, stride: 2),                 // subsampled, GEMM
-                      Conv2d(inChannels: 24, outChannels: 40, kernel: 3, stride: 2, padding: .uniform(1)), // im2col + GEMM
-                      Conv2d(inChannels: 40, outChannels: 40, kernel: 3, padding: .uniform(1))]     // Winograd
+        let layers = [
+            Conv2d(inChannels: 24, outChannels: 40, kernel: 1),  // GEMM on the input
+            Conv2d(inChannels: 24, outChannels: 40, kernel: 1, stride: 2),  // subsampled, GEMM
+            Conv2d(inChannels: 24, outChannels: 40, kernel: 3, stride: 2, padding: .uniform(1)),  // im2col + GEMM
+            Conv2d(inChannels: 40, outChannels: 40, kernel: 3, padding: .uniform(1)),
+        ]  // Winograd
         for conv in layers {
             conv.weight = values.array(conv.weight.count)
             conv.bias = values.array(conv.outChannels)
             let x = Tensor(channels: conv.inChannels, height: 21, width: 19, data: values.array(conv.inChannels * 21 * 19))
             var expected = conv(x)
-            let residual = Tensor(channels: expected.channels, height: expected.height, width: expected.width,
-                                  data: values.array(expected.data.count))
+            let residual = Tensor(
+                channels: expected.channels, height: expected.height, width: expected.width,
+                data: values.array(expected.data.count))
             expected += residual
             Activation.relu.apply(&expected)
             let fused = conv(x, adding: residual, then: .relu)
@@ -226,12 +232,14 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
                     channel.withUnsafeBufferPointer { source in
                         padded.withUnsafeMutableBufferPointer { target in
                             if build == "baseline" {
-                                EngineKernels.Kernels.pad(source.baseAddress!, height: height, width: width, top: top, left: left,
-                                                          stride: s, phaseLength: phaseLength, rows: rows, into: target.baseAddress!)
+                                EngineKernels.Kernels.pad(
+                                    source.baseAddress!, height: height, width: width, top: top, left: left,
+                                    stride: s, phaseLength: phaseLength, rows: rows, into: target.baseAddress!)
                             } else {
-                                EngineKernelsHaswell.Kernels.pad(source.baseAddress!, height: height, width: width, top: top,
-                                                                 left: left, stride: s, phaseLength: phaseLength, rows: rows,
-                                                                 into: target.baseAddress!)
+                                EngineKernelsHaswell.Kernels.pad(
+                                    source.baseAddress!, height: height, width: width, top: top,
+                                    left: left, stride: s, phaseLength: phaseLength, rows: rows,
+                                    into: target.baseAddress!)
                             }
                         }
                     }

@@ -1,8 +1,9 @@
 import Core
-@testable import Engine
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Engine
 
 /// The convolution's backward pass against finite differences of L = Σ r·y, on each path:
 /// im2col and GEMM (a grouped, strided, dilated shape with uneven padding), a 1×1 that
@@ -10,14 +11,17 @@ import TestSupport
 /// efficientnet_pytorch's uneven SAME padding.
 @Suite struct ConvolutionTrainingTests {
     static let shapes: [ConvolutionShape] = [
-        ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 3, stride: 2, dilation: 2, groups: 2,
-                         padTop: 1, padLeft: 2, padBottom: 2, padRight: 1),
+        ConvolutionShape(
+            inputChannels: 4, outputChannels: 6, kernel: 3, stride: 2, dilation: 2, groups: 2,
+            padTop: 1, padLeft: 2, padBottom: 2, padRight: 1),
         ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 1),
         ConvolutionShape(inputChannels: 4, outputChannels: 6, kernel: 1, stride: 2),
-        ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 3, stride: 1, dilation: 1, groups: 4,
-                         padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
-        ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 5, stride: 2, dilation: 1, groups: 4,
-                         padTop: 1, padLeft: 1, padBottom: 2, padRight: 2),
+        ConvolutionShape(
+            inputChannels: 4, outputChannels: 4, kernel: 3, stride: 1, dilation: 1, groups: 4,
+            padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+        ConvolutionShape(
+            inputChannels: 4, outputChannels: 4, kernel: 5, stride: 2, dilation: 1, groups: 4,
+            padTop: 1, padLeft: 1, padBottom: 2, padRight: 2),
     ]
 
     @Test(arguments: shapes.indices)

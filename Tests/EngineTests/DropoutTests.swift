@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// Seeded dropout: reproducible, at the asked rate, scaled to keep the mean.
 @Suite struct DropoutTests {

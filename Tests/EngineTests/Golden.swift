@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Engine
 
 /// The PyTorch outputs of tools/make_engine_goldens.py.

@@ -1,7 +1,8 @@
-import Testing
-import TestSupport
 import EngineKernels
 import EngineKernelsHaswell
+import TestSupport
+import Testing
+
 @testable import Engine
 
 /// The engine against PyTorch on the same weights and inputs: max|Δ| / max|y| per output.
@@ -108,7 +109,7 @@ import EngineKernelsHaswell
             }
             let error = relativeError(avx2.data, baseline.data)
             print("\(model) logits, AVX2 against baseline build: max|Δ|/max|y| = \(error)")
-            #expect(error < 2e-6 && error > 0, "\(error)") // > 0: the AVX2 build really fused
+            #expect(error < 2e-6 && error > 0, "\(error)")  // > 0: the AVX2 build really fused
         }
 
         @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"))

@@ -1,8 +1,9 @@
 import Core
-@testable import Engine
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Engine
 
 /// Whole-model gradients of EffUnet-b0 and UneXt50 against PyTorch autograd
 /// (tools/make_model_gradient_goldens.py): deterministic weights, a batch of 2 images of

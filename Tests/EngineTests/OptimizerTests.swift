@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// The optimisers against their PyTorch definitions worked step by step in double
 /// precision, and the schedules against fast.ai's formulas.
@@ -61,7 +62,7 @@ import Testing
     @Test func clippingScalesToTheGlobalNorm() {
         var g: [[Float]] = [[3, 0], [0, 4]]
         #expect(clipGradientNorm(&g, maxNorm: 10) == 5)
-        #expect(g == [[3, 0], [0, 4]]) // under the limit: untouched
+        #expect(g == [[3, 0], [0, 4]])  // under the limit: untouched
         #expect(clipGradientNorm(&g, maxNorm: 1) == 5)
         let norm = (g.flatMap { $0 }.map { Double($0) * Double($0) }.reduce(0, +)).squareRoot()
         #expect(abs(norm - 1 / (1 + 2e-7)) < 1e-6)

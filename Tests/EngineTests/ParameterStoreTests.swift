@@ -1,8 +1,9 @@
 import Core
-@testable import Engine
 import Foundation
 import TestSupport
 import Testing
+
+@testable import Engine
 
 /// The flat parameter store: layout, groups, checkpoints, and the network built from it.
 @Suite struct ParameterStoreTests {

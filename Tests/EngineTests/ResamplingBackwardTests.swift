@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// Upsampling, pixel shuffle and max pooling: backward passes against finite differences.
 @Suite struct ResamplingBackwardTests {

@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// The losses against values worked out by hand and their gradients against finite
 /// differences.
@@ -19,7 +20,7 @@ import Testing
         // One image, two pixels: z = (0, ln 3), y = (1, 0): σ = (1/2, 3/4) (ln 3 as a Float is
         // off by 1e-8, hence the tolerance).
         let z: [[Float]] = [[0, Float(log(3.0))]], y: [[Float]] = [[1, 0]]
-        let bce = (log(2.0) + log(4.0)) / 2 // −log σ(0), −log(1 − 3/4)
+        let bce = (log(2.0) + log(4.0)) / 2  // −log σ(0), −log(1 − 3/4)
         #expect(abs(try SegmentationLoss.bce().evaluate(logits: z, masks: y).loss - bce) < 1e-7)
         let dice = 1 - (2 * 0.5 + 1) / (1.25 + 1 + 1)
         #expect(abs(try SegmentationLoss.dice.evaluate(logits: z, masks: y).loss - dice) < 1e-7)

@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// The tape against finite differences on a small graph that uses every operation, with
 /// a branch whose gradients meet again (as a U-Net's skips and ASPP's branches do).
@@ -20,14 +21,24 @@ import Testing
         let x = tape.input(images)
         var y = tape.conv(x, "a", shape: ConvolutionShape(inputChannels: 3, outputChannels: 4, kernel: 3, padding: 1), bias: true)
         y = tape.activation(tape.batchNorm(y, "n", eps: 1e-3, momentum: 0.1), .swish)
-        let gates = tape.activation(tape.conv(tape.globalAverage(y), "se", shape: ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 1),
-                                              bias: true), .sigmoid)
-        let depthwise = tape.conv(y, "d", shape: ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 3, stride: 1, dilation: 1,
-                                                                  groups: 4, padTop: 0, padLeft: 0, padBottom: 2, padRight: 2))
+        let gates = tape.activation(
+            tape.conv(
+                tape.globalAverage(y), "se", shape: ConvolutionShape(inputChannels: 4, outputChannels: 4, kernel: 1),
+                bias: true), .sigmoid)
+        let depthwise = tape.conv(
+            y, "d",
+            shape: ConvolutionShape(
+                inputChannels: 4, outputChannels: 4, kernel: 3, stride: 1, dilation: 1,
+                groups: 4, padTop: 0, padLeft: 0, padBottom: 2, padRight: 2))
         y = tape.add(tape.scaleChannels(y, by: gates), depthwise)
         let pooled = tape.maxPool(y, kernel: 3, stride: 2, padding: 1)
-        let shuffled = tape.pixelShuffle(tape.activation(tape.weightNormConv(pooled, "w", shape: ConvolutionShape(inputChannels: 4, outputChannels: 8,
-                                                                                                                  kernel: 1)), .relu), factor: 2)
+        let shuffled = tape.pixelShuffle(
+            tape.activation(
+                tape.weightNormConv(
+                    pooled, "w",
+                    shape: ConvolutionShape(
+                        inputChannels: 4, outputChannels: 8,
+                        kernel: 1)), .relu), factor: 2)
         let global = tape.bilinear(tape.globalMax(y), height: 8, width: 8, alignCorners: true)
         let joined = tape.concatenate([shuffled, global, tape.bilinear(pooled, height: 8, width: 8, alignCorners: false)])
         return (tape, joined)
@@ -61,7 +72,9 @@ import Testing
                 let down = loss()
                 store.values = saved
                 let numeric = (up - down) / Double(2 * h)
-                #expect(abs(numeric - Double(store.gradients[i])) <= 1e-2 * max(1, abs(numeric)), "\(entry.key)[\(i - entry.range.lowerBound)]: \(numeric) vs \(store.gradients[i])")
+                #expect(
+                    abs(numeric - Double(store.gradients[i])) <= 1e-2 * max(1, abs(numeric)),
+                    "\(entry.key)[\(i - entry.range.lowerBound)]: \(numeric) vs \(store.gradients[i])")
                 checked += 1
             }
         }

@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// Losses, optimisers and clipping against PyTorch (tools/make_training_goldens.py):
 /// errors relative to the largest value of each output.
@@ -49,9 +50,10 @@ import Testing
             let inputs: [Float], weight: [Float], bias: [Float], dOutputs: [Float]
             let outputs: [Float], dInputs: [Float], dWeight: [Float], dBias: [Float]
             var shape: ConvolutionShape {
-                ConvolutionShape(inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernel, stride: stride,
-                                 dilation: dilation, groups: groups, padTop: padding[0], padLeft: padding[1], padBottom: padding[2],
-                                 padRight: padding[3])
+                ConvolutionShape(
+                    inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernel, stride: stride,
+                    dilation: dilation, groups: groups, padTop: padding[0], padLeft: padding[1], padBottom: padding[2],
+                    padRight: padding[3])
             }
         }
         let batchNorm: BatchNorm
@@ -104,12 +106,13 @@ import Testing
         let logits = (0..<losses.images).map { Array(losses.logits[($0 * losses.pixels)..<(($0 + 1) * losses.pixels)]) }
         let masks = (0..<losses.images).map { Array(losses.masks[($0 * losses.pixels)..<(($0 + 1) * losses.pixels)]) }
         for golden in losses.cases {
-            let loss: SegmentationLoss = switch golden.loss {
-            case "bce": .bce(positiveWeight: golden.positiveWeight ?? 1)
-            case "dice": .dice
-            case "symmetricLovasz": .symmetricLovasz
-            default: .bceDice(positiveWeight: golden.positiveWeight ?? 1)
-            }
+            let loss: SegmentationLoss =
+                switch golden.loss {
+                case "bce": .bce(positiveWeight: golden.positiveWeight ?? 1)
+                case "dice": .dice
+                case "symmetricLovasz": .symmetricLovasz
+                default: .bceDice(positiveWeight: golden.positiveWeight ?? 1)
+                }
             let (value, gradients) = try loss.evaluate(logits: logits, masks: masks)
             #expect(abs(value - golden.value) <= 1e-6 * abs(golden.value), "\(loss): \(value) against \(golden.value)")
             #expect(Self.relativeError(gradients.flatMap { $0 }, golden.gradients) <= 1e-5, "\(loss)")
@@ -120,7 +123,8 @@ import Testing
         let golden = Self.golden.optimizers
         for test in golden.cases {
             let s = test.settings
-            let optimizer: Optimizer = test.optimizer == "adamW"
+            let optimizer: Optimizer =
+                test.optimizer == "adamW"
                 ? .adamW(beta1: s.beta1 ?? 0.9, weightDecay: s.weightDecay ?? 0.01)
                 : .sgd(momentum: s.momentum ?? 0, nesterov: s.nesterov ?? false, weightDecay: s.weightDecay ?? 0)
             var parameters = golden.start
@@ -159,7 +163,12 @@ import Testing
     @Test func activationBackwardsMatchPyTorch() {
         let golden = Self.golden.activations
         for test in golden.cases {
-            let activation: Activation = switch test.activation { case "relu": .relu; case "sigmoid": .sigmoid; default: .swish }
+            let activation: Activation =
+                switch test.activation {
+                case "relu": .relu;
+                case "sigmoid": .sigmoid;
+                default: .swish
+                }
             var output = Tensor(channels: 1, height: 1, width: golden.inputs.count, data: golden.inputs)
             activation.apply(&output)
             let dInputs = activation.backward(golden.dOutputs, input: golden.inputs, output: output.data)
@@ -232,18 +241,28 @@ import Testing
         // Forward, keeping what the backward pass needs.
         let squeezed = x.map { Tensor(channels: channels, height: 1, width: 1, data: ChannelOps.globalAverage($0)) }
         let r = ConvolutionTraining.forward(squeezed, weight: golden.reduceWeight, bias: golden.reduceBias, shape: reduce)
-        let a = r.map { t -> Tensor in var t = t; Activation.swish.apply(&t); return t }
+        let a = r.map { t -> Tensor in
+            var t = t; Activation.swish.apply(&t); return t
+        }
         let e = ConvolutionTraining.forward(a, weight: golden.expandWeight, bias: golden.expandBias, shape: expand)
-        let gate = e.map { t -> Tensor in var t = t; Activation.sigmoid.apply(&t); return t }
+        let gate = e.map { t -> Tensor in
+            var t = t; Activation.sigmoid.apply(&t); return t
+        }
         let y = zip(x, gate).map { ChannelOps.scale($0, by: $1.data) }
         #expect(Self.relativeError(y.flatMap(\.data), golden.outputs) <= 1e-6)
         // Backward.
         let products = zip(zip(dy, x), gate).map { ChannelOps.scaleBackward($0.0, input: $0.1, scale: $1.data) }
-        let dGate = zip(products, gate).map { Tensor(channels: channels, height: 1, width: 1,
-                                                     data: Activation.sigmoid.backward($0.scale, input: $1.data, output: $1.data)) }
+        let dGate = zip(products, gate).map {
+            Tensor(
+                channels: channels, height: 1, width: 1,
+                data: Activation.sigmoid.backward($0.scale, input: $1.data, output: $1.data))
+        }
         let expandBack = ConvolutionTraining.backward(dGate, inputs: a, weight: golden.expandWeight, shape: expand)
-        let dR = zip(zip(expandBack.inputs, r), a).map { Tensor(channels: reduced, height: 1, width: 1,
-                                                                data: Activation.swish.backward($0.0.data, input: $0.1.data, output: $1.data)) }
+        let dR = zip(zip(expandBack.inputs, r), a).map {
+            Tensor(
+                channels: reduced, height: 1, width: 1,
+                data: Activation.swish.backward($0.0.data, input: $0.1.data, output: $1.data))
+        }
         let reduceBack = ConvolutionTraining.backward(dR, inputs: squeezed, weight: golden.reduceWeight, shape: reduce)
         let dx = zip(products, reduceBack.inputs).map { product, dSqueezed -> [Float] in
             let spread = ChannelOps.globalAverageBackward(dSqueezed.data, height: golden.shape[2], width: golden.shape[3])

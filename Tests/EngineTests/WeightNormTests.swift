@@ -1,7 +1,8 @@
 import Core
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// Weight normalisation's gradients against finite differences.
 @Suite struct WeightNormTests {

@@ -1,9 +1,10 @@
 import Core
 import Foundation
-@testable import Fuzzing
 import Segmentation
 import Shared
 import Testing
+
+@testable import Fuzzing
 
 /// A bounded run of every fuzz target, and every input a fuzzer once crashed on. The long
 /// runs are `make fuzz` (libFuzzer) and `tessera fuzz`.

@@ -20,12 +20,15 @@ final class ClusterHarness {
     ///   - extra: more lines for `[coordinator]`.
     ///   - security: a `[security]` section, or nil.
     ///   - http: the `[http]` section's lines, or nil for none.
-    init(members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
-         http: String? = nil) throws {
+    init(
+        members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
+        http: String? = nil
+    ) throws {
         temporary = try TemporaryDirectory()
         configPath = temporary.path + "/cluster.conf"
-        try writeConfig(configPath, members: members, tile: tile, margin: margin, window: window, extra: extra, security: security,
-                        inference: "", http: http)
+        try writeConfig(
+            configPath, members: members, tile: tile, margin: margin, window: window, extra: extra, security: security,
+            inference: "", http: http)
     }
 
     deinit {
@@ -34,34 +37,36 @@ final class ClusterHarness {
     }
 
     /// Writes a configuration of this cluster (variants for other keys use another path).
-    func writeConfig(_ path: String, members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
-                     inference: String = "", http: String? = nil) throws {
+    func writeConfig(
+        _ path: String, members: String, tile: Int = 128, margin: Int = 16, window: String = "constant", extra: String = "", security: String? = nil,
+        inference: String = "", http: String? = nil
+    ) throws {
         let text = """
-        [coordinator]
-        workers = ipc://\(folder)/w.sock
-        clients = ipc://\(folder)/c.sock
-        metrics = ipc://\(folder)/m.sock
-        state = \(folder)/state
-        \(extra)
+            [coordinator]
+            workers = ipc://\(folder)/w.sock
+            clients = ipc://\(folder)/c.sock
+            metrics = ipc://\(folder)/m.sock
+            state = \(folder)/state
+            \(extra)
 
-        [inference]
-        tile = \(tile)
-        margin = \(margin)
-        window = \(window)
-        threshold = 0.5
-        \(inference)
+            [inference]
+            tile = \(tile)
+            margin = \(margin)
+            window = \(window)
+            threshold = 0.5
+            \(inference)
 
-        [heartbeat]
-        interval = 0.2
-        liveness = 3
-        training_liveness = 15
+            [heartbeat]
+            interval = 0.2
+            liveness = 3
+            training_liveness = 15
 
-        \(security ?? "")
+            \(security ?? "")
 
-        \(http.map { "[http]\n" + $0 } ?? "")
+            \(http.map { "[http]\n" + $0 } ?? "")
 
-        \(members)
-        """
+            \(members)
+            """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
@@ -92,8 +97,11 @@ final class ClusterHarness {
 
     /// A synthetic slide in the folder.
     func synth(width: Int, height: Int, seed: Int, glass: Double = 0, extra: [String] = []) throws -> String {
-        let result = try TesseraBinary.run(["synth", "--width", "\(width)", "--height", "\(height)", "--seed", "\(seed)", "--glass", "\(glass)",
-                                            "--out", folder, "--quiet"] + extra)
+        let result = try TesseraBinary.run(
+            [
+                "synth", "--width", "\(width)", "--height", "\(height)", "--seed", "\(seed)", "--glass", "\(glass)",
+                "--out", folder, "--quiet",
+            ] + extra)
         guard result.status == 0 else { throw TesseraError("synth", result.stderr) }
         return folder + "/synth_\(seed).tiff"
     }
@@ -131,7 +139,8 @@ final class ClusterHarness {
         for _ in 0..<1200 {
             let status = try TesseraBinary.run(["status", "--config", configPath, "--timeout", "2"])
             if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("steps (training)") }),
-               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= steps {
+                let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= steps
+            {
                 return true
             }
             usleep(100_000)
@@ -145,7 +154,8 @@ final class ClusterHarness {
         for _ in 0..<200 {
             let status = try TesseraBinary.run(["status", "--config", configPath])
             if let line = status.stdout.split(separator: "\n").first(where: { $0.contains("running") }),
-               let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= tiles {
+                let done = line.split(separator: " ").first(where: { $0.contains("/") }).flatMap({ Int($0.split(separator: "/")[0]) }), done >= tiles
+            {
                 return true
             }
             usleep(50_000)

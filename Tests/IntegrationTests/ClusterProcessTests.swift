@@ -1,30 +1,31 @@
 import Core
 import Foundation
 import OpenSlide
-@testable import Segmentation
-@testable import Shared
 import TestSupport
 import Testing
 import ZeroMQ
 
+@testable import Segmentation
+@testable import Shared
+
 /// Real coordinator, worker and client processes on this machine.
 @Suite(.serialized) struct ClusterProcessTests {
     static let twoMembers = """
-    [member stain]
-    architecture = stain
-    weight = 1
+        [member stain]
+        architecture = stain
+        weight = 1
 
-    [member half]
-    architecture = constant
-    value = 0.6
-    weight = 0.5
-    """
+        [member half]
+        architecture = constant
+        value = 0.6
+        weight = 0.5
+        """
 
     static let oneMember = """
-    [member half]
-    architecture = constant
-    value = 0.6
-    """
+        [member half]
+        architecture = constant
+        value = 0.6
+        """
 
     /// Three slide readers too: their bands of columns must not change a bit.
     @Test func threeWorkersOfTwoMembersReproduceInferBitForBit() throws {
@@ -58,11 +59,12 @@ import ZeroMQ
     /// Tiles over glass alone are never sent: the coordinator blends 0 for them, as `infer`
     /// does, so the mask is still `infer`'s bit for bit.
     @Test func tilesOverGlassNeverReachAWorker() throws {
-        let cluster = try ClusterHarness(members: """
-        [member bright]
-        architecture = constant
-        value = 0.7
-        """)
+        let cluster = try ClusterHarness(
+            members: """
+                [member bright]
+                architecture = constant
+                value = 0.7
+                """)
         let coordinator = try cluster.startCoordinator()
         try cluster.startWorker("bright")
         let slide = try cluster.synth(width: 1536, height: 1536, seed: 21, glass: 0.5)
@@ -82,22 +84,26 @@ import ZeroMQ
     /// small objects and holes are cleaned alike.
     @Test func stainNormalisingMembersReproduceInfer() throws {
         let cluster = try ClusterHarness(members: "")
-        let shifted = try TesseraBinary.run(["synth", "--width", "700", "--height", "500", "--seed", "5", "--stain-shift", "0.8", "--out", cluster.folder,
-                                             "--quiet"])
+        let shifted = try TesseraBinary.run([
+            "synth", "--width", "700", "--height", "500", "--seed", "5", "--stain-shift", "0.8", "--out", cluster.folder,
+            "--quiet",
+        ])
         #expect(shifted.status == 0, "\(shifted.stderr)")
         let reference = try cluster.synth(width: 600, height: 600, seed: 6)
         let fit = try TesseraBinary.run(["stain", "fit", reference, "--method", "reinhard", "--out", cluster.folder + "/ref.json"])
         #expect(fit.status == 0, "\(fit.stderr)")
-        try cluster.writeConfig(cluster.configPath, members: """
-        [member lab]
-        architecture = stain
-        stain = reinhard
-        stain_reference = \(cluster.folder)/ref.json
+        try cluster.writeConfig(
+            cluster.configPath,
+            members: """
+                [member lab]
+                architecture = stain
+                stain = reinhard
+                stain_reference = \(cluster.folder)/ref.json
 
-        [member od]
-        architecture = stain
-        stain = macenko
-        """, inference: "min_object_area = 40\nfill_holes_below = 30")
+                [member od]
+                architecture = stain
+                stain = macenko
+                """, inference: "min_object_area = 40\nfill_holes_below = 30")
         try cluster.startCoordinator()
         try cluster.startWorker("lab")
         try cluster.startWorker("od")
@@ -111,16 +117,17 @@ import ZeroMQ
     /// that suits both, resampled on the workers as `infer --config` does; a submission's
     /// `--pixel-size` overrides the file's, and changes the level.
     @Test func membersAtTheirPixelSizesReproduceInferFromPyramidLevels() throws {
-        let cluster = try ClusterHarness(members: """
-        [member coarse]
-        architecture = stain
-        pixel_size = 1.0
+        let cluster = try ClusterHarness(
+            members: """
+                [member coarse]
+                architecture = stain
+                pixel_size = 1.0
 
-        [member coarser]
-        architecture = stain
-        pixel_size = 2.0
-        weight = 0.5
-        """)
+                [member coarser]
+                architecture = stain
+                pixel_size = 2.0
+                weight = 0.5
+                """)
         let coordinator = try cluster.startCoordinator()
         try cluster.startWorker("coarse")
         try cluster.startWorker("coarser")
@@ -195,8 +202,10 @@ import ZeroMQ
     /// readers read tiles, so every member sees what `infer --config` gives them.
     @Test func aSlidesStainsAreNormalisedOnceForAllMembers() throws {
         let cluster = try ClusterHarness(members: "")
-        let shifted = try TesseraBinary.run(["synth", "--width", "700", "--height", "500", "--seed", "15", "--stain-shift", "1.0", "--out", cluster.folder,
-                                             "--quiet"])
+        let shifted = try TesseraBinary.run([
+            "synth", "--width", "700", "--height", "500", "--seed", "15", "--stain-shift", "1.0", "--out", cluster.folder,
+            "--quiet",
+        ])
         #expect(shifted.status == 0, "\(shifted.stderr)")
         let reference = try cluster.synth(width: 600, height: 600, seed: 16)
         let fit = try TesseraBinary.run(["stain", "fit", reference, "--slide", "--method", "reinhard", "--out", cluster.folder + "/ref.json"])
@@ -228,15 +237,16 @@ import ZeroMQ
     }
 
     @Test func aWorkerKilledMidSlideLosesNothing() throws {
-        let cluster = try ClusterHarness(members: """
-        [member slow]
-        architecture = constant
-        value = 0.7
-        delay = 0.02
+        let cluster = try ClusterHarness(
+            members: """
+                [member slow]
+                architecture = constant
+                value = 0.7
+                delay = 0.02
 
-        [member stain]
-        architecture = stain
-        """)
+                [member stain]
+                architecture = stain
+                """)
         let coordinator = try cluster.startCoordinator()
         let victim = try cluster.startWorker("slow")
         try cluster.startWorker("slow")
@@ -254,12 +264,13 @@ import ZeroMQ
     }
 
     @Test func aClientThatLeavesCanAttachLater() throws {
-        let cluster = try ClusterHarness(members: """
-        [member slow]
-        architecture = constant
-        value = 0.3
-        delay = 0.01
-        """)
+        let cluster = try ClusterHarness(
+            members: """
+                [member slow]
+                architecture = constant
+                value = 0.3
+                delay = 0.01
+                """)
         try cluster.startCoordinator()
         try cluster.startWorker("slow")
         let slide = try cluster.synth(width: 800, height: 600, seed: 2)
@@ -326,12 +337,13 @@ import ZeroMQ
     /// it takes back the running job, the waiting client asks for it again, and the mask is
     /// unchanged. A finished job survives the restart too.
     @Test func aCoordinatorKilledMidSlideKeepsItsJobs() throws {
-        let cluster = try ClusterHarness(members: """
-        [member slow]
-        architecture = constant
-        value = 0.7
-        delay = 0.02
-        """)
+        let cluster = try ClusterHarness(
+            members: """
+                [member slow]
+                architecture = constant
+                value = 0.7
+                delay = 0.02
+                """)
         let coordinator = try cluster.startCoordinator()
         let worker = try cluster.startWorker("slow")
         let small = try cluster.synth(width: 200, height: 150, seed: 6)
@@ -368,12 +380,13 @@ import ZeroMQ
     }
 
     @Test func workersRefuseToStartWithAnUnknownMemberOrMissingWeights() throws {
-        let cluster = try ClusterHarness(members: Self.twoMembers + """
+        let cluster = try ClusterHarness(
+            members: Self.twoMembers + """
 
-        [member ghost]
-        architecture = stain
-        weights = /nonexistent/ghost.safetensors
-        """)
+                [member ghost]
+                architecture = stain
+                weights = /nonexistent/ghost.safetensors
+                """)
         let unknown = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "nope"], timeout: 20)
         #expect(unknown.status != 0 && unknown.stderr.contains("no member \"nope\""), "\(unknown.stderr)")
         let ghost = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "ghost"], timeout: 20)
@@ -385,18 +398,20 @@ import ZeroMQ
         let b3 = cluster.folder + "/b3.safetensors", b0 = cluster.folder + "/b0.safetensors"
         #expect(try TesseraBinary.run(["weights", "random", "--model", "effunet-b3", "--out", b3]).status == 0)
         #expect(try TesseraBinary.run(["weights", "random", "--model", "effunet-b0", "--out", b0]).status == 0)
-        try cluster.writeConfig(cluster.configPath, members: """
-        [member b0]
-        architecture = effunet-b0
-        weights = \(b3)
+        try cluster.writeConfig(
+            cluster.configPath,
+            members: """
+                [member b0]
+                architecture = effunet-b0
+                weights = \(b3)
 
-        [member unet]
-        architecture = unext50
-        weights = \(b0)
+                [member unet]
+                architecture = unext50
+                weights = \(b0)
 
-        [member bare]
-        architecture = effunet-b0
-        """)
+                [member bare]
+                architecture = effunet-b0
+                """)
         let shape = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "b0"], timeout: 60)
         #expect(shape.status != 0 && shape.stderr.contains("has shape") && shape.stderr.contains("the model needs"), "\(shape.stderr)")
         let other = try TesseraBinary.run(["worker", "--config", cluster.configPath, "--member", "unet"], timeout: 60)
@@ -463,8 +478,12 @@ import ZeroMQ
             try socket.connect(endpoint)
             for message in garbage { try socket.send(message) }
             // And a well-formed register for a member that does not exist.
-            try socket.send(WireCodec.frames(.register, Wire.Register(protocolVersion: Int(WireHeader.version), member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder",
-                                                                                  tileSides: Wire.TileSides(multiple: 1, minimum: 16, maximum: 128))))
+            try socket.send(
+                WireCodec.frames(
+                    .register,
+                    Wire.Register(
+                        protocolVersion: Int(WireHeader.version), member: "nope", architecture: "constant", weightsDigest: "", threads: 1, name: "intruder",
+                        tileSides: Wire.TileSides(multiple: 1, minimum: 16, maximum: 128))))
             sockets.append(socket)
         }
         withExtendedLifetime(sockets) { usleep(500_000) }
@@ -484,7 +503,10 @@ import ZeroMQ
         let context = try ZMQContext()
         let old = WireHeader.version - 1
         for (endpoint, kind, body, answer) in [
-            ("w.sock", WireKind.register, #"{"protocolVersion":1,"member":"half","architecture":"constant","weightsDigest":"","threads":1,"name":"old"}"#, WireKind.refuse),
+            (
+                "w.sock", WireKind.register, #"{"protocolVersion":1,"member":"half","architecture":"constant","weightsDigest":"","threads":1,"name":"old"}"#,
+                WireKind.refuse
+            ),
             ("c.sock", WireKind.submit, #"{"name":"a.tiff","path":"/tmp/a.tiff","size":1,"digest":"0"}"#, WireKind.error),
         ] {
             let socket = try ZMQSocket(context: context, type: .dealer)
@@ -501,11 +523,12 @@ import ZeroMQ
     }
 
     @Test func hostileFramesNeverStopAWorker() throws {
-        let cluster = try ClusterHarness(members: """
-        [member half]
-        architecture = constant
-        value = 0.25
-        """)
+        let cluster = try ClusterHarness(
+            members: """
+                [member half]
+                architecture = constant
+                value = 0.25
+                """)
         // The test plays the coordinator.
         let coordinator = try FakePeer(routerAt: "ipc://\(cluster.folder)/w.sock")
         let worker = try cluster.startWorker("half", waitForRegistration: false)
@@ -526,14 +549,16 @@ import ZeroMQ
         let newIdentity = again[0]
         try coordinator.send([newIdentity] + WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 200, liveness: 3, credit: 4)))
         let pixels = [UInt8](repeating: 128, count: 128 * 128 * 3)
-        try coordinator.send([newIdentity] + WireCodec.frames(Wire.TileRequest(job: 7, request: 42, row: 1, column: 2, size: 128, encoding: .uint8, flips: .none), pixels: pixels))
+        try coordinator.send(
+            [newIdentity]
+                + WireCodec.frames(Wire.TileRequest(job: 7, request: 42, row: 1, column: 2, size: 128, encoding: .uint8, flips: .none), pixels: pixels))
         let reply = try #require(try receive(.result))
         guard case .success(let (_, body)) = WireCodec.open(Array(reply.dropFirst())), case .success(let (result, map)) = WireCodec.result(body) else {
             Issue.record("malformed result")
             return
         }
         #expect(result.request == 42 && result.job == 7 && result.row == 1 && result.column == 2)
-        #expect(map == [UInt8](repeating: 64, count: 128 * 128)) // 0.25 × 255 rounded
+        #expect(map == [UInt8](repeating: 64, count: 128 * 128))  // 0.25 × 255 rounded
         #expect(worker.isRunning)
         #expect(worker.stderr.contains("dropped"))
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Data-parallel training on a real cluster on loopback: coordinator, workers and
 /// `tessera train --config` as processes, stopped by PID. Whatever happens to the ring —
@@ -28,8 +28,9 @@ import TestSupport
     @Test func aSecuredClusterTrainsTheSame() throws {
         let (harness, data) = try Self.cluster()
         let keys = try TesseraBinary.run(["keys"]).stdout
-        try harness.writeConfig(harness.configPath, members: "[member b0]\narchitecture = effunet-b0\nweights = \(harness.folder)/b0.safetensors",
-                                security: keys)
+        try harness.writeConfig(
+            harness.configPath, members: "[member b0]\narchitecture = effunet-b0\nweights = \(harness.folder)/b0.safetensors",
+            security: keys)
         try harness.startCoordinator()
         try harness.startWorker("b0")
         try harness.startWorker("b0")
@@ -41,8 +42,9 @@ import TestSupport
     /// With no worker of the member, the run fails at the deadline and says why.
     @Test func aRunNoWorkerJoinsFailsAtTheDeadline() throws {
         let (harness, data) = try Self.cluster()
-        try harness.writeConfig(harness.configPath, members: "[member b0]\narchitecture = effunet-b0\nweights = \(harness.folder)/b0.safetensors",
-                                extra: "member_deadline = 1")
+        try harness.writeConfig(
+            harness.configPath, members: "[member b0]\narchitecture = effunet-b0\nweights = \(harness.folder)/b0.safetensors",
+            extra: "member_deadline = 1")
         try harness.startCoordinator()
         let train = try Self.train(harness, data: data, steps: 2)
         #expect(train.wait(timeout: 60) != 0)
@@ -50,9 +52,11 @@ import TestSupport
     }
 
     static func train(_ harness: ClusterHarness, data: String, steps: Int) throws -> ManagedProcess {
-        try harness.startProcess(["train", "--config", harness.configPath, "--member", "b0", "--data", data, "--out", harness.folder + "/model.safetensors",
-                                  "--tile", "64", "--batch", "6", "--steps", "\(steps)", "--checkpoint-every", "4", "--validate-every", "0",
-                                  "--precise-bn", "1", "--quiet"])
+        try harness.startProcess([
+            "train", "--config", harness.configPath, "--member", "b0", "--data", data, "--out", harness.folder + "/model.safetensors",
+            "--tile", "64", "--batch", "6", "--steps", "\(steps)", "--checkpoint-every", "4", "--validate-every", "0",
+            "--precise-bn", "1", "--quiet",
+        ])
     }
 
     /// The run's record as the coordinator keeps it.
@@ -78,7 +82,9 @@ import TestSupport
         // `tessera train --replay` runs the same steps on one machine, each on a ring of the
         // size the record gives (a separate process: OpenBLAS's kernel is pinned at start).
         let replay = try TesseraBinary.run(["train", "--replay", harness.folder + "/state/train-1", "--data", data, "--quiet"], timeout: 240)
-        #expect(replay.status == 0 && replay.stdout.contains("identical"), "\(replay.stdout)\(replay.stderr) rings: \(record.rings.map { ($0.step, $0.workers.count) })")
+        #expect(
+            replay.status == 0 && replay.stdout.contains("identical"),
+            "\(replay.stdout)\(replay.stderr) rings: \(record.rings.map { ($0.step, $0.workers.count) })")
         // The model the client fetched loads as the member's weights.
         #expect(try TesseraBinary.run(["weights", "check", "--model", "effunet-b0", harness.folder + "/model.safetensors"]).status == 0)
         return record

@@ -27,7 +27,7 @@ import Testing
         if info.stdout.contains("CPU has AVX2 and FMA: yes") {
             #expect(info.stdout.contains("OpenBLAS kernel: Haswell"), "\(info.stdout)")
         }
-        environment["OPENBLAS_CORETYPE"] = "Prescott" // SSE3: runs on any x86-64
+        environment["OPENBLAS_CORETYPE"] = "Prescott"  // SSE3: runs on any x86-64
         let chosen = try TesseraBinary.run(["info"], environment: environment)
         #expect(chosen.stdout.contains("OpenBLAS kernel: Prescott"), "\(chosen.stdout)")
     }
@@ -79,8 +79,10 @@ import Testing
         let slide = folder + "/synth_2.tiff", truth = folder + "/synth_2_mask.tiff"
         let inspect = try TesseraBinary.run(["inspect", slide])
         #expect(inspect.stdout.contains("900 × 700") && inspect.stdout.contains("Deflate") && inspect.stdout.contains("0.5 µm/pixel"))
-        let infer = try TesseraBinary.run(["infer", slide, "--out", folder + "/mask.tiff", "--tile", "256", "--margin", "32",
-                                           "--rle", folder + "/sub.csv", "--truth", truth, "--overlay", folder + "/o.png", "--quiet"])
+        let infer = try TesseraBinary.run([
+            "infer", slide, "--out", folder + "/mask.tiff", "--tile", "256", "--margin", "32",
+            "--rle", folder + "/sub.csv", "--truth", truth, "--overlay", folder + "/o.png", "--quiet",
+        ])
         #expect(infer.status == 0, "\(infer.stderr)")
         #expect(infer.stdout.contains("dice: 0.") || infer.stdout.contains("dice: 1."))
         // The submission's RLE decodes back to the written mask.
@@ -100,19 +102,28 @@ import Testing
     /// An Aperio slide at 0.499 µm: `inspect` reads the pixel size from its description and
     /// lists its pyramid; a model declared at 1 µm segments it from the 2× level (0.998 µm).
     @Test func anAperioSlideIsSegmentedAtTheModelsPixelSize() throws {
-        let synth = try TesseraBinary.run(["synth", "--width", "1024", "--height", "768", "--seed", "5", "--out", folder, "--aperio", "--pixel-size", "0.499",
-                                           "--pyramid", "2,8", "--quiet"])
+        let synth = try TesseraBinary.run([
+            "synth", "--width", "1024", "--height", "768", "--seed", "5", "--out", folder, "--aperio", "--pixel-size", "0.499",
+            "--pyramid", "2,8", "--quiet",
+        ])
         #expect(synth.status == 0, "\(synth.stderr)")
         let slide = folder + "/synth_5.tiff"
         let inspect = try TesseraBinary.run(["inspect", slide])
         #expect(inspect.stdout.contains("resolution: 0.499 µm/pixel (from the Aperio MPP)"), "\(inspect.stdout)")
-        #expect(inspect.stdout.contains("pyramid levels: 1× 1024×768 (page 0, 0.499 µm/pixel), 2× 512×384 (page 1, 0.998 µm/pixel), 8× 128×96 (page 2, 3.992 µm/pixel)"), "\(inspect.stdout)")
-        let infer = try TesseraBinary.run(["infer", slide, "--out", folder + "/m.tiff", "--tile", "256", "--margin", "32", "--model-pixel-size", "1.0",
-                                           "--quiet"])
+        #expect(
+            inspect.stdout.contains(
+                "pyramid levels: 1× 1024×768 (page 0, 0.499 µm/pixel), 2× 512×384 (page 1, 0.998 µm/pixel), 8× 128×96 (page 2, 3.992 µm/pixel)"),
+            "\(inspect.stdout)")
+        let infer = try TesseraBinary.run([
+            "infer", slide, "--out", folder + "/m.tiff", "--tile", "256", "--margin", "32", "--model-pixel-size", "1.0",
+            "--quiet",
+        ])
         #expect(infer.status == 0 && infer.stdout.contains("tiles read from the 2× pyramid level"), "\(infer.stdout)\(infer.stderr)")
         #expect(infer.stdout.contains("stain: 128-pixel tiles read, 128-pixel model input at 1.0 µm/pixel"), "\(infer.stdout)")
-        let plain = try TesseraBinary.run(["infer", slide, "--out", folder + "/p.tiff", "--tile", "256", "--margin", "32", "--model-pixel-size", "1.0",
-                                           "--pyramid", "off", "--quiet"])
+        let plain = try TesseraBinary.run([
+            "infer", slide, "--out", folder + "/p.tiff", "--tile", "256", "--margin", "32", "--model-pixel-size", "1.0",
+            "--pyramid", "off", "--quiet",
+        ])
         #expect(plain.status == 0 && !plain.stdout.contains("pyramid level"), "\(plain.stdout)\(plain.stderr)")
         let dice = try TesseraBinary.run(["dice", folder + "/m.tiff", folder + "/p.tiff"])
         #expect((Double(dice.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0.99, "\(dice.stdout)")

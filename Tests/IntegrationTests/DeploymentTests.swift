@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The deployment recipes of docs/DEPLOY.md, as far as this machine can run them.
 @Suite(.serialized) struct DeploymentTests {
@@ -35,8 +35,9 @@ import TestSupport
         environment["SLURM_JOB_NUM_NODES"] = "2"
         environment["SLURM_JOB_NODELIST"] = "node1,node2"
         environment["TESSERA_RING_HOST"] = "127.0.0.1"
-        let script = try ManagedProcess([Self.repository + "/deploy/slurm/tessera.sbatch", config, folder.file("out"), slide],
-                                        environment: environment, executable: "/bin/bash")
+        let script = try ManagedProcess(
+            [Self.repository + "/deploy/slurm/tessera.sbatch", config, folder.file("out"), slide],
+            environment: environment, executable: "/bin/bash")
         let status = script.wait(timeout: 180)
         #expect(status == 0, "\(script.stdout)\(script.stderr)")
         #expect(script.stdout.contains("workers: 2"), "\(script.stdout)")

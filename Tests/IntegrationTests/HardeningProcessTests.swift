@@ -1,28 +1,32 @@
 import Core
 import Foundation
-@testable import Segmentation
-@testable import Shared
 import TestSupport
 import Testing
 import ZeroMQ
+
+@testable import Segmentation
+@testable import Shared
 
 /// The findings of the hardening review (issue: one message must never kill a coordinator
 /// or a worker), each against real processes, with the test playing the hostile peer.
 @Suite(.serialized) struct HardeningProcessTests {
     static let stain = """
-    [member stain]
-    architecture = stain
-    """
+        [member stain]
+        architecture = stain
+        """
 
     static let half = """
-    [member half]
-    architecture = constant
-    value = 0.25
-    """
+        [member half]
+        architecture = constant
+        value = 0.25
+        """
 
     static func register(_ member: String, architecture: String, sides: Wire.TileSides = .init(multiple: 1, minimum: 16, maximum: 128)) -> [[UInt8]] {
-        WireCodec.frames(.register, Wire.Register(protocolVersion: Int(WireHeader.version), member: member, architecture: architecture,
-                                                  weightsDigest: "", threads: 1, name: "hostile", tileSides: sides))
+        WireCodec.frames(
+            .register,
+            Wire.Register(
+                protocolVersion: Int(WireHeader.version), member: member, architecture: architecture,
+                weightsDigest: "", threads: 1, name: "hostile", tileSides: sides))
     }
 
     static func droppedCount(_ cluster: ClusterHarness) throws -> Int {
@@ -39,11 +43,18 @@ import ZeroMQ
         try peer.send(Self.register("stain", architecture: "stain"))
         #expect(try peer.receive(.welcome) != nil)
         for (side, encoding) in [(UInt32(1) << 31, MapEncoding.float16), (UInt32.max, .uint8), (4097, .uint8), (129, .uint8)] {
-            try peer.send(WireCodec.frames(Wire.TileResult(job: 1, request: 1, row: 0, column: 0, size: side, encoding: encoding, inset: 0),
-                                           map: [1, 2, 3, 4]))
+            try peer.send(
+                WireCodec.frames(
+                    Wire.TileResult(job: 1, request: 1, row: 0, column: 0, size: side, encoding: encoding, inset: 0),
+                    map: [1, 2, 3, 4]))
         }
         // A register whose threads do not fit a signed 64-bit integer is malformed, not news.
-        try peer.send([WireHeader.frame(.register), Array(#"{"protocolVersion":3,"member":"stain","architecture":"stain","weightsDigest":"","threads":18446744073709551615,"name":"x","tileSides":{"multiple":1,"minimum":16,"maximum":128}}"#.utf8)])
+        try peer.send([
+            WireHeader.frame(.register),
+            Array(
+                #"{"protocolVersion":3,"member":"stain","architecture":"stain","weightsDigest":"","threads":18446744073709551615,"name":"x","tileSides":{"multiple":1,"minimum":16,"maximum":128}}"#
+                    .utf8),
+        ])
         // The coordinator's heartbeats are its own, not answers: wait for the drops to be counted.
         let deadline = Date().addingTimeInterval(10)
         while try Self.droppedCount(cluster) < 5, Date() < deadline { usleep(50_000) }
@@ -62,9 +73,11 @@ import ZeroMQ
         let cluster = try ClusterHarness(members: Self.stain)
         try cluster.startCoordinator()
         let peer = try FakePeer(dealerTo: "ipc://\(cluster.folder)/w.sock")
-        for frames in [WireCodec.frames(.trainReady, Wire.TrainReady(run: 1, endpoint: "tcp://127.0.0.1:1", dataDigest: "0123456789abcdef", trainingTiles: 1)),
-                       WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 0, epoch: 1, loss: 0.5, digest: "0123456789abcdef", seconds: 1)),
-                       WireCodec.frames(.trainFailed, Wire.TrainFailed(run: 1, fatal: false, reason: "x"))] {
+        for frames in [
+            WireCodec.frames(.trainReady, Wire.TrainReady(run: 1, endpoint: "tcp://127.0.0.1:1", dataDigest: "0123456789abcdef", trainingTiles: 1)),
+            WireCodec.frames(.trainDone, Wire.TrainDone(run: 1, step: 0, epoch: 1, loss: 0.5, digest: "0123456789abcdef", seconds: 1)),
+            WireCodec.frames(.trainFailed, Wire.TrainFailed(run: 1, fatal: false, reason: "x")),
+        ] {
             try peer.send(frames)
         }
         #expect(try peer.receive(.registerAgain, timeout: 1.5) == nil)
@@ -87,19 +100,27 @@ import ZeroMQ
         defer { worker.stop(grace: 2) }
         let register = try #require(try coordinator.receive(.register, timeout: 30), "\(worker.stderr)")
         let identity = register[0]
-        #expect(identity.count == 38 && Array(identity.prefix(2)) == Array("w-".utf8) && UUID(uuidString: String(decoding: identity.dropFirst(2), as: UTF8.self)) != nil,
-                "routing id \(String(decoding: identity, as: UTF8.self))")
+        #expect(
+            identity.count == 38 && Array(identity.prefix(2)) == Array("w-".utf8)
+                && UUID(uuidString: String(decoding: identity.dropFirst(2), as: UTF8.self)) != nil,
+            "routing id \(String(decoding: identity, as: UTF8.self))")
         let registration = try WireCodec.decode(Wire.Register.self, register[2]).get()
         #expect(registration.threads == 1 && registration.tileSides == Wire.TileSides(multiple: 32, minimum: 32, maximum: 256))
         try coordinator.send([identity] + WireCodec.frames(.welcome, Wire.Welcome(heartbeatMilliseconds: 200, liveness: 3, credit: 4)))
         for (request, side) in [(UInt64(1), UInt32(100)), (2, 16), (3, 250)] {
-            try coordinator.send([identity] + WireCodec.frames(Wire.TileRequest(job: 1, request: request, row: 0, column: 0, size: side, encoding: .uint8, flips: .none),
-                                                               pixels: [UInt8](repeating: 150, count: Int(side * side * 3))))
+            try coordinator.send(
+                [identity]
+                    + WireCodec.frames(
+                        Wire.TileRequest(job: 1, request: request, row: 0, column: 0, size: side, encoding: .uint8, flips: .none),
+                        pixels: [UInt8](repeating: 150, count: Int(side * side * 3))))
             let failure = try WireCodec.decode(Wire.TileFailure.self, try #require(try coordinator.body(.tileFailed))[0]).get()
             #expect(failure.request == request && failure.reason.contains("multiples of 32") && failure.reason.contains("not \(side)"), "\(failure.reason)")
         }
-        try coordinator.send([identity] + WireCodec.frames(Wire.TileRequest(job: 1, request: 9, row: 0, column: 0, size: 64, encoding: .uint8, flips: .none),
-                                                           pixels: [UInt8](repeating: 150, count: 64 * 64 * 3)))
+        try coordinator.send(
+            [identity]
+                + WireCodec.frames(
+                    Wire.TileRequest(job: 1, request: 9, row: 0, column: 0, size: 64, encoding: .uint8, flips: .none),
+                    pixels: [UInt8](repeating: 150, count: 64 * 64 * 3)))
         let result = try #require(try coordinator.body(.result, timeout: 30), "\(worker.stderr)")
         let (header, map) = try WireCodec.result(result).get()
         #expect(header.request == 9 && map.count == 64 * 64)
@@ -153,7 +174,9 @@ import ZeroMQ
         let worker = try cluster.startWorker("half", waitForRegistration: false)
         defer { worker.stop(grace: 2) }
         let first = try #require(try coordinator.receive(.register)?.first)
-        try coordinator.send([first, WireHeader.frame(.welcome), Array(#"{"heartbeatMilliseconds":9223372036854775807,"liveness":9223372036854775807,"credit":4}"#.utf8)])
+        try coordinator.send([
+            first, WireHeader.frame(.welcome), Array(#"{"heartbeatMilliseconds":9223372036854775807,"liveness":9223372036854775807,"credit":4}"#.utf8),
+        ])
         // Not welcomed by that: it drops it and registers again on its own interval (0.2 s).
         #expect(worker.waitForError("dropped", timeout: 10))
         #expect(try coordinator.receive(.register)?.first == first)

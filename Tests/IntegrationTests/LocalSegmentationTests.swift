@@ -1,11 +1,12 @@
-@testable import Coordinator
 import Core
-@testable import Engine
 import Foundation
-@testable import Segmentation
-@testable import Shared
 import TestSupport
 import Testing
+
+@testable import Coordinator
+@testable import Engine
+@testable import Segmentation
+@testable import Shared
 @testable import Worker
 
 /// Predicts each pixel's red value: the stitched probability map must be the slide's red
@@ -42,13 +43,15 @@ final class RedChannelModel: TilePredictor {
         let temporary = try TemporaryDirectory()
         let folder = temporary.path
         let slide = try Self.slide(folder, width: 100, height: 90)
-        let members: [LocalSegmentation.Member] = [.init(predictor: try ConstantModel(value: 1), weight: 1),
-                                                   .init(predictor: try ConstantModel(value: 0), weight: 3)]
+        let members: [LocalSegmentation.Member] = [
+            .init(predictor: try ConstantModel(value: 1), weight: 1),
+            .init(predictor: try ConstantModel(value: 0), weight: 3),
+        ]
         let job = try LocalSegmentation(settings: SegmentationSettings(tileSize: 32, margin: 4, window: .gaussian, threshold: 0.25), members: members)
         let summary = try job.run(slidePath: slide.slidePath, maskPath: folder + "/m.tif", probabilityPath: folder + "/p.tif")
         let p = try SlideReader(path: folder + "/p.tif").readFirstChannel(x: 0, y: 0, width: 100, height: 90)
-        #expect(p.pixels.allSatisfy { $0 == 64 }) // 0.25 × 255 = 63.75
-        #expect(summary.foregroundPixels == 100 * 90) // 0.25 ≥ threshold 0.25
+        #expect(p.pixels.allSatisfy { $0 == 64 })  // 0.25 × 255 = 63.75
+        #expect(summary.foregroundPixels == 100 * 90)  // 0.25 ≥ threshold 0.25
     }
 
     @Test func slidesSmallerThanATileWork() throws {

@@ -16,12 +16,13 @@ import Testing
     }
 
     @Test func metricsAndTheStatusPageNeedTheTokenAndDescribeTheCluster() throws {
-        let cluster = try ClusterHarness(members: """
-            [member half]
-            architecture = constant
-            value = 0.6
-            delay = 0.2
-            """, http: "listen = 127.0.0.1:0\ntoken = \(Self.token)")
+        let cluster = try ClusterHarness(
+            members: """
+                [member half]
+                architecture = constant
+                value = 0.6
+                delay = 0.2
+                """, http: "listen = 127.0.0.1:0\ntoken = \(Self.token)")
         let address = try Self.address(try cluster.startCoordinator())
         try cluster.startWorker("half")
         let slide = try cluster.synth(width: 512, height: 512, seed: 4)
@@ -50,7 +51,7 @@ import Testing
         #expect(running, "the status JSON never showed the worker and a running job")
 
         #expect(submit.wait(timeout: 120) == 0, "\(submit.stderr)")
-        usleep(1_200_000) // the metrics are published once a second
+        usleep(1_200_000)  // the metrics are published once a second
         let metrics = try HTTPGet.get(address + "metrics", headers: bearer)
         #expect(metrics.status == 200 && metrics.contentType.hasPrefix("text/plain; version=0.0.4"), "\(metrics.contentType)")
         let text = try PrometheusText(metrics.text)

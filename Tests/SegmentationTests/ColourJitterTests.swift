@@ -1,6 +1,7 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 /// Colour jitter: the identity when nothing is drawn, HSV round trips, each shift's sign.
 @Suite struct ColourJitterTests {

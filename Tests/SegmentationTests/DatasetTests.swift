@@ -1,18 +1,20 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 /// Balanced sampling and the dihedral augmentations.
 @Suite struct DatasetTests {
     @Test func tilesAreBinnedByMaskedFractionAndBatchesDrawBinsEqually() throws {
         // 50 empty tiles, 30 with a little mask, 15 with more, 5 mostly mask.
-        let fractions = [Double](repeating: 0, count: 50) + [Double](repeating: 0.05, count: 30)
+        let fractions =
+            [Double](repeating: 0, count: 50) + [Double](repeating: 0.05, count: 30)
             + [Double](repeating: 0.2, count: 15) + [Double](repeating: 0.9, count: 5)
         let sampler = try BalancedSampler(fractions: fractions, seed: 7)
         #expect(sampler.bins.map(\.count) == [50, 30, 15, 5])
         for step in 0..<20 {
             let batch = sampler.batch(step: step, size: 8)
-            #expect(batch == sampler.batch(step: step, size: 8)) // a function of the step
+            #expect(batch == sampler.batch(step: step, size: 8))  // a function of the step
             let perBin = sampler.bins.map { bin in batch.filter { bin.contains($0) }.count }
             #expect(perBin == [2, 2, 2, 2], "step \(step): \(perBin)")
             // Any slot on its own gives the same tile: a worker computes only its share.

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+
 @testable import Segmentation
 
 /// The picture every TIFF fixture holds (see tools/make_tiff_fixtures.py).

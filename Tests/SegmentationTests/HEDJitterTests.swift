@@ -1,6 +1,7 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 /// HED stain jitter: scikit-image's colour deconvolution, jittered per channel.
 @Suite struct HEDJitterTests {

@@ -1,12 +1,15 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 @Suite struct HalfFloatTests {
     /// The integer conversion agrees with the compiler's Float16 on every kind of value.
     @Test func bitsMatchFloat16Everywhere() {
         var generator = SplitMix64(seed: 1)
-        var values: [Float] = [0, -0, 1, 0.5, 65504, 65520, 1e-8, 5.9604645e-08, 2.9802322e-08, 6.1035156e-05, 6.097555e-05, .infinity, -.infinity, 0.333_333_34]
+        var values: [Float] = [
+            0, -0, 1, 0.5, 65504, 65520, 1e-8, 5.9604645e-08, 2.9802322e-08, 6.1035156e-05, 6.097555e-05, .infinity, -.infinity, 0.333_333_34,
+        ]
         for _ in 0..<200_000 {
             values.append(Float(bitPattern: UInt32(truncatingIfNeeded: generator.next())))
             values.append(Float(generator.next() % 1_000_001) / 1_000_000)

@@ -1,7 +1,8 @@
 import Core
 import Foundation
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 @Suite struct KaggleFormatTests {
     struct Case { let mask: PixelImage; let rle: String }
@@ -21,8 +22,9 @@ import Testing
     @Test func runsPaintedInARectangleEqualTheCrop() throws {
         var random = SplitMix64(seed: 21)
         let (width, height) = (37, 23)
-        let mask = PixelImage(width: width, height: height, channels: 1,
-                              pixels: (0..<(width * height)).map { _ in random.next() % 3 == 0 ? 255 : 0 })
+        let mask = PixelImage(
+            width: width, height: height, channels: 1,
+            pixels: (0..<(width * height)).map { _ in random.next() % 3 == 0 ? 255 : 0 })
         let runs = try RLE.parse(RLE.encode(mask)[...], width: width, height: height)
         for (x, y, w, h) in [(0, 0, 37, 23), (5, 3, 10, 7), (30, 15, 7, 8), (0, 22, 37, 1), (36, 0, 1, 23), (12, 0, 1, 1)] {
             let crop = (y..<(y + h)).flatMap { row in mask.pixels[(row * width + x)..<(row * width + x + w)] }
@@ -87,8 +89,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [("1 2 3", "odd number"), ("5 2 3 1", "does not follow"), ("0 3", "positive"),
-                      ("35 2", "passes the image"), ("a b", "not two whole numbers"), ("1 3 3 4", "does not follow")])
+    @Test(arguments: [
+        ("1 2 3", "odd number"), ("5 2 3 1", "does not follow"), ("0 3", "positive"),
+        ("35 2", "passes the image"), ("a b", "not two whole numbers"), ("1 3 3 4", "does not follow"),
+    ])
     func malformedRLEIsRefused(text: String, reason: String) {
         #expect {
             _ = try RLE.parse(text[...], width: 5, height: 7)
@@ -115,10 +119,10 @@ import Testing
 
     @Test func trainCSVReadsBothCompetitionsLayouts() throws {
         let text = """
-        id,organ,data_source,img_height,img_width,pixel_size,tissue_thickness,rle,age,sex
-        10044,prostate,HPA,3,4,0.4,4,"1 2 5 3",37.0,Male
-        8227,kidney,Hubmap,3,4,0.5,10,,76.0,Male
-        """
+            id,organ,data_source,img_height,img_width,pixel_size,tissue_thickness,rle,age,sex
+            10044,prostate,HPA,3,4,0.4,4,"1 2 5 3",37.0,Male
+            8227,kidney,Hubmap,3,4,0.5,10,,76.0,Male
+            """
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("train-\(UUID()).csv").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try text.write(toFile: path, atomically: true, encoding: .utf8)

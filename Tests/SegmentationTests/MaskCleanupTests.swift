@@ -1,8 +1,9 @@
 import Core
 import Foundation
-@testable import Segmentation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Segmentation
 
 /// Small objects removed and small holes filled, on runs, against a flood fill of pixels.
 @Suite struct MaskCleanupTests {

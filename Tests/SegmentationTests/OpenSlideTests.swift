@@ -1,9 +1,10 @@
 import Core
 import Foundation
 import OpenSlide
-@testable import Segmentation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Segmentation
 
 /// Slides read through OpenSlide (Debian's libopenslide0) behind the same reader: a format
 /// that is not TIFF, and the same Aperio slide read both ways.
@@ -34,9 +35,13 @@ struct OpenSlideTests {
         #expect(reader.width == 512 && reader.height == 384)
         let read = try reader.readRGB(x: 0, y: 0, width: 512, height: 384)
         var differing = 0
-        for y in 0..<384 { for x in 0..<512 { for c in 0..<3 where read.pixels[(y * 512 + x) * 3 + c] != UInt8((3 * x + 5 * y + 60 * c + (x * y) % 23) % 256) {
-            differing += 1
-        } } }
+        for y in 0..<384 {
+            for x in 0..<512 {
+                for c in 0..<3 where read.pixels[(y * 512 + x) * 3 + c] != UInt8((3 * x + 5 * y + 60 * c + (x * y) % 23) % 256) {
+                    differing += 1
+                }
+            }
+        }
         #expect(differing == 0, "\(differing) samples differ from the picture")
         #expect(reader.image.micronsPerPixel.map { abs($0 - 0.499) < 1e-9 } ?? false, "\(String(describing: reader.image.micronsPerPixel))")
         #expect(throws: TesseraError.self) { try SlideReader(path: path, backend: .tiff).readRGB(x: 0, y: 0, width: 8, height: 8) }
@@ -57,7 +62,7 @@ struct OpenSlideTests {
         // Outside the slide pixels reflect, as from libtiff.
         let corner = try reader.readRGB(x: -2, y: -1, width: 3, height: 2)
         let inside = try reader.readRGB(x: 0, y: 0, width: 3, height: 2)
-        #expect(Array(corner.pixels[9..<12]) == Array(inside.pixels[6..<9])) // (−2, 0) is (2, 0)
+        #expect(Array(corner.pixels[9..<12]) == Array(inside.pixels[6..<9]))  // (−2, 0) is (2, 0)
         // OpenSlide's JPEG-scaled levels and the map are levels like any other.
         #expect(reader.levels.map(\.downsample).starts(with: [1, 2, 4]))
     }
@@ -68,8 +73,10 @@ struct OpenSlideTests {
     func anAperioSlideGivesTheSamePixelsBothWays(compression: String) throws {
         let folder = try TemporaryDirectory()
         // Levels at least a tile (256) wide: OpenSlide 3.4.1 reads smaller Deflate levels as transparent.
-        let slide = try SyntheticSlideWriter.write(SyntheticSlide(width: 1100, height: 1060, seed: 41), to: folder.path,
-                                                   compression: TiledImageWriter.Compression(rawValue: compression)!, pyramid: [4], aperio: true).slidePath
+        let slide = try SyntheticSlideWriter.write(
+            SyntheticSlide(width: 1100, height: 1060, seed: 41), to: folder.path,
+            compression: TiledImageWriter.Compression(rawValue: compression)!, pyramid: [4], aperio: true
+        ).slidePath
         for downsample in [1, 4] {
             let tiff = try SlideReader(path: slide, downsample: downsample, backend: .tiff)
             let openSlide = try SlideReader(path: slide, downsample: downsample, backend: .openSlide)

@@ -1,8 +1,9 @@
 import Core
 import Foundation
-@testable import Segmentation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Segmentation
 
 /// Slides with reduced copies: levels found, read, and segmenting from one equals
 /// segmenting the full-resolution slide shrunk to the member's pixel size.
@@ -44,8 +45,10 @@ import TestSupport
         }
     }
 
-    static func probabilities(_ slide: String, folder: TemporaryDirectory, memberPixelSize: Double?, useLevels: Bool,
-                              pixelSize: Double? = nil, tag: String) throws -> (summary: LocalSegmentation.Summary, values: [UInt8]) {
+    static func probabilities(
+        _ slide: String, folder: TemporaryDirectory, memberPixelSize: Double?, useLevels: Bool,
+        pixelSize: Double? = nil, tag: String
+    ) throws -> (summary: LocalSegmentation.Summary, values: [UInt8]) {
         let settings = SegmentationSettings(tileSize: 256, margin: 32, tissue: TissueDetection(method: .off), pixelSize: pixelSize, useLevels: useLevels)
         let job = try LocalSegmentation(settings: settings, members: [.init(predictor: Brightness(), pixelSize: memberPixelSize)])
         let probabilities = folder.file("p-\(tag).tiff")
@@ -92,8 +95,9 @@ import TestSupport
         try writer!.append(rows: [UInt8](repeating: 128, count: 64 * 64 * 3))
         try writer!.finish()
         writer = nil
-        #expect { try Self.probabilities(folder.file("plain.tiff"), folder: folder, memberPixelSize: 1.0, useLevels: true, tag: "unknown") }
-            throws: { ($0 as? TesseraError)?.reason.contains("--pixel-size") == true }
+        #expect { try Self.probabilities(folder.file("plain.tiff"), folder: folder, memberPixelSize: 1.0, useLevels: true, tag: "unknown") } throws: {
+            ($0 as? TesseraError)?.reason.contains("--pixel-size") == true
+        }
         // Given, the slide is taken at that size: 64 pixels at 2 µm for a member at 1 µm grow to 128.
         let given = try Self.probabilities(folder.file("plain.tiff"), folder: folder, memberPixelSize: 1.0, useLevels: true, pixelSize: 2.0, tag: "given")
         #expect(given.values.allSatisfy { $0 == 128 })

@@ -1,7 +1,8 @@
 import Core
 import Foundation
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 /// Tiles brought to a member's pixel size and maps back: exact area averages down,
 /// PyTorch's bilinear up.
@@ -44,7 +45,7 @@ import Testing
                 for cy in (y * n)..<((y + 1) * n) {
                     for cx in (x * n)..<((x + 1) * n) { sum += Int(image.pixels[(cy / side) * n + cx / side]) }
                 }
-                let expected = (2 * sum + n * n) / (2 * n * n) // rounded half up
+                let expected = (2 * sum + n * n) / (2 * n * n)  // rounded half up
                 guard Int(shrunk.pixels[y * side + x]) == expected else {
                     Issue.record("\(n) → \(side): (\(x), \(y)) is \(shrunk.pixels[y * side + x]), not \(expected)")
                     return
@@ -56,11 +57,13 @@ import Testing
     /// tools/make_resample_goldens.py: PyTorch's interpolate on the same maps.
     @Test func mapsMatchPyTorch() {
         let source: [Float] = [0.0, 0.25, 1.0, 0.5, 0.75, 0.125, 1.0, 0.0, 0.5]
-        let grown: [Float] = [0.0, 0.0357143, 0.1428571, 0.25, 0.5714286, 0.8928572, 1.0, 0.0714286, 0.1071429, 0.2142857, 0.3214286,
-                              0.5586735, 0.7959184, 0.8750001, 0.2857143, 0.3214286, 0.4285715, 0.5357143, 0.5204082, 0.505102, 0.5, 0.5,
-                              0.5357143, 0.6428572, 0.75, 0.4821428, 0.2142857, 0.125, 0.7142857, 0.6734694, 0.5510204, 0.4285714, 0.3673469,
-                              0.3061225, 0.2857143, 0.9285715, 0.8112245, 0.4591836, 0.1071428, 0.252551, 0.3979592, 0.4464286, 1.0, 0.8571429,
-                              0.4285714, 0.0, 0.2142857, 0.4285715, 0.5]
+        let grown: [Float] = [
+            0.0, 0.0357143, 0.1428571, 0.25, 0.5714286, 0.8928572, 1.0, 0.0714286, 0.1071429, 0.2142857, 0.3214286,
+            0.5586735, 0.7959184, 0.8750001, 0.2857143, 0.3214286, 0.4285715, 0.5357143, 0.5204082, 0.505102, 0.5, 0.5,
+            0.5357143, 0.6428572, 0.75, 0.4821428, 0.2142857, 0.125, 0.7142857, 0.6734694, 0.5510204, 0.4285714, 0.3673469,
+            0.3061225, 0.2857143, 0.9285715, 0.8112245, 0.4591836, 0.1071428, 0.252551, 0.3979592, 0.4464286, 1.0, 0.8571429,
+            0.4285714, 0.0, 0.2142857, 0.4285715, 0.5,
+        ]
         for (a, b) in zip(Resample.map(source, from: 3, to: 7), grown) { #expect(abs(a - b) < 1e-6) }
         let ramp = (0..<36).map { Float($0) / 35 }
         for (a, b) in zip(Resample.map(ramp, from: 6, to: 2), [0.2, 0.2857143, 0.7142858, 0.8] as [Float]) { #expect(abs(a - b) < 1e-6) }

@@ -1,6 +1,7 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 /// The affine augmentation against transforms whose result is known exactly.
 @Suite struct ShiftScaleRotateTests {

@@ -1,7 +1,8 @@
 import Core
-@testable import Segmentation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Segmentation
 
 @Suite struct SlideReaderTests {
     /// Lossless layouts: every pixel must be the pattern's, grey ones replicating channel 0.
@@ -138,14 +139,16 @@ import TestSupport
     static func slide(description: String?, micronsPerPixel: Double? = nil) throws -> (TemporaryDirectory, SlideReader) {
         let folder = try TemporaryDirectory()
         let path = folder.path + "/slide.tiff"
-        let writer = try TiledImageWriter(path: path, width: 32, height: 32, channels: 3, tileSize: 16, micronsPerPixel: micronsPerPixel,
-                                          description: description)
+        let writer = try TiledImageWriter(
+            path: path, width: 32, height: 32, channels: 3, tileSize: 16, micronsPerPixel: micronsPerPixel,
+            description: description)
         try writer.append(rows: [UInt8](repeating: 200, count: 32 * 32 * 3))
         try writer.finish()
         return (folder, try SlideReader(path: path))
     }
 
-    static let aperio = "Aperio Image Library v11.2.1 \r\n46000x32914 [0,100 46000x32814] (256x256) JPEG/RGB Q=30|AppMag = 20|StripeWidth = 2040|ScanScope ID = CPAPERIOCS|Filename = CMU-1|MPP = 0.4990|Left = 25.691574|Top = 23.449873"
+    static let aperio =
+        "Aperio Image Library v11.2.1 \r\n46000x32914 [0,100 46000x32814] (256x256) JPEG/RGB Q=30|AppMag = 20|StripeWidth = 2040|ScanScope ID = CPAPERIOCS|Filename = CMU-1|MPP = 0.4990|Left = 25.691574|Top = 23.449873"
 
     @Test func aperiosDescriptionGivesItsMPP() throws {
         let (_, reader) = try Self.slide(description: Self.aperio)

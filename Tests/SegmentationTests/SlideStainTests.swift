@@ -1,8 +1,9 @@
 import Core
 import Foundation
-@testable import Segmentation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Segmentation
 
 /// Stains estimated once for a whole slide, every tile then normalised from them.
 @Suite struct SlideStainTests {
@@ -32,11 +33,12 @@ import TestSupport
         let theirs = try SyntheticSlideWriter.write(SyntheticSlide(width: 768, height: 768, seed: 52, stainShift: 1.0), to: folder.file("theirs")).slidePath
         let like = StainNormaliser.reinhard(ReinhardStain(means: [0, 0, 0], deviations: [1, 1, 1]))
         guard case .reinhard(let reference)? = try SlideStain.estimate(try SlideReader(path: ours), like: like),
-              case .reinhard(let before)? = try SlideStain.estimate(try SlideReader(path: theirs), like: like) else {
+            case .reinhard(let before)? = try SlideStain.estimate(try SlideReader(path: theirs), like: like)
+        else {
             Issue.record("no estimate"); return
         }
         let stain = try SlideStain(estimating: try SlideReader(path: theirs), normaliser: .reinhard(reference))
-        #expect(try SlideStain(estimating: try SlideReader(path: theirs), normaliser: .reinhard(reference)) == stain) // deterministic
+        #expect(try SlideStain(estimating: try SlideReader(path: theirs), normaliser: .reinhard(reference)) == stain)  // deterministic
         // The statistics of the same pixels (their tissue), before and after.
         let sample = try SlideStain.sample(try SlideReader(path: theirs))
         let normalised = stain.normalise(sample)

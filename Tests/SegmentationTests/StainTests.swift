@@ -1,7 +1,8 @@
 import Core
 import Foundation
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 /// Stain normalisation against torchstain's numpy normalisers on the same images
 /// (`tools/make_stain_goldens.py`).

@@ -1,6 +1,7 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 @Suite struct StitcherTests {
     /// A grey test image with structure at every scale.
@@ -13,8 +14,10 @@ import Testing
 
     /// Runs the stitcher over every tile in `order`, predicting with `predict`, and returns
     /// all rows as fixed-point probabilities, checking rows come out in sequence.
-    static func stitch(_ plan: TilePlan, _ window: BlendWindow, members: [Int] = [1], order: [TileIndex],
-                       predict: (TileIndex, Int) -> [UInt16]) throws -> [UInt16] {
+    static func stitch(
+        _ plan: TilePlan, _ window: BlendWindow, members: [Int] = [1], order: [TileIndex],
+        predict: (TileIndex, Int) -> [UInt16]
+    ) throws -> [UInt16] {
         let stitcher = try Stitcher(plan: plan, window: window, memberWeights: members)
         var output: [UInt16] = []
         for tile in order {
@@ -80,7 +83,7 @@ import Testing
         let out = try Self.stitch(plan, .gaussian, members: [3, 1], order: plan.tiles) { _, member in
             Array(repeating: member == 0 ? 65535 : 0, count: 256)
         }
-        #expect(out.allSatisfy { $0 == 49151 }) // (3 × 65535 + 1 × 0) / 4, rounded
+        #expect(out.allSatisfy { $0 == 49151 })  // (3 × 65535 + 1 × 0) / 4, rounded
     }
 
     @Test func rowsLeaveAsSoonAsTheyAreFinal() throws {
@@ -89,7 +92,7 @@ import Testing
         let map = [UInt16](repeating: 1, count: 32 * 32)
         for tile in plan.tiles(inRow: 0) { try stitcher.add(tile: tile, member: 0, map: map) }
         let first = try #require(stitcher.takeFinishedRows())
-        #expect(first.firstRow == 0 && first.rows == 24 - 4) // up to tile row 1's top edge
+        #expect(first.firstRow == 0 && first.rows == 24 - 4)  // up to tile row 1's top edge
         #expect(stitcher.takeFinishedRows() == nil)
     }
 
@@ -152,7 +155,9 @@ import Testing
         }
         #expect(direct.takeFinishedRows()?.probabilities == decoded.takeFinishedRows()?.probabilities)
         #expect(throws: TesseraError.self) {
-            try [UInt8](repeating: 0, count: 7).withUnsafeBufferPointer { try direct.add(tile: TileIndex(row: 0, column: 0), member: 0, encoded: $0, encoding: .float16) }
+            try [UInt8](repeating: 0, count: 7).withUnsafeBufferPointer {
+                try direct.add(tile: TileIndex(row: 0, column: 0), member: 0, encoded: $0, encoding: .float16)
+            }
         }
     }
 
@@ -218,7 +223,8 @@ import Testing
         let maps = plan.tiles.map { tile in
             members.indices.map { member -> [UInt16] in
                 // Every third tile is at the maximum for every member; the rest are random.
-                (tile.row + tile.column) % 3 == 0 ? Array(repeating: 65535, count: 32 * 32)
+                (tile.row + tile.column) % 3 == 0
+                    ? Array(repeating: 65535, count: 32 * 32)
                     : (0..<(32 * 32)).map { _ in UInt16(truncatingIfNeeded: random.next()) }
             }
         }

@@ -1,7 +1,8 @@
 import Core
-@testable import Segmentation
 import TestSupport
 import Testing
+
+@testable import Segmentation
 
 @Suite struct SyntheticSlideTests {
     @Test func theSameSeedGivesTheSameSlideAndBandsAreIndependent() {
@@ -27,7 +28,11 @@ import Testing
         // Glomerular pixels are on average more purple (less green) than the rest.
         var green = (inside: 0.0, insideCount: 0.0, outside: 0.0, outsideCount: 0.0)
         for i in 0..<(1300 * 700) {
-            if mask[i] == 255 { green.inside += Double(rgb[i * 3 + 1]); green.insideCount += 1 } else { green.outside += Double(rgb[i * 3 + 1]); green.outsideCount += 1 }
+            if mask[i] == 255 {
+                green.inside += Double(rgb[i * 3 + 1]); green.insideCount += 1
+            } else {
+                green.outside += Double(rgb[i * 3 + 1]); green.outsideCount += 1
+            }
         }
         #expect(green.inside / green.insideCount + 40 < green.outside / green.outsideCount)
     }

@@ -1,8 +1,9 @@
 import Core
 import Foundation
-@testable import Segmentation
 import TestSupport
 import Testing
+
+@testable import Segmentation
 
 /// Training tiles cut from a slide whose left half is glass and right half tissue.
 @Suite struct TileCutterTests {

@@ -1,8 +1,9 @@
 import Core
 import Foundation
-@testable import Segmentation
 import TestSupport
 import Testing
+
+@testable import Segmentation
 
 @Suite struct TiledImageWriterTests {
     /// Sizes that end mid-tile and mid-band, appended in uneven chunks, read back exactly.

@@ -1,6 +1,7 @@
 import Core
-@testable import Segmentation
 import Testing
+
+@testable import Segmentation
 
 @Suite struct TilingTests {
     /// Every pixel is inside some tile's centre, for sizes around the tile's.
@@ -29,7 +30,7 @@ import Testing
         let w = BlendWindow.gaussian.weights(tileSize: 512, margin: 64)
         #expect(w == Array(w.reversed()))
         #expect(w[255] == BlendWindow.scale && w[256] == BlendWindow.scale)
-        #expect(w[0] >= 1 && w[0] < 10) // exp(-8) of the peak: sigma = T/8
+        #expect(w[0] >= 1 && w[0] < 10)  // exp(-8) of the peak: sigma = T/8
         let odd = BlendWindow.gaussian.weights(tileSize: 9, margin: 2)
         #expect(odd == Array(odd.reversed()) && odd[4] == BlendWindow.scale)
     }

@@ -1,8 +1,9 @@
 import Core
 import Foundation
-@testable import Segmentation
-import Testing
 import TestSupport
+import Testing
+
+@testable import Segmentation
 
 /// Tiles over glass alone are not predicted, and nothing changes where there is tissue.
 @Suite struct TissueMapTests {
@@ -17,8 +18,11 @@ import TestSupport
         }
     }
 
-    static func segment(_ slide: String, folder: String, window: BlendWindow, tissue: TissueDetection.Method) throws
-        -> (summary: LocalSegmentation.Summary, probabilities: [UInt8], mask: [UInt8]) {
+    static func segment(
+        _ slide: String, folder: String, window: BlendWindow, tissue: TissueDetection.Method
+    ) throws
+        -> (summary: LocalSegmentation.Summary, probabilities: [UInt8], mask: [UInt8])
+    {
         let settings = SegmentationSettings(tileSize: 128, margin: 16, window: window, tissue: TissueDetection(method: tissue))
         let job = try LocalSegmentation(settings: settings, members: [.init(predictor: Brightness())])
         let mask = folder + "/mask-\(tissue)-\(window).tiff", probabilities = folder + "/p-\(tissue)-\(window).tiff"
@@ -38,8 +42,9 @@ import TestSupport
         let all = try Self.segment(slide, folder: folder.path, window: window, tissue: .off)
         let detected = try Self.segment(slide, folder: folder.path, window: window, tissue: .saturation)
         #expect(all.summary.skipped == 0)
-        #expect(detected.summary.skipped > detected.summary.tiles / 4 && detected.summary.skipped < detected.summary.tiles,
-                "\(detected.summary.skipped) of \(detected.summary.tiles)")
+        #expect(
+            detected.summary.skipped > detected.summary.tiles / 4 && detected.summary.skipped < detected.summary.tiles,
+            "\(detected.summary.skipped) of \(detected.summary.tiles)")
         // Wherever the synthetic section is tissue (density ≥ 0.5, where glomeruli can be)
         // and wherever the thumbnail says tissue, probabilities and mask are the same bits.
         let map = try TissueMap.detect(try SlideReader(path: slide), TissueDetection(method: .saturation))!

@@ -1,7 +1,8 @@
 import Core
+import Testing
+
 @testable import Segmentation
 @testable import Shared
-import Testing
 
 @Suite struct ClusterConfigTests {
     @Test func theCommittedExampleParses() throws {
@@ -16,17 +17,18 @@ import Testing
     }
 
     @Test func tissueAndStainSettings() throws {
-        let config = try ClusterConfig(parsing: """
-        [inference]
-        tissue = otsu
-        tissue_saturation = 0.1
-        [member a]
-        architecture = constant
-        stain = macenko
-        stain_reference = ref.json
-        [member b]
-        architecture = constant
-        """, source: "t.conf")
+        let config = try ClusterConfig(
+            parsing: """
+                [inference]
+                tissue = otsu
+                tissue_saturation = 0.1
+                [member a]
+                architecture = constant
+                stain = macenko
+                stain_reference = ref.json
+                [member b]
+                architecture = constant
+                """, source: "t.conf")
         #expect(config.settings.tissue.method == .otsu && config.settings.tissue.saturation == 0.1)
         #expect(config.members[0].stain == .macenko && config.members[0].stainReference == "ref.json" && config.members[1].stain == nil)
         #expect(try ClusterConfig(parsing: "[member a]\narchitecture = constant\n", source: "t").settings.tissue.method == .saturation)
@@ -35,22 +37,23 @@ import Testing
     }
 
     @Test func pixelSizesPyramidsAndOrganThresholds() throws {
-        let config = try ClusterConfig(parsing: """
-        [inference]
-        threshold = 0.5
-        pyramid = off
-        stain = reinhard
-        stain_reference = ref.json
-        [organ kidney]
-        threshold = 0.4
-        [organ Spleen]
-        threshold = 0.3
-        [member a]
-        architecture = constant
-        pixel_size = 1.0
-        [member b]
-        architecture = constant
-        """, source: "t.conf")
+        let config = try ClusterConfig(
+            parsing: """
+                [inference]
+                threshold = 0.5
+                pyramid = off
+                stain = reinhard
+                stain_reference = ref.json
+                [organ kidney]
+                threshold = 0.4
+                [organ Spleen]
+                threshold = 0.3
+                [member a]
+                architecture = constant
+                pixel_size = 1.0
+                [member b]
+                architecture = constant
+                """, source: "t.conf")
         #expect(config.members.map(\.pixelSize) == [1.0, nil] && !config.settings.useLevels)
         #expect(config.settings.slideStain == .reinhard && config.settings.slideStainReference == "ref.json")
         #expect(try config.settings.forOrgan("Kidney").threshold == 0.4)
@@ -59,8 +62,10 @@ import Testing
         #expect { try config.settings.forOrgan("kidny") } throws: { "\($0)".contains("kidney, spleen") }
         // Without organ thresholds an organ changes nothing.
         #expect(try SegmentationSettings().forOrgan("lung").threshold == 0.5)
-        for bad in ["[organ kidney]\nthreshold = 2\n", "[organ kidney]\ncutoff = 0.2\n", "[organ kidney]\nthreshold = 0.2\n[organ kidney]\nthreshold = 0.3\n",
-                    "[inference]\npyramid = maybe\n", "[inference]\nstain = vahadane\n", "[member a]\narchitecture = constant\npixel_size = 0\n"] {
+        for bad in [
+            "[organ kidney]\nthreshold = 2\n", "[organ kidney]\ncutoff = 0.2\n", "[organ kidney]\nthreshold = 0.2\n[organ kidney]\nthreshold = 0.3\n",
+            "[inference]\npyramid = maybe\n", "[inference]\nstain = vahadane\n", "[member a]\narchitecture = constant\npixel_size = 0\n",
+        ] {
             #expect(throws: TesseraError.self) { try ClusterConfig(parsing: bad + "[member z]\narchitecture = constant\n", source: "t") }
         }
     }
@@ -68,14 +73,15 @@ import Testing
     @Test func z85KeysWithHashesAreNotComments() throws {
         let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
         let other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
-        let config = try ClusterConfig(parsing: """
-        [security]
-        coordinator_public = \(key) # the coordinator's
-        worker_public = #abcdefghij#abcdefghij#abcdefghij#abcdef
-        client_public = \(other)
-        [member a]
-        architecture = constant
-        """, source: "t.conf")
+        let config = try ClusterConfig(
+            parsing: """
+                [security]
+                coordinator_public = \(key) # the coordinator's
+                worker_public = #abcdefghij#abcdefghij#abcdefghij#abcdef
+                client_public = \(other)
+                [member a]
+                architecture = constant
+                """, source: "t.conf")
         #expect(config.security?.coordinatorPublic == key)
         #expect(config.security?.workerPublic == "#abcdefghij#abcdefghij#abcdefghij#abcdef")
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Shared
+import Testing
 
 /// A run's settings in job.json: an object, as in run.json, read back as the same text.
 @Suite struct EmbeddedJSONTests {

@@ -2,13 +2,16 @@ import Core
 import Foundation
 import Testing
 import ZeroMQ
+
 @testable import Shared
 
 /// The ring all-reduce over real ZeroMQ sockets on loopback, one thread per member.
 @Suite struct RingAllReduceTests {
     /// Members joined in a ring; each runs `body` on its own thread; their results in rank order.
-    static func ring<R: Sendable>(_ members: Int, segment: Int = 7, timeout: Int = 10_000,
-                                  _ body: @escaping @Sendable (RingAllReduce) throws -> R) throws -> [Result<R, Error>] {
+    static func ring<R: Sendable>(
+        _ members: Int, segment: Int = 7, timeout: Int = 10_000,
+        _ body: @escaping @Sendable (RingAllReduce) throws -> R
+    ) throws -> [Result<R, Error>] {
         let ring = try LocalRing(members: members)
         for member in ring.members {
             member.segmentValues = segment
@@ -116,8 +119,10 @@ import ZeroMQ
         let intruder = try ZMQSocket(context: context, type: .push)
         try intruder.connect(endpoints[1])
         for epoch: UInt16 in [4, 9] {
-            try intruder.send([RingAllReduce.header(phase: .reduceScatter, epoch: epoch, round: 7, chunk: 0, offset: 0),
-                               [UInt8](repeating: 0x7F, count: 4 * count / 2)])
+            try intruder.send([
+                RingAllReduce.header(phase: .reduceScatter, epoch: epoch, round: 7, chunk: 0, offset: 0),
+                [UInt8](repeating: 0x7F, count: 4 * count / 2),
+            ])
         }
         usleep(100_000)
         let sums = ring.run { member -> [Float] in
@@ -132,13 +137,13 @@ import ZeroMQ
     }
 }
 
-
 /// Ring links under `[security]`: CURVE with the workers' key pair.
 @Suite struct SecureRingTests {
     static func security(_ pair: CurveKeyPair) throws -> ClusterConfig.Security {
         let other = try CurveKeyPair.generate()
-        return ClusterConfig.Security(coordinatorPublic: other.publicKey, coordinatorSecret: nil, workerPublic: pair.publicKey,
-                                      workerSecret: pair.secretKey, clientPublic: other.publicKey, clientSecret: nil)
+        return ClusterConfig.Security(
+            coordinatorPublic: other.publicKey, coordinatorSecret: nil, workerPublic: pair.publicKey,
+            workerSecret: pair.secretKey, clientPublic: other.publicKey, clientSecret: nil)
     }
 
     /// Three members; member 2 holds `intruder`'s keys when given.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Shared
 
 /// The ring schedule, simulated without sockets: every member ends with every chunk's

@@ -1,37 +1,44 @@
 import Core
+import Testing
+
 @testable import Segmentation
 @testable import Shared
-import Testing
 
 @Suite struct WireCodecTests {
     @Test func tilesAndResultsRoundTrip() throws {
-        let request = Wire.TileRequest(job: 1 << 40, request: 77, row: 3, column: 4_000_000, size: 16, encoding: .float16, flips: .hv,
-                                       inset: 3)
+        let request = Wire.TileRequest(
+            job: 1 << 40, request: 77, row: 3, column: 4_000_000, size: 16, encoding: .float16, flips: .hv,
+            inset: 3)
         let pixels = (0..<(16 * 16 * 3)).map { UInt8(truncatingIfNeeded: $0) }
         let frames = WireCodec.frames(request, pixels: pixels)
         guard case .success(let (kind, body)) = WireCodec.open(frames), kind == .tile,
-              case .success(let (decoded, decodedPixels)) = WireCodec.tile(body, maxSize: 16) else {
+            case .success(let (decoded, decodedPixels)) = WireCodec.tile(body, maxSize: 16)
+        else {
             Issue.record("tile did not decode"); return
         }
         #expect(decoded == request && decodedPixels == pixels)
         #expect(throws: WireError.self) { try WireCodec.tile(body, maxSize: 8).get() }
         // From a pyramid level: 8² pixels at 1 µm for a 16² map; sizes must agree, P be a size.
-        let reduced = Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, inset: 2, mapSize: 16,
-                                       pixelSize: 1.0)
+        let reduced = Wire.TileRequest(
+            job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, inset: 2, mapSize: 16,
+            pixelSize: 1.0)
         let reducedBody = Array(WireCodec.frames(reduced, pixels: [UInt8](repeating: 1, count: 8 * 8 * 3)).dropFirst())
         #expect(try WireCodec.tile(reducedBody, maxSize: 16).get().0 == reduced)
-        for flawed in [Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, mapSize: 4),
-                       Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, pixelSize: -1),
-                       Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, pixelSize: .nan),
-                       Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, inset: 6, mapSize: 12)] {
+        for flawed in [
+            Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, mapSize: 4),
+            Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, pixelSize: -1),
+            Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, pixelSize: .nan),
+            Wire.TileRequest(job: 1, request: 2, row: 0, column: 0, size: 8, encoding: .uint8, flips: .none, inset: 6, mapSize: 12),
+        ] {
             let body = Array(WireCodec.frames(flawed, pixels: [UInt8](repeating: 1, count: 8 * 8 * 3)).dropFirst())
             #expect(throws: WireError.self) { try WireCodec.tile(body, maxSize: 16).get() }
         }
 
         let result = Wire.TileResult(job: 5, request: 77, row: 3, column: 4, size: 16, encoding: .uint8, inset: 3)
-        let map = [UInt8](repeating: 9, count: 100) // (16 − 2·3)²
+        let map = [UInt8](repeating: 9, count: 100)  // (16 − 2·3)²
         guard case .success(let (_, resultBody)) = WireCodec.open(WireCodec.frames(result, map: map)),
-              case .success(let (decodedResult, decodedMap)) = WireCodec.result(resultBody) else {
+            case .success(let (decodedResult, decodedMap)) = WireCodec.result(resultBody)
+        else {
             Issue.record("result did not decode"); return
         }
         #expect(decodedResult == result && decodedMap == map)
@@ -59,17 +66,20 @@ import Testing
         guard case .success(let (kind, body)) = WireCodec.open(WireCodec.frames(.trainSubmit, submit)) else { Issue.record("no"); return }
         #expect(kind == .trainSubmit)
         #expect(try WireCodec.decode(Wire.TrainSubmit.self, body[0]).get() == submit)
-        #expect(TrainingPlan(json: settings) == TrainingPlan(json: #"{"architecture":"effunet-b0","steps":200,"batch":8,"checkpointEvery":50,"validateEvery":29}"#))
+        #expect(
+            TrainingPlan(json: settings) == TrainingPlan(json: #"{"architecture":"effunet-b0","steps":200,"batch":8,"checkpointEvery":50,"validateEvery":29}"#))
         var bad = submit
         bad.settings = #"{"architecture":"effunet-b0","steps":0,"batch":8,"checkpointEvery":50,"validateEvery":29}"#
         #expect(throws: WireError.self) { try WireCodec.decode(Wire.TrainSubmit.self, Array(WireCodec.frames(.trainSubmit, bad)[1])).get() }
 
         let step = Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 1, ring: ["tcp://a:1", "tcp://b:2"], first: 4, end: 8)
         #expect(try WireCodec.decode(Wire.TrainStep.self, WireCodec.frames(.trainStep, step)[1]).get() == step)
-        for broken in [Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 2, ring: ["tcp://a:1", "tcp://b:2"], first: 4, end: 8),
-                       Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: [], first: 0, end: 8),
-                       Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 4, end: 4),
-                       Wire.TrainStep(run: 1, step: -1, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 0, end: 4)] {
+        for broken in [
+            Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 2, ring: ["tcp://a:1", "tcp://b:2"], first: 4, end: 8),
+            Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: [], first: 0, end: 8),
+            Wire.TrainStep(run: 1, step: 4, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 4, end: 4),
+            Wire.TrainStep(run: 1, step: -1, epoch: 2, rank: 0, ring: ["tcp://a:1"], first: 0, end: 4),
+        ] {
             #expect(throws: WireError.self) { try WireCodec.decode(Wire.TrainStep.self, WireCodec.frames(.trainStep, broken)[1]).get() }
         }
         let done = Wire.TrainDone(run: 1, step: 4, epoch: 2, loss: 0.5, digest: "0123456789abcdef", seconds: 1.5)
@@ -82,7 +92,8 @@ import Testing
         let header = Wire.TrainStateHeader(run: 1, step: 8, dice: 0.9)
         let frames = WireCodec.frames(header, weights: [1, 2], optimizer: [3], model: [])
         guard case .success(let (stateKind, stateBody)) = WireCodec.open(frames), stateKind == .trainState,
-              case .success(let state) = WireCodec.trainState(stateBody) else { Issue.record("state did not decode"); return }
+            case .success(let state) = WireCodec.trainState(stateBody)
+        else { Issue.record("state did not decode"); return }
         #expect(state.0 == header && state.weights == [1, 2] && state.optimizer == [3] && state.model.isEmpty)
         #expect(throws: WireError.self) { try WireCodec.open(Array(frames.dropLast())).get() }
         #expect(throws: WireError.self) { try WireCodec.trainState(Array(WireCodec.frames(header, weights: [], optimizer: [3]).dropFirst())).get() }
@@ -102,12 +113,30 @@ import Testing
 
     /// Values out of their documented range make a body malformed, whatever JSON allowed.
     @Test(arguments: [
-        (WireKind.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":18446744073709551615,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
-        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":0,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
-        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"xyz","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
-        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":0,"minimum":16,"maximum":64}}"#),
-        (.register, #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":64,"maximum":16}}"#),
-        (.register, #"{"protocolVersion":3,"member":"","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#),
+        (
+            WireKind.register,
+            #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":18446744073709551615,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
+        ),
+        (
+            .register,
+            #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":0,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
+        ),
+        (
+            .register,
+            #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"xyz","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
+        ),
+        (
+            .register,
+            #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":0,"minimum":16,"maximum":64}}"#
+        ),
+        (
+            .register,
+            #"{"protocolVersion":3,"member":"m","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":64,"maximum":16}}"#
+        ),
+        (
+            .register,
+            #"{"protocolVersion":3,"member":"","architecture":"stain","weightsDigest":"","threads":1,"name":"w","tileSides":{"multiple":1,"minimum":16,"maximum":64}}"#
+        ),
         (.welcome, #"{"heartbeatMilliseconds":9223372036854775807,"liveness":3,"credit":4}"#),
         (.welcome, #"{"heartbeatMilliseconds":1000,"liveness":9223372036854775807,"credit":4}"#),
         (.welcome, #"{"heartbeatMilliseconds":1000,"liveness":3,"credit":0}"#),
@@ -152,12 +181,12 @@ import Testing
     @Test func malformedBodiesAreRefused() {
         let wrongPixels = [Array(repeating: UInt8(0), count: 34)]
         var header = Array(repeating: UInt8(0), count: 46)
-        header[24] = 4 // size 4
-        header[28] = 1 // uint8
-        header[34] = 4 // map side 4
+        header[24] = 4  // size 4
+        header[28] = 1  // uint8
+        header[34] = 4  // map side 4
         #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 47)], maxSize: 64).get() }
         #expect(throws: Never.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
-        header[30] = 2 // inset 2 of a 4-pixel tile leaves nothing
+        header[30] = 2  // inset 2 of a 4-pixel tile leaves nothing
         #expect(throws: WireError.self) { try WireCodec.tile([header, Array(repeating: 0, count: 48)], maxSize: 64).get() }
         header[30] = 0
         header[28] = 9
@@ -169,7 +198,7 @@ import Testing
     @Test func mapEncodingsDecodeToFixedPointAsInfer() {
         let probabilities: [Float] = [0, 0.25, 0.5, 0.5000001, 1, -3, 7, .nan, 0.123_456]
         let bytes = MapEncoding.uint8.decode(MapEncoding.uint8.encode(probabilities), pixels: probabilities.count)!
-        #expect(bytes == [0, 16448, 32896, 32896, 65535, 0, 65535, 0, 7967]) // 0.1235 × 255 → 31
+        #expect(bytes == [0, 16448, 32896, 32896, 65535, 0, 65535, 0, 7967])  // 0.1235 × 255 → 31
         let halves = MapEncoding.float16.decode(MapEncoding.float16.encode(probabilities), pixels: probabilities.count)!
         #expect(halves[0] == 0 && halves[1] == 16384 && halves[4] == 65535 && halves[5] == 0 && halves[6] == 65535 && halves[7] == 0)
         #expect(abs(Int(halves[8]) - 8091) <= 4)
@@ -187,7 +216,8 @@ import Testing
             let written = json.replacingCharacters(in: match.range, with: "\"\(key)\":\(match.output[1].substring!).0")
             let exponent = json.replacingCharacters(in: match.range, with: "\"\(key)\":\(match.output[1].substring!)e0")
             let whole = (try? WireCodec.decode(T.self, Array(json.utf8)).get()) != nil
-            let fraction = (try? WireCodec.decode(T.self, Array(written.utf8)).get()) != nil || (try? WireCodec.decode(T.self, Array(exponent.utf8)).get()) != nil
+            let fraction =
+                (try? WireCodec.decode(T.self, Array(written.utf8)).get()) != nil || (try? WireCodec.decode(T.self, Array(exponent.utf8)).get()) != nil
             return (whole, fraction)
         }
         let cases: [(whole: Bool, fraction: Bool)] = [

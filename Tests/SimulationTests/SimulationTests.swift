@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Simulation
+import Testing
 
 /// The deterministic simulation of training on a cluster (docs/SIMULATION.md): a bounded
 /// run of seeds, the seeds that once failed, determinism, and the mutations it must find.

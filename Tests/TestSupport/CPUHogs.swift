@@ -19,7 +19,7 @@ public final class CPUHogs: @unchecked Sendable {
                 while !stopped.load(ordering: .relaxed) {
                     for _ in 0..<10_000 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
                 }
-                if x == 42 { print("") } // keeps the loop from being optimised away
+                if x == 42 { print("") }  // keeps the loop from being optimised away
                 done.leave()
             }
             thread.name = "cpu hog \(index)"

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -18,7 +19,9 @@ public enum HTTPGet {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<Response, any Error> = .failure(URLError(.timedOut))
         URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error { result = .failure(error) } else if let http = response as? HTTPURLResponse {
+            if let error {
+                result = .failure(error)
+            } else if let http = response as? HTTPURLResponse {
                 result = .success(Response(status: http.statusCode, contentType: http.value(forHTTPHeaderField: "Content-Type") ?? "", body: data ?? Data()))
             }
             done.signal()

@@ -98,7 +98,9 @@ public struct PrometheusText {
                 guard let count = value(name + "_count", labels), value(name + "_sum", labels) != nil else {
                     throw Malformed(line: 0, reason: "\(name) \(labels): no _sum or _count")
                 }
-                guard count == top.count else { throw Malformed(line: 0, reason: "\(name) \(labels): _count \(count) differs from the +Inf bucket's \(top.count)") }
+                guard count == top.count else {
+                    throw Malformed(line: 0, reason: "\(name) \(labels): _count \(count) differs from the +Inf bucket's \(top.count)")
+                }
             }
         }
     }

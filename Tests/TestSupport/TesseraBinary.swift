@@ -10,8 +10,10 @@ public enum TesseraBinary {
 
     /// Runs it to completion with `arguments` (and `environment`, this process's when nil),
     /// returning the exit status and its output.
-    public static func run(_ arguments: [String], environment: [String: String]? = nil,
-                           timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
+    public static func run(
+        _ arguments: [String], environment: [String: String]? = nil,
+        timeout: TimeInterval = 120
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = try ManagedProcess(arguments, environment: environment)
         let status = process.wait(timeout: timeout)
         return (status ?? -1, process.stdout, process.stderr)
@@ -82,7 +84,7 @@ public final class ManagedProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         guard !process.isRunning else { return nil }
         process.waitUntilExit()
-        usleep(20_000) // let the pipes' last bytes arrive
+        usleep(20_000)  // let the pipes' last bytes arrive
         return process.terminationStatus
     }
 

@@ -1,12 +1,13 @@
 import Core
-@testable import Engine
 import Foundation
 import Shared
-import Testing
 import TestSupport
-@testable import Training
+import Testing
 import Worker
 import ZeroMQ
+
+@testable import Engine
+@testable import Training
 
 /// Data-parallel steps of 2 and 3 replicas, one thread each with one engine thread, summing
 /// over a real ring on loopback, against one process computing the whole global batch.
@@ -17,10 +18,12 @@ import ZeroMQ
         let images = (0..<6).map { b in
             Tensor(channels: 3, height: 64, width: 64, data: (0..<(3 * 4096)).map { _ in random.nextSigned() * Float(1 + b % 3) })
         }
-        let masks = (0..<6).map { b in (0..<4096).map { i -> Float in
-            let (y, x) = (i / 64 - 20 - 3 * b, i % 64 - 32)
-            return y * y + x * x <= (8 + 2 * b) * (8 + 2 * b) ? 1 : 0
-        } }
+        let masks = (0..<6).map { b in
+            (0..<4096).map { i -> Float in
+                let (y, x) = (i / 64 - 20 - 3 * b, i % 64 - 32)
+                return y * y + x * x <= (8 + 2 * b) * (8 + 2 * b) ? 1 : 0
+            }
+        }
         return (images, masks)
     }
 
@@ -31,8 +34,11 @@ import ZeroMQ
     }
 
     /// Each replica's summed gradients and values after one step, and the global loss it saw.
-    static func replicas(shares: [Range<Int>], normalisation: Tape.Normalisation, bucketBytes: Int? = nil, synchronised: Bool = false) throws
-        -> [(gradients: [Float], values: [Float], loss: Double)] {
+    static func replicas(
+        shares: [Range<Int>], normalisation: Tape.Normalisation, bucketBytes: Int? = nil, synchronised: Bool = false
+    ) throws
+        -> [(gradients: [Float], values: [Float], loss: Double)]
+    {
         let (images, masks) = batch()
         let ring = try LocalRing(members: shares.count)
         let trainers = try shares.map { _ in UncheckedBox(try trainer()) }
@@ -40,16 +46,19 @@ import ZeroMQ
         Parallel.threads = 1
         defer { Parallel.threads = saved }
         // Replicas compare bit for bit: the kernel build holds still while they run.
-        return try KernelBuildLock.holdingTheBuild { try ring.run { member in
-            let trainer = trainers[member.rank].value, share = shares[member.rank]
-            let loss = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
-                                                      normalisation: normalisation, randoms: nil, replicas: member, step: 0,
-                                                      bucketBytes: bucketBytes, synchronisedBatchNorm: synchronised)
-            let gradients = trainer.store.gradients
-            trainer.step(lr: 1e-3)
-            try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
-            return (gradients: gradients, values: trainer.store.values, loss: loss)
-        }.map { try $0.get() } }
+        return try KernelBuildLock.holdingTheBuild {
+            try ring.run { member in
+                let trainer = trainers[member.rank].value, share = shares[member.rank]
+                let loss = try DataParallelStep.gradients(
+                    trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 6,
+                    normalisation: normalisation, randoms: nil, replicas: member, step: 0,
+                    bucketBytes: bucketBytes, synchronisedBatchNorm: synchronised)
+                let gradients = trainer.store.gradients
+                trainer.step(lr: 1e-3)
+                try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 6, replicas: member, step: 0)
+                return (gradients: gradients, values: trainer.store.values, loss: loss)
+            }.map { try $0.get() }
+        }
     }
 
     /// The largest max|Δ|/max|g| over the model's parameter tensors.
@@ -128,7 +137,8 @@ import ZeroMQ
         let floor = 1e-4 * single.store.gradients.map { abs(Double($0)) }.max()!
         let error = Self.worst(synchronised[0].gradients, single.store.gradients, store: single.store, floor: floor)
         let ownError = Self.worst(own[0].gradients, single.store.gradients, store: single.store, floor: floor)
-        print("shares \(shares.map(\.count)), batch statistics: synchronised \(error), per replica \(ownError), loss \(abs(synchronised[0].loss - loss) / loss)")
+        print(
+            "shares \(shares.map(\.count)), batch statistics: synchronised \(error), per replica \(ownError), loss \(abs(synchronised[0].loss - loss) / loss)")
         #expect(abs(synchronised[0].loss - loss) / loss <= 1e-5)
         #expect(error <= 2e-3, "\(error)")
         if shares.count > 1 && shares.allSatisfy({ $0.count >= 2 }) { #expect(ownError >= 20 * error, "\(ownError) against \(error)") }

@@ -1,5 +1,6 @@
 import Engine
 import Testing
+
 @testable import Training
 
 /// Precise BN's recalibration keeps the statistics of channels without signal.

@@ -3,8 +3,8 @@ import Engine
 import Foundation
 import Segmentation
 import Shared
-import Testing
 import TestSupport
+import Testing
 import Training
 import Worker
 import ZeroMQ
@@ -38,8 +38,11 @@ import ZeroMQ
 
     /// Runs `step` on `members` (indices into `replicas`) joined in a fresh ring; `absent`
     /// members of the ring never take part (a killed worker). Each result in member order.
-    static func step(_ replicas: [TrainingReplica], members: [Int], absent: Set<Int> = [], step: Int, timeout: Int = 10_000)
-        throws -> [Result<String, Error>] {
+    static func step(
+        _ replicas: [TrainingReplica], members: [Int], absent: Set<Int> = [], step: Int, timeout: Int = 10_000
+    )
+        throws -> [Result<String, Error>]
+    {
         let order = members + absent.sorted()
         let ring = try LocalRing(members: order.count)
         for member in ring.members { member.timeoutMilliseconds = timeout }

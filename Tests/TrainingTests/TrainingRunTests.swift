@@ -2,8 +2,9 @@ import Core
 import Engine
 import Foundation
 import Segmentation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// The training loop on tiny synthetic slides: resuming, failures and data errors.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Training
 
 /// The run's settings as JSON (run.json, and the text a cluster run sends to its workers).

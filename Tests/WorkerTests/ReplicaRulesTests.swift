@@ -1,12 +1,13 @@
 import Shared
 import Testing
+
 @testable import Worker
 
 /// A worker replica's rules, without threads or a model.
 @Suite struct ReplicaRulesTests {
     @Test func aReplicaRollsBackOrCommitsAsTheCoordinatorSays() {
-        #expect(ReplicaRules.start(step: 4, applied: 5, committed: 4) == .rollBack) // redo an uncommitted step
-        #expect(ReplicaRules.start(step: 5, applied: 5, committed: 4) == .commit)   // its last step was committed
+        #expect(ReplicaRules.start(step: 4, applied: 5, committed: 4) == .rollBack)  // redo an uncommitted step
+        #expect(ReplicaRules.start(step: 5, applied: 5, committed: 4) == .commit)  // its last step was committed
         #expect(ReplicaRules.start(step: 5, applied: 5, committed: 5) == .commit)
         #expect(ReplicaRules.start(step: 3, applied: 5, committed: 4) == nil)
         #expect(ReplicaRules.save(step: 5, applied: 5, committed: 4) == true)

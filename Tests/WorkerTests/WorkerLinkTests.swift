@@ -23,8 +23,9 @@ import Worker
     }
 
     func tile(_ side: UInt32, request: UInt64 = 1) -> [[UInt8]] {
-        WireCodec.frames(Wire.TileRequest(job: 1, request: request, row: 0, column: 0, size: side, encoding: .uint8, flips: .none),
-                         pixels: [UInt8](repeating: 0, count: Int(side * side * 3)))
+        WireCodec.frames(
+            Wire.TileRequest(job: 1, request: request, row: 0, column: 0, size: side, encoding: .uint8, flips: .none),
+            pixels: [UInt8](repeating: 0, count: Int(side * side * 3)))
     }
 
     func isDropped(_ actions: [WorkerLink.Action]) -> Bool { actions.count == 1 && { if case .dropped = actions[0] { true } else { false } }() }
@@ -99,7 +100,7 @@ import Worker
         _ = link.received(welcome(), at: t0)
         let actions = link.received(tile(side, request: 9), at: t0)
         if side > 256 {
-            #expect(isDropped(actions)) // over the socket's limit: not a tile this worker takes at all
+            #expect(isDropped(actions))  // over the socket's limit: not a tile this worker takes at all
             return
         }
         let sent = actions.compactMap { if case .send(let frames) = $0 { frames } else { nil } }

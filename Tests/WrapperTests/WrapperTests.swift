@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import OpenBLAS
 import TIFF
+import Testing
 import ZeroMQ
 import Zlib
 

@@ -17,7 +17,8 @@ public enum KernelSet {
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
     public static let cpuHasAVX2AndFMA: Bool = {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+            let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return false }
         let set = Set(flags.split(separator: " ").map(String.init))
         return set.contains("avx2") && set.contains("fma")
     }()
@@ -38,8 +39,10 @@ public enum KernelSet {
 
     /// See `Kernels.activate(_:adding:count:bias:activation:)`.
     @inline(__always)
-    static func activate(_ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int, bias: Float,
-                         activation: Int) {
+    static func activate(
+        _ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int, bias: Float,
+        activation: Int
+    ) {
         if usesAVX2 {
             EngineKernelsHaswell.Kernels.activate(values, adding: residual, count: count, bias: bias, activation: activation)
         } else {
@@ -49,59 +52,73 @@ public enum KernelSet {
 
     /// See `Kernels.accumulate`.
     @inline(__always)
-    static func accumulate(_ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
-                           offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
-                           width: Int, into result: UnsafeMutablePointer<Float>) {
+    static func accumulate(
+        _ padded: UnsafeMutablePointer<Float>, taps: UnsafeMutablePointer<SIMD8<Float>>,
+        offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
+        width: Int, into result: UnsafeMutablePointer<Float>
+    ) {
         if usesAVX2 {
-            EngineKernelsHaswell.Kernels.accumulate(padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
-                                                    rowStep: rowStep, width: width, into: result)
+            EngineKernelsHaswell.Kernels.accumulate(
+                padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
+                rowStep: rowStep, width: width, into: result)
         } else {
-            EngineKernels.Kernels.accumulate(padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
-                                             rowStep: rowStep, width: width, into: result)
+            EngineKernels.Kernels.accumulate(
+                padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
+                rowStep: rowStep, width: width, into: result)
         }
     }
 
     /// See `WinogradTile.transformInputBand`.
     @inline(__always)
-    static func winogradInput(_ tile: EngineKernels.WinogradTile, _ padded: UnsafeMutablePointer<Float>, phaseLength: Int, rows: Int,
-                              blocks: Int, channel: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
-                              scratch: UnsafeMutablePointer<SIMD8<Float>>) {
+    static func winogradInput(
+        _ tile: EngineKernels.WinogradTile, _ padded: UnsafeMutablePointer<Float>, phaseLength: Int, rows: Int,
+        blocks: Int, channel: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
         if usesAVX2 {
             EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformInputBand(
                 padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels, tiles: tiles,
                 into: v, scratch: scratch)
         } else {
-            tile.transformInputBand(padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels,
-                                    tiles: tiles, into: v, scratch: scratch)
+            tile.transformInputBand(
+                padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels,
+                tiles: tiles, into: v, scratch: scratch)
         }
     }
 
     /// See `WinogradTile.transformOutputBand`.
     @inline(__always)
-    static func winogradOutput(_ tile: EngineKernels.WinogradTile, _ products: UnsafeMutablePointer<Float>, channel: Int, channels: Int, tiles: Int,
-                               rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>, height: Int, width: Int,
-                               bias: Float, activation: Int, scratch: UnsafeMutablePointer<SIMD8<Float>>) {
+    static func winogradOutput(
+        _ tile: EngineKernels.WinogradTile, _ products: UnsafeMutablePointer<Float>, channel: Int, channels: Int, tiles: Int,
+        rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>, height: Int, width: Int,
+        bias: Float, activation: Int, scratch: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
         if usesAVX2 {
             EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformOutputBand(
                 products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks, firstTileRow: firstTileRow,
                 into: plane, height: height, width: width, bias: bias, activation: activation, scratch: scratch)
         } else {
-            tile.transformOutputBand(products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks,
-                                     firstTileRow: firstTileRow, into: plane, height: height, width: width, bias: bias,
-                                     activation: activation, scratch: scratch)
+            tile.transformOutputBand(
+                products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks,
+                firstTileRow: firstTileRow, into: plane, height: height, width: width, bias: bias,
+                activation: activation, scratch: scratch)
         }
     }
 
     /// See `Kernels.pad`.
     @inline(__always)
-    static func pad(_ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride: Int,
-                    phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>) {
+    static func pad(
+        _ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride: Int,
+        phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>
+    ) {
         if usesAVX2 {
-            EngineKernelsHaswell.Kernels.pad(channel, height: height, width: width, top: top, left: left, stride: stride,
-                                             phaseLength: phaseLength, rows: rows, into: padded)
+            EngineKernelsHaswell.Kernels.pad(
+                channel, height: height, width: width, top: top, left: left, stride: stride,
+                phaseLength: phaseLength, rows: rows, into: padded)
         } else {
-            EngineKernels.Kernels.pad(channel, height: height, width: width, top: top, left: left, stride: stride,
-                                      phaseLength: phaseLength, rows: rows, into: padded)
+            EngineKernels.Kernels.pad(
+                channel, height: height, width: width, top: top, left: left, stride: stride,
+                phaseLength: phaseLength, rows: rows, into: padded)
         }
     }
 

@@ -1,6 +1,5 @@
 import Core
 
-
 /// Element-wise activations, applied in place (fused into the layer that precedes them).
 /// Swish and sigmoid use a vector exp (`EngineKernels`), within about 2e-7 of libm's `expf`.
 public enum Activation: Sendable {

@@ -1,6 +1,5 @@
 import Core
 
-
 /// Inference batch normalisation: y = (x − mean) / √(var + eps) · γ + β, per channel.
 ///
 /// Tessera folds it into the preceding convolution at load time (`Conv2d.fold`); standing

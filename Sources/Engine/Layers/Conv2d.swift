@@ -37,8 +37,10 @@ public final class Conv2d {
     /// Whether a 3×3 layer may run by Winograd (tests turn it off to compare).
     public var allowsWinograd = true
 
-    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Padding = .uniform(0),
-                dilation: Int = 1, groups: Int = 1, activation: Activation = .identity) {
+    public init(
+        inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Padding = .uniform(0),
+        dilation: Int = 1, groups: Int = 1, activation: Activation = .identity
+    ) {
         precondition(inChannels % groups == 0 && outChannels % groups == 0, "channels must divide into groups")
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -131,8 +133,9 @@ public final class Conv2d {
         }
         var out = output(for: x)
         if let residual {
-            precondition(residual.map.channels == out.channels && residual.map.height == out.height && residual.map.width == out.width,
-                         "the residual must have the output's shape")
+            precondition(
+                residual.map.channels == out.channels && residual.map.height == out.height && residual.map.width == out.width,
+                "the residual must have the output's shape")
         }
         var residualAdded = false
         measure(height: out.height, width: out.width) {
@@ -164,9 +167,10 @@ public final class Conv2d {
     /// The (uninitialised) output map for input x.
     func output(for x: Tensor) -> Tensor {
         precondition(x.channels == inChannels, "expected \(inChannels) channels, got \(x.channels)")
-        return Tensor(uninitializedChannels: outChannels,
-                      height: outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom),
-                      width: outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right))
+        return Tensor(
+            uninitializedChannels: outChannels,
+            height: outputSize(x.height, kernel: kernel.height, before: padding.top, after: padding.bottom),
+            width: outputSize(x.width, kernel: kernel.width, before: padding.left, after: padding.right))
     }
 
     /// Runs `body` under `LayerProfile`, labelled with this layer's shape and output size.
@@ -189,8 +193,10 @@ public final class Conv2d {
     /// scratch block, multiplies single-threaded, then adds the bias and applies the
     /// activation (or adds the bias and the residual and applies the residual's activation)
     /// while its block is still in cache.
-    private func gemm(_ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor, sampled: Bool = false,
-                      residual: (map: Tensor, after: Activation)? = nil) {
+    private func gemm(
+        _ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor, sampled: Bool = false,
+        residual: (map: Tensor, after: Activation)? = nil
+    ) {
         let cin = inChannels / groups, cout = outChannels / groups
         let k = cin * kernel.height * kernel.width, n = out.planeSize
         // A 1×1 stride-1 conv multiplies the input itself, as does a strided one whose input
@@ -215,21 +221,25 @@ public final class Conv2d {
                             let firstRow = group * cout + rows.lowerBound
                             let c = target.base + firstRow * n + columns.lowerBound
                             if pointwise {
-                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
-                                           b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
+                                BLAS.sgemm(
+                                    m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                    b: groupInput + columns.lowerBound, ldb: n, c: c, ldc: n)
                             } else {
                                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
                                 defer { scratch.deallocate() }
-                                im2col(groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
-                                       columns: columns, into: scratch)
-                                BLAS.sgemm(m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
-                                           b: scratch, ldb: columns.count, c: c, ldc: n)
+                                im2col(
+                                    groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
+                                    columns: columns, into: scratch)
+                                BLAS.sgemm(
+                                    m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
+                                    b: scratch, ldb: columns.count, c: c, ldc: n)
                             }
                             for row in 0..<rows.count {
                                 let values = c + row * n, rowBias = biases.base[firstRow + row]
                                 if let skipped {
-                                    KernelSet.activate(values, adding: skipped.map.base + (firstRow + row) * n + columns.lowerBound,
-                                                       count: columns.count, bias: rowBias, activation: skipped.after.kernelCode)
+                                    KernelSet.activate(
+                                        values, adding: skipped.map.base + (firstRow + row) * n + columns.lowerBound,
+                                        count: columns.count, bias: rowBias, activation: skipped.after.kernelCode)
                                 } else {
                                     activation.apply(values, count: columns.count, bias: rowBias)
                                 }
@@ -253,8 +263,10 @@ public final class Conv2d {
 
     /// Unfolds the input patches of output pixels `columns` (row-major indices into the
     /// output plane) into a (channels·kh·kw) × columns.count matrix, zeros outside the image.
-    private func im2col(_ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, outWidth: Int,
-                        columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+    private func im2col(
+        _ input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, outWidth: Int,
+        columns: Range<Int>, into col: UnsafeMutablePointer<Float>
+    ) {
         let kh = kernel.height, kw = kernel.width, count = columns.count
         let firstRow = columns.lowerBound / outWidth, lastRow = (columns.upperBound - 1) / outWidth
         for c in 0..<channels {

@@ -1,6 +1,5 @@
 import Core
 
-
 /// Convolutions with few input channels per group — depthwise (one) and ResNeXt's grouped
 /// 3×3 (4 to 32) — computed directly rather than by GEMM, whose tiny per-group matrices
 /// would be all overhead.
@@ -66,16 +65,18 @@ extension Conv2d {
                                 defer { padded.deallocate(); broadcast.deallocate() }
                                 for group in (task * groupsPerTask)..<min(groups, (task + 1) * groupsPerTask) {
                                     for c in 0..<cin {
-                                        KernelSet.pad(source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
-                                                      top: top, left: left, stride: s, phaseLength: phaseLength, rows: paddedHeight,
-                                                      into: padded + c * paddedPlane)
+                                        KernelSet.pad(
+                                            source.base + (group * cin + c) * inHeight * inWidth, height: inHeight, width: inWidth,
+                                            top: top, left: left, stride: s, phaseLength: phaseLength, rows: paddedHeight,
+                                            into: padded + c * paddedPlane)
                                     }
                                     for o in (group * cout)..<((group + 1) * cout) {
                                         for t in 0..<(cin * taps) { broadcast[t] = SIMD8(repeating: weights.base[o * cin * taps + t]) }
                                         let result = target.base + o * outHeight * outWidth
-                                        KernelSet.accumulate(padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
-                                                             blocks: blocks, rows: outHeight, rowStep: s * paddedWidth, width: outWidth,
-                                                             into: result)
+                                        KernelSet.accumulate(
+                                            padded, taps: broadcast, offsets: tapOffset.base, count: cin * taps,
+                                            blocks: blocks, rows: outHeight, rowStep: s * paddedWidth, width: outWidth,
+                                            into: result)
                                         activation.apply(result, count: outHeight * outWidth, bias: biases.base[o])
                                         if let means { means.base[o] = Self.mean(result, count: outHeight * outWidth) }
                                     }

@@ -1,6 +1,5 @@
 import Core
 
-
 /// Pooling as PyTorch computes it.
 public enum Pooling {
     /// `nn.MaxPool2d(kernel, stride, padding)`: padding never wins (−∞), floor sizing.
@@ -36,8 +35,10 @@ public enum Pooling {
 
     /// The running maximum `best` updated with one kernel row of a window at the border.
     @inline(__always)
-    private static func window(_ row: UnsafePointer<Float>, _ ox: Int, ky: Int, _ kernel: Int, _ stride: Int,
-                               _ padding: Int, _ width: Int, _ best: Float) -> Float {
+    private static func window(
+        _ row: UnsafePointer<Float>, _ ox: Int, ky: Int, _ kernel: Int, _ stride: Int,
+        _ padding: Int, _ width: Int, _ best: Float
+    ) -> Float {
         var best = best
         for kx in 0..<kernel {
             let column = ox * stride - padding + kx

@@ -1,6 +1,5 @@
 import Core
 
-
 /// Changes of resolution as PyTorch computes them.
 public enum Resampling {
     /// `F.interpolate(mode="bilinear")` to `height` × `width`.

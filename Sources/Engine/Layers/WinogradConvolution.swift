@@ -80,21 +80,25 @@ extension Conv2d {
                         for c in 0..<cin {
                             // The band's input rows, zero-padded: padded row r is input row
                             // m·firstTileRow + r − top, padded column j is x = j − left.
-                            KernelSet.pad(source.base + c * inHeight * inWidth, height: inHeight, width: inWidth,
-                                     top: top - m * firstTileRow, left: left, stride: m, phaseLength: phaseLength,
-                                     rows: paddedRows, into: padded)
-                            KernelSet.winogradInput(tile, padded, phaseLength: phaseLength, rows: rows, blocks: blocksX,
-                                                    channel: c, channels: cin, tiles: tiles, into: v, scratch: d)
+                            KernelSet.pad(
+                                source.base + c * inHeight * inWidth, height: inHeight, width: inWidth,
+                                top: top - m * firstTileRow, left: left, stride: m, phaseLength: phaseLength,
+                                rows: paddedRows, into: padded)
+                            KernelSet.winogradInput(
+                                tile, padded, phaseLength: phaseLength, rows: rows, blocks: blocksX,
+                                channel: c, channels: cin, tiles: tiles, into: v, scratch: d)
                         }
                         for i in 0..<positions {
-                            BLAS.sgemm(m: cout, n: tiles, k: cin, a: filters.base + i * cout * cin, lda: cin,
-                                       b: v + i * cin * tiles, ldb: tiles, c: products + i * cout * tiles, ldc: tiles)
+                            BLAS.sgemm(
+                                m: cout, n: tiles, k: cin, a: filters.base + i * cout * cin, lda: cin,
+                                b: v + i * cin * tiles, ldb: tiles, c: products + i * cout * tiles, ldc: tiles)
                         }
                         for o in 0..<cout {
-                            KernelSet.winogradOutput(tile, products, channel: o, channels: cout, tiles: tiles, rows: rows, blocks: blocksX,
-                                                     firstTileRow: firstTileRow, into: target.base + o * outHeight * outWidth,
-                                                     height: outHeight, width: outWidth, bias: biases.base[o],
-                                                     activation: activation.kernelCode, scratch: d)
+                            KernelSet.winogradOutput(
+                                tile, products, channel: o, channels: cout, tiles: tiles, rows: rows, blocks: blocksX,
+                                firstTileRow: firstTileRow, into: target.base + o * outHeight * outWidth,
+                                height: outHeight, width: outWidth, bias: biases.base[o],
+                                activation: activation.kernelCode, scratch: d)
                         }
                     }
                 }

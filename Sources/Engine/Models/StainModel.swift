@@ -1,6 +1,5 @@
 import Core
 
-
 /// A colour-rule baseline for glomeruli, needing no weights: the density of haematoxylin-
 /// dark, purple pixels (nuclei, glomerular tufts) in a disc-sized neighbourhood.
 ///

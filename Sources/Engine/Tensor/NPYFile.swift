@@ -45,7 +45,8 @@ extension NPYFile {
             throw TesseraError(path, ".npy version \(major) is not supported")
         }
         guard headerStart + headerLength <= bytes.count,
-              let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
+            let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
+        else {
             throw TesseraError(path, "truncated .npy header")
         }
         func field(_ name: String) -> String? {

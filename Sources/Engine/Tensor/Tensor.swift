@@ -1,6 +1,5 @@
 import Core
 
-
 /// A float32 feature map of one image: channels × height × width, row-major within a
 /// channel (PyTorch's NCHW with N = 1).
 public struct Tensor: Sendable, Equatable {
@@ -109,8 +108,10 @@ public struct Tensor: Sendable, Equatable {
     /// channel c's plane of `x` and channel `channelOffset` + c's of `out`: the frame of every
     /// layer that maps each channel on its own. A nonzero offset writes x's channels into
     /// their place in a concatenation, which then needs no copy.
-    static func forEachChannel(from x: Tensor, into out: inout Tensor, channelOffset: Int = 0,
-                               _ body: (_ channel: Int, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) -> Void) {
+    static func forEachChannel(
+        from x: Tensor, into out: inout Tensor, channelOffset: Int = 0,
+        _ body: (_ channel: Int, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) -> Void
+    ) {
         precondition(channelOffset >= 0 && channelOffset + x.channels <= out.channels, "channels outside the output map")
         let inPlane = x.planeSize, outPlane = out.planeSize
         x.data.withUnsafeBufferPointer { input in

@@ -60,8 +60,10 @@ public enum BatchNormTraining {
     /// (synchronised batch norm): per channel, the sum and count of every replica's values
     /// give the mean, then the sum of squared deviations from it the variance; running
     /// statistics as `forward`'s.
-    public static func forward(_ inputs: [Tensor], layer: inout BatchNorm, momentum: Double,
-                               replicas: BatchStatisticsSum) -> (outputs: [Tensor], saved: Saved) {
+    public static func forward(
+        _ inputs: [Tensor], layer: inout BatchNorm, momentum: Double,
+        replicas: BatchStatisticsSum
+    ) -> (outputs: [Tensor], saved: Saved) {
         precondition(!inputs.isEmpty && inputs.allSatisfy { $0.channels == layer.weight.count }, "a batch of the layer's channels")
         let channels = layer.weight.count, plane = inputs[0].planeSize
         let sums = replicas(channelSums(inputs, channels: channels) { x, _ in x } + [Double(inputs.count * plane)])
@@ -108,8 +110,10 @@ public enum BatchNormTraining {
     /// own units (its gradients are scaled by w afterwards) dx = γ·invstd·(dy − S/(w·M) −
     /// x̂·D/(w·M)), with S, D the summed reductions and M the global count. dγ and dβ stay
     /// this replica's own: summed over replicas with their weights, they are the global ones.
-    public static func backward(_ gradients: [Tensor], saved: Saved, weight: [Float],
-                                replicas: BatchStatisticsSum) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+    public static func backward(
+        _ gradients: [Tensor], saved: Saved, weight: [Float],
+        replicas: BatchStatisticsSum
+    ) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
         let channels = weight.count, plane = saved.inputs[0].planeSize
         let sources = gradients
         var local = [Double](repeating: 0, count: 2 * channels + 1)
@@ -183,8 +187,11 @@ public enum BatchNormTraining {
         backward(gradients, saved: saved, weight: weight, frozen: true)
     }
 
-    private static func backward(_ gradients: [Tensor], saved: Saved, weight: [Float], frozen: Bool)
-        -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+    private static func backward(
+        _ gradients: [Tensor], saved: Saved, weight: [Float], frozen: Bool
+    )
+        -> (inputs: [Tensor], weight: [Float], bias: [Float])
+    {
         let channels = weight.count, plane = saved.inputs[0].planeSize
         let count = Double(saved.inputs.count * plane)
         var dInputs = gradients.map { Tensor(uninitializedChannels: $0.channels, height: $0.height, width: $0.width) }
@@ -231,8 +238,10 @@ public enum BatchNormTraining {
 
 /// Raw pointers to each image's values, for kernels that split a batch by channel across
 /// threads (each thread writes only its own channels).
-func withChannels<R>(_ inputs: [Tensor], _ outputs: inout [Tensor],
-                     _ body: (_ inputs: [UnsafePointer<Float>], _ outputs: [DisjointPointer<Float>]) -> R) -> R {
+func withChannels<R>(
+    _ inputs: [Tensor], _ outputs: inout [Tensor],
+    _ body: (_ inputs: [UnsafePointer<Float>], _ outputs: [DisjointPointer<Float>]) -> R
+) -> R {
     withChannels(inputs) { sources in
         var targets: [DisjointPointer<Float>] = []
         for b in outputs.indices {

@@ -19,14 +19,19 @@ public struct ConvolutionShape: Sendable, Equatable {
     /// Zeros added before the first row and column, and after the last.
     public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
 
-    public init(inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1, groups: Int = 1,
-                padding: Int = 0) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernel, stride: stride, dilation: dilation,
-                  groups: groups, padTop: padding, padLeft: padding, padBottom: padding, padRight: padding)
+    public init(
+        inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1, groups: Int = 1,
+        padding: Int = 0
+    ) {
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernel, stride: stride, dilation: dilation,
+            groups: groups, padTop: padding, padLeft: padding, padBottom: padding, padRight: padding)
     }
 
-    public init(inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int, dilation: Int, groups: Int,
-                padTop: Int, padLeft: Int, padBottom: Int, padRight: Int) {
+    public init(
+        inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int, dilation: Int, groups: Int,
+        padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    ) {
         precondition(inputChannels % groups == 0 && outputChannels % groups == 0, "channels must divide into the groups")
         self.inputChannels = inputChannels; self.outputChannels = outputChannels; self.kernel = kernel
         self.stride = stride; self.dilation = dilation; self.groups = groups
@@ -72,8 +77,9 @@ public enum ConvolutionTraining {
             columns.withUnsafeBufferPointer { col in
                 y.data.withUnsafeMutableBufferPointer { out in
                     for g in 0..<shape.groups {
-                        BLAS.sgemm(m: perGroupOut, n: n, k: k, a: w.baseAddress! + g * perGroupOut * k, lda: k,
-                                   b: col.baseAddress! + g * k * n, ldb: n, c: out.baseAddress! + g * perGroupOut * n, ldc: n)
+                        BLAS.sgemm(
+                            m: perGroupOut, n: n, k: k, a: w.baseAddress! + g * perGroupOut * k, lda: k,
+                            b: col.baseAddress! + g * k * n, ldb: n, c: out.baseAddress! + g * perGroupOut * n, ldc: n)
                     }
                     if let bias {
                         for c in 0..<shape.outputChannels {
@@ -91,14 +97,18 @@ public enum ConvolutionTraining {
     /// first layer need none), the weight and the bias from the outputs' gradients.
     /// Each image's share is computed on its own thread into its own buffers, then the
     /// shares are summed in image order: the same bits whatever the thread count.
-    public static func backward(_ gradients: [Tensor], inputs: [Tensor], weight: [Float], shape: ConvolutionShape,
-                                inputGradient: Bool = true) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
+    public static func backward(
+        _ gradients: [Tensor], inputs: [Tensor], weight: [Float], shape: ConvolutionShape,
+        inputGradient: Bool = true
+    ) -> (inputs: [Tensor], weight: [Float], bias: [Float]) {
         BLAS.threadCount = 1
         var shares = [(input: Tensor, weight: [Float], bias: [Double])](
             repeating: (Tensor(channels: 0, height: 0, width: 0), [], []), count: inputs.count)
         shares.withUnsafeMutableBufferPointer { results in
             let target = DisjointPointer(results.baseAddress!)
-            Parallel.forEach(inputs.count) { b in target.base[b] = backward(gradients[b], input: inputs[b], weight: weight, shape: shape, inputGradient: inputGradient) }
+            Parallel.forEach(inputs.count) { b in
+                target.base[b] = backward(gradients[b], input: inputs[b], weight: weight, shape: shape, inputGradient: inputGradient)
+            }
         }
         var dWeight = [Float](repeating: 0, count: shape.weightCount)
         var dBias = [Double](repeating: 0, count: shape.outputChannels)
@@ -110,8 +120,11 @@ public enum ConvolutionTraining {
     }
 
     /// One image's gradients: dW = dY · colᵀ, dcol = Wᵀ · dY folded back (col2im), db = Σ dY.
-    private static func backward(_ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape, inputGradient: Bool)
-        -> (input: Tensor, weight: [Float], bias: [Double]) {
+    private static func backward(
+        _ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape, inputGradient: Bool
+    )
+        -> (input: Tensor, weight: [Float], bias: [Double])
+    {
         if shape.isDepthwise { return DepthwiseConvolution.backward(dy, input: x, weight: weight, shape: shape, inputGradient: inputGradient) }
         let (perGroupIn, perGroupOut) = (shape.inputChannels / shape.groups, shape.outputChannels / shape.groups)
         let k = perGroupIn * shape.kernel * shape.kernel, n = dy.height * dy.width
@@ -125,11 +138,13 @@ public enum ConvolutionTraining {
                         dColumns.withUnsafeMutableBufferPointer { dcol in
                             for group in 0..<shape.groups {
                                 let wg = w.baseAddress! + group * perGroupOut * k, gg = g.baseAddress! + group * perGroupOut * n
-                                BLAS.sgemm(transposeB: true, m: perGroupOut, n: k, k: n, a: gg, lda: n,
-                                           b: col.baseAddress! + group * k * n, ldb: n, c: dw.baseAddress! + group * perGroupOut * k, ldc: k)
+                                BLAS.sgemm(
+                                    transposeB: true, m: perGroupOut, n: k, k: n, a: gg, lda: n,
+                                    b: col.baseAddress! + group * k * n, ldb: n, c: dw.baseAddress! + group * perGroupOut * k, ldc: k)
                                 guard inputGradient else { continue }
-                                BLAS.sgemm(transposeA: true, m: k, n: n, k: perGroupOut, a: wg, lda: k, b: gg, ldb: n,
-                                           c: dcol.baseAddress! + group * k * n, ldc: n)
+                                BLAS.sgemm(
+                                    transposeA: true, m: k, n: n, k: perGroupOut, a: wg, lda: k, b: gg, ldb: n,
+                                    c: dcol.baseAddress! + group * k * n, ldc: n)
                             }
                         }
                     }
@@ -138,8 +153,10 @@ public enum ConvolutionTraining {
         }
         let dBias = Self.channelSums(dy)
         guard inputGradient else { return (Tensor(channels: 0, height: 0, width: 0), dWeight, dBias) }
-        let dx = shape.isPointwise ? Tensor(channels: x.channels, height: x.height, width: x.width, data: dColumns)
-                                   : col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
+        let dx =
+            shape.isPointwise
+            ? Tensor(channels: x.channels, height: x.height, width: x.width, data: dColumns)
+            : col2im(dColumns, like: x, shape: shape, outputHeight: dy.height, outputWidth: dy.width)
         return (dx, dWeight, dBias)
     }
 
@@ -191,8 +208,10 @@ public enum ConvolutionTraining {
     /// output row that falls inside the input (padding taps are zero and skipped): columns
     /// column…column + count − 1 read pixels pixel, pixel + stride, …; in a fixed order.
     @inline(__always)
-    static func forEachTapRow(channels: Int, height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int,
-                              outputWidth ow: Int, _ body: (Int, Int, Int) -> Void) {
+    static func forEachTapRow(
+        channels: Int, height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int,
+        outputWidth ow: Int, _ body: (Int, Int, Int) -> Void
+    ) {
         let kk = shape.kernel * shape.kernel
         for ky in 0..<shape.kernel {
             for kx in 0..<shape.kernel {

@@ -26,8 +26,11 @@ enum DepthwiseConvolution {
         return y
     }
 
-    static func backward(_ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape, inputGradient: Bool)
-        -> (input: Tensor, weight: [Float], bias: [Double]) {
+    static func backward(
+        _ dy: Tensor, input x: Tensor, weight: [Float], shape: ConvolutionShape, inputGradient: Bool
+    )
+        -> (input: Tensor, weight: [Float], bias: [Double])
+    {
         let (oh, ow) = (dy.height, dy.width), (height, width) = (x.height, x.width)
         let taps = shape.kernel * shape.kernel
         var dx = inputGradient ? Tensor(channels: x.channels, height: height, width: width) : Tensor(channels: 0, height: 0, width: 0)
@@ -56,8 +59,10 @@ enum DepthwiseConvolution {
     /// Calls `body(tap, output row, input row, first output column, count, input column of
     /// the first)` for every kernel tap and output row whose taps fall inside the input.
     @inline(__always)
-    private static func forEachTap(height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int,
-                                   _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+    private static func forEachTap(
+        height: Int, width: Int, shape: ConvolutionShape, outputHeight oh: Int, outputWidth ow: Int,
+        _ body: (Int, Int, Int, Int, Int, Int) -> Void
+    ) {
         for oy in 0..<oh {
             for ky in 0..<shape.kernel {
                 let iy = oy * shape.stride - shape.padTop + ky * shape.dilation

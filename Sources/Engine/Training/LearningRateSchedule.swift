@@ -5,8 +5,9 @@ public enum LearningRateSchedule: Sendable, Equatable {
     /// fast.ai's `fit_one_cycle`: cosine from lr/`divisor` up to lr over the first
     /// `warmUpFraction` of the steps, then cosine down to lr/`finalDivisor`;
     /// momentum (SGD's, or Adam's β1) goes the other way, high → low → high.
-    case oneCycle(maxLR: Double, warmUpFraction: Double = 0.25, divisor: Double = 25, finalDivisor: Double = 1e5,
-                  highMomentum: Double = 0.95, lowMomentum: Double = 0.85)
+    case oneCycle(
+        maxLR: Double, warmUpFraction: Double = 0.25, divisor: Double = 25, finalDivisor: Double = 1e5,
+        highMomentum: Double = 0.95, lowMomentum: Double = 0.85)
     /// Linear warm-up from 0 over `warmUpSteps`, then cosine from `maxLR` to `minLR`.
     case cosine(maxLR: Double, minLR: Double = 0, warmUpSteps: Int = 0)
 

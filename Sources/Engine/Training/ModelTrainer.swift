@@ -28,8 +28,10 @@ public final class ModelTrainer {
         }
     }
 
-    public init(architecture: String, store: ParameterStore, loss: SegmentationLoss = .bceDice(), optimizer: Optimizer = .adamW(),
-                dropConnect: Double = 0) throws {
+    public init(
+        architecture: String, store: ParameterStore, loss: SegmentationLoss = .bceDice(), optimizer: Optimizer = .adamW(),
+        dropConnect: Double = 0
+    ) throws {
         self.architecture = architecture
         network = try TrainingNetworks.make(architecture, dropConnect: dropConnect)
         self.store = store
@@ -64,9 +66,11 @@ public final class ModelTrainer {
     /// Zeroes the gradients, runs the forward pass, the loss and the backward pass; the
     /// parameters' gradients are then in `store.gradients`. Returns the loss and the logits.
     @discardableResult
-    public func gradients(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(),
-                          randoms: [SplitMix64]? = nil, onGradient: ((ParameterStore.Entry) -> Void)? = nil,
-                          synchronisedStatistics: BatchStatisticsSum? = nil) throws -> (loss: Double, logits: [Tensor]) {
+    public func gradients(
+        images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(),
+        randoms: [SplitMix64]? = nil, onGradient: ((ParameterStore.Entry) -> Void)? = nil,
+        synchronisedStatistics: BatchStatisticsSum? = nil
+    ) throws -> (loss: Double, logits: [Tensor]) {
         try check(images: images, masks: masks, normalisation: normalisation, synchronised: synchronisedStatistics != nil)
         store.gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         precondition(randoms.map { $0.count == images.count } ?? true, "one random generator per image")
@@ -101,9 +105,10 @@ public final class ModelTrainer {
         for entry in store.entries where entry.isParameter {
             let encoder = Self.isEncoder(entry.key)
             if encoder && groups.freezeEncoder { continue }
-            optimizer.step(&store.values, gradients: store.gradients, state: &optimizerState, range: entry.range,
-                           lr: encoder ? lr * groups.encoderScale : lr, momentum: momentum,
-                           decays: entry.decays || groups.decayNormsAndBiases)
+            optimizer.step(
+                &store.values, gradients: store.gradients, state: &optimizerState, range: entry.range,
+                lr: encoder ? lr * groups.encoderScale : lr, momentum: momentum,
+                decays: entry.decays || groups.decayNormsAndBiases)
         }
     }
 }

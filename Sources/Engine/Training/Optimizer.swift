@@ -41,8 +41,10 @@ public enum Optimizer: Sendable, Equatable {
     /// The update of step `state.step` (already counted) on `range` of flat buffers: one
     /// parameter group's share of a model's store. `decays` false turns weight decay off
     /// for the group (norms and biases).
-    public func step(_ parameters: inout [Float], gradients: [Float], state: inout State, range: Range<Int>, lr: Double,
-                     momentum scheduled: Double? = nil, decays: Bool) {
+    public func step(
+        _ parameters: inout [Float], gradients: [Float], state: inout State, range: Range<Int>, lr: Double,
+        momentum scheduled: Double? = nil, decays: Bool
+    ) {
         precondition(state.step > 0, "count the step before updating")
         switch self {
         case .sgd(let momentum, let nesterov, let weightDecay):

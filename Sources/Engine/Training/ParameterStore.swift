@@ -32,8 +32,10 @@ public final class ParameterStore: WeightSource {
             let count = shape.reduce(1, *)
             let isParameter = !(key.hasSuffix(".running_mean") || key.hasSuffix(".running_var"))
             index[key] = entries.count
-            entries.append(Entry(key: key, shape: shape, range: offset..<(offset + count), isParameter: isParameter,
-                                 decays: isParameter && shape.count > 1))
+            entries.append(
+                Entry(
+                    key: key, shape: shape, range: offset..<(offset + count), isParameter: isParameter,
+                    decays: isParameter && shape.count > 1))
             offset += count
         }
         values = [Float](repeating: 0, count: offset)

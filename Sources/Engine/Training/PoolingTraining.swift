@@ -15,8 +15,9 @@ public enum PoolingTraining {
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {
                     let y0 = oy * stride - padding, x0 = ox * stride - padding
-                    let (best, index) = windowMax(x, channel: c, rows: Swift.max(y0, 0)..<Swift.min(y0 + kernel, x.height),
-                                                  columns: Swift.max(x0, 0)..<Swift.min(x0 + kernel, x.width))
+                    let (best, index) = windowMax(
+                        x, channel: c, rows: Swift.max(y0, 0)..<Swift.min(y0 + kernel, x.height),
+                        columns: Swift.max(x0, 0)..<Swift.min(x0 + kernel, x.width))
                     out.data[(c * outHeight + oy) * outWidth + ox] = best
                     indices[(c * outHeight + oy) * outWidth + ox] = index
                 }

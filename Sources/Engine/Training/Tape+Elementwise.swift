@@ -14,10 +14,13 @@ extension Tape {
         }
         let inputs = x.value
         return record(y) { [unowned self] dy in
-            accumulate(xHandle, Self.mapImages(dy.indices.map { $0 }) { b in
-                Tensor(channels: dy[b].channels, height: dy[b].height, width: dy[b].width,
-                       data: activation.backward(dy[b].data, input: inputs[b].data, output: y[b].data))
-            })
+            accumulate(
+                xHandle,
+                Self.mapImages(dy.indices.map { $0 }) { b in
+                    Tensor(
+                        channels: dy[b].channels, height: dy[b].height, width: dy[b].width,
+                        data: activation.backward(dy[b].data, input: inputs[b].data, output: y[b].data))
+                })
         }
     }
 

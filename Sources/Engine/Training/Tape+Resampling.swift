@@ -9,9 +9,11 @@ extension Tape {
         let pooled = Self.mapImages(x.value) { PoolingTraining.max($0, kernel: kernel, stride: stride, padding: padding) }
         let (channels, height, width) = (x.value[0].channels, x.value[0].height, x.value[0].width)
         return record(pooled.map(\.output)) { [unowned self] dy in
-            accumulate(xHandle, Self.mapImages(dy.indices.map { $0 }) { b in
-                PoolingTraining.backward(dy[b].data, indices: pooled[b].indices, channels: channels, height: height, width: width)
-            })
+            accumulate(
+                xHandle,
+                Self.mapImages(dy.indices.map { $0 }) { b in
+                    PoolingTraining.backward(dy[b].data, indices: pooled[b].indices, channels: channels, height: height, width: width)
+                })
         }
     }
 
@@ -22,9 +24,11 @@ extension Tape {
         let (channels, height, width) = (x.value[0].channels, x.value[0].height, x.value[0].width)
         let y = pooled.map { Tensor(channels: channels, height: 1, width: 1, data: $0.output) }
         return record(y) { [unowned self] dy in
-            accumulate(xHandle, dy.indices.map { b in
-                PoolingTraining.backward(dy[b].data, indices: pooled[b].indices, channels: channels, height: height, width: width)
-            })
+            accumulate(
+                xHandle,
+                dy.indices.map { b in
+                    PoolingTraining.backward(dy[b].data, indices: pooled[b].indices, channels: channels, height: height, width: width)
+                })
         }
     }
 
@@ -34,9 +38,11 @@ extension Tape {
         let y = Self.mapImages(x.value) { Resampling.bilinear($0, height: height, width: width, alignCorners: alignCorners) }
         let (inputHeight, inputWidth) = (x.value[0].height, x.value[0].width)
         return record(y) { [unowned self] dy in
-            accumulate(xHandle, Self.mapImages(dy) {
-                Resampling.bilinearBackward($0, inputHeight: inputHeight, inputWidth: inputWidth, alignCorners: alignCorners)
-            })
+            accumulate(
+                xHandle,
+                Self.mapImages(dy) {
+                    Resampling.bilinearBackward($0, inputHeight: inputHeight, inputWidth: inputWidth, alignCorners: alignCorners)
+                })
         }
     }
 

@@ -38,9 +38,12 @@ public final class DeterministicWeights: WeightSource {
         let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
         let scale = Float(Double(fanIn).squareRoot())
         enum Rule { case variance, shift, gain, conv }
-        let rule: Rule = key.hasSuffix("running_var") ? .variance
-            : key.hasSuffix("running_mean") || key.hasSuffix("bias") ? .shift
-            : (key.hasSuffix(".weight") && shape.count == 1) || key.hasSuffix("weight_g") ? .gain : .conv
+        let rule: Rule =
+            key.hasSuffix("running_var")
+            ? .variance
+            : key.hasSuffix("running_mean") || key.hasSuffix("bias")
+                ? .shift
+                : (key.hasSuffix(".weight") && shape.count == 1) || key.hasSuffix("weight_g") ? .gain : .conv
         for i in 0..<count {
             let u = generator.nextSigned()
             switch rule {

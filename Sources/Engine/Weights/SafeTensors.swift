@@ -47,7 +47,8 @@ public struct SafeTensors {
         metadata = (json["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
         for (name, value) in json where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw TesseraError(path, "tensor \(name): malformed header entry")
             }
             guard let size = Self.byteSize(dtype) else { throw TesseraError(path, "tensor \(name): unsupported dtype \(dtype)") }
@@ -75,7 +76,8 @@ public struct SafeTensors {
         guard let length = try? handle.read(upToCount: 8), length.count == 8 else { return [:] }
         let count = length.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard count >= 2, count <= 100_000_000, let header = try? handle.read(upToCount: Int(count)),
-              let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else { return [:] }
+            let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any]
+        else { return [:] }
         return (json["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
     }
 
@@ -109,7 +111,7 @@ public struct SafeTensors {
                 return (0..<(raw.count / 8)).map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian)) }
             case "F16":
                 return (0..<(raw.count / 2)).map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
-            default: // BF16: the top half of a float32
+            default:  // BF16: the top half of a float32
                 return (0..<(raw.count / 2)).map { Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) << 16) }
             }
         }
@@ -125,8 +127,10 @@ public struct SafeTensors {
     }
 
     /// Writes float tensors as a safetensors file (tests, tools, converted weights).
-    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], to path: String,
-                             metadata: [String: String] = [:], precision: Precision = .float32) throws {
+    public static func write(
+        _ tensors: [(name: String, shape: [Int], values: [Float])], to path: String,
+        metadata: [String: String] = [:], precision: Precision = .float32
+    ) throws {
         let file = try encode(tensors, metadata: metadata, precision: precision)
         guard FileManager.default.createFile(atPath: path, contents: file) else { throw TesseraError(path, "cannot write") }
     }
@@ -134,8 +138,10 @@ public struct SafeTensors {
     /// Float tensors in the safetensors format, in memory (a replica's state on the wire),
     /// with `metadata` as the header's `__metadata__` when there is any. Float16 rounds to
     /// nearest (even), and refuses values beyond its range rather than store infinities.
-    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
-                              precision: Precision = .float32) throws -> Data {
+    public static func encode(
+        _ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
+        precision: Precision = .float32
+    ) throws -> Data {
         var header: [String: Any] = metadata.isEmpty ? [:] : ["__metadata__": metadata]
         var offset = 0
         var body = Data()

@@ -1,7 +1,6 @@
 import Core
 import Foundation
 
-
 /// Where a model's parameters come from, by PyTorch state_dict key.
 ///
 /// Models ask for each key with the shape they expect; the source checks the shape and
@@ -59,7 +58,10 @@ public final class SafeTensorsWeights: WeightSource {
             !taken.contains($0) && !ignoring.contains(String($0.dropFirst(prefix.count))) && !$0.hasSuffix(".num_batches_tracked")
         }
         guard unused.isEmpty else {
-            throw TesseraError(file.path, "\(unused.count) weights the model does not use, e.g. \(unused.prefix(5).joined(separator: ", ")): are these the weights of another architecture?")
+            throw TesseraError(
+                file.path,
+                "\(unused.count) weights the model does not use, e.g. \(unused.prefix(5).joined(separator: ", ")): are these the weights of another architecture?"
+            )
         }
     }
 }

@@ -28,8 +28,9 @@ public struct BalancedSampler: Sendable {
     /// bin that moves with the step, and a tile of the bin drawn from (seed, step, slot).
     public func tile(step: Int, slot: Int) -> Int {
         let bin = bins[(step &+ slot) % bins.count]
-        var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: step) &* 0x9E37_79B9_7F4A_7C15)
-                                    ^ (UInt64(truncatingIfNeeded: slot) &* 0xC2B2_AE3D_27D4_EB4F))
+        var random = SplitMix64(
+            seed: seed ^ (UInt64(truncatingIfNeeded: step) &* 0x9E37_79B9_7F4A_7C15)
+                ^ (UInt64(truncatingIfNeeded: slot) &* 0xC2B2_AE3D_27D4_EB4F))
         return bin[Int(random.next() % UInt64(bin.count))]
     }
 

@@ -21,11 +21,14 @@ public struct ColourJitter: Sendable, Equatable {
 
     /// Shifts drawn uniformly within ± each limit from `random` (the seed's notebooks used
     /// brightness and contrast 0.2, hue 20°, saturation 0.12, value 0.08).
-    public static func random(brightness: Double = 0.2, contrast: Double = 0.2, hueDegrees: Double = 20, saturation: Double = 0.12,
-                              value: Double = 0.08, _ random: inout SplitMix64) -> ColourJitter {
+    public static func random(
+        brightness: Double = 0.2, contrast: Double = 0.2, hueDegrees: Double = 20, saturation: Double = 0.12,
+        value: Double = 0.08, _ random: inout SplitMix64
+    ) -> ColourJitter {
         func draw(_ limit: Double) -> Double { limit * (2 * Double(random.next() >> 11) / Double(1 << 53) - 1) }
-        return ColourJitter(brightness: draw(brightness), contrast: draw(contrast), hueDegrees: draw(hueDegrees),
-                            saturation: draw(saturation), value: draw(value))
+        return ColourJitter(
+            brightness: draw(brightness), contrast: draw(contrast), hueDegrees: draw(hueDegrees),
+            saturation: draw(saturation), value: draw(value))
     }
 
     /// The jittered tile.
@@ -60,14 +63,15 @@ public struct ColourJitter: Sendable, Equatable {
 
     static func rgb(_ h: Double, _ s: Double, _ v: Double) -> (Double, Double, Double) {
         let c = v * s, x = c * (1 - abs((h / 60).truncatingRemainder(dividingBy: 2) - 1)), m = v - c
-        let (r, g, b): (Double, Double, Double) = switch Int(h / 60) % 6 {
-        case 0: (c, x, 0)
-        case 1: (x, c, 0)
-        case 2: (0, c, x)
-        case 3: (0, x, c)
-        case 4: (x, 0, c)
-        default: (c, 0, x)
-        }
+        let (r, g, b): (Double, Double, Double) =
+            switch Int(h / 60) % 6 {
+            case 0: (c, x, 0)
+            case 1: (x, c, 0)
+            case 2: (0, c, x)
+            case 3: (0, x, c)
+            case 4: (x, 0, c)
+            default: (c, 0, x)
+            }
         return (r + m, g + m, b + m)
     }
 }

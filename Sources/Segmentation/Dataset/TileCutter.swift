@@ -69,9 +69,11 @@ public final class TileCutter {
     public func read(x: Int, y: Int) throws -> (image: PixelImage, mask: PixelImage) {
         let span = tile * scale
         let rgb = try slide.readRGB(x: x, y: y, width: span, height: span)
-        let labels = try maskReader?.readFirstChannel(x: x, y: y, width: span, height: span)
-            ?? PixelImage(width: span, height: span, channels: 1,
-                          pixels: RLE.paint(runs, width: slide.width, height: slide.height, x: x, y: y, w: span, h: span))
+        let labels =
+            try maskReader?.readFirstChannel(x: x, y: y, width: span, height: span)
+            ?? PixelImage(
+                width: span, height: span, channels: 1,
+                pixels: RLE.paint(runs, width: slide.width, height: slide.height, x: x, y: y, w: span, h: span))
         if scale == 1 { return (rgb, PixelImage(width: tile, height: tile, channels: 1, pixels: labels.pixels.map { $0 > 0 ? 1 : 0 })) }
         var image = PixelImage(width: tile, height: tile, channels: 3)
         var binary = PixelImage(width: tile, height: tile, channels: 1)

@@ -30,7 +30,9 @@ public struct CSVTable: Sendable {
                 if scalar == "\"" {
                     if let following = next() {
                         if following == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = following }
-                    } else { quoted = false }
+                    } else {
+                        quoted = false
+                    }
                 } else {
                     if scalar == "\n" { line += 1 }
                     field.unicodeScalars.append(scalar)

@@ -24,10 +24,13 @@ public enum MaskFiles {
     }
 
     /// Writes runs as a tiled Deflate mask TIFF (0/255), band by band.
-    public static func write(_ runs: [RLE.Run], width: Int, height: Int, to path: String, tileSize: Int = 256,
-                             micronsPerPixel: Double? = nil) throws {
-        let writer = try TiledImageWriter(path: path, width: width, height: height, channels: 1, tileSize: tileSize,
-                                          micronsPerPixel: micronsPerPixel, deflateLevel: 1)
+    public static func write(
+        _ runs: [RLE.Run], width: Int, height: Int, to path: String, tileSize: Int = 256,
+        micronsPerPixel: Double? = nil
+    ) throws {
+        let writer = try TiledImageWriter(
+            path: path, width: width, height: height, channels: 1, tileSize: tileSize,
+            micronsPerPixel: micronsPerPixel, deflateLevel: 1)
         for y0 in stride(from: 0, to: height, by: tileSize) {
             let rows = min(tileSize, height - y0)
             try writer.append(rows: RLE.paint(runs, width: width, height: height, firstRow: y0, rows: rows))

@@ -136,7 +136,7 @@ public enum RLE {
     /// columns are visited (found by bisection), so a training tile costs its own runs.
     public static func paint(_ runs: [Run], width: Int, height: Int, x: Int, y: Int, w: Int, h: Int) -> [UInt8] {
         var region = [UInt8](repeating: 0, count: w * h)
-        let first = x * height, last = (x + w) * height // pixel indices (from 0) of the columns
+        let first = x * height, last = (x + w) * height  // pixel indices (from 0) of the columns
         // The first run that ends after the region's first column begins.
         var low = 0, high = runs.count
         while low < high {
@@ -161,8 +161,9 @@ public enum RLE {
     /// Decodes text into an in-memory mask (0/255).
     public static func decode(_ text: String, width: Int, height: Int) throws -> PixelImage {
         let runs = try parse(text[...], width: width, height: height)
-        return PixelImage(width: width, height: height, channels: 1,
-                          pixels: paint(runs, width: width, height: height, firstRow: 0, rows: height))
+        return PixelImage(
+            width: width, height: height, channels: 1,
+            pixels: paint(runs, width: width, height: height, firstRow: 0, rows: height))
     }
 
     /// Encodes an in-memory mask as competition text.

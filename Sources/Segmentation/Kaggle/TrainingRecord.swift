@@ -62,9 +62,11 @@ public struct TrainingRecord: Sendable, Equatable {
 
     /// The table of `records` in train.csv layout.
     public static func table(_ records: [TrainingRecord]) -> CSVTable {
-        CSVTable(header: columns, rows: records.map {
-            [$0.id, $0.organ, String($0.imageHeight), String($0.imageWidth), format($0.pixelSize), format($0.tissueThickness), $0.rle]
-        })
+        CSVTable(
+            header: columns,
+            rows: records.map {
+                [$0.id, $0.organ, String($0.imageHeight), String($0.imageWidth), format($0.pixelSize), format($0.tissueThickness), $0.rle]
+            })
     }
 
     private static func format(_ value: Double) -> String {

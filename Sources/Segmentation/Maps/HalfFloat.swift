@@ -11,9 +11,9 @@ enum HalfFloat {
         let sign = UInt16(truncatingIfNeeded: (x >> 16) & 0x8000)
         let exponent = Int((x >> 23) & 0xFF)
         let mantissa = x & 0x7F_FFFF
-        if exponent == 0xFF { return sign | 0x7C00 | (mantissa != 0 ? 0x200 : 0) } // inf, NaN
+        if exponent == 0xFF { return sign | 0x7C00 | (mantissa != 0 ? 0x200 : 0) }  // inf, NaN
         let e = exponent - 127 + 15
-        if e >= 31 { return sign | 0x7C00 } // overflow to infinity
+        if e >= 31 { return sign | 0x7C00 }  // overflow to infinity
         if e <= 0 {
             // Subnormal half (or zero): shift the full significand into place, then round.
             if e < -10 { return sign }
@@ -26,7 +26,7 @@ enum HalfFloat {
         }
         var half = UInt32(e << 10) | (mantissa >> 13)
         let remainder = mantissa & 0x1FFF
-        if remainder > 0x1000 || (remainder == 0x1000 && half & 1 == 1) { half += 1 } // a carry into the exponent is right
+        if remainder > 0x1000 || (remainder == 0x1000 && half & 1 == 1) { half += 1 }  // a carry into the exponent is right
         return sign | UInt16(half)
     }
 

@@ -42,11 +42,15 @@ public enum MapEncoding: UInt8, Sendable, Equatable {
     private func encode(_ probabilities: [Float], rows: Int, columns: Int, rowStride: Int, first: Int) -> [UInt8] {
         switch self {
         case .uint8:
-            return Self.encode(probabilities, rows: rows, columns: columns, rowStride: rowStride, first: first,
-                               vector: Probability.bytes) { Probability.toByte(Probability.fixed($0)) }
+            return Self.encode(
+                probabilities, rows: rows, columns: columns, rowStride: rowStride, first: first,
+                vector: Probability.bytes
+            ) { Probability.toByte(Probability.fixed($0)) }
         case .float16:
-            return Self.encode(probabilities, rows: rows, columns: columns, rowStride: rowStride, first: first,
-                               vector: HalfFloat.probabilityBits) { HalfFloat.bits($0 > 0 ? min($0, 1) : 0) }
+            return Self.encode(
+                probabilities, rows: rows, columns: columns, rowStride: rowStride, first: first,
+                vector: HalfFloat.probabilityBits
+            ) { HalfFloat.bits($0 > 0 ? min($0, 1) : 0) }
         }
     }
 
@@ -106,8 +110,10 @@ extension MapEncoding {
     /// One member's map of a tile as it travels and is blended: `flips` predicted and
     /// averaged (at the member's scale, when `scale` resamples), the `inset` border cropped,
     /// then encoded. Workers and `infer` both call this.
-    public func prediction(of tile: PixelImage, by predictor: TilePredictor, flips: FlipSet, inset: Int,
-                           scale: TileScale? = nil) throws -> [UInt8] {
+    public func prediction(
+        of tile: PixelImage, by predictor: TilePredictor, flips: FlipSet, inset: Int,
+        scale: TileScale? = nil
+    ) throws -> [UInt8] {
         let scale = scale ?? .native(tile.width)
         let map = try scale.map(of: tile) { try flips.predict($0, with: predictor) }
         return encode(map, size: scale.mapSide, inset: inset)

@@ -47,17 +47,21 @@ public struct LocalSegmentation {
     }
 
     /// Segments `slidePath` into `maskPath` (and `probabilityPath`), reporting tiles done.
-    public func run(slidePath: String, maskPath: String, probabilityPath: String? = nil,
-                    progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
-        let pipeline = try SlidePipeline(slidePath: slidePath, settings: settings, memberWeights: members.map(\.weight),
-                                         memberPixelSizes: members.map(\.pixelSize), maskPath: maskPath, probabilityPath: probabilityPath)
+    public func run(
+        slidePath: String, maskPath: String, probabilityPath: String? = nil,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Summary {
+        let pipeline = try SlidePipeline(
+            slidePath: slidePath, settings: settings, memberWeights: members.map(\.weight),
+            memberPixelSizes: members.map(\.pixelSize), maskPath: maskPath, probabilityPath: probabilityPath)
         let (plan, stitcher, output) = (pipeline.plan, pipeline.stitcher, pipeline.output)
         let reader = try pipeline.tileReader()
         let side = plan.tileSize / pipeline.source.downsample
         reader.keepBlocks(forWidth: reader.width, height: (plan.tileSize + plan.stride) / pipeline.source.downsample)
         let scales = try members.map {
-            try TileScale.member(pixelSize: $0.pixelSize, tilePixelSize: pipeline.source.tilePixelSize, inputSide: side,
-                                 mapSide: plan.tileSize, predictor: $0.predictor, member: $0.name)
+            try TileScale.member(
+                pixelSize: $0.pixelSize, tilePixelSize: pipeline.source.tilePixelSize, inputSide: side,
+                mapSide: plan.tileSize, predictor: $0.predictor, member: $0.name)
         }
         var done = 0
         for row in 0..<plan.rows {
@@ -75,7 +79,8 @@ public struct LocalSegmentation {
             try output.appendFinishedRows(of: stitcher)
         }
         try output.finish()
-        return Summary(width: pipeline.reader.width, height: pipeline.reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
-                       foregroundPixels: output.foreground, runs: output.runs(), downsample: pipeline.source.downsample, scales: scales)
+        return Summary(
+            width: pipeline.reader.width, height: pipeline.reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
+            foregroundPixels: output.foreground, runs: output.runs(), downsample: pipeline.source.downsample, scales: scales)
     }
 }

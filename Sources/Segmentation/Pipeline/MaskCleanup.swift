@@ -99,7 +99,11 @@ public struct MaskCleanup: Sendable, Equatable {
         var areas: [Int] = [], edge: [Bool] = []
         for i in segments.indices {
             let root = find(i)
-            let label = index[root] ?? { index[root] = areas.count; areas.append(0); edge.append(false); return areas.count - 1 }()
+            let label =
+                index[root]
+                ?? {
+                    index[root] = areas.count; areas.append(0); edge.append(false); return areas.count - 1
+                }()
             labels[i] = label
             let s = segments[i]
             areas[label] += s.y1 - s.y0

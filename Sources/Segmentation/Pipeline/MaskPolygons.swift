@@ -25,7 +25,7 @@ public enum MaskPolygons {
         // Directed boundary edges, each tagged with its object: start → end.
         var edges: [(from: Point, to: Point, label: Int)] = []
         var columnStart = 0
-        var starts: [Int: Int] = [:] // column → index of its first segment
+        var starts: [Int: Int] = [:]  // column → index of its first segment
         for (i, s) in segments.enumerated() where starts[s.x] == nil { starts[s.x] = i }
         func column(_ x: Int) -> ArraySlice<MaskCleanup.Segment> {
             guard let first = starts[x] else { return [] }
@@ -39,10 +39,10 @@ public enum MaskPolygons {
             let own = column(x), left = column(x - 1), right = column(x + 1)
             for (offset, s) in own.enumerated() {
                 let label = labels[columnStart + offset]
-                edges.append(((x, s.y0), (x + 1, s.y0), label))          // top
-                edges.append(((x + 1, s.y1), (x, s.y1), label))          // bottom
-                for (y0, y1) in uncovered(s, by: right) { edges.append(((x + 1, y0), (x + 1, y1), label)) } // right, downwards
-                for (y0, y1) in uncovered(s, by: left) { edges.append(((x, y1), (x, y0), label)) }         // left, upwards
+                edges.append(((x, s.y0), (x + 1, s.y0), label))  // top
+                edges.append(((x + 1, s.y1), (x, s.y1), label))  // bottom
+                for (y0, y1) in uncovered(s, by: right) { edges.append(((x + 1, y0), (x + 1, y1), label)) }  // right, downwards
+                for (y0, y1) in uncovered(s, by: left) { edges.append(((x, y1), (x, y0), label)) }  // left, upwards
             }
             index += own.count
             columnStart = index
@@ -86,8 +86,10 @@ public enum MaskPolygons {
     }
 
     /// Of edges leaving the end of `e`, the one turning right (image coordinates, y down).
-    static func rightTurn(from e: (from: Point, to: Point, label: Int), among candidates: [Int],
-                          edges: [(from: Point, to: Point, label: Int)]) -> Int {
+    static func rightTurn(
+        from e: (from: Point, to: Point, label: Int), among candidates: [Int],
+        edges: [(from: Point, to: Point, label: Int)]
+    ) -> Int {
         let dx = e.to.x - e.from.x, dy = e.to.y - e.from.y
         for c in candidates {
             let nx = edges[c].to.x - edges[c].from.x, ny = edges[c].to.y - edges[c].from.y
@@ -132,7 +134,8 @@ public enum MaskPolygons {
         try handle.append(Data("{\"type\":\"FeatureCollection\",\"features\":[".utf8))
         for (i, polygon) in polygons.enumerated() {
             let rings = polygon.rings.map { "[" + $0.map { "[\($0.x),\($0.y)]" }.joined(separator: ",") + "]" }.joined(separator: ",")
-            let feature = (i == 0 ? "" : ",") + "\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[\(rings)]},"
+            let feature =
+                (i == 0 ? "" : ",") + "\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[\(rings)]},"
                 + "\"properties\":{\"objectType\":\"annotation\",\"classification\":{\"name\":\(name),\"color\":[0,200,0]},\"area\":\(polygon.area)}}"
             try handle.append(Data(feature.utf8))
         }

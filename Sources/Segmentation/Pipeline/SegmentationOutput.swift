@@ -23,8 +23,10 @@ public final class SegmentationOutput: @unchecked Sendable {
     /// The runs after cleanup, once finished with one.
     private var cleanedRuns: [RLE.Run]?
 
-    public init(width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil,
-                cleanup: MaskCleanup = MaskCleanup()) throws {
+    public init(
+        width: Int, height: Int, threshold: Double, maskPath: String, probabilityPath: String? = nil, micronsPerPixel: Double? = nil,
+        cleanup: MaskCleanup = MaskCleanup()
+    ) throws {
         self.width = width
         self.height = height
         self.maskPath = maskPath
@@ -33,8 +35,9 @@ public final class SegmentationOutput: @unchecked Sendable {
         self.threshold = Probability.threshold(threshold)
         runEncoder = RowRunEncoder(width: width, height: height)
         // Level 1: a 0/255 mask compresses almost as well, in a fraction of the time.
-        mask = try TiledImageWriter(path: maskPath, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel,
-                                    deflateLevel: 1)
+        mask = try TiledImageWriter(
+            path: maskPath, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel,
+            deflateLevel: 1)
         probabilities = try probabilityPath.map {
             try TiledImageWriter(path: $0, width: width, height: height, channels: 1, micronsPerPixel: micronsPerPixel)
         }

@@ -37,10 +37,12 @@ public struct SegmentationSettings: Sendable, Equatable {
 
     /// The seed's defaults: 512-pixel tiles, 64 pixels of context kept out, threshold 0.5;
     /// tiles over glass alone (the seed's saturation test) are not predicted.
-    public init(tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
-                threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16,
-                tissue: TissueDetection = TissueDetection(method: .saturation), cleanup: MaskCleanup = MaskCleanup(),
-                pixelSize: Double? = nil, useLevels: Bool = true) {
+    public init(
+        tileSize: Int = 512, margin: Int = 64, stride: Int? = nil, window: BlendWindow = .constantCrop,
+        threshold: Double = 0.5, flips: FlipSet = .none, maps: MapEncoding = .float16,
+        tissue: TissueDetection = TissueDetection(method: .saturation), cleanup: MaskCleanup = MaskCleanup(),
+        pixelSize: Double? = nil, useLevels: Bool = true
+    ) {
         self.tileSize = tileSize
         self.margin = margin
         self.stride = stride

@@ -16,20 +16,24 @@ public struct SlidePipeline {
     public let stain: SlideStain?
 
     /// `memberPixelSizes`: the µm per pixel each member was trained at (nil: the slide's).
-    public init(slidePath: String, settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]? = nil,
-                maskPath: String, probabilityPath: String? = nil) throws {
+    public init(
+        slidePath: String, settings: SegmentationSettings, memberWeights: [Int], memberPixelSizes: [Double?]? = nil,
+        maskPath: String, probabilityPath: String? = nil
+    ) throws {
         reader = try SlideReader(path: slidePath, backend: settings.reader)
         plan = try settings.plan(width: reader.width, height: reader.height)
         let pixelSize = settings.pixelSize ?? reader.micronsPerPixel
-        source = TileSource.choose(levels: reader.levels, slidePixelSize: pixelSize,
-                                   memberPixelSizes: memberPixelSizes ?? memberWeights.map { _ in nil }, plan: plan, useLevels: settings.useLevels)
+        source = TileSource.choose(
+            levels: reader.levels, slidePixelSize: pixelSize,
+            memberPixelSizes: memberPixelSizes ?? memberWeights.map { _ in nil }, plan: plan, useLevels: settings.useLevels)
         if pixelSize == nil, let declared = memberPixelSizes?.compactMap({ $0 }).first {
             throw TesseraError(slidePath, "its pixel size is unknown and a member is declared at \(declared) µm/pixel: give the slide's (--pixel-size)")
         }
         stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
-        output = try SegmentationOutput(width: reader.width, height: reader.height, threshold: settings.threshold,
-                                        maskPath: maskPath, probabilityPath: probabilityPath,
-                                        micronsPerPixel: pixelSize, cleanup: settings.cleanup)
+        output = try SegmentationOutput(
+            width: reader.width, height: reader.height, threshold: settings.threshold,
+            maskPath: maskPath, probabilityPath: probabilityPath,
+            micronsPerPixel: pixelSize, cleanup: settings.cleanup)
         skipped = try TissueMap.detect(reader, settings.tissue)?.skipped(in: plan) ?? []
         if let method = settings.slideStain {
             stain = try SlideStain(estimating: reader, normaliser: try StainNormaliser.named(method, reference: settings.slideStainReference))
@@ -53,7 +57,8 @@ public struct SlidePipeline {
 
     /// A reader of the level tiles come from (each thread needs its own).
     public func tileReader(cacheBytes: Int = 64 << 20) throws -> SlideReader {
-        source.downsample == 1 ? reader
+        source.downsample == 1
+            ? reader
             : try SlideReader(path: reader.path, cacheBytes: cacheBytes, downsample: source.downsample, backend: reader.backend)
     }
 

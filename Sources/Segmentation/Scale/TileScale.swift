@@ -19,8 +19,10 @@ public struct TileScale: Sendable, Equatable {
     /// `mapSide`² full-resolution pixels. The model's side is the covered length over the
     /// member's pixel size, rounded to the sides `predictor` takes: so the member sees the
     /// slide at its own scale to within half a multiple (16 pixels of 512 for a CNN: 3 %).
-    public static func member(pixelSize memberPixelSize: Double?, tilePixelSize: Double?, inputSide: Int, mapSide: Int,
-                              predictor: TilePredictor, member: String) throws -> TileScale {
+    public static func member(
+        pixelSize memberPixelSize: Double?, tilePixelSize: Double?, inputSide: Int, mapSide: Int,
+        predictor: TilePredictor, member: String
+    ) throws -> TileScale {
         guard let memberPixelSize else {
             guard inputSide == mapSide else {
                 throw TesseraError(member, "declares no pixel size, so it cannot take tiles read from a reduced pyramid level")
@@ -35,8 +37,10 @@ public struct TileScale: Sendable, Equatable {
         let lowest = max(predictor.minimumTileSide, multiple)
         let side = max(lowest, Int((exact / Double(multiple)).rounded()) * multiple)
         guard side <= maximumModelSide else {
-            throw TesseraError(member, "would need \(side)-pixel model tiles for \(inputSide)-pixel tiles at \(tilePixelSize) µm/pixel "
-                               + "(member at \(memberPixelSize) µm/pixel): use smaller tiles")
+            throw TesseraError(
+                member,
+                "would need \(side)-pixel model tiles for \(inputSide)-pixel tiles at \(tilePixelSize) µm/pixel "
+                    + "(member at \(memberPixelSize) µm/pixel): use smaller tiles")
         }
         return TileScale(inputSide: inputSide, modelSide: side, mapSide: mapSide)
     }

@@ -19,8 +19,10 @@ public struct TileSource: Sendable, Equatable {
     /// `levels` whose pixels are no larger than any member's (to 0.1 %, for rounded MPPs),
     /// whose factor divides the plan's tile, stride and margin. The full-resolution slide
     /// when `useLevels` is off, a member has no pixel size or the slide's is unknown.
-    public static func choose(levels: [SlideLevel], slidePixelSize: Double?, memberPixelSizes: [Double?], plan: TilePlan,
-                              useLevels: Bool) -> TileSource {
+    public static func choose(
+        levels: [SlideLevel], slidePixelSize: Double?, memberPixelSizes: [Double?], plan: TilePlan,
+        useLevels: Bool
+    ) -> TileSource {
         let full = TileSource(slidePixelSize: slidePixelSize)
         guard useLevels, let slidePixelSize, !memberPixelSizes.isEmpty else { return full }
         let sizes = memberPixelSizes.compactMap { $0 }

@@ -9,9 +9,11 @@ public enum MaskOverlay {
     /// down-scaled mask when any pixel of its block is. Outline pixels (in the mask, with a
     /// 4-neighbour outside it) are drawn in `colour`; a second mask (the truth), when given,
     /// is outlined in `truthColour` beneath.
-    public static func render(slide slidePath: String, mask maskPath: String, truth truthPath: String? = nil,
-                              maxSide: Int = 2048, colour: (UInt8, UInt8, UInt8) = (0, 230, 0),
-                              truthColour: (UInt8, UInt8, UInt8) = (20, 90, 255)) throws -> PixelImage {
+    public static func render(
+        slide slidePath: String, mask maskPath: String, truth truthPath: String? = nil,
+        maxSide: Int = 2048, colour: (UInt8, UInt8, UInt8) = (0, 230, 0),
+        truthColour: (UInt8, UInt8, UInt8) = (20, 90, 255)
+    ) throws -> PixelImage {
         let slide = try SlideReader(path: slidePath, cacheBytes: 32 << 20)
         let factor = max(1, (max(slide.width, slide.height) + maxSide - 1) / maxSide)
         let width = (slide.width + factor - 1) / factor, height = (slide.height + factor - 1) / factor
@@ -71,7 +73,8 @@ public enum MaskOverlay {
     static func outline(_ mask: PixelImage, on picture: inout PixelImage, colour: (UInt8, UInt8, UInt8)) {
         for y in 0..<mask.height {
             for x in 0..<mask.width where mask[x, y, 0] != 0 {
-                let edge = x == 0 || y == 0 || x == mask.width - 1 || y == mask.height - 1
+                let edge =
+                    x == 0 || y == 0 || x == mask.width - 1 || y == mask.height - 1
                     || mask[x - 1, y, 0] == 0 || mask[x + 1, y, 0] == 0 || mask[x, y - 1, 0] == 0 || mask[x, y + 1, 0] == 0
                 if edge {
                     picture[x, y, 0] = colour.0; picture[x, y, 1] = colour.1; picture[x, y, 2] = colour.2

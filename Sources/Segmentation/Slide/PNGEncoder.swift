@@ -11,7 +11,7 @@ public enum PNGEncoder {
         raw.reserveCapacity((image.width * image.channels + 1) * image.height)
         let rowBytes = image.width * image.channels
         for y in 0..<image.height {
-            raw.append(0) // filter: none
+            raw.append(0)  // filter: none
             raw += image.pixels[(y * rowBytes)..<((y + 1) * rowBytes)]
         }
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]

@@ -105,7 +105,8 @@ public struct SlideDirectory: Sendable, Equatable {
         let description = file.string(TIFFTag.imageDescription)
         if let description, let mpp = aperioMPP(description) { return (mpp, "Aperio MPP") }
         if let resolution = file.float(TIFFTag.xResolution), resolution > 0,
-           let unit = file.uint16(TIFFTag.resolutionUnit), unit == 2 || unit == 3 {
+            let unit = file.uint16(TIFFTag.resolutionUnit), unit == 2 || unit == 3
+        {
             let micronsPerUnit = unit == 2 ? 25_400.0 : 10_000.0
             let value = micronsPerUnit / Double(resolution)
             // Resolution 1 or 72 per inch is a placeholder many writers put there.
@@ -121,7 +122,8 @@ public struct SlideDirectory: Sendable, Equatable {
         for field in description.split(separator: "|") {
             let parts = field.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "MPP",
-                  let value = Double(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)), value > 0, value.isFinite else { continue }
+                let value = Double(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)), value > 0, value.isFinite
+            else { continue }
             return value
         }
         return nil

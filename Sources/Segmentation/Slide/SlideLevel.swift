@@ -15,7 +15,8 @@ public struct SlideLevel: Sendable, Equatable {
         for directory in directories where directory.tileSize != nil && directory.samplesPerPixel >= 3 && directory.width > 0 {
             let factor = Int((Double(full.width) / Double(directory.width)).rounded())
             guard factor >= 2, fits(full.width, directory.width, factor), fits(full.height, directory.height, factor),
-                  !levels.contains(where: { $0.downsample == factor }) else { continue }
+                !levels.contains(where: { $0.downsample == factor })
+            else { continue }
             levels.append(SlideLevel(directory: directory, downsample: factor))
         }
         return levels.sorted { $0.downsample < $1.downsample }

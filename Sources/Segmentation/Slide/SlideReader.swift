@@ -97,8 +97,10 @@ public final class SlideReader {
     ///
     /// `cacheBytes` bounds the decoded tiles or strips kept between reads; strips that
     /// decode to more than `maxBlockBytes` are read a scanline at a time instead.
-    public init(path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes,
-                downsample: Int = 1, backend: Backend = .automatic) throws {
+    public init(
+        path: String, cacheBytes: Int = 64 << 20, maxBlockBytes: Int = SlideReader.defaultMaxBlockBytes,
+        downsample: Int = 1, backend: Backend = .automatic
+    ) throws {
         self.path = path
         self.backend = backend
         var directories: [SlideDirectory] = []
@@ -155,7 +157,8 @@ public final class SlideReader {
     /// The compression of the full-resolution image when this libtiff cannot decode it.
     static func undecodable(_ directories: [SlideDirectory]) -> UInt16? {
         guard let full = directories.max(by: { $0.width * $0.height < $1.width * $1.height }),
-              !TIFFCompression.isConfigured(full.compression) else { return nil }
+            !TIFFCompression.isConfigured(full.compression)
+        else { return nil }
         return full.compression
     }
 
@@ -163,8 +166,9 @@ public final class SlideReader {
     static func explainUndecodable(_ compression: UInt16, path: String, libtiffAskedFor: Bool = false) -> String {
         let name = compression == 33003 || compression == 33005 ? "Aperio JPEG 2000 (\(compression))" : TIFFCompression.name(of: compression)
         if libtiffAskedFor {
-            return "compression \(name) is not supported by this libtiff" + (OpenSlide.unavailable == nil && OpenSlide.vendor(of: path) != nil
-                ? "; OpenSlide reads it (--reader auto or openslide)" : "")
+            return "compression \(name) is not supported by this libtiff"
+                + (OpenSlide.unavailable == nil && OpenSlide.vendor(of: path) != nil
+                    ? "; OpenSlide reads it (--reader auto or openslide)" : "")
         }
         if let reason = OpenSlide.unavailable {
             return "compression \(name) is not supported by this libtiff; OpenSlide reads it once installed "
@@ -268,7 +272,7 @@ public final class SlideReader {
         case .scanlines(let layout):
             block = (self.width, 1, tiff.scanlineSize * layout.planes)
         case .rgba, .openSlide:
-            return // libtiff's RGBA interface and OpenSlide read without this cache
+            return  // libtiff's RGBA interface and OpenSlide read without this cache
         }
         // A rectangle not aligned to blocks meets one more of them each way.
         let across = min(width, self.width) / block.width + 2, down = min(height, self.height) / block.height + 2
@@ -305,7 +309,7 @@ public final class SlideReader {
                 var raster = [UInt32](repeating: 0, count: width * height)
                 try raster.withUnsafeMutableBufferPointer { try tiff.readRGBA(x: x, y: y, width: width, height: height, into: $0) }
                 for i in 0..<(width * height) {
-                    let word = raster[i] // ABGR, red in the low byte
+                    let word = raster[i]  // ABGR, red in the low byte
                     target[i * 3] = UInt8(truncatingIfNeeded: word)
                     target[i * 3 + 1] = UInt8(truncatingIfNeeded: word >> 8)
                     target[i * 3 + 2] = UInt8(truncatingIfNeeded: word >> 16)
@@ -330,7 +334,8 @@ public final class SlideReader {
                 let cx0 = max(x, bx), cx1 = min(x + width, bx + layout.blockWidth)
                 let cy0 = max(y, by), cy1 = min(y + height, by + layout.blockHeight)
                 for plane in 0..<layout.planes {
-                    let index = layout.tiled
+                    let index =
+                        layout.tiled
                         ? tiff.tileIndex(x: bx, y: by, plane: plane)
                         : tiff.stripIndex(y: by, plane: plane)
                     let block = try decodedBlock(index, bytes: layout.blockBytes, tiled: layout.tiled)
@@ -354,8 +359,9 @@ public final class SlideReader {
             for row in y..<(y + height) {
                 let line = try scanline(row, plane: plane, rowsPerStrip: layout.blockHeight)
                 line.withUnsafeBufferPointer { line in
-                    layout.copyRow(from: line.baseAddress! + x * stride, to: target + (row - y) * width * 3,
-                                   pixels: width, plane: plane)
+                    layout.copyRow(
+                        from: line.baseAddress! + x * stride, to: target + (row - y) * width * 3,
+                        pixels: width, plane: plane)
                 }
             }
         }
@@ -368,7 +374,7 @@ public final class SlideReader {
     /// seek inside a strip, so rows are decoded from the cursor (same strip, not behind it)
     /// or from the strip's first row, and every row decoded is cached for overlapping reads.
     private func scanline(_ row: Int, plane: Int, rowsPerStrip: Int) throws -> [UInt8] {
-        let key = -1 - (plane * height + row) // apart from block indices, which are ≥ 0
+        let key = -1 - (plane * height + row)  // apart from block indices, which are ≥ 0
         if let line = cache.block(key) { return line }
         let stripStart = row / rowsPerStrip * rowsPerStrip
         var next = stripStart
@@ -415,7 +421,8 @@ public final class SlideReader {
         if let reason = OpenSlide.unavailable {
             return "not a TIFF file, and \(reason), which reads MIRAX, Hamamatsu VMS and the other formats it knows"
         }
-        return "not a TIFF file, nor a format OpenSlide \(OpenSlide.version ?? "") knows (MIRAX .mrxs, Hamamatsu .vms/.vmu/.ndpi, Sakura .svslide, TIFF variants)"
+        return
+            "not a TIFF file, nor a format OpenSlide \(OpenSlide.version ?? "") knows (MIRAX .mrxs, Hamamatsu .vms/.vmu/.ndpi, Sakura .svslide, TIFF variants)"
     }
 
     private static func listDirectories(_ file: TIFFFile, path: String) throws -> [SlideDirectory] {
@@ -464,7 +471,9 @@ public final class SlideReader {
                 throw TesseraError(path, "the image has no pixels (\(image.width)×\(image.height))")
             }
             guard image.width <= SlideReader.maxDimension, image.height <= SlideReader.maxDimension else {
-                throw TesseraError(path, "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt")
+                throw TesseraError(
+                    path,
+                    "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt")
             }
             guard TIFFCompression.isConfigured(image.compression) else {
                 throw TesseraError(path, SlideReader.explainUndecodable(image.compression, path: path, libtiffAskedFor: true))
@@ -476,11 +485,12 @@ public final class SlideReader {
             }
             let photometric = image.photometric
             var direct = image.bitsPerSample == 8 && image.sampleFormat == 1
-            direct = direct && (
-                (photometric == TIFFPhotometric.minIsBlack && (1...2).contains(image.samplesPerPixel)) ||
-                (photometric == TIFFPhotometric.rgb && (3...4).contains(image.samplesPerPixel)) ||
-                (photometric == TIFFPhotometric.yCbCr && image.compression == TIFFCompression.jpeg.rawValue
-                    && image.samplesPerPixel == 3 && image.planarConfig == 1))
+            direct =
+                direct
+                && ((photometric == TIFFPhotometric.minIsBlack && (1...2).contains(image.samplesPerPixel))
+                    || (photometric == TIFFPhotometric.rgb && (3...4).contains(image.samplesPerPixel))
+                    || (photometric == TIFFPhotometric.yCbCr && image.compression == TIFFCompression.jpeg.rawValue
+                        && image.samplesPerPixel == 3 && image.planarConfig == 1))
             if direct && photometric == TIFFPhotometric.yCbCr {
                 // libtiff's JPEG codec converts YCbCr to RGB when asked.
                 try? file.set(TIFFTag.jpegColorMode, 1)
@@ -497,7 +507,10 @@ public final class SlideReader {
                 return
             }
             if image.sampleFormat == 3 || image.sampleFormat == 2 {
-                throw TesseraError(path, "unsupported sample format: \(image.bitsPerSample)-bit \(image.sampleFormat == 3 ? "floating point" : "signed integer") samples; convert the slide to 8-bit RGB")
+                throw TesseraError(
+                    path,
+                    "unsupported sample format: \(image.bitsPerSample)-bit \(image.sampleFormat == 3 ? "floating point" : "signed integer") samples; convert the slide to 8-bit RGB"
+                )
             }
             let (ok, reason) = file.rgbaConvertible()
             guard ok else {

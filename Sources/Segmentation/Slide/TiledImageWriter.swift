@@ -79,9 +79,11 @@ public final class TiledImageWriter {
     ///   - deflateLevel: 1 (fastest) … 12; libtiff's default (6) when nil.
     ///   - levels: reduction factors (each at least 2, increasing) of the reduced copies
     ///     written after the image; they are held in memory until `finish`.
-    public init(path: String, width: Int, height: Int, channels: Int, tileSize: Int = 256,
-                compression: Compression = .deflate, micronsPerPixel: Double? = nil, description: String? = nil,
-                forceBigTIFF: Bool = false, jpegQuality: Int = 90, deflateLevel: Int? = nil, levels: [Int] = []) throws {
+    public init(
+        path: String, width: Int, height: Int, channels: Int, tileSize: Int = 256,
+        compression: Compression = .deflate, micronsPerPixel: Double? = nil, description: String? = nil,
+        forceBigTIFF: Bool = false, jpegQuality: Int = 90, deflateLevel: Int? = nil, levels: [Int] = []
+    ) throws {
         guard width > 0, height > 0 else { throw TesseraError(path, "cannot write an empty \(width)×\(height) image") }
         guard channels == 1 || channels == 3 else { throw TesseraError(path, "images have 1 or 3 channels, not \(channels)") }
         guard tileSize >= 16, tileSize % 16 == 0 else { throw TesseraError(path, "tile size \(tileSize) is not a multiple of 16") }
@@ -89,11 +91,13 @@ public final class TiledImageWriter {
             throw TesseraError(path, "pyramid factors \(levels) must be increasing and at least 2")
         }
         self.levels = levels.map { factor in
-            Level(factor: factor, width: (width + factor - 1) / factor, height: (height + factor - 1) / factor,
-                  sums: [UInt32](repeating: 0, count: (width + factor - 1) / factor * channels))
+            Level(
+                factor: factor, width: (width + factor - 1) / factor, height: (height + factor - 1) / factor,
+                sums: [UInt32](repeating: 0, count: (width + factor - 1) / factor * channels))
         }
-        fields = Fields(compression: compression, jpegQuality: jpegQuality, deflateLevel: deflateLevel, micronsPerPixel: micronsPerPixel,
-                        description: description)
+        fields = Fields(
+            compression: compression, jpegQuality: jpegQuality, deflateLevel: deflateLevel, micronsPerPixel: micronsPerPixel,
+            description: description)
         self.path = path
         partial = try PartialFile(for: path, open: false)
         self.width = width
@@ -158,8 +162,11 @@ public final class TiledImageWriter {
                 let destination = UnsafeMutableBufferPointer(rebasing: target[(bandRows * rowBytes)...])
                 _ = destination.initialize(from: rows[offset..<(offset + take * rowBytes)])
             }
-            for row in 0..<take { gather(UnsafeBufferPointer(rebasing: rows[(offset + row * rowBytes)..<(offset + (row + 1) * rowBytes)]),
-                                         last: rowsWritten + row + 1 == height) }
+            for row in 0..<take {
+                gather(
+                    UnsafeBufferPointer(rebasing: rows[(offset + row * rowBytes)..<(offset + (row + 1) * rowBytes)]),
+                    last: rowsWritten + row + 1 == height)
+            }
             bandRows += take
             rowsWritten += take
             offset += take * rowBytes
@@ -182,8 +189,9 @@ public final class TiledImageWriter {
             for index in levels.indices {
                 try file.writeDirectory()
                 let level = levels[index]
-                try Self.setFields(of: file, width: level.width, height: level.height, channels: channels, tileSize: tileSize,
-                                   fields: fields, factor: level.factor)
+                try Self.setFields(
+                    of: file, width: level.width, height: level.height, channels: channels, tileSize: tileSize,
+                    fields: fields, factor: level.factor)
                 try writeTiles(of: level.pixels, width: level.width, height: level.height)
             }
             try file.flush()
@@ -226,8 +234,9 @@ public final class TiledImageWriter {
                     pixels.withUnsafeBufferPointer { source in
                         if columns < tileSize || rows < tileSize { tile.update(repeating: 0) }
                         for row in 0..<rows {
-                            (tile.baseAddress! + row * tileRowBytes).update(from: source.baseAddress! + (y0 + row) * rowBytes + x0 * channels,
-                                                                              count: columns * channels)
+                            (tile.baseAddress! + row * tileRowBytes).update(
+                                from: source.baseAddress! + (y0 + row) * rowBytes + x0 * channels,
+                                count: columns * channels)
                         }
                     }
                 }
@@ -268,7 +277,8 @@ public final class TiledImageWriter {
     private func writeTile(_ index: Int) throws {
         // All bytes are equal when the tile equals itself shifted by one byte.
         guard compression == .deflate, tile.withUnsafeBytes({ memcmp($0.baseAddress!, $0.baseAddress! + 1, $0.count - 1) == 0 }),
-              let value = tile.first else {
+            let value = tile.first
+        else {
             try tile.withUnsafeBytes { try file.writeTile(index, from: $0) }
             return
         }
@@ -278,7 +288,7 @@ public final class TiledImageWriter {
             for row in 0..<tileSize {
                 for c in 0..<channels { predicted[row * tileSize * channels + c] = value }
             }
-            uniformTiles[value] = try Zlib.compress(predicted, level: Int32(min(deflateLevel, 9))) // zlib's levels end at 9
+            uniformTiles[value] = try Zlib.compress(predicted, level: Int32(min(deflateLevel, 9)))  // zlib's levels end at 9
         }
         try uniformTiles[value]!.withUnsafeBytes { try file.writeRawTile(index, from: $0) }
     }

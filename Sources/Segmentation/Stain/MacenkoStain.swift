@@ -19,8 +19,10 @@ public struct MacenkoStain: Sendable, Equatable, Codable {
     public var beta: Double
 
     /// torchstain's reference: its H&E matrix and maximum concentrations.
-    public init(stains: [[Double]] = [[0.5626, 0.2159], [0.7201, 0.8012], [0.4062, 0.5581]],
-                maxConcentrations: [Double] = [1.9705, 1.0308], io: Double = 240, alpha: Double = 1, beta: Double = 0.15) {
+    public init(
+        stains: [[Double]] = [[0.5626, 0.2159], [0.7201, 0.8012], [0.4062, 0.5581]],
+        maxConcentrations: [Double] = [1.9705, 1.0308], io: Double = 240, alpha: Double = 1, beta: Double = 0.15
+    ) {
         self.stains = stains
         self.maxConcentrations = maxConcentrations
         self.io = io
@@ -77,7 +79,7 @@ public struct MacenkoStain: Sendable, Equatable, Codable {
             for i in 0..<3 { for j in 0..<3 { covariance[i][j] += (od[3 * p + i] - mean[i]) * (od[3 * p + j] - mean[j]) } }
         }
         covariance = covariance.map { $0.map { $0 / Double(kept.count - 1) } }
-        let vectors = SymmetricEigen.vectors(covariance) // columns, ascending eigenvalues
+        let vectors = SymmetricEigen.vectors(covariance)  // columns, ascending eigenvalues
         let e1 = [vectors[0][1], vectors[1][1], vectors[2][1]], e2 = [vectors[0][2], vectors[1][2], vectors[2][2]]
         var angles = kept.map { p -> Double in
             let x = od[3 * p] * e1[0] + od[3 * p + 1] * e1[1] + od[3 * p + 2] * e1[2]

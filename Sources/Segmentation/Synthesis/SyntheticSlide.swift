@@ -58,8 +58,9 @@ public struct SyntheticSlide: Sendable {
         let x = Double(cellX) * cell + margin + (cell - 2 * margin) * Hash.unit(seed, 12, cellX, cellY)
         let y = Double(cellY) * cell + margin + (cell - 2 * margin) * Hash.unit(seed, 13, cellX, cellY)
         guard tissue(x, y) > 0.5 else { return nil }
-        return Glomerulus(x: x, y: y, radius: radius, phase: 6.3 * Hash.unit(seed, 14, cellX, cellY),
-                          lobes: Double(4 + Int(4 * Hash.unit(seed, 15, cellX, cellY))))
+        return Glomerulus(
+            x: x, y: y, radius: radius, phase: 6.3 * Hash.unit(seed, 14, cellX, cellY),
+            lobes: Double(4 + Int(4 * Hash.unit(seed, 15, cellX, cellY))))
     }
 
     /// Tissue density in [0, 1]: 0 is glass.
@@ -211,8 +212,10 @@ public struct SyntheticSlide: Sendable {
         }
         if density < 1 {
             // Fade into glass at the tissue's border.
-            return (Self.glass.0 + (colour.0 - Self.glass.0) * density, Self.glass.1 + (colour.1 - Self.glass.1) * density,
-                    Self.glass.2 + (colour.2 - Self.glass.2) * density)
+            return (
+                Self.glass.0 + (colour.0 - Self.glass.0) * density, Self.glass.1 + (colour.1 - Self.glass.1) * density,
+                Self.glass.2 + (colour.2 - Self.glass.2) * density
+            )
         }
         return colour
     }

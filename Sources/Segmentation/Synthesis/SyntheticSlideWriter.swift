@@ -19,9 +19,11 @@ public enum SyntheticSlideWriter {
     /// `pyramid`: reduction factors of the slide's reduced copies; `aperio`: its pixel size
     /// written as an Aperio ImageDescription (`MPP = 0.5`) rather than resolution tags;
     /// `micronsPerPixel`: the pixel size written (its structures are drawn at 0.5 µm).
-    public static func write(_ slide: SyntheticSlide, to directory: String, id: String? = nil,
-                             compression: TiledImageWriter.Compression = .deflate, pyramid: [Int] = [], aperio: Bool = false,
-                             micronsPerPixel: Double = 0.5, progress: ((Int, Int) -> Void)? = nil) throws -> Output {
+    public static func write(
+        _ slide: SyntheticSlide, to directory: String, id: String? = nil,
+        compression: TiledImageWriter.Compression = .deflate, pyramid: [Int] = [], aperio: Bool = false,
+        micronsPerPixel: Double = 0.5, progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Output {
         guard slide.width >= 1, slide.height >= 1, slide.width <= 200_000, slide.height <= 200_000 else {
             throw TesseraError("synth", "size \(slide.width)×\(slide.height) is outside 1…200000 a side")
         }
@@ -34,12 +36,15 @@ public enum SyntheticSlideWriter {
         let slidePath = (directory as NSString).appendingPathComponent("\(id).tiff")
         let maskPath = (directory as NSString).appendingPathComponent("\(id)_mask.tiff")
         let csvPath = (directory as NSString).appendingPathComponent("train.csv")
-        let description = "Aperio Image Library Tessera synth\r\n\(slide.width)x\(slide.height) (256x256) \(compression.rawValue)|AppMag = 20|MPP = \(micronsPerPixel)"
-        let image = try TiledImageWriter(path: slidePath, width: slide.width, height: slide.height, channels: 3,
-                                         compression: compression, micronsPerPixel: aperio ? nil : micronsPerPixel,
-                                         description: aperio ? description : nil, levels: pyramid)
-        let mask = try TiledImageWriter(path: maskPath, width: slide.width, height: slide.height, channels: 1,
-                                        micronsPerPixel: micronsPerPixel)
+        let description =
+            "Aperio Image Library Tessera synth\r\n\(slide.width)x\(slide.height) (256x256) \(compression.rawValue)|AppMag = 20|MPP = \(micronsPerPixel)"
+        let image = try TiledImageWriter(
+            path: slidePath, width: slide.width, height: slide.height, channels: 3,
+            compression: compression, micronsPerPixel: aperio ? nil : micronsPerPixel,
+            description: aperio ? description : nil, levels: pyramid)
+        let mask = try TiledImageWriter(
+            path: maskPath, width: slide.width, height: slide.height, channels: 1,
+            micronsPerPixel: micronsPerPixel)
         for y0 in stride(from: 0, to: slide.height, by: band) {
             let rows = min(band, slide.height - y0)
             let (rgb, maskRows) = slide.render(firstRow: y0, rows: rows)
@@ -50,8 +55,9 @@ public enum SyntheticSlideWriter {
         try image.finish()
         try mask.finish()
         let runs = try MaskFiles.runs(ofMaskAt: maskPath).runs
-        let record = TrainingRecord(id: id, organ: "kidney", imageHeight: slide.height, imageWidth: slide.width,
-                                    pixelSize: micronsPerPixel, tissueThickness: 10, rle: RLE.text(runs))
+        let record = TrainingRecord(
+            id: id, organ: "kidney", imageHeight: slide.height, imageWidth: slide.width,
+            pixelSize: micronsPerPixel, tissueThickness: 10, rle: RLE.text(runs))
         var records = FileManager.default.fileExists(atPath: csvPath) ? try TrainingRecord.read(csvPath) : []
         records.removeAll { $0.id == id }
         records.append(record)

@@ -67,7 +67,10 @@ public final class Stitcher {
         // Sums of up to 65535 × norm must stay exact in Int64 (see roundedQuotient).
         let largestNorm = Double(columnNorm.max()!) * Double(rowNorm.max()!) * Double(memberWeightSum)
         guard largestNorm < 0x1p46 else {
-            throw TesseraError("tiling", "tiles overlap too much (stride \(plan.stride) of \(plan.tileSize)) for exact stitching with member weights \(memberWeights): use a larger stride or smaller weights")
+            throw TesseraError(
+                "tiling",
+                "tiles overlap too much (stride \(plan.stride) of \(plan.tileSize)) for exact stitching with member weights \(memberWeights): use a larger stride or smaller weights"
+            )
         }
         isNarrow = allowingNarrowSums && 2 * 65535 * largestNorm + 1 < 0x1p31
     }
@@ -251,9 +254,12 @@ public final class Stitcher {
 
     /// The rows from `nextRow` to the end of the finished ones, each made from its sums by
     /// `fill(y, sums, line)` and then dropped; nil when no new row is ready.
-    private func takeFinished<Sum, Value>(from sums: inout [Int: RowSums<Sum>],
-                                          _ fill: (Int, UnsafeBufferPointer<Sum>, UnsafeMutablePointer<Value>) -> Void)
-        -> (firstRow: Int, rows: Int, values: [Value])? {
+    private func takeFinished<Sum, Value>(
+        from sums: inout [Int: RowSums<Sum>],
+        _ fill: (Int, UnsafeBufferPointer<Sum>, UnsafeMutablePointer<Value>) -> Void
+    )
+        -> (firstRow: Int, rows: Int, values: [Value])?
+    {
         let end = finishedEnd, first = nextRow
         guard end > first else { return nil }
         let width = plan.imageWidth
@@ -298,12 +304,16 @@ public final class Stitcher {
             narrowMaskBounds = [:]
             maskThreshold = threshold
         }
-        return isNarrow ? finishedMaskRows(from: &narrowSums, bounds: &narrowMaskBounds)
-                        : finishedMaskRows(from: &wideSums, bounds: &wideMaskBounds)
+        return isNarrow
+            ? finishedMaskRows(from: &narrowSums, bounds: &narrowMaskBounds)
+            : finishedMaskRows(from: &wideSums, bounds: &wideMaskBounds)
     }
 
-    private func finishedMaskRows<Sum>(from sums: inout [Int: RowSums<Sum>], bounds: inout [Int64: [Sum]])
-        -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)? {
+    private func finishedMaskRows<Sum>(
+        from sums: inout [Int: RowSums<Sum>], bounds: inout [Int64: [Sum]]
+    )
+        -> (firstRow: Int, rows: Int, mask: [UInt8], foreground: Int)?
+    {
         let width = plan.imageWidth
         var foreground = 0
         let rows = takeFinished(from: &sums) { (y, row, line: UnsafeMutablePointer<UInt8>) in
@@ -314,7 +324,7 @@ public final class Stitcher {
                 // Neither side overflows: narrow sums keep 131071·N below 2³¹, wide ones
                 // keep it below 2⁶³.
                 for x in 0..<width {
-                    let isBackground = ((row[x] &<< 1) &- bound[x]) >> (Sum.bitWidth - 1) // −1 or 0
+                    let isBackground = ((row[x] &<< 1) &- bound[x]) >> (Sum.bitWidth - 1)  // −1 or 0
                     line[x] = ~UInt8(truncatingIfNeeded: isBackground)
                     background &-= Int(truncatingIfNeeded: isBackground)
                 }

@@ -125,7 +125,7 @@ public struct ClusterConfig: Sendable, Equatable {
         var memberIndex: Int? = nil
         var organ = ""
         var seen: Set<String> = []
-        var keys: [String: (String, Int)] = [:] // security keys until the end
+        var keys: [String: (String, Int)] = [:]  // security keys until the end
         var httpToken: String? = nil
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = number + 1
@@ -155,8 +155,10 @@ public struct ClusterConfig: Sendable, Equatable {
                         throw fail("member names use letters, digits, - and _ only")
                     }
                     guard !members.contains(where: { $0.name == memberName }) else { throw fail("member \"\(memberName)\" is defined twice") }
-                    members.append(Member(name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, mean: nil, std: nil,
-                                          stain: nil, stainReference: nil, pixelSize: nil, line: line))
+                    members.append(
+                        Member(
+                            name: memberName, architecture: "", weights: nil, weight: 100, value: nil, digest: nil, delay: nil, mean: nil, std: nil,
+                            stain: nil, stainReference: nil, pixelSize: nil, line: line))
                     memberIndex = members.count - 1
                     section = "member"
                 } else if words.count == 2 && words[0] == "organ" {
@@ -184,11 +186,15 @@ public struct ClusterConfig: Sendable, Equatable {
             let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             guard !value.isEmpty else { throw fail("\(key) has no value") }
             func int(_ range: ClosedRange<Int>) throws -> Int {
-                guard let v = Int(value), range.contains(v) else { throw fail("\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"") }
+                guard let v = Int(value), range.contains(v) else {
+                    throw fail("\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"")
+                }
                 return v
             }
             func double(_ range: ClosedRange<Double>) throws -> Double {
-                guard let v = Double(value), range.contains(v) else { throw fail("\(key) must be a number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"") }
+                guard let v = Double(value), range.contains(v) else {
+                    throw fail("\(key) must be a number from \(range.lowerBound) to \(range.upperBound), not \"\(value)\"")
+                }
                 return v
             }
             func stainMethod() throws -> StainMethod? {
@@ -248,12 +254,15 @@ public struct ClusterConfig: Sendable, Equatable {
             case ("inference", "pyramid"):
                 guard value == "on" || value == "off" else { throw fail("pyramid must be on or off") }
                 settings.useLevels = value == "on"
-            case ("heartbeat", "interval"): heartbeatInterval = try double(Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
+            case ("heartbeat", "interval"):
+                heartbeatInterval = try double(
+                    Double(WireLimits.heartbeatMilliseconds.lowerBound) / 1000...Double(WireLimits.heartbeatMilliseconds.upperBound) / 1000)
             case ("heartbeat", "liveness"): heartbeatLiveness = try int(WireLimits.liveness)
             case ("heartbeat", "training_liveness"): heartbeatTrainingLiveness = try int(WireLimits.liveness)
             case ("http", "listen"):
                 guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port),
-                      colon != value.startIndex else {
+                    colon != value.startIndex
+                else {
                     throw fail("listen must be HOST:PORT (e.g. 127.0.0.1:8080), not \"\(value)\"")
                 }
                 let host = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
@@ -310,12 +319,15 @@ public struct ClusterConfig: Sendable, Equatable {
                 }
                 return value
             }
-            security = Security(coordinatorPublic: try key("coordinator_public"), coordinatorSecret: keys["coordinator_secret"]?.0,
-                                workerPublic: try key("worker_public"), workerSecret: keys["worker_secret"]?.0,
-                                clientPublic: try key("client_public"), clientSecret: keys["client_secret"]?.0)
+            security = Security(
+                coordinatorPublic: try key("coordinator_public"), coordinatorSecret: keys["coordinator_secret"]?.0,
+                workerPublic: try key("worker_public"), workerSecret: keys["worker_secret"]?.0,
+                clientPublic: try key("client_public"), clientSecret: keys["client_secret"]?.0)
         }
         if let http, http.token == nil {
-            if security != nil { throw TesseraError(source, "[http] needs a token when [security] is set: anyone who reaches \(http.host):\(http.port) would see the cluster") }
+            if security != nil {
+                throw TesseraError(source, "[http] needs a token when [security] is set: anyone who reaches \(http.host):\(http.port) would see the cluster")
+            }
             if !http.isLoopback { throw TesseraError(source, "[http] listens on \(http.host), beyond this machine: set a token, or listen on 127.0.0.1") }
         }
     }

@@ -25,7 +25,8 @@ public enum ClusterSockets {
     public static let chunkBytes = 1 << 20
 
     /// The coordinator's ROUTER for `domain` ("workers" or "clients"), bound.
-    public static func coordinatorRouter(_ context: ZMQContext, config: ClusterConfig, endpoint: String, domain: String, maxMessage: Int64) throws -> ZMQSocket {
+    public static func coordinatorRouter(_ context: ZMQContext, config: ClusterConfig, endpoint: String, domain: String, maxMessage: Int64) throws -> ZMQSocket
+    {
         let socket = try ZMQSocket(context: context, type: .router)
         try socket.setMaxMessageSize(maxMessage)
         try socket.setRouterMandatory()
@@ -46,8 +47,10 @@ public enum ClusterSockets {
 
     /// A DEALER connected to the coordinator, as a worker or a client; `routingID`, when
     /// given, is set before connecting (libzmq ignores one set after).
-    public static func dealer(_ context: ZMQContext, config: ClusterConfig, endpoint: String, role: Role, maxMessage: Int64,
-                              routingID: [UInt8]? = nil) throws -> ZMQSocket {
+    public static func dealer(
+        _ context: ZMQContext, config: ClusterConfig, endpoint: String, role: Role, maxMessage: Int64,
+        routingID: [UInt8]? = nil
+    ) throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .dealer)
         try socket.setMaxMessageSize(maxMessage)
         if let routingID { try socket.setRoutingID(routingID) }
@@ -74,10 +77,10 @@ public enum ClusterSockets {
         try socket.connect(endpoint)
         try socket.send([[]])
         guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: timeoutMilliseconds)[0],
-              let reply = try socket.receive(dontWait: true)?.first else {
+            let reply = try socket.receive(dontWait: true)?.first
+        else {
             throw TesseraError(endpoint, "the coordinator's metrics did not answer within \(timeoutMilliseconds / 1000) s")
         }
         return String(decoding: reply, as: UTF8.self)
     }
 }
-

@@ -40,9 +40,11 @@ public enum EmbeddedJSON {
                 let end = stringEnd(bytes, from: i)
                 if expectingKey, depth == 1, String(decoding: bytes[(i + 1)..<(end - 1)], as: UTF8.self) == key {
                     var j = end
-                    while j < bytes.count, bytes[j] == UInt8(ascii: ":") || bytes[j] == 0x20 || bytes[j] == 0x0A || bytes[j] == 0x09 || bytes[j] == 0x0D { j += 1 }
+                    while j < bytes.count, bytes[j] == UInt8(ascii: ":") || bytes[j] == 0x20 || bytes[j] == 0x0A || bytes[j] == 0x09 || bytes[j] == 0x0D {
+                        j += 1
+                    }
                     let valueEnd = self.valueEnd(bytes, from: j)
-                    return j < valueEnd ? json.startIndex + j ..< json.startIndex + valueEnd : nil
+                    return j < valueEnd ? json.startIndex + j..<json.startIndex + valueEnd : nil
                 }
                 expectingKey = false
                 i = end

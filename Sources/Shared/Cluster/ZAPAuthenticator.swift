@@ -35,7 +35,9 @@ public final class ZAPAuthenticator {
             ok = true
         }
         if !ok { log.warning("refused a \(mechanism) connection from \(address) to \(domain): key not authorised") }
-        try socket.send([Array("1.0".utf8), frames[1], Array((ok ? "200" : "400").utf8),
-                         Array((ok ? "OK" : "key not authorised").utf8), [], []])
+        try socket.send([
+            Array("1.0".utf8), frames[1], Array((ok ? "200" : "400").utf8),
+            Array((ok ? "OK" : "key not authorised").utf8), [], [],
+        ])
     }
 }

@@ -11,16 +11,19 @@ public final class LocalRing {
 
     /// `count` members joined in rank order; `security` gives each rank its `[security]`
     /// (nil: plain links).
-    public init(members count: Int, transport: String = "tcp", security: ((Int) -> ClusterConfig.Security?)? = nil,
-                log: Log = Log("ring")) throws {
+    public init(
+        members count: Int, transport: String = "tcp", security: ((Int) -> ClusterConfig.Security?)? = nil,
+        log: Log = Log("ring")
+    ) throws {
         precondition(count >= 1 && ["tcp", "ipc"].contains(transport))
         let contexts = try (0..<count).map { _ in try ZMQContext() }
         let prefix = "\(NSTemporaryDirectory())tessera-ring-\(getpid())-\(UUID().uuidString.prefix(8))"
         self.contexts = contexts
         members = try (0..<count).map { rank in
-            try RingAllReduce(context: contexts[rank], rank: rank, members: count,
-                              bind: transport == "ipc" ? "ipc://\(prefix)-\(rank)" : "tcp://127.0.0.1:*",
-                              security: security?(rank), log: log)
+            try RingAllReduce(
+                context: contexts[rank], rank: rank, members: count,
+                bind: transport == "ipc" ? "ipc://\(prefix)-\(rank)" : "tcp://127.0.0.1:*",
+                security: security?(rank), log: log)
         }
         for member in members { try member.connect(successor: members[(member.rank + 1) % count].endpoint) }
     }

@@ -48,8 +48,10 @@ public final class RingAllReduce {
     /// must hold the worker secret key) both links use CURVE with the workers' key pair:
     /// the receiving socket is a CURVE server that admits only the worker public key (a
     /// ZAP handler in `context`, which must not have another), the sending one its client.
-    public init(context: ZMQContext, rank: Int, members: Int, bind: String, security: ClusterConfig.Security? = nil,
-                log: Log = Log("ring")) throws {
+    public init(
+        context: ZMQContext, rank: Int, members: Int, bind: String, security: ClusterConfig.Security? = nil,
+        log: Log = Log("ring")
+    ) throws {
         precondition(members >= 1 && (0..<members).contains(rank))
         self.rank = rank
         self.members = members
@@ -67,7 +69,7 @@ public final class RingAllReduce {
         } else {
             zap = nil
         }
-        try receiver.setHighWaterMarks(send: 0, receive: 0) // a step's chunk is bounded; never block on it
+        try receiver.setHighWaterMarks(send: 0, receive: 0)  // a step's chunk is bounded; never block on it
         try receiver.setLinger(milliseconds: 0)
         try receiver.bind(bind)
         endpoint = try receiver.lastEndpoint
@@ -99,7 +101,9 @@ public final class RingAllReduce {
         self.rank = rank
         self.members = members
         self.epoch = epoch
-        early.removeAll { frames in frames.first.map { bytes in bytes.withUnsafeBytes { Self.epoch(ofHeader: $0).map { Self.epochOrder($0, against: epoch) < 0 } ?? true } } ?? true }
+        early.removeAll { frames in
+            frames.first.map { bytes in bytes.withUnsafeBytes { Self.epoch(ofHeader: $0).map { Self.epochOrder($0, against: epoch) < 0 } ?? true } } ?? true
+        }
     }
 
     /// Replaces `buffer` by the sum of every member's buffer (all the same length).
@@ -132,14 +136,17 @@ public final class RingAllReduce {
             }
             try sender.send([Self.header(phase: phase, epoch: epoch, round: round, chunk: send, offset: start), payload])
             while received < incoming.count,
-                  try receiveSegment(&buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
-                                     phase: phase, chunk: receive, round: round, wait: false) {
+                try receiveSegment(
+                    &buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
+                    phase: phase, chunk: receive, round: round, wait: false)
+            {
                 received += 1
             }
         }
         while received < incoming.count {
-            _ = try receiveSegment(&buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
-                                   phase: phase, chunk: receive, round: round, wait: true)
+            _ = try receiveSegment(
+                &buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
+                phase: phase, chunk: receive, round: round, wait: true)
             received += 1
         }
     }
@@ -177,8 +184,10 @@ public final class RingAllReduce {
             if let shouldAbort, shouldAbort() { throw Aborted() }
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < deadline else {
-                throw TesseraError("ring", "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s"
-                                   + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"))
+                throw TesseraError(
+                    "ring",
+                    "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s"
+                        + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"))
             }
             let wait = Int((deadline - now) / 1_000_000) + 1
             let ready = try ZMQPoller.pollIn([receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: shouldAbort == nil ? wait : min(wait, 50))
@@ -220,7 +229,8 @@ public final class RingAllReduce {
             }
         }
         guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == values * 4 else {
-            return .unexpected("\(frames.count) frames, header \(frames.first.map { $0.prefix(headerBytes).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")")
+            return .unexpected(
+                "\(frames.count) frames, header \(frames.first.map { $0.prefix(headerBytes).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")")
         }
         return .take
     }
@@ -256,7 +266,7 @@ public final class RingAllReduce {
             enum Outcome { case taken(String?), dropped, kept([[UInt8]]) }
             let outcome: Outcome? = try receiver.receive(dontWait: true) { frames -> Outcome in
                 switch Self.verdict(frames, expected: expected, values: end - start) {
-                case .drop: return .dropped // an earlier incarnation's segment, still in flight
+                case .drop: return .dropped  // an earlier incarnation's segment, still in flight
                 case .keep: return .kept(frames.map { [UInt8]($0) })
                 case .unexpected(let problem): return .taken(problem)
                 case .take:
@@ -280,8 +290,10 @@ public final class RingAllReduce {
     }
 
     private func unexpected(_ problem: String, phase: Phase, chunk: Int, round: UInt64, start: Int) -> TesseraError {
-        TesseraError("ring", "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
-                     + "chunk \(chunk), offset \(start) was due")
+        TesseraError(
+            "ring",
+            "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
+                + "chunk \(chunk), offset \(start) was due")
     }
 
     /// Segments of a later epoch held at most: a predecessor sends at most one round's

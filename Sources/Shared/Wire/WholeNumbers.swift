@@ -65,8 +65,9 @@ public enum WholeNumbers {
                 var j = i
                 var fractional = false
                 while j < json.count, let c = Optional(json[j]),
-                      c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
-                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) {
+                    c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c)
+                {
                     if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { fractional = true }
                     j += 1
                 }

@@ -106,8 +106,9 @@ public enum WireCodec {
     public static func tile(_ frames: [[UInt8]], maxSize: Int) -> Result<(Wire.TileRequest, [UInt8]), WireError> {
         var reader = ByteReader(frames[0])
         guard let job = reader.u64(), let request = reader.u64(), let row = reader.u32(), let column = reader.u32(),
-              let size = reader.u32(), let encodingCode = reader.u8(), let flipsCode = reader.u8(), let inset = reader.u32(),
-              let mapSize = reader.u32(), let pixelBits = reader.u64(), reader.atEnd else {
+            let size = reader.u32(), let encodingCode = reader.u8(), let flipsCode = reader.u8(), let inset = reader.u32(),
+            let mapSize = reader.u32(), let pixelBits = reader.u64(), reader.atEnd
+        else {
             return .failure(.init("tile header is not 46 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
@@ -122,15 +123,20 @@ public enum WireCodec {
         guard frames[1].count == Int(size) * Int(size) * 3 else {
             return .failure(.init("tile of \(size)² pixels carries \(frames[1].count) bytes, not \(Int(size) * Int(size) * 3)"))
         }
-        return .success((Wire.TileRequest(job: job, request: request, row: row, column: column, size: size, encoding: encoding, flips: flips,
-                                          inset: inset, mapSize: mapSize, pixelSize: pixelSize), frames[1]))
+        return .success(
+            (
+                Wire.TileRequest(
+                    job: job, request: request, row: row, column: column, size: size, encoding: encoding, flips: flips,
+                    inset: inset, mapSize: mapSize, pixelSize: pixelSize), frames[1]
+            ))
     }
 
     /// A result's header and map, checked for consistency and against the size limit.
     public static func result(_ frames: [[UInt8]], maxSize: Int = WireLimits.tileSide.upperBound) -> Result<(Wire.TileResult, [UInt8]), WireError> {
         var reader = ByteReader(frames[0])
         guard let job = reader.u64(), let request = reader.u64(), let row = reader.u32(), let column = reader.u32(),
-              let size = reader.u32(), let encodingCode = reader.u8(), let inset = reader.u32(), reader.atEnd else {
+            let size = reader.u32(), let encodingCode = reader.u8(), let inset = reader.u32(), reader.atEnd
+        else {
             return .failure(.init("result header is not 33 bytes"))
         }
         guard let encoding = MapEncoding(rawValue: encodingCode) else { return .failure(.init("unknown map encoding \(encodingCode)")) }
@@ -140,8 +146,11 @@ public enum WireCodec {
         guard frames[1].count == side * side * encoding.bytesPerPixel else {
             return .failure(.init("result of \(side)² pixels carries \(frames[1].count) bytes"))
         }
-        return .success((Wire.TileResult(job: job, request: request, row: row, column: column, size: size, encoding: encoding, inset: inset),
-                         frames[1]))
+        return .success(
+            (
+                Wire.TileResult(job: job, request: request, row: row, column: column, size: size, encoding: encoding, inset: inset),
+                frames[1]
+            ))
     }
 
     /// Why an inset is impossible for a tile of `size`: it must leave at least one pixel.
@@ -150,11 +159,22 @@ public enum WireCodec {
     }
 
     static func flipCode(_ flips: FlipSet) -> UInt8 {
-        switch flips { case .none: 0; case .h: 1; case .v: 2; case .hv: 3 }
+        switch flips {
+        case .none: 0;
+        case .h: 1;
+        case .v: 2;
+        case .hv: 3
+        }
     }
 
     static func flipSet(_ code: UInt8) -> FlipSet? {
-        switch code { case 0: FlipSet.none; case 1: .h; case 2: .v; case 3: .hv; default: nil }
+        switch code {
+        case 0: FlipSet.none;
+        case 1: .h;
+        case 2: .v;
+        case 3: .hv;
+        default: nil
+        }
     }
 }
 

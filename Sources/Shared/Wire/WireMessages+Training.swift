@@ -21,10 +21,11 @@ extension Wire {
             self.name = name; self.member = member; self.data = data; self.weights = weights; self.settings = settings
         }
         public var flaw: String? {
-            WireRule.first(WireRule.text("name", name), WireRule.text("member", member, empty: false), WireRule.text("data", data, empty: false),
-                           weights.flatMap { WireRule.text("weights", $0, empty: false) },
-                           WireRule.text("settings", settings, max: WireLimits.reasonBytes, empty: false),
-                           TrainingPlan(json: settings) == nil ? "settings is not a training run's settings" : nil)
+            WireRule.first(
+                WireRule.text("name", name), WireRule.text("member", member, empty: false), WireRule.text("data", data, empty: false),
+                weights.flatMap { WireRule.text("weights", $0, empty: false) },
+                WireRule.text("settings", settings, max: WireLimits.reasonBytes, empty: false),
+                TrainingPlan(json: settings) == nil ? "settings is not a training run's settings" : nil)
         }
     }
 
@@ -51,14 +52,17 @@ extension Wire {
         public var ring: [String]
         public var validation: [TrainDice]
         public var note: String?
-        public init(job: UInt64, state: String, step: Int, steps: Int, loss: Double?, imagesPerSecond: Double?, secondsLeft: Double?,
-                    ring: [String], validation: [TrainDice], note: String?) {
+        public init(
+            job: UInt64, state: String, step: Int, steps: Int, loss: Double?, imagesPerSecond: Double?, secondsLeft: Double?,
+            ring: [String], validation: [TrainDice], note: String?
+        ) {
             self.job = job; self.state = state; self.step = step; self.steps = steps; self.loss = loss
             self.imagesPerSecond = imagesPerSecond; self.secondsLeft = secondsLeft; self.ring = ring; self.validation = validation; self.note = note
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("steps", steps, WireLimits.trainingSteps), WireRule.range("step", step, 0...max(0, steps)),
-                           ring.count <= WireLimits.ringMembers.upperBound ? nil : "ring holds more than \(WireLimits.ringMembers.upperBound) workers")
+            WireRule.first(
+                WireRule.range("steps", steps, WireLimits.trainingSteps), WireRule.range("step", step, 0...max(0, steps)),
+                ring.count <= WireLimits.ringMembers.upperBound ? nil : "ring holds more than \(WireLimits.ringMembers.upperBound) workers")
         }
     }
 
@@ -73,8 +77,9 @@ extension Wire {
             self.job = job; self.steps = steps; self.dice = dice; self.modelBytes = modelBytes
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("steps", steps, WireLimits.trainingSteps),
-                           WireRule.range("modelBytes", modelBytes, 1...UInt64(WireLimits.stateBytes)))
+            WireRule.first(
+                WireRule.range("steps", steps, WireLimits.trainingSteps),
+                WireRule.range("modelBytes", modelBytes, 1...UInt64(WireLimits.stateBytes)))
         }
     }
 
@@ -91,8 +96,9 @@ extension Wire {
             self.run = run; self.data = data; self.weights = weights; self.settings = settings
         }
         public var flaw: String? {
-            WireRule.first(WireRule.text("data", data, empty: false), weights.flatMap { WireRule.text("weights", $0, empty: false) },
-                           WireRule.text("settings", settings, max: WireLimits.reasonBytes, empty: false))
+            WireRule.first(
+                WireRule.text("data", data, empty: false), weights.flatMap { WireRule.text("weights", $0, empty: false) },
+                WireRule.text("settings", settings, max: WireLimits.reasonBytes, empty: false))
         }
     }
 
@@ -108,8 +114,9 @@ extension Wire {
             self.run = run; self.endpoint = endpoint; self.dataDigest = dataDigest; self.trainingTiles = trainingTiles
         }
         public var flaw: String? {
-            WireRule.first(WireRule.text("endpoint", endpoint, empty: false), WireRule.digest("dataDigest", dataDigest),
-                           WireRule.range("trainingTiles", trainingTiles, 1...Int.max))
+            WireRule.first(
+                WireRule.text("endpoint", endpoint, empty: false), WireRule.digest("dataDigest", dataDigest),
+                WireRule.range("trainingTiles", trainingTiles, 1...Int.max))
         }
     }
 
@@ -129,12 +136,13 @@ extension Wire {
         }
         public var flaw: String? {
             // Every check is evaluated: none may do arithmetic on an unchecked value.
-            WireRule.first(WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound), WireRule.range("epoch", epoch, 1...65_535),
-                           WireRule.range("ring.count", ring.count, WireLimits.ringMembers), WireRule.range("rank", rank, 0...max(0, ring.count - 1)),
-                           ring.lazy.compactMap { WireRule.text("ring endpoint", $0, empty: false) }.first,
-                           WireRule.range("first", first, 0...WireLimits.trainingBatch.upperBound - 1),
-                           WireRule.range("end", end, 1...WireLimits.trainingBatch.upperBound),
-                           first < end ? nil : "first \(first) is not below end \(end)")
+            WireRule.first(
+                WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound), WireRule.range("epoch", epoch, 1...65_535),
+                WireRule.range("ring.count", ring.count, WireLimits.ringMembers), WireRule.range("rank", rank, 0...max(0, ring.count - 1)),
+                ring.lazy.compactMap { WireRule.text("ring endpoint", $0, empty: false) }.first,
+                WireRule.range("first", first, 0...WireLimits.trainingBatch.upperBound - 1),
+                WireRule.range("end", end, 1...WireLimits.trainingBatch.upperBound),
+                first < end ? nil : "first \(first) is not below end \(end)")
         }
     }
 
@@ -156,9 +164,10 @@ extension Wire {
             self.allReduceSeconds = allReduceSeconds
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound), WireRule.digest("digest", digest),
-                           seconds >= 0 && seconds.isFinite ? nil : "seconds \(seconds) is not a duration",
-                           (allReduceSeconds ?? 0) >= 0 && (allReduceSeconds ?? 0).isFinite ? nil : "allReduceSeconds is not a duration")
+            WireRule.first(
+                WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound), WireRule.digest("digest", digest),
+                seconds >= 0 && seconds.isFinite ? nil : "seconds \(seconds) is not a duration",
+                (allReduceSeconds ?? 0) >= 0 && (allReduceSeconds ?? 0).isFinite ? nil : "allReduceSeconds is not a duration")
         }
     }
 
@@ -173,8 +182,9 @@ extension Wire {
         public var epoch: Int?
         public init(run: UInt64, step: Int, model: Bool, epoch: Int? = nil) { self.run = run; self.step = step; self.model = model; self.epoch = epoch }
         public var flaw: String? {
-            WireRule.first(WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound),
-                           epoch.flatMap { WireRule.range("epoch", $0, 0...65_535) })
+            WireRule.first(
+                WireRule.range("step", step, 0...WireLimits.trainingSteps.upperBound),
+                epoch.flatMap { WireRule.range("epoch", $0, 0...65_535) })
         }
     }
 
@@ -223,8 +233,9 @@ public struct TrainingPlan: Codable, Sendable, Equatable {
     /// The plan of `json`, or nil when it lacks a field or one is out of bounds.
     public init?(json: String) {
         guard let plan = try? WholeNumbers.decode(TrainingPlan.self, from: Array(json.utf8)),
-              WireLimits.trainingSteps.contains(plan.steps), WireLimits.trainingBatch.contains(plan.batch),
-              plan.checkpointEvery >= 1, plan.validateEvery >= 0 else { return nil }
+            WireLimits.trainingSteps.contains(plan.steps), WireLimits.trainingBatch.contains(plan.batch),
+            plan.checkpointEvery >= 1, plan.validateEvery >= 0
+        else { return nil }
         self = plan
     }
 }

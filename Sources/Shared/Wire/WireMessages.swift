@@ -29,17 +29,20 @@ public enum Wire {
         public var pixelSize: Double?
         /// The stain normalisation its member applies to each tile (`stain`); absent: none.
         public var stain: StainMethod?
-        public init(protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
-                    tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil, stain: StainMethod? = nil) {
+        public init(
+            protocolVersion: Int, member: String, architecture: String, weightsDigest: String, threads: Int, name: String,
+            tileSides: TileSides, kernels: String? = nil, pixelSize: Double? = nil, stain: StainMethod? = nil
+        ) {
             self.protocolVersion = protocolVersion; self.member = member; self.architecture = architecture
             self.weightsDigest = weightsDigest; self.threads = threads; self.name = name; self.tileSides = tileSides; self.kernels = kernels
             self.pixelSize = pixelSize; self.stain = stain
         }
         public var flaw: String? {
-            WireRule.first(WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
-                           WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
-                           WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) },
-                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) })
+            WireRule.first(
+                WireRule.text("member", member, empty: false), WireRule.text("architecture", architecture, empty: false),
+                WireRule.digest("weightsDigest", weightsDigest, empty: true), WireRule.range("threads", threads, WireLimits.threads),
+                WireRule.text("name", name), tileSides.flaw, kernels.flatMap { WireRule.text("kernels", $0) },
+                pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) })
         }
     }
 
@@ -54,10 +57,11 @@ public enum Wire {
             multiple == 1 ? "sides from \(minimum) to \(maximum) pixels" : "sides that are multiples of \(multiple) from \(minimum) to \(maximum) pixels"
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("tileSides.multiple", multiple, 1...WireLimits.tileSide.upperBound),
-                           WireRule.range("tileSides.minimum", minimum, WireLimits.tileSide),
-                           WireRule.range("tileSides.maximum", maximum, WireLimits.tileSide),
-                           maximum >= minimum ? nil : "tileSides.maximum \(maximum) is below its minimum \(minimum)")
+            WireRule.first(
+                WireRule.range("tileSides.multiple", multiple, 1...WireLimits.tileSide.upperBound),
+                WireRule.range("tileSides.minimum", minimum, WireLimits.tileSide),
+                WireRule.range("tileSides.maximum", maximum, WireLimits.tileSide),
+                maximum >= minimum ? nil : "tileSides.maximum \(maximum) is below its minimum \(minimum)")
         }
     }
 
@@ -73,9 +77,10 @@ public enum Wire {
             self.trainingLiveness = trainingLiveness
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("heartbeatMilliseconds", heartbeatMilliseconds, WireLimits.heartbeatMilliseconds),
-                           WireRule.range("liveness", liveness, WireLimits.liveness), WireRule.range("credit", credit, WireLimits.credit),
-                           trainingLiveness.flatMap { WireRule.range("trainingLiveness", $0, WireLimits.liveness) })
+            WireRule.first(
+                WireRule.range("heartbeatMilliseconds", heartbeatMilliseconds, WireLimits.heartbeatMilliseconds),
+                WireRule.range("liveness", liveness, WireLimits.liveness), WireRule.range("credit", credit, WireLimits.credit),
+                trainingLiveness.flatMap { WireRule.range("trainingLiveness", $0, WireLimits.liveness) })
         }
     }
 
@@ -104,8 +109,10 @@ public enum Wire {
         public var mapSize: UInt32
         /// µm per pixel of the pixels sent; 0 when the slide's is unknown.
         public var pixelSize: Double
-        public init(job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, flips: FlipSet,
-                    inset: UInt32 = 0, mapSize: UInt32? = nil, pixelSize: Double = 0) {
+        public init(
+            job: UInt64, request: UInt64, row: UInt32, column: UInt32, size: UInt32, encoding: MapEncoding, flips: FlipSet,
+            inset: UInt32 = 0, mapSize: UInt32? = nil, pixelSize: Double = 0
+        ) {
             self.job = job; self.request = request; self.row = row; self.column = column
             self.size = size; self.encoding = encoding; self.flips = flips; self.inset = inset
             self.mapSize = mapSize ?? size; self.pixelSize = pixelSize
@@ -158,10 +165,11 @@ public enum Wire {
             self.reader = reader
         }
         public var flaw: String? {
-            WireRule.first(WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
-                           WireRule.digest("digest", digest), organ.flatMap { WireRule.text("organ", $0) },
-                           pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) },
-                           reader.flatMap { SlideReader.Backend(rawValue: $0) == nil ? "reader \($0) is not auto, tiff or openslide" : nil })
+            WireRule.first(
+                WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
+                WireRule.digest("digest", digest), organ.flatMap { WireRule.text("organ", $0) },
+                pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) },
+                reader.flatMap { SlideReader.Backend(rawValue: $0) == nil ? "reader \($0) is not auto, tiff or openslide" : nil })
         }
     }
 
@@ -189,8 +197,9 @@ public enum Wire {
             self.job = job; self.content = content; self.offset = offset; self.size = size
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("size", size, 1...UInt64(WireLimits.chunkBytes)),
-                           WireRule.range("offset", offset, 0...WireLimits.slideBytes.upperBound))
+            WireRule.first(
+                WireRule.range("size", size, 1...UInt64(WireLimits.chunkBytes)),
+                WireRule.range("offset", offset, 0...WireLimits.slideBytes.upperBound))
         }
     }
 
@@ -215,14 +224,16 @@ public enum Wire {
         public var secondsLeft: Double?
         /// Why a job waits or failed.
         public var note: String?
-        public init(job: UInt64, state: String, tilesDone: Int, tilesTotal: Int, memberDone: [Int], memberNames: [String], secondsLeft: Double?, note: String?) {
+        public init(job: UInt64, state: String, tilesDone: Int, tilesTotal: Int, memberDone: [Int], memberNames: [String], secondsLeft: Double?, note: String?)
+        {
             self.job = job; self.state = state; self.tilesDone = tilesDone; self.tilesTotal = tilesTotal
             self.memberDone = memberDone; self.memberNames = memberNames; self.secondsLeft = secondsLeft; self.note = note
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("tilesDone", tilesDone, 0...Int.max), WireRule.range("tilesTotal", tilesTotal, 0...Int.max),
-                           memberDone.count == memberNames.count ? nil : "memberDone and memberNames differ in length",
-                           memberDone.allSatisfy { $0 >= 0 } ? nil : "memberDone holds a negative count")
+            WireRule.first(
+                WireRule.range("tilesDone", tilesDone, 0...Int.max), WireRule.range("tilesTotal", tilesTotal, 0...Int.max),
+                memberDone.count == memberNames.count ? nil : "memberDone and memberNames differ in length",
+                memberDone.allSatisfy { $0 >= 0 } ? nil : "memberDone holds a negative count")
         }
     }
 
@@ -239,8 +250,9 @@ public enum Wire {
             self.maskBytes = maskBytes; self.rleBytes = rleBytes
         }
         public var flaw: String? {
-            WireRule.first(WireRule.range("width", width, 1...Int(UInt32.max)), WireRule.range("height", height, 1...Int(UInt32.max)),
-                           WireRule.range("foregroundPixels", foregroundPixels, 0...Int.max))
+            WireRule.first(
+                WireRule.range("width", width, 1...Int(UInt32.max)), WireRule.range("height", height, 1...Int(UInt32.max)),
+                WireRule.range("foregroundPixels", foregroundPixels, 0...Int.max))
         }
     }
 
@@ -268,8 +280,10 @@ public enum Wire {
             public var tilesDone: Int
             /// As the worker registered them.
             public var kernels: String?
-            public init(name: String, member: String, state: String, tilesPerSecond: Double, inFlight: Int, tilesDone: Int,
-                        kernels: String? = nil) {
+            public init(
+                name: String, member: String, state: String, tilesPerSecond: Double, inFlight: Int, tilesDone: Int,
+                kernels: String? = nil
+            ) {
                 self.name = name; self.member = member; self.state = state
                 self.tilesPerSecond = tilesPerSecond; self.inFlight = inFlight; self.tilesDone = tilesDone; self.kernels = kernels
             }

@@ -14,14 +14,14 @@ struct AllReduceBench: ParsableCommand {
         commandName: "allreduce",
         abstract: "Time ring all-reduces of a model's gradient on loopback, and data-parallel training steps.",
         discussion: """
-        Each member runs on its own thread with its own ZeroMQ context, over tcp on 127.0.0.1 \
-        (or ipc). \
-        Bus bandwidth is NCCL's: 2(N − 1)/N · size / time; the ring limit is that volume over \
-        raw ZeroMQ loopback bandwidth (1 MB messages), measured in the same run, taking turns \
-        with the all-reduces. Then training images/s of one replica on --threads threads \
-        against --threads replicas on one thread each, summing over a ring (EffUnet-b0, 256², \
-        batch 8 in all).
-        """
+            Each member runs on its own thread with its own ZeroMQ context, over tcp on 127.0.0.1 \
+            (or ipc). \
+            Bus bandwidth is NCCL's: 2(N − 1)/N · size / time; the ring limit is that volume over \
+            raw ZeroMQ loopback bandwidth (1 MB messages), measured in the same run, taking turns \
+            with the all-reduces. Then training images/s of one replica on --threads threads \
+            against --threads replicas on one thread each, summing over a ring (EffUnet-b0, 256², \
+            batch 8 in all).
+            """
     )
 
     @Option(help: "The model whose gradient is reduced.") var model = "effunet-b0"
@@ -56,16 +56,20 @@ struct AllReduceBench: ParsableCommand {
             let time = Self.median(times[n]!), volume = 2 * Double(n - 1) / Double(n) * Double(count * 4)
             let limit = volume / bandwidth
             let traffic = Self.median(streams[n]!)
-            print(String(format: "%d members: %.1f ms an all-reduce, bus bandwidth %.2f GB/s; ring limit %.1f ms: %.0f%% of it; "
-                         + "the same traffic without reducing, all members at once: %.1f ms (%.0f%%)",
-                         n, time * 1000, volume / time / 1e9, limit * 1000, 100 * limit / time, traffic * 1000, 100 * traffic / time))
+            print(
+                String(
+                    format: "%d members: %.1f ms an all-reduce, bus bandwidth %.2f GB/s; ring limit %.1f ms: %.0f%% of it; "
+                        + "the same traffic without reducing, all members at once: %.1f ms (%.0f%%)",
+                    n, time * 1000, volume / time / 1e9, limit * 1000, 100 * limit / time, traffic * 1000, 100 * traffic / time))
         }
         guard steps > 0 else { return }
         let single = try Self.trainingImagesPerSecond(replicas: 1, threads: threads, steps: steps, model: model)
         let bucketBytes = bucketMb > 0 ? Int(bucketMb * 1e6) : nil
         let ring = try Self.trainingImagesPerSecond(replicas: threads, threads: 1, steps: steps, model: model, bucketBytes: bucketBytes)
-        print(String(format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)%@",
-                     model, threads, single, threads, ring, ring / single, bucketBytes.map { ", buckets of \($0 / 1_000_000) MB" } ?? ""))
+        print(
+            String(
+                format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)%@",
+                model, threads, single, threads, ring, ring / single, bucketBytes.map { ", buckets of \($0 / 1_000_000) MB" } ?? ""))
     }
 
     /// Median seconds of one all-reduce of `count` floats among `members` threads.
@@ -73,7 +77,7 @@ struct AllReduceBench: ParsableCommand {
         try withRing(members, transport: transport) { member in
             member.segmentValues = segment
             var buffer = [Float](repeating: Float(member.rank), count: count)
-            try member.allReduce(&buffer, round: 0) // warm-up: connections made
+            try member.allReduce(&buffer, round: 0)  // warm-up: connections made
             let start = DispatchTime.now().uptimeNanoseconds
             try member.allReduce(&buffer, round: 1)
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -109,9 +113,10 @@ struct AllReduceBench: ParsableCommand {
             var start = DispatchTime.now().uptimeNanoseconds
             for step in 0...steps {
                 if step == 1 { start = DispatchTime.now().uptimeNanoseconds }
-                _ = try DataParallelStep.gradients(trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 8,
-                                                   normalisation: .batch(), randoms: nil, replicas: member, step: step,
-                                                   bucketBytes: bucketBytes)
+                _ = try DataParallelStep.gradients(
+                    trainer, images: Array(images[share]), masks: Array(masks[share]), globalCount: 8,
+                    normalisation: .batch(), randoms: nil, replicas: member, step: step,
+                    bucketBytes: bucketBytes)
                 trainer.step(lr: 1e-4)
                 try DataParallelStep.averageRunningStatistics(trainer, shareCount: share.count, globalCount: 8, replicas: member, step: step)
             }

@@ -14,14 +14,14 @@ struct ClusterBench: ParsableCommand {
         commandName: "cluster",
         abstract: "Measure a local cluster: tiles/s end to end with constant members, beside raw ZeroMQ loopback throughput.",
         discussion: """
-        Starts a coordinator and --workers workers (child processes of this binary) on loopback, \
-        segments a synthetic slide --repeats times and reports the median tiles/s from submission \
-        to finished mask, the coordinator's peak RSS, and raw ZeroMQ throughput for 1 MB messages \
-        measured in the same run. The coordinator's CPU is also given thread by thread (from its \
-        metrics): the busiest thread bounds the rate it could sustain with cores to spare. With \
-        --member stain or a CNN (deterministic weights are written for it) the workers run that \
-        model, and `tessera infer` on the same slide is timed for comparison.
-        """
+            Starts a coordinator and --workers workers (child processes of this binary) on loopback, \
+            segments a synthetic slide --repeats times and reports the median tiles/s from submission \
+            to finished mask, the coordinator's peak RSS, and raw ZeroMQ throughput for 1 MB messages \
+            measured in the same run. The coordinator's CPU is also given thread by thread (from its \
+            metrics): the busiest thread bounds the rate it could sustain with cores to spare. With \
+            --member stain or a CNN (deterministic weights are written for it) the workers run that \
+            model, and `tessera infer` on the same slide is timed for comparison.
+            """
     )
 
     @Option(help: "Slide side in pixels.") var size = 8192
@@ -63,10 +63,14 @@ struct ClusterBench: ParsableCommand {
         }
 
         let slidePath: String
-        if let slide { slidePath = slide } else {
+        if let slide {
+            slidePath = slide
+        } else {
             ProgressReporter.note("synthesising a \(size)×\(size) slide in \(folder)")
-            slidePath = try SyntheticSlideWriter.write(SyntheticSlide(width: size, height: size, seed: 1), to: folder,
-                                                       compression: TiledImageWriter.Compression(rawValue: compression) ?? .deflate).slidePath
+            slidePath = try SyntheticSlideWriter.write(
+                SyntheticSlide(width: size, height: size, seed: 1), to: folder,
+                compression: TiledImageWriter.Compression(rawValue: compression) ?? .deflate
+            ).slidePath
         }
         var weightsPath: String?
         if CNNModel.architectures.contains(member) {
@@ -105,16 +109,19 @@ struct ClusterBench: ParsableCommand {
         var tiles = 0
         let workerProcesses = children.dropFirst()
         func cpu() -> (coordinator: Double, workers: Double, client: Double, machine: Double) {
-            (CPUTime.seconds(pid: coordinator.processIdentifier) ?? 0,
-             workerProcesses.reduce(0) { $0 + (CPUTime.seconds(pid: $1.processIdentifier) ?? 0) },
-             CPUTime.seconds() ?? 0, CPUTime.machineBusySeconds() ?? 0)
+            (
+                CPUTime.seconds(pid: coordinator.processIdentifier) ?? 0,
+                workerProcesses.reduce(0) { $0 + (CPUTime.seconds(pid: $1.processIdentifier) ?? 0) },
+                CPUTime.seconds() ?? 0, CPUTime.machineBusySeconds() ?? 0
+            )
         }
         let cpuBefore = cpu()
         let threadsBefore = try coordinatorThreadCPU(config)
         for run in 0..<repeats {
             var start = Date()
-            let outcome = try client.run(slidePath: slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
-                                         progress: { tiles = $0.tilesTotal }, accepted: { _ in start = Date() })
+            let outcome = try client.run(
+                slidePath: slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
+                progress: { tiles = $0.tilesTotal }, accepted: { _ in start = Date() })
             let elapsed = Date().timeIntervalSince(start)
             _ = outcome
             seconds.append(elapsed)
@@ -126,8 +133,10 @@ struct ClusterBench: ParsableCommand {
         let median = rates.sorted()[rates.count / 2]
         let medianSeconds = seconds.sorted()[seconds.count / 2]
         print("cluster: \(workers) \(member) worker(s), \(transport), \(tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
-        print(String(format: "  median %.2f s a slide: %.1f tiles/s end to end (runs: %@)", medianSeconds, median,
-                     rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
+        print(
+            String(
+                format: "  median %.2f s a slide: %.1f tiles/s end to end (runs: %@)", medianSeconds, median,
+                rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
         // Pixels out, and the map back without the border the window ignores.
         let side = tile - 2 * config.settings.mapInset
         let tileBytes = Double(tile * tile * 3 + side * side * (maps == "uint8" ? 1 : 2))
@@ -135,19 +144,25 @@ struct ClusterBench: ParsableCommand {
         print(String(format: "  coordinator peak RSS: %.0f MB", peak))
         // Where the time goes: CPU per tile of each process, against the cores there are.
         let allTiles = Double(tiles * repeats), wall = seconds.reduce(0, +), cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-        let perTile = (coordinator: (cpuAfter.coordinator - cpuBefore.coordinator) / allTiles * 1000,
-                       workers: (cpuAfter.workers - cpuBefore.workers) / allTiles * 1000,
-                       client: (cpuAfter.client - cpuBefore.client) / allTiles * 1000)
+        let perTile = (
+            coordinator: (cpuAfter.coordinator - cpuBefore.coordinator) / allTiles * 1000,
+            workers: (cpuAfter.workers - cpuBefore.workers) / allTiles * 1000,
+            client: (cpuAfter.client - cpuBefore.client) / allTiles * 1000
+        )
         let total = perTile.coordinator + perTile.workers + perTile.client
-        print(String(format: "  CPU per tile: coordinator %.2f ms, workers %.2f ms, client %.2f ms = %.2f ms; %.0f cores allow at most %.0f tiles/s",
-                     perTile.coordinator, perTile.workers, perTile.client, total, cores, total > 0 ? cores / total * 1000 : 0))
+        print(
+            String(
+                format: "  CPU per tile: coordinator %.2f ms, workers %.2f ms, client %.2f ms = %.2f ms; %.0f cores allow at most %.0f tiles/s",
+                perTile.coordinator, perTile.workers, perTile.client, total, cores, total > 0 ? cores / total * 1000 : 0))
         print(String(format: "  machine busy during the runs: %.2f of %.0f cores", (cpuAfter.machine - cpuBefore.machine) / wall, cores))
         let byThread = threadsAfter.map { (name: $0.key, ms: ($0.value - (threadsBefore[$0.key] ?? 0)) / allTiles * 1000) }
             .sorted { $0.ms > $1.ms }
         print("  coordinator CPU per tile by thread: " + byThread.map { String(format: "%@ %.2f ms", $0.name, $0.ms) }.joined(separator: ", "))
         if let busiest = byThread.first(where: { $0.name != "libzmq and other" }), busiest.ms > 0 {
-            print(String(format: "  busiest coordinator thread: %@, %.2f ms a tile; with a core for each thread it could sustain at most %.0f tiles/s",
-                         busiest.name, busiest.ms, 1000 / busiest.ms))
+            print(
+                String(
+                    format: "  busiest coordinator thread: %@, %.2f ms a tile; with a core for each thread it could sustain at most %.0f tiles/s",
+                    busiest.name, busiest.ms, 1000 / busiest.ms))
         }
 
         if member != "constant" {
@@ -186,19 +201,19 @@ struct ClusterBench: ParsableCommand {
             return try probe.lastEndpoint
         }
         return """
-        [coordinator]
-        workers = \(try endpoint("w"))
-        clients = \(try endpoint("c"))
-        metrics = \(try endpoint("m"))
-        state = \(folder)/state
-        \(slideReaders.map { "slide_readers = \($0)" } ?? "")
-        [inference]
-        tile = \(tile)
-        margin = \(margin)
-        maps = \(maps)
-        [member \(member)]
-        architecture = \(member)
-        \(weights.map { "weights = " + $0 } ?? "")
-        """
+            [coordinator]
+            workers = \(try endpoint("w"))
+            clients = \(try endpoint("c"))
+            metrics = \(try endpoint("m"))
+            state = \(folder)/state
+            \(slideReaders.map { "slide_readers = \($0)" } ?? "")
+            [inference]
+            tile = \(tile)
+            margin = \(margin)
+            maps = \(maps)
+            [member \(member)]
+            architecture = \(member)
+            \(weights.map { "weights = " + $0 } ?? "")
+            """
     }
 }

@@ -10,7 +10,8 @@ struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
         abstract: "Time the CNN engine on one tile: median (and fastest) ms/tile, GFLOP/s and peak RSS per model.",
-        discussion: "Weights are deterministic (the same as the golden tests'), so no weight file is needed. bench/engine.sh runs this beside PyTorch and onnxruntime on the same models and prints the ratios."
+        discussion:
+            "Weights are deterministic (the same as the golden tests'), so no weight file is needed. bench/engine.sh runs this beside PyTorch and onnxruntime on the same models and prints the ratios."
     )
 
     @Option(help: "Models, comma-separated.") var models = "effunet-b0,effunet-b5,unext50"
@@ -19,8 +20,12 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Engine threads.") var threads = 2
     @Flag(help: "Print one JSON object per model instead of text.") var json = false
     @Flag(help: "Also print where the time goes, by convolution shape (the 25 costliest).") var layers = false
-    @Flag(help: ArgumentHelp("Time one tile per line read from standard input, for a driver that interleaves other runtimes (bench/engine.sh).",
-                             discussion: "Loads the one model of --models, runs a warm-up tile and prints {\"model\",\"gmacs\"}; then each input line runs one tile and prints {\"ms\"}; at the end of input it prints {\"rss_mb\"} and exits."))
+    @Flag(
+        help: ArgumentHelp(
+            "Time one tile per line read from standard input, for a driver that interleaves other runtimes (bench/engine.sh).",
+            discussion:
+                "Loads the one model of --models, runs a warm-up tile and prints {\"model\",\"gmacs\"}; then each input line runs one tile and prints {\"ms\"}; at the end of input it prints {\"rss_mb\"} and exits."
+        ))
     var serve = false
 
     func validate() throws {
@@ -32,13 +37,15 @@ struct EngineBench: ParsableCommand {
         for model in models.split(separator: ",").map(String.init) {
             let network = try CNNModel.network(model, weights: DeterministicWeights())
             var values = UInt64(7)
-            let input = Tensor(channels: 3, height: tile, width: tile, data: (0..<(3 * tile * tile)).map { _ in
-                values = values &* 6_364_136_223_846_793_005 &+ 1
-                return Float(values >> 40) / Float(1 << 24) - 0.5
-            })
+            let input = Tensor(
+                channels: 3, height: tile, width: tile,
+                data: (0..<(3 * tile * tile)).map { _ in
+                    values = values &* 6_364_136_223_846_793_005 &+ 1
+                    return Float(values >> 40) / Float(1 << 24) - 0.5
+                })
             LayerProfile.reset()
             LayerProfile.isRecording = true
-            _ = network.logits(input) // warm-up, and the count of multiply-adds
+            _ = network.logits(input)  // warm-up, and the count of multiply-adds
             let macs = Double(LayerProfile.multiplyAdds)
             if serve { return serveTiles(model: model, macs: macs) { _ = network.logits(input) } }
             LayerProfile.reset()
@@ -53,10 +60,14 @@ struct EngineBench: ParsableCommand {
             let median = times.sorted()[times.count / 2], fastest = times.min()!
             let gflops = 2 * macs / (median / 1000) / 1e9
             if json {
-                print("{\"model\":\"\(model)\",\"ms\":\(median),\"fastest_ms\":\(fastest),\"gmacs\":\(macs / 1e9),\"gflops\":\(gflops),\"rss_mb\":\(PeakMemory.megabytes())}")
+                print(
+                    "{\"model\":\"\(model)\",\"ms\":\(median),\"fastest_ms\":\(fastest),\"gmacs\":\(macs / 1e9),\"gflops\":\(gflops),\"rss_mb\":\(PeakMemory.megabytes())}"
+                )
             } else {
-                print(String(format: "%@: %.0f ms/tile (median of %d; fastest %.0f; %d×%d, %d threads), %.1f GMACs, %.0f GFLOP/s, peak RSS %.0f MB",
-                             model, median, times.count, fastest, tile, tile, threads, macs / 1e9, gflops, PeakMemory.megabytes()))
+                print(
+                    String(
+                        format: "%@: %.0f ms/tile (median of %d; fastest %.0f; %d×%d, %d threads), %.1f GMACs, %.0f GFLOP/s, peak RSS %.0f MB",
+                        model, median, times.count, fastest, tile, tile, threads, macs / 1e9, gflops, PeakMemory.megabytes()))
             }
             if layers { printLayers(runs: times.count, total: times.reduce(0, +) / 1000) }
         }

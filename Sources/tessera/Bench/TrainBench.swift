@@ -9,7 +9,8 @@ struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Time training steps of a model: median s/step, images/s and peak RSS.",
-        discussion: "Deterministic weights and a fixed random batch with disc masks; the default loss and AdamW. bench/train.sh runs this beside PyTorch, taking turns step by step, and prints the ratio."
+        discussion:
+            "Deterministic weights and a fixed random batch with disc masks; the default loss and AdamW. bench/train.sh runs this beside PyTorch, taking turns step by step, and prints the ratio."
     )
 
     @Option(help: "The architecture.") var model = "effunet-b0"
@@ -17,8 +18,10 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Images a step.") var batch = 8
     @Option(help: "Timed steps (after one warm-up); the median is reported.") var steps = 3
     @Option(help: "Engine threads.") var threads = 2
-    @Flag(help: ArgumentHelp("Time one step per line read from standard input (bench/train.sh).",
-                             discussion: "Prints {\"model\"} after a warm-up step, {\"s\"} per line read, and {\"rss_mb\"} at the end of input."))
+    @Flag(
+        help: ArgumentHelp(
+            "Time one step per line read from standard input (bench/train.sh).",
+            discussion: "Prints {\"model\"} after a warm-up step, {\"s\"} per line read, and {\"rss_mb\"} at the end of input."))
     var serve = false
 
     func validate() throws {
@@ -49,8 +52,10 @@ struct TrainBench: ParsableCommand {
         }
         let times = try (0..<max(1, steps)).map { _ in try step() }.sorted()
         let median = times[times.count / 2]
-        print(String(format: "%@: %.2f s/step (median of %d; %d×%d², %d threads), %.2f images/s, peak RSS %.0f MB",
-                     model, median, times.count, batch, tile, threads, Double(batch) / median, PeakMemory.megabytes()))
+        print(
+            String(
+                format: "%@: %.2f s/step (median of %d; %d×%d², %d threads), %.2f images/s, peak RSS %.0f MB",
+                model, median, times.count, batch, tile, threads, Double(batch) / median, PeakMemory.megabytes()))
     }
 
     /// The benchmarks' training batch: images of uniform noise in [−1, 1) from `seed`, masks

@@ -19,12 +19,12 @@ enum ZeroMQThroughput {
         let box = UncheckedBox(context)
         let sender = Thread {
             guard let push = try? ZMQSocket(context: box.value, type: .push), (try? push.connect(bound)) != nil else { return }
-            try? push.setLinger(milliseconds: 10_000) // deliver everything before closing
+            try? push.setLinger(milliseconds: 10_000)  // deliver everything before closing
             let message = [UInt8](repeating: 7, count: bytes)
             for _ in 0..<count { try? push.send([message]) }
         }
         sender.start()
-        _ = try pull.receive() // the first message starts the clock
+        _ = try pull.receive()  // the first message starts the clock
         let start = Date()
         var received = 1
         while received < count { _ = try pull.receive(); received += 1 }

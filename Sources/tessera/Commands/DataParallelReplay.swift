@@ -12,8 +12,10 @@ import Training
 enum DataParallelReplay {
     /// The training state (weights, optimiser state) after `steps` steps, step s run on a
     /// ring of `ringSize(s)` replicas. `progress` is called after each step.
-    static func run(settings: TrainingSettings, dataFolder: String, steps: Int, ringSize: (Int) -> Int,
-                           progress: (Int) -> Void = { _ in }) throws -> (weights: Data, optimizer: Data) {
+    static func run(
+        settings: TrainingSettings, dataFolder: String, steps: Int, ringSize: (Int) -> Int,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> (weights: Data, optimizer: Data) {
         var replicas: [TrainingReplica] = []
         for step in 0..<steps {
             let size = max(1, ringSize(step))
@@ -21,8 +23,9 @@ enum DataParallelReplay {
                 // The ring changed: new replicas take the committed state, as joiners do.
                 let state = try replicas.first.map { try $0.committedState() }
                 replicas = try (0..<size).map { _ in
-                    let replica = TrainingReplica(trainer: try settings.trainer(store: try settings.initialStore(weights: nil)),
-                                                  data: try settings.datasets(dataFolder: dataFolder).training, settings: settings)
+                    let replica = TrainingReplica(
+                        trainer: try settings.trainer(store: try settings.initialStore(weights: nil)),
+                        data: try settings.datasets(dataFolder: dataFolder).training, settings: settings)
                     if let state { try replica.load(weights: state.weights, optimizer: state.optimizer, step: state.step) }
                     return replica
                 }

@@ -8,11 +8,11 @@ struct FuzzCommand: ParsableCommand {
         commandName: "fuzz",
         abstract: "Fuzz the wire codec and the message handlers of workers, coordinators and clients.",
         discussion: """
-        Runs each target's seeds (valid messages of every kind, in real sequences), then \
-        seeded mutations of them, in this process; a finding stops it with the input left in \
-        --last-input. The same seed gives the same inputs on every machine. `make fuzz` runs \
-        the same targets under libFuzzer, with coverage feedback (docs/FUZZING.md).
-        """
+            Runs each target's seeds (valid messages of every kind, in real sequences), then \
+            seeded mutations of them, in this process; a finding stops it with the input left in \
+            --last-input. The same seed gives the same inputs on every machine. `make fuzz` runs \
+            the same targets under libFuzzer, with coverage feedback (docs/FUZZING.md).
+            """
     )
     @Option(help: "The targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).") var target: [String] = []
     @Option(help: "Inputs per target at most.") var runs = 100_000
@@ -56,8 +56,10 @@ struct FuzzCommand: ParsableCommand {
                 print("\(target.rawValue): \(replay.count) inputs ran without a finding")
             } else {
                 let report = try SeededFuzzer.run(target, runs: runs, seconds: seconds, seed: seed, lastInput: lastInput)
-                print(String(format: "%@: %d inputs in %.1f s (%.0f/s), no finding", target.rawValue, report.executions, report.seconds,
-                             Double(report.executions) / max(report.seconds, 1e-9)))
+                print(
+                    String(
+                        format: "%@: %d inputs in %.1f s (%.0f/s), no finding", target.rawValue, report.executions, report.seconds,
+                        Double(report.executions) / max(report.seconds, 1e-9)))
             }
         }
     }

@@ -10,14 +10,14 @@ struct GradientsCommand: ParsableCommand {
         commandName: "gradients",
         abstract: "Compute a model's gradients on one batch (and optionally one AdamW step).",
         discussion: """
-        Runs one forward and backward pass in training mode — batch statistics, dropout and \
-        drop-connect off — on a float32 NCHW batch that is already normalised and a 0/1 mask \
-        batch (N×H×W or N×1×H×W), prints the default loss (mean BCE over all pixels plus soft \
-        Dice per image), and writes every parameter's gradient under its PyTorch state_dict \
-        key. With --step adamw it also applies one AdamW step (betas 0.9/0.999, eps 1e-8, \
-        weight decay 0.01 on every parameter, as torch.optim.AdamW) and writes the updated \
-        weights and batch-norm running statistics to --updated.
-        """
+            Runs one forward and backward pass in training mode — batch statistics, dropout and \
+            drop-connect off — on a float32 NCHW batch that is already normalised and a 0/1 mask \
+            batch (N×H×W or N×1×H×W), prints the default loss (mean BCE over all pixels plus soft \
+            Dice per image), and writes every parameter's gradient under its PyTorch state_dict \
+            key. With --step adamw it also applies one AdamW step (betas 0.9/0.999, eps 1e-8, \
+            weight decay 0.01 on every parameter, as torch.optim.AdamW) and writes the updated \
+            weights and batch-norm running statistics to --updated.
+            """
     )
 
     @Option(help: "The architecture: \(CNNModel.architectures.joined(separator: ", ")).") var model: String
@@ -32,7 +32,9 @@ struct GradientsCommand: ParsableCommand {
     @Option(help: "Engine threads.") var threads: Int = 2
 
     func validate() throws {
-        guard CNNModel.architectures.contains(model) else { throw ValidationError("unknown model \(model) (known: \(CNNModel.architectures.joined(separator: ", ")))") }
+        guard CNNModel.architectures.contains(model) else {
+            throw ValidationError("unknown model \(model) (known: \(CNNModel.architectures.joined(separator: ", ")))")
+        }
         if let step, step != "adamw" { throw ValidationError("--step takes adamw, not \(step)") }
         if step != nil && updated == nil { throw ValidationError("--step needs --updated to write the weights to") }
         if updated != nil && step == nil { throw ValidationError("--updated needs --step") }

@@ -12,10 +12,10 @@ struct InferCommand: ParsableCommand {
         commandName: "infer",
         abstract: "Segment a slide in this process and write its mask.",
         discussion: """
-        Tiles of --tile pixels step by --tile − 2×--margin; each is predicted, blended with the \
-        --window weights and thresholded. The mask is bit-identical to what a cluster produces \
-        with the same settings. Models: \(MemberFactory.architectures.map { "\($0.name) — \($0.summary)" }.joined(separator: "; ")).
-        """
+            Tiles of --tile pixels step by --tile − 2×--margin; each is predicted, blended with the \
+            --window weights and thresholded. The mask is bit-identical to what a cluster produces \
+            with the same settings. Models: \(MemberFactory.architectures.map { "\($0.name) — \($0.summary)" }.joined(separator: "; ")).
+            """
     )
 
     @Argument(help: "The slide (TIFF).") var slide: String
@@ -24,7 +24,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "The mask TIFF to write (0/255); needed unless --logits is given.") var out: String?
     @Option(help: "Also write the 8-bit probability map here.") var probabilities: String?
     @Option(help: "Also write a submission CSV (id,rle) here; the id is the slide's file name without extension.") var rle: String?
-    @Option(help: "Also write the mask's objects as GeoJSON polygons (holes as inner rings, slide pixel coordinates), as QuPath imports them.") var geojson: String?
+    @Option(help: "Also write the mask's objects as GeoJSON polygons (holes as inner rings, slide pixel coordinates), as QuPath imports them.") var geojson:
+        String?
     @Option(help: "The GeoJSON objects' classification.") var geojsonClass = "FTU"
     @Option(help: "Also write a PNG overlay of the mask outline here.") var overlay: String?
     @Option(help: "A ground-truth mask: print the Dice coefficient against it.") var truth: String?
@@ -37,21 +38,35 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Take members and settings from this cluster configuration instead (the cluster's reference result).") var config: String?
     @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
     @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
-    @Option(help: "Tiles over glass alone are not predicted (probability 0): saturation (a block is tissue when 1 % of its pixels are saturated above --tissue-saturation), otsu, or off.") var tissue: String = "saturation"
+    @Option(
+        help:
+            "Tiles over glass alone are not predicted (probability 0): saturation (a block is tissue when 1 % of its pixels are saturated above --tissue-saturation), otsu, or off."
+    ) var tissue: String = "saturation"
     @Option(help: "Saturation (0…1) above which a pixel counts as stained.") var tissueSaturation: Double = 20.0 / 255
     @Option(help: "Remove objects (4-connected) of fewer pixels from the mask.") var minObjectArea = 0
     @Option(help: "Fill holes (4-connected, away from the edge) of fewer pixels in the mask.") var fillHolesBelow = 0
     @Option(help: "Normalise each tile's stains before the model (with --config: each member's stain setting).") var stain: StainMethod?
     @Option(help: "The stain reference (tessera stain fit); Macenko without one uses torchstain's.") var stainReference: String?
-    @Option(help: "Normalise the whole slide's stains, estimated once from a sample of it, before any member (towards --slide-stain-reference).") var slideStain: StainMethod?
+    @Option(help: "Normalise the whole slide's stains, estimated once from a sample of it, before any member (towards --slide-stain-reference).")
+    var slideStain: StainMethod?
     @Option(help: "The whole-slide stain reference (tessera stain fit); Macenko without one uses torchstain's.") var slideStainReference: String?
     @Option(help: "The slide's µm per pixel, overriding what its file says (or does not).") var pixelSize: Double?
     @Option(help: "With --config: the slide's organ, whose [organ NAME] threshold applies.") var organ: String?
-    @Option(help: "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels. Default: what the weights file says (`tessera train` writes it), else the slide's own.") var modelPixelSize: Double?
+    @Option(
+        help:
+            "The µm per pixel the model was trained at: tiles are resampled to it (area down, bilinear up) and maps back (with --config: each member's pixel_size). Tile, margin and stride stay in slide pixels. Default: what the weights file says (`tessera train` writes it), else the slide's own."
+    ) var modelPixelSize: Double?
     @Option(help: "Read tiles from the slide's pyramid level nearest the models' pixel size: on or off (always full resolution).") var pyramid: String = "on"
-    @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Who reads the slide: auto (libtiff for the TIFFs it decodes, OpenSlide for the rest, JPEG 2000 Aperio slides among them), tiff or openslide. With --config, its [inference] reader by default.") var reader: String?
-    @Option(help: "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else. For checks against PyTorch: the tile's pixels go to the model as they are, never resampled, whatever pixel size the weights say.") var logits: String?
+    @Option(help: "Threads a tile runs on; results are the same whatever the number. Default: this machine's cores.") var threads = ProcessInfo.processInfo
+        .activeProcessorCount
+    @Option(
+        help:
+            "Who reads the slide: auto (libtiff for the TIFFs it decodes, OpenSlide for the rest, JPEG 2000 Aperio slides among them), tiff or openslide. With --config, its [inference] reader by default."
+    ) var reader: String?
+    @Option(
+        help:
+            "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else. For checks against PyTorch: the tile's pixels go to the model as they are, never resampled, whatever pixel size the weights say."
+    ) var logits: String?
     @Option(help: "Single-tile mode: the tile's top-left pixel, X,Y (outside pixels reflect).") var at: String = "0,0"
     @Flag(help: "No progress on stderr.") var quiet = false
 
@@ -69,10 +84,14 @@ struct InferCommand: ParsableCommand {
         }
         guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
         guard reader.map({ SlideReader.Backend(rawValue: $0) != nil }) ?? true else { throw ValidationError("--reader must be auto, tiff or openslide") }
-        guard organ == nil || config != nil else { throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold") }
+        guard organ == nil || config != nil else {
+            throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold")
+        }
         guard out != nil || logits != nil else { throw ValidationError("--out is needed: the mask TIFF to write") }
         guard logits == nil || (pixelSize == nil && modelPixelSize == nil) else {
-            throw ValidationError("single-tile mode (--logits) runs the model on the tile's pixels as they are, for checks against PyTorch: it does not resample, so --pixel-size and --model-pixel-size do not apply")
+            throw ValidationError(
+                "single-tile mode (--logits) runs the model on the tile's pixels as they are, for checks against PyTorch: it does not resample, so --pixel-size and --model-pixel-size do not apply"
+            )
         }
     }
 
@@ -95,11 +114,12 @@ struct InferCommand: ParsableCommand {
             if let slideStain { (settings.slideStain, settings.slideStainReference) = (slideStain, slideStainReference) }
             job = try LocalSegmentation(settings: settings, members: members)
         } else {
-            var settings = SegmentationSettings(tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
-                                                threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
-                                                tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation),
-                                                cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow),
-                                                pixelSize: pixelSize, useLevels: pyramid == "on")
+            var settings = SegmentationSettings(
+                tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
+                threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
+                tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation),
+                cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow),
+                pixelSize: pixelSize, useLevels: pyramid == "on")
             settings.slideStain = slideStain
             settings.slideStainReference = slideStainReference
             settings.reader = reader.flatMap(SlideReader.Backend.init(rawValue:)) ?? .automatic
@@ -107,7 +127,8 @@ struct InferCommand: ParsableCommand {
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             let trained = weights.flatMap(SafeTensors.trainedPixelSize(atPath:))
             if modelPixelSize == nil, let trained, !quiet {
-                ProgressReporter.note("infer: the weights were trained at \(trained) µm/pixel (their file says); tiles are resampled to it (--model-pixel-size overrides)")
+                ProgressReporter.note(
+                    "infer: the weights were trained at \(trained) µm/pixel (their file says); tiles are resampled to it (--model-pixel-size overrides)")
             }
             job = try LocalSegmentation(settings: settings, members: [.init(predictor: predictor, pixelSize: modelPixelSize ?? trained, name: model)])
         }
@@ -115,10 +136,13 @@ struct InferCommand: ParsableCommand {
         let summary = try job.run(slidePath: slide, maskPath: out, probabilityPath: probabilities) {
             progress.update($0, of: $1, unit: "tiles")
         }
-        print("mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles of which \(summary.skipped) over glass alone, "
-              + "\(summary.foregroundPixels) foreground pixels\(summary.downsample > 1 ? ", tiles read from the \(summary.downsample)× pyramid level" : ""))")
+        print(
+            "mask: \(out) (\(summary.width)×\(summary.height), \(summary.tiles) tiles of which \(summary.skipped) over glass alone, "
+                + "\(summary.foregroundPixels) foreground pixels\(summary.downsample > 1 ? ", tiles read from the \(summary.downsample)× pyramid level" : ""))")
         for (member, scale) in zip(job.members, summary.scales) where !scale.isNative {
-            print("\(member.name): \(scale.inputSide)-pixel tiles read, \(scale.modelSide)-pixel model input\(member.pixelSize.map { " at \($0) µm/pixel" } ?? "")")
+            print(
+                "\(member.name): \(scale.inputSide)-pixel tiles read, \(scale.modelSide)-pixel model input\(member.pixelSize.map { " at \($0) µm/pixel" } ?? "")"
+            )
         }
         if let rle {
             var submission = Submission()
@@ -148,7 +172,9 @@ struct InferCommand: ParsableCommand {
         let model = try CNNModel(architecture: model, weights: try SafeTensorsWeights(path: weights))
         try model.check(tileSize: tile)
         if let trained = SafeTensors.trainedPixelSize(atPath: weights), !quiet {
-            ProgressReporter.note("infer: the weights say they were trained at \(trained) µm/pixel; single-tile mode does not resample: the tile's pixels reach the model as they are")
+            ProgressReporter.note(
+                "infer: the weights say they were trained at \(trained) µm/pixel; single-tile mode does not resample: the tile's pixels reach the model as they are"
+            )
         }
         let pixels = try SlideReader(path: slide).readRGB(x: coordinates[0], y: coordinates[1], width: tile, height: tile)
         let input = Tensor(rgb: pixels.pixels, width: tile, height: tile, mean: model.mean, std: model.std)

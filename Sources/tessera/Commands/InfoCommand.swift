@@ -11,10 +11,10 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Print the engine kernels, OpenBLAS kernel and libraries this machine uses.",
         discussion: """
-        Nodes whose engine kernels and OpenBLAS kernel agree compute bit-identical probability \
-        maps. Tessera runs OpenBLAS's Haswell kernel on every CPU with AVX2 and FMA for that \
-        reason (set TESSERA_BLAS_CORE=native, or OPENBLAS_CORETYPE, to choose otherwise).
-        """
+            Nodes whose engine kernels and OpenBLAS kernel agree compute bit-identical probability \
+            maps. Tessera runs OpenBLAS's Haswell kernel on every CPU with AVX2 and FMA for that \
+            reason (set TESSERA_BLAS_CORE=native, or OPENBLAS_CORETYPE, to choose otherwise).
+            """
     )
 
     func run() throws {

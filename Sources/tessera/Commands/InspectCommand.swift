@@ -9,7 +9,8 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Print a slide's size, layout, compression, pages and resolution.",
-        discussion: "Lists every page and sub-IFD (or OpenSlide level); the one marked * is the full-resolution image that Tessera segments. TIFF is read by libtiff; other formats (MIRAX, Hamamatsu, Sakura) and the TIFF variants only OpenSlide places right (Leica, Ventana, NDPI, Philips, Trestle) by OpenSlide when libopenslide0 is installed."
+        discussion:
+            "Lists every page and sub-IFD (or OpenSlide level); the one marked * is the full-resolution image that Tessera segments. TIFF is read by libtiff; other formats (MIRAX, Hamamatsu, Sakura) and the TIFF variants only OpenSlide places right (Leica, Ventana, NDPI, Philips, Trestle) by OpenSlide when libopenslide0 is installed."
     )
 
     @Argument(help: "The slide (TIFF, BigTIFF, or a format OpenSlide reads).")
@@ -35,7 +36,9 @@ struct InspectCommand: ParsableCommand {
         }
         print("  compression: \(image.compressionName)")
         print("  planar configuration: \(image.planarConfig == 2 ? "separate" : "contiguous")")
-        print("  resolution: \(image.micronsPerPixel.map { String(format: "%.4g µm/pixel", $0) + " (from the \(image.pixelSizeSource ?? "file"))" } ?? "not given")")
+        print(
+            "  resolution: \(image.micronsPerPixel.map { String(format: "%.4g µm/pixel", $0) + " (from the \(image.pixelSizeSource ?? "file"))" } ?? "not given")"
+        )
         let levels = reader.levels.map { level in
             let size = reader.micronsPerPixel.map { String(format: ", %.4g µm/pixel", $0 * Double(level.downsample)) } ?? ""
             return "\(level.downsample)× \(level.directory.width)×\(level.directory.height) (\(level.directory.location)\(size))"

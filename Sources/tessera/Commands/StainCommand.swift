@@ -16,12 +16,12 @@ struct StainCommand: ParsableCommand {
             commandName: "fit",
             abstract: "Fit a stain reference to an image the member's training slides look like.",
             discussion: """
-            Macenko: the image's H&E stain matrix and 99th-percentile concentrations (Io 240, \
-            alpha 1, beta 0.15, as torchstain). Reinhard: its L*a*b* means and standard \
-            deviations. Name the file in a member's stain_reference (cluster.conf) or in \
-            infer --stain-reference: every tile is then normalised towards it before the member \
-            predicts it. The image, or --region of it, is read whole (at most 4096² pixels).             With --slide the reference is fitted as whole-slide normalisation (infer             --slide-stain, [inference] stain) estimates a slide's own stains: from a sample             of at most 2²⁰ pixels of the whole slide, Reinhard from its tissue pixels.
-            """
+                Macenko: the image's H&E stain matrix and 99th-percentile concentrations (Io 240, \
+                alpha 1, beta 0.15, as torchstain). Reinhard: its L*a*b* means and standard \
+                deviations. Name the file in a member's stain_reference (cluster.conf) or in \
+                infer --stain-reference: every tile is then normalised towards it before the member \
+                predicts it. The image, or --region of it, is read whole (at most 4096² pixels).             With --slide the reference is fitted as whole-slide normalisation (infer             --slide-stain, [inference] stain) estimates a slide's own stains: from a sample             of at most 2²⁰ pixels of the whole slide, Reinhard from its tissue pixels.
+                """
         )
         @Argument(help: "The reference image (TIFF).") var image: String
         @Option(help: "The method.") var method = StainMethod.macenko
@@ -54,8 +54,10 @@ struct StainCommand: ParsableCommand {
                 throw ValidationError("\(image) is \(rectangle.width)×\(rectangle.height): give --region X,Y,W,H of at most 4096² pixels")
             }
             let pixels = try reader.readRGB(x: rectangle.x, y: rectangle.y, width: rectangle.width, height: rectangle.height)
-            let reference: StainNormaliser = method == .macenko ? .macenko(try MacenkoStain().fitted(to: pixels))
-                                                                 : .reinhard(try ReinhardStain.fitted(to: pixels))
+            let reference: StainNormaliser =
+                method == .macenko
+                ? .macenko(try MacenkoStain().fitted(to: pixels))
+                : .reinhard(try ReinhardStain.fitted(to: pixels))
             try AtomicFile.write(try reference.json(), to: out)
             print(out)
         }

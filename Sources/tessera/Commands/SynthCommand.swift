@@ -9,10 +9,10 @@ struct SynthCommand: ParsableCommand {
         commandName: "synth",
         abstract: "Write an H&E-looking synthetic kidney slide, its exact glomerulus mask and a train.csv row.",
         discussion: """
-        The same seed and size always give the same slide. Writes DIR/ID.tiff (tiled RGB), \
-        DIR/ID_mask.tiff (0/255) and adds the row to DIR/train.csv. Large slides are written \
-        band by band, in bounded memory.
-        """
+            The same seed and size always give the same slide. Writes DIR/ID.tiff (tiled RGB), \
+            DIR/ID_mask.tiff (0/255) and adds the row to DIR/train.csv. Large slides are written \
+            band by band, in bounded memory.
+            """
     )
 
     @Option(help: "Width in pixels (1 to 200000).") var width = 2048
@@ -37,7 +37,8 @@ struct SynthCommand: ParsableCommand {
         }
         guard (0...1).contains(glass), (0...1).contains(stainShift) else { throw ValidationError("--glass and --stain-shift must be between 0 and 1") }
         guard pixelSize > 0 && pixelSize <= 1000 else { throw ValidationError("--pixel-size must be in µm, above 0 and at most 1000") }
-        guard let factors = pyramidFactors, factors.allSatisfy({ (2...1024).contains($0) }), factors == factors.sorted(), Set(factors).count == factors.count else {
+        guard let factors = pyramidFactors, factors.allSatisfy({ (2...1024).contains($0) }), factors == factors.sorted(), Set(factors).count == factors.count
+        else {
             throw ValidationError("--pyramid takes increasing factors from 2 to 1024, e.g. 4,16")
         }
     }

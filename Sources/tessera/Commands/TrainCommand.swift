@@ -13,33 +13,33 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a CNN member on slides and masks, on this machine or on the cluster.",
         discussion: """
-        --data is a folder with train.csv: a `tessera synth` folder, or the Kaggle HuBMAP \
-        layouts (2021: id,encoding; 2022: id,organ,…,rle) with images ID.tiff in it or in a \
-        train*/ folder. Tiles of --tile pixels are cut at 1/--scale resolution, glass left out, \
-        read as needed; batches are balanced by masked area and augmented (flips, rotations, \
-        shift-scale-rotate, colour jitter), each a function of --seed and the step. The loss \
-        is mean BCE plus soft Dice per image; the optimiser AdamW on a one-cycle or cosine \
-        schedule. Slides are held out for validation by slide (--validation, or the last \
-        fifth by id); Dice on them is printed after every epoch and checkpoint.
+            --data is a folder with train.csv: a `tessera synth` folder, or the Kaggle HuBMAP \
+            layouts (2021: id,encoding; 2022: id,organ,…,rle) with images ID.tiff in it or in a \
+            train*/ folder. Tiles of --tile pixels are cut at 1/--scale resolution, glass left out, \
+            read as needed; batches are balanced by masked area and augmented (flips, rotations, \
+            shift-scale-rotate, colour jitter), each a function of --seed and the step. The loss \
+            is mean BCE plus soft Dice per image; the optimiser AdamW on a one-cycle or cosine \
+            schedule. Slides are held out for validation by slide (--validation, or the last \
+            fifth by id); Dice on them is printed after every epoch and checkpoint.
 
-        RUN/ receives model.safetensors (PyTorch keys, batch-norm statistics recalibrated over \
-        training batches: `tessera infer`, workers and PyTorch load it unchanged), \
-        checkpoint/ (weights and optimiser moments) and run.json (settings, step, losses, \
-        Dice). `--resume RUN/` continues from the last checkpoint, bit for bit as if never \
-        stopped. SIGINT or SIGTERM (Ctrl-C) checkpoints the step reached and stops. A loss \
-        that becomes NaN or infinite stops the run, keeping the last checkpoint.
+            RUN/ receives model.safetensors (PyTorch keys, batch-norm statistics recalibrated over \
+            training batches: `tessera infer`, workers and PyTorch load it unchanged), \
+            checkpoint/ (weights and optimiser moments) and run.json (settings, step, losses, \
+            Dice). `--resume RUN/` continues from the last checkpoint, bit for bit as if never \
+            stopped. SIGINT or SIGTERM (Ctrl-C) checkpoints the step reached and stops. A loss \
+            that becomes NaN or infinite stops the run, keeping the last checkpoint.
 
-        On the cluster: `tessera train --config cluster.conf --member NAME --data DIR --out \
-        MODEL.safetensors` submits the run to the coordinator. Every live worker of member NAME \
-        stops taking tiles and trains: each computes its share of every global batch and the \
-        gradients are summed over a ring between the workers (docs/TRAINING.md). --data must \
-        be readable at the same path by every worker of the member (shared storage, or the same \
-        copy on each), as must --weights. The coordinator keeps the run and its checkpoints in \
-        its state folder; this command follows it and writes the model when it is done. If \
-        interrupted, the run goes on: follow it again with --attach RUN. A worker lost mid-step \
-        is left out and the step redone; a worker that starts later joins at the next step; \
-        a restarted coordinator goes on from the last checkpoint.
-        """
+            On the cluster: `tessera train --config cluster.conf --member NAME --data DIR --out \
+            MODEL.safetensors` submits the run to the coordinator. Every live worker of member NAME \
+            stops taking tiles and trains: each computes its share of every global batch and the \
+            gradients are summed over a ring between the workers (docs/TRAINING.md). --data must \
+            be readable at the same path by every worker of the member (shared storage, or the same \
+            copy on each), as must --weights. The coordinator keeps the run and its checkpoints in \
+            its state folder; this command follows it and writes the model when it is done. If \
+            interrupted, the run goes on: follow it again with --attach RUN. A worker lost mid-step \
+            is left out and the step redone; a worker that starts later joins at the next step; \
+            a restarted coordinator goes on from the last checkpoint.
+            """
     )
 
     @Option(help: "The architecture: \(CNNModel.architectures.joined(separator: ", ")).") var model = "effunet-b0"
@@ -65,7 +65,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Turn the seed's Dropout2d layers off.") var noDropout = false
     @Option(help: "EfficientNet's drop-connect rate (0, as the seed's EffUnet).") var dropConnect = 0.0
     @Flag(help: "Turn augmentation off.") var noAugment = false
-    @Option(help: "Add HED stain jitter of this σ to the augmentations (e.g. 0.05): concentrations scaled by 1 ± σ and shifted by ± σ, as another lab's stains.") var hedJitter: Double?
+    @Option(
+        help: "Add HED stain jitter of this σ to the augmentations (e.g. 0.05): concentrations scaled by 1 ± σ and shifted by ± σ, as another lab's stains.")
+    var hedJitter: Double?
     @Option(help: "Lower edges of the masked-fraction bins each batch draws from equally, comma-separated.") var bins = "0,1e-9,0.1,0.4"
     @Option(help: "Seed of sampling, augmentation and dropout.") var seed: UInt64 = 1
     @Option(help: "Steps between checkpoints (each also validates).") var checkpointEvery = 50
@@ -76,9 +78,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Train on the cluster of this configuration (docs/CONFIG.md) instead of this machine.") var config: String?
     @Option(help: "With --config: the member whose workers train (a [member NAME] of the configuration).") var member: String?
     @Option(help: "With --config: follow an earlier run instead of submitting one.") var attach: UInt64?
-    @Option(help: "With --config: sum gradients over the ring in buckets of this many MB while the backward pass runs (0: one sum after it).") var bucketMb = 25.0
-    @Flag(help: "With --config: synchronised batch norm: every worker normalises with the whole global batch's statistics (PyTorch's SyncBatchNorm) instead of its own share's.") var syncBn = false
-    @Option(help: "Replay the cluster run in this folder (the coordinator's STATE/train-ID) on this machine, up to its last checkpoint, and say whether the result is the run's, bit for bit; with --data, and --out for the replayed weights.") var replay: String?
+    @Option(help: "With --config: sum gradients over the ring in buckets of this many MB while the backward pass runs (0: one sum after it).") var bucketMb =
+        25.0
+    @Flag(
+        help:
+            "With --config: synchronised batch norm: every worker normalises with the whole global batch's statistics (PyTorch's SyncBatchNorm) instead of its own share's."
+    ) var syncBn = false
+    @Option(
+        help:
+            "Replay the cluster run in this folder (the coordinator's STATE/train-ID) on this machine, up to its last checkpoint, and say whether the result is the run's, bit for bit; with --data, and --out for the replayed weights."
+    ) var replay: String?
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -89,7 +98,9 @@ struct TrainCommand: ParsableCommand {
         }
         if config != nil {
             guard out != nil else { throw ValidationError("with --config, give --out MODEL.safetensors: the trained model is written there") }
-            guard resume == nil else { throw ValidationError("--resume is for runs on this machine; a cluster run goes on by itself, follow it with --attach RUN") }
+            guard resume == nil else {
+                throw ValidationError("--resume is for runs on this machine; a cluster run goes on by itself, follow it with --attach RUN")
+            }
             guard attach != nil || member != nil else { throw ValidationError("with --config, give --member NAME (or --attach RUN)") }
             guard bucketMb >= 0 else { throw ValidationError("--bucket-mb must not be negative") }
             return
@@ -126,7 +137,10 @@ struct TrainCommand: ParsableCommand {
     /// Says at what pixel size a model was trained (its file says it too), and how to declare it.
     static func notePixelSize(of model: String) {
         guard let size = SafeTensors.trainedPixelSize(atPath: model) else { return }
-        print(String(format: "trained at %g µm/pixel (written in the file): infer takes it from there; in cluster.conf declare the member with pixel_size = %g", size, size))
+        print(
+            String(
+                format: "trained at %g µm/pixel (written in the file): infer takes it from there; in cluster.conf declare the member with pixel_size = %g",
+                size, size))
     }
 
     func run() throws {
@@ -143,8 +157,9 @@ struct TrainCommand: ParsableCommand {
             // Epochs are known once the tiles are cut; the default is 200 steps.
             let perEpoch = (run.data.tiles.count + batch - 1) / batch
             run.configure(steps: steps ?? epochs.map { $0 * perEpoch } ?? 200, validateEvery: validateEvery ?? perEpoch)
-            ProgressReporter.note("\(run.data.tiles.count) training tiles, \(run.validationData?.tiles.count ?? 0) validation tiles; "
-                                  + "\(run.record.settings.steps) steps of \(batch)")
+            ProgressReporter.note(
+                "\(run.data.tiles.count) training tiles, \(run.validationData?.tiles.count ?? 0) validation tiles; "
+                    + "\(run.record.settings.steps) steps of \(batch)")
         }
         let reporter = ProgressReporter("train", quiet: quiet)
         run.onProgress = { p in
@@ -155,8 +170,9 @@ struct TrainCommand: ParsableCommand {
         StopSignal.install()
         run.shouldStop = { StopSignal.requested }
         guard try run.run() else {
-            ProgressReporter.note("stopped at step \(run.record.step) of \(run.record.settings.steps), checkpointed: "
-                                  + "continue with tessera train --data \(data!) --resume \(run.folder)")
+            ProgressReporter.note(
+                "stopped at step \(run.record.step) of \(run.record.settings.steps), checkpointed: "
+                    + "continue with tessera train --data \(data!) --resume \(run.folder)")
             return
         }
         print(run.modelPath)
@@ -171,7 +187,10 @@ struct TrainCommand: ParsableCommand {
         if attach == nil, let member {
             let configured = try cluster.member(named: member)
             guard CNNModel.architectures.contains(configured.architecture) else {
-                throw TesseraError(configPath, "member \(member) is a \(configured.architecture), which has no weights to train (trainable: \(CNNModel.architectures.joined(separator: ", ")))")
+                throw TesseraError(
+                    configPath,
+                    "member \(member) is a \(configured.architecture), which has no weights to train (trainable: \(CNNModel.architectures.joined(separator: ", ")))"
+                )
             }
             var settings = try settings()
             if model == "effunet-b0", configured.architecture != model { settings.architecture = configured.architecture }
@@ -190,29 +209,34 @@ struct TrainCommand: ParsableCommand {
             ProgressReporter.note("\(tiles.tiles.count) training tiles, \(held?.tiles.count ?? 0) validation tiles; \(settings.steps) steps of \(batch)")
             let json = try JSONEncoder().encode(settings)
             let weightsPath = weights.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            submit = Wire.TrainSubmit(name: (folder as NSString).lastPathComponent, member: member, data: folder, weights: weightsPath,
-                                      settings: String(decoding: json, as: UTF8.self))
+            submit = Wire.TrainSubmit(
+                name: (folder as NSString).lastPathComponent, member: member, data: folder, weights: weightsPath,
+                settings: String(decoding: json, as: UTF8.self))
         }
         StopSignal.install()
         let client = try ClusterClient(config: cluster)
         let reporter = ProgressReporter("train", quiet: quiet)
         var validations = 0, reportedEnd = false
-        let finished = try client.train(submit, attach: attach, modelPath: out!, progress: { p in
-            for v in p.validation.dropFirst(validations) { ProgressReporter.note(String(format: "step %d: validation Dice %.4f", v.step, v.dice)) }
-            validations = max(validations, p.validation.count)
-            guard !quiet, !reportedEnd else { return }
-            reportedEnd = p.step >= p.steps
-            var unit = "steps, " + (p.state == "waiting" ? p.note ?? p.state : p.state)
-            if let loss = p.loss { unit += String(format: ", loss %.4f", loss) }
-            if let rate = p.imagesPerSecond { unit += String(format: ", %.2f images/s", rate) }
-            unit += p.ring.isEmpty ? "" : ", ring of \(p.ring.count)"
-            if let note = p.note, p.state != "waiting" { unit += " (\(note))" }
-            reporter.update(p.step, of: p.steps, unit: unit)
-        }, accepted: { job in
-            ProgressReporter.note("run \(job) accepted; if this command stops, follow it with --attach \(job)")
-        }, silent: { seconds in
-            ProgressReporter.note("no word from the coordinator for \(Int(seconds)) s; asking for the run again")
-        })
+        let finished = try client.train(
+            submit, attach: attach, modelPath: out!,
+            progress: { p in
+                for v in p.validation.dropFirst(validations) { ProgressReporter.note(String(format: "step %d: validation Dice %.4f", v.step, v.dice)) }
+                validations = max(validations, p.validation.count)
+                guard !quiet, !reportedEnd else { return }
+                reportedEnd = p.step >= p.steps
+                var unit = "steps, " + (p.state == "waiting" ? p.note ?? p.state : p.state)
+                if let loss = p.loss { unit += String(format: ", loss %.4f", loss) }
+                if let rate = p.imagesPerSecond { unit += String(format: ", %.2f images/s", rate) }
+                unit += p.ring.isEmpty ? "" : ", ring of \(p.ring.count)"
+                if let note = p.note, p.state != "waiting" { unit += " (\(note))" }
+                reporter.update(p.step, of: p.steps, unit: unit)
+            },
+            accepted: { job in
+                ProgressReporter.note("run \(job) accepted; if this command stops, follow it with --attach \(job)")
+            },
+            silent: { seconds in
+                ProgressReporter.note("no word from the coordinator for \(Int(seconds)) s; asking for the run again")
+            })
         print(out!)
         if let dice = finished.dice { print(String(format: "validation Dice %.4f at step %d", dice, finished.steps)) }
         Self.notePixelSize(of: out!)
@@ -228,15 +252,20 @@ struct TrainCommand: ParsableCommand {
 
     /// Replays a cluster run to its last checkpoint and compares.
     private func runReplay(_ folder: String) throws {
-        let record = try JSONDecoder().decode(RunRecord.self, from: try EmbeddedJSON.quote(Data(contentsOf: URL(fileURLWithPath: folder + "/job.json")),
-                                                                                         key: "settings"))
+        let record = try JSONDecoder().decode(
+            RunRecord.self,
+            from: try EmbeddedJSON.quote(
+                Data(contentsOf: URL(fileURLWithPath: folder + "/job.json")),
+                key: "settings"))
         let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(record.settings.utf8))
         guard record.step > 0 else { throw TesseraError(folder, "the run has no checkpoint after step 0 to compare with") }
         CNNModel.setThreads(1)
         let reporter = ProgressReporter("replay", quiet: quiet)
-        let (weights, _) = try DataParallelReplay.run(settings: settings, dataFolder: data!, steps: record.step, ringSize: { step in
-            record.rings.last { $0.step <= step }?.workers.count ?? 1
-        }, progress: { reporter.update($0, of: record.step, unit: "steps") })
+        let (weights, _) = try DataParallelReplay.run(
+            settings: settings, dataFolder: data!, steps: record.step,
+            ringSize: { step in
+                record.rings.last { $0.step <= step }?.workers.count ?? 1
+            }, progress: { reporter.update($0, of: record.step, unit: "steps") })
         if let out { try AtomicFile.write(weights, to: out) }
         let trained = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + CheckpointLayout.folder(step: record.step) + "/" + CheckpointLayout.weights))
         guard trained == weights else {

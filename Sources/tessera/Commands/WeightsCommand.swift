@@ -10,7 +10,8 @@ struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
         abstract: "List, check or make the weights of a CNN member.",
-        discussion: "Weights are .safetensors files keyed by the PyTorch state_dict names of the seed's models; convert a checkpoint with tools/convert_checkpoint.py.",
+        discussion:
+            "Weights are .safetensors files keyed by the PyTorch state_dict names of the seed's models; convert a checkpoint with tools/convert_checkpoint.py.",
         subcommands: [Keys.self, Check.self, Random.self, Float16Copy.self]
     )
 
@@ -60,7 +61,9 @@ struct WeightsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "float16",
             abstract: "Copy a weights file with its values in float16: half the size, for bundling and sharing.",
-            discussion: "Keys, shapes and metadata are kept; --metadata adds or replaces entries. Tessera and PyTorch load the copy as float32 weights rounded to float16's 11 significant bits.")
+            discussion:
+                "Keys, shapes and metadata are kept; --metadata adds or replaces entries. Tessera and PyTorch load the copy as float32 weights rounded to float16's 11 significant bits."
+        )
         @Argument(help: "The float32 (or any float) .safetensors file.") var weights: String
         @Option(help: "The .safetensors file to write.") var out: String
         @Option(help: "A metadata entry KEY=VALUE to record (repeatable), e.g. the training command.") var metadata: [String] = []

@@ -20,8 +20,9 @@ public final class EfficientNetEncoder {
         self.variant = variant
         var imageSize = variant.imageSize
         let stemChannels = variant.filters(32)
-        stem = try EfficientNetEncoder.conv(weights, prefix + "_conv_stem", input: 3, output: stemChannels, kernel: 3, stride: 2,
-                                            imageSize: imageSize, norm: prefix + "_bn0", activation: .swish)
+        stem = try EfficientNetEncoder.conv(
+            weights, prefix + "_conv_stem", input: 3, output: stemChannels, kernel: 3, stride: 2,
+            imageSize: imageSize, norm: prefix + "_bn0", activation: .swish)
         imageSize = (imageSize + 1) / 2
         var blocks: [MBConvBlock] = []
         var stageEnds: [Int] = []
@@ -66,10 +67,13 @@ public final class EfficientNetEncoder {
     }
 
     /// A convolution with efficientnet_pytorch's static SAME padding, its batch norm folded.
-    static func conv(_ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int, stride: Int, groups: Int = 1,
-                     imageSize: Int, norm: String?, activation: Activation, bias: Bool = false) throws -> Conv2d {
-        let conv = Conv2d(inChannels: input, outChannels: output, kernel: kernel, stride: stride,
-                          padding: samePadding(kernel: kernel, stride: stride, imageSize: imageSize), groups: groups, activation: activation)
+    static func conv(
+        _ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int, stride: Int, groups: Int = 1,
+        imageSize: Int, norm: String?, activation: Activation, bias: Bool = false
+    ) throws -> Conv2d {
+        let conv = Conv2d(
+            inChannels: input, outChannels: output, kernel: kernel, stride: stride,
+            padding: samePadding(kernel: kernel, stride: stride, imageSize: imageSize), groups: groups, activation: activation)
         conv.weight = try weights.take(name + ".weight", shape: conv.weightShape)
         if bias { conv.bias = try weights.take(name + ".bias", shape: [output]) }
         if let norm { conv.fold(try ParameterLoading.batchNorm(weights, norm, channels: output, eps: 1e-3)) }
@@ -87,20 +91,30 @@ final class MBConvBlock {
     private let project: Conv2d
     private let skip: Bool
 
-    init(weights: WeightSource, prefix: String, input: Int, output: Int, kernel: Int, stride: Int, expand ratio: Int,
-         squeezed: Int, imageSize: Int, skip: Bool) throws {
+    init(
+        weights: WeightSource, prefix: String, input: Int, output: Int, kernel: Int, stride: Int, expand ratio: Int,
+        squeezed: Int, imageSize: Int, skip: Bool
+    ) throws {
         let hidden = input * ratio
-        expand = ratio == 1 ? nil : try EfficientNetEncoder.conv(weights, prefix + "_expand_conv", input: input, output: hidden, kernel: 1, stride: 1,
-                                                                imageSize: imageSize, norm: prefix + "_bn0", activation: .swish)
-        depthwise = try EfficientNetEncoder.conv(weights, prefix + "_depthwise_conv", input: hidden, output: hidden, kernel: kernel, stride: stride,
-                                                 groups: hidden, imageSize: imageSize, norm: prefix + "_bn1", activation: .swish)
-        reduce = try EfficientNetEncoder.conv(weights, prefix + "_se_reduce", input: hidden, output: squeezed, kernel: 1, stride: 1,
-                                              imageSize: 1, norm: nil, activation: .swish, bias: true)
-        excite = try EfficientNetEncoder.conv(weights, prefix + "_se_expand", input: squeezed, output: hidden, kernel: 1, stride: 1,
-                                              imageSize: 1, norm: nil, activation: .sigmoid, bias: true)
+        expand =
+            ratio == 1
+            ? nil
+            : try EfficientNetEncoder.conv(
+                weights, prefix + "_expand_conv", input: input, output: hidden, kernel: 1, stride: 1,
+                imageSize: imageSize, norm: prefix + "_bn0", activation: .swish)
+        depthwise = try EfficientNetEncoder.conv(
+            weights, prefix + "_depthwise_conv", input: hidden, output: hidden, kernel: kernel, stride: stride,
+            groups: hidden, imageSize: imageSize, norm: prefix + "_bn1", activation: .swish)
+        reduce = try EfficientNetEncoder.conv(
+            weights, prefix + "_se_reduce", input: hidden, output: squeezed, kernel: 1, stride: 1,
+            imageSize: 1, norm: nil, activation: .swish, bias: true)
+        excite = try EfficientNetEncoder.conv(
+            weights, prefix + "_se_expand", input: squeezed, output: hidden, kernel: 1, stride: 1,
+            imageSize: 1, norm: nil, activation: .sigmoid, bias: true)
         let outSize = (imageSize + stride - 1) / stride
-        project = try EfficientNetEncoder.conv(weights, prefix + "_project_conv", input: hidden, output: output, kernel: 1, stride: 1,
-                                               imageSize: outSize, norm: prefix + "_bn2", activation: .identity)
+        project = try EfficientNetEncoder.conv(
+            weights, prefix + "_project_conv", input: hidden, output: output, kernel: 1, stride: 1,
+            imageSize: outSize, norm: prefix + "_bn2", activation: .identity)
         self.skip = skip && stride == 1 && input == output
     }
 

@@ -7,8 +7,9 @@ final class ResNeXtEncoder {
     private let layers: [[Bottleneck]]
 
     init(weights: WeightSource) throws {
-        stem = try ParameterLoading.convBatchNorm(weights, conv: "enc0.0", norm: "enc0.1", input: 3, output: 64, kernel: 7,
-                                                  stride: 2, padding: 3, activation: .relu)
+        stem = try ParameterLoading.convBatchNorm(
+            weights, conv: "enc0.0", norm: "enc0.1", input: 3, output: 64, kernel: 7,
+            stride: 2, padding: 3, activation: .relu)
         var layers: [[Bottleneck]] = []
         var input = 64
         for (index, (planes, blocks)) in [(64, 3), (128, 4), (256, 6), (512, 3)].enumerated() {
@@ -16,8 +17,10 @@ final class ResNeXtEncoder {
             var layer: [Bottleneck] = []
             for block in 0..<blocks {
                 let stride = block == 0 && index > 0 ? 2 : 1
-                layer.append(try Bottleneck(weights: weights, prefix: prefix + "\(block).", input: input, planes: planes,
-                                            stride: stride, downsample: block == 0))
+                layer.append(
+                    try Bottleneck(
+                        weights: weights, prefix: prefix + "\(block).", input: input, planes: planes,
+                        stride: stride, downsample: block == 0))
                 input = planes * 4
             }
             layers.append(layer)
@@ -48,15 +51,20 @@ final class Bottleneck {
 
     init(weights: WeightSource, prefix: String, input: Int, planes: Int, stride: Int, downsample: Bool) throws {
         let width = planes * 4 / 64 * 32
-        conv1 = try ParameterLoading.convBatchNorm(weights, conv: prefix + "conv1", norm: prefix + "bn1", input: input, output: width,
-                                                   kernel: 1, activation: .relu)
-        conv2 = try ParameterLoading.convBatchNorm(weights, conv: prefix + "conv2", norm: prefix + "bn2", input: width, output: width,
-                                                   kernel: 3, stride: stride, padding: 1, groups: 32, activation: .relu)
-        conv3 = try ParameterLoading.convBatchNorm(weights, conv: prefix + "conv3", norm: prefix + "bn3", input: width, output: planes * 4,
-                                                   kernel: 1, activation: .identity)
-        self.downsample = downsample
-            ? try ParameterLoading.convBatchNorm(weights, conv: prefix + "downsample.0", norm: prefix + "downsample.1", input: input,
-                                                 output: planes * 4, kernel: 1, stride: stride, activation: .identity)
+        conv1 = try ParameterLoading.convBatchNorm(
+            weights, conv: prefix + "conv1", norm: prefix + "bn1", input: input, output: width,
+            kernel: 1, activation: .relu)
+        conv2 = try ParameterLoading.convBatchNorm(
+            weights, conv: prefix + "conv2", norm: prefix + "bn2", input: width, output: width,
+            kernel: 3, stride: stride, padding: 1, groups: 32, activation: .relu)
+        conv3 = try ParameterLoading.convBatchNorm(
+            weights, conv: prefix + "conv3", norm: prefix + "bn3", input: width, output: planes * 4,
+            kernel: 1, activation: .identity)
+        self.downsample =
+            downsample
+            ? try ParameterLoading.convBatchNorm(
+                weights, conv: prefix + "downsample.0", norm: prefix + "downsample.1", input: input,
+                output: planes * 4, kernel: 1, stride: stride, activation: .identity)
             : nil
     }
 

@@ -11,18 +11,25 @@ final class ASPP {
     static func ignoredKeys(_ prefix: String) -> Set<String> { [prefix + "conv1.weight"] }
 
     init(weights: WeightSource, prefix: String, input: Int, middle: Int, output: Int, dilations: [Int]) throws {
-        var branches = [try ParameterLoading.convBatchNorm(weights, conv: prefix + "aspps.0.atrous_conv", norm: prefix + "aspps.0.bn",
-                                                           input: input, output: middle, kernel: 1, activation: .relu)]
+        var branches = [
+            try ParameterLoading.convBatchNorm(
+                weights, conv: prefix + "aspps.0.atrous_conv", norm: prefix + "aspps.0.bn",
+                input: input, output: middle, kernel: 1, activation: .relu)
+        ]
         for (index, d) in dilations.enumerated() {
             let name = prefix + "aspps.\(index + 1)."
-            branches.append(try ParameterLoading.convBatchNorm(weights, conv: name + "atrous_conv", norm: name + "bn", input: input,
-                                                               output: middle, kernel: 3, padding: d, dilation: d, groups: 4, activation: .relu))
+            branches.append(
+                try ParameterLoading.convBatchNorm(
+                    weights, conv: name + "atrous_conv", norm: name + "bn", input: input,
+                    output: middle, kernel: 3, padding: d, dilation: d, groups: 4, activation: .relu))
         }
         self.branches = branches
-        global = try ParameterLoading.convBatchNorm(weights, conv: prefix + "global_pool.1", norm: prefix + "global_pool.2",
-                                                    input: input, output: middle, kernel: 1, activation: .relu)
-        self.output = try ParameterLoading.convBatchNorm(weights, conv: prefix + "out_conv.0", norm: prefix + "out_conv.1",
-                                                         input: middle * (2 + dilations.count), output: output, kernel: 1, activation: .relu)
+        global = try ParameterLoading.convBatchNorm(
+            weights, conv: prefix + "global_pool.1", norm: prefix + "global_pool.2",
+            input: input, output: middle, kernel: 1, activation: .relu)
+        self.output = try ParameterLoading.convBatchNorm(
+            weights, conv: prefix + "out_conv.0", norm: prefix + "out_conv.1",
+            input: middle * (2 + dilations.count), output: output, kernel: 1, activation: .relu)
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {

@@ -2,10 +2,13 @@
 /// (`weight`, `bias`, batch-norm buffers) and fastai (`weight_g`/`weight_v`).
 enum ParameterLoading {
     /// A convolution `name` (keys `name.weight`, optionally `name.bias`).
-    static func conv(_ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int, stride: Int = 1,
-                     padding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool, activation: Activation = .identity) throws -> Conv2d {
-        let conv = Conv2d(inChannels: input, outChannels: output, kernel: kernel, stride: stride, padding: .uniform(padding),
-                          dilation: dilation, groups: groups, activation: activation)
+    static func conv(
+        _ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int, stride: Int = 1,
+        padding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool, activation: Activation = .identity
+    ) throws -> Conv2d {
+        let conv = Conv2d(
+            inChannels: input, outChannels: output, kernel: kernel, stride: stride, padding: .uniform(padding),
+            dilation: dilation, groups: groups, activation: activation)
         conv.weight = try weights.take(name + ".weight", shape: conv.weightShape)
         if bias { conv.bias = try weights.take(name + ".bias", shape: [output]) }
         return conv
@@ -13,8 +16,10 @@ enum ParameterLoading {
 
     /// A weight-normalised convolution (`torch.nn.utils.weight_norm`, dim 0):
     /// w = g · v / ‖v‖ per output channel, folded once here.
-    static func weightNormConv(_ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int,
-                               activation: Activation) throws -> Conv2d {
+    static func weightNormConv(
+        _ weights: WeightSource, _ name: String, input: Int, output: Int, kernel: Int,
+        activation: Activation
+    ) throws -> Conv2d {
         let conv = Conv2d(inChannels: input, outChannels: output, kernel: kernel, padding: .uniform(kernel / 2), activation: activation)
         let g = try weights.take(name + ".weight_g", shape: [output, 1, 1, 1])
         let v = try weights.take(name + ".weight_v", shape: conv.weightShape)
@@ -42,10 +47,13 @@ enum ParameterLoading {
     }
 
     /// A convolution with the batch norm that follows it folded in.
-    static func convBatchNorm(_ weights: WeightSource, conv name: String, norm: String, input: Int, output: Int, kernel: Int,
-                              stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1, activation: Activation) throws -> Conv2d {
-        let conv = try self.conv(weights, name, input: input, output: output, kernel: kernel, stride: stride, padding: padding,
-                                 dilation: dilation, groups: groups, bias: false, activation: activation)
+    static func convBatchNorm(
+        _ weights: WeightSource, conv name: String, norm: String, input: Int, output: Int, kernel: Int,
+        stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1, activation: Activation
+    ) throws -> Conv2d {
+        let conv = try self.conv(
+            weights, name, input: input, output: output, kernel: kernel, stride: stride, padding: padding,
+            dilation: dilation, groups: groups, bias: false, activation: activation)
         conv.fold(try batchNorm(weights, norm, channels: output))
         return conv
     }

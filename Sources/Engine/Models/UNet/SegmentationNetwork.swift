@@ -1,6 +1,5 @@
 import Core
 
-
 /// A U-Net that maps a normalised RGB tensor to one channel of logits at full resolution.
 public protocol SegmentationNetwork: AnyObject {
     /// Logits (before the sigmoid), 1 × H × W for a 3 × H × W input.

@@ -11,10 +11,12 @@ final class UnetBlock {
         let half = upChannels / 2
         shuffleConv = try ParameterLoading.weightNormConv(weights, prefix + "shuf.0.0", input: upChannels, output: half * 4, kernel: 1, activation: .relu)
         skipNorm = try ParameterLoading.batchNorm(weights, prefix + "bn", channels: skipChannels)
-        conv1 = try ParameterLoading.conv(weights, prefix + "conv1.0", input: half + skipChannels, output: output, kernel: 3, padding: 1,
-                                          bias: true, activation: .relu)
-        conv2 = try ParameterLoading.conv(weights, prefix + "conv2.0", input: output, output: output, kernel: 3, padding: 1,
-                                          bias: true, activation: .relu)
+        conv1 = try ParameterLoading.conv(
+            weights, prefix + "conv1.0", input: half + skipChannels, output: output, kernel: 3, padding: 1,
+            bias: true, activation: .relu)
+        conv2 = try ParameterLoading.conv(
+            weights, prefix + "conv2.0", input: output, output: output, kernel: 3, padding: 1,
+            bias: true, activation: .relu)
     }
 
     func callAsFunction(_ up: Tensor, _ skip: Tensor) -> Tensor {

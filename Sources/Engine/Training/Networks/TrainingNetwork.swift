@@ -40,8 +40,9 @@ struct UNetDecoderGraph: Sendable {
             maps.append(x)
         }
         let joined = fpn(Array(maps.dropLast()), last: maps.last!, on: tape)
-        let y = tape.conv(tape.dropout2d(joined, probability: 0.1), "final_conv.0",
-                          shape: ConvolutionShape(inputChannels: joined.value[0].channels, outputChannels: 1, kernel: 1), bias: true)
+        let y = tape.conv(
+            tape.dropout2d(joined, probability: 0.1), "final_conv.0",
+            shape: ConvolutionShape(inputChannels: joined.value[0].channels, outputChannels: 1, kernel: 1), bias: true)
         return tape.bilinear(y, height: y.value[0].height * 2, width: y.value[0].width * 2, alignCorners: false)
     }
 
@@ -53,29 +54,48 @@ struct UNetDecoderGraph: Sendable {
     private func aspp(_ x: Variable, on tape: Tape) -> Variable {
         let input = x.value[0].channels, middle = 256
         let (height, width) = (x.value[0].height, x.value[0].width)
-        let pooled = Self.convNormReLU(tape.globalMax(x), conv: "aspp.global_pool.1", norm: "aspp.global_pool.2",
-                                       shape: ConvolutionShape(inputChannels: input, outputChannels: middle, kernel: 1), on: tape)
-        var branches = [Self.convNormReLU(x, conv: "aspp.aspps.0.atrous_conv", norm: "aspp.aspps.0.bn",
-                                          shape: ConvolutionShape(inputChannels: input, outputChannels: middle, kernel: 1), on: tape)]
+        let pooled = Self.convNormReLU(
+            tape.globalMax(x), conv: "aspp.global_pool.1", norm: "aspp.global_pool.2",
+            shape: ConvolutionShape(inputChannels: input, outputChannels: middle, kernel: 1), on: tape)
+        var branches = [
+            Self.convNormReLU(
+                x, conv: "aspp.aspps.0.atrous_conv", norm: "aspp.aspps.0.bn",
+                shape: ConvolutionShape(inputChannels: input, outputChannels: middle, kernel: 1), on: tape)
+        ]
         for d in 1...4 {
-            branches.append(Self.convNormReLU(x, conv: "aspp.aspps.\(d).atrous_conv", norm: "aspp.aspps.\(d).bn",
-                                              shape: ConvolutionShape(inputChannels: input, outputChannels: middle, kernel: 3, dilation: d,
-                                                                      groups: 4, padding: d), on: tape))
+            branches.append(
+                Self.convNormReLU(
+                    x, conv: "aspp.aspps.\(d).atrous_conv", norm: "aspp.aspps.\(d).bn",
+                    shape: ConvolutionShape(
+                        inputChannels: input, outputChannels: middle, kernel: 3, dilation: d,
+                        groups: 4, padding: d), on: tape))
         }
         let global = tape.bilinear(pooled, height: height, width: width, alignCorners: true)
-        return Self.convNormReLU(tape.concatenate([global] + branches), conv: "aspp.out_conv.0", norm: "aspp.out_conv.1",
-                                 shape: ConvolutionShape(inputChannels: middle * 6, outputChannels: asppOutput, kernel: 1), on: tape)
+        return Self.convNormReLU(
+            tape.concatenate([global] + branches), conv: "aspp.out_conv.0", norm: "aspp.out_conv.1",
+            shape: ConvolutionShape(inputChannels: middle * 6, outputChannels: asppOutput, kernel: 1), on: tape)
     }
 
     private func unetBlock(_ up: Variable, _ skip: Variable, prefix: String, output: Int, on tape: Tape) -> Variable {
         let upChannels = up.value[0].channels, half = upChannels / 2, skipChannels = skip.value[0].channels
-        let shuffled = tape.pixelShuffle(tape.activation(tape.weightNormConv(up, prefix + "shuf.0.0",
-                                         shape: ConvolutionShape(inputChannels: upChannels, outputChannels: half * 4, kernel: 1)), .relu), factor: 2)
+        let shuffled = tape.pixelShuffle(
+            tape.activation(
+                tape.weightNormConv(
+                    up, prefix + "shuf.0.0",
+                    shape: ConvolutionShape(inputChannels: upChannels, outputChannels: half * 4, kernel: 1)), .relu), factor: 2)
         let joined = tape.activation(tape.concatenate([shuffled, tape.batchNorm(skip, prefix + "bn", eps: 1e-5, momentum: 0.1)]), .relu)
-        let first = tape.activation(tape.conv(joined, prefix + "conv1.0", shape: ConvolutionShape(inputChannels: half + skipChannels,
-                                                                                            outputChannels: output, kernel: 3, padding: 1), bias: true), .relu)
-        return tape.activation(tape.conv(first, prefix + "conv2.0", shape: ConvolutionShape(inputChannels: output, outputChannels: output,
-                                                                                         kernel: 3, padding: 1), bias: true), .relu)
+        let first = tape.activation(
+            tape.conv(
+                joined, prefix + "conv1.0",
+                shape: ConvolutionShape(
+                    inputChannels: half + skipChannels,
+                    outputChannels: output, kernel: 3, padding: 1), bias: true), .relu)
+        return tape.activation(
+            tape.conv(
+                first, prefix + "conv2.0",
+                shape: ConvolutionShape(
+                    inputChannels: output, outputChannels: output,
+                    kernel: 3, padding: 1), bias: true), .relu)
     }
 
     private func fpn(_ levels: [Variable], last: Variable, on tape: Tape) -> Variable {
@@ -83,8 +103,10 @@ struct UNetDecoderGraph: Sendable {
         for (index, level) in levels.enumerated() {
             let name = "fpn.convs.\(index)."
             let input = level.value[0].channels
-            var y = tape.activation(tape.conv(level, name + "0", shape: ConvolutionShape(inputChannels: input, outputChannels: 32, kernel: 3, padding: 1),
-                                              bias: true), .relu)
+            var y = tape.activation(
+                tape.conv(
+                    level, name + "0", shape: ConvolutionShape(inputChannels: input, outputChannels: 32, kernel: 3, padding: 1),
+                    bias: true), .relu)
             y = tape.batchNorm(y, name + "2", eps: 1e-5, momentum: 0.1)
             y = tape.conv(y, name + "3", shape: ConvolutionShape(inputChannels: 32, outputChannels: 16, kernel: 3, padding: 1), bias: true)
             let factor = 1 << (levels.count - index)
