@@ -54,36 +54,70 @@ struct ClusterBench: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // Runs last, after the children below have stopped.
         defer { if self.folder == nil { try? FileManager.default.removeItem(atPath: folder) } }
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        try Self.printZeroMQThroughput()
+        let cluster = try LocalCluster(bench: self, folder: folder)
+        defer { cluster.stop() }
+        let runs = try measure(cluster, folder: folder)
+        report(runs, cluster: cluster)
+        if member != "constant" { try compareWithInfer(cluster, folder: folder, clusterSeconds: runs.medianSeconds) }
+    }
 
+    /// The reference: raw ZeroMQ loopback, 1 MB messages, median of 3.
+    private static func printZeroMQThroughput() throws {
         print("raw ZeroMQ loopback, 1 MB messages (median of 3):")
         for transport in ["tcp", "ipc"] {
             let rates = try (0..<3).map { _ in try ZeroMQThroughput.measure(transport: transport) }.sorted()
             print(String(format: "  %@: %.2f GB/s", transport, rates[1] / 1e9))
         }
+    }
 
+    /// A coordinator and the workers as child processes of this binary, on the slide.
+    final class LocalCluster {
         let slidePath: String
-        if let slide {
-            slidePath = slide
-        } else {
-            ProgressReporter.note("synthesising a \(size)×\(size) slide in \(folder)")
-            slidePath = try SyntheticSlideWriter.write(
-                SyntheticSlide(width: size, height: size, seed: 1), to: folder,
-                compression: TiledImageWriter.Compression(rawValue: compression) ?? .deflate
-            ).slidePath
-        }
-        var weightsPath: String?
-        if CNNModel.architectures.contains(member) {
-            let path = folder + "/\(member).safetensors"
-            try DeterministicWeights.write(architecture: member, to: path)
-            weightsPath = path
-        }
-        let configPath = folder + "/bench.conf"
-        try configText(folder: folder, weights: weightsPath).write(toFile: configPath, atomically: true, encoding: .utf8)
-        let config = try ClusterConfig(contentsOf: configPath)
+        let configPath: String
+        let config: ClusterConfig
+        let client: ClusterClient
+        private(set) var children: [Process] = []
+        var coordinator: Process { children[0] }
+        var workerProcesses: ArraySlice<Process> { children.dropFirst() }
+        private let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
 
-        var children: [Process] = []
-        defer { for child in children where child.isRunning { child.terminate(); child.waitUntilExit() } }
+        init(bench: ClusterBench, folder: String) throws {
+            if let slide = bench.slide {
+                slidePath = slide
+            } else {
+                ProgressReporter.note("synthesising a \(bench.size)×\(bench.size) slide in \(folder)")
+                slidePath = try SyntheticSlideWriter.write(
+                    SyntheticSlide(width: bench.size, height: bench.size, seed: 1), to: folder,
+                    compression: TiledImageWriter.Compression(rawValue: bench.compression) ?? .deflate
+                ).slidePath
+            }
+            var weightsPath: String?
+            if CNNModel.architectures.contains(bench.member) {
+                let path = folder + "/\(bench.member).safetensors"
+                try DeterministicWeights.write(architecture: bench.member, to: path)
+                weightsPath = path
+            }
+            configPath = folder + "/bench.conf"
+            try bench.configText(folder: folder, weights: weightsPath).write(toFile: configPath, atomically: true, encoding: .utf8)
+            config = try ClusterConfig(contentsOf: configPath)
+            client = try ClusterClient(config: config)
+            _ = try spawn(["coordinator", "--config", configPath])
+            // Workers share the machine's cores: each gets its share of engine threads.
+            let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / bench.workers)
+            for _ in 0..<bench.workers {
+                _ = try spawn(["worker", "--config", configPath, "--member", bench.member, "--threads", "\(threads)"])
+            }
+            let deadline = Date().addingTimeInterval(30)
+            while (try? client.status().workers.count) ?? 0 < bench.workers {
+                guard Date() < deadline else {
+                    stop()
+                    throw TesseraError("bench", "the workers did not register within 30 s")
+                }
+                usleep(100_000)
+            }
+        }
+
         func spawn(_ arguments: [String]) throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
@@ -94,20 +128,15 @@ struct ClusterBench: ParsableCommand {
             children.append(process)
             return process
         }
-        let coordinator = try spawn(["coordinator", "--config", configPath])
-        // Workers share the machine's cores: each gets its share of engine threads.
-        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
-        for _ in 0..<workers { _ = try spawn(["worker", "--config", configPath, "--member", member, "--threads", "\(threads)"]) }
-        let client = try ClusterClient(config: config)
-        let deadline = Date().addingTimeInterval(30)
-        while (try? client.status().workers.count) ?? 0 < workers {
-            guard Date() < deadline else { throw TesseraError("bench", "the workers did not register within 30 s") }
-            usleep(100_000)
+
+        func stop() {
+            for child in children where child.isRunning {
+                child.terminate()
+                child.waitUntilExit()
+            }
         }
 
-        var rates: [Double] = [], seconds: [Double] = []
-        var tiles = 0
-        let workerProcesses = children.dropFirst()
+        /// CPU seconds so far of the coordinator, the workers together, this process and the machine.
         func cpu() -> (coordinator: Double, workers: Double, client: Double, machine: Double) {
             (
                 CPUTime.seconds(pid: coordinator.processIdentifier) ?? 0,
@@ -115,47 +144,69 @@ struct ClusterBench: ParsableCommand {
                 CPUTime.seconds() ?? 0, CPUTime.machineBusySeconds() ?? 0
             )
         }
-        let cpuBefore = cpu()
-        let threadsBefore = try coordinatorThreadCPU(config)
+    }
+
+    /// What the repeats measured.
+    struct Runs {
+        var rates: [Double] = [], seconds: [Double] = []
+        var tiles = 0
+        var cpuBefore = (coordinator: 0.0, workers: 0.0, client: 0.0, machine: 0.0)
+        var cpuAfter = (coordinator: 0.0, workers: 0.0, client: 0.0, machine: 0.0)
+        var threadsBefore: [String: Double] = [:], threadsAfter: [String: Double] = [:]
+        var medianRate: Double { rates.sorted()[rates.count / 2] }
+        var medianSeconds: Double { seconds.sorted()[seconds.count / 2] }
+    }
+
+    /// The slide segmented `repeats` times, timed from acceptance to the finished mask.
+    private func measure(_ cluster: LocalCluster, folder: String) throws -> Runs {
+        var runs = Runs()
+        runs.cpuBefore = cluster.cpu()
+        runs.threadsBefore = try coordinatorThreadCPU(cluster.config)
         for run in 0..<repeats {
             var start = Date()
-            let outcome = try client.run(
-                slidePath: slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
-                progress: { tiles = $0.tilesTotal }, accepted: { _ in start = Date() })
+            let outcome = try cluster.client.run(
+                slidePath: cluster.slidePath, attach: nil, maskPath: folder + "/mask-\(run).tiff", wantRLE: false,
+                progress: { _ in }, accepted: { _ in start = Date() })
             let elapsed = Date().timeIntervalSince(start)
-            _ = outcome
-            seconds.append(elapsed)
-            rates.append(Double(tiles) / elapsed)
+            // The slide's tiles, also when the job ended before its first progress report.
+            runs.tiles = try cluster.config.settings.plan(width: outcome.finished.width, height: outcome.finished.height).tileCount
+            runs.seconds.append(elapsed)
+            runs.rates.append(Double(runs.tiles) / elapsed)
         }
-        let cpuAfter = cpu()
-        let threadsAfter = try coordinatorThreadCPU(config)
-        let peak = PeakMemory.megabytes(pid: coordinator.processIdentifier)
-        let median = rates.sorted()[rates.count / 2]
-        let medianSeconds = seconds.sorted()[seconds.count / 2]
-        print("cluster: \(workers) \(member) worker(s), \(transport), \(tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
+        runs.cpuAfter = cluster.cpu()
+        runs.threadsAfter = try coordinatorThreadCPU(cluster.config)
+        return runs
+    }
+
+    /// Tiles/s, bandwidth, memory, and where the CPU went, per tile and per coordinator thread.
+    private func report(_ runs: Runs, cluster: LocalCluster) {
+        let peak = PeakMemory.megabytes(pid: cluster.coordinator.processIdentifier)
+        print("cluster: \(workers) \(member) worker(s), \(transport), \(runs.tiles) tiles of \(tile) (margin \(margin)), maps \(maps):")
         print(
             String(
-                format: "  median %.2f s a slide: %.1f tiles/s end to end (runs: %@)", medianSeconds, median,
-                rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
+                format: "  median %.2f s a slide: %.1f tiles/s end to end (runs: %@)", runs.medianSeconds, runs.medianRate,
+                runs.rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
         // Pixels out, and the map back without the border the window ignores.
-        let side = tile - 2 * config.settings.mapInset
+        let side = tile - 2 * cluster.config.settings.mapInset
         let tileBytes = Double(tile * tile * 3 + side * side * (maps == "uint8" ? 1 : 2))
-        print(String(format: "  = %.2f GB/s of tiles and maps through the coordinator", median * tileBytes / 1e9))
+        print(String(format: "  = %.2f GB/s of tiles and maps through the coordinator", runs.medianRate * tileBytes / 1e9))
         print(String(format: "  coordinator peak RSS: %.0f MB", peak))
         // Where the time goes: CPU per tile of each process, against the cores there are.
-        let allTiles = Double(tiles * repeats), wall = seconds.reduce(0, +), cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let allTiles = Double(runs.tiles * repeats), wall = runs.seconds.reduce(0, +)
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let (before, after) = (runs.cpuBefore, runs.cpuAfter)
         let perTile = (
-            coordinator: (cpuAfter.coordinator - cpuBefore.coordinator) / allTiles * 1000,
-            workers: (cpuAfter.workers - cpuBefore.workers) / allTiles * 1000,
-            client: (cpuAfter.client - cpuBefore.client) / allTiles * 1000
+            coordinator: (after.coordinator - before.coordinator) / allTiles * 1000,
+            workers: (after.workers - before.workers) / allTiles * 1000,
+            client: (after.client - before.client) / allTiles * 1000
         )
         let total = perTile.coordinator + perTile.workers + perTile.client
         print(
             String(
                 format: "  CPU per tile: coordinator %.2f ms, workers %.2f ms, client %.2f ms = %.2f ms; %.0f cores allow at most %.0f tiles/s",
                 perTile.coordinator, perTile.workers, perTile.client, total, cores, total > 0 ? cores / total * 1000 : 0))
-        print(String(format: "  machine busy during the runs: %.2f of %.0f cores", (cpuAfter.machine - cpuBefore.machine) / wall, cores))
-        let byThread = threadsAfter.map { (name: $0.key, ms: ($0.value - (threadsBefore[$0.key] ?? 0)) / allTiles * 1000) }
+        print(String(format: "  machine busy during the runs: %.2f of %.0f cores", (after.machine - before.machine) / wall, cores))
+        let byThread = runs.threadsAfter.map { (name: $0.key, ms: ($0.value - (runs.threadsBefore[$0.key] ?? 0)) / allTiles * 1000) }
             .sorted { $0.ms > $1.ms }
         print("  coordinator CPU per tile by thread: " + byThread.map { String(format: "%@ %.2f ms", $0.name, $0.ms) }.joined(separator: ", "))
         if let busiest = byThread.first(where: { $0.name != "libzmq and other" }), busiest.ms > 0 {
@@ -164,21 +215,21 @@ struct ClusterBench: ParsableCommand {
                     format: "  busiest coordinator thread: %@, %.2f ms a tile; with a core for each thread it could sustain at most %.0f tiles/s",
                     busiest.name, busiest.ms, 1000 / busiest.ms))
         }
-
-        if member != "constant" {
-            var inferSeconds: [Double] = []
-            for _ in 0..<repeats {
-                let start = Date()
-                let infer = try spawn(["infer", slidePath, "--config", configPath, "--out", folder + "/infer.tiff", "--quiet"])
-                infer.waitUntilExit()
-                inferSeconds.append(Date().timeIntervalSince(start))
-            }
-            let inferMedian = inferSeconds.sorted()[inferSeconds.count / 2]
-            print(String(format: "  tessera infer (one process): median %.2f s; cluster / infer = %.2f", inferMedian, medianSeconds / inferMedian))
-        }
     }
 
-    /// CPU seconds by coordinator thread, from its metrics endpoint.
+    /// `tessera infer` of the same slide with the same configuration, for a model that computes.
+    private func compareWithInfer(_ cluster: LocalCluster, folder: String, clusterSeconds: Double) throws {
+        var inferSeconds: [Double] = []
+        for _ in 0..<repeats {
+            let start = Date()
+            let infer = try cluster.spawn(["infer", cluster.slidePath, "--config", cluster.configPath, "--out", folder + "/infer.tiff", "--quiet"])
+            infer.waitUntilExit()
+            inferSeconds.append(Date().timeIntervalSince(start))
+        }
+        let inferMedian = inferSeconds.sorted()[inferSeconds.count / 2]
+        print(String(format: "  tessera infer (one process): median %.2f s; cluster / infer = %.2f", inferMedian, clusterSeconds / inferMedian))
+    }
+
     private func coordinatorThreadCPU(_ config: ClusterConfig) throws -> [String: Double] {
         guard let endpoint = config.metricsEndpoint else { return [:] }
         let prefix = "tessera_cpu_seconds_total{thread=\""
@@ -191,7 +242,7 @@ struct ClusterBench: ParsableCommand {
         return seconds
     }
 
-    private func configText(folder: String, weights: String?) throws -> String {
+    fileprivate func configText(folder: String, weights: String?) throws -> String {
         func endpoint(_ name: String) throws -> String {
             if transport == "ipc" { return "ipc://\(folder)/\(name).sock" }
             // Let the system pick a free port, then hand it to the coordinator.
