@@ -51,8 +51,13 @@ import Testing
         #expect(running, "the status JSON never showed the worker and a running job")
 
         #expect(submit.wait(timeout: 120) == 0, "\(submit.stderr)")
-        usleep(1_200_000)  // the metrics are published once a second
-        let metrics = try HTTPGet.get(address + "metrics", headers: bearer)
+        // Gauges are published once a second: wait (a busy machine may take longer) for the
+        // finished job to show.
+        var metrics = try HTTPGet.get(address + "metrics", headers: bearer)
+        for _ in 0..<300 where !metrics.text.contains("tessera_jobs{state=\"finished\"} 1") {
+            usleep(100_000)
+            metrics = try HTTPGet.get(address + "metrics", headers: bearer)
+        }
         #expect(metrics.status == 200 && metrics.contentType.hasPrefix("text/plain; version=0.0.4"), "\(metrics.contentType)")
         let text = try PrometheusText(metrics.text)
         #expect(text.value("tessera_workers", ["member": "half"]) == 1)
