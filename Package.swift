@@ -52,7 +52,10 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
         .target(name: "Training", dependencies: ["Core", "Segmentation", "Engine"]),
-        .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Training", "ZeroMQ"]),
+        // An ensemble member's predictor from its configuration: what a worker hosts and what
+        // `tessera infer --config` computes alike.
+        .target(name: "Members", dependencies: ["Core", "Segmentation", "Shared", "Engine"]),
+        .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Members", "Training", "ZeroMQ"]),
         .target(
             name: "Coordinator",
             dependencies: [
@@ -79,7 +82,8 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS", "TIFF",
+                "Core", "Segmentation", "Shared", "Engine", "Members", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS",
+                "TIFF",
                 "HTTPStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -103,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
+                "Core", "Segmentation", "Shared", "Engine", "Members", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
                 "TestSupport",
             ]),
     ]

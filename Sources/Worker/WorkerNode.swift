@@ -1,6 +1,7 @@
 import Core
 import Engine
 import Foundation
+import Members
 import Segmentation
 import Shared
 import ZeroMQ

@@ -5,9 +5,9 @@ import Testing
 
 @testable import Coordinator
 @testable import Engine
+@testable import Members
 @testable import Segmentation
 @testable import Shared
-@testable import Worker
 
 /// Predicts each pixel's red value: the stitched probability map must be the slide's red
 /// channel, whatever the window, so any misplaced tile shows.

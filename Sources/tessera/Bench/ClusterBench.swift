@@ -3,9 +3,9 @@ import Coordinator
 import Core
 import Engine
 import Foundation
+import Members
 import Segmentation
 import Shared
-import Worker
 import ZeroMQ
 
 /// `tessera bench cluster`: end-to-end throughput of a local cluster, beside raw ZeroMQ.

@@ -2,9 +2,9 @@ import ArgumentParser
 import Core
 import Engine
 import Foundation
+import Members
 import Segmentation
 import Shared
-import Worker
 
 /// `tessera infer`: one slide, one machine, no cluster.
 struct InferCommand: ParsableCommand {
