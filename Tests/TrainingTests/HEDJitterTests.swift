@@ -2,6 +2,7 @@ import Core
 import Testing
 
 @testable import Segmentation
+@testable import Training
 
 /// HED stain jitter: scikit-image's colour deconvolution, jittered per channel.
 @Suite struct HEDJitterTests {

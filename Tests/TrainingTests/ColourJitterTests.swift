@@ -2,6 +2,7 @@ import Core
 import Testing
 
 @testable import Segmentation
+@testable import Training
 
 /// Colour jitter: the identity when nothing is drawn, HSV round trips, each shift's sign.
 @Suite struct ColourJitterTests {

@@ -2,6 +2,7 @@ import Core
 import Testing
 
 @testable import Segmentation
+@testable import Training
 
 /// The affine augmentation against transforms whose result is known exactly.
 @Suite struct ShiftScaleRotateTests {

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Segmentation
 
 /// A seeded affine augmentation of a square tile and its mask, about the tile's centre:
 /// rotation by `degrees` (counter-clockwise as seen), scaling by `scale`, then a shift by

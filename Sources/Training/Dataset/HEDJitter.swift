@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Segmentation
 
 /// Stain augmentation in haematoxylin–eosin–DAB space (Tellez et al., 2018): each pixel's
 /// HED concentrations, as scikit-image's `rgb2hed` computes them (Ruifrok and Johnston's

@@ -2,6 +2,7 @@ import Core
 import Testing
 
 @testable import Segmentation
+@testable import Training
 
 /// Balanced sampling and the dihedral augmentations.
 @Suite struct DatasetTests {

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import Segmentation
+@testable import Training
 
 /// Training tiles cut from a slide whose left half is glass and right half tissue.
 @Suite struct TileCutterTests {
