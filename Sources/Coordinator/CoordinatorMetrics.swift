@@ -21,7 +21,12 @@ final class CoordinatorMetrics: @unchecked Sendable {
     private var tileLatency: [String: CoreMetrics.Timer] = [:]
     private let stepSeconds: CoreMetrics.Timer
     private let allReduceSeconds: CoreMetrics.Timer
-    private var gauges: [String: CoreMetrics.Gauge] = [:]
+    /// A gauge's series: its name and its labels.
+    private struct Series: Hashable {
+        let name: String
+        let labels: [String: String]
+    }
+    private var gauges: [Series: CoreMetrics.Gauge] = [:]
     private var cpuExported: [String: Double] = [:]
     private var cpu: [String: CoreMetrics.FloatingPointCounter] = [:]
     /// When each tile in flight was sent, by request id (for the per-member latency).
@@ -80,17 +85,17 @@ final class CoordinatorMetrics: @unchecked Sendable {
 
     /// Sets a gauge of state; `labels` distinguish its series.
     func set(_ name: String, _ labels: [(String, String)] = [], to value: Double) {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        let gauge = gauges[key] ?? CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
-        gauges[key] = gauge
+        let series = Series(name: name, labels: Dictionary(labels) { $1 })
+        let gauge = gauges[series] ?? CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+        gauges[series] = gauge
         gauge.record(value)
     }
 
-    /// Removes the series of gauge `name` whose labels `keep` refuses (a worker gone).
-    func removeSeries(of name: String, keep: (String) -> Bool) {
-        for (key, gauge) in gauges where key.hasPrefix(name + "|") && !keep(key) {
+    /// Removes the series of gauge `name` whose `label` is not one of `values` (workers gone).
+    func removeSeries(of name: String, label: String, keeping values: Set<String>) {
+        for (series, gauge) in gauges where series.name == name && !values.contains(series.labels[label] ?? "") {
             gauge.destroy()
-            gauges[key] = nil
+            gauges[series] = nil
         }
     }
 

@@ -69,7 +69,7 @@ extension CoordinatorServer {
             meter.set("tessera_worker_tiles_done", [("worker", worker.name)], to: Double(worker.tilesDone))
         }
         for name in ["tessera_worker_longest_silence_seconds", "tessera_worker_tiles_done"] {
-            meter.removeSeries(of: name) { key in live.contains(String(key.split(separator: "=", maxSplits: 1).last ?? "")) }
+            meter.removeSeries(of: name, label: "worker", keeping: live)
         }
         for job in trainingJobs where job.state == .running {
             let run = [("run", "\(job.id)")]

@@ -34,11 +34,3 @@ public enum LossChoice: String, Sendable, Codable, CaseIterable {
 public enum ScheduleChoice: String, Sendable, Codable, CaseIterable {
     case onecycle, cosine
 }
-
-extension RawRepresentable where RawValue == String, Self: CaseIterable {
-    /// "a, b or c", for messages.
-    public static var choices: String {
-        let names = allCases.map(\.rawValue)
-        return names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + names.last!
-    }
-}

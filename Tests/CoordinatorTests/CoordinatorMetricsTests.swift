@@ -82,7 +82,7 @@ import Testing
         meter.set("tessera_workers", [("member", "b0")], to: 2)
         meter.set("tessera_worker_longest_silence_seconds", [("worker", "a")], to: 1.5)
         meter.set("tessera_worker_longest_silence_seconds", [("worker", "b")], to: 0.5)
-        meter.removeSeries(of: "tessera_worker_longest_silence_seconds") { $0.hasSuffix("=a") }
+        meter.removeSeries(of: "tessera_worker_longest_silence_seconds", label: "worker", keeping: ["a"])
         meter.cpu(["sockets": 1.25])
         meter.cpu(["sockets": 2.5])
 

@@ -2,7 +2,4 @@
 /// wire name it: "macenko" or "reinhard".
 public enum StainMethod: String, Sendable, Codable, CaseIterable {
     case macenko, reinhard
-
-    /// "macenko or reinhard", for messages.
-    public static let choices = allCases.map(\.rawValue).joined(separator: " or ")
 }
