@@ -210,7 +210,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public func initialStore(weights: String?) throws -> ParameterStore {
         let store = try ParameterStore(architecture: architecture)
         if let weights {
-            try store.load(from: try SafeTensorsWeights(path: weights), ignoring: CNNModel.unusedKeys(architecture))
+            try store.load(from: try SafeTensorsWeights(path: weights), ignoring: try Architecture(named: architecture).unusedKeys)
         } else {
             try store.load(from: DeterministicWeights())
         }

@@ -11,7 +11,7 @@ public enum TrainingState {
     /// network never uses (deterministic values, `CNNModel.unusedParameterShapes`): PyTorch
     /// loads the file with `strict=True`.
     public static func weights(_ trainer: ModelTrainer, metadata: [String: String] = [:]) throws -> Data {
-        let unused = CNNModel.unusedParameterShapes(trainer.architecture).map { ($0.key, $0.shape, DeterministicWeights.values($0.key, shape: $0.shape)) }
+        let unused = trainer.architecture.unusedParameterShapes.map { ($0.key, $0.shape, DeterministicWeights.values($0.key, shape: $0.shape)) }
         return try SafeTensors.encode(
             trainer.store.entries.map { ($0.key, $0.shape, Array(trainer.store.values[$0.range])) } + unused,
             metadata: metadata)
@@ -35,7 +35,7 @@ public enum TrainingState {
     /// Replaces `trainer`'s weights and optimiser state by those of `weights` and
     /// `optimizer`, after `step` steps; every tensor must be there, with its shape.
     public static func load(_ trainer: ModelTrainer, weights: SafeTensorsWeights, optimizer moments: SafeTensorsWeights, step: Int) throws {
-        try trainer.store.load(from: weights, ignoring: CNNModel.unusedKeys(trainer.architecture))
+        try trainer.store.load(from: weights, ignoring: trainer.architecture.unusedKeys)
         var state = Optimizer.State(count: trainer.store.values.count, for: trainer.optimizer)
         state.step = step
         let (first, second) = momentNames(trainer.optimizer)

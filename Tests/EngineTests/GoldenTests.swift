@@ -25,8 +25,8 @@ import Testing
 
     @Test(arguments: ["b0", "b5"])
     func efficientNetFeaturesMatchPyTorch(variant: String) throws {
-        let encoder = try EfficientNetEncoder(variant: .named(variant)!, weights: DeterministicWeights(), prefix: "")
-        let features = encoder.features(Golden.tensor("effnet_\(variant)_input"))
+        let encoder = try InferenceNetwork(EfficientNetEncoder(variant: .named(variant)!, prefix: ""), weights: DeterministicWeights())
+        let features = encoder.outputs(Golden.tensor("effnet_\(variant)_input"))
         #expect(features.count == 5)
         for (level, feature) in features.enumerated() {
             let golden = Golden.tensor("effnet_\(variant)_feature\(level)")
@@ -42,7 +42,7 @@ import Testing
 @Suite struct NetworkGoldenTests {
     @Test func effUnetB0MatchesPyTorch() throws {
         let weights = DeterministicWeights()
-        let network = try EffUnet(variant: .named("b0")!, weights: weights)
+        let network = try CNNModel.network(.effUnet(.named("b0")!), weights: weights)
         let logits = network.logits(Golden.tensor("effunet_b0_input"))
         let error = relativeError(logits.data, Golden.tensor("effunet_b0_logits").data)
         print("EffUnet-b0 logits (64×64): max|Δ|/max|y| = \(error)")
@@ -50,8 +50,8 @@ import Testing
     }
 
     @Test func uneXt50EncoderStagesMatchPyTorch() throws {
-        let encoder = try ResNeXtEncoder(weights: DeterministicWeights())
-        for (level, feature) in encoder.features(Golden.tensor("unext50_input")).enumerated() {
+        let encoder = try InferenceNetwork(ResNeXtEncoder(), weights: DeterministicWeights())
+        for (level, feature) in encoder.outputs(Golden.tensor("unext50_input")).enumerated() {
             let golden = Golden.tensor("unext50_feature\(level)")
             #expect([feature.channels, feature.height, feature.width] == [golden.channels, golden.height, golden.width])
             let error = relativeError(feature.data, golden.data)
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func uneXt50MatchesPyTorch() throws {
-        let network = try UneXt50(weights: DeterministicWeights())
+        let network = try CNNModel.network(.unext50, weights: DeterministicWeights())
         let input = Golden.tensor("unext50_input")
         let logits = network.logits(input)
         let error = relativeError(logits.data, Golden.tensor("unext50_logits").data)

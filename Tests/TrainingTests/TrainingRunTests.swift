@@ -54,7 +54,8 @@ import Testing
         #expect(try SafeTensors(path: straight.modelPath).metadata == ["pixel_size": "1"])
         // It holds every key of the PyTorch module, the unused ones too (strict loading).
         let names = Set(try SafeTensors(path: straight.modelPath).names)
-        let expected = Set(try CNNModel.parameterShapes("effunet-b0").map(\.key) + CNNModel.unusedParameterShapes("effunet-b0").map(\.key))
+        let expected = Set(
+            Architecture.effUnet(.named("b0")!).parameterShapes.map(\.key) + Architecture.effUnet(.named("b0")!).unusedParameterShapes.map(\.key))
         #expect(names == expected, "\(names.symmetricDifference(expected).sorted().prefix(5))")
         #expect(names.isSuperset(of: ["aspp.conv1.weight", "encoder._conv_head.weight", "encoder._fc.bias"]))
     }

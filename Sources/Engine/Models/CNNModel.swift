@@ -9,7 +9,8 @@ import OpenBLAS
 /// (Winograd filters), so it must not be called from two threads at once.
 public final class CNNModel: TilePredictor {
     public let name: String
-    public let network: SegmentationNetwork
+    public let architecture: Architecture
+    public let network: InferenceNetwork
     /// Per-channel normalisation of pixel values in [0, 1]: (v − mean) / std.
     public let mean: [Float]
     public let std: [Float]
@@ -19,57 +20,37 @@ public final class CNNModel: TilePredictor {
     public static let hubmapStd: [Float] = [0.15167958, 0.23584107, 0.13146145]
 
     /// The architectures, by the names configurations use.
-    public static let architectures = EfficientNetVariant.all.map { "effunet-\($0.name)" } + ["unext50"]
+    public static var architectures: [String] { Architecture.names }
 
-    public init(architecture: String, weights: WeightSource, mean: [Float] = hubmapMean, std: [Float] = hubmapStd) throws {
-        name = architecture
+    public convenience init(architecture: String, weights: WeightSource, mean: [Float] = hubmapMean, std: [Float] = hubmapStd) throws {
+        try self.init(try Architecture(named: architecture), weights: weights, mean: mean, std: std)
+    }
+
+    public init(_ architecture: Architecture, weights: WeightSource, mean: [Float] = hubmapMean, std: [Float] = hubmapStd) throws {
+        name = architecture.name
+        self.architecture = architecture
         self.mean = mean
         self.std = std
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else {
-            throw TesseraError(architecture, "mean and std need three values each, std positive")
+            throw TesseraError(architecture.name, "mean and std need three values each, std positive")
         }
         network = try Self.network(architecture, weights: weights)
     }
 
     /// The network of `architecture` with its parameters from `weights`.
-    public static func network(_ architecture: String, weights: WeightSource) throws -> SegmentationNetwork {
+    public static func network(_ architecture: Architecture, weights: WeightSource) throws -> InferenceNetwork {
         HeapRetention.enableOnce()
         BLAS.threadCount = 1
-        if architecture == "unext50" { return try UneXt50(weights: weights) }
-        if architecture.hasPrefix("effunet-"), let variant = EfficientNetVariant.named(String(architecture.dropFirst(8))) {
-            return try EffUnet(variant: variant, weights: weights)
-        }
-        throw TesseraError(architecture, "unknown CNN architecture (known: \(architectures.joined(separator: ", ")))")
+        return try InferenceNetwork(architecture.definition(), weights: weights, ignoring: architecture.unusedKeys)
     }
 
-    /// Keys a checkpoint of `architecture` may hold that the network never uses.
-    public static func unusedKeys(_ architecture: String) -> Set<String> {
-        architecture == "unext50" ? UneXt50.unusedKeys : EffUnet.unusedKeys
-    }
-
-    /// Those keys with the shapes the PyTorch module (`tools/seed_models.py`) gives them: the
-    /// seed's ASPP declares a 1×1 `conv1` it never calls, and EfficientNet keeps its
-    /// classification head (`_conv_head`, `_bn1`, `_fc`). Files Tessera writes hold them
-    /// too, so that `load_state_dict(strict=True)` takes them.
-    public static func unusedParameterShapes(_ architecture: String) -> [(key: String, shape: [Int])] {
-        // ASPP: mid 256 channels, 4 dilations and the pooled branch and the 1×1 branch.
-        if architecture == "unext50" { return [("aspp.conv1.weight", [512, 256 * 6, 1, 1])] }
-        guard architecture.hasPrefix("effunet-"), let variant = EfficientNetVariant.named(String(architecture.dropFirst(8))) else { return [] }
-        let head = variant.filters(1280), last = variant.featureChannels[4]
-        return [("aspp.conv1.weight", [384, 256 * 6, 1, 1]), ("encoder._conv_head.weight", [head, last, 1, 1])]
-            + ["weight", "bias", "running_mean", "running_var"].map { ("encoder._bn1." + $0, [head]) }
-            + [("encoder._fc.weight", [1000, head]), ("encoder._fc.bias", [1000])]
-    }
-
-    /// Every state_dict key `architecture` loads, with its shape, in loading order.
-    public static func parameterShapes(_ architecture: String) throws -> [(key: String, shape: [Int])] {
-        let recorder = ShapeRecorder()
-        _ = try network(architecture, weights: recorder)
-        return recorder.order
+    /// The network called `architecture` with its parameters from `weights`.
+    public static func network(_ architecture: String, weights: WeightSource) throws -> InferenceNetwork {
+        try network(try Architecture(named: architecture), weights: weights)
     }
 
     /// The network's total stride: every resolution it halves to must be whole.
-    public var tileMultiple: Int { network.alignment }
+    public var tileMultiple: Int { architecture.alignment }
 
     public func predict(_ tile: PixelImage) throws -> [Float] {
         let input = Tensor(rgb: tile.pixels, width: tile.width, height: tile.height, mean: mean, std: std)
@@ -82,17 +63,4 @@ public final class CNNModel: TilePredictor {
     /// thread (set when a network is built): the engine cuts every convolution into tasks
     /// (see `Parallel`).
     public static func setThreads(_ count: Int) { Parallel.threads = max(1, count) }
-}
-
-/// A weight source that only notes which keys a model asks for, answering with harmless
-/// values (unit variances and gains, so weight norm and batch norm stay finite).
-private final class ShapeRecorder: WeightSource {
-    private(set) var order: [(key: String, shape: [Int])] = []
-
-    func take(_ key: String, shape: [Int]) throws -> [Float] {
-        order.append((key, shape))
-        return [Float](repeating: key.hasSuffix("running_var") || key.hasSuffix("weight_g") ? 1 : 0, count: shape.reduce(1, *))
-    }
-
-    func finish(ignoring: Set<String>) throws {}
 }

@@ -22,7 +22,8 @@ public final class DeterministicWeights: WeightSource {
     public static func write(architecture: String, to path: String) throws -> [(key: String, shape: [Int])] {
         // With the keys the PyTorch module holds and the network never uses: PyTorch loads
         // the file with strict=True.
-        let shapes = try CNNModel.parameterShapes(architecture) + CNNModel.unusedParameterShapes(architecture)
+        let architecture = try Architecture(named: architecture)
+        let shapes = architecture.parameterShapes + architecture.unusedParameterShapes
         try SafeTensors.write(shapes.map { ($0.key, $0.shape, values($0.key, shape: $0.shape)) }, to: path)
         return shapes
     }

@@ -45,7 +45,7 @@ struct GradientsCommand: ParsableCommand {
     func run() throws {
         CNNModel.setThreads(threads)
         let store = try ParameterStore(architecture: model)
-        try store.load(from: try SafeTensorsWeights(path: weights), ignoring: CNNModel.unusedKeys(model))
+        try store.load(from: try SafeTensorsWeights(path: weights), ignoring: try Architecture(named: model).unusedKeys)
         let (batch, targets) = try Self.readBatch(images: images, masks: masks)
         let trainer = try ModelTrainer(architecture: model, store: store)
         let (loss, _) = try trainer.gradients(images: batch, masks: targets, normalisation: frozenNorms ? .frozen : .batch())

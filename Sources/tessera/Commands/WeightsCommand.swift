@@ -25,7 +25,7 @@ struct WeightsCommand: ParsableCommand {
         }
 
         /// Every key the model loads, with its shape, in loading order.
-        func keys() throws -> [(key: String, shape: [Int])] { try CNNModel.parameterShapes(model) }
+        func keys() throws -> [(key: String, shape: [Int])] { try Architecture(named: model).parameterShapes }
     }
 
     struct Keys: ParsableCommand {

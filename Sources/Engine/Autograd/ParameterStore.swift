@@ -43,8 +43,13 @@ public final class ParameterStore: WeightSource {
     }
 
     /// The store of a CNN architecture, in the order the network loads its keys.
+    public convenience init(architecture: Architecture) {
+        self.init(shapes: architecture.parameterShapes)
+    }
+
+    /// The store of the architecture called `architecture`.
     public convenience init(architecture: String) throws {
-        self.init(shapes: try CNNModel.parameterShapes(architecture))
+        self.init(architecture: try Architecture(named: architecture))
     }
 
     /// Fills every tensor from `source` (a weights file, or deterministic weights); the

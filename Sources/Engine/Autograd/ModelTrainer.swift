@@ -6,7 +6,7 @@ import Foundation
 /// backward pass over a batch; `step` applies the optimiser. The two are separate so that
 /// data-parallel training can average the gradients in between.
 public final class ModelTrainer {
-    public let architecture: String
+    public let architecture: Architecture
     public let network: TrainingNetwork
     public let store: ParameterStore
     public var loss: SegmentationLoss
@@ -32,8 +32,8 @@ public final class ModelTrainer {
         architecture: String, store: ParameterStore, loss: SegmentationLoss = .bceDice(), optimizer: Optimizer = .adamW(),
         dropConnect: Double = 0
     ) throws {
-        self.architecture = architecture
-        network = try TrainingNetworks.make(architecture, dropConnect: dropConnect)
+        self.architecture = try Architecture(named: architecture)
+        network = TrainingNetwork(self.architecture, dropConnect: dropConnect)
         self.store = store
         self.loss = loss
         self.optimizer = optimizer

@@ -1,6 +1,6 @@
 /// EfficientNet b0…b7 as efficientnet_pytorch 0.7.1 builds them: the scaling coefficients,
 /// the default image size its static "SAME" padding is computed for, and the block table.
-public struct EfficientNetVariant: Sendable, Equatable {
+public struct EfficientNetVariant: Sendable, Hashable {
     public let name: String
     public let width: Double
     public let depth: Double

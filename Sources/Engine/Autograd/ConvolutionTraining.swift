@@ -38,7 +38,7 @@ public struct ConvolutionShape: Sendable, Equatable {
         self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
     }
 
-    func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         let span = dilation * (kernel - 1) + 1
         return ((height + padTop + padBottom - span) / stride + 1, (width + padLeft + padRight - span) / stride + 1)
     }
