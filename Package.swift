@@ -63,9 +63,12 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // A coordinator's client: submits slides and training runs, follows them, fetches
+        // their masks and models (`tessera submit`, `tessera train --config`, `tessera status`).
+        .target(name: "Client", dependencies: ["Core", "Shared", "ZeroMQ"]),
         // Fuzz targets for the wire codec and each message handler; `tessera fuzz` runs them
         // seeded, `tessera-fuzz` is their libFuzzer build (`make fuzz`).
-        .target(name: "Fuzzing", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker", "ZeroMQ"]),
+        .target(name: "Fuzzing", dependencies: ["Core", "Segmentation", "Shared", "Client", "Coordinator", "Worker", "ZeroMQ"]),
         .executableTarget(name: "tessera-fuzz", dependencies: ["Fuzzing"]),
         // The operator's window on a running coordinator: /metrics (Prometheus text) and a
         // status page, over HTTP.
@@ -82,7 +85,8 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Members", "Training", "Worker", "Coordinator", "ZeroMQ", "Fuzzing", "Simulation", "OpenBLAS",
+                "Core", "Segmentation", "Shared", "Engine", "Members", "Training", "Worker", "Coordinator", "Client", "ZeroMQ", "Fuzzing", "Simulation",
+                "OpenBLAS",
                 "TIFF",
                 "HTTPStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,6 +106,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
+        .testTarget(name: "ClientTests", dependencies: ["Core", "Shared", "Client"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"], resources: [.copy("Regressions")]),
         .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
         .testTarget(

@@ -1,10 +1,10 @@
-import Coordinator
+import Client
 import Core
 import Foundation
 import Segmentation
 import Shared
 
-/// Fuzzes a client's handling of what the coordinator sends (`ClientSession`): submitting
+/// Fuzzes a client's decisions on what the coordinator sends (`ClientSession`): submitting
 /// the fixed slide, it answers fetches, follows progress and downloads a mask. A thrown
 /// error (`failed`, `error`, a short chunk) is a clean end; only traps are findings. The
 /// same messages go to a training client (`TrainingClientSession`), which follows a run
@@ -12,30 +12,24 @@ import Shared
 enum ClientTarget {
     static func run(_ input: FuzzInput) {
         runTraining(input)
-        let maskPath = CoordinatorTarget.folder + "/client-\(getpid()).tiff"
-        defer { unlink(maskPath) }
-        let upload = FileHandle(forReadingAtPath: CoordinatorTarget.slidePath)
-        defer { try? upload?.close() }
-        var sent = 0
         let size = (try? FileDigest.sampled(CoordinatorTarget.slidePath).size) ?? 0
-        let session = ClientSession(job: nil, upload: upload, uploadSize: size, maskPath: maskPath, wantRLE: true) { _ in sent += 1 }
+        var session = ClientSession(job: nil, uploadSize: size, wantRLE: true)
         for message in input.messages {
             do {
-                if case .done = try session.handle(message.frames) { return }
+                guard case .heard(let actions) = try session.handle(message.frames) else { continue }
+                if actions.contains(where: { if case .done = $0 { true } else { false } }) { return }
             } catch {
                 return
             }
         }
-        _ = sent
     }
 
     static func runTraining(_ input: FuzzInput) {
-        let modelPath = CoordinatorTarget.folder + "/client-\(getpid()).safetensors"
-        defer { unlink(modelPath) }
-        let session = TrainingClientSession(job: nil, modelPath: modelPath) { _ in }
+        var session = TrainingClientSession(job: nil)
         for message in input.messages {
             do {
-                if case .done = try session.handle(message.frames) { return }
+                guard case .heard(let actions) = try session.handle(message.frames) else { continue }
+                if actions.contains(where: { if case .done = $0 { true } else { false } }) { return }
             } catch {
                 return
             }

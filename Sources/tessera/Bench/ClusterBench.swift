@@ -1,5 +1,5 @@
 import ArgumentParser
-import Coordinator
+import Client
 import Core
 import Engine
 import Foundation

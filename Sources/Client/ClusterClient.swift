@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 import ZeroMQ
 
@@ -30,20 +29,13 @@ public final class ClusterClient {
         try socket.setSendTimeout(milliseconds: 10_000)
     }
 
-    /// What a finished job produced on this machine.
-    public struct Outcome: Sendable, Equatable {
-        public let job: UInt64
-        public let finished: Wire.Finished
-        public let rle: String?
-    }
-
     /// Submits `slidePath` (or attaches to job `attach`), follows it to the end, writes
     /// the mask to `maskPath`, and returns the RLE text when `wantRLE`.
     public func run(
         slidePath: String?, attach: UInt64?, maskPath: String, wantRLE: Bool, forceUpload: Bool = false, pixelSize: Double? = nil, organ: String? = nil,
         reader: String? = nil,
         progress: (Wire.Progress) -> Void, accepted: (UInt64) -> Void, silent: (Double) -> Void = { _ in }
-    ) throws -> Outcome {
+    ) throws -> ClientOutcome {
         var upload: FileHandle?
         var uploadSize: UInt64 = 0
         defer { try? upload?.close() }
@@ -63,21 +55,33 @@ public final class ClusterClient {
             upload = FileHandle(forReadingAtPath: slidePath)
             uploadSize = size
         }
-        let session = ClientSession(job: attach, upload: upload, uploadSize: uploadSize, maskPath: maskPath, wantRLE: wantRLE) { [socket] frames in
-            try socket.send(frames)
-        }
+        var session = ClientSession(job: attach, uploadSize: uploadSize, wantRLE: wantRLE)
+        var mask: PartialFile?
         return try follow(
             job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
             attachHint: { "collect job \($0) with `tessera submit --attach \($0)`" }, command: "submit", noun: "job"
         ) { frames in
-            switch try session.handle(frames) {
-            case .dropped: return .dropped
-            case .heard: return .heard(nil)
-            case .accepted(let job): accepted(job)
-            case .progress(let message): progress(message)
-            case .done(let outcome): return .heard(outcome)
+            guard case .heard(let actions) = try session.handle(frames) else { return .dropped }
+            var outcome: ClientOutcome?
+            for action in actions {
+                switch action {
+                case .send(let frames): try socket.send(frames)
+                case .upload(let job, let offset, let size):
+                    guard let upload else { continue }
+                    try upload.seek(toOffset: offset)
+                    let data = try upload.read(upToCount: Int(size)) ?? Data()
+                    try socket.send(WireCodec.frames(.chunk, Wire.Chunk(job: job, content: .slide, offset: offset), payload: [UInt8](data)))
+                case .createMask: mask = try PartialFile(for: maskPath)
+                case .writeMask(let bytes, let offset): try mask?.write(Data(bytes), at: offset)
+                case .commitMask:
+                    try mask?.commit()
+                    mask = nil
+                case .accepted(let job): accepted(job)
+                case .progress(let message): progress(message)
+                case .done(let done): outcome = done
+                }
             }
-            return .heard(nil)
+            return .heard(outcome)
         }
     }
 
@@ -129,19 +133,28 @@ public final class ClusterClient {
         } else if let submit {
             try socket.send(WireCodec.frames(.trainSubmit, submit))
         }
-        let session = TrainingClientSession(job: attach, modelPath: modelPath) { [socket] frames in try socket.send(frames) }
+        var session = TrainingClientSession(job: attach)
+        var model: PartialFile?
         return try follow(
             job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
             attachHint: { "follow run \($0) with `tessera train --config … --attach \($0)`" }, command: "train", noun: "run"
         ) { frames in
-            switch try session.handle(frames) {
-            case .dropped: return .dropped
-            case .heard: return .heard(nil)
-            case .accepted(let job): accepted(job)
-            case .progress(let message): progress(message)
-            case .done(let finished): return .heard(finished)
+            guard case .heard(let actions) = try session.handle(frames) else { return .dropped }
+            var outcome: Wire.TrainFinished?
+            for action in actions {
+                switch action {
+                case .send(let frames): try socket.send(frames)
+                case .createModel: model = try PartialFile(for: modelPath)
+                case .writeModel(let bytes, let offset): try model?.write(Data(bytes), at: offset)
+                case .commitModel:
+                    try model?.commit()
+                    model = nil
+                case .accepted(let job): accepted(job)
+                case .progress(let message): progress(message)
+                case .done(let finished): outcome = finished
+                }
             }
-            return .heard(nil)
+            return .heard(outcome)
         }
     }
 
@@ -163,71 +176,5 @@ public final class ClusterClient {
     /// during the handshake, which a client only sees as no answer.
     private var silenceHint: String {
         config.security == nil ? "" : " (with [security] set, a coordinator that does not accept this machine's client_public key does not answer at all)"
-    }
-
-    /// Fetching a finished job's mask (into a partial file, renamed when whole) and RLE.
-    package final class Download {
-        let job: UInt64
-        let finished: Wire.Finished
-        let maskPath: String
-        let wantRLE: Bool
-        var content: Wire.Content = .mask
-        var nextOffset: UInt64 = 0
-        var outstanding: Set<UInt64> = []
-        var received: UInt64 = 0
-        /// The mask as it arrives, moved into place when whole.
-        let file: PartialFile
-        var rle: [UInt8] = []
-        var rleText: String? { wantRLE ? String(decoding: rle, as: UTF8.self) : nil }
-
-        init(job: UInt64, finished: Wire.Finished, maskPath: String, wantRLE: Bool) throws {
-            self.job = job
-            self.finished = finished
-            self.maskPath = maskPath
-            self.wantRLE = wantRLE
-            file = try PartialFile(for: maskPath)
-        }
-
-        var total: UInt64 { content == .mask ? finished.maskBytes : finished.rleBytes }
-
-        func request(_ send: ([[UInt8]]) throws -> Void) throws {
-            let chunk = UInt64(ClusterSockets.chunkBytes)
-            while outstanding.count < 4 && nextOffset < total {
-                let size = min(chunk, total - nextOffset)
-                try send(WireCodec.frames(.fetch, Wire.Fetch(job: job, content: content, offset: nextOffset, size: size)))
-                outstanding.insert(nextOffset)
-                nextOffset += size
-            }
-        }
-
-        /// Stores a chunk; true when everything wanted has arrived.
-        func receive(_ chunk: Wire.Chunk, _ bytes: [UInt8], _ send: ([[UInt8]]) throws -> Void) throws -> Bool {
-            guard chunk.content == content, outstanding.remove(chunk.offset) != nil else { return false }
-            let expected = min(UInt64(ClusterSockets.chunkBytes), total - chunk.offset)
-            guard UInt64(bytes.count) == expected else {
-                throw TesseraError("job \(job)", "a chunk of the \(content.rawValue) at \(chunk.offset) held \(bytes.count) bytes, not \(expected)")
-            }
-            if content == .mask {
-                try file.write(Data(bytes), at: chunk.offset)
-            } else {
-                if rle.count < Int(chunk.offset + UInt64(bytes.count)) { rle += [UInt8](repeating: 0, count: Int(chunk.offset) + bytes.count - rle.count) }
-                rle.replaceSubrange(Int(chunk.offset)..<(Int(chunk.offset) + bytes.count), with: bytes)
-            }
-            received += UInt64(bytes.count)
-            if received < total || !outstanding.isEmpty {
-                try request(send)
-                return false
-            }
-            if content == .mask {
-                try file.commit()
-                guard wantRLE, finished.rleBytes > 0 else { return true }
-                content = .rle
-                nextOffset = 0
-                received = 0
-                try request(send)
-                return false
-            }
-            return true
-        }
     }
 }
