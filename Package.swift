@@ -40,26 +40,29 @@ let package = Package(
 
         // What everything stands on: errors, logs, pixel images, the predictor interface, RNG.
         .target(name: "Core", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        // Segmenting a slide on one machine: slide I/O, tiling and blending, maps, Kaggle
-        // formats, synthetic slides, and the single-process pipeline.
-        .target(name: "Segmentation", dependencies: ["Core", "TIFF", "Zlib", "OpenSlide"]),
+        // A job's vocabulary and arithmetic, without I/O: its settings, the tile plan, tissue
+        // maps, map encodings and flips, resampling to a member's scale, blending and stitching.
+        .target(name: "Tiling", dependencies: ["Core"]),
+        // Segmenting a slide on one machine: slide I/O, Kaggle formats, synthetic slides,
+        // stain normalisation, and the single-process pipeline.
+        .target(name: "Segmentation", dependencies: ["Core", "Tiling", "TIFF", "Zlib", "OpenSlide"]),
         // What coordinator and workers both speak: wire messages, cluster.conf, sockets.
-        .target(name: "Shared", dependencies: ["Core", "Segmentation", "ZeroMQ"]),
+        .target(name: "Shared", dependencies: ["Core", "Tiling", "ZeroMQ"]),
         // The innermost loops, built for baseline x86-64 and (from the same files, through a
         // symlink) for AVX2; the engine picks one at run time.
         .target(name: "EngineKernels"),
         .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]),
         .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
-        .target(name: "Training", dependencies: ["Core", "Segmentation", "Engine"]),
+        .target(name: "Training", dependencies: ["Core", "Segmentation", "Tiling", "Engine"]),
         // An ensemble member's predictor from its configuration: what a worker hosts and what
         // `tessera infer --config` computes alike.
         .target(name: "Members", dependencies: ["Core", "Segmentation", "Shared", "Engine"]),
-        .target(name: "Worker", dependencies: ["Core", "Segmentation", "Shared", "Engine", "Members", "Training", "ZeroMQ"]),
+        .target(name: "Worker", dependencies: ["Core", "Tiling", "Shared", "Engine", "Members", "Training", "ZeroMQ"]),
         .target(
             name: "Coordinator",
             dependencies: [
-                "Core", "Segmentation", "Shared", "ZeroMQ",
+                "Core", "Segmentation", "Tiling", "Shared", "ZeroMQ",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
@@ -81,11 +84,12 @@ let package = Package(
             ]),
         // Deterministic simulation of the cluster's decisions (coordinator and workers) over a
         // simulated network, clock and disk: `tessera simulate`, and SimulationTests.
-        .target(name: "Simulation", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "Worker"]),
+        .target(name: "Simulation", dependencies: ["Core", "Tiling", "Shared", "Coordinator", "Worker"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Members", "Training", "Worker", "Coordinator", "Client", "ZeroMQ", "Fuzzing", "Simulation",
+                "Core", "Segmentation", "Tiling", "Shared", "Engine", "Members", "Training", "Worker", "Coordinator", "Client", "ZeroMQ", "Fuzzing",
+                "Simulation",
                 "OpenBLAS",
                 "TIFF",
                 "HTTPStatus",
@@ -98,21 +102,22 @@ let package = Package(
         .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "WrapperTests", dependencies: ["ZeroMQ", "TIFF", "OpenBLAS", "Zlib", "OpenSlide"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Shared", "ZeroMQ"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "Tiling", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Tiling", "Shared", "ZeroMQ"]),
         .testTarget(
             name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
             resources: [.copy("Goldens")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Core", "Segmentation", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Core", "Segmentation", "Shared", "Worker"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Shared", "Coordinator", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Core", "Segmentation", "Tiling", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Core", "Shared", "Worker"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Core", "Segmentation", "Tiling", "Shared", "Coordinator", "TestSupport"]),
         .testTarget(name: "ClientTests", dependencies: ["Core", "Shared", "Client"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"], resources: [.copy("Regressions")]),
-        .testTarget(name: "FuzzTests", dependencies: ["Core", "Segmentation", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
+        .testTarget(name: "FuzzTests", dependencies: ["Core", "Shared", "Worker", "Fuzzing"], resources: [.copy("Regressions")]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Core", "Segmentation", "Shared", "Engine", "Members", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
+                "Core", "Segmentation", "Tiling", "Shared", "Engine", "Members", "Worker", "Coordinator", "ZeroMQ", "OpenSlide",
                 "TestSupport",
             ]),
     ]

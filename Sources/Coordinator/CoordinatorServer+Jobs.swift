@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 import ZeroMQ
 
 /// Jobs: starting them, admitting their tiles, finishing or failing them, the journal.

@@ -1,7 +1,7 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
+import Tiling
 import ZeroMQ
 
 /// The worker link (docs/PROTOCOL.md): registration, results, losses, and sending the

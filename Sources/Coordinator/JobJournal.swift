@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 
 /// What the coordinator keeps of each job on disk, so that a coordinator that crashes or

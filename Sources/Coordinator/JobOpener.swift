@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Segmentation
+import Tiling
 
 /// Opens slide jobs on a thread of its own: a slide's reader, its tissue thumbnail and its
 /// stains can take seconds on a large flat TIFF, and the coordinator's socket thread — its

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 
 /// One submitted slide: its bytes (read in place or uploaded), its tiles in flight, the
 /// stitcher, and the mask and RLE it produces.

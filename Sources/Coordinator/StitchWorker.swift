@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 
 /// Blends a job's maps on a thread of its own: decodes each map, adds it to the
 /// stitcher, writes the rows that become final and, after the last tile, finishes the

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 
 /// Reads a job's tiles ahead on threads of their own (each with its own `SlideReader`),
 /// so the coordinator's socket thread spends no time decoding slides, and hands them out

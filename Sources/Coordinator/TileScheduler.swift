@@ -1,6 +1,6 @@
 import Foundation
-import Segmentation
 import Shared
+import Tiling
 
 /// Which worker predicts which tile, as a value-type state machine (docs/ARCHITECTURE.md):
 /// per-member queues, workers of a member served least recently used first within their

@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 
 /// The workers the coordinator knows: their member, credit, tiles in flight and liveness.

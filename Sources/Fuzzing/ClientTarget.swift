@@ -1,7 +1,6 @@
 import Client
 import Core
 import Foundation
-import Segmentation
 import Shared
 
 /// Fuzzes a client's decisions on what the coordinator sends (`ClientSession`): submitting

@@ -1,5 +1,4 @@
 import Core
-import Segmentation
 import Shared
 
 /// Fuzzes `WireCodec` alone: every frame sequence is opened and its body decoded as its

@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 
 /// The fuzzers' starting corpus: valid frames of every kind, in the sequences real peers

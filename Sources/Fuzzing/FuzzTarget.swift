@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 
 /// What can be fuzzed: the wire codec, and each handler behind it.

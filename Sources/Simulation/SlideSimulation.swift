@@ -1,6 +1,6 @@
 import Coordinator
 import Foundation
-import Segmentation
+import Tiling
 
 /// A slide job on a simulated cluster, from one seed: the coordinator's `TileScheduler` —
 /// the code the coordinator runs — sends tiles to workers over a simulated network, with

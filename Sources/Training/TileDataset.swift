@@ -1,7 +1,6 @@
 import Core
 import Engine
 import Foundation
-import Segmentation
 
 /// The training tiles of some slides, read on demand (a slide is never in memory whole),
 /// and the batches made of them: balanced by masked fraction, augmented with seeded

@@ -1,7 +1,7 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
+import Tiling
 import ZeroMQ
 
 /// Runs the model on tiles, one at a time and in order, on a thread of its own.

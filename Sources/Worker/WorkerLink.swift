@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 
 /// A worker's side of the worker link (docs/PROTOCOL.md) as a state machine: it takes what

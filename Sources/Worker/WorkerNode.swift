@@ -2,7 +2,6 @@ import Core
 import Engine
 import Foundation
 import Members
-import Segmentation
 import Shared
 import ZeroMQ
 

@@ -1,6 +1,6 @@
 import Foundation
-import Segmentation
 import Testing
+import Tiling
 
 @testable import Coordinator
 

@@ -1,7 +1,7 @@
 import Core
 import Testing
 
-@testable import Segmentation
+@testable import Tiling
 
 @Suite struct HalfFloatTests {
     /// The integer conversion agrees with the compiler's Float16 on every kind of value.

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Testing
+import Tiling
 
 @testable import Segmentation
 

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Segmentation
+@testable import Tiling
 
 /// Tiles brought to a member's pixel size and maps back: exact area averages down,
 /// PyTorch's bilinear up.

@@ -2,6 +2,7 @@ import Core
 import Testing
 
 @testable import Segmentation
+@testable import Tiling
 
 @Suite struct StitcherTests {
     /// A grey test image with structure at every scale.

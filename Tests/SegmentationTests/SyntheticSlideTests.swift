@@ -1,6 +1,7 @@
 import Core
 import TestSupport
 import Testing
+import Tiling
 
 @testable import Segmentation
 

@@ -1,5 +1,6 @@
 import Core
 import Testing
+import Tiling
 
 @testable import Segmentation
 @testable import Shared

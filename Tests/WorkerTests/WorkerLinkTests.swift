@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 import Shared
 import Testing
 import Worker

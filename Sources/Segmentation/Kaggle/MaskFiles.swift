@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 /// Whole-mask operations on mask TIFFs, streamed so no mask is ever held whole.
 public enum MaskFiles {

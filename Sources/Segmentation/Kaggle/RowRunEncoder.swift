@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 /// Builds competition runs (column-major, `RLE`) from a mask fed row by row, top to
 /// bottom, as it is written — so a segmentation has its RLE when its last row is out,

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Tiling
 
 /// One row of a HuBMAP `train.csv`: a slide, its organ, size, scale and mask.
 ///

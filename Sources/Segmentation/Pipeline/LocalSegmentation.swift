@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 /// Segments a slide in this process: tiles read, predicted by each member, blended and
 /// thresholded row band by row band. The reference the distributed coordinator must

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Tiling
 
 /// A mask's objects as polygons: each 4-connected object's outer boundary and its holes,
 /// traced along pixel edges (vertices are pixel corners, in slide pixel coordinates), from

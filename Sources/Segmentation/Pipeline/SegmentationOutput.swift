@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 /// Where stitched rows go: the mask (0/255) and, optionally, the 8-bit probability map,
 /// both tiled Deflate TIFFs written band by band, and the mask's competition runs, built

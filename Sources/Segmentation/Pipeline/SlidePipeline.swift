@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 /// What segmenting one slide needs, set up the one way `infer` and the coordinator both
 /// use: the slide, its tile plan, the stitcher that blends the members' maps, and the mask

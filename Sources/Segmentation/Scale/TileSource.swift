@@ -1,3 +1,5 @@
+import Tiling
+
 /// Where a job's tiles are read and at what pixel size: the full-resolution slide, or the
 /// coarsest pyramid level still at least as fine as every member, which is faster to
 /// read, send and shrink (the seed's reduce-by-4 tiles, read ready-made).

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import OpenSlide
 import TIFF
+import Tiling
 
 /// Reads rectangles of a slide's full-resolution image as 8-bit RGB (or its first channel).
 ///
@@ -54,13 +55,7 @@ public final class SlideReader {
     private var tiff: TIFFFile { file! }
 
     /// Which library reads a slide.
-    public enum Backend: String, Sendable, CaseIterable {
-        /// OpenSlide for files that are not TIFF and for the TIFF variants only it places
-        /// right; libtiff for the rest.
-        case automatic = "auto"
-        case tiff
-        case openSlide = "openslide"
-    }
+    public typealias Backend = SlideBackend
 
     /// The reader asked for; other readers of the same slide (pyramid levels, threads) ask for it too.
     public let backend: Backend

@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 /// Stain normalisation of a whole slide: its own stains estimated once, from a fixed sample
 /// of its pixels, then every tile moved from them to the reference's. Tiles of one slide are

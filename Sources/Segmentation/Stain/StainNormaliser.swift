@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Tiling
 
 /// A member's stain normalisation: Macenko or Reinhard towards a reference, applied to every
 /// tile on its own before the member predicts it (`StainNormalisingPredictor`), the same way

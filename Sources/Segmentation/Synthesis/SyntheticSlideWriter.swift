@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Tiling
 
 /// Writes a synthetic slide, its exact mask and its train.csv row into a folder.
 public enum SyntheticSlideWriter {

@@ -1,4 +1,5 @@
 import Core
+import Tiling
 
 extension SlideReader {
     /// The RGB pixels of `tile` of `plan`, reflected outside the slide: the one way every

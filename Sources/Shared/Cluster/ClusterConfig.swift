@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import Segmentation
+import Tiling
 
 /// The cluster's description, read from `cluster.conf` (format: docs/CONFIG.md).
 ///

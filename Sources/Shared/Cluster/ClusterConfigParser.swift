@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import Segmentation
+import Tiling
 
 /// cluster.conf's text into a `ClusterConfig` (docs/CONFIG.md): lines of `[section]` and
 /// `key = value`, each key set by the function of its section, then the checks that need
@@ -187,7 +187,7 @@ struct ClusterConfigParser {
         case "fill_holes_below": config.settings.cleanup.holeArea = try entry.int(0...Int(Int32.max))
         case "stain": config.settings.slideStain = try entry.stainMethod()
         case "stain_reference": config.settings.slideStainReference = entry.value
-        case "reader": config.settings.reader = try entry.choice(SlideReader.Backend.self, "auto, tiff or openslide")
+        case "reader": config.settings.reader = try entry.choice(SlideBackend.self, "auto, tiff or openslide")
         case "pyramid":
             guard entry.value == "on" || entry.value == "off" else { throw entry.fail("pyramid must be on or off") }
             config.settings.useLevels = entry.value == "on"

@@ -1,5 +1,5 @@
 import Core
-import Segmentation
+import Tiling
 import ZeroMQ
 
 /// Makes the cluster's sockets configured alike: CURVE roles from `[security]`, message

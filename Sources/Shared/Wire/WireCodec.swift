@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import Segmentation
+import Tiling
 
 /// Turns `Wire` values into ZeroMQ frames and back, checking everything on the way in.
 ///

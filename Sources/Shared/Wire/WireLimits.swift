@@ -1,5 +1,5 @@
 import Core
-import Segmentation
+import Tiling
 
 /// The bounds every value on the wire must keep (docs/PROTOCOL.md, "Field types"). Both
 /// sides and cluster.conf use these, so a value the configuration allows is one the wire

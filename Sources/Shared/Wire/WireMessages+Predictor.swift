@@ -1,5 +1,5 @@
 import Core
-import Segmentation
+import Tiling
 
 extension Wire.TileSides {
     /// The sides `predictor` takes up to `maximum` (what a worker announces when it registers).

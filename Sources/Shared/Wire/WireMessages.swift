@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import Segmentation
+import Tiling
 
 /// The bodies of Tessera's messages: plain values, kept apart from their byte encoding
 /// (`WireCodec`). Control messages are JSON objects with exactly these fields, each
@@ -169,7 +169,7 @@ public enum Wire {
                 WireRule.text("name", name), WireRule.text("path", path), WireRule.range("size", size, WireLimits.slideBytes),
                 WireRule.digest("digest", digest), organ.flatMap { WireRule.text("organ", $0) },
                 pixelSize.flatMap { WireRule.pixelSize("pixelSize", $0) },
-                reader.flatMap { SlideReader.Backend(rawValue: $0) == nil ? "reader \($0) is not auto, tiff or openslide" : nil })
+                reader.flatMap { SlideBackend(rawValue: $0) == nil ? "reader \($0) is not auto, tiff or openslide" : nil })
         }
     }
 

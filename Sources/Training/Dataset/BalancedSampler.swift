@@ -1,5 +1,4 @@
 import Core
-import Segmentation
 
 /// The seed's balanced tile sampling: tiles binned by the fraction of their pixels the
 /// mask covers, and each batch drawn equally from the bins that hold tiles. Which tile

@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Segmentation
 
 /// The colour augmentations of training, on 8-bit RGB tiles (masks are left alone):
 /// brightness and contrast (albumentations' RandomBrightnessContrast: v·(1 + contrast) +

@@ -1,5 +1,4 @@
 import Core
-import Segmentation
 
 /// The eight flips and quarter turns of a square tile, applied alike to its pixels and its
 /// mask: the geometric augmentations of training, chosen by a seed.

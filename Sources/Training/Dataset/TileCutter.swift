@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Segmentation
+import Tiling
 
 /// Cuts a slide and its mask into training tiles: `tile` pixels a side after shrinking by
 /// `scale` (the seed trained on 256-pixel tiles at a quarter of full resolution), each read

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 
 /// `tessera bench`: measurements, printed as medians with the reference beside them.
 struct BenchCommand: ParsableCommand {

@@ -6,6 +6,7 @@ import Foundation
 import Members
 import Segmentation
 import Shared
+import Tiling
 import ZeroMQ
 
 /// `tessera bench cluster`: end-to-end throughput of a local cluster, beside raw ZeroMQ.

@@ -2,7 +2,6 @@ import ArgumentParser
 import Core
 import Engine
 import Foundation
-import Segmentation
 import Shared
 
 /// `tessera bench engine`: per-tile time of the CNN members.

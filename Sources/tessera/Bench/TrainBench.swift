@@ -2,7 +2,6 @@ import ArgumentParser
 import Core
 import Engine
 import Foundation
-import Segmentation
 
 /// `tessera bench train`: seconds per training step (forward, backward, AdamW).
 struct TrainBench: ParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Segmentation
+import Tiling
 import Training
 
 /// Domain enums taken straight from the command line: ArgumentParser checks the value and

@@ -5,6 +5,7 @@ import Foundation
 import Members
 import Segmentation
 import Shared
+import Tiling
 
 /// `tessera infer`: one slide, one machine, no cluster.
 struct InferCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 
 /// `tessera rle`: between mask TIFFs and the competitions' run-length encoding.
 struct RLECommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Segmentation
+import Tiling
 
 /// `tessera stain`: stain references for members' normalisation.
 struct StainCommand: ParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Core
 import Engine
 import Foundation
-import Segmentation
 import Shared
 
 /// `tessera weights`: what a model's weights file must hold, and checks of one.

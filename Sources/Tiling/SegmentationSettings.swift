@@ -25,7 +25,7 @@ public struct SegmentationSettings: Sendable, Equatable {
     public var useLevels: Bool
     /// Who reads the slide: automatic (libtiff for the TIFFs it decodes, OpenSlide for the
     /// rest), or one of them by name.
-    public var reader: SlideReader.Backend = .automatic
+    public var reader: SlideBackend = .automatic
     /// Thresholds by organ (lower-case name), for slides whose organ is given: tuned per
     /// organ as the HuBMAP 2022 solutions did.
     public var organThresholds: [String: Double] = [:]

@@ -18,7 +18,7 @@ public struct MaskCleanup: Sendable, Equatable {
     public var isActive: Bool { minimumObjectArea > 1 || holeArea > 1 }
 
     /// A vertical stretch of one value in column `x`: rows `y0 ..< y1`.
-    struct Segment: Equatable { let x: Int; let y0: Int; let y1: Int }
+    package struct Segment: Equatable { package let x: Int; package let y0: Int; package let y1: Int }
 
     /// `runs` (of a `width` × `height` mask) cleaned as the settings say.
     public func apply(_ runs: [RLE.Run], width: Int, height: Int) -> [RLE.Run] {
@@ -38,7 +38,7 @@ public struct MaskCleanup: Sendable, Equatable {
     }
 
     /// The runs cut at column ends, in order.
-    static func segments(of runs: [RLE.Run], height: Int) -> [Segment] {
+    package static func segments(of runs: [RLE.Run], height: Int) -> [Segment] {
         var out: [Segment] = []
         for run in runs {
             var index = run.start - 1, left = run.length
@@ -69,7 +69,7 @@ public struct MaskCleanup: Sendable, Equatable {
 
     /// 4-connected components of column-ordered segments: each segment's component, each
     /// component's area, and whether it touches the image's edge.
-    static func label(_ segments: [Segment], width: Int, height: Int) -> (labels: [Int], areas: [Int], edge: [Bool]) {
+    package static func label(_ segments: [Segment], width: Int, height: Int) -> (labels: [Int], areas: [Int], edge: [Bool]) {
         var parent = Array(segments.indices)
         func find(_ i: Int) -> Int {
             var i = i
