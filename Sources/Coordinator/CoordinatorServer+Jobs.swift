@@ -165,7 +165,7 @@ extension CoordinatorServer {
                 record.ended.map { Date(timeIntervalSince1970: $0) }
                 ?? (try? FileManager.default.attributesOfItem(atPath: job.directory + "/job.json")[.modificationDate] as? Date) ?? Date()
             switch record.state {
-            case SlideJob.State.finished.rawValue:
+            case .finished:
                 if let finished = record.finished, FileManager.default.fileExists(atPath: job.maskPath), FileManager.default.fileExists(atPath: job.rlePath) {
                     job.finished = finished
                     job.tilesDone = record.tiles ?? 0
@@ -174,10 +174,10 @@ extension CoordinatorServer {
                     job.note = "its mask is gone from \(job.directory)"
                     job.end(.failed, at: ended)
                 }
-            case SlideJob.State.failed.rawValue:
+            case .failed:
                 job.note = record.note
                 job.end(.failed, at: ended)
-            case SlideJob.State.uploading.rawValue:
+            case .uploading:
                 if job.openUploadFile() {
                     job.note = "upload starts over when its client attaches"
                 } else {
@@ -188,7 +188,7 @@ extension CoordinatorServer {
                 job.state = .queued
                 again += 1
             }
-            if job.state != SlideJob.State(rawValue: record.state) || (record.ended == nil && job.ended != nil) { persist(job) }
+            if job.state != record.state || (record.ended == nil && job.ended != nil) { persist(job) }
         }
         if !records.isEmpty {
             log.info("took back \(records.count) job(s) from \(journal.directory); \(again) to run again")

@@ -21,7 +21,7 @@ extension CoordinatorServer {
         let runs = trainingJobs.map { job in
             let progress = job.progress
             return Wire.Status.Job(
-                job: job.id, name: job.record.name, state: progress.state, tilesDone: progress.step, tilesTotal: job.plan.steps,
+                job: job.id, name: job.record.name, state: progress.state.rawValue, tilesDone: progress.step, tilesTotal: job.plan.steps,
                 note: job.record.note ?? (progress.ring.isEmpty ? nil : "ring: " + progress.ring.joined(separator: ", ")), kind: "training")
         }
         let jobs = (slides + runs).sorted { $0.job < $1.job }
@@ -35,7 +35,7 @@ extension CoordinatorServer {
         let runs = trainingJobs.map { job in
             let progress = job.progress
             return StatusBoard.Snapshot.Run(
-                job: job.id, name: job.record.name, member: job.record.member, state: progress.state,
+                job: job.id, name: job.record.name, member: job.record.member, state: progress.state.rawValue,
                 step: progress.step, steps: job.plan.steps, loss: StatusBoard.curve(job.losses),
                 validation: job.record.validation.map { [Double($0.step), $0.dice] }, ring: progress.ring)
         }
@@ -54,7 +54,7 @@ extension CoordinatorServer {
     /// Sets the gauges of state: workers and jobs, queues, silences, training, CPU.
     func refreshMetrics() {
         for (index, name) in memberNames.enumerated() { meter.set("tessera_workers", [("member", name)], to: Double(registry.count(of: index))) }
-        for state in ["uploading", "queued", "running", "finalizing", "finished", "failed"] {
+        for state in SlideJobState.allCases.map(\.rawValue) {
             meter.set("tessera_jobs", [("state", state)], to: Double(jobs.filter { $0.state.rawValue == state }.count))
         }
         let open = jobs.filter { $0.state == .running || $0.state == .queued || $0.state == .uploading }

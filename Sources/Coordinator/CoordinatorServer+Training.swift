@@ -33,9 +33,8 @@ extension CoordinatorServer {
             return replyError(identity, "cannot create \(directory): \(error.localizedDescription)")
         }
         let record = TrainingJob.Record(
-            id: id, name: String(submit.name.prefix(200)), member: submit.member, data: submit.data,
-            weights: submit.weights, settings: submit.settings, state: TrainingJob.State.queued.rawValue,
-            note: nil, step: 0, losses: [], validation: [], dataDigest: nil, rings: [], ended: nil, seconds: 0)
+            id: id, name: String(submit.name.prefix(200)), member: submit.member, data: submit.data, weights: submit.weights,
+            settings: submit.settings)
         let job = TrainingJob(id: id, directory: directory, member: member, plan: plan, record: record, client: identity)
         trainingJobs.append(job)
         persist(job)
@@ -150,7 +149,7 @@ extension CoordinatorServer {
     func trainingTick() {
         if activeTraining == nil, let next = trainingJobs.first(where: { $0.state == .queued }) {
             next.state = .running
-            next.record.state = TrainingJob.State.running.rawValue
+            next.record.state = .running
             persist(next)
             log.info("training run \(next.id) started at step \(next.machine.ring.committed) of \(next.plan.steps)")
         }

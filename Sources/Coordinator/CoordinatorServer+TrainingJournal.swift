@@ -26,8 +26,8 @@ extension CoordinatorServer {
                     throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings or step are malformed")
                 }
                 nextJobID = max(nextJobID, record.id + 1)
-                let unfinished = record.state == TrainingJob.State.running.rawValue || record.state == TrainingJob.State.queued.rawValue
-                if unfinished { record.state = TrainingJob.State.queued.rawValue }
+                let unfinished = record.state == .running || record.state == .queued
+                if unfinished { record.state = .queued }
                 let job = TrainingJob(id: record.id, directory: directory, member: member, plan: plan, record: record, client: [])
                 if unfinished && record.step > 0 && !FileManager.default.fileExists(atPath: job.weightsPath) {
                     job.end(.failed, note: "its checkpoint at step \(record.step) is gone from \(directory)")

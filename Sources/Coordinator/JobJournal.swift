@@ -18,8 +18,7 @@ final class JobJournal {
         var size: UInt64
         var digest: String
         var upload: Bool
-        /// `SlideJob.State`'s raw value.
-        var state: String
+        var state: SlideJobState
         var note: String?
         var finished: Wire.Finished?
         /// The slide's tile count, once known.

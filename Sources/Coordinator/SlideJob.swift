@@ -7,7 +7,7 @@ import Tiling
 /// One submitted slide: its bytes (read in place or uploaded), its tiles in flight, the
 /// stitcher, and the mask and RLE it produces.
 final class SlideJob {
-    enum State: String { case uploading, queued, running, finalizing, finished, failed }
+    typealias State = SlideJobState
 
     let id: UInt64
     let name: String
@@ -110,7 +110,7 @@ final class SlideJob {
     var record: JobJournal.Record {
         JobJournal.Record(
             id: id, name: name, slidePath: slidePath, size: slideSize, digest: slideDigest, upload: isUpload,
-            state: state.rawValue, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
+            state: state, note: note, finished: finished, tiles: tilesTotal > 0 ? tilesTotal : nil,
             ended: ended?.timeIntervalSince1970, pixelSize: pixelSize, organ: organ, reader: reader?.rawValue)
     }
 
@@ -166,7 +166,7 @@ final class SlideJob {
 
     func progress(memberNames: [String]) -> Wire.Progress {
         Wire.Progress(
-            job: id, state: state.rawValue, tilesDone: tilesDone, tilesTotal: tilesTotal, memberDone: memberDone,
+            job: id, state: state, tilesDone: tilesDone, tilesTotal: tilesTotal, memberDone: memberDone,
             memberNames: memberNames, secondsLeft: secondsLeft, note: note)
     }
 

@@ -10,38 +10,10 @@ import Shared
 /// `model` serves); the record's `step` names the checkpoint a restarted coordinator
 /// resumes from.
 final class TrainingJob {
-    enum State: String { case queued, running, finished, failed }
+    typealias State = TrainingRunState
 
-    /// What job.json holds.
-    struct Record: Codable, Equatable {
-        var id: UInt64
-        var name: String
-        var member: String
-        var data: String
-        var weights: String?
-        /// The settings' JSON, as submitted (written into job.json as an object, `EmbeddedJSON`).
-        var settings: String
-        var state: String
-        var note: String?
-        /// Steps in the last checkpoint.
-        var step: Int
-        /// The global batch's loss at each committed step up to `step`.
-        var losses: [Double]
-        var validation: [Wire.TrainDice]
-        /// FNV-1a of train.csv as the first worker read it.
-        var dataDigest: String?
-        /// The ring each epoch ran with, from the step it started at.
-        var rings: [RingChange]
-        var ended: Double?
-        /// Seconds of training (ring steps) over the run's whole life.
-        var seconds: Double?
-    }
-
-    struct RingChange: Codable, Equatable {
-        var step: Int
-        var epoch: Int
-        var workers: [String]
-    }
+    typealias Record = TrainingRunRecord
+    typealias RingChange = TrainingRunRecord.RingChange
 
     /// A worker known to the run, by ring id: its routing id and name.
     struct Peer {
@@ -84,7 +56,7 @@ final class TrainingJob {
         self.plan = plan
         self.record = record
         self.client = client
-        state = State(rawValue: record.state) ?? .queued
+        state = record.state
         losses = Array(record.losses.prefix(record.step))
         machine = TrainingRunMachine(
             batch: plan.batch, steps: plan.steps, checkpointEvery: plan.checkpointEvery, validateEvery: plan.validateEvery,
@@ -104,13 +76,11 @@ final class TrainingJob {
     var recordPath: String { directory + "/job.json" }
 
     func save() throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try AtomicFile.write(try EmbeddedJSON.inline(try encoder.encode(record), key: "settings", text: record.settings), to: recordPath)
+        try AtomicFile.write(try record.encoded(), to: recordPath)
     }
 
     static func load(_ path: String) throws -> Record {
-        try JSONDecoder().decode(Record.self, from: try EmbeddedJSON.quote(Data(contentsOf: URL(fileURLWithPath: path)), key: "settings"))
+        try Record.read(path)
     }
 
     /// Writes the checkpoint after `step` steps into its own folder: the state, and the
@@ -142,17 +112,19 @@ final class TrainingJob {
     func end(_ state: State, note: String? = nil) {
         self.state = state
         if let note { record.note = note }
-        record.state = state.rawValue
+        record.state = state
         ended = Date()
         record.ended = ended!.timeIntervalSince1970
         checkpointState = nil
     }
 
     var progress: Wire.TrainProgress {
-        let stateText: String
+        let stateText: TrainingProgressState
         switch state {
-        case .running: stateText = machine.saving ? "saving" : machine.ring.ring.isEmpty ? "waiting" : "running"
-        default: stateText = state.rawValue
+        case .running: stateText = machine.saving ? .saving : machine.ring.ring.isEmpty ? .waiting : .running
+        case .queued: stateText = .queued
+        case .finished: stateText = .finished
+        case .failed: stateText = .failed
         }
         let perStep = recentSteps.isEmpty ? nil : recentSteps.reduce(0, +) / Double(recentSteps.count)
         return Wire.TrainProgress(

@@ -49,7 +49,7 @@ enum FuzzSeeds {
             WireCodec.frames(
                 .progress,
                 Wire.Progress(
-                    job: 1, state: "running", tilesDone: 3, tilesTotal: 9, memberDone: [3], memberNames: ["m"],
+                    job: 1, state: .running, tilesDone: 3, tilesTotal: 9, memberDone: [3], memberNames: ["m"],
                     secondsLeft: 1.5, note: "waiting")),
             WireCodec.frames(.finished, Wire.Finished(job: 1, width: 150, height: 100, foregroundPixels: 10, maskBytes: 2000, rleBytes: 30)),
             WireCodec.frames(.failed, Wire.Failed(job: 1, reason: "no")),
@@ -69,7 +69,7 @@ enum FuzzSeeds {
             WireCodec.frames(
                 .trainProgress,
                 Wire.TrainProgress(
-                    job: 1, state: "running", step: 2, steps: 4, loss: 0.5, imagesPerSecond: 3,
+                    job: 1, state: .running, step: 2, steps: 4, loss: 0.5, imagesPerSecond: 3,
                     secondsLeft: 2, ring: ["w"], validation: [.init(step: 2, dice: 0.5)], note: nil)),
             WireCodec.frames(.trainFinished, Wire.TrainFinished(job: 1, steps: 4, dice: 0.9, modelBytes: 3)),
             WireCodec.frames(.trainJoin, Wire.TrainJoin(run: 1, data: "/tmp/data", weights: nil, settings: trainingSettings)),
@@ -203,7 +203,7 @@ enum FuzzSeeds {
                     WireCodec.frames(
                         .progress,
                         Wire.Progress(
-                            job: 1, state: "running", tilesDone: 1, tilesTotal: 6, memberDone: [1],
+                            job: 1, state: .running, tilesDone: 1, tilesTotal: 6, memberDone: [1],
                             memberNames: ["half"], secondsLeft: nil, note: nil))),
                 coordinator(WireCodec.frames(.finished, finished)),
                 coordinator(WireCodec.frames(.chunk, Wire.Chunk(job: 1, content: .mask, offset: 0), payload: [1, 2, 3, 4, 5, 6])),

@@ -13,9 +13,8 @@ import Testing
     @Test func filesWrittenButNotRecordedLeaveTheRecordedCheckpointWhole() throws {
         let folder = try TemporaryDirectory()
         let plan = try #require(TrainingPlan(json: #"{"architecture":"effunet-b0","steps":10,"batch":6,"checkpointEvery":4,"validateEvery":0}"#))
-        let record = TrainingJob.Record(
-            id: 1, name: "r", member: "b0", data: "/d", weights: nil, settings: "{}", state: "running", note: nil,
-            step: 0, losses: [], validation: [], dataDigest: nil, rings: [], ended: nil, seconds: 0)
+        var record = TrainingJob.Record(id: 1, name: "r", member: "b0", data: "/d", weights: nil, settings: "{}")
+        record.state = .running
         let job = TrainingJob(id: 1, directory: folder.path, member: 0, plan: plan, record: record, client: [])
         try TrainingJob.writeCheckpointFiles(directory: folder.path, step: 4, weights: [4], optimizer: [44], model: [40])
         job.losses = [1, 1, 1, 1]

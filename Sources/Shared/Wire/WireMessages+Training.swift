@@ -39,8 +39,7 @@ extension Wire {
     /// A training run's state, sent to its client while it lasts.
     public struct TrainProgress: WireBody, Equatable {
         public var job: UInt64
-        /// queued, waiting, running, saving, finished, failed.
-        public var state: String
+        public var state: TrainingProgressState
         /// Steps committed, of `steps`.
         public var step: Int
         public var steps: Int
@@ -53,7 +52,7 @@ extension Wire {
         public var validation: [TrainDice]
         public var note: String?
         public init(
-            job: UInt64, state: String, step: Int, steps: Int, loss: Double?, imagesPerSecond: Double?, secondsLeft: Double?,
+            job: UInt64, state: TrainingProgressState, step: Int, steps: Int, loss: Double?, imagesPerSecond: Double?, secondsLeft: Double?,
             ring: [String], validation: [TrainDice], note: String?
         ) {
             self.job = job; self.state = state; self.step = step; self.steps = steps; self.loss = loss

@@ -214,8 +214,7 @@ public enum Wire {
     /// A job's state, sent to its client while it lasts.
     public struct Progress: WireBody, Equatable {
         public var job: UInt64
-        /// uploading, queued, running, finalizing, finished, failed.
-        public var state: String
+        public var state: SlideJobState
         public var tilesDone: Int
         public var tilesTotal: Int
         /// Tiles each member has predicted, in member order.
@@ -224,8 +223,9 @@ public enum Wire {
         public var secondsLeft: Double?
         /// Why a job waits or failed.
         public var note: String?
-        public init(job: UInt64, state: String, tilesDone: Int, tilesTotal: Int, memberDone: [Int], memberNames: [String], secondsLeft: Double?, note: String?)
-        {
+        public init(
+            job: UInt64, state: SlideJobState, tilesDone: Int, tilesTotal: Int, memberDone: [Int], memberNames: [String], secondsLeft: Double?, note: String?
+        ) {
             self.job = job; self.state = state; self.tilesDone = tilesDone; self.tilesTotal = tilesTotal
             self.memberDone = memberDone; self.memberNames = memberNames; self.secondsLeft = secondsLeft; self.note = note
         }

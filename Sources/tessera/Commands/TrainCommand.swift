@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Shared
 import Training
+import Worker
 
 /// `tessera train`: trains a member on this machine, or on the cluster's workers of a
 /// member (`--config`).
@@ -224,11 +225,11 @@ struct TrainCommand: ParsableCommand {
                 validations = max(validations, p.validation.count)
                 guard !quiet, !reportedEnd else { return }
                 reportedEnd = p.step >= p.steps
-                var unit = "steps, " + (p.state == "waiting" ? p.note ?? p.state : p.state)
+                var unit = "steps, " + (p.state == .waiting ? p.note ?? p.state.rawValue : p.state.rawValue)
                 if let loss = p.loss { unit += String(format: ", loss %.4f", loss) }
                 if let rate = p.imagesPerSecond { unit += String(format: ", %.2f images/s", rate) }
                 unit += p.ring.isEmpty ? "" : ", ring of \(p.ring.count)"
-                if let note = p.note, p.state != "waiting" { unit += " (\(note))" }
+                if let note = p.note, p.state != .waiting { unit += " (\(note))" }
                 reporter.update(p.step, of: p.steps, unit: unit)
             },
             accepted: { job in
@@ -242,36 +243,16 @@ struct TrainCommand: ParsableCommand {
         Self.notePixelSize(of: out!)
     }
 
-    /// What `--replay` reads of a run's job.json.
-    private struct RunRecord: Decodable {
-        struct Ring: Decodable { let step: Int; let workers: [String] }
-        let settings: String
-        let step: Int
-        let rings: [Ring]
-    }
-
     /// Replays a cluster run to its last checkpoint and compares.
     private func runReplay(_ folder: String) throws {
-        let record = try JSONDecoder().decode(
-            RunRecord.self,
-            from: try EmbeddedJSON.quote(
-                Data(contentsOf: URL(fileURLWithPath: folder + "/job.json")),
-                key: "settings"))
-        let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(record.settings.utf8))
-        guard record.step > 0 else { throw TesseraError(folder, "the run has no checkpoint after step 0 to compare with") }
         CNNModel.setThreads(1)
         let reporter = ProgressReporter("replay", quiet: quiet)
-        let (weights, _) = try DataParallelReplay.run(
-            settings: settings, dataFolder: data!, steps: record.step,
-            ringSize: { step in
-                record.rings.last { $0.step <= step }?.workers.count ?? 1
-            }, progress: { reporter.update($0, of: record.step, unit: "steps") })
-        if let out { try AtomicFile.write(weights, to: out) }
-        let trained = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + CheckpointLayout.folder(step: record.step) + "/" + CheckpointLayout.weights))
-        guard trained == weights else {
-            print("differs: the replay's weights after step \(record.step) are not the run's checkpoint")
+        let verdict = try DataParallelReplay.replay(runFolder: folder, dataFolder: data!) { reporter.update($0, of: $1, unit: "steps") }
+        if let out { try AtomicFile.write(verdict.weights, to: out) }
+        guard verdict.identical else {
+            print("differs: the replay's weights after step \(verdict.step) are not the run's checkpoint")
             throw ExitCode(1)
         }
-        print("identical: the replay's weights after step \(record.step) are the run's checkpoint, bit for bit")
+        print("identical: the replay's weights after step \(verdict.step) are the run's checkpoint, bit for bit")
     }
 }
