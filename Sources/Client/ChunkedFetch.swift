@@ -40,7 +40,7 @@ package struct ChunkedFetch: Equatable, Sendable {
         guard outstanding.contains(offset) else { return false }
         let expected = min(UInt64(ClusterSockets.chunkBytes), total - offset)
         guard UInt64(count) == expected else {
-            throw TesseraError("job \(job)", "a chunk of the \(content.rawValue) at \(offset) held \(count) bytes, not \(expected)")
+            throw TesseraError("job \(job)", "a chunk of the \(content.rawValue) at \(offset) held \(count) bytes, not \(expected)", code: .mismatch)
         }
         outstanding.remove(offset)
         received += expected

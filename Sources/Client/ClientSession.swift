@@ -89,10 +89,10 @@ package struct ClientSession {
             return .heard(actions)
         case .failed:
             guard case .success(let failed) = WireCodec.decode(Wire.Failed.self, body[0]), failed.job == job else { return .dropped }
-            throw TesseraError("job \(failed.job)", "failed: \(failed.reason)")
+            throw TesseraError("job \(failed.job)", "failed: \(failed.reason)", code: .refused)
         case .error:
             guard case .success(let error) = WireCodec.decode(Wire.Reason.self, body[0]) else { return .dropped }
-            throw TesseraError("coordinator", error.reason)
+            throw TesseraError("coordinator", error.reason, code: .refused)
         default:
             return .dropped
         }

@@ -102,7 +102,7 @@ public final class ClusterClient {
             let silence = Date().timeIntervalSince(lastHeard)
             if accepted(), let job = job(), silence > reattachAfter {
                 guard silence < restartPatience else {
-                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, \(attachHint(job))")
+                    throw TesseraError(endpoint, "no answer from the coordinator for \(Int(silence)) s; if it comes back, \(attachHint(job))", code: .timeout)
                 }
                 if Date().timeIntervalSince(lastAsked) > reattachAfter {
                     silent(silence)
@@ -110,7 +110,7 @@ public final class ClusterClient {
                     lastAsked = Date()
                 }
             } else if !accepted(), silence > patience {
-                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
+                throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)", code: .timeout)
             }
             guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: 100)[0], let frames = try socket.receive(dontWait: true) else { continue }
             switch try handle(frames) {
@@ -119,7 +119,7 @@ public final class ClusterClient {
             case .heard(nil): lastHeard = Date()
             }
         }
-        throw TesseraError(command, "interrupted; the \(noun) goes on at the coordinator\(job().map { ": " + attachHint($0) } ?? "")")
+        throw TesseraError(command, "interrupted; the \(noun) goes on at the coordinator\(job().map { ": " + attachHint($0) } ?? "")", code: .interrupted)
     }
 
     /// Submits a training run (or attaches to run `attach`), follows it to the end and
@@ -169,7 +169,7 @@ public final class ClusterClient {
             else { continue }
             return status
         }
-        throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)")
+        throw TesseraError(endpoint, "no answer from the coordinator for \(Int(patience)) s\(silenceHint)", code: .timeout)
     }
 
     /// What silence may mean beyond a coordinator that is not running: CURVE refuses a key

@@ -58,10 +58,10 @@ package struct TrainingClientSession {
             return .heard([.writeModel(body[1], at: chunk.offset)] + advance())
         case .failed:
             guard case .success(let failed) = WireCodec.decode(Wire.Failed.self, body[0]), failed.job == job else { return .dropped }
-            throw TesseraError("training run \(failed.job)", "failed: \(failed.reason)")
+            throw TesseraError("training run \(failed.job)", "failed: \(failed.reason)", code: .refused)
         case .error:
             guard case .success(let error) = WireCodec.decode(Wire.Reason.self, body[0]) else { return .dropped }
-            throw TesseraError("coordinator", error.reason)
+            throw TesseraError("coordinator", error.reason, code: .refused)
         default:
             return .dropped
         }

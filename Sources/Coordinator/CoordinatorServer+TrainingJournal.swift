@@ -19,11 +19,11 @@ extension CoordinatorServer {
             guard FileManager.default.fileExists(atPath: path) else { continue }
             do {
                 var record = try TrainingJob.load(path)
-                guard directory == config.stateDirectory + "/train-\(record.id)" else { throw TesseraError(path, "holds run \(record.id)") }
+                guard directory == config.stateDirectory + "/train-\(record.id)" else { throw TesseraError(path, "holds run \(record.id)", code: .mismatch) }
                 guard let member = memberNames.firstIndex(of: record.member), let plan = TrainingPlan(json: record.settings),
                     (0...plan.steps).contains(record.step)
                 else {
-                    throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings or step are malformed")
+                    throw TesseraError(path, "its member \(record.member) is not in this cluster, or its settings or step are malformed", code: .malformed)
                 }
                 nextJobID = max(nextJobID, record.id + 1)
                 let unfinished = record.state == .running || record.state == .queued

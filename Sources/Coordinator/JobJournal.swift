@@ -42,10 +42,10 @@ final class JobJournal {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/coordinator.lock"
         let fd = open(path, O_RDWR | O_CREAT, 0o644)
-        guard fd >= 0 else { throw TesseraError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw TesseraError(path, "cannot open: \(String(cString: strerror(errno)))", code: .io) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            throw TesseraError(directory, "another coordinator is using this state directory")
+            throw TesseraError(directory, "another coordinator is using this state directory", code: .refused)
         }
         lock = fd
     }
@@ -72,7 +72,7 @@ final class JobJournal {
             guard FileManager.default.fileExists(atPath: path) else { continue }
             do {
                 let record = try JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-                guard folder(of: record.id) == directory + "/" + name else { throw TesseraError(path, "holds job \(record.id)") }
+                guard folder(of: record.id) == directory + "/" + name else { throw TesseraError(path, "holds job \(record.id)", code: .mismatch) }
                 records.append(record)
             } catch {
                 skipped(path, error)

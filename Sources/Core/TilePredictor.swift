@@ -24,7 +24,7 @@ extension TilePredictor {
         guard tileSize >= minimumTileSide, tileSize % tileMultiple == 0 else {
             let sides =
                 tileMultiple == 1 ? "at least \(minimumTileSide) pixels" : "multiples of \(tileMultiple) pixels, at least \(max(minimumTileSide, tileMultiple))"
-            throw TesseraError(name, "takes tile sides of \(sides), not \(tileSize)")
+            throw TesseraError(name, "takes tile sides of \(sides), not \(tileSize)", code: .mismatch)
         }
     }
 }

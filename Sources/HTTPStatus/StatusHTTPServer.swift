@@ -41,7 +41,7 @@ public final class StatusHTTPServer: @unchecked Sendable {
             channel = try bootstrap.bind(host: host, port: port).wait()
         } catch {
             try? group.syncShutdownGracefully()
-            throw TesseraError("[http] listen \(host):\(port)", "cannot listen: \(error)")
+            throw TesseraError("[http] listen \(host):\(port)", "cannot listen: \(error)", code: .io)
         }
         let bound = channel.localAddress?.port ?? port
         address = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/"

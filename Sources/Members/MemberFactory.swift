@@ -29,7 +29,7 @@ public enum MemberFactory {
         do {
             return StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: member.stainReference))
         } catch let error as TesseraError {
-            throw TesseraError(error.subject, error.reason + " (member \(member.name))")
+            throw TesseraError(error.subject, error.reason + " (member \(member.name))", code: error.code)
         }
     }
 
@@ -58,7 +58,7 @@ public enum MemberFactory {
         untrainedWithoutWeights: Bool = false
     ) throws -> TilePredictor {
         if let weights, !FileManager.default.fileExists(atPath: weights) {
-            throw TesseraError(weights, member.map { "the weights of member \($0) do not exist" } ?? "the weights do not exist")
+            throw TesseraError(weights, member.map { "the weights of member \($0) do not exist" } ?? "the weights do not exist", code: .notFound)
         }
         switch architecture {
         case "constant":
@@ -79,7 +79,7 @@ public enum MemberFactory {
             }
             return try CNNModel(architecture: architecture, weights: source, mean: mean ?? CNNModel.hubmapMean, std: std ?? CNNModel.hubmapStd)
         default:
-            throw TesseraError(architecture, "unknown model architecture (this build has: \(names.joined(separator: ", ")))")
+            throw TesseraError(architecture, "unknown model architecture (this build has: \(names.joined(separator: ", ")))", code: .notFound)
         }
     }
 }

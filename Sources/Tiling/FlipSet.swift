@@ -2,7 +2,7 @@ import Core
 
 /// Test-time augmentation by flips: the tile is predicted as is and flipped, each
 /// prediction flipped back, and all averaged (in this fixed order, in Float).
-public enum FlipSet: String, Sendable, Equatable {
+public enum FlipSet: String, Sendable, Equatable, CaseIterable {
     case none
     /// Also left-right.
     case h
@@ -29,7 +29,7 @@ public enum FlipSet: String, Sendable, Equatable {
             let input = (h || v) ? Self.flip(tile, h, v) : tile
             var map = try predictor.predict(input)
             guard map.count == tile.width * tile.height else {
-                throw TesseraError(predictor.name, "returned \(map.count) values for a \(tile.width)×\(tile.height) tile")
+                throw TesseraError(predictor.name, "returned \(map.count) values for a \(tile.width)×\(tile.height) tile", code: .mismatch)
             }
             if h || v {
                 map = Self.flip(PixelMap(width: tile.width, height: tile.height, values: map), h, v).values

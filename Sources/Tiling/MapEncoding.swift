@@ -5,7 +5,7 @@ import Core
 /// Both ends decode to the stitcher's fixed point the same way, and `tessera infer` passes
 /// its maps through the same encoding, so a cluster's mask equals a single machine's bit
 /// for bit.
-public enum MapEncoding: UInt8, Sendable, Equatable {
+public enum MapEncoding: UInt8, Sendable, Equatable, CaseIterable {
     /// round(p × 255), decoded exactly as q = b × 257.
     case uint8 = 1
     /// IEEE 754 binary16, little-endian; decoded q = round(p × 65535) clamped to [0, 65535].

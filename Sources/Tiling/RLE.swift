@@ -86,7 +86,7 @@ public enum RLE {
     public static func parse(_ text: Substring, width: Int, height: Int) throws -> [Run] {
         let numbers = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
         guard numbers.count % 2 == 0 else {
-            throw TesseraError("RLE", "an odd number of values (\(numbers.count)): runs are start/length pairs")
+            throw TesseraError("RLE", "an odd number of values (\(numbers.count)): runs are start/length pairs", code: .malformed)
         }
         let total = width * height
         var runs: [Run] = []
@@ -94,16 +94,17 @@ public enum RLE {
         var end = 0
         for pair in stride(from: 0, to: numbers.count, by: 2) {
             guard let start = Int(numbers[pair]), let length = Int(numbers[pair + 1]) else {
-                throw TesseraError("RLE", "pair \(pair / 2 + 1) (\"\(numbers[pair]) \(numbers[pair + 1])\") is not two whole numbers")
+                throw TesseraError("RLE", "pair \(pair / 2 + 1) (\"\(numbers[pair]) \(numbers[pair + 1])\") is not two whole numbers", code: .malformed)
             }
             guard start >= 1, length >= 1 else {
-                throw TesseraError("RLE", "pair \(pair / 2 + 1): start \(start) and length \(length) must be positive")
+                throw TesseraError("RLE", "pair \(pair / 2 + 1): start \(start) and length \(length) must be positive", code: .malformed)
             }
             guard start > end else {
-                throw TesseraError("RLE", "pair \(pair / 2 + 1): start \(start) does not follow the previous run's end \(end)")
+                throw TesseraError("RLE", "pair \(pair / 2 + 1): start \(start) does not follow the previous run's end \(end)", code: .malformed)
             }
             guard length <= total - start + 1 else {
-                throw TesseraError("RLE", "pair \(pair / 2 + 1): run \(start)+\(length) passes the image's \(total) pixels (\(width)×\(height))")
+                throw TesseraError(
+                    "RLE", "pair \(pair / 2 + 1): run \(start)+\(length) passes the image's \(total) pixels (\(width)×\(height))", code: .malformed)
             }
             runs.append(Run(start: start, length: length))
             end = start + length - 1

@@ -82,7 +82,8 @@ public struct SegmentationSettings: Sendable, Equatable {
         let key = organ.lowercased()
         guard !organThresholds.isEmpty else { return self }
         guard let threshold = organThresholds[key] else {
-            throw TesseraError("organ", "\(organ) has no threshold (organs with one: \(organThresholds.keys.sorted().joined(separator: ", ")))")
+            throw TesseraError(
+                "organ", "\(organ) has no threshold (organs with one: \(organThresholds.keys.sorted().joined(separator: ", ")))", code: .notFound)
         }
         var settings = self
         settings.threshold = threshold

@@ -69,8 +69,8 @@ public final class Stitcher {
         guard largestNorm < 0x1p46 else {
             throw TesseraError(
                 "tiling",
-                "tiles overlap too much (stride \(plan.stride) of \(plan.tileSize)) for exact stitching with member weights \(memberWeights): use a larger stride or smaller weights"
-            )
+                "tiles overlap too much (stride \(plan.stride) of \(plan.tileSize)) for exact stitching with member weights \(memberWeights): use a larger stride or smaller weights",
+                code: .malformed)
         }
         isNarrow = allowingNarrowSums && 2 * 65535 * largestNorm + 1 < 0x1p31
     }
@@ -142,8 +142,8 @@ public final class Stitcher {
 
     private func check(tile: TileIndex, member: Int, values: Int, inset: Int = 0) throws {
         let size = plan.tileSize - 2 * inset
-        guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan") }
-        guard memberWeights.indices.contains(member) else { throw TesseraError("stitching", "no member \(member)") }
+        guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan", code: .notFound) }
+        guard memberWeights.indices.contains(member) else { throw TesseraError("stitching", "no member \(member)", code: .notFound) }
         guard values == size * size else {
             throw TesseraError("stitching", "\(tile): a map of \(values) values, not \(size)×\(size)")
         }

@@ -25,12 +25,13 @@ public struct TileScale: Sendable, Equatable {
     ) throws -> TileScale {
         guard let memberPixelSize else {
             guard inputSide == mapSide else {
-                throw TesseraError(member, "declares no pixel size, so it cannot take tiles read from a reduced pyramid level")
+                throw TesseraError(member, "declares no pixel size, so it cannot take tiles read from a reduced pyramid level", code: .mismatch)
             }
             return .native(inputSide)
         }
         guard let tilePixelSize, tilePixelSize > 0 else {
-            throw TesseraError(member, "is declared at \(memberPixelSize) µm/pixel but the slide's pixel size is unknown: give it (--pixel-size)")
+            throw TesseraError(
+                member, "is declared at \(memberPixelSize) µm/pixel but the slide's pixel size is unknown: give it (--pixel-size)", code: .mismatch)
         }
         let exact = Double(inputSide) * tilePixelSize / memberPixelSize
         let multiple = predictor.tileMultiple

@@ -65,12 +65,12 @@ public final class TrainingRun {
     /// The run in `folder`, at its last checkpoint.
     public static func resume(folder: String, dataFolder: String) throws -> TrainingRun {
         guard let data = FileManager.default.contents(atPath: recordPath(folder)) else {
-            throw TesseraError(folder, "no training run here (no run.json)")
+            throw TesseraError(folder, "no training run here (no run.json)", code: .notFound)
         }
         let record = try JSONDecoder().decode(Record.self, from: data)
         let digest = try FileDigest.full((dataFolder as NSString).appendingPathComponent("train.csv"))
         guard digest == record.dataDigest else {
-            throw TesseraError(dataFolder, "its train.csv differs from the one the run in \(folder) started with: resume with the same data")
+            throw TesseraError(dataFolder, "its train.csv differs from the one the run in \(folder) started with: resume with the same data", code: .mismatch)
         }
         let run = try TrainingRun(
             folder: folder, dataFolder: dataFolder, record: record,
@@ -122,7 +122,8 @@ public final class TrainingRun {
                 lr = try settings.apply(to: trainer, step: step, loss: loss)
             } catch let error as TesseraError {
                 throw TesseraError(
-                    folder, error.reason + "; the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume")
+                    folder, error.reason + "; the last good checkpoint (step \(lastCheckpoint)) is kept: lower --lr or set --clip-norm, then --resume",
+                    code: error.code)
             }
             record.step += 1
             record.losses.append(loss)

@@ -19,7 +19,7 @@ public struct TrainingSet: Sendable {
 
     public init(folder: String) throws {
         let csv = (folder as NSString).appendingPathComponent("train.csv")
-        guard FileManager.default.fileExists(atPath: csv) else { throw TesseraError(folder, "no train.csv in the training folder") }
+        guard FileManager.default.fileExists(atPath: csv) else { throw TesseraError(folder, "no train.csv in the training folder", code: .notFound) }
         let table = try CSVTable(contentsOf: csv)
         let ids = try table.column("id", source: csv)
         let sizes = table.header.firstIndex(of: "pixel_size")
@@ -34,11 +34,12 @@ public struct TrainingSet: Sendable {
         var slides: [Slide] = []
         for (number, row) in table.rows.enumerated() {
             let id = row[ids]
-            guard !id.isEmpty else { throw TesseraError(csv, "line \(number + 2): an empty id") }
+            guard !id.isEmpty else { throw TesseraError(csv, "line \(number + 2): an empty id", code: .malformed) }
             let image = candidates.lazy.flatMap { dir in ["tiff", "tif"].map { (dir as NSString).appendingPathComponent("\(id).\($0)") } }
                 .first { FileManager.default.fileExists(atPath: $0) }
             guard let image else {
-                throw TesseraError(csv, "line \(number + 2): no image for id \(id) (looked for \(id).tiff in \(candidates.joined(separator: ", ")))")
+                throw TesseraError(
+                    csv, "line \(number + 2): no image for id \(id) (looked for \(id).tiff in \(candidates.joined(separator: ", ")))", code: .notFound)
             }
             let maskTIFF = ((image as NSString).deletingLastPathComponent as NSString).appendingPathComponent("\(id)_mask.tiff")
             let mask: TileCutter.Mask = FileManager.default.fileExists(atPath: maskTIFF) ? .tiff(maskTIFF) : .rle(row[encoding])
@@ -53,7 +54,7 @@ public struct TrainingSet: Sendable {
     /// (at least one, none when there is a single slide).
     public func split(validation ids: [String]?) throws -> (train: [Slide], validation: [Slide]) {
         if let ids {
-            for id in ids where !slides.contains(where: { $0.id == id }) { throw TesseraError("validation", "no slide \(id) in train.csv") }
+            for id in ids where !slides.contains(where: { $0.id == id }) { throw TesseraError("validation", "no slide \(id) in train.csv", code: .notFound) }
             let train = slides.filter { !ids.contains($0.id) }
             guard !train.isEmpty else { throw TesseraError("validation", "every slide is held out; none is left to train on") }
             return (train, slides.filter { ids.contains($0.id) })

@@ -130,7 +130,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     public func check() throws {
-        guard CNNModel.architectures.contains(architecture) else { throw TesseraError("train", "unknown model \(architecture)") }
+        guard CNNModel.architectures.contains(architecture) else { throw TesseraError("train", "unknown model \(architecture)", code: .notFound) }
         guard steps >= 1 else { throw TesseraError("train", "steps must be at least 1") }
         guard batch >= 2 else { throw TesseraError("train", "the batch must hold at least 2 tiles (batch statistics)") }
         guard tile >= 32, tile % 32 == 0 else { throw TesseraError("train", "the tile side must be a multiple of 32, not \(tile)") }
@@ -172,7 +172,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// learning rate, which it returns. Nothing changes when a value is not finite.
     func apply(to trainer: ModelTrainer, step: Int, loss: Double) throws -> Double {
         guard loss.isFinite, trainer.store.gradients.allSatisfy(\.isFinite) else {
-            throw TesseraError("training", "the loss became \(loss.isFinite ? "finite but a gradient did not" : String(loss)) at step \(step + 1)")
+            throw TesseraError(
+                "training", "the loss became \(loss.isFinite ? "finite but a gradient did not" : String(loss)) at step \(step + 1)", code: .diverged)
         }
         if let clipNorm {
             var buffers = [trainer.store.gradients]

@@ -36,7 +36,7 @@ public enum DataParallelReplay {
             let digests = try ring.run { member in
                 try boxes[member.rank].value.run(step: step, share: shares[member.rank], replicas: member).digest
             }.map { try $0.get() }
-            guard Set(digests).count == 1 else { throw TesseraError("replay", "replicas differ at step \(step + 1)") }
+            guard Set(digests).count == 1 else { throw TesseraError("replay", "replicas differ at step \(step + 1)", code: .mismatch) }
             replicas.forEach { $0.commit() }
             progress(step + 1)
         }

@@ -37,7 +37,8 @@ public final class WorkerNode {
         let digest = try member.weights.map(FileDigest.full) ?? ""
         if let pinned = member.digest, pinned.lowercased() != digest {
             throw TesseraError(
-                member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)")
+                member.weights ?? member.name, "weights digest \(digest) differs from the \(pinned) that \(config.source) pins for member \(member.name)",
+                code: .mismatch)
         }
         let host = ProcessInfo.processInfo.hostName
         let name = "\(member.name)@\(host):\(getpid())"
@@ -80,7 +81,7 @@ public final class WorkerNode {
                 case .dropped(let reason): log.warning("dropped a message from the coordinator: \(reason)")
                 case .note(let text): log.info(text)
                 case .train(let command): training.submit(command)
-                case .stop(let reason): throw TesseraError("coordinator", "refused this worker: \(reason)")
+                case .stop(let reason): throw TesseraError("coordinator", "refused this worker: \(reason)", code: .refused)
                 case .reconnect(let wait):
                     let until = Date().addingTimeInterval(wait)
                     while Date() < until && !StopSignal.requested { usleep(50_000) }

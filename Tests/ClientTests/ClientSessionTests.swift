@@ -55,7 +55,7 @@ import Testing
         var session = ClientSession(job: 3, wantRLE: false)
         let finished = Wire.Finished(job: 3, width: 1, height: 1, foregroundPixels: 0, maskBytes: 100, rleBytes: 0)
         #expect(try session.handle(WireCodec.frames(.finished, finished)) == .heard([.createMask, fetch(3, .mask, 0, 100)]))
-        #expect(throws: TesseraError.self) { try session.handle(chunk(3, .mask, 0, 99)) }
+        #expect { try session.handle(chunk(3, .mask, 0, 99)) } throws: { ($0 as? TesseraError)?.code == .mismatch }
     }
 
     @Test func withoutRLETheMaskEndsIt() throws {
@@ -81,8 +81,10 @@ import Testing
     @Test func failedAndErrorEndTheSessionWithTheirReason() throws {
         var session = ClientSession(job: 4, wantRLE: false)
         #expect(try session.handle(WireCodec.frames(.failed, Wire.Failed(job: 9, reason: "other"))) == .dropped)
-        #expect(throws: TesseraError("job 4", "failed: no tissue")) { try session.handle(WireCodec.frames(.failed, Wire.Failed(job: 4, reason: "no tissue"))) }
-        #expect(throws: TesseraError("coordinator", "busy")) { try session.handle(WireCodec.frames(.error, Wire.Reason("busy"))) }
+        #expect(throws: TesseraError("job 4", "failed: no tissue", code: .refused)) {
+            try session.handle(WireCodec.frames(.failed, Wire.Failed(job: 4, reason: "no tissue")))
+        }
+        #expect(throws: TesseraError("coordinator", "busy", code: .refused)) { try session.handle(WireCodec.frames(.error, Wire.Reason("busy"))) }
         #expect(try session.handle([[1, 2, 3]]) == .dropped)
     }
 

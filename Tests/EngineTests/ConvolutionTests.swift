@@ -131,14 +131,14 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test(arguments: [
-        ("", "too short"),
-        ("\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{7f}{}", "does not fit"),
-        ("\u{02}\0\0\0\0\0\0\0[]", "not a JSON object"),
-        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "outside"),
-        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"X64\",\"shape\":[1],\"data_offsets\":[0,8]}}12345678", "unsupported dtype"),
-        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}12345678", "needs 12 bytes"),
+        ("", "too short", TesseraError.Code.malformed),
+        ("\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{7f}{}", "does not fit", .malformed),
+        ("\u{02}\0\0\0\0\0\0\0[]", "not a JSON object", .malformed),
+        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "outside", .malformed),
+        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"X64\",\"shape\":[1],\"data_offsets\":[0,8]}}12345678", "unsupported dtype", .unsupported),
+        ("\u{30}\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}12345678", "needs 12 bytes", .malformed),
     ])
-    func malformedFilesAreRefused(text: String, reason: String) {
+    func malformedFilesAreRefused(text: String, reason: String, code: TesseraError.Code) {
         var bytes = Data(text.utf8.map { $0 })
         if text.hasPrefix("\u{ff}") { bytes = Data([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]) + Data("{}".utf8) }
         // The header length byte counts the JSON that follows.
@@ -147,7 +147,7 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
             let end = json.firstIndex(of: UInt8(ascii: "}"))! + 2
             bytes = Data([UInt8(end - json.startIndex), 0, 0, 0, 0, 0, 0, 0]) + json
         }
-        #expect { try SafeTensors(data: bytes) } throws: { "\($0)".contains(reason) }
+        #expect { try SafeTensors(data: bytes) } throws: { ($0 as? TesseraError).map { $0.code == code && $0.reason.contains(reason) } == true }
     }
 
     /// A residual added in the GEMM's epilogue (or after, on the other paths) gives exactly

@@ -97,7 +97,7 @@ import Tiling
     func malformedRLEIsRefused(text: String, reason: String) {
         #expect {
             _ = try RLE.parse(text[...], width: 5, height: 7)
-        } throws: { ($0 as? TesseraError)?.reason.contains(reason) == true }
+        } throws: { ($0 as? TesseraError).map { $0.code == .malformed && $0.reason.contains(reason) } == true }
     }
 
     @Test func maskTIFFRoundTripsThroughRLE() throws {

@@ -105,17 +105,18 @@ import Testing
 
     /// Bad files fail with an error naming the file and a reason; none crashes.
     @Test(arguments: [
-        ("empty.tif", "empty"), ("not_a_tiff.tif", "not a TIFF"), ("float32.tif", "floating point"),
-        ("absurd_dimensions.tif", "corrupt"), ("missing.tif", "cannot open"),
+        ("empty.tif", "empty", TesseraError.Code.malformed), ("not_a_tiff.tif", "not a TIFF", .unsupported),
+        ("float32.tif", "floating point", .unsupported), ("absurd_dimensions.tif", "corrupt", .malformed),
+        ("missing.tif", "cannot open", .notFound),
     ])
-    func badFilesAreRefusedOnOpen(name: String, reason: String) {
+    func badFilesAreRefusedOnOpen(name: String, reason: String, code: TesseraError.Code) {
         let path = name == "missing.tif" ? "/nonexistent/missing.tif" : FixturePattern.path(name)
         do {
             _ = try SlideReader(path: path)
             Issue.record("\(name) opened")
         } catch let error as TesseraError {
             #expect(error.subject == path)
-            #expect(error.reason.contains(reason), "\(error)")
+            #expect(error.reason.contains(reason) && error.code == code, "\(error)")
         } catch {
             Issue.record("unexpected \(error)")
         }

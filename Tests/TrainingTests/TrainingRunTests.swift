@@ -90,7 +90,7 @@ import Testing
             _ = try TrainingRun.resume(folder: runs.file("run"), dataFolder: data.path)
             Issue.record("resumed on a changed train.csv")
         } catch let error as TesseraError {
-            #expect(error.reason.contains("differs from the one the run"))
+            #expect(error.code == .mismatch && error.subject == data.path, "\(error)")
         }
         #expect(throws: TesseraError.self) { try TrainingRun(folder: runs.file("run"), dataFolder: data.path, settings: Self.settings(steps: 4), weights: nil) }
     }
@@ -105,7 +105,7 @@ import Testing
             try run.run()
             Issue.record("a learning rate of 1e30 trained on")
         } catch let error as TesseraError {
-            #expect(error.reason.contains("the last good checkpoint (step \(run.lastCheckpoint)) is kept"), "\(error.reason)")
+            #expect(error.code == .diverged && error.reason.contains("checkpoint (step \(run.lastCheckpoint)) is kept"), "\(error)")
             #expect(run.lastCheckpoint >= 1 && run.lastCheckpoint < 6)
         }
     }
@@ -140,7 +140,7 @@ import Testing
         let text = try String(contentsOfFile: csv, encoding: .utf8)
         try (text + "ghost,kidney,384,384,0.5,10,1 5\n").write(toFile: csv, atomically: true, encoding: .utf8)
         #expect(throws: TesseraError.self) { try TrainingSet(folder: data.path) }
-        do { _ = try TrainingSet(folder: data.path) } catch let error as TesseraError { #expect(error.reason.contains("no image for id ghost")) }
+        do { _ = try TrainingSet(folder: data.path) } catch let error as TesseraError { #expect(error.code == .notFound && error.reason.contains("ghost")) }
     }
 
     @Test func aMaskOfAnotherSizeIsNamed() throws {
@@ -154,7 +154,7 @@ import Testing
             _ = try TileDataset(slides: set.slides, settings: TileDataset.Settings(), seed: 1)
             Issue.record("a 256×384 mask was taken for a 384×384 slide")
         } catch let error as TesseraError {
-            #expect(error.subject.hasSuffix("synth_1_mask.tiff") && error.reason.contains("256×384"), "\(error)")
+            #expect(error.code == .mismatch && error.subject.hasSuffix("synth_1_mask.tiff") && error.reason.contains("256×384"), "\(error)")
         }
     }
 

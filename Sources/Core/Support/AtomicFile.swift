@@ -19,7 +19,7 @@ public final class PartialFile {
         path = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
         guard open else { return }
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw TesseraError(destination, "cannot create the file (\(String(cString: strerror(errno))))")
+            throw TesseraError(destination, "cannot create the file (\(String(cString: strerror(errno))))", code: .io)
         }
         self.handle = handle
     }
@@ -30,12 +30,12 @@ public final class PartialFile {
     }
 
     public func append(_ data: Data) throws {
-        guard let handle else { throw TesseraError(destination, "written after it was moved into place") }
+        guard let handle else { throw TesseraError(destination, "written after it was moved into place", code: .io) }
         try handle.write(contentsOf: data)
     }
 
     public func write(_ data: Data, at offset: UInt64) throws {
-        guard let handle else { throw TesseraError(destination, "written after it was moved into place") }
+        guard let handle else { throw TesseraError(destination, "written after it was moved into place", code: .io) }
         try handle.seek(toOffset: offset)
         try handle.write(contentsOf: data)
     }
@@ -45,7 +45,7 @@ public final class PartialFile {
         try handle?.close()
         handle = nil
         guard rename(path, destination) == 0 else {
-            throw TesseraError(destination, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+            throw TesseraError(destination, "cannot move the finished file into place: \(String(cString: strerror(errno)))", code: .io)
         }
         committed = true
     }

@@ -4,7 +4,7 @@ import Foundation
 public enum FileDigest {
     /// The digest of the whole file (weights: every byte matters).
     public static func full(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw TesseraError(path, "cannot open") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw TesseraError(path, "cannot open", code: .io) }
         defer { try? handle.close() }
         var hash = FNV1a()
         while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hash.add(data) }
@@ -21,7 +21,7 @@ public enum FileDigest {
     /// A quick digest of a large file: its size and three 1 MiB samples (start, middle,
     /// end). Enough to tell whether two machines see the same slide at a path.
     public static func sampled(_ path: String) throws -> (size: UInt64, digest: String) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw TesseraError(path, "cannot open") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw TesseraError(path, "cannot open", code: .io) }
         defer { try? handle.close() }
         let size = try handle.seekToEnd()
         var hash = FNV1a()

@@ -44,7 +44,7 @@ public final class ModelTrainer {
     /// network's alignment, at least two images when batch norms use batch statistics.
     /// (`synchronised`: batch statistics are summed over replicas, so one image is enough here.)
     public func check(images: [Tensor], masks: [[Float]], normalisation: Tape.Normalisation = .batch(), synchronised: Bool = false) throws {
-        guard images.count == masks.count else { throw TesseraError("batch", "\(images.count) images but \(masks.count) masks") }
+        guard images.count == masks.count else { throw TesseraError("batch", "\(images.count) images but \(masks.count) masks", code: .mismatch) }
         guard !images.isEmpty else { throw TesseraError("batch", "an empty batch") }
         if case .batch = normalisation, images.count < 2, !synchronised {
             throw TesseraError("batch", "training with batch statistics needs at least 2 images a batch, got \(images.count)")
@@ -52,13 +52,13 @@ public final class ModelTrainer {
         for (b, (image, mask)) in zip(images, masks).enumerated() {
             guard image.channels == 3 else { throw TesseraError("batch", "image \(b) has \(image.channels) channels, not 3") }
             guard image.height == images[0].height, image.width == images[0].width else {
-                throw TesseraError("batch", "image \(b) is \(image.height)×\(image.width), image 0 \(images[0].height)×\(images[0].width)")
+                throw TesseraError("batch", "image \(b) is \(image.height)×\(image.width), image 0 \(images[0].height)×\(images[0].width)", code: .mismatch)
             }
             guard image.height % network.alignment == 0, image.width % network.alignment == 0, image.height > 0 else {
                 throw TesseraError("batch", "sides must be multiples of \(network.alignment), got \(image.height)×\(image.width)")
             }
             guard mask.count == image.planeSize else {
-                throw TesseraError("batch", "mask \(b) has \(mask.count) values for an image of \(image.height)×\(image.width)")
+                throw TesseraError("batch", "mask \(b) has \(mask.count) values for an image of \(image.height)×\(image.width)", code: .mismatch)
             }
         }
     }

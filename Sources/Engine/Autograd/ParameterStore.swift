@@ -71,8 +71,10 @@ public final class ParameterStore: WeightSource {
     // MARK: WeightSource
 
     public func take(_ key: String, shape: [Int]) throws -> [Float] {
-        guard let entry = entry(key) else { throw TesseraError("parameters", "missing weight \(key) (shape \(shape))") }
-        guard entry.shape == shape else { throw TesseraError("parameters", "weight \(key) has shape \(entry.shape), the model needs \(shape)") }
+        guard let entry = entry(key) else { throw TesseraError("parameters", "missing weight \(key) (shape \(shape))", code: .notFound) }
+        guard entry.shape == shape else {
+            throw TesseraError("parameters", "weight \(key) has shape \(entry.shape), the model needs \(shape)", code: .mismatch)
+        }
         taken.insert(key)
         return Array(values[entry.range])
     }
@@ -80,6 +82,8 @@ public final class ParameterStore: WeightSource {
     public func finish(ignoring: Set<String>) throws {
         let unused = entries.map(\.key).filter { !taken.contains($0) && !ignoring.contains($0) }
         taken.removeAll()
-        guard unused.isEmpty else { throw TesseraError("parameters", "\(unused.count) weights the model does not use, e.g. \(unused.prefix(3))") }
+        guard unused.isEmpty else {
+            throw TesseraError("parameters", "\(unused.count) weights the model does not use, e.g. \(unused.prefix(3))", code: .mismatch)
+        }
     }
 }

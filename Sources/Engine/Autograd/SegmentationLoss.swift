@@ -24,10 +24,10 @@ public enum SegmentationLoss: Sendable, Equatable {
     /// `masks[b]` hold image b's pixels (any layout, the same for both).
     public func evaluate(logits: [[Float]], masks: [[Float]]) throws -> (loss: Double, gradients: [[Float]]) {
         guard !logits.isEmpty, logits.count == masks.count else {
-            throw TesseraError("loss", "\(logits.count) logit maps for \(masks.count) masks")
+            throw TesseraError("loss", "\(logits.count) logit maps for \(masks.count) masks", code: .mismatch)
         }
         for (b, (z, y)) in zip(logits, masks).enumerated() where z.count != y.count || z.isEmpty {
-            throw TesseraError("loss", "image \(b): \(z.count) logits for \(y.count) mask pixels")
+            throw TesseraError("loss", "image \(b): \(z.count) logits for \(y.count) mask pixels", code: .mismatch)
         }
         let total = Double(logits.reduce(0) { $0 + $1.count })
         var loss = 0.0

@@ -12,7 +12,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible {
     /// The architecture called `name`, or an error listing the known ones.
     public init(named name: String) throws {
         guard let known = Self.all.first(where: { $0.name == name }) else {
-            throw TesseraError(name, "unknown CNN architecture (known: \(Self.names.joined(separator: ", ")))")
+            throw TesseraError(name, "unknown CNN architecture (known: \(Self.names.joined(separator: ", ")))", code: .notFound)
         }
         self = known
     }

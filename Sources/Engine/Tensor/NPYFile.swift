@@ -14,7 +14,7 @@ public enum NPYFile {
         withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(Data(header.utf8))
         for value in tensor.data { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        guard FileManager.default.createFile(atPath: path, contents: data) else { throw TesseraError(path, "cannot write") }
+        guard FileManager.default.createFile(atPath: path, contents: data) else { throw TesseraError(path, "cannot write", code: .io) }
     }
 }
 
@@ -28,10 +28,10 @@ extension NPYFile {
     /// Reads a C-ordered little-endian array of float32, float64, uint8 or bool (versions
     /// 1–3), converting values to float; anything else is an error naming the file.
     public static func read(_ path: String) throws -> Contents {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TesseraError(path, "cannot read") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw TesseraError(path, "cannot read", code: .io) }
         let bytes = [UInt8](data)
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
-            throw TesseraError(path, "not a .npy file")
+            throw TesseraError(path, "not a .npy file", code: .malformed)
         }
         let major = bytes[6]
         let headerLength: Int, headerStart: Int
@@ -42,26 +42,26 @@ extension NPYFile {
             headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
             headerStart = 12
         } else {
-            throw TesseraError(path, ".npy version \(major) is not supported")
+            throw TesseraError(path, ".npy version \(major) is not supported", code: .unsupported)
         }
         guard headerStart + headerLength <= bytes.count,
             let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
         else {
-            throw TesseraError(path, "truncated .npy header")
+            throw TesseraError(path, "truncated .npy header", code: .malformed)
         }
         func field(_ name: String) -> String? {
             guard let key = header.range(of: "'\(name)':") else { return nil }
             return String(header[key.upperBound...]).trimmingCharacters(in: .whitespaces)
         }
         guard let descr = field("descr").flatMap({ $0.split(separator: "'").first.map(String.init) }) else {
-            throw TesseraError(path, "no dtype in the .npy header")
+            throw TesseraError(path, "no dtype in the .npy header", code: .malformed)
         }
-        if field("fortran_order")?.hasPrefix("True") == true { throw TesseraError(path, "Fortran-ordered arrays are not supported") }
+        if field("fortran_order")?.hasPrefix("True") == true { throw TesseraError(path, "Fortran-ordered arrays are not supported", code: .unsupported) }
         guard let shapeText = field("shape"), let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")") else {
-            throw TesseraError(path, "no shape in the .npy header")
+            throw TesseraError(path, "no shape in the .npy header", code: .malformed)
         }
         let shape = try shapeText[shapeText.index(after: open)..<close].split(separator: ",").map { part -> Int in
-            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw TesseraError(path, "bad shape \(shapeText)") }
+            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else { throw TesseraError(path, "bad shape \(shapeText)", code: .malformed) }
             return n
         }
         let count = shape.reduce(1, *)
@@ -71,7 +71,7 @@ extension NPYFile {
         case "<f4": width = 4
         case "<f8": width = 8
         case "|u1", "|b1": width = 1
-        default: throw TesseraError(path, "dtype \(descr) is not supported (float32, float64, uint8 or bool)")
+        default: throw TesseraError(path, "dtype \(descr) is not supported (float32, float64, uint8 or bool)", code: .unsupported)
         }
         guard bytes.count - body == count * width else {
             throw TesseraError(path, "\(bytes.count - body) bytes of data for shape \(shape) of \(descr)")

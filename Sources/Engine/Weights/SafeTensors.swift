@@ -25,22 +25,23 @@ public struct SafeTensors {
     public var names: [String] { entries.keys.sorted() }
 
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TesseraError(path, "cannot read the weights file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw TesseraError(path, "cannot read the weights file", code: .io) }
         try self.init(data: data, path: path)
     }
 
     public init(data: Data, path: String = "weights") throws {
         self.path = path
         self.data = data
-        guard data.count >= 8 else { throw TesseraError(path, "too short to be a safetensors file (\(data.count) bytes)") }
+        guard data.count >= 8 else { throw TesseraError(path, "too short to be a safetensors file (\(data.count) bytes)", code: .malformed) }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength >= 2, headerLength <= 100_000_000, Int(headerLength) <= data.count - 8 else {
-            throw TesseraError(path, "header length \(headerLength) does not fit the file's \(data.count) bytes: truncated or not safetensors")
+            throw TesseraError(
+                path, "header length \(headerLength) does not fit the file's \(data.count) bytes: truncated or not safetensors", code: .malformed)
         }
         dataStart = 8 + Int(headerLength)
         let header = data.subdata(in: 8..<dataStart)
         guard let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
-            throw TesseraError(path, "the header is not a JSON object")
+            throw TesseraError(path, "the header is not a JSON object", code: .malformed)
         }
         let available = data.count - dataStart
         var ranges: [(Range<Int>, String)] = []
@@ -49,22 +50,23 @@ public struct SafeTensors {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                 let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
             else {
-                throw TesseraError(path, "tensor \(name): malformed header entry")
+                throw TesseraError(path, "tensor \(name): malformed header entry", code: .malformed)
             }
-            guard let size = Self.byteSize(dtype) else { throw TesseraError(path, "tensor \(name): unsupported dtype \(dtype)") }
+            guard let size = Self.byteSize(dtype) else { throw TesseraError(path, "tensor \(name): unsupported dtype \(dtype)", code: .unsupported) }
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= available else {
-                throw TesseraError(path, "tensor \(name): byte range \(offsets) outside the \(available) bytes of data (truncated?)")
+                throw TesseraError(path, "tensor \(name): byte range \(offsets) outside the \(available) bytes of data (truncated?)", code: .malformed)
             }
             let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
             guard count * size == offsets[1] - offsets[0] else {
-                throw TesseraError(path, "tensor \(name): shape \(shape) of \(dtype) needs \(count * size) bytes, the file gives \(offsets[1] - offsets[0])")
+                throw TesseraError(
+                    path, "tensor \(name): shape \(shape) of \(dtype) needs \(count * size) bytes, the file gives \(offsets[1] - offsets[0])", code: .malformed)
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
             ranges.append((offsets[0]..<offsets[1], name))
         }
         ranges.sort { $0.0.lowerBound < $1.0.lowerBound }
         for (a, b) in zip(ranges, ranges.dropFirst()) where a.0.upperBound > b.0.lowerBound {
-            throw TesseraError(path, "tensors \(a.1) and \(b.1) overlap")
+            throw TesseraError(path, "tensors \(a.1) and \(b.1) overlap", code: .malformed)
         }
     }
 
@@ -98,9 +100,9 @@ public struct SafeTensors {
 
     /// The values of tensor `name` as Float, row-major.
     public func floats(_ name: String) throws -> [Float] {
-        guard let entry = entries[name] else { throw TesseraError(path, "no tensor \(name)") }
+        guard let entry = entries[name] else { throw TesseraError(path, "no tensor \(name)", code: .notFound) }
         guard ["F32", "F16", "BF16", "F64"].contains(entry.dtype) else {
-            throw TesseraError(path, "tensor \(name) holds \(entry.dtype), not floating-point values")
+            throw TesseraError(path, "tensor \(name) holds \(entry.dtype), not floating-point values", code: .mismatch)
         }
         let bytes = data.subdata(in: (dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound))
         return bytes.withUnsafeBytes { raw in
@@ -132,7 +134,7 @@ public struct SafeTensors {
         metadata: [String: String] = [:], precision: Precision = .float32
     ) throws {
         let file = try encode(tensors, metadata: metadata, precision: precision)
-        guard FileManager.default.createFile(atPath: path, contents: file) else { throw TesseraError(path, "cannot write") }
+        guard FileManager.default.createFile(atPath: path, contents: file) else { throw TesseraError(path, "cannot write", code: .io) }
     }
 
     /// Float tensors in the safetensors format, in memory (a replica's state on the wire),

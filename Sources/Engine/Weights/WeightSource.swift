@@ -39,10 +39,10 @@ public final class SafeTensorsWeights: WeightSource {
     public func take(_ key: String, shape: [Int]) throws -> [Float] {
         let name = prefix + key
         guard let entry = file.entries[name] else {
-            throw TesseraError(file.path, "missing weight \(key) (shape \(shape)): are these the weights of another architecture?")
+            throw TesseraError(file.path, "missing weight \(key) (shape \(shape)): are these the weights of another architecture?", code: .notFound)
         }
         guard entry.shape == shape else {
-            throw TesseraError(file.path, "weight \(key) has shape \(entry.shape), the model needs \(shape)")
+            throw TesseraError(file.path, "weight \(key) has shape \(entry.shape), the model needs \(shape)", code: .mismatch)
         }
         let values = try file.floats(name)
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
@@ -60,8 +60,8 @@ public final class SafeTensorsWeights: WeightSource {
         guard unused.isEmpty else {
             throw TesseraError(
                 file.path,
-                "\(unused.count) weights the model does not use, e.g. \(unused.prefix(5).joined(separator: ", ")): are these the weights of another architecture?"
-            )
+                "\(unused.count) weights the model does not use, e.g. \(unused.prefix(5).joined(separator: ", ")): are these the weights of another architecture?",
+                code: .mismatch)
         }
     }
 }

@@ -50,12 +50,12 @@ public struct CSVTable: Sendable {
             default: field.unicodeScalars.append(scalar)
             }
         }
-        if quoted { throw TesseraError(source, "line \(line): a quoted field is not closed") }
+        if quoted { throw TesseraError(source, "line \(line): a quoted field is not closed", code: .malformed) }
         if !field.isEmpty || !record.isEmpty { record.append(field); records.append(record) }
         records.removeAll { $0 == [""] }
-        guard let header = records.first else { throw TesseraError(source, "the file is empty") }
+        guard let header = records.first else { throw TesseraError(source, "the file is empty", code: .malformed) }
         for (index, row) in records.enumerated().dropFirst() where row.count != header.count {
-            throw TesseraError(source, "line \(index + 1): \(row.count) fields where the header has \(header.count)")
+            throw TesseraError(source, "line \(index + 1): \(row.count) fields where the header has \(header.count)", code: .malformed)
         }
         self.header = header.map { $0.trimmingCharacters(in: .whitespaces) }
         self.rows = Array(records.dropFirst())
@@ -64,16 +64,16 @@ public struct CSVTable: Sendable {
     /// Reads and parses a CSV file.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TesseraError(path, "cannot read the file")
+            throw TesseraError(path, "cannot read the file", code: .io)
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw TesseraError(path, "not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else { throw TesseraError(path, "not UTF-8 text", code: .malformed) }
         try self.init(parsing: text, source: path)
     }
 
     /// The column named `name`, or an error naming the columns there are.
     public func column(_ name: String, source: String) throws -> Int {
         guard let index = header.firstIndex(of: name) else {
-            throw TesseraError(source, "no column \"\(name)\" (columns: \(header.joined(separator: ", ")))")
+            throw TesseraError(source, "no column \"\(name)\" (columns: \(header.joined(separator: ", ")))", code: .notFound)
         }
         return index
     }
@@ -90,7 +90,7 @@ public struct CSVTable: Sendable {
     /// Writes the table to `path`.
     public func write(to path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw TesseraError(path, "cannot write: \(error.localizedDescription)")
+            throw TesseraError(path, "cannot write: \(error.localizedDescription)", code: .io)
         }
     }
 }

@@ -44,7 +44,7 @@ public enum MaskFiles {
         let a = try SlideReader(path: pathA, cacheBytes: 16 << 20)
         let b = try SlideReader(path: pathB, cacheBytes: 16 << 20)
         guard a.width == b.width, a.height == b.height else {
-            throw TesseraError(pathB, "is \(b.width)×\(b.height) but \(pathA) is \(a.width)×\(a.height)")
+            throw TesseraError(pathB, "is \(b.width)×\(b.height) but \(pathA) is \(a.width)×\(a.height)", code: .mismatch)
         }
         var dice = Dice()
         let band = a.bandRows()

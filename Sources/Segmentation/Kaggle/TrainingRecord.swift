@@ -39,13 +39,13 @@ public struct TrainingRecord: Sendable, Equatable {
             let line = "line \(number + 2)"
             func int(_ i: Int) throws -> Int {
                 guard let value = Int(row[index[i]]), value > 0 else {
-                    throw TesseraError(path, "\(line): \(columns[i]) \"\(row[index[i]])\" is not a positive whole number")
+                    throw TesseraError(path, "\(line): \(columns[i]) \"\(row[index[i]])\" is not a positive whole number", code: .malformed)
                 }
                 return value
             }
             func double(_ i: Int) throws -> Double {
                 guard let value = Double(row[index[i]]), value >= 0 else {
-                    throw TesseraError(path, "\(line): \(columns[i]) \"\(row[index[i]])\" is not a number")
+                    throw TesseraError(path, "\(line): \(columns[i]) \"\(row[index[i]])\" is not a number", code: .malformed)
                 }
                 return value
             }
@@ -55,7 +55,7 @@ public struct TrainingRecord: Sendable, Equatable {
             do {
                 _ = try RLE.parse(record.rle[...], width: record.imageWidth, height: record.imageHeight)
             } catch let error as TesseraError {
-                throw TesseraError(path, "\(line) (id \(record.id)): \(error.reason)")
+                throw TesseraError(path, "\(line) (id \(record.id)): \(error.reason)", code: error.code)
             }
             return record
         }

@@ -28,7 +28,8 @@ public struct SlidePipeline {
             levels: reader.levels, slidePixelSize: pixelSize,
             memberPixelSizes: memberPixelSizes ?? memberWeights.map { _ in nil }, plan: plan, useLevels: settings.useLevels)
         if pixelSize == nil, let declared = memberPixelSizes?.compactMap({ $0 }).first {
-            throw TesseraError(slidePath, "its pixel size is unknown and a member is declared at \(declared) µm/pixel: give the slide's (--pixel-size)")
+            throw TesseraError(
+                slidePath, "its pixel size is unknown and a member is declared at \(declared) µm/pixel: give the slide's (--pixel-size)", code: .mismatch)
         }
         stitcher = try Stitcher(plan: plan, window: settings.window, memberWeights: memberWeights)
         output = try SegmentationOutput(

@@ -47,7 +47,7 @@ public enum MaskOverlay {
     static func downscaled(_ path: String, like slide: SlideReader, factor: Int) throws -> PixelImage {
         let mask = try SlideReader(path: path, cacheBytes: 16 << 20)
         guard mask.width == slide.width, mask.height == slide.height else {
-            throw TesseraError(path, "the mask is \(mask.width)×\(mask.height) but the slide is \(slide.width)×\(slide.height)")
+            throw TesseraError(path, "the mask is \(mask.width)×\(mask.height) but the slide is \(slide.width)×\(slide.height)", code: .mismatch)
         }
         let width = (mask.width + factor - 1) / factor, height = (mask.height + factor - 1) / factor
         var small = PixelImage(width: width, height: height, channels: 1)

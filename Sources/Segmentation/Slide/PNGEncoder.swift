@@ -27,7 +27,7 @@ public enum PNGEncoder {
     public static func write(_ image: PixelImage, to path: String) throws {
         let bytes = try encode(image)
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw TesseraError(path, "cannot write the file")
+            throw TesseraError(path, "cannot write the file", code: .io)
         }
     }
 

@@ -20,14 +20,15 @@ extension SlideReader {
             guard image.width <= SlideReader.maxDimension, image.height <= SlideReader.maxDimension else {
                 throw TesseraError(
                     path,
-                    "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt")
+                    "the header claims \(image.width)×\(image.height) pixels, beyond any slide (limit \(SlideReader.maxDimension) a side); the file is corrupt",
+                    code: .malformed)
             }
             guard TIFFCompression.isConfigured(image.compression) else {
-                throw TesseraError(path, SlideReader.explainUndecodable(image.compression, path: path, libtiffAskedFor: true))
+                throw TesseraError(path, SlideReader.explainUndecodable(image.compression, path: path, libtiffAskedFor: true), code: .unsupported)
             }
             if let tile = image.tileSize {
                 guard tile.width > 0, tile.height > 0, tile.width * tile.height <= 1 << 24 else {
-                    throw TesseraError(path, "the header claims \(tile.width)×\(tile.height) tiles; the file is corrupt")
+                    throw TesseraError(path, "the header claims \(tile.width)×\(tile.height) tiles; the file is corrupt", code: .malformed)
                 }
             }
             let photometric = image.photometric
@@ -49,22 +50,23 @@ extension SlideReader {
                 } else if !layout.tiled {
                     mode = .scanlines(layout)
                 } else {
-                    throw TesseraError(path, "tiles of \(layout.blockBytes) bytes are too large")
+                    throw TesseraError(path, "tiles of \(layout.blockBytes) bytes are too large", code: .unsupported)
                 }
                 return
             }
             if image.sampleFormat == 3 || image.sampleFormat == 2 {
                 throw TesseraError(
                     path,
-                    "unsupported sample format: \(image.bitsPerSample)-bit \(image.sampleFormat == 3 ? "floating point" : "signed integer") samples; convert the slide to 8-bit RGB"
-                )
+                    "unsupported sample format: \(image.bitsPerSample)-bit \(image.sampleFormat == 3 ? "floating point" : "signed integer") samples; convert the slide to 8-bit RGB",
+                    code: .unsupported)
             }
             let (ok, reason) = file.rgbaConvertible()
             guard ok else {
-                throw TesseraError(path, "unsupported image layout (\(image.summary)): \(reason)")
+                throw TesseraError(path, "unsupported image layout (\(image.summary)): \(reason)", code: .unsupported)
             }
             if image.tileSize == nil, let rows = image.rowsPerStrip, rows * image.width * 4 > maxBlockBytes {
-                throw TesseraError(path, "strips of \(rows) rows in this layout (\(image.summary)) are too large to convert; re-save the slide tiled")
+                throw TesseraError(
+                    path, "strips of \(rows) rows in this layout (\(image.summary)) are too large to convert; re-save the slide tiled", code: .unsupported)
             }
             mode = .rgba
         }

@@ -35,14 +35,14 @@ extension SlideReader {
         switch backend {
         case .tiff: return false
         case .openSlide:
-            if let reason = OpenSlide.unavailable { throw TesseraError(path, reason) }
+            if let reason = OpenSlide.unavailable { throw TesseraError(path, reason, code: .unsupported) }
             return true
         case .automatic:
             if isTIFF(path) {
                 guard let vendor = OpenSlide.vendor(of: path) else { return false }
                 return !tiffVendors.contains(vendor)
             }
-            // What OpenSlide does not know, libtiff refuses, saying why (`explainOpenFailure`).
+            // What OpenSlide does not know, libtiff refuses, saying why (`openFailure`).
             return OpenSlide.vendor(of: path) != nil
         }
     }
@@ -63,24 +63,30 @@ extension SlideReader {
 
     // MARK: Opening
 
-    static func explainOpenFailure(path: String, libtiff: String) -> String {
-        guard let handle = fopen(path, "rb") else { return "cannot open: \(String(cString: strerror(errno)))" }
+    static func openFailure(path: String, libtiff: String) -> TesseraError {
+        guard let handle = fopen(path, "rb") else {
+            let missing = errno == ENOENT
+            return TesseraError(path, "cannot open: \(String(cString: strerror(errno)))", code: missing ? .notFound : .io)
+        }
         defer { fclose(handle) }
         var magic = [UInt8](repeating: 0, count: 4)
         let count = fread(&magic, 1, 4, handle)
-        if count < 4 { return count == 0 ? "the file is empty" : "too short to be a TIFF file" }
-        guard !isTIFF(magic: magic) else { return "corrupt TIFF: \(libtiff)" }
+        if count < 4 { return TesseraError(path, count == 0 ? "the file is empty" : "too short to be a TIFF file", code: .malformed) }
+        guard !isTIFF(magic: magic) else { return TesseraError(path, "corrupt TIFF: \(libtiff)", code: .malformed) }
         if let reason = OpenSlide.unavailable {
-            return "not a TIFF file, and \(reason), which reads MIRAX, Hamamatsu VMS and the other formats it knows"
+            return TesseraError(
+                path, "not a TIFF file, and \(reason), which reads MIRAX, Hamamatsu VMS and the other formats it knows", code: .unsupported)
         }
-        return
-            "not a TIFF file, nor a format OpenSlide \(OpenSlide.version ?? "") knows (MIRAX .mrxs, Hamamatsu .vms/.vmu/.ndpi, Sakura .svslide, TIFF variants)"
+        return TesseraError(
+            path,
+            "not a TIFF file, nor a format OpenSlide \(OpenSlide.version ?? "") knows (MIRAX .mrxs, Hamamatsu .vms/.vmu/.ndpi, Sakura .svslide, TIFF variants)",
+            code: .unsupported)
     }
 
     static func listDirectories(_ file: TIFFFile, path: String) throws -> [SlideDirectory] {
         var result: [SlideDirectory] = []
         let pages = file.directoryCount
-        guard pages > 0 else { throw TesseraError(path, "corrupt TIFF: no image directory") }
+        guard pages > 0 else { throw TesseraError(path, "corrupt TIFF: no image directory", code: .malformed) }
         for page in 0..<min(pages, 4096) {
             try wrap(path) { try file.setDirectory(page) }
             result.append(SlideDirectory(reading: file, at: .page(page)))
@@ -105,7 +111,7 @@ extension SlideReader {
 
     static func wrap(_ path: String, _ body: () throws -> Void) throws {
         do { try body() } catch let error as TIFFError {
-            throw TesseraError(path, "corrupt TIFF: \(error.reason)")
+            throw TesseraError(path, "corrupt TIFF: \(error.reason)", code: .malformed)
         }
     }
 }

@@ -106,7 +106,7 @@ public final class SlideReader {
             do {
                 file = try TIFFFile(path: path, mode: "r", maxSingleAllocation: 512 << 20)
             } catch let error as TIFFError {
-                throw TesseraError(path, Self.explainOpenFailure(path: path, libtiff: error.reason))
+                throw Self.openFailure(path: path, libtiff: error.reason)
             }
             directories = try Self.listDirectories(file, path: path)
             tiff = file
@@ -114,14 +114,14 @@ public final class SlideReader {
             // 33005, as TCGA slides have) goes to OpenSlide when it is here and knows the file.
             if backend == .automatic, let compression = Self.undecodable(directories) {
                 guard OpenSlide.unavailable == nil, OpenSlide.vendor(of: path) != nil else {
-                    throw TesseraError(path, Self.explainUndecodable(compression, path: path))
+                    throw TesseraError(path, Self.explainUndecodable(compression, path: path), code: .unsupported)
                 }
                 (useOpenSlide, tiff, directories) = (true, nil, [])
             }
         }
         if useOpenSlide {
             let slide: OpenSlide
-            do { slide = try OpenSlide(path: path) } catch let error as OpenSlideError { throw TesseraError(path, error.reason) }
+            do { slide = try OpenSlide(path: path) } catch let error as OpenSlideError { throw TesseraError(path, error.reason, code: .malformed) }
             let vendor = slide.property("openslide.vendor") ?? OpenSlide.vendor(of: path) ?? "?"
             directories = (0..<slide.levelCount).map { SlideDirectory(openSlide: slide, level: $0, vendor: vendor) }
             (file, openSlide, isBigTIFF) = (nil, slide, false)
@@ -130,11 +130,12 @@ public final class SlideReader {
         }
         self.directories = directories
         guard let full = directories.max(by: { $0.width * $0.height < $1.width * $1.height }) else {
-            throw TesseraError(path, "the file holds no image")
+            throw TesseraError(path, "the file holds no image", code: .malformed)
         }
         levels = SlideLevel.levels(of: directories, full: full)
         guard let level = levels.first(where: { $0.downsample == downsample }) else {
-            throw TesseraError(path, "has no pyramid level reduced \(downsample)× (levels: \(levels.map { "\($0.downsample)×" }.joined(separator: ", ")))")
+            throw TesseraError(
+                path, "has no pyramid level reduced \(downsample)× (levels: \(levels.map { "\($0.downsample)×" }.joined(separator: ", ")))", code: .notFound)
         }
         self.image = level.directory
         self.downsample = downsample
@@ -241,7 +242,7 @@ public final class SlideReader {
                 do {
                     rgb = try openSlide!.readRGB(level: level, x: x, y: y, width: width, height: height, background: background)
                 } catch let error as OpenSlideError {
-                    throw TesseraError(path, "OpenSlide: \(error.reason) (the slide may be truncated or corrupt)")
+                    throw TesseraError(path, "OpenSlide: \(error.reason) (the slide may be truncated or corrupt)", code: .malformed)
                 }
                 rgb.withUnsafeBufferPointer { target.initialize(from: $0.baseAddress!, count: rgb.count) }
             case .rgba:
@@ -324,7 +325,7 @@ public final class SlideReader {
                 try line.withUnsafeMutableBytes { try tiff.readScanline(next, plane: plane, into: $0) }
             } catch let error as TIFFError {
                 scanlineCursor = nil
-                throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
+                throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)", code: .malformed)
             }
             cache.insert(-1 - (plane * height + next), line)
             next += 1
@@ -342,7 +343,7 @@ public final class SlideReader {
                 if tiled { try tiff.readTile(index, into: buffer) } else { try tiff.readStrip(index, into: buffer) }
             }
         } catch let error as TIFFError {
-            throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)")
+            throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)", code: .malformed)
         }
         cache.insert(index, block)
         return block

@@ -113,7 +113,7 @@ public final class TiledImageWriter {
             file = try TIFFFile(path: partial.path, mode: big ? "w8" : "w")
             try Self.setFields(of: file, width: width, height: height, channels: channels, tileSize: tileSize, fields: fields, factor: 1)
         } catch let error as TIFFError {
-            throw TesseraError(path, error.reason.replacingOccurrences(of: partial.path, with: path))
+            throw TesseraError(path, error.reason.replacingOccurrences(of: partial.path, with: path), code: .io)
         }
         band = [UInt8](repeating: 0, count: tileSize * width * channels)
         tile = [UInt8](repeating: 0, count: tileSize * tileSize * channels)
@@ -195,7 +195,7 @@ public final class TiledImageWriter {
                 try writeTiles(of: level.pixels, width: level.width, height: level.height)
             }
             try file.flush()
-        } catch let error as TIFFError { throw TesseraError(path, error.reason) }
+        } catch let error as TIFFError { throw TesseraError(path, error.reason, code: .io) }
         try partial.commit()
         finished = true
     }
@@ -263,7 +263,7 @@ public final class TiledImageWriter {
             do {
                 try writeTile(index)
             } catch let error as TIFFError {
-                throw TesseraError(path, error.reason)
+                throw TesseraError(path, error.reason, code: .io)
             }
         }
         bandIndex += 1

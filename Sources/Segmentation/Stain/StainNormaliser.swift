@@ -48,12 +48,14 @@ public enum StainNormaliser: Sendable, Equatable, Codable {
     /// one: torchstain's reference stains).
     public static func named(_ method: StainMethod, reference: String?) throws -> StainNormaliser {
         if let reference {
-            guard let data = FileManager.default.contents(atPath: reference) else { throw TesseraError(reference, "cannot read the stain reference") }
+            guard let data = FileManager.default.contents(atPath: reference) else {
+                throw TesseraError(reference, "cannot read the stain reference", code: .io)
+            }
             let loaded: StainNormaliser
             do { loaded = try JSONDecoder().decode(StainNormaliser.self, from: data) } catch {
-                throw TesseraError(reference, "is not a stain reference written by tessera stain fit: \(error)")
+                throw TesseraError(reference, "is not a stain reference written by tessera stain fit: \(error)", code: .malformed)
             }
-            guard loaded.method == method else { throw TesseraError(reference, "holds a \(loaded.name) reference, not \(method.rawValue)") }
+            guard loaded.method == method else { throw TesseraError(reference, "holds a \(loaded.name) reference, not \(method.rawValue)", code: .mismatch) }
             return loaded
         }
         switch method {

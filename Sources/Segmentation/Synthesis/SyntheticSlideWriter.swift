@@ -31,7 +31,7 @@ public enum SyntheticSlideWriter {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw TesseraError(directory, "cannot create the folder: \(error.localizedDescription)")
+            throw TesseraError(directory, "cannot create the folder: \(error.localizedDescription)", code: .io)
         }
         let id = id ?? "synth_\(slide.seed)"
         let slidePath = (directory as NSString).appendingPathComponent("\(id).tiff")

@@ -104,7 +104,7 @@ public struct ClusterConfig: Sendable, Equatable {
     /// The member named `name`, or an error listing the members there are.
     public func member(named name: String) throws -> Member {
         guard let member = members.first(where: { $0.name == name }) else {
-            throw TesseraError(source, "no member \"\(name)\" (members: \(members.map(\.name).joined(separator: ", ")))")
+            throw TesseraError(source, "no member \"\(name)\" (members: \(members.map(\.name).joined(separator: ", ")))", code: .notFound)
         }
         return member
     }
@@ -112,9 +112,9 @@ public struct ClusterConfig: Sendable, Equatable {
     /// Reads and checks `path`.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TesseraError(path, "cannot read the configuration file")
+            throw TesseraError(path, "cannot read the configuration file", code: .io)
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw TesseraError(path, "not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else { throw TesseraError(path, "not UTF-8 text", code: .malformed) }
         try self.init(parsing: text, source: path)
     }
 

@@ -261,11 +261,11 @@ struct ClusterConfigParser {
             config.http?.token = token
         }
         for member in config.members where member.architecture.isEmpty {
-            throw TesseraError(source, "line \(member.line): member \"\(member.name)\" has no architecture")
+            throw TesseraError(source, "line \(member.line): member \"\(member.name)\" has no architecture", code: .notFound)
         }
-        guard !config.members.isEmpty else { throw TesseraError(source, "no [member NAME] section: the ensemble is empty") }
+        guard !config.members.isEmpty else { throw TesseraError(source, "no [member NAME] section: the ensemble is empty", code: .notFound) }
         do { _ = try config.settings.plan(width: 1, height: 1) } catch let error as TesseraError {
-            throw TesseraError(source, "[inference]: \(error.reason)")
+            throw TesseraError(source, "[inference]: \(error.reason)", code: error.code)
         }
         if !keys.isEmpty {
             func key(_ name: String) throws -> String {

@@ -34,13 +34,13 @@ public enum ClusterSockets {
         try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
         if let security = config.security {
             guard let secret = security.coordinatorSecret else {
-                throw TesseraError(config.source, "[security] has no coordinator_secret: the coordinator needs it to accept connections")
+                throw TesseraError(config.source, "[security] has no coordinator_secret: the coordinator needs it to accept connections", code: .notFound)
             }
             try socket.setZAPDomain(domain)
             try socket.makeCurveServer(secretKey: secret)
         }
         do { try socket.bind(endpoint) } catch {
-            throw TesseraError(endpoint, "cannot bind: \(error) (is another coordinator running?)")
+            throw TesseraError(endpoint, "cannot bind: \(error) (is another coordinator running?)", code: .io)
         }
         return socket
     }
@@ -57,12 +57,13 @@ public enum ClusterSockets {
         if let security = config.security {
             let (publicKey, secretKey) = role == .worker ? (security.workerPublic, security.workerSecret) : (security.clientPublic, security.clientSecret)
             guard let secretKey else {
-                throw TesseraError(config.source, "[security] has no \(role == .worker ? "worker" : "client")_secret: this machine cannot authenticate")
+                throw TesseraError(
+                    config.source, "[security] has no \(role == .worker ? "worker" : "client")_secret: this machine cannot authenticate", code: .notFound)
             }
             try socket.makeCurveClient(serverKey: security.coordinatorPublic, publicKey: publicKey, secretKey: secretKey)
         }
         do { try socket.connect(endpoint) } catch {
-            throw TesseraError(endpoint, "cannot connect: \(error)")
+            throw TesseraError(endpoint, "cannot connect: \(error)", code: .io)
         }
         return socket
     }
@@ -79,7 +80,7 @@ public enum ClusterSockets {
         guard try ZMQPoller.pollIn([socket], timeoutMilliseconds: timeoutMilliseconds)[0],
             let reply = try socket.receive(dontWait: true)?.first
         else {
-            throw TesseraError(endpoint, "the coordinator's metrics did not answer within \(timeoutMilliseconds / 1000) s")
+            throw TesseraError(endpoint, "the coordinator's metrics did not answer within \(timeoutMilliseconds / 1000) s", code: .timeout)
         }
         return String(decoding: reply, as: UTF8.self)
     }

@@ -62,7 +62,7 @@ public struct TrainingRunRecord: Codable, Equatable, Sendable {
         do {
             return try JSONDecoder().decode(Self.self, from: try EmbeddedJSON.quote(Data(contentsOf: URL(fileURLWithPath: path)), key: "settings"))
         } catch let error as DecodingError {
-            throw TesseraError(path, "not a training run's job.json: \(error)")
+            throw TesseraError(path, "not a training run's job.json: \(error)", code: .malformed)
         }
     }
 

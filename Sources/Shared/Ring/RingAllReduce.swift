@@ -187,7 +187,7 @@ public final class RingAllReduce {
                 throw TesseraError(
                     "ring",
                     "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s"
-                        + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"))
+                        + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"), code: .timeout)
             }
             let wait = Int((deadline - now) / 1_000_000) + 1
             let ready = try ZMQPoller.pollIn([receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: shouldAbort == nil ? wait : min(wait, 50))
@@ -276,7 +276,7 @@ public final class RingAllReduce {
             }
             switch outcome {
             case nil:
-                if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came") }
+                if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came", code: .malformed) }
                 return false
             case .dropped?: continue
             case .kept(let frames)?:
@@ -293,7 +293,7 @@ public final class RingAllReduce {
         TesseraError(
             "ring",
             "member \(rank) received an unexpected message (\(problem)) where round \(round), phase \(phase), "
-                + "chunk \(chunk), offset \(start) was due")
+                + "chunk \(chunk), offset \(start) was due", code: .malformed)
     }
 
     /// Segments of a later epoch held at most: a predecessor sends at most one round's

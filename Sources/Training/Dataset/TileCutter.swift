@@ -42,7 +42,7 @@ public final class TileCutter {
         case .tiff(let path):
             let reader = try SlideReader(path: path)
             guard reader.width == slide.width, reader.height == slide.height else {
-                throw TesseraError(path, "the mask is \(reader.width)×\(reader.height), its slide \(slide.width)×\(slide.height)")
+                throw TesseraError(path, "the mask is \(reader.width)×\(reader.height), its slide \(slide.width)×\(slide.height)", code: .mismatch)
             }
             maskReader = reader
             runs = []
@@ -51,7 +51,7 @@ public final class TileCutter {
             do {
                 runs = try RLE.parse(text[...], width: slide.width, height: slide.height)
             } catch {
-                throw TesseraError(slidePath, "its RLE does not fit its \(slide.width)×\(slide.height) pixels: \(error)")
+                throw TesseraError(slidePath, "its RLE does not fit its \(slide.width)×\(slide.height) pixels: \(error)", code: .mismatch)
             }
         }
         let span = tile * scale

@@ -113,7 +113,7 @@ struct ClusterBench: ParsableCommand {
             while (try? client.status().workers.count) ?? 0 < bench.workers {
                 guard Date() < deadline else {
                     stop()
-                    throw TesseraError("bench", "the workers did not register within 30 s")
+                    throw TesseraError("bench", "the workers did not register within 30 s", code: .timeout)
                 }
                 usleep(100_000)
             }

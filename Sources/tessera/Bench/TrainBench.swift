@@ -12,7 +12,7 @@ struct TrainBench: ParsableCommand {
             "Deterministic weights and a fixed random batch with disc masks; the default loss and AdamW. bench/train.sh runs this beside PyTorch, taking turns step by step, and prints the ratio."
     )
 
-    @Option(help: "The architecture.") var model = "effunet-b0"
+    @Option(help: "The architecture.") var model: Architecture = .effUnet(.named("b0")!)
     @Option(help: "Tile side.") var tile = 256
     @Option(help: "Images a step.") var batch = 8
     @Option(help: "Timed steps (after one warm-up); the median is reported.") var steps = 3
@@ -24,16 +24,15 @@ struct TrainBench: ParsableCommand {
     var serve = false
 
     func validate() throws {
-        guard CNNModel.architectures.contains(model) else { throw ValidationError("unknown model \(model)") }
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (batch statistics)") }
         guard tile >= 32, tile % 32 == 0 else { throw ValidationError("--tile must be a multiple of 32") }
     }
 
     func run() throws {
         CNNModel.setThreads(threads)
-        let store = try ParameterStore(architecture: model)
+        let store = ParameterStore(architecture: model)
         try store.load(from: DeterministicWeights())
-        let trainer = try ModelTrainer(architecture: model, store: store)
+        let trainer = try ModelTrainer(architecture: model.name, store: store)
         let (images, masks) = Self.syntheticBatch(batch, tile: tile, seed: 7)
         func step() throws -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -54,7 +53,7 @@ struct TrainBench: ParsableCommand {
         print(
             String(
                 format: "%@: %.2f s/step (median of %d; %d×%d², %d threads), %.2f images/s, peak RSS %.0f MB",
-                model, median, times.count, batch, tile, threads, Double(batch) / median, PeakMemory.megabytes()))
+                model.name, median, times.count, batch, tile, threads, Double(batch) / median, PeakMemory.megabytes()))
     }
 
     /// The benchmarks' training batch: images of uniform noise in [−1, 1) from `seed`, masks

@@ -7,6 +7,7 @@ import Foundation
 import HTTPStatus
 import Segmentation
 import Shared
+import Tiling
 import Worker
 import ZeroMQ
 
@@ -14,15 +15,11 @@ import ZeroMQ
 struct ClusterOptions: ParsableArguments {
     @Option(help: "The cluster configuration (docs/CONFIG.md).") var config: String = "cluster.conf"
     @Option(help: "Log lines as text, or json (one object a line, for log collectors); default: TESSERA_LOG_FORMAT, else text.")
-    var logFormat: String?
-
-    func validate() throws {
-        if let logFormat, Log.Format(rawValue: logFormat) == nil { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
-    }
+    var logFormat: Log.Format?
 
     /// The configuration; also sets the process's log format, before anything logs.
     func load() throws -> ClusterConfig {
-        if let format = logFormat.flatMap(Log.Format.init(rawValue:)) { Log.format = format }
+        if let logFormat { Log.format = logFormat }
         return try ClusterConfig(contentsOf: config)
     }
 }
@@ -113,14 +110,13 @@ struct SubmitCommand: ParsableCommand {
     @Option(
         help:
             "Who reads the slide on the coordinator: auto (libtiff for the TIFFs it decodes, OpenSlide for the rest, JPEG 2000 Aperio slides among them), tiff or openslide. Default: the configuration's [inference] reader."
-    ) var reader: String?
+    ) var reader: SlideBackend?
     @Flag(help: "Upload the slide even if the coordinator could read it in place.") var upload = false
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
         guard (slide == nil) != (attach == nil) else { throw ValidationError("give a slide, or --attach JOB, not both") }
         if let pixelSize, !(pixelSize > 0 && pixelSize <= 1000) { throw ValidationError("--pixel-size must be in µm, above 0 and at most 1000") }
-        guard reader.map({ SlideReader.Backend(rawValue: $0) != nil }) ?? true else { throw ValidationError("--reader must be auto, tiff or openslide") }
     }
 
     func run() throws {
@@ -133,7 +129,8 @@ struct SubmitCommand: ParsableCommand {
         }
         let bar = ProgressReporter("submit", quiet: quiet)
         let outcome = try client.run(
-            slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, pixelSize: pixelSize, organ: organ, reader: reader,
+            slidePath: slide, attach: attach, maskPath: out, wantRLE: rle != nil, forceUpload: upload, pixelSize: pixelSize, organ: organ,
+            reader: reader?.rawValue,
             progress: { p in
                 guard p.tilesTotal > 0 else { return }
                 let members = zip(p.memberNames, p.memberDone).map { "\($0) \($1)" }.joined(separator: ", ")

@@ -20,7 +20,7 @@ struct GradientsCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The architecture: \(CNNModel.architectures.joined(separator: ", ")).") var model: String
+    @Option(help: "The architecture.") var model: Architecture
     @Option(help: "The weights (.safetensors with PyTorch keys).") var weights: String
     @Option(help: "The images: float32 .npy of shape N×3×H×W, normalised.") var images: String
     @Option(help: "The masks: .npy of shape N×H×W or N×1×H×W, values 0 or 1.") var masks: String
@@ -32,9 +32,6 @@ struct GradientsCommand: ParsableCommand {
     @Option(help: "Engine threads.") var threads: Int = 2
 
     func validate() throws {
-        guard CNNModel.architectures.contains(model) else {
-            throw ValidationError("unknown model \(model) (known: \(CNNModel.architectures.joined(separator: ", ")))")
-        }
         if let step, step != "adamw" { throw ValidationError("--step takes adamw, not \(step)") }
         if step != nil && updated == nil { throw ValidationError("--step needs --updated to write the weights to") }
         if updated != nil && step == nil { throw ValidationError("--updated needs --step") }
@@ -44,10 +41,10 @@ struct GradientsCommand: ParsableCommand {
 
     func run() throws {
         CNNModel.setThreads(threads)
-        let store = try ParameterStore(architecture: model)
-        try store.load(from: try SafeTensorsWeights(path: weights), ignoring: try Architecture(named: model).unusedKeys)
+        let store = ParameterStore(architecture: model)
+        try store.load(from: try SafeTensorsWeights(path: weights), ignoring: model.unusedKeys)
         let (batch, targets) = try Self.readBatch(images: images, masks: masks)
-        let trainer = try ModelTrainer(architecture: model, store: store)
+        let trainer = try ModelTrainer(architecture: model.name, store: store)
         let (loss, _) = try trainer.gradients(images: batch, masks: targets, normalisation: frozenNorms ? .frozen : .batch())
         print(String(format: "loss %.9f", loss))
         let parameters = store.entries.filter(\.isParameter)
@@ -66,7 +63,7 @@ struct GradientsCommand: ParsableCommand {
         guard x.shape.count == 4, x.shape[1] == 3 else { throw TesseraError(images, "images must be N×3×H×W, not \(x.shape)") }
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         guard y.shape == [n, h, w] || y.shape == [n, 1, h, w] else {
-            throw TesseraError(masks, "masks of shape \(y.shape) do not match images of shape \(x.shape) (need \([n, h, w]))")
+            throw TesseraError(masks, "masks of shape \(y.shape) do not match images of shape \(x.shape) (need \([n, h, w]))", code: .mismatch)
         }
         if let bad = y.values.firstIndex(where: { $0 != 0 && $0 != 1 }) { throw TesseraError(masks, "mask value \(y.values[bad]) at \(bad) is not 0 or 1") }
         if let bad = x.values.firstIndex(where: { !$0.isFinite }) { throw TesseraError(images, "image value \(x.values[bad]) at \(bad)") }

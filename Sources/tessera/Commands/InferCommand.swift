@@ -33,16 +33,16 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Tile side: the model's input size.") var tile = 512
     @Option(help: "Context pixels around each tile's kept centre.") var margin = 64
     @Option(help: "Tile stride (default: tile − 2×margin).") var stride: Int?
-    @Option(help: "Blending window: constant (keep the centre), linear or gaussian.") var window: String = "constant"
+    @Option(help: "Blending window: constant (keep the centre), linear or gaussian.") var window: BlendWindow = .constantCrop
     @Option(help: "Probability threshold of the mask.") var threshold = 0.5
     @Option(help: "The constant model's probability.") var constant: Double?
     @Option(help: "Take members and settings from this cluster configuration instead (the cluster's reference result).") var config: String?
-    @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: String = "none"
-    @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: String = "float16"
+    @Option(help: "Flip test-time augmentation: none, h, v or hv.") var flips: FlipSet = .none
+    @Option(help: "Map quantisation, as maps travel in a cluster: uint8 or float16.") var maps: MapEncoding = .float16
     @Option(
         help:
             "Tiles over glass alone are not predicted (probability 0): saturation (a block is tissue when 1 % of its pixels are saturated above --tissue-saturation), otsu, or off."
-    ) var tissue: String = "saturation"
+    ) var tissue: TissueDetection.Method = .saturation
     @Option(help: "Saturation (0…1) above which a pixel counts as stained.") var tissueSaturation: Double = 20.0 / 255
     @Option(help: "Remove objects (4-connected) of fewer pixels from the mask.") var minObjectArea = 0
     @Option(help: "Fill holes (4-connected, away from the edge) of fewer pixels in the mask.") var fillHolesBelow = 0
@@ -63,7 +63,7 @@ struct InferCommand: ParsableCommand {
     @Option(
         help:
             "Who reads the slide: auto (libtiff for the TIFFs it decodes, OpenSlide for the rest, JPEG 2000 Aperio slides among them), tiff or openslide. With --config, its [inference] reader by default."
-    ) var reader: String?
+    ) var reader: SlideBackend?
     @Option(
         help:
             "Single-tile mode: write the CNN's raw logits for the tile at --at to this .npy file, and nothing else. For checks against PyTorch: the tile's pixels go to the model as they are, never resampled, whatever pixel size the weights say."
@@ -72,11 +72,7 @@ struct InferCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
-        guard BlendWindow(rawValue: window) != nil else { throw ValidationError("--window must be constant, linear or gaussian") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
-        guard FlipSet(rawValue: flips) != nil else { throw ValidationError("--flips must be none, h, v or hv") }
-        guard MapEncoding(name: maps) != nil else { throw ValidationError("--maps must be uint8 or float16") }
-        guard TissueDetection.Method(rawValue: tissue) != nil else { throw ValidationError("--tissue must be saturation, otsu or off") }
         guard (0...1).contains(tissueSaturation) else { throw ValidationError("--tissue-saturation must be between 0 and 1") }
         guard minObjectArea >= 0, fillHolesBelow >= 0 else { throw ValidationError("--min-object-area and --fill-holes-below must not be negative") }
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
@@ -84,7 +80,6 @@ struct InferCommand: ParsableCommand {
             if let value, !(value > 0 && value <= 1000) { throw ValidationError("\(name) must be a pixel size in µm, above 0 and at most 1000") }
         }
         guard pyramid == "on" || pyramid == "off" else { throw ValidationError("--pyramid must be on or off") }
-        guard reader.map({ SlideReader.Backend(rawValue: $0) != nil }) ?? true else { throw ValidationError("--reader must be auto, tiff or openslide") }
         guard organ == nil || config != nil else {
             throw ValidationError("--organ picks a threshold of --config's [organ NAME] sections; without --config give --threshold")
         }
@@ -111,19 +106,18 @@ struct InferCommand: ParsableCommand {
             }
             var settings = try cluster.settings.forOrgan(organ)
             settings.pixelSize = pixelSize ?? settings.pixelSize
-            if let reader { settings.reader = SlideReader.Backend(rawValue: reader)! }
+            if let reader { settings.reader = reader }
             if let slideStain { (settings.slideStain, settings.slideStainReference) = (slideStain, slideStainReference) }
             job = try LocalSegmentation(settings: settings, members: members)
         } else {
             var settings = SegmentationSettings(
-                tileSize: tile, margin: margin, stride: stride, window: BlendWindow(rawValue: window)!,
-                threshold: threshold, flips: FlipSet(rawValue: flips)!, maps: MapEncoding(name: maps)!,
-                tissue: TissueDetection(method: TissueDetection.Method(rawValue: tissue)!, saturation: tissueSaturation),
+                tileSize: tile, margin: margin, stride: stride, window: window,
+                threshold: threshold, flips: flips, maps: maps, tissue: TissueDetection(method: tissue, saturation: tissueSaturation),
                 cleanup: MaskCleanup(minimumObjectArea: minObjectArea, holeArea: fillHolesBelow),
                 pixelSize: pixelSize, useLevels: pyramid == "on")
             settings.slideStain = slideStain
             settings.slideStainReference = slideStainReference
-            settings.reader = reader.flatMap(SlideReader.Backend.init(rawValue:)) ?? .automatic
+            settings.reader = reader ?? .automatic
             var predictor = try MemberFactory.make(architecture: model, weights: weights, value: constant)
             if let stain { predictor = StainNormalisingPredictor(predictor, normaliser: try StainNormaliser.named(stain, reference: stainReference)) }
             let trained = weights.flatMap(SafeTensors.trainedPixelSize(atPath:))

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 
 /// `tessera inspect`: what a slide file holds.
 struct InspectCommand: ParsableCommand {
@@ -15,14 +16,13 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "The slide (TIFF, BigTIFF, or a format OpenSlide reads).")
     var slide: String
-    @Option(help: "Who reads it: auto, tiff (libtiff) or openslide.") var reader: String = "auto"
+    @Option(help: "Who reads it: auto, tiff (libtiff) or openslide.") var reader: SlideBackend = .automatic
 
     func validate() throws {
-        guard SlideReader.Backend(rawValue: reader) != nil else { throw ValidationError("--reader must be auto, tiff or openslide") }
     }
 
     func run() throws {
-        let reader = try SlideReader(path: slide, cacheBytes: 0, backend: SlideReader.Backend(rawValue: self.reader)!)
+        let reader = try SlideReader(path: slide, cacheBytes: 0, backend: self.reader)
         let image = reader.image
         print("\(slide)")
         print("  format: \(image.vendor.map { "\($0) (OpenSlide)" } ?? (reader.isBigTIFF ? "BigTIFF" : "classic TIFF"))")

@@ -23,7 +23,7 @@ struct RLECommand: ParsableCommand {
             let text = RLE.text(try MaskFiles.runs(ofMaskAt: mask).runs)
             if let out {
                 do { try (text + "\n").write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                    throw TesseraError(out, "cannot write: \(error.localizedDescription)")
+                    throw TesseraError(out, "cannot write: \(error.localizedDescription)", code: .io)
                 }
             } else {
                 print(text)
@@ -46,10 +46,10 @@ struct RLECommand: ParsableCommand {
 
         func run() throws {
             let data = rle == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: rle)
-            guard let data, let text = String(data: data, encoding: .utf8) else { throw TesseraError(rle, "cannot read the RLE text") }
+            guard let data, let text = String(data: data, encoding: .utf8) else { throw TesseraError(rle, "cannot read the RLE text", code: .io) }
             let runs: [RLE.Run]
             do { runs = try RLE.parse(text[...], width: width, height: height) } catch let error as TesseraError {
-                throw TesseraError(rle, error.reason)
+                throw TesseraError(rle, error.reason, code: error.code)
             }
             try MaskFiles.write(runs, width: width, height: height, to: out)
         }

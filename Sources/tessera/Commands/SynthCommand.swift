@@ -20,7 +20,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Output folder.") var out: String
     @Option(help: "Slide id (file stem and train.csv id); default synth_SEED.") var id: String?
-    @Option(help: "Tile compression of the slide: deflate, lzw, jpeg or none.") var compression: String = "deflate"
+    @Option(help: "Tile compression of the slide: deflate, lzw, jpeg or none.") var compression: TiledImageWriter.Compression = .deflate
     @Option(help: "How much of the slide is glass, 0 to 1: 0 leaves the edges and a few patches bare, towards 1 tissue shrinks to islands.") var glass = 0.0
     @Option(help: "How far the stains differ from the default, 0 to 1 (another lab's: bluer haematoxylin, browner eosin).") var stainShift = 0.0
     @Option(help: "Reduced copies written after the slide (a pyramid), as reduction factors, e.g. 4,16.") var pyramid: String?
@@ -31,9 +31,6 @@ struct SynthCommand: ParsableCommand {
     func validate() throws {
         guard (1...200_000).contains(width), (1...200_000).contains(height) else {
             throw ValidationError("--width and --height must be between 1 and 200000")
-        }
-        guard TiledImageWriter.Compression(rawValue: compression) != nil else {
-            throw ValidationError("--compression must be one of deflate, lzw, jpeg, none")
         }
         guard (0...1).contains(glass), (0...1).contains(stainShift) else { throw ValidationError("--glass and --stain-shift must be between 0 and 1") }
         guard pixelSize > 0 && pixelSize <= 1000 else { throw ValidationError("--pixel-size must be in µm, above 0 and at most 1000") }
@@ -54,7 +51,7 @@ struct SynthCommand: ParsableCommand {
         let progress = ProgressReporter("synth", quiet: quiet)
         let output = try SyntheticSlideWriter.write(
             SyntheticSlide(width: width, height: height, seed: seed, glass: glass, stainShift: stainShift), to: out, id: id,
-            compression: TiledImageWriter.Compression(rawValue: compression)!, pyramid: pyramidFactors ?? [], aperio: aperio, micronsPerPixel: pixelSize
+            compression: compression, pyramid: pyramidFactors ?? [], aperio: aperio, micronsPerPixel: pixelSize
         ) { progress.update($0, of: $1, unit: "rows") }
         print(output.slidePath)
         print(output.maskPath)

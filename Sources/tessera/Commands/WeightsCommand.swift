@@ -15,23 +15,17 @@ struct WeightsCommand: ParsableCommand {
     )
 
     struct ModelOption: ParsableArguments {
-        @Option(help: "The architecture: \(CNNModel.architectures.joined(separator: ", ")).") var model: String
-
-        func validate() throws {
-            guard CNNModel.architectures.contains(model) else {
-                throw ValidationError("unknown model \(model) (known: \(CNNModel.architectures.joined(separator: ", ")))")
-            }
-        }
+        @Option(help: "The architecture.") var model: Architecture
 
         /// Every key the model loads, with its shape, in loading order.
-        func keys() throws -> [(key: String, shape: [Int])] { try Architecture(named: model).parameterShapes }
+        func keys() -> [(key: String, shape: [Int])] { model.parameterShapes }
     }
 
     struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every state_dict key the model loads, with its shape.")
         @OptionGroup var model: ModelOption
         func run() throws {
-            for (key, shape) in try model.keys() { print("\(key) \(shape.map(String.init).joined(separator: "×"))") }
+            for (key, shape) in model.keys() { print("\(key) \(shape.map(String.init).joined(separator: "×"))") }
         }
     }
 
@@ -40,7 +34,7 @@ struct WeightsCommand: ParsableCommand {
         @OptionGroup var model: ModelOption
         @Argument(help: "The .safetensors file.") var weights: String
         func run() throws {
-            _ = try CNNModel(architecture: model.model, weights: try SafeTensorsWeights(path: weights))
+            _ = try CNNModel(model.model, weights: try SafeTensorsWeights(path: weights))
             print("OK: \(weights) holds every weight of \(model.model), each of the right shape, and nothing else")
         }
     }
@@ -51,7 +45,7 @@ struct WeightsCommand: ParsableCommand {
         @OptionGroup var model: ModelOption
         @Option(help: "The .safetensors file to write.") var out: String
         func run() throws {
-            let keys = try DeterministicWeights.write(architecture: model.model, to: out)
+            let keys = try DeterministicWeights.write(architecture: model.model.name, to: out)
             print("\(out): \(keys.count) tensors, \(keys.reduce(0) { $0 + $1.shape.reduce(1, *) }) parameters")
         }
     }
