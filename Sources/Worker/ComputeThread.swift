@@ -1,13 +1,15 @@
 import Core
 import Foundation
 import Shared
+import Synchronization
 import Tiling
 import ZeroMQ
 
-/// Runs the model on tiles, one at a time and in order, on a thread of its own.
+/// Runs the model on tiles, one at a time and in order, on a thread of its own (a
+/// `MailboxThread`).
 ///
-/// Tiles and results change threads in memory, under a lock: a tile's pixels (786 KB for
-/// 512²) and its map are handed over, never copied; a `Doorbell` wakes the I/O thread.
+/// Tiles and results change threads in memory: a tile's pixels (786 KB for 512²) and its
+/// map are handed over, never copied; a `Doorbell` wakes the I/O thread.
 final class ComputeThread: @unchecked Sendable {
     /// Readable when results wait (`takeResults`).
     var doorbell: ZMQSocket { bell.socket }
@@ -15,11 +17,8 @@ final class ComputeThread: @unchecked Sendable {
     private let predictor: TilePredictor
     private let member: ClusterConfig.Member
     private let log: Log
-    private let lock = NSCondition()
-    private var tiles: [(request: Wire.TileRequest, pixels: [UInt8], ticket: UInt64)] = []
-    private var results: [(ticket: UInt64, frames: [[UInt8]])] = []
-    private var stopped = false
-    private let done = DispatchSemaphore(value: 0)
+    private var mailbox: MailboxThread<(request: Wire.TileRequest, pixels: [UInt8], ticket: UInt64)>!
+    private let results = Mutex<[(ticket: UInt64, frames: [[UInt8]])]>([])
 
     /// Starts the thread.
     init(context: ZMQContext, predictor: TilePredictor, member: ClusterConfig.Member, log: Log) throws {
@@ -27,57 +26,31 @@ final class ComputeThread: @unchecked Sendable {
         self.predictor = predictor
         self.member = member
         self.log = log
-        let thread = Thread { [self] in
-            defer { done.signal() }
-            loop()
+        mailbox = MailboxThread(name: "compute") { [self] tile in
+            let message = predict(tile.request, pixels: tile.pixels)
+            results.withLock { $0.append((tile.ticket, message)) }
+            bell.ring()
         }
-        thread.name = "compute"
-        thread.start()
     }
 
     /// Queues a well-formed tile (`WorkerLink` checked it); `ticket` comes back with its answer.
     func submit(_ request: Wire.TileRequest, pixels: [UInt8], ticket: UInt64) {
-        lock.lock()
-        tiles.append((request, pixels, ticket))
-        lock.signal()
-        lock.unlock()
+        // The handler never throws, so neither does posting.
+        try? mailbox.post((request, pixels, ticket))
     }
 
     /// The messages (results or failures) finished since the last call, oldest first,
     /// with their tiles' tickets; silences the doorbell.
     func takeResults() -> [(ticket: UInt64, frames: [[UInt8]])] {
         bell.silence()
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = results
-        results.removeAll()
-        return taken
+        return results.withLock { results in
+            defer { results.removeAll() }
+            return results
+        }
     }
 
     /// Ends the thread once the tile in hand is done, dropping those waiting.
-    func stop() {
-        lock.lock()
-        stopped = true
-        tiles.removeAll()
-        lock.signal()
-        lock.unlock()
-        done.wait()
-    }
-
-    private func loop() {
-        while true {
-            lock.lock()
-            while tiles.isEmpty && !stopped { lock.wait() }
-            if stopped { lock.unlock(); return }
-            let (request, pixels, ticket) = tiles.removeFirst()
-            lock.unlock()
-            let message = predict(request, pixels: pixels)
-            lock.lock()
-            results.append((ticket, message))
-            lock.unlock()
-            bell.ring()
-        }
-    }
+    func stop() { mailbox.stop(wait: true) }
 
     /// The result message for one tile, or a failure message saying why there is none.
     private func predict(_ request: Wire.TileRequest, pixels: [UInt8]) -> [[UInt8]] {

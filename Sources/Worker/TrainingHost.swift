@@ -27,14 +27,12 @@ final class TrainingHost: @unchecked Sendable {
     /// first and re-forms the ring, which abandons the wait.
     private let ringTimeoutMilliseconds: Int
     private let log: Log
-    private let lock = NSCondition()
-    /// Commands with the session generation they were handed over in.
-    private var commands: [(command: WorkerLink.TrainingCommand, generation: Int)] = []
+    /// Commands with the session generation they were handed over in, run on the training
+    /// thread.
+    private var mailbox: MailboxThread<(command: WorkerLink.TrainingCommand, generation: Int)>!
     /// Messages with the generation of the session that posted them: those of a session
     /// given up since are never sent (the coordinator has forgotten it).
-    private var outbox: [(frames: [[UInt8]], generation: Int)] = []
-    private var stopped = false
-    private let done = DispatchSemaphore(value: 0)
+    private let outbox = Mutex<[(frames: [[UInt8]], generation: Int)]>([])
     /// The run the coordinator wants this worker in, the newest epoch it started, and the
     /// session's generation: every join and abandon starts a new one, so that a step of a
     /// session given up is abandoned even when the next session is of the same run.
@@ -70,12 +68,10 @@ final class TrainingHost: @unchecked Sendable {
         self.security = security
         self.ringTimeoutMilliseconds = ringTimeoutMilliseconds
         self.log = log
-        let thread = Thread { [self] in
-            defer { done.signal() }
-            loop()
+        mailbox = MailboxThread(name: "training", onExit: { [self] in session = nil }) { [self] item in
+            current = item.generation
+            perform(item.command)
         }
-        thread.name = "training"
-        thread.start()
     }
 
     /// Hands a command to the training thread (from the I/O thread).
@@ -84,10 +80,8 @@ final class TrainingHost: @unchecked Sendable {
             wanted.take(command)
             return wanted.generation
         }
-        lock.lock()
-        commands.append((command, generation))
-        lock.signal()
-        lock.unlock()
+        // The handler never throws, so neither does posting.
+        try? mailbox.post((command, generation))
     }
 
     /// The run this worker is in, as the coordinator last said.
@@ -97,40 +91,21 @@ final class TrainingHost: @unchecked Sendable {
     func takeMessages() -> [[[UInt8]]] {
         bell.silence()
         let generation = wanted.withLock { $0.generation }
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = outbox.filter { $0.generation == generation }.map(\.frames)
-        outbox.removeAll()
-        return taken
+        return outbox.withLock { outbox in
+            defer { outbox.removeAll() }
+            return outbox.filter { $0.generation == generation }.map(\.frames)
+        }
     }
 
     /// Ends the thread once the command in hand is done (a step in an all-reduce is abandoned).
     func stop() {
         wanted.withLock { $0.take(.abandon) }
-        lock.lock()
-        stopped = true
-        commands.removeAll()
-        lock.signal()
-        lock.unlock()
-        done.wait()
-    }
-
-    private func loop() {
-        while true {
-            lock.lock()
-            while commands.isEmpty && !stopped { lock.wait() }
-            if stopped { lock.unlock(); session = nil; return }
-            let (command, generation) = commands.removeFirst()
-            lock.unlock()
-            current = generation
-            perform(command)
-        }
+        mailbox.stop(wait: true)
     }
 
     private func post(_ frames: [[UInt8]]) {
-        lock.lock()
-        outbox.append((frames, current))
-        lock.unlock()
+        let generation = current
+        outbox.withLock { $0.append((frames, generation)) }
         bell.ring()
     }
 

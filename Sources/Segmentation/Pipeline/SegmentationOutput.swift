@@ -17,7 +17,7 @@ public final class SegmentationOutput: @unchecked Sendable {
     /// Foreground pixels written so far.
     public private(set) var foreground = 0
     private var runEncoder: RowRunEncoder
-    private let maskWriter = SerialWorker(name: "mask writer", capacity: 16 << 20)
+    private let maskWriter = MailboxThread<() throws -> Void>(name: "mask writer", capacity: 16 << 20, accountsCPU: true) { try $0() }
     private let maskPath: String
     private let micronsPerPixel: Double?
     private let cleanup: MaskCleanup
@@ -75,14 +75,15 @@ public final class SegmentationOutput: @unchecked Sendable {
     }
 
     // The writer's thread holds the writer: without this it would wait for work forever.
-    deinit { maskWriter.cancel() }
+    deinit { maskWriter.stop(wait: false) }
 
     /// Hands mask rows to the writer thread.
     private func writeMask(_ rows: [UInt8]) throws {
-        try maskWriter.submit(bytes: rows.count) { [self] in
-            try mask.append(rows: rows)
-            runEncoder.append(rows: rows)
-        }
+        try maskWriter.post(
+            { [self] in
+                try mask.append(rows: rows)
+                runEncoder.append(rows: rows)
+            }, cost: rows.count)
     }
 
     /// Writes the last bands; every row must have been appended. With a cleanup, the mask
