@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Segmentation
 import Shared
+import Tiling
 import ZeroMQ
 
 /// The client link (docs/PROTOCOL.md): submits, uploads, downloads, attach.
@@ -94,7 +95,7 @@ extension CoordinatorServer {
             id: id, name: name, client: identity, directory: directory,
             slidePath: local ? submit.path : upload, size: submit.size, digest: submit.digest.lowercased(),
             upload: !local, members: config.members.count, pixelSize: submit.pixelSize, organ: submit.organ,
-            reader: submit.reader.flatMap(SlideReader.Backend.init(rawValue:)))
+            reader: submit.reader.flatMap(SlideBackend.init(rawValue:)))
         jobs.append(job)
         persist(job)
         log.info("job \(id) (\(name)) submitted; \(local ? "reading the slide in place" : "fetching \(submit.size) bytes")")

@@ -156,7 +156,7 @@ extension CoordinatorServer {
                 id: record.id, name: record.name, client: [], directory: journal.folder(of: record.id),
                 slidePath: record.slidePath, size: record.size, digest: record.digest, upload: record.upload,
                 members: config.members.count, pixelSize: record.pixelSize, organ: record.organ,
-                reader: record.reader.flatMap(SlideReader.Backend.init(rawValue:)))
+                reader: record.reader.flatMap(SlideBackend.init(rawValue:)))
             nextJobID = max(nextJobID, record.id + 1)
             job.recordedTiles = record.tiles
             jobs.append(job)

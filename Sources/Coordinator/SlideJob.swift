@@ -66,7 +66,7 @@ final class SlideJob {
 
     init(
         id: UInt64, name: String, client: [UInt8], directory: String, slidePath: String, size: UInt64, digest: String, upload: Bool, members: Int,
-        pixelSize: Double? = nil, organ: String? = nil, reader: SlideReader.Backend? = nil
+        pixelSize: Double? = nil, organ: String? = nil, reader: SlideBackend? = nil
     ) {
         self.pixelSize = pixelSize
         self.organ = organ
@@ -88,7 +88,7 @@ final class SlideJob {
     /// The slide's organ as the submission gave it, which picks the threshold.
     let organ: String?
     /// Who reads the slide, as the submission asked (nil: the configuration's `reader`).
-    let reader: SlideReader.Backend?
+    let reader: SlideBackend?
     /// Where tiles are read and at what pixel size, once started.
     private(set) var source = TileSource(slidePixelSize: nil)
 

@@ -27,7 +27,7 @@ final class TilePrefetcher: @unchecked Sendable {
     /// Full-resolution pixels per pixel read: the pyramid level tiles come from.
     private let downsample: Int
     /// Who reads the slide (the job's `reader`).
-    private let backend: SlideReader.Backend
+    private let backend: SlideBackend
     /// The slide's stain normalisation, applied as tiles are read.
     private let stain: SlideStain?
     /// The first tile column of each reader's band, and the end of the last.
@@ -44,7 +44,7 @@ final class TilePrefetcher: @unchecked Sendable {
     /// (at most one per tile column); tiles in `skipped` come without pixels.
     init(
         slidePath: String, plan: TilePlan, downsample: Int = 1, stain: SlideStain? = nil, first: Int = 0, depth: Int = 32, readers: Int = 1,
-        skipped: Set<Int> = [], backend: SlideReader.Backend = .automatic
+        skipped: Set<Int> = [], backend: SlideBackend = .automatic
     ) {
         let readers = max(1, min(readers, plan.columns))
         self.backend = backend

@@ -2,6 +2,7 @@ import EngineKernels
 import EngineKernelsHaswell
 import Foundation
 import OpenBLAS
+import Synchronization
 
 /// Chooses, once per process, which build of the innermost loops runs: the AVX2 one
 /// (`EngineKernelsHaswell`) on CPUs that have AVX2 and FMA, the baseline one otherwise.
@@ -9,10 +10,12 @@ import OpenBLAS
 /// machine gives the same ones); `TESSERA_KERNELS=baseline` forces the baseline build.
 public enum KernelSet {
     /// Whether the AVX2 build runs (tests switch it to compare the two).
-    nonisolated(unsafe) public static var usesAVX2: Bool = {
-        if ProcessInfo.processInfo.environment["TESSERA_KERNELS"] == "baseline" { return false }
-        return cpuHasAVX2AndFMA
-    }()
+    public static var usesAVX2: Bool {
+        get { avx2.load(ordering: .relaxed) }
+        set { avx2.store(newValue, ordering: .relaxed) }
+    }
+    private static let avx2 = Atomic<Bool>(
+        ProcessInfo.processInfo.environment["TESSERA_KERNELS"] == "baseline" ? false : cpuHasAVX2AndFMA)
 
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
     public static let cpuHasAVX2AndFMA: Bool = {

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Where a forward pass spends its time, convolution by convolution shape: recorded only
 /// while `isRecording` is on (`tessera bench engine --layers` prints it), and the count of
@@ -11,11 +12,18 @@ public enum LayerProfile {
         public var multiplyAdds = 0
     }
 
-    nonisolated(unsafe) public static var isRecording = false
-    nonisolated(unsafe) public private(set) static var entries: [String: Entry] = [:]
+    public static var isRecording: Bool {
+        get { recording.load(ordering: .relaxed) }
+        set { recording.store(newValue, ordering: .relaxed) }
+    }
+    private static let recording = Atomic<Bool>(false)
+    private static let recorded = Mutex<[String: Entry]>([:])
+
+    /// What was recorded, by convolution shape.
+    public static var entries: [String: Entry] { recorded.withLock { $0 } }
 
     /// Forgets everything recorded.
-    public static func reset() { entries = [:] }
+    public static func reset() { recorded.withLock { $0 = [:] } }
 
     /// Multiply-adds of every convolution recorded.
     public static var multiplyAdds: Int { entries.values.reduce(0) { $0 + $1.multiplyAdds } }
@@ -28,11 +36,11 @@ public enum LayerProfile {
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let key = label()
-        var entry = entries[key, default: Entry()]
-        entry.calls += 1
-        entry.seconds += seconds
-        entry.multiplyAdds += multiplyAdds
-        entries[key] = entry
+        recorded.withLock { entries in
+            entries[key, default: Entry()].calls += 1
+            entries[key, default: Entry()].seconds += seconds
+            entries[key, default: Entry()].multiplyAdds += multiplyAdds
+        }
         return result
     }
 }

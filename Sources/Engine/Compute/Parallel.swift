@@ -9,7 +9,11 @@ import Synchronization
 /// `sched_yield` between calls and stole a core from everything else the engine does.
 public enum Parallel {
     /// Threads the engine uses (the worker's and `infer`'s `--threads`).
-    nonisolated(unsafe) public static var threads = 2
+    public static var threads: Int {
+        get { threadCount.load(ordering: .relaxed) }
+        set { threadCount.store(newValue, ordering: .relaxed) }
+    }
+    private static let threadCount = Atomic<Int>(2)
 
     /// Runs `body(i)` for every i in 0..<count, on up to `threads` threads; returns when all
     /// are done. Tasks are taken in order from a shared counter, so uneven tasks balance.

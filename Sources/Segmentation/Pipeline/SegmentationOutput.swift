@@ -6,7 +6,7 @@ import Tiling
 /// as the rows pass.
 ///
 /// Mask rows are compressed, written and run-length encoded on a thread of their own
-/// (`SerialWorker`, at most 16 MiB waiting), so whoever stitches goes on with the next
+/// (a `MailboxThread`, at most 16 MiB waiting), so whoever stitches goes on with the next
 /// tiles meanwhile; `finish` waits for it.
 public final class SegmentationOutput: @unchecked Sendable {
     public let width: Int
