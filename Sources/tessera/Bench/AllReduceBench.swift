@@ -14,8 +14,11 @@ struct AllReduceBench: ParsableCommand {
         commandName: "allreduce",
         abstract: "Time ring all-reduces of a model's gradient on loopback, and data-parallel training steps.",
         discussion: """
-            Each member runs on its own thread with its own ZeroMQ context, over tcp on 127.0.0.1 \
-            (or ipc). \
+            Each member is a process of its own (or, with --members-as threads, a thread with its \
+            own ZeroMQ context), over tcp on 127.0.0.1 (or ipc). With --gloo PYTHON (a Python \
+            with torch), PyTorch's gloo all-reduce of the same size among as many processes \
+            (bench/allreduce_gloo.py) takes turns with Tessera's, round by round, and the ratio of \
+            their bus bandwidths is printed. \
             Bus bandwidth is NCCL's: 2(N − 1)/N · size / time; the ring limit is that volume over \
             raw ZeroMQ loopback bandwidth (1 MB messages), measured in the same run, taking turns \
             with the all-reduces. Then training images/s of one replica on --threads threads \
@@ -32,9 +35,17 @@ struct AllReduceBench: ParsableCommand {
     @Option(help: "Values a ring message carries at most.") var segment = 256 << 10
     @Option(help: "tcp or ipc.") var transport = "tcp"
     @Option(help: "Gradient buckets summed during the backward pass, in MB (0: one sum after it).") var bucketMb = 0.0
+    @Option(help: "Members as processes (as gloo's are) or threads.") var membersAs = MemberKind.processes
+    @Option(help: "A Python with torch: also time gloo's all-reduce (bench/allreduce_gloo.py), taking turns.") var gloo: String?
+    @Option(help: "The gloo reference script.") var glooScript = "bench/allreduce_gloo.py"
+    @Option(help: "Timed all-reduces in each process run (the median counts for the round).") var repeats = 3
+
+    enum MemberKind: String, ExpressibleByArgument, CaseIterable { case processes, threads }
 
     func validate() throws {
         guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport is tcp or ipc") }
+        guard gloo == nil || membersAs == .processes else { throw ValidationError("--gloo compares processes with processes: leave --members-as threads out") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
     }
 
     func run() throws {
@@ -42,6 +53,22 @@ struct AllReduceBench: ParsableCommand {
         let sizes = members.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 2 }
         guard !sizes.isEmpty else { throw ValidationError("--members needs ring sizes of at least 2") }
         print("CPU: \(Self.cpuModel()); \(model) gradient: \(count) floats, \(String(format: "%.1f", Double(count * 4) / 1e6)) MB")
+        switch membersAs {
+        case .processes: try runProcesses(sizes: sizes, count: count)
+        case .threads: try runThreads(sizes: sizes, count: count)
+        }
+        guard steps > 0 else { return }
+        let single = try Self.trainingImagesPerSecond(replicas: 1, threads: threads, steps: steps, model: model)
+        let bucketBytes = bucketMb > 0 ? Int(bucketMb * 1e6) : nil
+        let ring = try Self.trainingImagesPerSecond(replicas: threads, threads: 1, steps: steps, model: model, bucketBytes: bucketBytes)
+        print(
+            String(
+                format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)%@",
+                model, threads, single, threads, ring, ring / single, bucketBytes.map { ", buckets of \($0 / 1_000_000) MB" } ?? ""))
+    }
+
+    /// Member threads, beside raw ZeroMQ loopback and the ring's traffic without reducing.
+    private func runThreads(sizes: [Int], count: Int) throws {
         var loopback: [Double] = [], times: [Int: [Double]] = [:], streams: [Int: [Double]] = [:]
         for _ in 0..<max(1, rounds) {
             loopback.append(try ZeroMQThroughput.measure(transport: transport))
@@ -62,14 +89,49 @@ struct AllReduceBench: ParsableCommand {
                         + "the same traffic without reducing, all members at once: %.1f ms (%.0f%%)",
                     n, time * 1000, volume / time / 1e9, limit * 1000, 100 * limit / time, traffic * 1000, 100 * traffic / time))
         }
-        guard steps > 0 else { return }
-        let single = try Self.trainingImagesPerSecond(replicas: 1, threads: threads, steps: steps, model: model)
-        let bucketBytes = bucketMb > 0 ? Int(bucketMb * 1e6) : nil
-        let ring = try Self.trainingImagesPerSecond(replicas: threads, threads: 1, steps: steps, model: model, bucketBytes: bucketBytes)
-        print(
-            String(
-                format: "training %@, 8 × 256²: 1 replica × %d threads %.2f images/s; %d replicas × 1 thread %.2f images/s (%.2f of it)%@",
-                model, threads, single, threads, ring, ring / single, bucketBytes.map { ", buckets of \($0 / 1_000_000) MB" } ?? ""))
+    }
+
+    /// Member processes, and gloo's beside them when asked, taking turns round by round.
+    private func runProcesses(sizes: [Int], count: Int) throws {
+        var ours: [Int: [Double]] = [:], theirs: [Int: [Double]] = [:], ratios: [Int: [Double]] = [:]
+        for round in 0..<max(1, rounds) {
+            for n in sizes {
+                let mine = Self.median(try AllReduceMembers.seconds(members: n, count: count, repeats: repeats, segment: segment, transport: transport))
+                ours[n, default: []].append(mine)
+                guard let gloo else { continue }
+                let reference = Self.median(try Self.glooSeconds(python: gloo, script: glooScript, members: n, count: count, repeats: repeats))
+                theirs[n, default: []].append(reference)
+                ratios[n, default: []].append(reference / mine)
+            }
+            FileHandle.standardError.write(Data("round \(round + 1) of \(rounds)\n".utf8))
+        }
+        for n in sizes {
+            let volume = 2 * Double(n - 1) / Double(n) * Double(count * 4), time = Self.median(ours[n]!)
+            var line = String(
+                format: "%d member processes (%@): %.1f ms an all-reduce, bus bandwidth %.2f GB/s", n, transport, time * 1000, volume / time / 1e9)
+            if let reference = theirs[n].map(Self.median), let ratio = ratios[n].map({ $0.sorted() }) {
+                line += String(
+                    format: "; gloo %.1f ms, %.2f GB/s; Tessera/gloo %.2f (median of %d rounds, %.2f–%.2f)", reference * 1000, volume / reference / 1e9,
+                    Self.median(ratio), ratio.count, ratio.first!, ratio.last!)
+            }
+            print(line)
+        }
+    }
+
+    /// gloo's all-reduce of `count` floats among `members` processes: seconds per timed one.
+    static func glooSeconds(python: String, script: String, members: Int, count: Int, repeats: Int) throws -> [Double] {
+        let process = Process(), output = Pipe()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, "\(members)", "\(count)", "\(repeats)"]
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        struct Reply: Decodable { let seconds: [Double] }
+        guard process.terminationStatus == 0, let reply = try? JSONDecoder().decode(Reply.self, from: data) else {
+            throw TesseraError("\(python) \(script)", "failed (status \(process.terminationStatus)): is torch installed there?", code: .refused)
+        }
+        return reply.seconds
     }
 
     /// Median seconds of one all-reduce of `count` floats among `members` threads.

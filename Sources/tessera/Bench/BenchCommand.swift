@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure parts of Tessera on this machine.",
-        subcommands: [ReadBench.self, ClusterBench.self, EngineBench.self, TrainBench.self, AllReduceBench.self]
+        subcommands: [ReadBench.self, ClusterBench.self, EngineBench.self, TrainBench.self, AllReduceBench.self, AllReduceMembers.Member.self]
     )
 
     /// Reads a whole slide as the tiler does and reports speed and peak memory.
