@@ -34,6 +34,9 @@ public final class ModelTrainer {
     ) throws {
         self.architecture = try Architecture(named: architecture)
         network = TrainingNetwork(self.architecture, dropConnect: dropConnect)
+        // A step allocates and frees the same large maps every time: keep them in the heap
+        // (as inference does) rather than paying for their pages again each step.
+        HeapRetention.enableOnce()
         self.store = store
         self.loss = loss
         self.optimizer = optimizer

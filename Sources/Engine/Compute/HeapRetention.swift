@@ -9,7 +9,7 @@ import Glibc
 /// for the same pages again in page faults and zeroing. With this on, the heap grows to the
 /// model's working set once and is reused; peak RSS is that working set. The long-lived
 /// cluster processes turn it on too: they allocate and free the same tile-sized buffers
-/// hundreds of times a second.
+/// hundreds of times a second, and training does for every step (`ModelTrainer`).
 public enum HeapRetention {
     private static let enable: Void = {
         #if canImport(Glibc)
