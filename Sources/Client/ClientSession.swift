@@ -8,21 +8,7 @@ import Shared
 /// Malformed or unrelated messages are dropped; `failed` and `error` end the session with
 /// their reason.
 package struct ClientSession {
-    package enum Action: Equatable {
-        case send([[UInt8]])
-        /// Send `size` bytes of the slide from `offset` as a chunk of `job`'s slide.
-        case upload(job: UInt64, offset: UInt64, size: UInt64)
-        /// Start the mask: a partial file beside its path.
-        case createMask
-        case writeMask([UInt8], at: UInt64)
-        /// The mask is whole: move it into place.
-        case commitMask
-        /// The coordinator accepted the job (the first time only).
-        case accepted(UInt64)
-        case progress(Wire.Progress)
-        /// Everything wanted has arrived.
-        case done(ClientOutcome)
-    }
+    package typealias Action = ClientAction<Wire.Progress, ClientOutcome>
 
     /// What a message was to the session: not its (or malformed), or heard, with what to do.
     package enum Handled: Equatable {
@@ -30,8 +16,9 @@ package struct ClientSession {
         case heard([Action])
     }
 
-    package private(set) var job: UInt64?
-    package private(set) var acceptedOnce = false
+    private var acceptance: JobAcceptance
+    package var job: UInt64? { acceptance.job }
+    package var acceptedOnce: Bool { acceptance.acceptedOnce }
     private let uploadSize: UInt64
     private let wantRLE: Bool
     private var finished: Wire.Finished?
@@ -41,7 +28,7 @@ package struct ClientSession {
     /// `job` when attaching; `uploadSize` the slide's size when submitting one the
     /// coordinator may fetch.
     package init(job: UInt64?, uploadSize: UInt64 = 0, wantRLE: Bool) {
-        self.job = job
+        acceptance = JobAcceptance(job: job)
         self.uploadSize = uploadSize
         self.wantRLE = wantRLE
     }
@@ -50,14 +37,11 @@ package struct ClientSession {
         guard case .success(let (kind, body)) = WireCodec.open(frames) else { return .dropped }
         switch kind {
         case .accepted:
-            guard case .success(let message) = WireCodec.decode(Wire.Accepted.self, body[0]), job == nil || message.job == job else { return .dropped }
-            let first = !acceptedOnce
-            acceptedOnce = true
-            job = message.job
+            guard let first = acceptance.accept(body[0]) else { return .dropped }
             // Accepted again after a restart: the mask comes again.
             finished = nil
             fetch = nil
-            return .heard(first ? [.accepted(message.job)] : [])
+            return .heard(first ? [.accepted(job!)] : [])
         case .fetch:
             guard case .success(let request) = WireCodec.decode(Wire.Fetch.self, body[0]), request.job == job, request.content == .slide,
                 request.offset < uploadSize
@@ -72,35 +56,28 @@ package struct ClientSession {
             finished = message
             rle = []
             fetch = ChunkedFetch(job: message.job, content: .mask, total: message.maskBytes)
-            return .heard([.createMask] + (try advance()))
+            return .heard([.createFile] + advance())
         case .chunk:
             guard case .success(let chunk) = WireCodec.decode(Wire.Chunk.self, body[0]), chunk.job == job, var current = fetch else { return .dropped }
             // A chunk not asked for (a duplicate) is a sign of life, nothing more.
             guard chunk.content == current.content, try current.accept(offset: chunk.offset, count: body[1].count) else { return .heard([]) }
             fetch = current
-            var actions: [Action]
+            var actions: [Action] = []
             if chunk.content == .mask {
-                actions = [.writeMask(body[1], at: chunk.offset)]
+                actions.append(.write(body[1], at: chunk.offset))
             } else {
                 Self.place(body[1], at: chunk.offset, in: &rle)
-                actions = []
             }
-            actions += try advance()
-            return .heard(actions)
-        case .failed:
-            guard case .success(let failed) = WireCodec.decode(Wire.Failed.self, body[0]), failed.job == job else { return .dropped }
-            throw TesseraError("job \(failed.job)", "failed: \(failed.reason)", code: .refused)
-        case .error:
-            guard case .success(let error) = WireCodec.decode(Wire.Reason.self, body[0]) else { return .dropped }
-            throw TesseraError("coordinator", error.reason, code: .refused)
+            return .heard(actions + advance())
         default:
+            if let ending = acceptance.ending(kind, body[0], noun: "job") { throw ending }
             return .dropped
         }
     }
 
     /// The next fetches, or the next content once one is whole: the mask, then the RLE when
     /// wanted, then done.
-    private mutating func advance() throws -> [Action] {
+    private mutating func advance() -> [Action] {
         guard var current = fetch, let finished else { return [] }
         guard current.isComplete else {
             let requests = current.requests()
@@ -110,10 +87,10 @@ package struct ClientSession {
         if current.content == .mask {
             if wantRLE && finished.rleBytes > 0 {
                 fetch = ChunkedFetch(job: finished.job, content: .rle, total: finished.rleBytes)
-                return [.commitMask] + (try advance())
+                return [.commitFile] + advance()
             }
             fetch = nil
-            return [.commitMask, .done(outcome(finished))]
+            return [.commitFile, .done(outcome(finished))]
         }
         fetch = nil
         return [.done(outcome(finished))]

@@ -56,32 +56,13 @@ public final class ClusterClient {
             uploadSize = size
         }
         var session = ClientSession(job: attach, uploadSize: uploadSize, wantRLE: wantRLE)
-        var mask: PartialFile?
+        var mask = Download(path: maskPath)
         return try follow(
             job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
             attachHint: { "collect job \($0) with `tessera submit --attach \($0)`" }, command: "submit", noun: "job"
         ) { frames in
             guard case .heard(let actions) = try session.handle(frames) else { return .dropped }
-            var outcome: ClientOutcome?
-            for action in actions {
-                switch action {
-                case .send(let frames): try socket.send(frames)
-                case .upload(let job, let offset, let size):
-                    guard let upload else { continue }
-                    try upload.seek(toOffset: offset)
-                    let data = try upload.read(upToCount: Int(size)) ?? Data()
-                    try socket.send(WireCodec.frames(.chunk, Wire.Chunk(job: job, content: .slide, offset: offset), payload: [UInt8](data)))
-                case .createMask: mask = try PartialFile(for: maskPath)
-                case .writeMask(let bytes, let offset): try mask?.write(Data(bytes), at: offset)
-                case .commitMask:
-                    try mask?.commit()
-                    mask = nil
-                case .accepted(let job): accepted(job)
-                case .progress(let message): progress(message)
-                case .done(let done): outcome = done
-                }
-            }
-            return .heard(outcome)
+            return .heard(try perform(actions, file: &mask, upload: upload, accepted: accepted, progress: progress))
         }
     }
 
@@ -134,28 +115,48 @@ public final class ClusterClient {
             try socket.send(WireCodec.frames(.trainSubmit, submit))
         }
         var session = TrainingClientSession(job: attach)
-        var model: PartialFile?
+        var model = Download(path: modelPath)
         return try follow(
             job: { session.job }, accepted: { session.acceptedOnce }, silent: silent,
             attachHint: { "follow run \($0) with `tessera train --config … --attach \($0)`" }, command: "train", noun: "run"
         ) { frames in
             guard case .heard(let actions) = try session.handle(frames) else { return .dropped }
-            var outcome: Wire.TrainFinished?
-            for action in actions {
-                switch action {
-                case .send(let frames): try socket.send(frames)
-                case .createModel: model = try PartialFile(for: modelPath)
-                case .writeModel(let bytes, let offset): try model?.write(Data(bytes), at: offset)
-                case .commitModel:
-                    try model?.commit()
-                    model = nil
-                case .accepted(let job): accepted(job)
-                case .progress(let message): progress(message)
-                case .done(let finished): outcome = finished
-                }
-            }
-            return .heard(outcome)
+            return .heard(try perform(actions, file: &model, upload: nil, accepted: accepted, progress: progress))
         }
+    }
+
+    /// A file being fetched: written into a partial file beside `path`, moved there when whole.
+    private struct Download {
+        let path: String
+        var file: PartialFile?
+    }
+
+    /// Carries out a session's actions: sends, reads the slide for uploads, writes the file;
+    /// the outcome when the session is done.
+    private func perform<Progress, Outcome>(
+        _ actions: [ClientAction<Progress, Outcome>], file: inout Download, upload: FileHandle?, accepted: (UInt64) -> Void,
+        progress: (Progress) -> Void
+    ) throws -> Outcome? {
+        var outcome: Outcome?
+        for action in actions {
+            switch action {
+            case .send(let frames): try socket.send(frames)
+            case .upload(let job, let offset, let size):
+                guard let upload else { continue }
+                try upload.seek(toOffset: offset)
+                let data = try upload.read(upToCount: Int(size)) ?? Data()
+                try socket.send(WireCodec.frames(.chunk, Wire.Chunk(job: job, content: .slide, offset: offset), payload: [UInt8](data)))
+            case .createFile: file.file = try PartialFile(for: file.path)
+            case .write(let bytes, let offset): try file.file?.write(Data(bytes), at: offset)
+            case .commitFile:
+                try file.file?.commit()
+                file.file = nil
+            case .accepted(let job): accepted(job)
+            case .progress(let message): progress(message)
+            case .done(let done): outcome = done
+            }
+        }
+        return outcome
     }
 
     /// The coordinator's workers and jobs.

@@ -31,22 +31,22 @@ import Testing
         let finished = Wire.Finished(job: 7, width: 10, height: 10, foregroundPixels: 3, maskBytes: maskBytes, rleBytes: 4)
         #expect(
             try session.handle(WireCodec.frames(.finished, finished))
-                == .heard([.createMask] + (0..<4).map { fetch(7, .mask, UInt64($0) * Self.chunk, Self.chunk) }))
+                == .heard([.createFile] + (0..<4).map { fetch(7, .mask, UInt64($0) * Self.chunk, Self.chunk) }))
         #expect(try session.handle(WireCodec.frames(.finished, finished)) == .heard([]))
         #expect(
             try session.handle(chunk(7, .mask, Self.chunk, Int(Self.chunk)))
-                == .heard([.writeMask([UInt8](repeating: 1, count: Int(Self.chunk)), at: Self.chunk), fetch(7, .mask, 4 * Self.chunk, 10)]))
+                == .heard([.write([UInt8](repeating: 1, count: Int(Self.chunk)), at: Self.chunk), fetch(7, .mask, 4 * Self.chunk, 10)]))
         // A duplicate is heard and ignored; another job's chunk is dropped.
         #expect(try session.handle(chunk(7, .mask, Self.chunk, Int(Self.chunk))) == .heard([]))
         #expect(try session.handle(chunk(8, .mask, 0, Int(Self.chunk))) == .dropped)
         for offset in [0, 2, 3].map({ UInt64($0) * Self.chunk }) {
             #expect(
-                try session.handle(chunk(7, .mask, offset, Int(Self.chunk))) == .heard([.writeMask([UInt8](repeating: 1, count: Int(Self.chunk)), at: offset)]))
+                try session.handle(chunk(7, .mask, offset, Int(Self.chunk))) == .heard([.write([UInt8](repeating: 1, count: Int(Self.chunk)), at: offset)]))
         }
         // The mask's last chunk: committed, then the RLE asked for.
         #expect(
             try session.handle(chunk(7, .mask, 4 * Self.chunk, 10))
-                == .heard([.writeMask([UInt8](repeating: 1, count: 10), at: 4 * Self.chunk), .commitMask, fetch(7, .rle, 0, 4)]))
+                == .heard([.write([UInt8](repeating: 1, count: 10), at: 4 * Self.chunk), .commitFile, fetch(7, .rle, 0, 4)]))
         let rle = WireCodec.frames(.chunk, Wire.Chunk(job: 7, content: .rle, offset: 0), payload: Array("1 2\n".utf8))
         #expect(try session.handle(rle) == .heard([.done(ClientOutcome(job: 7, finished: finished, rle: "1 2\n"))]))
     }
@@ -54,7 +54,7 @@ import Testing
     @Test func aChunkOfTheWrongSizeFailsTheSession() throws {
         var session = ClientSession(job: 3, wantRLE: false)
         let finished = Wire.Finished(job: 3, width: 1, height: 1, foregroundPixels: 0, maskBytes: 100, rleBytes: 0)
-        #expect(try session.handle(WireCodec.frames(.finished, finished)) == .heard([.createMask, fetch(3, .mask, 0, 100)]))
+        #expect(try session.handle(WireCodec.frames(.finished, finished)) == .heard([.createFile, fetch(3, .mask, 0, 100)]))
         #expect { try session.handle(chunk(3, .mask, 0, 99)) } throws: { ($0 as? TesseraError)?.code == .mismatch }
     }
 
@@ -64,7 +64,7 @@ import Testing
         _ = try session.handle(WireCodec.frames(.finished, finished))
         #expect(
             try session.handle(chunk(3, .mask, 0, 2))
-                == .heard([.writeMask([1, 1], at: 0), .commitMask, .done(ClientOutcome(job: 3, finished: finished, rle: nil))]))
+                == .heard([.write([1, 1], at: 0), .commitFile, .done(ClientOutcome(job: 3, finished: finished, rle: nil))]))
     }
 
     @Test func acceptedAgainAfterARestartFetchesTheMaskAgain() throws {
@@ -73,7 +73,7 @@ import Testing
         _ = try session.handle(WireCodec.frames(.finished, finished))
         #expect(try session.handle(WireCodec.frames(.accepted, Wire.Accepted(job: 5, upload: false))) == .heard([.accepted(5)]))
         #expect(try session.handle(WireCodec.frames(.accepted, Wire.Accepted(job: 5, upload: false))) == .heard([]))
-        #expect(try session.handle(WireCodec.frames(.finished, finished)) == .heard([.createMask, fetch(5, .mask, 0, 2)]))
+        #expect(try session.handle(WireCodec.frames(.finished, finished)) == .heard([.createFile, fetch(5, .mask, 0, 2)]))
         // An attaching client uploads nothing.
         #expect(try session.handle(WireCodec.frames(.fetch, Wire.Fetch(job: 5, content: .slide, offset: 0, size: 1))) == .dropped)
     }
@@ -96,13 +96,13 @@ import Testing
             .send(WireCodec.frames(.fetch, Wire.Fetch(job: 2, content: .model, offset: 0, size: Self.chunk))),
             .send(WireCodec.frames(.fetch, Wire.Fetch(job: 2, content: .model, offset: Self.chunk, size: 1))),
         ]
-        #expect(try session.handle(WireCodec.frames(.trainFinished, finished)) == .heard([.createModel] + fetches))
-        #expect(try session.handle(chunk(2, .model, Self.chunk, 1)) == .heard([.writeModel([1], at: Self.chunk)]))
+        #expect(try session.handle(WireCodec.frames(.trainFinished, finished)) == .heard([.createFile] + fetches))
+        #expect(try session.handle(chunk(2, .model, Self.chunk, 1)) == .heard([.write([1], at: Self.chunk)]))
         #expect(try session.handle(chunk(2, .model, Self.chunk, 1)) == .dropped)
         #expect(try session.handle(chunk(2, .mask, 0, 1)) == .dropped)
         #expect(
             try session.handle(chunk(2, .model, 0, Int(Self.chunk)))
-                == .heard([.writeModel([UInt8](repeating: 1, count: Int(Self.chunk)), at: 0), .commitModel, .done(finished)]))
+                == .heard([.write([UInt8](repeating: 1, count: Int(Self.chunk)), at: 0), .commitFile, .done(finished)]))
         #expect(throws: TesseraError.self) { try session.handle(WireCodec.frames(.failed, Wire.Failed(job: 2, reason: "x"))) }
     }
 }

@@ -24,7 +24,10 @@ public final class RingAllReduce {
     private var sender: ZMQSocket
     /// The endpoint the predecessor connects to.
     public let endpoint: String
-    public var segmentValues = 256 << 10
+    /// 2M values (8 MB): on loopback, fewer and larger messages ran the b0 gradient's
+    /// all-reduce 1.2–1.5× faster than 256K for 2–4 member processes (bench/RESULTS.md).
+    public var segmentValues = RingAllReduce.defaultSegmentValues
+    public static let defaultSegmentValues = 2 << 20
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
     /// Nanoseconds spent in `allReduce` so far (read between steps for the step's share).

@@ -32,7 +32,7 @@ struct AllReduceBench: ParsableCommand {
     @Option(help: "Rounds (medians are printed).") var rounds = 5
     @Option(help: "Training steps timed per setting (after a warm-up); 0 skips training.") var steps = 2
     @Option(help: "Threads of the single replica, and replicas of the ring.") var threads = 2
-    @Option(help: "Values a ring message carries at most.") var segment = 256 << 10
+    @Option(help: "Values a ring message carries at most.") var segment = RingAllReduce.defaultSegmentValues
     @Option(help: "tcp or ipc.") var transport = "tcp"
     @Option(help: "Gradient buckets summed during the backward pass, in MB (0: one sum after it).") var bucketMb = 0.0
     @Option(help: "Members as processes (as gloo's are) or threads.") var membersAs = MemberKind.processes
