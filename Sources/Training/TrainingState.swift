@@ -8,7 +8,7 @@ import Foundation
 /// (`exp_avg.KEY` and `exp_avg_sq.KEY` for AdamW, `momentum_buffer.KEY` for SGD).
 public enum TrainingState {
     /// The weights and running statistics, and the keys the PyTorch module holds that the
-    /// network never uses (deterministic values, `CNNModel.unusedParameterShapes`): PyTorch
+    /// network never uses (deterministic values, `Architecture.unusedParameterShapes`): PyTorch
     /// loads the file with `strict=True`.
     public static func weights(_ trainer: ModelTrainer, metadata: [String: String] = [:]) throws -> Data {
         let unused = trainer.architecture.unusedParameterShapes.map { ($0.key, $0.shape, DeterministicWeights.values($0.key, shape: $0.shape)) }

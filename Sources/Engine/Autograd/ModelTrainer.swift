@@ -28,12 +28,20 @@ public final class ModelTrainer {
         }
     }
 
-    public init(
+    /// The trainer of the architecture called `architecture`.
+    public convenience init(
         architecture: String, store: ParameterStore, loss: SegmentationLoss = .bceDice(), optimizer: Optimizer = .adamW(),
         dropConnect: Double = 0
     ) throws {
-        self.architecture = try Architecture(named: architecture)
-        network = TrainingNetwork(self.architecture, dropConnect: dropConnect)
+        self.init(try Architecture(named: architecture), store: store, loss: loss, optimizer: optimizer, dropConnect: dropConnect)
+    }
+
+    public init(
+        _ architecture: Architecture, store: ParameterStore, loss: SegmentationLoss = .bceDice(), optimizer: Optimizer = .adamW(),
+        dropConnect: Double = 0
+    ) {
+        self.architecture = architecture
+        network = TrainingNetwork(architecture, dropConnect: dropConnect)
         // A step allocates and frees the same large maps every time: keep them in the heap
         // (as inference does) rather than paying for their pages again each step.
         HeapRetention.enableOnce()

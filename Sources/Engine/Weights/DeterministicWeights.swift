@@ -20,9 +20,14 @@ public final class DeterministicWeights: WeightSource {
     /// and tests), returning the keys and shapes written.
     @discardableResult
     public static func write(architecture: String, to path: String) throws -> [(key: String, shape: [Int])] {
+        try write(try Architecture(named: architecture), to: path)
+    }
+
+    /// Writes the deterministic weights of `architecture` (see `write(architecture:to:)`).
+    @discardableResult
+    public static func write(_ architecture: Architecture, to path: String) throws -> [(key: String, shape: [Int])] {
         // With the keys the PyTorch module holds and the network never uses: PyTorch loads
         // the file with strict=True.
-        let architecture = try Architecture(named: architecture)
         let shapes = architecture.parameterShapes + architecture.unusedParameterShapes
         try SafeTensors.write(shapes.map { ($0.key, $0.shape, values($0.key, shape: $0.shape)) }, to: path)
         return shapes

@@ -32,7 +32,7 @@ struct TrainBench: ParsableCommand {
         CNNModel.setThreads(threads)
         let store = ParameterStore(architecture: model)
         try store.load(from: DeterministicWeights())
-        let trainer = try ModelTrainer(architecture: model.name, store: store)
+        let trainer = ModelTrainer(model, store: store)
         let (images, masks) = Self.syntheticBatch(batch, tile: tile, seed: 7)
         func step() throws -> Double {
             let start = DispatchTime.now().uptimeNanoseconds

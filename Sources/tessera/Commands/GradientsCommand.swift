@@ -44,7 +44,7 @@ struct GradientsCommand: ParsableCommand {
         let store = ParameterStore(architecture: model)
         try store.load(from: try SafeTensorsWeights(path: weights), ignoring: model.unusedKeys)
         let (batch, targets) = try Self.readBatch(images: images, masks: masks)
-        let trainer = try ModelTrainer(architecture: model.name, store: store)
+        let trainer = ModelTrainer(model, store: store)
         let (loss, _) = try trainer.gradients(images: batch, masks: targets, normalisation: frozenNorms ? .frozen : .batch())
         print(String(format: "loss %.9f", loss))
         let parameters = store.entries.filter(\.isParameter)

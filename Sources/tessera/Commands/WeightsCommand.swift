@@ -45,7 +45,7 @@ struct WeightsCommand: ParsableCommand {
         @OptionGroup var model: ModelOption
         @Option(help: "The .safetensors file to write.") var out: String
         func run() throws {
-            let keys = try DeterministicWeights.write(architecture: model.model.name, to: out)
+            let keys = try DeterministicWeights.write(model.model, to: out)
             print("\(out): \(keys.count) tensors, \(keys.reduce(0) { $0 + $1.shape.reduce(1, *) }) parameters")
         }
     }
