@@ -71,6 +71,70 @@ import Tiling
         #expect(glassDiffering > 0)
     }
 
+    /// `detect` gives what the per-pixel definition gives: s = (max − min) · 255 / max,
+    /// rounded down, per pixel; a block's stained fraction and mean over its pixels.
+    @Test(arguments: [TissueDetection.Method.saturation, .otsu])
+    func detectionFollowsThePerPixelDefinition(method: TissueDetection.Method) throws {
+        let folder = try TemporaryDirectory()
+        let slide = try SyntheticSlideWriter.write(SyntheticSlide(width: 1500, height: 1100, seed: 21, glass: 0.5), to: folder.path).slidePath
+        let reader = try SlideReader(path: slide)
+        let pixels = try reader.readRGB(x: 0, y: 0, width: 1500, height: 1100).pixels
+        for (threshold, scale) in [(20.0 / 255, 32), (20.0 / 255, 1), (0.3, 1), (0.0, 7), (0.3, 64), (1.0, 32)] {
+            let detection = TissueDetection(method: method, saturation: threshold, scale: scale, margin: 0)
+            let width = (1500 + scale - 1) / scale, height = (1100 + scale - 1) / scale
+            var stained = [Int](repeating: 0, count: width * height), total = stained, count = stained
+            for y in 0..<1100 {
+                for x in 0..<1500 {
+                    let i = 3 * (y * 1500 + x), block = (y / scale) * width + x / scale
+                    let s = TissueMap.saturation(Int(pixels[i]), Int(pixels[i + 1]), Int(pixels[i + 2]))
+                    stained[block] += s > Int((threshold * 255).rounded()) ? 1 : 0
+                    total[block] += s
+                    count[block] += 1
+                }
+            }
+            let expected: [Bool]
+            if method == .otsu {
+                let means = (0..<(width * height)).map { Double(total[$0]) / Double(count[$0]) / 255 }
+                let cut = TissueMap.otsu(means)
+                expected = means.map { $0 > cut }
+            } else {
+                expected = (0..<(width * height)).map { Double(stained[$0]) / Double(count[$0]) >= 0.01 }
+            }
+            let map = try #require(try TissueMap.detect(reader, detection))
+            #expect(map.tissue == expected, "threshold \(threshold), scale \(scale)")
+            if scale == 32 && threshold < 0.5 {  // the defaults: a slide half glass has both kinds
+                #expect(expected.contains(true) && expected.contains(false))
+            }
+        }
+    }
+
+    /// Block by pixel, over every (max, min) pair in every channel order: the stained test
+    /// agrees with the definition at each threshold, boundaries included.
+    @Test func everyPixelPairIsTestedAsDefined() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("pairs.tiff")
+        var pixels = [UInt8](repeating: 0, count: 256 * 256 * 3)
+        for high in 0..<256 {
+            for low in 0..<256 {
+                let channels = [high, min(low, high), (high + min(low, high)) / 2], rotation = (high + low) % 3
+                for c in 0..<3 { pixels[3 * (high * 256 + low) + c] = UInt8(channels[(c + rotation) % 3]) }
+            }
+        }
+        let writer = try TiledImageWriter(path: path, width: 256, height: 256, channels: 3)
+        try writer.append(rows: pixels)
+        try writer.finish()
+        let reader = try SlideReader(path: path)
+        for limit in [0, 1, 20, 77, 128, 254, 255] {
+            let detection = TissueDetection(method: .saturation, saturation: Double(limit) / 255, scale: 1, margin: 0)
+            let map = try #require(try TissueMap.detect(reader, detection))
+            let expected = (0..<(256 * 256)).map { i in
+                TissueMap.saturation(Int(pixels[3 * i]), Int(pixels[3 * i + 1]), Int(pixels[3 * i + 2])) > limit
+            }
+            let wrong = (0..<(256 * 256)).filter { map.tissue[$0] != expected[$0] }
+            #expect(wrong.isEmpty, "limit \(limit): \(wrong.count) pixels, the first (max, min) \(wrong.first.map { ($0 / 256, $0 % 256) } as Any)")
+        }
+    }
+
     @Test func otsuSplitsTwoPopulations() {
         let glass: [Double] = (0..<60).map { 0.02 + Double($0 % 5) * 0.002 }
         let tissue: [Double] = (0..<40).map { 0.4 + Double($0 % 7) * 0.01 }

@@ -3,42 +3,81 @@ import Tiling
 
 extension TissueMap {
     /// The tissue of the slide `reader` serves, as `detection` says; nil when it is off.
+    ///
+    /// Every pixel of the slide is read once, a band of `scale` rows at a time. Each method
+    /// computes only what it needs, without a division per pixel: `saturation` tests
+    /// s > limit as (max − min) · 255 ≥ (limit + 1) · max, which is the same test for the
+    /// rounded-down s; `otsu` sums s from a table of (max, min).
     public static func detect(_ reader: SlideReader, _ detection: TissueDetection) throws -> TissueMap? {
         guard detection.method != .off else { return nil }
         let scale = max(1, detection.scale)
         let width = (reader.width + scale - 1) / scale, height = (reader.height + scale - 1) / scale
-        var saturated = [Double](repeating: 0, count: width * height), meanSaturation = saturated
+        var blockValues = [Double](repeating: 0, count: width * height)
         let limit = Int((detection.saturation * 255).rounded())
         for by in 0..<height {
             let y = by * scale, rows = min(scale, reader.height - y)
             let band = try reader.readRGB(x: 0, y: y, width: reader.width, height: rows)
-            var stained = [Int](repeating: 0, count: width), total = [Int](repeating: 0, count: width)
+            var sums = [Int](repeating: 0, count: width)
             band.pixels.withUnsafeBufferPointer { p in
                 for row in 0..<rows {
-                    var offset = row * reader.width * 3
-                    for x in 0..<reader.width {
-                        let r = Int(p[offset]), g = Int(p[offset + 1]), b = Int(p[offset + 2])
-                        offset += 3
-                        let s = saturation(r, g, b)
-                        if s > limit { stained[x / scale] += 1 }
-                        total[x / scale] += s
+                    let line = UnsafeBufferPointer(rebasing: p[(row * reader.width * 3)..<((row + 1) * reader.width * 3)])
+                    for bx in 0..<width {
+                        let pixels = (bx * scale)..<min((bx + 1) * scale, reader.width)
+                        sums[bx] +=
+                            detection.method == .otsu
+                            ? saturationSum(line, pixels) : stainedCount(line, pixels, above: limit)
                     }
                 }
             }
             for bx in 0..<width {
                 let count = Double(rows * min(scale, reader.width - bx * scale))
-                saturated[by * width + bx] = Double(stained[bx]) / count
-                meanSaturation[by * width + bx] = Double(total[bx]) / count / 255
+                blockValues[by * width + bx] = detection.method == .otsu ? Double(sums[bx]) / count / 255 : Double(sums[bx]) / count
             }
         }
         var tissue: [Bool]
         switch detection.method {
         case .off: return nil
-        case .saturation: tissue = saturated.map { $0 >= 0.01 }
+        case .saturation: tissue = blockValues.map { $0 >= 0.01 }
         case .otsu:
-            let threshold = otsu(meanSaturation)
-            tissue = meanSaturation.map { $0 > threshold }
+            let threshold = otsu(blockValues)
+            tissue = blockValues.map { $0 > threshold }
         }
         return TissueMap(scale: scale, width: width, height: height, tissue: grow(tissue, width: width, height: height, by: detection.margin))
     }
+
+    /// How many of the RGB pixels `range` of `line` have a saturation above `limit`.
+    @inline(__always)
+    private static func stainedCount(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, above limit: Int) -> Int {
+        guard limit >= 0 else { return range.count }
+        var count = 0
+        let threshold = Int32(limit + 1)
+        for x in range {
+            let r = line[3 * x], g = line[3 * x + 1], b = line[3 * x + 2]
+            let high = Int32(max(r, g, b)), low = Int32(min(r, g, b))
+            count += high > 0 && (high - low) * 255 >= threshold * high ? 1 : 0
+        }
+        return count
+    }
+
+    /// The sum of the saturations (0…255) of the RGB pixels `range` of `line`.
+    @inline(__always)
+    private static func saturationSum(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
+        var sum = 0
+        saturationTable.withUnsafeBufferPointer { table in
+            for x in range {
+                let r = line[3 * x], g = line[3 * x + 1], b = line[3 * x + 2]
+                sum += Int(table[Int(max(r, g, b)) << 8 | Int(min(r, g, b))])
+            }
+        }
+        return sum
+    }
+
+    /// `saturation` by max << 8 | min.
+    private static let saturationTable: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 1 << 16)
+        for high in 0..<256 {
+            for low in 0...high { table[high << 8 | low] = UInt8(saturation(high, low, low)) }
+        }
+        return table
+    }()
 }
