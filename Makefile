@@ -38,9 +38,14 @@ demo: build
 	tools/demo.sh $$($(SWIFT) build -c release --show-bin-path)/tessera $(DEMO_DIR) $(DEMO_SIZE) $(DEMO_SEED)
 
 ## The tests compute with the OpenBLAS kernel the tessera binary pins itself to at start
-## (BLASCorePinning: Haswell wherever AVX2 and FMA exist), whatever the host's own would be:
-## OpenBLAS reads it when it loads, so it comes from the environment (one set already is kept).
-BLAS_CORE := $(if $(OPENBLAS_CORETYPE),,$(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo Haswell))
+## (BLASCorePinning: SkylakeX with AVX-512, Haswell with AVX2 and FMA only, Haswell for both
+## with TESSERA_BLAS_CORE=haswell), whatever the host's own would be: OpenBLAS reads it when
+## it loads, so it comes from the environment (one set already is kept).
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has_flags = $(if $(strip $(foreach f,$(1),$(if $(filter $(f),$(CPU_FLAGS)),,missing))),,yes)
+AVX512_FAMILY := $(if $(filter haswell Haswell,$(TESSERA_BLAS_CORE)),,$(call has_flags,avx512f avx512cd avx512bw avx512dq avx512vl))
+BLAS_FAMILY := $(if $(call has_flags,avx2 fma),$(if $(AVX512_FAMILY),SkylakeX,Haswell))
+BLAS_CORE := $(if $(OPENBLAS_CORETYPE),,$(if $(filter native,$(TESSERA_BLAS_CORE)),,$(BLAS_FAMILY)))
 
 test: deps lint
 	$(if $(BLAS_CORE),OPENBLAS_CORETYPE=$(BLAS_CORE) )$(SWIFT) test $(SWIFT_TEST_FLAGS)

@@ -108,6 +108,20 @@ def compare(binary, name, rounds, threads, tile):
     sys.stdout.flush()
 
 
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def tessera_kernels(binary):
+    """What `tessera info` says computes Tessera's maps (engine kernels, OpenBLAS kernel)."""
+    info = subprocess.run([binary, "info"], capture_output=True, text=True).stdout.splitlines()
+    return "tessera " + ", ".join(line for line in info if line.startswith(("engine kernels", "OpenBLAS kernel")))
+
+
 def main():
     binary = sys.argv[1]
     threads = int(os.environ.get("THREADS", "2"))
@@ -117,6 +131,7 @@ def main():
     torch.set_num_threads(threads)
     warnings.filterwarnings("ignore")  # the ONNX exporter's deprecation notes
     print(f"{tile}x{tile} tile, batch 1, {threads} threads; medians of {rounds} rounds taken tile by tile in turn")
+    print(f"CPU: {cpu_model()}; {tessera_kernels(binary)}")
     for name in models:
         compare(binary, name, rounds, threads, tile)
 

@@ -1,27 +1,34 @@
 import Engine
 import Foundation
 
-/// Makes every Tessera process on a CPU with AVX2 and FMA run OpenBLAS's Haswell kernels.
+/// Makes every Tessera process run the OpenBLAS kernel of its CPU's family: `SkylakeX` on
+/// CPUs with AVX-512, `Haswell` on those with AVX2 and FMA only.
 ///
 /// OpenBLAS picks its sgemm kernel by CPU model when it loads (Zen, Haswell, SkylakeX,
-/// Sandybridge …), and the kernels block and sum differently: an AVX-only kernel changed
-/// half of a tile's logits in the last bits. Workers on different CPUs would then disagree
-/// and a cluster's mask would depend on which worker took which tile. With one kernel
-/// everywhere it does not. OpenBLAS reads `OPENBLAS_CORETYPE` before `main` runs, so the
-/// process sets it and executes itself again (same PID, arguments and environment).
+/// Sandybridge, or Prescott for a model it does not know), and the kernels block and sum
+/// differently: an AVX-only kernel changed half of a tile's logits in the last bits. With
+/// one kernel per family, every CPU of a family gives the same bits, whatever its model.
+/// OpenBLAS reads `OPENBLAS_CORETYPE` before `main` runs, so the process sets it and
+/// executes itself again (same PID, arguments and environment).
 ///
-/// A core type set by the user is respected; `TESSERA_BLAS_CORE=native` keeps OpenBLAS's
-/// own choice (it may be faster on AVX-512 CPUs, at the price of bit-identity across CPU
-/// models). CPUs without AVX2 and FMA cannot run the Haswell kernels and keep theirs.
+/// `TESSERA_BLAS_CORE=haswell` runs the AVX2 family's kernel on AVX-512 CPUs too, so that
+/// a cluster mixing the two families agrees bit for bit (SkylakeX is about 1.3× faster
+/// on AVX-512 CPUs); `native` keeps OpenBLAS's own choice; a `OPENBLAS_CORETYPE` set by the
+/// user is respected. CPUs without AVX2 and FMA keep OpenBLAS's choice.
 enum BLASCorePinning {
-    static let core = "Haswell"
+    /// The kernel this process should run, nil to leave OpenBLAS's choice.
+    static func core(environment: [String: String]) -> String? {
+        guard environment["OPENBLAS_CORETYPE"] == nil, KernelSet.cpuHasAVX2AndFMA else { return nil }
+        switch environment["TESSERA_BLAS_CORE"]?.lowercased() {
+        case "native": return nil
+        case "haswell": return "Haswell"
+        default: return KernelSet.cpuHasAVX512 ? "SkylakeX" : "Haswell"
+        }
+    }
 
     /// Called first in `main`; returns only when no re-execution is needed (or it failed).
     static func apply() {
-        let environment = ProcessInfo.processInfo.environment
-        guard environment["OPENBLAS_CORETYPE"] == nil, environment["TESSERA_BLAS_CORE"] != "native",
-            KernelSet.cpuHasAVX2AndFMA
-        else { return }
+        guard let core = core(environment: ProcessInfo.processInfo.environment) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Could not execute: carry on with the kernel OpenBLAS chose.

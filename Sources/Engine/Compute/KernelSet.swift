@@ -18,12 +18,16 @@ public enum KernelSet {
         ProcessInfo.processInfo.environment["TESSERA_KERNELS"] == "baseline" ? false : cpuHasAVX2AndFMA)
 
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
-    public static let cpuHasAVX2AndFMA: Bool = {
+    public static let cpuHasAVX2AndFMA: Bool = cpuFlags.isSuperset(of: ["avx2", "fma"])
+
+    /// Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels use.
+    public static let cpuHasAVX512: Bool = cpuHasAVX2AndFMA && cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+
+    private static let cpuFlags: Set<String> = {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
             let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return false }
-        let set = Set(flags.split(separator: " ").map(String.init))
-        return set.contains("avx2") && set.contains("fma")
+        else { return [] }
+        return Set(flags.split(separator: " ").map(String.init))
     }()
 
     /// What computes this process's maps, e.g. "AVX2, OpenBLAS Haswell": processes that

@@ -12,14 +12,17 @@ struct InfoCommand: ParsableCommand {
         abstract: "Print the engine kernels, OpenBLAS kernel and libraries this machine uses.",
         discussion: """
             Nodes whose engine kernels and OpenBLAS kernel agree compute bit-identical probability \
-            maps. Tessera runs OpenBLAS's Haswell kernel on every CPU with AVX2 and FMA for that \
-            reason (set TESSERA_BLAS_CORE=native, or OPENBLAS_CORETYPE, to choose otherwise).
+            maps. For that reason Tessera runs one OpenBLAS kernel per CPU family: SkylakeX on \
+            every CPU with AVX-512, Haswell on every other CPU with AVX2 and FMA. Set \
+            TESSERA_BLAS_CORE=haswell on every node of a cluster that mixes the two families (one \
+            kernel everywhere, a little slower on AVX-512), TESSERA_BLAS_CORE=native for OpenBLAS's \
+            own choice, or OPENBLAS_CORETYPE for a kernel of your own.
             """
     )
 
     func run() throws {
         let kernels = KernelSet.usesAVX2 ? "AVX2" : "baseline x86-64"
-        print("engine kernels: \(kernels) (CPU has AVX2 and FMA: \(KernelSet.cpuHasAVX2AndFMA ? "yes" : "no"))")
+        print("engine kernels: \(kernels) (CPU has AVX2 and FMA: \(KernelSet.cpuHasAVX2AndFMA ? "yes" : "no"), AVX-512: \(KernelSet.cpuHasAVX512 ? "yes" : "no"))")
         print("OpenBLAS kernel: \(BLAS.coreName)")
         print("OpenBLAS build: \(BLAS.buildConfiguration)")
         let zmq = ZMQContext.version
