@@ -50,6 +50,8 @@ def main():
     yy, xx = torch.meshgrid(torch.arange(tile), torch.arange(tile), indexing="ij")
     masks = torch.stack([(((yy - tile // 2) ** 2 + (xx - tile // 2) ** 2) <= (tile // 4 + b) ** 2).float() for b in range(batch)])
 
+    phases = {"t": {"forward": [], "backward": [], "optimizer": []}, "p": {"forward": [], "backward": [], "optimizer": []}}
+
     def pytorch_step():
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
@@ -57,9 +59,14 @@ def main():
         p = torch.sigmoid(z).flatten(1)
         y = masks.flatten(1)
         loss = F.binary_cross_entropy_with_logits(z, masks) + (1 - (2 * (p * y).sum(1) + 1) / (p.sum(1) + y.sum(1) + 1)).mean()
+        forward_end = time.perf_counter()
         loss.backward()
+        backward_end = time.perf_counter()
         optimizer.step()
-        return time.perf_counter() - start
+        end = time.perf_counter()
+        for phase, seconds in [("forward", forward_end - start), ("backward", backward_end - forward_end), ("optimizer", end - backward_end)]:
+            phases["p"][phase].append(seconds)
+        return end - start
 
     tessera = subprocess.Popen([binary, "bench", "train", "--serve", "--model", model_name, "--threads", str(threads),
                                 "--batch", str(batch), "--tile", str(tile)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -77,7 +84,10 @@ def main():
         def run_tessera():
             tessera.stdin.write("step\n")
             tessera.stdin.flush()
-            return read()["s"]
+            answer = read()
+            for phase in ["forward", "backward", "optimizer"]:
+                phases["t"][phase].append(answer[f"{phase}_s"])
+            return answer["s"]
         order = [("t", run_tessera), ("p", pytorch_step)] if r % 2 == 0 else [("p", pytorch_step), ("t", run_tessera)]
         times = {}
         for name, run in order:
@@ -95,6 +105,10 @@ def main():
     print(f"Tessera {statistics.median(ours):.2f} s/step ({batch / statistics.median(ours):.2f} images/s), peak RSS {rss:.0f} MB")
     print(f"PyTorch {statistics.median(theirs):.2f} s/step ({batch / statistics.median(theirs):.2f} images/s), peak RSS {torch_rss:.0f} MB")
     print(f"ratio Tessera/PyTorch (median of {rounds} rounds): {statistics.median(ratios):.2f}")
+    for phase in ["forward", "backward", "optimizer"]:
+        ours_phase = statistics.median(phases["t"][phase][-rounds:])
+        theirs_phase = statistics.median(phases["p"][phase][-rounds:])
+        print(f"  {phase:9} (medians): Tessera {ours_phase:.3f} s, PyTorch {theirs_phase:.3f} s, ratio {ours_phase / theirs_phase:.2f}")
 
 
 if __name__ == "__main__":

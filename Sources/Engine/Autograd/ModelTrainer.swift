@@ -74,6 +74,10 @@ public final class ModelTrainer {
         }
     }
 
+    /// Wall seconds of the last `gradients` call's forward pass (with the loss) and backward
+    /// pass, for benchmarks.
+    public private(set) var lastPassSeconds: (forward: Double, backward: Double) = (0, 0)
+
     /// Zeroes the gradients, runs the forward pass, the loss and the backward pass; the
     /// parameters' gradients are then in `store.gradients`. Returns the loss and the logits.
     @discardableResult
@@ -88,10 +92,13 @@ public final class ModelTrainer {
         let tape = Tape(store: store, normalisation: normalisation, randoms: randoms)
         tape.onGradient = onGradient
         tape.synchronisedStatistics = synchronisedStatistics
+        let started = DispatchTime.now().uptimeNanoseconds
         let output = network.logits(tape.input(images), on: tape)
         let (value, dLogits) = try loss.evaluate(logits: output.value.map(\.data), masks: masks)
         let logits = output.value
+        let forwardEnded = DispatchTime.now().uptimeNanoseconds
         tape.backward(output, gradient: zip(logits, dLogits).map { Tensor(channels: 1, height: $0.height, width: $0.width, data: $1) })
+        lastPassSeconds = (Double(forwardEnded - started) / 1e9, Double(DispatchTime.now().uptimeNanoseconds - forwardEnded) / 1e9)
         if let failure = synchronisedStatistics?.failure { throw failure }
         return (value, logits)
     }

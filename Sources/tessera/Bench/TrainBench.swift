@@ -9,7 +9,7 @@ struct TrainBench: ParsableCommand {
         commandName: "train",
         abstract: "Time training steps of a model: median s/step, images/s and peak RSS.",
         discussion:
-            "Deterministic weights and a fixed random batch with disc masks; the default loss and AdamW. bench/train.sh runs this beside PyTorch, taking turns step by step, and prints the ratio."
+            "Deterministic weights and a fixed random batch with disc masks; the default loss and AdamW. bench/train.sh runs this beside PyTorch, taking turns step by step, and prints the ratio, phase by phase too (forward with the loss, backward, optimiser step)."
     )
 
     @Option(help: "The architecture.") var model: Architecture = .effUnet(.named("b0")!)
@@ -34,17 +34,25 @@ struct TrainBench: ParsableCommand {
         try store.load(from: DeterministicWeights())
         let trainer = ModelTrainer(model, store: store)
         let (images, masks) = Self.syntheticBatch(batch, tile: tile, seed: 7)
+        var optimizerSeconds = 0.0
         func step() throws -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             try trainer.gradients(images: images, masks: masks)
+            let stepStart = DispatchTime.now().uptimeNanoseconds
             trainer.step(lr: 1e-4)
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let end = DispatchTime.now().uptimeNanoseconds
+            optimizerSeconds = Double(end - stepStart) / 1e9
+            return Double(end - start) / 1e9
         }
         func emit(_ line: String) { print(line); fflush(nil) }
         let warmUp = try step()
         if serve {
             emit("{\"model\":\"\(model)\",\"warm_up_s\":\(warmUp)}")
-            while readLine() != nil { emit("{\"s\":\(try step())}") }
+            while readLine() != nil {
+                let seconds = try step(), passes = trainer.lastPassSeconds
+                emit(
+                    "{\"s\":\(seconds),\"forward_s\":\(passes.forward),\"backward_s\":\(passes.backward),\"optimizer_s\":\(optimizerSeconds)}")
+            }
             emit("{\"rss_mb\":\(PeakMemory.megabytes())}")
             return
         }
