@@ -14,6 +14,66 @@ import Testing
         zip(a, b).allSatisfy { abs(Double($0) - $1) <= tolerance * max(1, abs($1)) }
     }
 
+    /// PyTorch's single-tensor updates, one element at a time in float32 in PyTorch's order
+    /// (the optimiser's definition): the optimiser gives these bits exactly, over a slice of
+    /// the buffers, with and without decay, whichever side of 0.5 AdamW's lerp weight is.
+    static func scalarStep(
+        _ optimizer: Optimizer, _ parameters: inout [Float], _ gradients: [Float], _ first: inout [Float], _ second: inout [Float],
+        step: Int, range: Range<Int>, lr: Double, momentum scheduled: Double?, decays: Bool
+    ) {
+        switch optimizer {
+        case .sgd(let momentum, let nesterov, let weightDecay):
+            let momentum = Float(scheduled ?? momentum), decay = Float(decays ? weightDecay : 0), alpha = Float(-lr)
+            for i in range {
+                var d = gradients[i]
+                if decay != 0 { d = d + decay * parameters[i] }
+                if momentum != 0 {
+                    first[i] = step == 1 ? d : first[i] * momentum + d
+                    d = nesterov ? d + momentum * first[i] : first[i]
+                }
+                parameters[i] = parameters[i] + alpha * d
+            }
+        case .adamW(let beta1, let beta2, let epsilon, let weightDecay):
+            let beta1 = scheduled ?? beta1
+            let decay = Float(1 - lr * (decays ? weightDecay : 0))
+            let weight = Float(1 - beta1), keep = Float(beta2), blend = Float(1 - beta2), eps = Float(epsilon)
+            let value = Float(-(lr / (1 - pow(beta1, Double(step)))))
+            let correction2Root = Float((1 - pow(beta2, Double(step))).squareRoot())
+            for i in range {
+                parameters[i] = parameters[i] * decay
+                let m = first[i], g = gradients[i]
+                first[i] = weight < 0.5 ? m + weight * (g - m) : g - (g - m) * (1 - weight)
+                second[i] = second[i] * keep + blend * g * g
+                let denominator = second[i].squareRoot() / correction2Root + eps
+                parameters[i] = parameters[i] + value * (first[i] / denominator)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (Optimizer.adamW(), nil as Double?), (.adamW(), 0.3), (.adamW(weightDecay: 0.1), 0.95),
+        (.sgd(momentum: 0.9, nesterov: false, weightDecay: 1e-4), nil), (.sgd(momentum: 0.9, nesterov: true, weightDecay: 0), 0.85),
+        (.sgd(), nil),
+    ])
+    func updatesAreTheScalarDefinitionBitForBit(optimizer: Optimizer, momentum: Double?) {
+        var random = SplitMix64(seed: 3)
+        let count = 1037, range = 5..<1030
+        var parameters = (0..<count).map { _ in random.nextSigned() }
+        var expected = parameters, first = [Float](repeating: 0, count: count), second = first
+        var state = Optimizer.State(count: count, for: optimizer)
+        for step in 1...4 {
+            let gradients = (0..<count).map { _ in random.nextSigned() * 0.1 }
+            state.step = step
+            for decays in [true, false] {
+                optimizer.step(&parameters, gradients: gradients, state: &state, range: range, lr: 3e-3, momentum: momentum, decays: decays)
+                Self.scalarStep(optimizer, &expected, gradients, &first, &second, step: step, range: range, lr: 3e-3, momentum: momentum, decays: decays)
+            }
+            #expect(parameters.map(\.bitPattern) == expected.map(\.bitPattern), "step \(step)")
+            #expect(state.first.map(\.bitPattern) == first.map(\.bitPattern))
+            if case .adamW = optimizer { #expect(state.second.map(\.bitPattern) == second.map(\.bitPattern)) }
+        }
+    }
+
     @Test func adamWFollowsItsDefinition() {
         let (lr, b1, b2, eps, wd) = (1e-2, 0.9, 0.999, 1e-8, 0.01)
         var p = parameters

@@ -46,34 +46,67 @@ public enum Optimizer: Sendable, Equatable {
         momentum scheduled: Double? = nil, decays: Bool
     ) {
         precondition(state.step > 0, "count the step before updating")
+        precondition(range.upperBound <= parameters.count && range.upperBound <= gradients.count, "a range outside the buffers")
+        guard !range.isEmpty else { return }
+        // Through pointers, so that the loops carry no bounds or uniqueness checks and
+        // vectorise; each element's operations and their order are the scalar definition's.
+        let step = state.step
+        gradients.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in
+                state.first.withUnsafeMutableBufferPointer { first in
+                    state.second.withUnsafeMutableBufferPointer { second in
+                        update(
+                            p.baseAddress!, g.baseAddress!, first.baseAddress, second.baseAddress, range, step: step, lr: lr, momentum: scheduled,
+                            decays: decays)
+                    }
+                }
+            }
+        }
+    }
+
+    private func update(
+        _ parameters: UnsafeMutablePointer<Float>, _ gradients: UnsafePointer<Float>, _ first: UnsafeMutablePointer<Float>?,
+        _ second: UnsafeMutablePointer<Float>?, _ range: Range<Int>, step: Int, lr: Double, momentum scheduled: Double?, decays: Bool
+    ) {
         switch self {
         case .sgd(let momentum, let nesterov, let weightDecay):
             let momentum = Float(scheduled ?? momentum), decay = Float(decays ? weightDecay : 0), alpha = Float(-lr)
             for i in range {
                 var d = gradients[i]
                 if decay != 0 { d = d + decay * parameters[i] }
-                if momentum != 0 {
+                if momentum != 0, let first {
                     // PyTorch starts the buffer at the first gradient.
-                    state.first[i] = state.step == 1 ? d : state.first[i] * momentum + d
-                    d = nesterov ? d + momentum * state.first[i] : state.first[i]
+                    first[i] = step == 1 ? d : first[i] * momentum + d
+                    d = nesterov ? d + momentum * first[i] : first[i]
                 }
                 parameters[i] = parameters[i] + alpha * d
             }
         case .adamW(let beta1, let beta2, let epsilon, let weightDecay):
+            guard let first, let second else { preconditionFailure("AdamW keeps two moments") }
             let beta1 = scheduled ?? beta1
-            let t = Double(state.step)
+            let t = Double(step)
             let decay = Float(1 - lr * (decays ? weightDecay : 0))
             let weight = Float(1 - beta1), keep = Float(beta2), blend = Float(1 - beta2), eps = Float(epsilon)
             let value = Float(-(lr / (1 - pow(beta1, t))))
             let correction2Root = Float((1 - pow(beta2, t)).squareRoot())
-            for i in range {
-                parameters[i] = parameters[i] * decay
-                // torch.lerp: start + weight·(end − start) while weight < 0.5.
-                let m = state.first[i], g = gradients[i]
-                state.first[i] = weight < 0.5 ? m + weight * (g - m) : g - (g - m) * (1 - weight)
-                state.second[i] = state.second[i] * keep + blend * g * g
-                let denominator = state.second[i].squareRoot() / correction2Root + eps
-                parameters[i] = parameters[i] + value * (state.first[i] / denominator)
+            // torch.lerp: start + weight·(end − start) while weight < 0.5.
+            let complement = 1 - weight
+            if weight < 0.5 {
+                for i in range {
+                    let m = first[i], g = gradients[i]
+                    first[i] = m + weight * (g - m)
+                    second[i] = second[i] * keep + blend * g * g
+                    let denominator = second[i].squareRoot() / correction2Root + eps
+                    parameters[i] = parameters[i] * decay + value * (first[i] / denominator)
+                }
+            } else {
+                for i in range {
+                    let m = first[i], g = gradients[i]
+                    first[i] = g - (g - m) * complement
+                    second[i] = second[i] * keep + blend * g * g
+                    let denominator = second[i].squareRoot() / correction2Root + eps
+                    parameters[i] = parameters[i] * decay + value * (first[i] / denominator)
+                }
             }
         }
     }
