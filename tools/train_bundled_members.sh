@@ -2,7 +2,8 @@
 # Trains the bundled ensemble's members (models/) from scratch with `tessera train`, on
 # `tessera synth` slides, and writes their float16 copies; training is deterministic, so the
 # result is models/ bit for bit (on any x86-64 CPU with AVX2 and FMA: the bits depend on the
-# kernel build, docs/ENGINE.md). Then scores each member, the ensemble and `stain` on
+# kernels, docs/ENGINE.md, and models/ was trained with OpenBLAS's Haswell kernel, which
+# this script therefore asks for on AVX-512 CPUs too). Then scores each member, the ensemble and `stain` on
 # held-out slides of other seeds.
 #
 #   tools/train_bundled_members.sh [WORK]     # WORK: scratch folder (default out/members)
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-out/members}
+export TESSERA_BLAS_CORE=${TESSERA_BLAS_CORE:-haswell}
 if [ -z "${TESSERA:-}" ]; then   # TESSERA=path: a tessera binary already built
     swift build -c release --product tessera >/dev/null
     TESSERA="$(swift build -c release --show-bin-path)/tessera"
