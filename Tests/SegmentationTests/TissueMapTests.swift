@@ -72,7 +72,8 @@ import Tiling
     }
 
     /// `detect` gives what the per-pixel definition gives: s = (max − min) · 255 / max,
-    /// rounded down, per pixel; a block's stained fraction and mean over its pixels.
+    /// rounded down, per pixel; a block's stained fraction and mean over its pixels; on one
+    /// thread or several.
     @Test(arguments: [TissueDetection.Method.saturation, .otsu])
     func detectionFollowsThePerPixelDefinition(method: TissueDetection.Method) throws {
         let folder = try TemporaryDirectory()
@@ -100,8 +101,10 @@ import Tiling
             } else {
                 expected = (0..<(width * height)).map { Double(stained[$0]) / Double(count[$0]) >= 0.01 }
             }
-            let map = try #require(try TissueMap.detect(reader, detection))
-            #expect(map.tissue == expected, "threshold \(threshold), scale \(scale)")
+            for threads in [1, 3] {  // bands shared among threads: the same map
+                let map = try #require(try TissueMap.detect(reader, detection, threads: threads))
+                #expect(map.tissue == expected, "threshold \(threshold), scale \(scale), \(threads) threads")
+            }
             if scale == 32 && threshold < 0.5 {  // the defaults: a slide half glass has both kinds
                 #expect(expected.contains(true) && expected.contains(false))
             }

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 import Tiling
 
 extension TissueMap {
@@ -7,33 +8,38 @@ extension TissueMap {
     /// Every pixel of the slide is read once, a band of `scale` rows at a time. Each method
     /// computes only what it needs, without a division per pixel: `saturation` tests
     /// s > limit as (max − min) · 255 ≥ (limit + 1) · max, which is the same test for the
-    /// rounded-down s; `otsu` sums s from a table of (max, min).
-    public static func detect(_ reader: SlideReader, _ detection: TissueDetection) throws -> TissueMap? {
+    /// rounded-down s; `otsu` sums s from a table of (max, min). The bands are shared out
+    /// in runs among `threads` threads, each with a reader of its own (the pass runs
+    /// before any tile, while the cores are free); every block is summed whole by one
+    /// thread, so the map does not depend on their number.
+    public static func detect(
+        _ reader: SlideReader, _ detection: TissueDetection, threads: Int = min(4, ProcessInfo.processInfo.activeProcessorCount)
+    ) throws -> TissueMap? {
         guard detection.method != .off else { return nil }
         let scale = max(1, detection.scale)
         let width = (reader.width + scale - 1) / scale, height = (reader.height + scale - 1) / scale
         var blockValues = [Double](repeating: 0, count: width * height)
-        let limit = Int((detection.saturation * 255).rounded())
-        for by in 0..<height {
-            let y = by * scale, rows = min(scale, reader.height - y)
-            let band = try reader.readRGB(x: 0, y: y, width: reader.width, height: rows)
-            var sums = [Int](repeating: 0, count: width)
-            band.pixels.withUnsafeBufferPointer { p in
-                for row in 0..<rows {
-                    let line = UnsafeBufferPointer(rebasing: p[(row * reader.width * 3)..<((row + 1) * reader.width * 3)])
-                    for bx in 0..<width {
-                        let pixels = (bx * scale)..<min((bx + 1) * scale, reader.width)
-                        sums[bx] +=
-                            detection.method == .otsu
-                            ? saturationSum(line, pixels) : stainedCount(line, pixels, above: limit)
+        let parts = max(1, min(threads, height))
+        var failures = [Error?](repeating: nil, count: parts)
+        let readers = try (0..<parts).map { part in
+            part == 0 ? reader : try SlideReader(path: reader.path, cacheBytes: 16 << 20, downsample: reader.downsample, backend: reader.backend)
+        }
+        blockValues.withUnsafeMutableBufferPointer { values in
+            failures.withUnsafeMutableBufferPointer { errors in
+                let (target, failed) = (DisjointPointer(values.baseAddress!), DisjointPointer(errors.baseAddress!))
+                let readerBox = UncheckedBox(readers)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    do {
+                        for by in (part * height / parts)..<((part + 1) * height / parts) {
+                            try bandValues(readerBox.value[part], detection, blockRow: by, scale: scale, width: width, into: target.base + by * width)
+                        }
+                    } catch {
+                        failed.base[part] = error
                     }
                 }
             }
-            for bx in 0..<width {
-                let count = Double(rows * min(scale, reader.width - bx * scale))
-                blockValues[by * width + bx] = detection.method == .otsu ? Double(sums[bx]) / count / 255 : Double(sums[bx]) / count
-            }
         }
+        if let failure = failures.compactMap({ $0 }).first { throw failure }
         var tissue: [Bool]
         switch detection.method {
         case .off: return nil
@@ -43,6 +49,30 @@ extension TissueMap {
             tissue = blockValues.map { $0 > threshold }
         }
         return TissueMap(scale: scale, width: width, height: height, tissue: grow(tissue, width: width, height: height, by: detection.margin))
+    }
+
+    /// The values of block row `by` (`width` blocks): the stained fraction (`saturation`)
+    /// or the mean saturation in 0…1 (`otsu`) of each block's pixels.
+    private static func bandValues(
+        _ reader: SlideReader, _ detection: TissueDetection, blockRow by: Int, scale: Int, width: Int, into values: UnsafeMutablePointer<Double>
+    ) throws {
+        let y = by * scale, rows = min(scale, reader.height - y)
+        let limit = Int((detection.saturation * 255).rounded())
+        let band = try reader.readRGB(x: 0, y: y, width: reader.width, height: rows)
+        var sums = [Int](repeating: 0, count: width)
+        band.pixels.withUnsafeBufferPointer { p in
+            for row in 0..<rows {
+                let line = UnsafeBufferPointer(rebasing: p[(row * reader.width * 3)..<((row + 1) * reader.width * 3)])
+                for bx in 0..<width {
+                    let pixels = (bx * scale)..<min((bx + 1) * scale, reader.width)
+                    sums[bx] += detection.method == .otsu ? saturationSum(line, pixels) : stainedCount(line, pixels, above: limit)
+                }
+            }
+        }
+        for bx in 0..<width {
+            let count = Double(rows * min(scale, reader.width - bx * scale))
+            values[bx] = detection.method == .otsu ? Double(sums[bx]) / count / 255 : Double(sums[bx]) / count
+        }
     }
 
     /// How many of the RGB pixels `range` of `line` have a saturation above `limit`.
