@@ -52,7 +52,7 @@ struct AllReduceBench: ParsableCommand {
         let count = try ParameterStore(architecture: model).values.count
         let sizes = members.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 2 }
         guard !sizes.isEmpty else { throw ValidationError("--members needs ring sizes of at least 2") }
-        print("CPU: \(Self.cpuModel()); \(model) gradient: \(count) floats, \(String(format: "%.1f", Double(count * 4) / 1e6)) MB")
+        print("\(BenchMachine.line); \(model) gradient: \(count) floats, \(String(format: "%.1f", Double(count * 4) / 1e6)) MB")
         switch membersAs {
         case .processes: try runProcesses(sizes: sizes, count: count)
         case .threads: try runThreads(sizes: sizes, count: count)
@@ -193,10 +193,4 @@ struct AllReduceBench: ParsableCommand {
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
-    static func cpuModel() -> String {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return info.split(separator: "\n").first { $0.hasPrefix("model name") }
-            .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown"
-    }
 }

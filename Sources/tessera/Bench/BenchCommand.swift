@@ -47,6 +47,7 @@ struct BenchCommand: ParsableCommand {
             }
             let median = seconds.sorted()[seconds.count / 2]
             let megabytes = Double(tiles * tile * tile * 3) / 1e6
+            print(BenchMachine.line)
             print("slide \(width)×\(height), \(tiles) tiles of \(tile) (margin \(margin)), checksum \(checksum)")
             print(String(format: "median %.2f s: %.1f tiles/s, %.0f MB/s of RGB tiles", median, Double(tiles) / median, megabytes / median))
             print(String(format: "peak RSS %.0f MB", PeakMemory.megabytes()))

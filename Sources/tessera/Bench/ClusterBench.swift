@@ -55,6 +55,7 @@ struct ClusterBench: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // Runs last, after the children below have stopped.
         defer { if self.folder == nil { try? FileManager.default.removeItem(atPath: folder) } }
+        print(BenchMachine.line)
         try Self.printZeroMQThroughput()
         let cluster = try LocalCluster(bench: self, folder: folder)
         defer { cluster.stop() }

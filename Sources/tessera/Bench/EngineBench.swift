@@ -33,6 +33,7 @@ struct EngineBench: ParsableCommand {
 
     func run() throws {
         CNNModel.setThreads(threads)
+        if !serve && !json { print(BenchMachine.line) }
         for model in models.split(separator: ",").map(String.init) {
             let network = try CNNModel.network(model, weights: DeterministicWeights())
             var values = UInt64(7)

@@ -56,6 +56,7 @@ struct TrainBench: ParsableCommand {
             emit("{\"rss_mb\":\(PeakMemory.megabytes())}")
             return
         }
+        print(BenchMachine.line)
         let times = try (0..<max(1, steps)).map { _ in try step() }.sorted()
         let median = times[times.count / 2]
         print(
