@@ -10,6 +10,9 @@ OUT=${2:-out/demo}
 SIZE=${3:-4096}
 SEED=${4:-7}
 HTTP_PORT=${DEMO_HTTP_PORT:-8090}
+# Paths are the caller's: made absolute before moving to the repository (for models/).
+case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
+case "$TESSERA" in */*) TESSERA=$(realpath "$TESSERA") ;; esac
 cd "$(dirname "$0")/.."
 start=$(date +%s.%N)
 
@@ -37,7 +40,7 @@ rm -rf "$OUT/state"
 
 # The repository's cluster.conf with this run's endpoints: ipc sockets in OUT (no port to
 # clash with), the state folder in OUT, and the status page on loopback.
-awk -v out="$PWD/$OUT" -v port="$HTTP_PORT" '
+awk -v out="$OUT" -v port="$HTTP_PORT" '
     /^\[/ { section = $0 }
     section == "[coordinator]" && /^workers *=/ { print "workers = ipc://" out "/workers.sock"; next }
     section == "[coordinator]" && /^clients *=/ { print "clients = ipc://" out "/clients.sock"; next }
