@@ -28,7 +28,15 @@ enum BLASCorePinning {
 
     /// Called first in `main`; returns only when no re-execution is needed (or it failed).
     static func apply() {
-        guard let core = core(environment: ProcessInfo.processInfo.environment) else { return }
+        let environment = ProcessInfo.processInfo.environment
+        if let choice = environment["TESSERA_BLAS_CORE"], !["", "native", "haswell"].contains(choice.lowercased()),
+            environment["OPENBLAS_CORETYPE"] == nil
+        {
+            // Said once, before the re-execution (which then finds OPENBLAS_CORETYPE set).
+            FileHandle.standardError.write(
+                Data("tessera: TESSERA_BLAS_CORE=\(choice) is neither haswell nor native; running the CPU family's kernel\n".utf8))
+        }
+        guard let core = core(environment: environment) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Could not execute: carry on with the kernel OpenBLAS chose.

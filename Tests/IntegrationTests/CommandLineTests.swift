@@ -31,6 +31,9 @@ import Testing
             let haswell = try TesseraBinary.run(["info"], environment: environment)
             #expect(haswell.stdout.contains("OpenBLAS kernel: Haswell"), "\(haswell.stdout)")
         }
+        environment["TESSERA_BLAS_CORE"] = "haswel"  // a typo is named, not ignored
+        let typo = try TesseraBinary.run(["info"], environment: environment)
+        #expect(typo.status == 0 && typo.stderr.contains("TESSERA_BLAS_CORE=haswel is neither"), "\(typo.stderr)")
         environment["OPENBLAS_CORETYPE"] = "Prescott"  // SSE3: runs on any x86-64
         let chosen = try TesseraBinary.run(["info"], environment: environment)
         #expect(chosen.stdout.contains("OpenBLAS kernel: Prescott"), "\(chosen.stdout)")
