@@ -11,12 +11,7 @@ at a time in turn, so the machine's drift falls on both alike. Prints the CPU mo
 """
 import argparse, json, statistics, subprocess
 
-
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
+from machine import cpu_model
 
 
 class Server:

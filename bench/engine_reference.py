@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from engine_reference import fill  # noqa: E402
 from seed_models import EffUnet, UneXt50  # noqa: E402
 
+from machine import cpu_model, tessera_kernels  # noqa: E402 (bench/machine.py)
+
 PAUSE = 0.2  # seconds between runs: longer than OpenMP's and onnxruntime's spin-waits
 
 
@@ -106,20 +108,6 @@ def compare(binary, name, rounds, threads, tile):
               f"median {statistics.median(ratios):.2f} (quartiles {quartiles[0]:.2f}–{quartiles[2]:.2f}, "
               f"range {ratios[0]:.2f}–{ratios[-1]:.2f}, {len(ratios)} rounds)")
     sys.stdout.flush()
-
-
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
-def tessera_kernels(binary):
-    """What `tessera info` says computes Tessera's maps (engine kernels, OpenBLAS kernel)."""
-    info = subprocess.run([binary, "info"], capture_output=True, text=True).stdout.splitlines()
-    return "tessera " + ", ".join(line for line in info if line.startswith(("engine kernels", "OpenBLAS kernel")))
 
 
 def main():

@@ -13,7 +13,6 @@ steps) for PyTorch.
 """
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -27,15 +26,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from engine_reference import fill  # noqa: E402
 from seed_models import EffUnet, UneXt50  # noqa: E402
 
+from machine import cpu_model, tessera_kernels  # noqa: E402 (bench/machine.py)
+
 PAUSE = 0.2
-
-
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main():
@@ -101,7 +94,7 @@ def main():
     rss = read()["rss_mb"]
     tessera.wait()
     torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"CPU: {cpu_model()}; {model_name}, batch {batch} of {tile}², {threads} threads, torch {torch.__version__}")
+    print(f"CPU: {cpu_model()}; {tessera_kernels(binary)}; {model_name}, batch {batch} of {tile}², {threads} threads, torch {torch.__version__}")
     print(f"Tessera {statistics.median(ours):.2f} s/step ({batch / statistics.median(ours):.2f} images/s), peak RSS {rss:.0f} MB")
     print(f"PyTorch {statistics.median(theirs):.2f} s/step ({batch / statistics.median(theirs):.2f} images/s), peak RSS {torch_rss:.0f} MB")
     print(f"ratio Tessera/PyTorch (median of {rounds} rounds): {statistics.median(ratios):.2f}")
