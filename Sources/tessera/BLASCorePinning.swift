@@ -16,20 +16,21 @@ import Foundation
 /// on AVX-512 CPUs); `native` keeps OpenBLAS's own choice; a `OPENBLAS_CORETYPE` set by the
 /// user is respected. CPUs without AVX2 and FMA keep OpenBLAS's choice.
 enum BLASCorePinning {
+    /// `TESSERA_BLAS_CORE`'s values (lowercased) besides the default, the CPU family's
+    /// kernel: the kernel each asks for, nil for OpenBLAS's own choice.
+    static let choices: [String: String?] = ["haswell": "Haswell", "native": nil]
+
     /// The kernel this process should run, nil to leave OpenBLAS's choice.
     static func core(environment: [String: String]) -> String? {
         guard environment["OPENBLAS_CORETYPE"] == nil, KernelSet.cpuHasAVX2AndFMA else { return nil }
-        switch environment["TESSERA_BLAS_CORE"]?.lowercased() {
-        case "native": return nil
-        case "haswell": return "Haswell"
-        default: return KernelSet.cpuHasAVX512 ? "SkylakeX" : "Haswell"
-        }
+        if let value = environment["TESSERA_BLAS_CORE"]?.lowercased(), let choice = choices[value] { return choice }
+        return KernelSet.cpuHasAVX512 ? "SkylakeX" : "Haswell"
     }
 
     /// Called first in `main`; returns only when no re-execution is needed (or it failed).
     static func apply() {
         let environment = ProcessInfo.processInfo.environment
-        if let choice = environment["TESSERA_BLAS_CORE"], !["", "native", "haswell"].contains(choice.lowercased()),
+        if let choice = environment["TESSERA_BLAS_CORE"], !choice.isEmpty, !choices.keys.contains(choice.lowercased()),
             environment["OPENBLAS_CORETYPE"] == nil
         {
             // Said once, before the re-execution (which then finds OPENBLAS_CORETYPE set).
