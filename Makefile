@@ -40,7 +40,8 @@ demo: build
 ## The tests compute with the OpenBLAS kernel the tessera binary pins itself to at start
 ## (BLASCorePinning: SkylakeX with AVX-512, Haswell with AVX2 and FMA only, Haswell for both
 ## with TESSERA_BLAS_CORE=haswell), whatever the host's own would be: OpenBLAS reads it when
-## it loads, so it comes from the environment (one set already is kept).
+## it loads, so it comes from the environment (one set already is kept). The AVX-512 flags
+## are KernelSet.cpuHasAVX512's.
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 has_flags = $(if $(strip $(foreach f,$(1),$(if $(filter $(f),$(CPU_FLAGS)),,missing))),,yes)
 AVX512_FAMILY := $(if $(filter haswell Haswell,$(TESSERA_BLAS_CORE)),,$(call has_flags,avx512f avx512cd avx512bw avx512dq avx512vl))

@@ -20,7 +20,8 @@ public enum KernelSet {
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
     public static let cpuHasAVX2AndFMA: Bool = cpuFlags.isSuperset(of: ["avx2", "fma"])
 
-    /// Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels use.
+    /// Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels use (the
+    /// Makefile's test target repeats this list: it picks the tests' kernel before any Swift runs).
     public static let cpuHasAVX512: Bool = cpuHasAVX2AndFMA && cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
 
     private static let cpuFlags: Set<String> = {
