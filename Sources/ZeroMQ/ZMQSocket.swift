@@ -180,6 +180,33 @@ public final class ZMQSocket {
         try retryingOnInterrupt("zmq_msg_send") { zmq_msg_send(&message, handle, flags) }
     }
 
+    /// Sends `header` (copied) and then `payload` as the last frame of one message, without
+    /// copying `payload`: libzmq reads it from the caller's memory until it gives the frame
+    /// back to `loans` (see `ZMQLoans`). The caller keeps that memory alive and unchanged
+    /// until `loans` has every frame back; closing this socket without lingering returns
+    /// the frames it still holds.
+    public func send(_ header: [UInt8], lending payload: UnsafeRawBufferPointer, to loans: ZMQLoans) throws {
+        try retryingOnInterrupt("zmq_send") { header.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, ZMQ_SNDMORE) } }
+        guard payload.count > 0 else { return try retryingOnInterrupt("zmq_send") { zmq_send(handle, nil, 0, 0) } }
+        var message = zmq_msg_t()
+        loans.lend()
+        let hint = Unmanaged.passRetained(loans).toOpaque()
+        guard
+            zmq_msg_init_data(
+                &message, UnsafeMutableRawPointer(mutating: payload.baseAddress), payload.count,
+                { _, hint in
+                    let loans = Unmanaged<ZMQLoans>.fromOpaque(hint!).takeRetainedValue()
+                    loans.giveBack()
+                }, hint) == 0
+        else {
+            Unmanaged<ZMQLoans>.fromOpaque(hint).release()
+            loans.giveBack()
+            throw ZMQError("zmq_msg_init_data")
+        }
+        defer { zmq_msg_close(&message) }  // gives the frame back at once when the send failed
+        try retryingOnInterrupt("zmq_msg_send") { zmq_msg_send(&message, handle, 0) }
+    }
+
     /// Receives one multipart message, or nil when `dontWait` and none is queued (or the
     /// receive timeout passed). Frames arrive whole: ZeroMQ delivers all parts or none.
     public func receive(dontWait: Bool = false) throws -> [[UInt8]]? {

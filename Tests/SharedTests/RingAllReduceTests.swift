@@ -25,12 +25,15 @@ import ZeroMQ
         return (0..<count).map { _ in random.nextSigned() * 1000 }
     }
 
-    @Test(arguments: [1, 2, 3, 4])
-    func everyMemberGetsTheSameSumInRingOrder(members: Int) throws {
-        let count = 101
-        let results = try Self.ring(members) { member -> [Float] in
+    /// Segments of 7 values are added one value at a time, those of 50 sixteen at a time
+    /// and then one at a time.
+    @Test(arguments: [1, 2, 3, 4], [7, 50])
+    func everyMemberGetsTheSameSumInRingOrder(members: Int, segment: Int) throws {
+        let count = 301
+        let results = try Self.ring(members, segment: segment) { member -> [Float] in
             var buffer = Self.values(member.rank, count)
             try member.allReduce(&buffer, round: 5)
+            #expect(member.loans.count == 0)
             return buffer
         }
         let sums = try results.map { try $0.get() }
@@ -71,6 +74,23 @@ import ZeroMQ
             #expect(error.code == .timeout && error.reason.contains("member 1"), "\(error)")
         }
         #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    /// Segments are sent from the buffer itself: an all-reduce that fails while its
+    /// segments are still queued for a successor nobody listens at must take them back
+    /// before it throws, and the member must still sum once its ring is re-formed.
+    @Test func aFailedAllReduceGivesItsBufferBack() throws {
+        let context = try ZMQContext()
+        let member = try RingAllReduce(context: context, rank: 0, members: 2, bind: "tcp://127.0.0.1:*")
+        member.timeoutMilliseconds = 300
+        try member.connect(successor: "tcp://127.0.0.1:1")  // nobody there: ZeroMQ keeps the segments
+        var buffer = [Float](repeating: 1, count: 1000)
+        #expect(throws: TesseraError.self) { try member.allReduce(&buffer, round: 1) }
+        #expect(member.loans.count == 0)
+        #expect(buffer == [Float](repeating: 1, count: 1000))
+        try member.reform(rank: 0, members: 1, successor: member.endpoint, epoch: 1)
+        try member.allReduce(&buffer, round: 2)
+        #expect(buffer == [Float](repeating: 1, count: 1000))
     }
 
     /// A ring that loses member 2 mid-all-reduce: the survivors abandon it when told to

@@ -22,6 +22,10 @@ public final class RingAllReduce {
     private let security: ClusterConfig.Security?
     private let receiver: ZMQSocket
     private var sender: ZMQSocket
+    /// The successor's endpoint, for a fresh sending socket after a failure.
+    private var successor: String?
+    /// The segments of `buffer` libzmq still holds (zero-copy sends).
+    let loans = ZMQLoans()
     /// The endpoint the predecessor connects to.
     public let endpoint: String
     /// 2M values (8 MB): on loopback, fewer and larger messages ran the b0 gradient's
@@ -30,6 +34,7 @@ public final class RingAllReduce {
     public static let defaultSegmentValues = 2 << 20
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
+    private var timeoutDescription: String { String(format: "%g s", Double(timeoutMilliseconds) / 1000) }
     /// Nanoseconds spent in `allReduce` so far (read between steps for the step's share).
     private let nanosecondsSumming = Atomic<UInt64>(0)
     public var secondsSumming: Double { Double(nanosecondsSumming.load(ordering: .relaxed)) / 1e9 }
@@ -91,7 +96,10 @@ public final class RingAllReduce {
     }
 
     /// Connects to the successor's endpoint.
-    public func connect(successor: String) throws { try sender.connect(successor) }
+    public func connect(successor: String) throws {
+        try sender.connect(successor)
+        self.successor = successor
+    }
 
     /// Makes this member rank `rank` of a ring of `members` in incarnation `epoch`, sending
     /// to `successor` from a fresh socket (a PUSH socket connected twice would share its
@@ -101,6 +109,7 @@ public final class RingAllReduce {
         let fresh = try Self.sender(context, security: security)
         try fresh.connect(successor)
         sender = fresh
+        self.successor = successor
         self.rank = rank
         self.members = members
         self.epoch = epoch
@@ -111,46 +120,62 @@ public final class RingAllReduce {
 
     /// Replaces `buffer` by the sum of every member's buffer (all the same length).
     /// `round` numbers the call (a training step): a message of another round is an error.
+    ///
+    /// Segments are sent from `buffer` itself, without a copy (`ZMQSocket.send(_:lending:to:)`):
+    /// a region is only changed after the ring has carried what was sent from it (a chunk's
+    /// sum reaches a member only after every member's share of it was received), and no
+    /// call returns or throws while libzmq still holds part of `buffer`.
     public func allReduce(_ buffer: inout [Float], round: UInt64) throws {
         let started = DispatchTime.now().uptimeNanoseconds
         defer { nanosecondsSumming.add(DispatchTime.now().uptimeNanoseconds - started, ordering: .relaxed) }
         let plan = RingPlan(members: members, rank: rank, count: buffer.count)
-        for t in 0..<plan.steps {
-            let (send, receive) = plan.reduceScatter(step: t)
-            try exchange(&buffer, plan: plan, send: send, receive: receive, phase: .reduceScatter, round: round)
-        }
-        for t in 0..<plan.steps {
-            let (send, receive) = plan.allGather(step: t)
-            try exchange(&buffer, plan: plan, send: send, receive: receive, phase: .allGather, round: round)
+        try buffer.withUnsafeMutableBufferPointer { values in
+            do {
+                for t in 0..<plan.steps {
+                    let (send, receive) = plan.reduceScatter(step: t)
+                    try exchange(values, plan: plan, send: send, receive: receive, phase: .reduceScatter, round: round)
+                }
+                for t in 0..<plan.steps {
+                    let (send, receive) = plan.allGather(step: t)
+                    try exchange(values, plan: plan, send: send, receive: receive, phase: .allGather, round: round)
+                }
+            } catch {
+                try? takeBackLoans()
+                throw error
+            }
+            // The successor is taking the last segments: wait until they are written.
+            guard loans.waitForAll(milliseconds: timeoutMilliseconds) else {
+                try takeBackLoans()
+                throw TesseraError(
+                    "ring", "member \(rank): member \((rank + 1) % members) took no segment for \(timeoutDescription)", code: .timeout)
+            }
         }
     }
 
-    /// One step: chunk `send`'s segments go to the successor while chunk `receive`'s are
-    /// taken from the predecessor as they arrive (in order), so copying out, the network
-    /// and adding in overlap.
-    private func exchange(_ buffer: inout [Float], plan: RingPlan, send: Int, receive: Int, phase: Phase, round: UInt64) throws {
-        let outgoing = Array(stride(from: plan.chunk(send).lowerBound, to: plan.chunk(send).upperBound, by: segmentValues))
-        let incoming = Array(stride(from: plan.chunk(receive).lowerBound, to: plan.chunk(receive).upperBound, by: segmentValues))
-        var received = 0
-        for start in outgoing {
-            let end = min(start + segmentValues, plan.chunk(send).upperBound)
-            let payload = buffer.withUnsafeBufferPointer { values in
-                [UInt8](UnsafeRawBufferPointer(start: values.baseAddress! + start, count: (end - start) * 4))
-            }
-            try sender.send([Self.header(phase: phase, epoch: epoch, round: round, chunk: send, offset: start), payload])
-            while received < incoming.count,
-                try receiveSegment(
-                    &buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
-                    phase: phase, chunk: receive, round: round, wait: false)
-            {
-                received += 1
-            }
+    /// Closes the sending socket without lingering, which gives back the segments it still
+    /// held, and sends from a fresh one to the same successor: after a failed all-reduce,
+    /// the buffer is the caller's again (segments in flight were of a round that failed).
+    private func takeBackLoans() throws {
+        try sender.setLinger(milliseconds: 0)
+        sender = try Self.sender(context, security: security)
+        _ = loans.waitForAll(milliseconds: nil)  // libzmq's reaper frees them shortly
+        if let successor { try sender.connect(successor) }
+    }
+
+    /// One step: chunk `send`'s segments go to the successor (lent from the buffer) while
+    /// chunk `receive`'s are taken from the predecessor as they arrive, in order.
+    private func exchange(
+        _ buffer: UnsafeMutableBufferPointer<Float>, plan: RingPlan, send: Int, receive: Int, phase: Phase, round: UInt64
+    ) throws {
+        let outgoing = plan.chunk(send), incoming = plan.chunk(receive)
+        for start in stride(from: outgoing.lowerBound, to: outgoing.upperBound, by: segmentValues) {
+            let end = min(start + segmentValues, outgoing.upperBound)
+            try sender.send(
+                Self.header(phase: phase, epoch: epoch, round: round, chunk: send, offset: start),
+                lending: UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: (end - start) * 4), to: loans)
         }
-        while received < incoming.count {
-            _ = try receiveSegment(
-                &buffer, incoming[received], min(incoming[received] + segmentValues, plan.chunk(receive).upperBound),
-                phase: phase, chunk: receive, round: round, wait: true)
-            received += 1
+        for start in stride(from: incoming.lowerBound, to: incoming.upperBound, by: segmentValues) {
+            try receiveSegment(buffer, start, min(start + segmentValues, incoming.upperBound), phase: phase, chunk: receive, round: round)
         }
     }
 
@@ -189,7 +214,7 @@ public final class RingAllReduce {
             guard now < deadline else {
                 throw TesseraError(
                     "ring",
-                    "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutMilliseconds / 1000) s"
+                    "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutDescription)"
                         + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"), code: .timeout)
             }
             let wait = Int((deadline - now) / 1_000_000) + 1
@@ -245,27 +270,27 @@ public final class RingAllReduce {
     }
 
     /// Takes the segment [start, end) of chunk `chunk` from the predecessor into `buffer`
-    /// (added in the reduce-scatter, copied in the all-gather). Without `wait`, returns
-    /// false at once when nothing is queued. Segments of an earlier epoch are dropped and
-    /// those of a later one kept for it (docs/PROTOCOL.md, "Ring link").
-    private func receiveSegment(_ buffer: inout [Float], _ start: Int, _ end: Int, phase: Phase, chunk: Int, round: UInt64, wait: Bool) throws -> Bool {
+    /// (added in the reduce-scatter, copied in the all-gather), waiting for it. Segments of
+    /// an earlier epoch are dropped and those of a later one kept for it (docs/PROTOCOL.md,
+    /// "Ring link").
+    private func receiveSegment(_ buffer: UnsafeMutableBufferPointer<Float>, _ start: Int, _ end: Int, phase: Phase, chunk: Int, round: UInt64) throws {
         let expected = Self.header(phase: phase, epoch: epoch, round: round, chunk: chunk, offset: start)
         if let index = early.firstIndex(where: { $0.first.map { $0.elementsEqual(expected) } ?? false }) {
             let frames = early.remove(at: index)
             let problem = frames[0].withUnsafeBytes { header in
                 frames[1].withUnsafeBytes { payload -> String? in
                     switch Self.verdict([header, payload], expected: expected, values: end - start) {
-                    case .take: Self.apply(payload, to: &buffer, start, end, phase: phase); return nil
+                    case .take: Self.apply(payload, to: buffer, start, end, phase: phase); return nil
                     case .unexpected(let problem): return problem
                     default: return "a kept segment is not the one due"
                     }
                 }
             }
             if let problem { throw unexpected(problem, phase: phase, chunk: chunk, round: round, start: start) }
-            return true
+            return
         }
         while true {
-            if wait { try waitForData() }
+            try waitForData()
             enum Outcome { case taken(String?), dropped, kept([[UInt8]]) }
             let outcome: Outcome? = try receiver.receive(dontWait: true) { frames -> Outcome in
                 switch Self.verdict(frames, expected: expected, values: end - start) {
@@ -273,21 +298,20 @@ public final class RingAllReduce {
                 case .keep: return .kept(frames.map { [UInt8]($0) })
                 case .unexpected(let problem): return .taken(problem)
                 case .take:
-                    Self.apply(frames[1], to: &buffer, start, end, phase: phase)
+                    Self.apply(frames[1], to: buffer, start, end, phase: phase)
                     return .taken(nil)
                 }
             }
             switch outcome {
             case nil:
-                if wait { throw TesseraError("ring", "member \(rank): a message was announced but none came", code: .malformed) }
-                return false
+                throw TesseraError("ring", "member \(rank): a message was announced but none came", code: .malformed)
             case .dropped?: continue
             case .kept(let frames)?:
                 if early.count < Self.maxEarlySegments { early.append(frames) }
                 continue
             case .taken(let problem)?:
                 if let problem { throw unexpected(problem, phase: phase, chunk: chunk, round: round, start: start) }
-                return true
+                return
             }
         }
     }
@@ -304,15 +328,25 @@ public final class RingAllReduce {
     static let maxEarlySegments = 4096
 
     /// Adds (reduce-scatter) or copies (all-gather) a segment's values into `buffer`.
-    static func apply(_ raw: UnsafeRawBufferPointer, to buffer: inout [Float], _ start: Int, _ end: Int, phase: Phase) {
-        buffer.withUnsafeMutableBufferPointer { values in
-            let target = values.baseAddress! + start
-            if phase == .reduceScatter {
-                // Received first: the sum runs in ring order from the chunk's index.
-                for i in 0..<(end - start) { target[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i] }
-            } else {
-                UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
-            }
+    static func apply(_ raw: UnsafeRawBufferPointer, to buffer: UnsafeMutableBufferPointer<Float>, _ start: Int, _ end: Int, phase: Phase) {
+        precondition(raw.count == (end - start) * 4 && end <= buffer.count)
+        let target = buffer.baseAddress! + start
+        guard phase == .reduceScatter else {
+            UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+            return
+        }
+        // Received first: the sum runs in ring order from the chunk's index. Sixteen lanes
+        // at a time add exactly as one at a time.
+        let source = raw.baseAddress!, count = end - start
+        var i = 0
+        while i + 16 <= count {
+            let sum = source.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) + UnsafeRawPointer(target + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            target[i] = source.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i]
+            i += 1
         }
     }
 }
