@@ -115,6 +115,13 @@ public final class ZMQSocket {
         try set(ZMQ_RCVHWM, receive)
     }
 
+    /// The kernel's send and receive buffer sizes for this socket's connections (`SO_SNDBUF`,
+    /// `SO_RCVBUF`; the system's limits cap them).
+    public func setKernelBuffers(send: Int32, receive: Int32) throws {
+        try set(ZMQ_SNDBUF, send)
+        try set(ZMQ_RCVBUF, receive)
+    }
+
     /// The ZAP domain connections to this socket are authenticated in.
     public func setZAPDomain(_ domain: String) throws { try set(ZMQ_ZAP_DOMAIN, Array(domain.utf8)) }
 

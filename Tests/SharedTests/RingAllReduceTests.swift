@@ -9,10 +9,10 @@ import ZeroMQ
 @Suite struct RingAllReduceTests {
     /// Members joined in a ring; each runs `body` on its own thread; their results in rank order.
     static func ring<R: Sendable>(
-        _ members: Int, segment: Int = 7, timeout: Int = 10_000,
+        _ members: Int, segment: Int = 7, timeout: Int = 10_000, transport: LocalRing.Transport = .local,
         _ body: @escaping @Sendable (RingAllReduce) throws -> R
     ) throws -> [Result<R, Error>] {
-        let ring = try LocalRing(members: members)
+        let ring = try LocalRing(members: members, transport: transport)
         for member in ring.members {
             member.segmentValues = segment
             member.timeoutMilliseconds = timeout
@@ -47,6 +47,40 @@ import ZeroMQ
             }
         }
         for sum in sums { #expect(sum.map(\.bitPattern) == expected.map(\.bitPattern)) }
+    }
+
+    /// Each way members on one machine are joined carries the same sums.
+    @Test(arguments: LocalRing.Transport.allCases)
+    func everyTransportSumsAlike(transport: LocalRing.Transport) throws {
+        let results = try Self.ring(3, segment: 50, transport: transport) { member -> [Float] in
+            var buffer = Self.values(member.rank, 301)
+            try member.allReduce(&buffer, round: 5)
+            return buffer
+        }
+        let sums = try results.map { try $0.get().map(\.bitPattern) }
+        let reference = try Self.ring(3, segment: 50, transport: .tcp) { member -> [Float] in
+            var buffer = Self.values(member.rank, 301)
+            try member.allReduce(&buffer, round: 5)
+            return buffer
+        }
+        for sum in sums { #expect(sum == (try reference[0].get()).map(\.bitPattern)) }
+    }
+
+    /// A member on loopback names an ipc endpoint beside its tcp one; a predecessor takes
+    /// the ipc one only where it sees the socket file.
+    @Test func aPredecessorTakesIPCOnlyWhereItSeesTheSocket() throws {
+        let context = try ZMQContext()
+        let local = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*")
+        let parts = local.endpoint.split(separator: " ").map(String.init)
+        #expect(parts.count == 2 && parts[0].hasPrefix("ipc://") && parts[1].hasPrefix("tcp://127.0.0.1:"), "\(local.endpoint)")
+        #expect(RingAllReduce.reachable(local.endpoint) == parts[0])
+        #expect(RingAllReduce.reachable(local.endpoint, socketExists: { _ in false }) == parts[1])
+        #expect(RingAllReduce.reachable("ipc:///nowhere/socket tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
+        #expect(RingAllReduce.reachable("tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
+        let onlyTCP = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*", ipcBeside: false)
+        #expect(onlyTCP.endpoint.hasPrefix("tcp://") && !onlyTCP.endpoint.contains(" "))
+        let elsewhere = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://0.0.0.0:*")
+        #expect(!elsewhere.endpoint.contains("ipc://"))
     }
 
     @Test func aMessageOfAnotherRoundIsAnErrorNotASum() throws {

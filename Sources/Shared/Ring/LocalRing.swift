@@ -9,21 +9,34 @@ public final class LocalRing {
     public let members: [RingAllReduce]
     private let contexts: [ZMQContext]
 
+    /// How members on one machine are joined.
+    public enum Transport: String, CaseIterable, Sendable {
+        /// As workers are by default: tcp on loopback with an ipc socket beside it, which
+        /// predecessors take (`RingAllReduce.reachable`).
+        case local
+        /// tcp on loopback only.
+        case tcp
+        /// ipc only.
+        case ipc
+
+        /// Where member `rank` binds; `prefix` makes ipc paths unique.
+        public func bind(prefix: String, rank: Int) -> String { self == .ipc ? "ipc://\(prefix)-\(rank)" : "tcp://127.0.0.1:*" }
+    }
+
     /// `count` members joined in rank order; `security` gives each rank its `[security]`
     /// (nil: plain links).
     public init(
-        members count: Int, transport: String = "tcp", security: ((Int) -> ClusterConfig.Security?)? = nil,
+        members count: Int, transport: Transport = .local, security: ((Int) -> ClusterConfig.Security?)? = nil,
         log: Log = Log("ring")
     ) throws {
-        precondition(count >= 1 && ["tcp", "ipc"].contains(transport))
+        precondition(count >= 1)
         let contexts = try (0..<count).map { _ in try ZMQContext() }
         let prefix = "\(NSTemporaryDirectory())tessera-ring-\(getpid())-\(UUID().uuidString.prefix(8))"
         self.contexts = contexts
         members = try (0..<count).map { rank in
             try RingAllReduce(
                 context: contexts[rank], rank: rank, members: count,
-                bind: transport == "ipc" ? "ipc://\(prefix)-\(rank)" : "tcp://127.0.0.1:*",
-                security: security?(rank), log: log)
+                bind: transport.bind(prefix: prefix, rank: rank), ipcBeside: transport == .local, security: security?(rank), log: log)
         }
         for member in members { try member.connect(successor: members[(member.rank + 1) % count].endpoint) }
     }

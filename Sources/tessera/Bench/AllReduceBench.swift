@@ -33,7 +33,7 @@ struct AllReduceBench: ParsableCommand {
     @Option(help: "Training steps timed per setting (after a warm-up); 0 skips training.") var steps = 2
     @Option(help: "Threads of the single replica, and replicas of the ring.") var threads = 2
     @Option(help: "Values a ring message carries at most.") var segment = RingAllReduce.defaultSegmentValues
-    @Option(help: "tcp or ipc.") var transport = "tcp"
+    @Option(help: "local (as workers on one machine: tcp on loopback with ipc beside, ipc taken), tcp or ipc.") var transport = LocalRing.Transport.local
     @Option(help: "Gradient buckets summed during the backward pass, in MB (0: one sum after it).") var bucketMb = 0.0
     @Option(help: "Members as processes (as gloo's are) or threads.") var membersAs = MemberKind.processes
     @Option(help: "A Python with torch: also time gloo's all-reduce (bench/allreduce_gloo.py), taking turns.") var gloo: String?
@@ -43,7 +43,6 @@ struct AllReduceBench: ParsableCommand {
     enum MemberKind: String, ExpressibleByArgument, CaseIterable { case processes, threads }
 
     func validate() throws {
-        guard ["tcp", "ipc"].contains(transport) else { throw ValidationError("--transport is tcp or ipc") }
         guard gloo == nil || membersAs == .processes else { throw ValidationError("--gloo compares processes with processes: leave --members-as threads out") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
     }
@@ -71,14 +70,14 @@ struct AllReduceBench: ParsableCommand {
     private func runThreads(sizes: [Int], count: Int) throws {
         var loopback: [Double] = [], times: [Int: [Double]] = [:], streams: [Int: [Double]] = [:]
         for _ in 0..<max(1, rounds) {
-            loopback.append(try ZeroMQThroughput.measure(transport: transport))
+            loopback.append(try ZeroMQThroughput.measure(transport: transport == .tcp ? "tcp" : "ipc"))
             for n in sizes {
                 times[n, default: []].append(try Self.allReduceSeconds(members: n, count: count, segment: segment, transport: transport))
                 streams[n, default: []].append(try Self.ringTrafficSeconds(members: n, count: count, segment: segment, transport: transport))
             }
         }
         let bandwidth = Self.median(loopback)
-        print(String(format: "raw ZeroMQ loopback (%@, 1 MB messages): %.2f GB/s", transport, bandwidth / 1e9))
+        print(String(format: "raw ZeroMQ loopback (%@, 1 MB messages): %.2f GB/s", transport == .tcp ? "tcp" : "ipc", bandwidth / 1e9))
         for n in sizes {
             let time = Self.median(times[n]!), volume = 2 * Double(n - 1) / Double(n) * Double(count * 4)
             let limit = volume / bandwidth
@@ -108,7 +107,7 @@ struct AllReduceBench: ParsableCommand {
         for n in sizes {
             let volume = 2 * Double(n - 1) / Double(n) * Double(count * 4), time = Self.median(ours[n]!)
             var line = String(
-                format: "%d member processes (%@): %.1f ms an all-reduce, bus bandwidth %.2f GB/s", n, transport, time * 1000, volume / time / 1e9)
+                format: "%d member processes (%@): %.1f ms an all-reduce, bus bandwidth %.2f GB/s", n, transport.rawValue, time * 1000, volume / time / 1e9)
             if let reference = theirs[n].map(Self.median), let ratio = ratios[n].map({ $0.sorted() }) {
                 line += String(
                     format: "; gloo %.1f ms, %.2f GB/s; Tessera/gloo %.2f (median of %d rounds, %.2f–%.2f)", reference * 1000, volume / reference / 1e9,
@@ -135,7 +134,7 @@ struct AllReduceBench: ParsableCommand {
     }
 
     /// Median seconds of one all-reduce of `count` floats among `members` threads.
-    static func allReduceSeconds(members: Int, count: Int, segment: Int, transport: String) throws -> Double {
+    static func allReduceSeconds(members: Int, count: Int, segment: Int, transport: LocalRing.Transport) throws -> Double {
         try withRing(members, transport: transport) { member in
             member.segmentValues = segment
             var buffer = [Float](repeating: Float(member.rank), count: count)
@@ -149,7 +148,7 @@ struct AllReduceBench: ParsableCommand {
     /// Seconds for every member to send its successor 2(N − 1) chunks of count/N values in
     /// the ring's segments while receiving as many from its predecessor, nothing added: what
     /// this machine's loopback gives the ring's traffic pattern with all members at once.
-    static func ringTrafficSeconds(members: Int, count: Int, segment: Int, transport: String) throws -> Double {
+    static func ringTrafficSeconds(members: Int, count: Int, segment: Int, transport: LocalRing.Transport) throws -> Double {
         try withRing(members, transport: transport) { member in
             let chunk = count / members
             let payload = [UInt8](repeating: 1, count: min(segment, chunk) * 4)
@@ -188,9 +187,13 @@ struct AllReduceBench: ParsableCommand {
     }
 
     /// Runs `body` on `members` threads joined in a ring on loopback; their results.
-    static func withRing<R: Sendable>(_ members: Int, transport: String = "tcp", _ body: @escaping @Sendable (RingAllReduce) throws -> R) throws -> [R] {
+    static func withRing<R: Sendable>(
+        _ members: Int, transport: LocalRing.Transport = .local, _ body: @escaping @Sendable (RingAllReduce) throws -> R
+    ) throws -> [R] {
         try LocalRing(members: members, transport: transport).run(body).map { try $0.get() }
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }
+
+extension LocalRing.Transport: ExpressibleByArgument {}

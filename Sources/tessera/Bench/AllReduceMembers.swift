@@ -10,7 +10,7 @@ import ZeroMQ
 enum AllReduceMembers {
     /// Per timed all-reduce, the slowest member's seconds: `members` processes, `count`
     /// floats, `repeats` timed all-reduces after a warm-up, each after a barrier.
-    static func seconds(members: Int, count: Int, repeats: Int, segment: Int, transport: String) throws -> [Double] {
+    static func seconds(members: Int, count: Int, repeats: Int, segment: Int, transport: LocalRing.Transport) throws -> [Double] {
         let folder = NSTemporaryDirectory() + "tessera-allreduce-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -20,7 +20,7 @@ enum AllReduceMembers {
             process.executableURL = executable
             process.arguments = [
                 "bench", "allreduce-member", "--rank", "\(rank)", "--members", "\(members)", "--count", "\(count)", "--repeats", "\(repeats)",
-                "--segment", "\(segment)", "--transport", transport, "--folder", folder,
+                "--segment", "\(segment)", "--transport", transport.rawValue, "--folder", folder,
             ]
             process.standardOutput = output
             try process.run()
@@ -49,13 +49,13 @@ enum AllReduceMembers {
         @Option var count: Int
         @Option var repeats: Int
         @Option var segment: Int
-        @Option var transport: String
+        @Option var transport: LocalRing.Transport
         @Option var folder: String
 
         func run() throws {
             let context = try ZMQContext()
-            let bind = transport == "ipc" ? "ipc://\(folder)/ring-\(rank)" : "tcp://127.0.0.1:*"
-            let ring = try RingAllReduce(context: context, rank: rank, members: members, bind: bind)
+            let ring = try RingAllReduce(
+                context: context, rank: rank, members: members, bind: transport.bind(prefix: "\(folder)/ring", rank: rank), ipcBeside: transport == .local)
             ring.segmentValues = segment
             try AtomicFile.write(Data(ring.endpoint.utf8), to: "\(folder)/\(rank).endpoint")
             let successor = "\(folder)/\((rank + 1) % members).endpoint"
