@@ -6,8 +6,9 @@ import ZeroMQ
 /// One member's end of a ring all-reduce over ZeroMQ (`RingPlan` says what moves when):
 /// a PULL socket bound for the predecessor's data, a PUSH socket connected to the
 /// successor's. Data goes directly from worker to worker. Each chunk travels in segments
-/// of at most `segmentValues` floats, so a step's sends stream while its receives are
-/// added; messages are checked against what the plan expects (docs/PROTOCOL.md, "Ring").
+/// of at most `segmentValues` floats, each passed on as soon as it is added, so that the
+/// steps overlap along the ring; messages are checked against what the plan expects
+/// (docs/PROTOCOL.md, "Ring link").
 ///
 /// Callers that want the average over shares of unequal size scale their buffer by their
 /// share's weight first (n_i / N): the sum is then the average, computed once per chunk
@@ -28,10 +29,10 @@ public final class RingAllReduce {
     let loans = ZMQLoans()
     /// The endpoint the predecessor connects to.
     public let endpoint: String
-    /// 2M values (8 MB): on loopback, fewer and larger messages ran the b0 gradient's
-    /// all-reduce 1.2–1.5× faster than 256K for 2–4 member processes (bench/RESULTS.md).
+    /// 512K values (2 MB): segments go on as soon as they are taken, and 3 member processes
+    /// on loopback ran the b0 gradient's all-reduce 1.2× as fast as with 2M (bench/RESULTS.md).
     public var segmentValues = RingAllReduce.defaultSegmentValues
-    public static let defaultSegmentValues = 2 << 20
+    public static let defaultSegmentValues = 512 << 10
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
     private var timeoutDescription: String { String(format: "%g s", Double(timeoutMilliseconds) / 1000) }
@@ -161,15 +162,23 @@ public final class RingAllReduce {
         let started = DispatchTime.now().uptimeNanoseconds
         defer { nanosecondsSumming.add(DispatchTime.now().uptimeNanoseconds - started, ordering: .relaxed) }
         let plan = RingPlan(members: members, rank: rank, count: buffer.count)
+        let steps =
+            (0..<plan.steps).map { Step(phase: .reduceScatter, chunks: plan.reduceScatter(step: $0)) }
+            + (0..<plan.steps).map { Step(phase: .allGather, chunks: plan.allGather(step: $0)) }
         try buffer.withUnsafeMutableBufferPointer { values in
             do {
-                for t in 0..<plan.steps {
-                    let (send, receive) = plan.reduceScatter(step: t)
-                    try exchange(values, plan: plan, send: send, receive: receive, phase: .reduceScatter, round: round)
+                if let first = steps.first {
+                    for start in segments(plan.chunk(first.chunks.send)) { try send(values, start, plan: plan, step: first, round: round) }
                 }
-                for t in 0..<plan.steps {
-                    let (send, receive) = plan.allGather(step: t)
-                    try exchange(values, plan: plan, send: send, receive: receive, phase: .allGather, round: round)
+                // What a member receives in one step it sends in the next: each segment goes
+                // on as soon as it is taken, so that the steps overlap along the ring.
+                for (index, step) in steps.enumerated() {
+                    let chunk = plan.chunk(step.chunks.receive)
+                    for start in segments(chunk) {
+                        try receiveSegment(
+                            values, start, min(start + segmentValues, chunk.upperBound), phase: step.phase, chunk: step.chunks.receive, round: round)
+                        if index + 1 < steps.count { try send(values, start, plan: plan, step: steps[index + 1], round: round) }
+                    }
                 }
             } catch {
                 try? takeBackLoans()
@@ -193,21 +202,22 @@ public final class RingAllReduce {
         _ = loans.waitForAll(milliseconds: nil)  // libzmq's reaper frees them shortly
     }
 
-    /// One step: chunk `send`'s segments go to the successor (lent from the buffer) while
-    /// chunk `receive`'s are taken from the predecessor as they arrive, in order.
-    private func exchange(
-        _ buffer: UnsafeMutableBufferPointer<Float>, plan: RingPlan, send: Int, receive: Int, phase: Phase, round: UInt64
-    ) throws {
-        let outgoing = plan.chunk(send), incoming = plan.chunk(receive)
-        for start in stride(from: outgoing.lowerBound, to: outgoing.upperBound, by: segmentValues) {
-            let end = min(start + segmentValues, outgoing.upperBound)
-            try sender.send(
-                Self.header(phase: phase, epoch: epoch, round: round, chunk: send, offset: start),
-                lending: UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: (end - start) * 4), to: loans)
-        }
-        for start in stride(from: incoming.lowerBound, to: incoming.upperBound, by: segmentValues) {
-            try receiveSegment(buffer, start, min(start + segmentValues, incoming.upperBound), phase: phase, chunk: receive, round: round)
-        }
+    /// A step of the all-reduce: its phase and the chunks sent and received (`RingPlan`).
+    private struct Step {
+        let phase: Phase
+        let chunks: (send: Int, receive: Int)
+    }
+
+    /// Where a chunk's segments start.
+    private func segments(_ chunk: Range<Int>) -> StrideTo<Int> { stride(from: chunk.lowerBound, to: chunk.upperBound, by: segmentValues) }
+
+    /// Sends the segment of `step`'s outgoing chunk that starts at `start`, lent from the
+    /// buffer.
+    private func send(_ buffer: UnsafeMutableBufferPointer<Float>, _ start: Int, plan: RingPlan, step: Step, round: UInt64) throws {
+        let end = min(start + segmentValues, plan.chunk(step.chunks.send).upperBound)
+        try sender.send(
+            Self.header(phase: step.phase, epoch: epoch, round: round, chunk: step.chunks.send, offset: start),
+            lending: UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: (end - start) * 4), to: loans)
     }
 
     /// Runs the all-reduce's traffic without its arithmetic: `steps` steps, each sending
