@@ -67,15 +67,16 @@ import ZeroMQ
     }
 
     /// A member on loopback names an ipc endpoint beside its tcp one; a predecessor takes
-    /// the ipc one only where it sees the socket file.
+    /// the ipc one only where it sees it listening.
     @Test func aPredecessorTakesIPCOnlyWhereItSeesTheSocket() throws {
         let context = try ZMQContext()
         let local = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*")
         let parts = local.endpoint.split(separator: " ").map(String.init)
         #expect(parts.count == 2 && parts[0].hasPrefix("ipc://") && parts[1].hasPrefix("tcp://127.0.0.1:"), "\(local.endpoint)")
         #expect(RingAllReduce.reachable(local.endpoint) == parts[0])
-        #expect(RingAllReduce.reachable(local.endpoint, socketExists: { _ in false }) == parts[1])
+        #expect(RingAllReduce.reachable(local.endpoint, listening: { _ in false }) == parts[1])
         #expect(RingAllReduce.reachable("ipc:///nowhere/socket tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
+        #expect(RingAllReduce.reachable("ipc://@tessera-ring-nobody tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
         #expect(RingAllReduce.reachable("tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
         let onlyTCP = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*", ipcBeside: false)
         #expect(onlyTCP.endpoint.hasPrefix("tcp://") && !onlyTCP.endpoint.contains(" "))

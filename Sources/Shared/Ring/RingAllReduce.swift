@@ -85,7 +85,8 @@ public final class RingAllReduce {
         try receiver.bind(bind)
         var endpoints = [try receiver.lastEndpoint]
         if ipcBeside, Self.isLoopback(bind) {
-            try receiver.bind("ipc://*")
+            // An abstract socket (Linux): no file to leave behind when a worker is killed.
+            try receiver.bind("ipc://@tessera-ring-\(UUID().uuidString.lowercased())")
             endpoints.insert(try receiver.lastEndpoint, at: 0)
         }
         endpoint = endpoints.joined(separator: " ")
@@ -97,18 +98,24 @@ public final class RingAllReduce {
     }
 
     /// Which of the endpoints in `endpoint` (space-separated, as `endpoint` names them) a
-    /// predecessor connects to: an ipc one whose socket file it sees (it is on the same
-    /// machine, and ipc moves the ring's segments with less of the kernel's work than tcp),
-    /// else the first that is not ipc.
-    package static func reachable(_ endpoint: String, socketExists: (String) -> Bool = isSocketFile) -> String {
+    /// predecessor connects to: an ipc one it sees listening (it is on the same machine, and
+    /// ipc moves the ring's segments with less of the kernel's work than tcp), else the
+    /// first that is not ipc.
+    package static func reachable(_ endpoint: String, listening: (String) -> Bool = isListening) -> String {
         let endpoints = endpoint.split(separator: " ").map(String.init)
-        if let local = endpoints.first(where: { $0.hasPrefix("ipc://") && socketExists(String($0.dropFirst("ipc://".count))) }) { return local }
+        if let local = endpoints.first(where: { $0.hasPrefix("ipc://") && listening(String($0.dropFirst("ipc://".count))) }) { return local }
         return endpoints.first { !$0.hasPrefix("ipc://") } ?? endpoints.first ?? endpoint
     }
 
-    /// Whether a socket file is at `path`.
-    static func isSocketFile(_ path: String) -> Bool {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSocket
+    /// Whether a Unix socket listens at `path`: a socket file there, or for an abstract name
+    /// ("@name") one that /proc/net/unix lists (abstract names are per network namespace,
+    /// as loopback is).
+    static func isListening(_ path: String) -> Bool {
+        guard path.hasPrefix("@") else {
+            return (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSocket
+        }
+        guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+        return table.split(separator: "\n").contains { $0.split(separator: " ").last.map(String.init) == path }
     }
 
     /// A PUSH socket to the successor at `successor` (see `reachable`), or unconnected.

@@ -69,7 +69,7 @@ struct WorkerCommand: ParsableCommand {
         .activeProcessorCount
     @Option(
         help:
-            "Where this worker's training ring socket binds: an endpoint its peers can reach (tcp://HOST-ADDRESS:* on a multi-host cluster; * picks a free port). On loopback the socket is also bound to an ipc endpoint, which peers that see its file use."
+            "Where this worker's training ring socket binds: an endpoint its peers can reach (tcp://HOST-ADDRESS:* on a multi-host cluster; * picks a free port). On loopback the socket is also bound to an abstract Unix socket, which peers on the same machine use."
     ) var ringBind = "tcp://127.0.0.1:*"
 
     func validate() throws {
