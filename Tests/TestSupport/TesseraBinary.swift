@@ -23,12 +23,39 @@ public enum TesseraBinary {
 /// A `tessera` process started by a test: its output collected as it comes, waited on by
 /// content rather than by sleeping, and killed by its own PID if still running when
 /// released, so a failed test leaves nothing behind.
+///
+/// Each pipe is read by a thread of its own with blocking reads until end of file, not by
+/// `FileHandle.readabilityHandler`: libdispatch's sources for the latter, on many pipes
+/// opened and closed at once, crash its event loop on Linux (swift-corelibs-foundation
+/// issue 3276; it took a test run down here).
 public final class ManagedProcess: @unchecked Sendable {
     private let process = Process()
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
+    private let out = Output(), err = Output()
     public let arguments: [String]
+
+    /// What a pipe delivered so far, and whether it reached end of file.
+    private final class Output: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        let finished = DispatchSemaphore(value: 0)
+
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+
+        /// Reads `handle` to its end on a thread of its own.
+        func drain(_ handle: FileHandle) {
+            Thread { [self] in
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { break }
+                    lock.withLock { data.append(contentsOf: buffer[0..<count]) }
+                }
+                withExtendedLifetime(handle) {}
+                finished.signal()
+            }.start()
+        }
+    }
 
     /// Runs `executable` (the built `tessera` unless given: a script that drives it, say).
     public init(_ arguments: [String], environment: [String: String]? = nil, executable: String? = nil) throws {
@@ -39,14 +66,6 @@ public final class ManagedProcess: @unchecked Sendable {
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.out.append(data) }
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.err.append(data) }
-        }
         // Children inherit the spawning thread's signal mask, and test threads (libdispatch's
         // workers) block SIGTERM and others: a process started so would never see the
         // SIGTERM a test sends it. Spawn with none blocked, as a shell would.
@@ -55,6 +74,8 @@ public final class ManagedProcess: @unchecked Sendable {
         pthread_sigmask(SIG_SETMASK, &none, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
+        out.drain(outPipe.fileHandleForReading)
+        err.drain(errPipe.fileHandleForReading)
     }
 
     deinit {
@@ -63,8 +84,8 @@ public final class ManagedProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
-    public var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-    public var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+    public var stdout: String { out.text }
+    public var stderr: String { err.text }
 
     /// Waits until standard error contains `text`; false on timeout or exit.
     @discardableResult
@@ -84,7 +105,9 @@ public final class ManagedProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         guard !process.isRunning else { return nil }
         process.waitUntilExit()
-        usleep(20_000)  // let the pipes' last bytes arrive
+        // The pipes' last bytes: both reach end of file once no process holds them (a child
+        // left running by this one may, so not forever).
+        for output in [out, err] where output.finished.wait(timeout: .now() + 2) == .success { output.finished.signal() }
         return process.terminationStatus
     }
 
