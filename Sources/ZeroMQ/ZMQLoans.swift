@@ -16,9 +16,17 @@ public final class ZMQLoans: Sendable {
     /// Frames libzmq still holds.
     public var count: Int { outstanding.load(ordering: .acquiring) }
 
-    func lend() { outstanding.add(1, ordering: .relaxed) }
+    /// One lent frame: counted while it lives (libzmq releases it when it gives the frame back).
+    final class Loan {
+        private let loans: ZMQLoans
 
-    func giveBack() { outstanding.subtract(1, ordering: .releasing) }
+        init(_ loans: ZMQLoans) {
+            self.loans = loans
+            loans.outstanding.add(1, ordering: .relaxed)
+        }
+
+        deinit { loans.outstanding.subtract(1, ordering: .releasing) }
+    }
 
     /// Waits until every lent frame is back, at most `milliseconds` (nil: as long as it
     /// takes); whether all are back.

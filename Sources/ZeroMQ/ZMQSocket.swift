@@ -164,27 +164,12 @@ public final class ZMQSocket {
     /// Frames from this size on are sent without a copy.
     public static let zeroCopyBytes = 64 << 10
 
-    /// Sends `frame` as a message that refers to the array's storage. The storage is
-    /// retained (through a box passed as libzmq's hint) and released by the free callback,
-    /// which libzmq calls on its I/O thread once the bytes are written, or at once when the
-    /// send fails. The array is never mutated meanwhile: the box holds the only reference
+    /// Sends `frame` as a message that refers to the array's storage, which the message
+    /// keeps alive. The array is never mutated meanwhile: the box holds the only reference
     /// libzmq knows of, and arrays are copied on write.
     private func sendWithoutCopy(_ frame: [UInt8], flags: Int32) throws {
-        let box = Unmanaged.passRetained(FrameStorage(frame))
-        let data = box.takeUnretainedValue().bytes.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
-        var message = zmq_msg_t()
-        guard
-            zmq_msg_init_data(
-                &message, data, frame.count,
-                { _, hint in
-                    Unmanaged<FrameStorage>.fromOpaque(hint!).release()
-                }, box.toOpaque()) == 0
-        else {
-            box.release()
-            throw ZMQError("zmq_msg_init_data")
-        }
-        defer { zmq_msg_close(&message) }  // after a successful send libzmq owns the data: close is a no-op
-        try retryingOnInterrupt("zmq_msg_send") { zmq_msg_send(&message, handle, flags) }
+        let box = FrameStorage(frame)
+        try box.bytes.withUnsafeBytes { try send(referringTo: $0, keeping: box, flags: flags) }
     }
 
     /// Sends `header` (copied) and then `payload` as the last frame of one message, without
@@ -195,23 +180,28 @@ public final class ZMQSocket {
     public func send(_ header: [UInt8], lending payload: UnsafeRawBufferPointer, to loans: ZMQLoans) throws {
         try retryingOnInterrupt("zmq_send") { header.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, ZMQ_SNDMORE) } }
         guard payload.count > 0 else { return try retryingOnInterrupt("zmq_send") { zmq_send(handle, nil, 0, 0) } }
+        try send(referringTo: payload, keeping: ZMQLoans.Loan(loans), flags: 0)
+    }
+
+    /// Sends a frame that refers to `data` without copying it. `owner` is retained (passed
+    /// as libzmq's hint) and released by the free callback, which libzmq calls on its I/O
+    /// thread once the bytes are written, when the socket closes without lingering, or at
+    /// once when the send fails.
+    private func send(referringTo data: UnsafeRawBufferPointer, keeping owner: AnyObject, flags: Int32) throws {
+        let hint = Unmanaged.passRetained(owner).toOpaque()
         var message = zmq_msg_t()
-        loans.lend()
-        let hint = Unmanaged.passRetained(loans).toOpaque()
         guard
             zmq_msg_init_data(
-                &message, UnsafeMutableRawPointer(mutating: payload.baseAddress), payload.count,
+                &message, UnsafeMutableRawPointer(mutating: data.baseAddress), data.count,
                 { _, hint in
-                    let loans = Unmanaged<ZMQLoans>.fromOpaque(hint!).takeRetainedValue()
-                    loans.giveBack()
+                    Unmanaged<AnyObject>.fromOpaque(hint!).release()
                 }, hint) == 0
         else {
-            Unmanaged<ZMQLoans>.fromOpaque(hint).release()
-            loans.giveBack()
+            Unmanaged<AnyObject>.fromOpaque(hint).release()
             throw ZMQError("zmq_msg_init_data")
         }
-        defer { zmq_msg_close(&message) }  // gives the frame back at once when the send failed
-        try retryingOnInterrupt("zmq_msg_send") { zmq_msg_send(&message, handle, 0) }
+        defer { zmq_msg_close(&message) }  // after a successful send libzmq owns the data: close is a no-op
+        try retryingOnInterrupt("zmq_msg_send") { zmq_msg_send(&message, handle, flags) }
     }
 
     /// Receives one multipart message, or nil when `dontWait` and none is queued (or the

@@ -149,16 +149,14 @@ public final class RingAllReduce {
         try buffer.withUnsafeMutableBufferPointer { values in
             do {
                 if let first = steps.first {
-                    for start in segments(plan.chunk(first.chunks.send)) { try send(values, start, plan: plan, step: first, round: round) }
+                    for segment in segments(plan.chunk(first.chunks.send)) { try send(values, segment, step: first, round: round) }
                 }
                 // What a member receives in one step it sends in the next: each segment goes
                 // on as soon as it is taken, so that the steps overlap along the ring.
                 for (index, step) in steps.enumerated() {
-                    let chunk = plan.chunk(step.chunks.receive)
-                    for start in segments(chunk) {
-                        try receiveSegment(
-                            values, start, min(start + segmentValues, chunk.upperBound), phase: step.phase, chunk: step.chunks.receive, round: round)
-                        if index + 1 < steps.count { try send(values, start, plan: plan, step: steps[index + 1], round: round) }
+                    for segment in segments(plan.chunk(step.chunks.receive)) {
+                        try receiveSegment(values, segment.lowerBound, segment.upperBound, phase: step.phase, chunk: step.chunks.receive, round: round)
+                        if index + 1 < steps.count { try send(values, segment, step: steps[index + 1], round: round) }
                     }
                 }
             } catch {
@@ -189,16 +187,16 @@ public final class RingAllReduce {
         let chunks: (send: Int, receive: Int)
     }
 
-    /// Where a chunk's segments start.
-    private func segments(_ chunk: Range<Int>) -> StrideTo<Int> { stride(from: chunk.lowerBound, to: chunk.upperBound, by: segmentValues) }
+    /// A chunk's segments: `segmentValues` values each, the last one shorter.
+    private func segments(_ chunk: Range<Int>) -> [Range<Int>] {
+        stride(from: chunk.lowerBound, to: chunk.upperBound, by: segmentValues).map { $0..<min($0 + segmentValues, chunk.upperBound) }
+    }
 
-    /// Sends the segment of `step`'s outgoing chunk that starts at `start`, lent from the
-    /// buffer.
-    private func send(_ buffer: UnsafeMutableBufferPointer<Float>, _ start: Int, plan: RingPlan, step: Step, round: UInt64) throws {
-        let end = min(start + segmentValues, plan.chunk(step.chunks.send).upperBound)
+    /// Sends `segment` of `step`'s outgoing chunk, lent from the buffer.
+    private func send(_ buffer: UnsafeMutableBufferPointer<Float>, _ segment: Range<Int>, step: Step, round: UInt64) throws {
         try sender.send(
-            Self.header(phase: step.phase, epoch: epoch, round: round, chunk: step.chunks.send, offset: start),
-            lending: UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: (end - start) * 4), to: loans)
+            Self.header(phase: step.phase, epoch: epoch, round: round, chunk: step.chunks.send, offset: segment.lowerBound),
+            lending: UnsafeRawBufferPointer(start: buffer.baseAddress! + segment.lowerBound, count: segment.count * 4), to: loans)
     }
 
     /// Runs the all-reduce's traffic without its arithmetic: `steps` steps, each sending

@@ -69,15 +69,16 @@ struct AllReduceBench: ParsableCommand {
     /// Member threads, beside raw ZeroMQ loopback and the ring's traffic without reducing.
     private func runThreads(sizes: [Int], count: Int) throws {
         var loopback: [Double] = [], times: [Int: [Double]] = [:], streams: [Int: [Double]] = [:]
+        let raw = transport == .tcp ? "tcp" : "ipc"  // what `local` members end up using
         for _ in 0..<max(1, rounds) {
-            loopback.append(try ZeroMQThroughput.measure(transport: transport == .tcp ? "tcp" : "ipc"))
+            loopback.append(try ZeroMQThroughput.measure(transport: raw))
             for n in sizes {
                 times[n, default: []].append(try Self.allReduceSeconds(members: n, count: count, segment: segment, transport: transport))
                 streams[n, default: []].append(try Self.ringTrafficSeconds(members: n, count: count, segment: segment, transport: transport))
             }
         }
         let bandwidth = Self.median(loopback)
-        print(String(format: "raw ZeroMQ loopback (%@, 1 MB messages): %.2f GB/s", transport == .tcp ? "tcp" : "ipc", bandwidth / 1e9))
+        print(String(format: "raw ZeroMQ loopback (%@, 1 MB messages): %.2f GB/s", raw, bandwidth / 1e9))
         for n in sizes {
             let time = Self.median(times[n]!), volume = 2 * Double(n - 1) / Double(n) * Double(count * 4)
             let limit = volume / bandwidth
