@@ -18,9 +18,8 @@ extension CoordinatorServer {
                     pipeline: opened.pipeline, settings: opened.settings,
                     slideReaders: config.slideReaders ?? ClusterConfig.defaultSlideReaders)
                 let level = job.source.downsample > 1 ? ", read from the \(job.source.downsample)× pyramid level" : ""
-                log.info(
-                    "job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles, \(job.tilesSkipped) of them over glass alone (not predicted)\(level)",
-                    ["job": "\(job.id)"])
+                let glass = opened.pipeline.tissue.listed.map { ", \($0.count) of them over glass alone (not predicted)" } ?? ""
+                log.info("job \(job.id) (\(job.name)) started: \(job.plan!.tileCount) tiles\(glass)\(level)", ["job": "\(job.id)"])
                 clock.reset()
             case .failure(let error):
                 fail(job, "\(error)")
@@ -56,6 +55,7 @@ extension CoordinatorServer {
                 for member in 0..<config.members.count { job.stitchWorker?.add(tile: tile, member: member, map: job.emptyMap) }
                 job.nextTile += 1
                 job.tilesDone += 1
+                job.tilesSkipped += 1
                 meter.tileFinishedUnsent()
                 if job.tilesDone == job.tilesTotal { finalize(job) }
                 continue
@@ -87,7 +87,7 @@ extension CoordinatorServer {
     func finalize(_ job: SlideJob) {
         let seconds = job.started.map { Date().timeIntervalSince($0) } ?? 0
         log.info(
-            "job \(job.id): all \(job.tilesTotal) tiles predicted in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE",
+            "job \(job.id): all \(job.tilesTotal) tiles done, \(job.tilesSkipped) of them over glass alone (not predicted), in \(String(format: "%.2f", seconds)) s (coordinator thread: \(clock.summary)); writing the mask's last rows and its RLE",
             ["job": "\(job.id)"])
         clock.reset()
         job.state = .finalizing

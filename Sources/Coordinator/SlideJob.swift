@@ -150,9 +150,8 @@ final class SlideJob {
         plan = pipeline.plan
         prefetcher = TilePrefetcher(
             slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, stain: pipeline.stain, readers: slideReaders,
-            skipped: pipeline.skipped, backend: settings.reader)
+            tissue: pipeline.tissue, backend: settings.reader)
         emptyMap = settings.emptyMap
-        tilesSkipped = pipeline.skipped.count
         state = .running
         started = Date()
     }

@@ -37,21 +37,21 @@ final class TilePrefetcher: @unchecked Sendable {
     /// Tiles to read again, and those read again and not yet taken.
     private var rereads: [TileIndex] = []
     private var reread: [(tile: TileIndex, pixels: [UInt8])] = []
-    /// Tiles over glass, handed out without pixels and never read.
-    private let skipped: Set<Int>
+    /// Tells tiles over glass, handed out without pixels (each reader asks a copy).
+    private let tissue: TissueFilter
 
     /// Starts reading tiles `first ..< plan.tileCount` of `slidePath` on `readers` threads
-    /// (at most one per tile column); tiles in `skipped` come without pixels.
+    /// (at most one per tile column); tiles `tissue` finds over glass come without pixels.
     init(
         slidePath: String, plan: TilePlan, downsample: Int = 1, stain: SlideStain? = nil, first: Int = 0, depth: Int = 32, readers: Int = 1,
-        skipped: Set<Int> = [], backend: SlideBackend = .automatic
+        tissue: TissueFilter = .off, backend: SlideBackend = .automatic
     ) {
         let readers = max(1, min(readers, plan.columns))
         self.backend = backend
         self.plan = plan
         self.downsample = downsample
         self.stain = stain
-        self.skipped = skipped
+        self.tissue = tissue
         perReader = max(2, depth / readers)
         bands = (0...readers).map { $0 * plan.columns / readers }
         ready = Array(repeating: [], count: readers)
@@ -99,12 +99,16 @@ final class TilePrefetcher: @unchecked Sendable {
     /// while it waits for room; false when stopped first.
     private func readBand(_ slidePath: String, columns: Range<Int>, from first: Int, into reader: Int) throws -> Bool {
         let slide = try SlideReader(path: slidePath, downsample: downsample, backend: backend)
-        // The band's width, and a window row plus the next one's stride: what must stay decoded.
-        slide.keepBlocks(forWidth: ((columns.count - 1) * plan.stride + plan.tileSize) / downsample, height: (plan.tileSize + plan.stride) / downsample)
+        var tissue = self.tissue
+        // The band's width, and a window row plus the next one's stride (and what the tissue
+        // test reads around them): what must stay decoded.
+        slide.keepBlocks(
+            forWidth: ((columns.count - 1) * plan.stride + plan.tileSize + 2 * tissue.reach) / downsample,
+            height: (plan.tileSize + plan.stride + 2 * tissue.reach) / downsample)
         for row in (first / plan.columns)..<plan.rows {
             for column in columns where row * plan.columns + column >= first {
                 let tile = TileIndex(row: row, column: column)
-                let pixels = skipped.contains(row * plan.columns + column) ? [] : try SlidePipeline.tile(tile, of: plan, from: slide, stain: stain).pixels
+                let pixels = try tissue.isGlass(tile, of: plan, in: slide) ? [] : try SlidePipeline.tile(tile, of: plan, from: slide, stain: stain).pixels
                 lock.lock()
                 while ready[reader].count >= perReader && !stopped {
                     if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }

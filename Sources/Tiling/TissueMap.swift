@@ -32,7 +32,7 @@ public struct TissueDetection: Sendable, Equatable {
 }
 
 /// Where a slide holds tissue, one flag per `scale` × `scale` block of slide pixels (a
-/// thumbnail), read once before its tiles. A tile is skipped — predicted 0 by every member,
+/// thumbnail). A tile is skipped — predicted 0 by every member,
 /// never read nor sent — only when no block it overlaps, margin and all, holds tissue; so
 /// every pixel of tissue gets exactly the maps it would get without detection, whatever the
 /// blending window, and the mask there is unchanged bit for bit.

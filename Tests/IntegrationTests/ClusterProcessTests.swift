@@ -74,8 +74,9 @@ import ZeroMQ
         #expect(mask == (try ClusterHarness.pixels(try cluster.reference(slide))))
         // 0.7 everywhere predicted; 0 where glass was skipped.
         #expect(mask.contains(0) && mask.contains(255))
-        let line = coordinator.stderr.split(separator: "\n").first { $0.contains("over glass alone") }.map(String.init) ?? ""
-        let skipped = line.components(separatedBy: "tiles, ").last?.split(separator: " ").first.flatMap { Int($0) } ?? 0
+        // Found as tiles are read: the count comes with the last tile.
+        let line = coordinator.stderr.split(separator: "\n").first { $0.contains("tiles done, ") }.map(String.init) ?? ""
+        let skipped = line.components(separatedBy: "tiles done, ").last?.split(separator: " ").first.flatMap { Int($0) } ?? 0
         #expect(skipped > 0, "\(line)")
     }
 

@@ -138,6 +138,36 @@ import Tiling
         }
     }
 
+    /// Tiles judged as they are read skip exactly the tiles a pass over the whole slide
+    /// lists, whatever the geometry, the order tiles are asked in, and how many probes
+    /// (reading threads) share the slide.
+    @Test func theProbeSkipsWhatTheMapLists() throws {
+        let folder = try TemporaryDirectory()
+        let slide = try SyntheticSlideWriter.write(SyntheticSlide(width: 1500, height: 1100, seed: 21, glass: 0.5), to: folder.path).slidePath
+        let reader = try SlideReader(path: slide)
+        for (tileSize, margin, scale, blockMargin, threshold) in [
+            (512, 64, 32, 1, 20.0 / 255), (128, 16, 32, 1, 20.0 / 255), (100, 10, 32, 2, 20.0 / 255), (256, 0, 7, 0, 0.3), (64, 8, 64, 1, 0.1),
+        ] {
+            let plan = try TilePlan(imageWidth: 1500, imageHeight: 1100, tileSize: tileSize, margin: margin)
+            let detection = TissueDetection(method: .saturation, saturation: threshold, scale: scale, margin: blockMargin)
+            let listed = try #require(try TissueMap.detect(reader, detection)).skipped(in: plan)
+            let probe = try #require(TissueProbe(detection, slideWidth: 1500, slideHeight: 1100))
+            let label = "tile \(tileSize), margin \(margin), scale \(scale), block margin \(blockMargin)"
+            // One probe in plan order; one in reverse; two sharing the columns in bands.
+            var forward = probe, backward = probe
+            let index = { (tile: TileIndex) in tile.row * plan.columns + tile.column }
+            let inOrder = Set(try plan.tiles.filter { try forward.isGlass($0, of: plan, in: reader) }.map(index))
+            let reversed = Set(try plan.tiles.reversed().filter { try backward.isGlass($0, of: plan, in: reader) }.map(index))
+            var bands = [probe, probe]
+            let banded = Set(try plan.tiles.filter { try bands[2 * $0.column / plan.columns].isGlass($0, of: plan, in: reader) }.map(index))
+            #expect(inOrder.symmetricDifference(listed).isEmpty, "\(label): tiles \(inOrder.symmetricDifference(listed).sorted()) differ")
+            #expect(reversed.symmetricDifference(listed).isEmpty, "\(label): tiles \(reversed.symmetricDifference(listed).sorted()) differ")
+            #expect(banded.symmetricDifference(listed).isEmpty, "\(label): tiles \(banded.symmetricDifference(listed).sorted()) differ")
+            #expect(!listed.isEmpty && listed.count < plan.tileCount, "\(label): \(listed.count) of \(plan.tileCount)")
+        }
+        #expect(TissueProbe(TissueDetection(method: .otsu), slideWidth: 1500, slideHeight: 1100) == nil)
+    }
+
     @Test func otsuSplitsTwoPopulations() {
         let glass: [Double] = (0..<60).map { 0.02 + Double($0 % 5) * 0.002 }
         let tissue: [Double] = (0..<40).map { 0.4 + Double($0 % 7) * 0.01 }

@@ -58,16 +58,19 @@ public struct LocalSegmentation {
         let (plan, stitcher, output) = (pipeline.plan, pipeline.stitcher, pipeline.output)
         let reader = try pipeline.tileReader()
         let side = plan.tileSize / pipeline.source.downsample
-        reader.keepBlocks(forWidth: reader.width, height: (plan.tileSize + plan.stride) / pipeline.source.downsample)
+        var tissue = pipeline.tissue
+        reader.keepBlocks(forWidth: reader.width, height: (plan.tileSize + plan.stride + 2 * tissue.reach) / pipeline.source.downsample)
         let scales = try members.map {
             try TileScale.member(
                 pixelSize: $0.pixelSize, tilePixelSize: pipeline.source.tilePixelSize, inputSide: side,
                 mapSide: plan.tileSize, predictor: $0.predictor, member: $0.name)
         }
-        var done = 0
+        var done = 0, skipped = 0
         for row in 0..<plan.rows {
             for tile in plan.tiles(inRow: row) {
-                let pixels = pipeline.skips(tile) ? nil : try pipeline.tile(tile, from: reader)
+                let glass = try tissue.isGlass(tile, of: plan, in: reader)
+                skipped += glass ? 1 : 0
+                let pixels = glass ? nil : try pipeline.tile(tile, from: reader)
                 for (index, member) in members.enumerated() {
                     let encoded = try pixels.map { try settings.predict($0, with: member.predictor, scale: scales[index]) } ?? settings.emptyMap
                     try encoded.withUnsafeBufferPointer {
@@ -81,7 +84,7 @@ public struct LocalSegmentation {
         }
         try output.finish()
         return Summary(
-            width: pipeline.reader.width, height: pipeline.reader.height, tiles: plan.tileCount, skipped: pipeline.skipped.count,
+            width: pipeline.reader.width, height: pipeline.reader.height, tiles: plan.tileCount, skipped: skipped,
             foregroundPixels: output.foreground, runs: output.runs(), downsample: pipeline.source.downsample, scales: scales)
     }
 }

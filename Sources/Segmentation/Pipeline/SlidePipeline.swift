@@ -9,8 +9,8 @@ public struct SlidePipeline {
     public let plan: TilePlan
     public let stitcher: Stitcher
     public let output: SegmentationOutput
-    /// The tiles (row × columns + column) over glass alone, which are not predicted.
-    public let skipped: Set<Int>
+    /// How tiles over glass alone, which are not predicted, are told.
+    public let tissue: TissueFilter
     /// The level tiles are read from, and the pixel size they are read at.
     public let source: TileSource
     /// The slide's stain normalisation, applied to every tile as it is read (`tile(_:of:)`).
@@ -36,7 +36,7 @@ public struct SlidePipeline {
             width: reader.width, height: reader.height, threshold: settings.threshold,
             maskPath: maskPath, probabilityPath: probabilityPath,
             micronsPerPixel: pixelSize, cleanup: settings.cleanup)
-        skipped = try TissueMap.detect(reader, settings.tissue)?.skipped(in: plan) ?? []
+        tissue = try TissueFilter.choose(settings.tissue, reader: reader, plan: plan, downsample: source.downsample)
         if let method = settings.slideStain {
             stain = try SlideStain(estimating: reader, normaliser: try StainNormaliser.named(method, reference: settings.slideStainReference))
         } else {
@@ -63,6 +63,4 @@ public struct SlidePipeline {
             ? reader
             : try SlideReader(path: reader.path, cacheBytes: cacheBytes, downsample: source.downsample, backend: reader.backend)
     }
-
-    public func skips(_ tile: TileIndex) -> Bool { skipped.contains(tile.row * plan.columns + tile.column) }
 }

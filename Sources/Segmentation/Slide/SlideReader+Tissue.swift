@@ -43,7 +43,7 @@ extension TissueMap {
         var tissue: [Bool]
         switch detection.method {
         case .off: return nil
-        case .saturation: tissue = blockValues.map { $0 >= 0.01 }
+        case .saturation: tissue = blockValues.map(isStained)
         case .otsu:
             let threshold = otsu(blockValues)
             tissue = blockValues.map { $0 > threshold }
@@ -57,7 +57,7 @@ extension TissueMap {
         _ reader: SlideReader, _ detection: TissueDetection, blockRow by: Int, scale: Int, width: Int, into values: UnsafeMutablePointer<Double>
     ) throws {
         let y = by * scale, rows = min(scale, reader.height - y)
-        let limit = Int((detection.saturation * 255).rounded())
+        let limit = saturationLimit(detection)
         let band = try reader.readRGB(x: 0, y: y, width: reader.width, height: rows)
         var sums = [Int](repeating: 0, count: width)
         band.pixels.withUnsafeBufferPointer { p in
@@ -75,9 +75,15 @@ extension TissueMap {
         }
     }
 
+    /// The `saturation` method's limit on a pixel's saturation, in 0…255.
+    static func saturationLimit(_ detection: TissueDetection) -> Int { Int((detection.saturation * 255).rounded()) }
+
+    /// Whether a block whose stained fraction is `fraction` holds tissue (`saturation`).
+    static func isStained(_ fraction: Double) -> Bool { fraction >= 0.01 }
+
     /// How many of the RGB pixels `range` of `line` have a saturation above `limit`.
     @inline(__always)
-    private static func stainedCount(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, above limit: Int) -> Int {
+    static func stainedCount(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, above limit: Int) -> Int {
         guard limit >= 0 else { return range.count }
         var count = 0
         let threshold = Int32(limit + 1)
