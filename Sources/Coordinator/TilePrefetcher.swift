@@ -108,7 +108,7 @@ final class TilePrefetcher: @unchecked Sendable {
         for row in (first / plan.columns)..<plan.rows {
             for column in columns where row * plan.columns + column >= first {
                 let tile = TileIndex(row: row, column: column)
-                let pixels = try tissue.isGlass(tile, of: plan, in: slide) ? [] : try SlidePipeline.tile(tile, of: plan, from: slide, stain: stain).pixels
+                let pixels = try SlidePipeline.tile(tile, of: plan, from: slide, stain: stain, tissue: &tissue)?.pixels ?? []
                 lock.lock()
                 while ready[reader].count >= perReader && !stopped {
                     if !rereads.isEmpty { try readAgain(slide) } else { lock.wait() }

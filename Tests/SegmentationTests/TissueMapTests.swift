@@ -138,31 +138,63 @@ import Tiling
         }
     }
 
+    /// A white slide whose 32-pixel blocks hold 0 (most), 10 or 11 stained pixels (11 of 1,024 is
+    /// tissue, 10 is not), half of them on the blocks' edges: a pixel read from the wrong
+    /// place changes verdicts.
+    static func knifeEdgeSlide(width: Int, height: Int, in folder: TemporaryDirectory) throws -> String {
+        var pixels = [UInt8](repeating: 250, count: width * height * 3)
+        var random = SplitMix64(seed: 7)
+        for by in 0..<((height + 31) / 32) {
+            for bx in 0..<((width + 31) / 32) {
+                let (w, h) = (min(32, width - bx * 32), min(32, height - by * 32))
+                for n in 0..<[0, 0, 0, 0, 0, 10, 11][Int(random.next() % 7)] {
+                    let edge = n % 2 == 0, vertical = random.next() % 2 == 0
+                    var (x, y) = (Int(random.next() % UInt64(w)), Int(random.next() % UInt64(h)))
+                    if edge && vertical { x = random.next() % 2 == 0 ? 0 : w - 1 } else if edge { y = random.next() % 2 == 0 ? 0 : h - 1 }
+                    let i = 3 * ((by * 32 + y) * width + bx * 32 + x)
+                    (pixels[i], pixels[i + 1], pixels[i + 2]) = (200, 60, 120)
+                }
+            }
+        }
+        let path = folder.file("knife-edge.tiff")
+        let writer = try TiledImageWriter(path: path, width: width, height: height, channels: 3)
+        try writer.append(rows: pixels)
+        try writer.finish()
+        return path
+    }
+
     /// Tiles judged as they are read skip exactly the tiles a pass over the whole slide
     /// lists, whatever the geometry, the order tiles are asked in, and how many probes
     /// (reading threads) share the slide.
     @Test func theProbeSkipsWhatTheMapLists() throws {
         let folder = try TemporaryDirectory()
-        let slide = try SyntheticSlideWriter.write(SyntheticSlide(width: 1500, height: 1100, seed: 21, glass: 0.5), to: folder.path).slidePath
-        let reader = try SlideReader(path: slide)
-        for (tileSize, margin, scale, blockMargin, threshold) in [
-            (512, 64, 32, 1, 20.0 / 255), (128, 16, 32, 1, 20.0 / 255), (100, 10, 32, 2, 20.0 / 255), (256, 0, 7, 0, 0.3), (64, 8, 64, 1, 0.1),
-        ] {
-            let plan = try TilePlan(imageWidth: 1500, imageHeight: 1100, tileSize: tileSize, margin: margin)
+        let synthetic = try SyntheticSlideWriter.write(SyntheticSlide(width: 1500, height: 1100, seed: 21, glass: 0.5), to: folder.path).slidePath
+        let knifeEdge = try Self.knifeEdgeSlide(width: 700, height: 500, in: folder)
+        let cases: [(slide: String, tileSize: Int, margin: Int, scale: Int, blockMargin: Int, threshold: Double)] = [
+            (synthetic, 512, 64, 32, 1, 20.0 / 255), (synthetic, 128, 16, 32, 1, 20.0 / 255), (synthetic, 100, 10, 32, 2, 20.0 / 255),
+            (synthetic, 256, 0, 7, 0, 0.3), (synthetic, 64, 8, 64, 1, 0.1), (knifeEdge, 64, 8, 32, 0, 20.0 / 255),
+            (knifeEdge, 100, 18, 32, 0, 20.0 / 255),
+        ]
+        for (slide, tileSize, margin, scale, blockMargin, threshold) in cases {
+            let reader = try SlideReader(path: slide)
+            let plan = try TilePlan(imageWidth: reader.width, imageHeight: reader.height, tileSize: tileSize, margin: margin)
             let detection = TissueDetection(method: .saturation, saturation: threshold, scale: scale, margin: blockMargin)
             let listed = try #require(try TissueMap.detect(reader, detection)).skipped(in: plan)
-            let probe = try #require(TissueProbe(detection, slideWidth: 1500, slideHeight: 1100))
-            let label = "tile \(tileSize), margin \(margin), scale \(scale), block margin \(blockMargin)"
-            // One probe in plan order; one in reverse; two sharing the columns in bands.
+            let probe = try #require(TissueProbe(detection, slideWidth: reader.width, slideHeight: reader.height))
+            let name = slide == knifeEdge ? "knife-edge" : "synthetic"
+            let label = "\(name) slide, tile \(tileSize), margin \(margin), scale \(scale), block margin \(blockMargin)"
+            // One probe in plan order, given each tile's pixels; one in reverse, without;
+            // two sharing the columns in bands, through the filter readers use.
             var forward = probe, backward = probe
             let index = { (tile: TileIndex) in tile.row * plan.columns + tile.column }
-            let inOrder = Set(try plan.tiles.filter { try forward.isGlass($0, of: plan, in: reader) }.map(index))
-            let reversed = Set(try plan.tiles.reversed().filter { try backward.isGlass($0, of: plan, in: reader) }.map(index))
-            var bands = [probe, probe]
-            let banded = Set(try plan.tiles.filter { try bands[2 * $0.column / plan.columns].isGlass($0, of: plan, in: reader) }.map(index))
-            #expect(inOrder.symmetricDifference(listed).isEmpty, "\(label): tiles \(inOrder.symmetricDifference(listed).sorted()) differ")
-            #expect(reversed.symmetricDifference(listed).isEmpty, "\(label): tiles \(reversed.symmetricDifference(listed).sorted()) differ")
-            #expect(banded.symmetricDifference(listed).isEmpty, "\(label): tiles \(banded.symmetricDifference(listed).sorted()) differ")
+            let inOrder = Set(
+                try plan.tiles.filter { try forward.isGlass($0, of: plan, pixels: try reader.readTile($0, of: plan), in: reader) }.map(index))
+            let reversed = Set(try plan.tiles.reversed().filter { try backward.isGlass($0, of: plan, pixels: nil, in: reader) }.map(index))
+            var bands = [TissueFilter.probed(probe), .probed(probe)]
+            let banded = Set(try plan.tiles.filter { try bands[2 * $0.column / plan.columns].read($0, of: plan, from: reader) == nil }.map(index))
+            for (order, found) in [("in order", inOrder), ("reversed", reversed), ("banded", banded)] {
+                #expect(found.symmetricDifference(listed).isEmpty, "\(label), \(order): tiles \(found.symmetricDifference(listed).sorted()) differ")
+            }
             #expect(!listed.isEmpty && listed.count < plan.tileCount, "\(label): \(listed.count) of \(plan.tileCount)")
         }
         #expect(TissueProbe(TissueDetection(method: .otsu), slideWidth: 1500, slideHeight: 1100) == nil)

@@ -68,9 +68,8 @@ public struct LocalSegmentation {
         var done = 0, skipped = 0
         for row in 0..<plan.rows {
             for tile in plan.tiles(inRow: row) {
-                let glass = try tissue.isGlass(tile, of: plan, in: reader)
-                skipped += glass ? 1 : 0
-                let pixels = glass ? nil : try pipeline.tile(tile, from: reader)
+                let pixels = try SlidePipeline.tile(tile, of: plan, from: reader, stain: pipeline.stain, tissue: &tissue)
+                skipped += pixels == nil ? 1 : 0
                 for (index, member) in members.enumerated() {
                     let encoded = try pixels.map { try settings.predict($0, with: member.predictor, scale: scales[index]) } ?? settings.emptyMap
                     try encoded.withUnsafeBufferPointer {

@@ -44,17 +44,20 @@ public struct SlidePipeline {
         }
     }
 
-    /// Tile `tile` as every member sees it: read from `reader` (the tile source's level),
-    /// then stain-normalised when the slide is.
-    public func tile(_ tile: TileIndex, from reader: SlideReader) throws -> PixelImage {
-        try Self.tile(tile, of: plan, from: reader, stain: stain)
-    }
-
-    /// Tile `tile` of `plan` read from `reader` and normalised by `stain`: what every reader
-    /// of a job's tiles calls, in `infer` and on the coordinator's reader threads.
+    /// Tile `tile` of `plan` read from `reader` (the tile source's level) and normalised by
+    /// `stain`, as every member sees it.
     public static func tile(_ tile: TileIndex, of plan: TilePlan, from reader: SlideReader, stain: SlideStain?) throws -> PixelImage {
         let pixels = try reader.readTile(tile, of: plan)
         return stain?.normalise(pixels) ?? pixels
+    }
+
+    /// Tile `tile` of `plan` read from `reader` and normalised by `stain`, or nil when
+    /// `tissue` finds it over glass alone: what every reader of a job's tiles calls, in
+    /// `infer` and on the coordinator's reader threads, each with its own `tissue`.
+    public static func tile(
+        _ tile: TileIndex, of plan: TilePlan, from reader: SlideReader, stain: SlideStain?, tissue: inout TissueFilter
+    ) throws -> PixelImage? {
+        try tissue.read(tile, of: plan, from: reader).map { stain?.normalise($0) ?? $0 }
     }
 
     /// A reader of the level tiles come from (each thread needs its own).

@@ -3,7 +3,7 @@ import Tiling
 
 /// Which of a slide's tiles are over glass alone, and so not predicted: none, those a
 /// `TissueMap` listed before any tile was read, or those a `TissueProbe` finds as tiles are
-/// read. Each thread reading tiles takes a copy and asks it before reading a tile.
+/// read. Each thread reading tiles takes a copy and reads its tiles through it.
 public enum TissueFilter: Sendable {
     /// Every tile is predicted.
     case off
@@ -30,21 +30,25 @@ public enum TissueFilter: Sendable {
         }
     }
 
-    /// Pixels beyond a tile's extent, each way, that `isGlass` reads from the tile's reader.
+    /// Pixels beyond a tile's extent, each way, that `read` may read besides the tile.
     public var reach: Int {
         if case .probed(let probe) = self { probe.reach } else { 0 }
     }
 
-    /// Whether `tile` is over glass alone; `reader` reads the tiles (a probe measures from it).
-    public mutating func isGlass(_ tile: TileIndex, of plan: TilePlan, in reader: SlideReader) throws -> Bool {
+    /// `tile` as read from `reader`, or nil when it is over glass alone (a listed tile is
+    /// not read at all).
+    public mutating func read(_ tile: TileIndex, of plan: TilePlan, from reader: SlideReader) throws -> PixelImage? {
         switch self {
-        case .off: return false
-        case .listed(let tiles): return tiles.contains(tile.row * plan.columns + tile.column)
+        case .off:
+            return try reader.readTile(tile, of: plan)
+        case .listed(let tiles):
+            return tiles.contains(tile.row * plan.columns + tile.column) ? nil : try reader.readTile(tile, of: plan)
         case .probed(var probe):
             // Out of `self` while it measures, so its block verdicts are not copied.
             self = .off
             defer { self = .probed(probe) }
-            return try probe.isGlass(tile, of: plan, in: reader)
+            let pixels = try reader.readTile(tile, of: plan)
+            return try probe.isGlass(tile, of: plan, pixels: pixels, in: reader) ? nil : pixels
         }
     }
 }

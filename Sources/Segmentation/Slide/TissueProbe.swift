@@ -7,9 +7,10 @@ import Tiling
 /// so a tile's verdict needs only the blocks it overlaps and the `margin` blocks around
 /// them: the skips are exactly those of `TissueMap.detect` with `TissueMap.skipped`, without
 /// a pass over the whole slide before the first tile (on a compressed slide, a second
-/// decoding of every pixel). Each block is measured at most once per probe, and whole, so
-/// the verdicts do not depend on the order tiles are asked in nor on how many probes share
-/// a slide (one per reading thread).
+/// decoding of every pixel). A tile holds tissue as soon as one of those blocks does, so
+/// blocks are measured only until one is found, first from the tile's own pixels. Each
+/// block's verdict depends on its pixels alone, so the tiles' verdicts do not depend on
+/// the order they are asked in nor on how many probes share a slide (one a reading thread).
 public struct TissueProbe: Sendable {
     private let limit: Int
     private let scale: Int
@@ -34,57 +35,71 @@ public struct TissueProbe: Sendable {
         blocks = [UInt8](repeating: 0, count: width * height)
     }
 
-    /// Slide pixels beyond a tile's extent, each way, that `isGlass` reads.
+    /// Slide pixels beyond a tile's extent, each way, that `isGlass` may read.
     public var reach: Int { (margin + 1) * scale }
 
-    /// Whether no block that `tile` overlaps, margin included, holds tissue; measures the
-    /// blocks it needs from `reader` (the slide at full resolution).
-    public mutating func isGlass(_ tile: TileIndex, of plan: TilePlan, in reader: SlideReader) throws -> Bool {
+    /// Whether no block that `tile` overlaps, margin included, holds tissue. `pixels` is the
+    /// tile as read from the slide at full resolution (`SlideReader.readTile`), if it was;
+    /// blocks it does not hold are read from `reader`.
+    public mutating func isGlass(_ tile: TileIndex, of plan: TilePlan, pixels: PixelImage?, in reader: SlideReader) throws -> Bool {
         precondition(plan.imageWidth == slideWidth && plan.imageHeight == slideHeight && reader.width == slideWidth)
         let (x, y) = plan.origin(of: tile)
         let x0 = max(0, x) / scale, y0 = max(0, y) / scale
         let x1 = min(slideWidth - 1, x + plan.tileSize - 1) / scale, y1 = min(slideHeight - 1, y + plan.tileSize - 1) / scale
         guard x0 <= x1, y0 <= y1 else { return true }
         let columns = max(0, x0 - margin)...min(width - 1, x1 + margin), rows = max(0, y0 - margin)...min(height - 1, y1 + margin)
-        // Blocks measured already decide it when one is tissue; else measure the others.
-        var (left, right, top, bottom) = (Int.max, Int.min, Int.max, Int.min)
-        for by in rows {
-            for bx in columns {
-                switch blocks[by * width + bx] {
-                case 2: return false
-                case 0: (left, right, top, bottom) = (min(left, bx), max(right, bx), min(top, by), max(bottom, by))
-                default: continue
-                }
-            }
-        }
-        guard left <= right else { return true }
-        try measure(left...right, top...bottom, from: reader)
+        // Blocks measured already decide it when one is tissue.
         for by in rows {
             for bx in columns where blocks[by * width + bx] == 2 { return false }
         }
-        return true
-    }
-
-    /// Measures the blocks of `columns` × `rows` not measured yet, reading them in one rectangle.
-    private mutating func measure(_ columns: ClosedRange<Int>, _ rows: ClosedRange<Int>, from reader: SlideReader) throws {
-        let left = columns.lowerBound * scale, top = rows.lowerBound * scale
-        let right = min(slideWidth, (columns.upperBound + 1) * scale), bottom = min(slideHeight, (rows.upperBound + 1) * scale)
-        let region = try reader.readRGB(x: left, y: top, width: right - left, height: bottom - top)
-        let rowBytes = (right - left) * 3
-        region.pixels.withUnsafeBufferPointer { pixels in
-            for by in rows {
-                let blockRows = (by * scale)..<min((by + 1) * scale, slideHeight)
-                for bx in columns where blocks[by * width + bx] == 0 {
-                    let blockColumns = (bx * scale - left)..<(min((bx + 1) * scale, slideWidth) - left)
-                    var stained = 0
-                    for row in blockRows {
-                        let line = UnsafeBufferPointer(rebasing: pixels[((row - top) * rowBytes)..<((row - top + 1) * rowBytes)])
-                        stained += TissueMap.stainedCount(line, blockColumns, above: limit)
+        // Then the blocks the tile's pixels hold whole.
+        if let pixels {
+            precondition(pixels.width == plan.tileSize && pixels.height == plan.tileSize && pixels.channels == 3)
+            let (scale, side) = (scale, plan.tileSize)
+            let inside = { (b: Int, origin: Int, size: Int) in b * scale >= origin && min((b + 1) * scale, size) <= origin + side }
+            let found = pixels.pixels.withUnsafeBufferPointer { p in
+                for by in rows where inside(by, y, slideHeight) {
+                    for bx in columns where blocks[by * width + bx] == 0 && inside(bx, x, slideWidth) {
+                        if measure(bx, by, in: p, left: x, top: y, rowPixels: plan.tileSize) { return true }
                     }
-                    let fraction = Double(stained) / Double(blockRows.count * blockColumns.count)
-                    blocks[by * width + bx] = TissueMap.isStained(fraction) ? 2 : 1
                 }
+                return false
+            }
+            if found { return false }
+        }
+        // Then the others, read in one rectangle.
+        var (left, right, top, bottom) = (Int.max, Int.min, Int.max, Int.min)
+        for by in rows {
+            for bx in columns where blocks[by * width + bx] == 0 {
+                (left, right, top, bottom) = (min(left, bx), max(right, bx), min(top, by), max(bottom, by))
             }
         }
+        guard left <= right else { return true }
+        let (originX, originY) = (left * scale, top * scale)
+        let region = try reader.readRGB(
+            x: originX, y: originY, width: min(slideWidth, (right + 1) * scale) - originX, height: min(slideHeight, (bottom + 1) * scale) - originY)
+        return region.pixels.withUnsafeBufferPointer { p in
+            for by in top...bottom {
+                for bx in left...right where blocks[by * width + bx] == 0 {
+                    if measure(bx, by, in: p, left: originX, top: originY, rowPixels: region.width) { return false }
+                }
+            }
+            return true
+        }
+    }
+
+    /// Measures block (bx, by) from `pixels`, RGB rows of `rowPixels` pixels whose first is
+    /// slide pixel (left, top); records and returns whether it holds tissue.
+    private mutating func measure(_ bx: Int, _ by: Int, in pixels: UnsafeBufferPointer<UInt8>, left: Int, top: Int, rowPixels: Int) -> Bool {
+        let blockRows = (by * scale)..<min((by + 1) * scale, slideHeight)
+        let blockColumns = (bx * scale - left)..<(min((bx + 1) * scale, slideWidth) - left)
+        var stained = 0
+        for row in blockRows {
+            let start = (row - top) * rowPixels * 3
+            stained += TissueMap.stainedCount(UnsafeBufferPointer(rebasing: pixels[start..<(start + rowPixels * 3)]), blockColumns, above: limit)
+        }
+        let tissue = TissueMap.isStained(Double(stained) / Double(blockRows.count * blockColumns.count))
+        blocks[by * width + bx] = tissue ? 2 : 1
+        return tissue
     }
 }
