@@ -67,25 +67,50 @@ public struct TissueProbe: Sendable {
             }
             if found { return false }
         }
-        // Then the others, read in one rectangle.
-        var (left, right, top, bottom) = (Int.max, Int.min, Int.max, Int.min)
-        for by in rows {
-            for bx in columns where blocks[by * width + bx] == 0 {
-                (left, right, top, bottom) = (min(left, bx), max(right, bx), min(top, by), max(bottom, by))
+        // Then the others, a rectangle at a time: for a tile over glass, the ring of margin
+        // blocks around it, in four thin reads rather than the tile again.
+        for (blockColumns, blockRows) in unmeasured(columns, rows) {
+            let (originX, originY) = (blockColumns.lowerBound * scale, blockRows.lowerBound * scale)
+            let region = try reader.readRGB(
+                x: originX, y: originY, width: min(slideWidth, (blockColumns.upperBound + 1) * scale) - originX,
+                height: min(slideHeight, (blockRows.upperBound + 1) * scale) - originY)
+            let found = region.pixels.withUnsafeBufferPointer { p in
+                for by in blockRows {
+                    for bx in blockColumns where measure(bx, by, in: p, left: originX, top: originY, rowPixels: region.width) { return true }
+                }
+                return false
             }
+            if found { return false }
         }
-        guard left <= right else { return true }
-        let (originX, originY) = (left * scale, top * scale)
-        let region = try reader.readRGB(
-            x: originX, y: originY, width: min(slideWidth, (right + 1) * scale) - originX, height: min(slideHeight, (bottom + 1) * scale) - originY)
-        return region.pixels.withUnsafeBufferPointer { p in
-            for by in top...bottom {
-                for bx in left...right where blocks[by * width + bx] == 0 {
-                    if measure(bx, by, in: p, left: originX, top: originY, rowPixels: region.width) { return false }
+        return true
+    }
+
+    /// The blocks of `columns` × `rows` not measured yet, as rectangles: each row's runs of
+    /// them, a run joined to the same run of the rows above.
+    private func unmeasured(_ columns: ClosedRange<Int>, _ rows: ClosedRange<Int>) -> [(ClosedRange<Int>, ClosedRange<Int>)] {
+        var closed: [(ClosedRange<Int>, ClosedRange<Int>)] = [], open: [(ClosedRange<Int>, ClosedRange<Int>)] = []
+        for by in rows {
+            var runs: [ClosedRange<Int>] = []
+            var bx = columns.lowerBound
+            while bx <= columns.upperBound {
+                guard blocks[by * width + bx] == 0 else { bx += 1; continue }
+                let first = bx
+                while bx + 1 <= columns.upperBound && blocks[by * width + bx + 1] == 0 { bx += 1 }
+                runs.append(first...bx)
+                bx += 1
+            }
+            var growing: [(ClosedRange<Int>, ClosedRange<Int>)] = []
+            for run in runs {
+                if let index = open.firstIndex(where: { $0.0 == run }) {
+                    growing.append((run, open.remove(at: index).1.lowerBound...by))
+                } else {
+                    growing.append((run, by...by))
                 }
             }
-            return true
+            closed += open
+            open = growing
         }
+        return closed + open
     }
 
     /// Measures block (bx, by) from `pixels`, RGB rows of `rowPixels` pixels whose first is
