@@ -52,7 +52,7 @@ extension CoordinatorServer {
             }
             if pixels.isEmpty {
                 // Glass alone: every member's map is 0, blended as any other, never sent.
-                for member in 0..<config.members.count { job.stitchWorker?.add(tile: tile, member: member, map: job.emptyMap) }
+                for member in 0..<config.members.count { job.stitchWorker?.add(tile: tile, member: member, map: nil) }
                 job.nextTile += 1
                 job.tilesDone += 1
                 job.tilesSkipped += 1

@@ -41,9 +41,8 @@ final class SlideJob {
     var owed: [Int: Int] = [:]
     var memberDone: [Int] = []
     var tilesDone = 0
-    /// Tiles over glass, not predicted (each member's map is `emptyMap`).
+    /// Tiles over glass, not predicted (each member's map is 0 everywhere).
     var tilesSkipped = 0
-    var emptyMap: [UInt8] = []
     var started: Date?
     /// Since when a member needed by this job has had no worker.
     var waitingSince: Date?
@@ -151,7 +150,6 @@ final class SlideJob {
         prefetcher = TilePrefetcher(
             slidePath: slidePath, plan: pipeline.plan, downsample: pipeline.source.downsample, stain: pipeline.stain, readers: slideReaders,
             tissue: pipeline.tissue, backend: settings.reader)
-        emptyMap = settings.emptyMap
         state = .running
         started = Date()
     }

@@ -8,7 +8,8 @@ import Tiling
 /// stitcher, writes the rows that become final and, after the last tile, finishes the
 /// mask and its RLE. The socket thread only hands maps over, so it keeps serving peers.
 final class StitchWorker: @unchecked Sendable {
-    private struct Work { let tile: TileIndex; let member: Int; let map: [UInt8] }
+    /// One member's map of a tile; nil: 0 everywhere (a tile over glass).
+    private struct Work { let tile: TileIndex; let member: Int; let map: [UInt8]? }
 
     private let lock = NSCondition()
     private var queue: [Work] = []
@@ -25,8 +26,12 @@ final class StitchWorker: @unchecked Sendable {
             let outcome = ThreadCPU.shared.measure("stitcher") { () -> Result<Wire.Finished, Error>? in
                 do {
                     while let work = take() {
-                        try work.map.withUnsafeBufferPointer {
-                            try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding, inset: inset)
+                        if let map = work.map {
+                            try map.withUnsafeBufferPointer {
+                                try stitcher.add(tile: work.tile, member: work.member, encoded: $0, encoding: encoding, inset: inset)
+                            }
+                        } else {
+                            try stitcher.addZeros(tile: work.tile, member: work.member)
                         }
                         try output.appendFinishedRows(of: stitcher)
                         if stitcher.isComplete { break }
@@ -48,8 +53,8 @@ final class StitchWorker: @unchecked Sendable {
         }.start()
     }
 
-    /// Hands over one member's encoded map of a tile.
-    func add(tile: TileIndex, member: Int, map: [UInt8]) {
+    /// Hands over one member's encoded map of a tile (nil: 0 everywhere, a tile over glass).
+    func add(tile: TileIndex, member: Int, map: [UInt8]?) {
         lock.lock()
         queue.append(Work(tile: tile, member: member, map: map))
         lock.signal()

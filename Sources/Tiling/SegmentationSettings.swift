@@ -68,12 +68,6 @@ public struct SegmentationSettings: Sendable, Equatable {
         try maps.prediction(of: tile, by: predictor, flips: flips, inset: mapInset, scale: scale)
     }
 
-    /// The map of a tile that is not predicted (glass): probability 0, encoded.
-    public var emptyMap: [UInt8] {
-        let side = tileSize - 2 * mapInset
-        return [UInt8](repeating: 0, count: side * side * maps.bytesPerPixel)
-    }
-
     /// These settings for a slide of `organ` (nil: not given): its threshold from
     /// `organThresholds`. An organ the table lacks is refused when the table has any, so a
     /// misspelt organ never falls back silently.

@@ -140,6 +140,13 @@ public final class Stitcher {
         markAdded(tile: tile, member: member)
     }
 
+    /// Adds `member`'s map of `tile` where it is 0 everywhere (a tile over glass): what
+    /// adding such a map does, without its pass over the sums, which zeros leave unchanged.
+    public func addZeros(tile: TileIndex, member: Int) throws {
+        try check(tile: tile, member: member, values: plan.tileSize * plan.tileSize)
+        markAdded(tile: tile, member: member)
+    }
+
     private func check(tile: TileIndex, member: Int, values: Int, inset: Int = 0) throws {
         let size = plan.tileSize - 2 * inset
         guard plan.contains(tile) else { throw TesseraError("stitching", "\(tile) is not in the plan", code: .notFound) }

@@ -189,6 +189,35 @@ import Testing
         }
     }
 
+    /// Tiles over glass added as zeros give the rows that maps of zeros give, among tiles
+    /// with other values, in any order; a tile added twice that way is refused too.
+    @Test(arguments: BlendWindow.allCases)
+    func zerosAddAsMapsOfZeros(window: BlendWindow) throws {
+        let plan = try TilePlan(imageWidth: 90, imageHeight: 61, tileSize: 32, margin: 6)
+        var values = SeededGenerator(seed: 11)
+        let glass = Set(plan.tiles.filter { ($0.row * 7 + $0.column * 3) % 4 != 0 })
+        let maps = Dictionary(
+            uniqueKeysWithValues: plan.tiles.map { tile in
+                (tile, (0..<2).map { _ in (0..<(32 * 32)).map { _ in glass.contains(tile) ? 0 : UInt16.random(in: 0...65535, using: &values) } })
+            })
+        let order = plan.tiles.shuffled(using: &values)
+        let asMaps = try Self.stitch(plan, window, members: [2, 3], order: order) { tile, member in maps[tile]![member] }
+        let stitcher = try Stitcher(plan: plan, window: window, memberWeights: [2, 3])
+        for tile in order {
+            for member in 0..<2 {
+                if glass.contains(tile) {
+                    try stitcher.addZeros(tile: tile, member: member)
+                } else {
+                    try stitcher.add(tile: tile, member: member, map: maps[tile]![member])
+                }
+            }
+        }
+        #expect(stitcher.takeFinishedRows()?.probabilities == asMaps)
+        #expect(stitcher.isComplete)
+        #expect(!glass.isEmpty && glass.count < plan.tileCount)
+        #expect(throws: TesseraError.self) { try stitcher.addZeros(tile: glass.first!, member: 0) }
+    }
+
     /// Sums must stay exact in Int64: a plan whose overlaps and weights could overflow them
     /// is refused with a reason rather than wrapping.
     @Test func overlapsTooDenseForExactSumsAreRefused() throws {

@@ -71,7 +71,11 @@ public struct LocalSegmentation {
                 let pixels = try SlidePipeline.tile(tile, of: plan, from: reader, stain: pipeline.stain, tissue: &tissue)
                 skipped += pixels == nil ? 1 : 0
                 for (index, member) in members.enumerated() {
-                    let encoded = try pixels.map { try settings.predict($0, with: member.predictor, scale: scales[index]) } ?? settings.emptyMap
+                    guard let pixels else {
+                        try stitcher.addZeros(tile: tile, member: index)  // glass: probability 0
+                        continue
+                    }
+                    let encoded = try settings.predict(pixels, with: member.predictor, scale: scales[index])
                     try encoded.withUnsafeBufferPointer {
                         try stitcher.add(tile: tile, member: index, encoded: $0, encoding: settings.maps, inset: settings.mapInset)
                     }
