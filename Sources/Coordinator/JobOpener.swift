@@ -5,8 +5,9 @@ import Tiling
 
 /// Opens slide jobs on a thread of its own: a slide's reader, its tissue map (unless tiles
 /// are judged as they are read) and its stains can take seconds on a large flat TIFF, and
-/// the coordinator's socket thread — its heartbeats above all — must not wait on them. One job opens at a time; the socket thread
-/// collects the outcome with `finished` and starts the job.
+/// the coordinator's socket thread — its heartbeats above all — must not wait on them. One
+/// job opens at a time; the socket thread collects the outcome with `finished` and starts
+/// the job.
 final class JobOpener: @unchecked Sendable {
     struct Opened {
         let pipeline: SlidePipeline

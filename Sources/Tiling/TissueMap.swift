@@ -32,10 +32,10 @@ public struct TissueDetection: Sendable, Equatable {
 }
 
 /// Where a slide holds tissue, one flag per `scale` × `scale` block of slide pixels (a
-/// thumbnail). A tile is skipped — predicted 0 by every member,
-/// never read nor sent — only when no block it overlaps, margin and all, holds tissue; so
-/// every pixel of tissue gets exactly the maps it would get without detection, whatever the
-/// blending window, and the mask there is unchanged bit for bit.
+/// thumbnail). A tile is skipped — predicted 0 by every member, never read nor sent — only
+/// when no block it overlaps, margin and all, holds tissue; so every pixel of tissue gets
+/// exactly the maps it would get without detection, whatever the blending window, and the
+/// mask there is unchanged bit for bit.
 public struct TissueMap: Sendable, Equatable {
     public let scale: Int
     /// Blocks across and down.
@@ -100,14 +100,25 @@ public struct TissueMap: Sendable, Equatable {
     /// Whether any block that `tile` overlaps (its whole extent, margin included, within
     /// the slide) holds tissue.
     public func hasTissue(_ tile: TileIndex, of plan: TilePlan) -> Bool {
+        guard let (columns, rows) = Self.blocks(of: tile, in: plan, scale: scale, width: width, height: height) else { return false }
+        for by in rows {
+            for bx in columns where tissue[by * width + bx] { return true }
+        }
+        return false
+    }
+
+    /// The `scale`-pixel blocks that `tile`'s whole extent within the slide overlaps, and
+    /// `margin` blocks more each way, among `width` × `height` blocks; nil when none.
+    public static func blocks(
+        of tile: TileIndex, in plan: TilePlan, scale: Int, margin: Int = 0, width: Int, height: Int
+    ) -> (columns: ClosedRange<Int>, rows: ClosedRange<Int>)? {
         let (x, y) = plan.origin(of: tile)
         let x0 = max(0, x) / scale, y0 = max(0, y) / scale
         let x1 = min(plan.imageWidth - 1, x + plan.tileSize - 1) / scale, y1 = min(plan.imageHeight - 1, y + plan.tileSize - 1) / scale
-        guard x0 <= x1, y0 <= y1 else { return false }
-        for by in y0...min(y1, height - 1) {
-            for bx in x0...min(x1, width - 1) where tissue[by * width + bx] { return true }
-        }
-        return false
+        guard x0 <= x1, y0 <= y1 else { return nil }
+        let left = max(0, x0 - margin), right = min(width - 1, x1 + margin), top = max(0, y0 - margin), bottom = min(height - 1, y1 + margin)
+        guard left <= right, top <= bottom else { return nil }
+        return (left...right, top...bottom)
     }
 
     /// The linear indices (row × columns + column) of the plan's tiles it skips.

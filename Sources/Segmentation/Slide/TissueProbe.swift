@@ -43,11 +43,10 @@ public struct TissueProbe: Sendable {
     /// blocks it does not hold are read from `reader`.
     public mutating func isGlass(_ tile: TileIndex, of plan: TilePlan, pixels: PixelImage?, in reader: SlideReader) throws -> Bool {
         precondition(plan.imageWidth == slideWidth && plan.imageHeight == slideHeight && reader.width == slideWidth)
+        guard let (columns, rows) = TissueMap.blocks(of: tile, in: plan, scale: scale, margin: margin, width: width, height: height) else {
+            return true
+        }
         let (x, y) = plan.origin(of: tile)
-        let x0 = max(0, x) / scale, y0 = max(0, y) / scale
-        let x1 = min(slideWidth - 1, x + plan.tileSize - 1) / scale, y1 = min(slideHeight - 1, y + plan.tileSize - 1) / scale
-        guard x0 <= x1, y0 <= y1 else { return true }
-        let columns = max(0, x0 - margin)...min(width - 1, x1 + margin), rows = max(0, y0 - margin)...min(height - 1, y1 + margin)
         // Blocks measured already decide it when one is tissue.
         for by in rows {
             for bx in columns where blocks[by * width + bx] == 2 { return false }
