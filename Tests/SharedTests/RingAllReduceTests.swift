@@ -16,6 +16,7 @@ import ZeroMQ
         for member in ring.members {
             member.segmentValues = segment
             member.timeoutMilliseconds = timeout
+            member.smallestSharedSegment = 1  // every segment through shared memory where members take it so
         }
         return ring.run(body)
     }
@@ -72,12 +73,16 @@ import ZeroMQ
         let context = try ZMQContext()
         let local = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*")
         let parts = local.endpoint.split(separator: " ").map(String.init)
-        #expect(parts.count == 2 && parts[0].hasPrefix("ipc://") && parts[1].hasPrefix("tcp://127.0.0.1:"), "\(local.endpoint)")
+        #expect(
+            parts.count == 3 && parts[0].hasPrefix("ipc://") && parts[1].hasPrefix("tcp://127.0.0.1:") && parts[2].hasPrefix("shm:"), "\(local.endpoint)")
         #expect(RingAllReduce.reachable(local.endpoint) == parts[0])
         #expect(RingAllReduce.reachable(local.endpoint, listening: { _ in false }) == parts[1])
         #expect(RingAllReduce.reachable("ipc:///nowhere/socket tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
         #expect(RingAllReduce.reachable("ipc://@tessera-ring-nobody tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
         #expect(RingAllReduce.reachable("tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
+        #expect(RingAllReduce.reachable("shm:tessera-ring-1-x ipc://@tessera-ring-nobody tcp://10.0.0.2:5000") == "tcp://10.0.0.2:5000")
+        let sockets = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*", sharedMemory: false)
+        #expect(sockets.endpoint.split(separator: " ").count == 2)
         let onlyTCP = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://127.0.0.1:*", ipcBeside: false)
         #expect(onlyTCP.endpoint.hasPrefix("tcp://") && !onlyTCP.endpoint.contains(" "))
         let elsewhere = try RingAllReduce(context: context, rank: 0, members: 1, bind: "tcp://0.0.0.0:*")
@@ -135,7 +140,10 @@ import ZeroMQ
     @Test func aReformedRingDropsTheAbandonedEpochsSegments() throws {
         let count = 101
         let ring = try LocalRing(members: 3)
-        for member in ring.members { member.segmentValues = 7 }
+        for member in ring.members {
+            member.segmentValues = 7
+            member.smallestSharedSegment = 1
+        }
         let deadline = Date().addingTimeInterval(0.3)
         let abandoned = ring.run(ranks: [0, 1]) { member -> Bool in
             member.shouldAbort = { Date() > deadline }
@@ -172,7 +180,7 @@ import ZeroMQ
         let endpoints = ring.members.map(\.endpoint)
         let context = try ZMQContext()
         let intruder = try ZMQSocket(context: context, type: .push)
-        try intruder.connect(endpoints[1])
+        try intruder.connect(RingAllReduce.reachable(endpoints[1]))
         for epoch: UInt16 in [4, 9] {
             try intruder.send([
                 RingAllReduce.header(phase: .reduceScatter, epoch: epoch, round: 7, chunk: 0, offset: 0),

@@ -12,15 +12,23 @@ public final class LocalRing {
     /// How members on one machine are joined.
     public enum Transport: String, CaseIterable, Sendable {
         /// As workers are by default: tcp on loopback with an ipc socket beside it, which
-        /// predecessors take (`RingAllReduce.reachable`).
+        /// predecessors take (`RingAllReduce.reachable`), segments through shared memory.
         case local
+        /// As `local`, with the segments in the messages.
+        case localSockets = "local-sockets"
         /// tcp on loopback only.
         case tcp
-        /// ipc only.
+        /// ipc only, segments in the messages.
         case ipc
 
         /// Where member `rank` binds; `prefix` makes ipc paths unique.
         public func bind(prefix: String, rank: Int) -> String { self == .ipc ? "ipc://\(prefix)-\(rank)" : "tcp://127.0.0.1:*" }
+
+        /// Whether members bind an ipc socket beside their loopback tcp one.
+        public var ipcBeside: Bool { self == .local || self == .localSockets }
+
+        /// Whether members take segments through shared memory.
+        public var sharedMemory: Bool { self == .local }
     }
 
     /// `count` members joined in rank order; `security` gives each rank its `[security]`
@@ -36,7 +44,8 @@ public final class LocalRing {
         members = try (0..<count).map { rank in
             try RingAllReduce(
                 context: contexts[rank], rank: rank, members: count,
-                bind: transport.bind(prefix: prefix, rank: rank), ipcBeside: transport == .local, security: security?(rank), log: log)
+                bind: transport.bind(prefix: prefix, rank: rank), ipcBeside: transport.ipcBeside,
+                sharedMemory: transport.sharedMemory, security: security?(rank), log: log)
         }
         for member in members { try member.connect(successor: members[(member.rank + 1) % count].endpoint) }
     }

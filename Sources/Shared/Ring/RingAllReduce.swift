@@ -22,9 +22,19 @@ public final class RingAllReduce {
     private let context: ZMQContext
     private let security: ClusterConfig.Security?
     private let receiver: ZMQSocket
-    private var sender: ZMQSocket
+    var sender: ZMQSocket
     /// The successor's endpoint, for a fresh sending socket after a failure.
     private var successor: String?
+    /// Whether segments go to the successor through shared memory (`SegmentRegion`): it is
+    /// on this machine and said it takes them.
+    var sharedLink = false
+    /// The region this member's segments go through, and how many have been put there.
+    var outbox: SegmentRegion?
+    var outboxSent: UInt64 = 0
+    /// The predecessor's region, once a segment named it.
+    var inbox: SegmentRegion?
+    /// The file in /dev/shm that `endpoint` names for predecessors to see (`SegmentRegion.marker`).
+    private var marker: String?
     /// The segments of `buffer` libzmq still holds (zero-copy sends).
     let loans = ZMQLoans()
     /// The endpoint the predecessor connects to.
@@ -33,9 +43,12 @@ public final class RingAllReduce {
     /// on loopback ran the b0 gradient's all-reduce 1.2× as fast as with 2M (bench/RESULTS.md).
     public var segmentValues = RingAllReduce.defaultSegmentValues
     public static let defaultSegmentValues = 512 << 10
+    /// Segments shorter than this go in the message even through shared memory (the
+    /// loss, the running statistics): a slot saves nothing on a few values.
+    public var smallestSharedSegment = 4096
     /// How long to wait for a segment before the ring is taken as broken.
     public var timeoutMilliseconds = 30_000
-    private var timeoutDescription: String { String(format: "%g s", Double(timeoutMilliseconds) / 1000) }
+    var timeoutDescription: String { String(format: "%g s", Double(timeoutMilliseconds) / 1000) }
     /// Nanoseconds spent in `allReduce` so far (read between steps for the step's share).
     private let nanosecondsSumming = Atomic<UInt64>(0)
     public var secondsSumming: Double { Double(nanosecondsSumming.load(ordering: .relaxed)) / 1e9 }
@@ -52,16 +65,21 @@ public final class RingAllReduce {
     /// Admits only the worker key to the receiving socket when the ring is secured.
     private let zap: ZAPAuthenticator?
 
+    deinit {
+        if let marker { unlink(SegmentRegion.folder + marker) }
+    }
+
     /// Binds this member's receiving socket to `bind` (e.g. "tcp://127.0.0.1:*"); `connect`
     /// then joins it to its successor. A member bound on loopback is on one machine with its
     /// whole ring: unless `ipcBeside` is false it also binds an ipc socket, and `endpoint`
-    /// names both (see `reachable`). With `security` (cluster.conf's `[security]`, which
+    /// names both (see `reachable`). A member with an ipc socket takes segments through
+    /// shared memory over it unless `sharedMemory` is false (`endpoint` then says "shm"). With `security` (cluster.conf's `[security]`, which
     /// must hold the worker secret key) both links use CURVE with the workers' key pair:
     /// the receiving socket is a CURVE server that admits only the worker public key (a
     /// ZAP handler in `context`, which must not have another), the sending one its client.
     public init(
-        context: ZMQContext, rank: Int, members: Int, bind: String, ipcBeside: Bool = true, security: ClusterConfig.Security? = nil,
-        log: Log = Log("ring")
+        context: ZMQContext, rank: Int, members: Int, bind: String, ipcBeside: Bool = true, sharedMemory: Bool = true,
+        security: ClusterConfig.Security? = nil, log: Log = Log("ring")
     ) throws {
         precondition(members >= 1 && (0..<members).contains(rank))
         self.rank = rank
@@ -89,6 +107,10 @@ public final class RingAllReduce {
             try receiver.bind("ipc://@tessera-ring-\(UUID().uuidString.lowercased())")
             endpoints.insert(try receiver.lastEndpoint, at: 0)
         }
+        if sharedMemory, endpoints.contains(where: { $0.hasPrefix("ipc://") }), let marker = SegmentRegion.marker() {
+            self.marker = marker
+            endpoints.append(Self.sharedMemoryToken + marker)
+        }
         endpoint = endpoints.joined(separator: " ")
     }
 
@@ -112,9 +134,15 @@ public final class RingAllReduce {
     }
 
     /// Connects to the successor's endpoint (as its `endpoint` names it).
-    public func connect(successor: String) throws {
+    public func connect(successor: String) throws { try link(to: successor) }
+
+    /// Sends to `successor` from a fresh socket, through a fresh region when it is on this
+    /// machine and takes segments so.
+    private func link(to successor: String) throws {
         sender = try Self.sender(context, security: security, successor: successor)
         self.successor = successor
+        sharedLink = Self.reachable(successor).hasPrefix("ipc://") && Self.sharedMemoryMarker(successor).map(SegmentRegion.sees) == true
+        outbox = nil
     }
 
     /// Makes this member rank `rank` of a ring of `members` in incarnation `epoch`, sending
@@ -122,8 +150,7 @@ public final class RingAllReduce {
     /// messages between both). The receiving socket stays: its endpoint is the member's.
     public func reform(rank: Int, members: Int, successor: String, epoch: UInt16) throws {
         precondition(members >= 1 && (0..<members).contains(rank))
-        sender = try Self.sender(context, security: security, successor: successor)
-        self.successor = successor
+        try link(to: successor)
         self.rank = rank
         self.members = members
         self.epoch = epoch
@@ -146,6 +173,7 @@ public final class RingAllReduce {
         let steps =
             (0..<plan.steps).map { Step(phase: .reduceScatter, chunks: plan.reduceScatter(step: $0)) }
             + (0..<plan.steps).map { Step(phase: .allGather, chunks: plan.allGather(step: $0)) }
+        try prepareOutbox(plan)
         try buffer.withUnsafeMutableBufferPointer { values in
             do {
                 if let first = steps.first {
@@ -177,7 +205,7 @@ public final class RingAllReduce {
     /// the buffer is the caller's again (segments in flight were of a round that failed).
     private func takeBackLoans() throws {
         try sender.setLinger(milliseconds: 0)
-        sender = try Self.sender(context, security: security, successor: successor)
+        if let successor { try link(to: successor) } else { sender = try Self.sender(context, security: security, successor: nil) }
         _ = loans.waitForAll(milliseconds: nil)  // libzmq's reaper frees them shortly
     }
 
@@ -194,8 +222,12 @@ public final class RingAllReduce {
 
     /// Sends `segment` of `step`'s outgoing chunk, lent from the buffer.
     private func send(_ buffer: UnsafeMutableBufferPointer<Float>, _ segment: Range<Int>, step: Step, round: UInt64) throws {
+        let header = Self.header(phase: step.phase, epoch: epoch, round: round, chunk: step.chunks.send, offset: segment.lowerBound)
+        if let outbox, segment.count >= smallestSharedSegment {
+            return try sendShared(UnsafeBufferPointer(rebasing: buffer[segment]), header: header, through: outbox)
+        }
         try sender.send(
-            Self.header(phase: step.phase, epoch: epoch, round: round, chunk: step.chunks.send, offset: segment.lowerBound),
+            header,
             lending: UnsafeRawBufferPointer(start: buffer.baseAddress! + segment.lowerBound, count: segment.count * 4), to: loans)
     }
 
@@ -212,21 +244,9 @@ public final class RingAllReduce {
         }
     }
 
-    package enum Phase: UInt8 { case reduceScatter = 1, allGather = 2 }
-
-    /// "TRNG", version 1, phase, epoch (u16), round (u64), chunk (u32), first value (u64)
-    /// of the segment within the buffer; little-endian.
-    package static func header(phase: Phase, epoch: UInt16, round: UInt64, chunk: Int, offset: Int) -> [UInt8] {
-        var bytes = Array("TRNG".utf8) + [1, phase.rawValue, UInt8(epoch & 0xFF), UInt8(epoch >> 8)]
-        withUnsafeBytes(of: round.littleEndian) { bytes += $0 }
-        withUnsafeBytes(of: UInt32(chunk).littleEndian) { bytes += $0 }
-        withUnsafeBytes(of: UInt64(offset).littleEndian) { bytes += $0 }
-        return bytes
-    }
-
     /// Waits until the predecessor's next message is queued, answering CURVE handshakes'
     /// ZAP requests meanwhile; throws after `timeoutMilliseconds` without data.
-    private func waitForData() throws {
+    func waitForData() throws {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
         while true {
             if let shouldAbort, shouldAbort() { throw Aborted() }
@@ -242,51 +262,6 @@ public final class RingAllReduce {
             if ready.count > 1, ready[1] { try zap?.answer() }
             if ready[0] { return }
         }
-    }
-
-    /// The length of a segment's header (`header`).
-    package static let headerBytes = 28
-
-    /// How a segment's epoch stands to this member's: earlier segments are dropped, later
-    /// ones (a predecessor already in the next ring) kept until this member gets there.
-    /// Epochs compare as serial numbers, so they may wrap.
-    package static func epochOrder(_ segment: UInt16, against current: UInt16) -> Int {
-        let difference = Int16(bitPattern: segment &- current)
-        return difference == 0 ? 0 : difference < 0 ? -1 : 1
-    }
-
-    /// What a member does with a message on its ring socket while it waits for the segment
-    /// whose header is `expected`, of `values` floats (docs/PROTOCOL.md, "Ring link").
-    package enum SegmentVerdict: Equatable {
-        /// A segment of an earlier epoch, still in flight: dropped, uncounted.
-        case drop
-        /// A segment of a later epoch (a predecessor already in the next ring): kept for it.
-        case keep
-        /// The segment due: its values are taken.
-        case take
-        /// Anything else: the all-reduce fails, saying what came.
-        case unexpected(String)
-    }
-
-    package static func verdict(_ frames: [UnsafeRawBufferPointer], expected: [UInt8], values: Int) -> SegmentVerdict {
-        if frames.count == 2, let segmentEpoch = epoch(ofHeader: frames[0]), expected.count == headerBytes {
-            switch epochOrder(segmentEpoch, against: UInt16(expected[6]) | UInt16(expected[7]) << 8) {
-            case -1: return .drop
-            case 1: return .keep
-            default: break
-            }
-        }
-        guard frames.count == 2, frames[0].elementsEqual(expected), frames[1].count == values * 4 else {
-            return .unexpected(
-                "\(frames.count) frames, header \(frames.first.map { $0.prefix(headerBytes).map { String($0, radix: 16) }.joined(separator: " ") } ?? "none")")
-        }
-        return .take
-    }
-
-    /// The epoch in a segment header, or nil when it is not one.
-    package static func epoch(ofHeader bytes: UnsafeRawBufferPointer) -> UInt16? {
-        guard bytes.count == headerBytes, bytes.prefix(5).elementsEqual(Array("TRNG".utf8) + [1]) else { return nil }
-        return UInt16(bytes[6]) | UInt16(bytes[7]) << 8
     }
 
     /// Takes the segment [start, end) of chunk `chunk` from the predecessor into `buffer`
@@ -312,14 +287,16 @@ public final class RingAllReduce {
         while true {
             try waitForData()
             enum Outcome { case taken(String?), dropped, kept([[UInt8]]) }
-            let outcome: Outcome? = try receiver.receive(dontWait: true) { frames -> Outcome in
-                switch Self.verdict(frames, expected: expected, values: end - start) {
-                case .drop: return .dropped  // an earlier incarnation's segment, still in flight
-                case .keep: return .kept(frames.map { [UInt8]($0) })
-                case .unexpected(let problem): return .taken(problem)
-                case .take:
-                    Self.apply(frames[1], to: buffer, start, end, phase: phase)
-                    return .taken(nil)
+            let outcome: Outcome? = try receiver.receive(dontWait: true) { message -> Outcome in
+                try resolvingReference(message) { frames in
+                    switch Self.verdict(frames, expected: expected, values: end - start) {
+                    case .drop: return .dropped  // an earlier incarnation's segment, still in flight
+                    case .keep: return .kept(frames.map { [UInt8]($0) })
+                    case .unexpected(let problem): return .taken(problem)
+                    case .take:
+                        Self.apply(frames[1], to: buffer, start, end, phase: phase)
+                        return .taken(nil)
+                    }
                 }
             }
             switch outcome {
@@ -346,27 +323,4 @@ public final class RingAllReduce {
     /// Segments of a later epoch held at most: a predecessor sends at most one round's
     /// segments ahead before it waits for this member.
     static let maxEarlySegments = 4096
-
-    /// Adds (reduce-scatter) or copies (all-gather) a segment's values into `buffer`.
-    static func apply(_ raw: UnsafeRawBufferPointer, to buffer: UnsafeMutableBufferPointer<Float>, _ start: Int, _ end: Int, phase: Phase) {
-        precondition(raw.count == (end - start) * 4 && end <= buffer.count)
-        let target = buffer.baseAddress! + start
-        guard phase == .reduceScatter else {
-            UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
-            return
-        }
-        // Received first: the sum runs in ring order from the chunk's index. Sixteen lanes
-        // at a time add exactly as one at a time.
-        let source = raw.baseAddress!, count = end - start
-        var i = 0
-        while i + 16 <= count {
-            let sum = source.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) + UnsafeRawPointer(target + i).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count {
-            target[i] = source.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + target[i]
-            i += 1
-        }
-    }
 }

@@ -42,7 +42,7 @@ public enum WireKind: UInt8, Sendable, CaseIterable {
 /// The first frame of every message: "TS", the protocol version, the kind.
 public enum WireHeader {
     /// The protocol version this build speaks; peers with another are refused.
-    public static let version: UInt8 = 7
+    public static let version: UInt8 = 8
     static let magic: [UInt8] = [0x54, 0x53]  // "TS"
 
     public static func frame(_ kind: WireKind) -> [UInt8] { frame(kind, version: version) }

@@ -33,7 +33,12 @@ struct AllReduceBench: ParsableCommand {
     @Option(help: "Training steps timed per setting (after a warm-up); 0 skips training.") var steps = 2
     @Option(help: "Threads of the single replica, and replicas of the ring.") var threads = 2
     @Option(help: "Values a ring message carries at most.") var segment = RingAllReduce.defaultSegmentValues
-    @Option(help: "local (as workers on one machine: tcp on loopback with ipc beside, ipc taken), tcp or ipc.") var transport = LocalRing.Transport.local
+    @Option(
+        help: """
+            local (as workers on one machine: tcp on loopback with ipc beside, ipc taken, segments through shared memory), \
+            local-sockets (the same, segments in messages), tcp or ipc.
+            """)
+    var transport = LocalRing.Transport.local
     @Option(help: "Gradient buckets summed during the backward pass, in MB (0: one sum after it).") var bucketMb = 0.0
     @Option(help: "Members as processes (as gloo's are) or threads.") var membersAs = MemberKind.processes
     @Option(help: "A Python with torch: also time gloo's all-reduce (bench/allreduce_gloo.py), taking turns.") var gloo: String?

@@ -55,7 +55,8 @@ enum AllReduceMembers {
         func run() throws {
             let context = try ZMQContext()
             let ring = try RingAllReduce(
-                context: context, rank: rank, members: members, bind: transport.bind(prefix: "\(folder)/ring", rank: rank), ipcBeside: transport == .local)
+                context: context, rank: rank, members: members, bind: transport.bind(prefix: "\(folder)/ring", rank: rank), ipcBeside: transport.ipcBeside,
+                sharedMemory: transport.sharedMemory)
             ring.segmentValues = segment
             try AtomicFile.write(Data(ring.endpoint.utf8), to: "\(folder)/\(rank).endpoint")
             let successor = "\(folder)/\((rank + 1) % members).endpoint"
