@@ -42,6 +42,41 @@ public enum Kernels {
         }
     }
 
+    /// result[i] = the gradient of the activation's input from its output's `gradient`,
+    /// given its input (ReLU, swish) or output (sigmoid), sixteen values at a time; each
+    /// value computed as alone, so the result does not depend on how a map is cut. Swish
+    /// is x·σ(x), its derivative σ(x)·(1 + x·(1 − σ(x))); the derivative of σ is σ(1 − σ).
+    public static func activationBackward(
+        _ gradient: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>, count: Int,
+        activation: Int, into result: UnsafeMutablePointer<Float>
+    ) {
+        typealias V = SIMD16<Float>
+        @inline(__always) func each(_ body: (V, V, V) -> V) {
+            @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> V { UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
+            var i = 0
+            while i + 16 <= count {
+                UnsafeMutableRawPointer(result + i).storeBytes(of: body(load(gradient, i), load(input, i), load(output, i)), as: V.self)
+                i += 16
+            }
+            if i < count {
+                var g = V(), x = V(), y = V()
+                for j in 0..<(count - i) { (g[j], x[j], y[j]) = (gradient[i + j], input[i + j], output[i + j]) }
+                let tail = body(g, x, y)
+                for j in 0..<(count - i) { result[i + j] = tail[j] }
+            }
+        }
+        switch activation {
+        case 0: result.update(from: gradient, count: count)
+        case 1: each { g, x, _ in g.replacing(with: 0, where: .!(x .> 0)) }
+        case 2:
+            each { g, x, _ in
+                let s = 1 / (1 + VectorMath.exp(-x))
+                return g * (s * (1 + x * (1 - s)))
+            }
+        default: each { g, _, y in g * (y * (1 - y)) }
+        }
+    }
+
     /// Calls `body` with activation(x + bias) as a vector function, chosen once so that
     /// the loop in `body` is compiled for each activation.
     @inline(__always)

@@ -58,6 +58,19 @@ public enum KernelSet {
         }
     }
 
+    /// See `Kernels.activationBackward`.
+    @inline(__always)
+    static func activationBackward(
+        _ gradient: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>, count: Int,
+        activation: Int, into result: UnsafeMutablePointer<Float>
+    ) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.activationBackward(gradient, input: input, output: output, count: count, activation: activation, into: result)
+        } else {
+            EngineKernels.Kernels.activationBackward(gradient, input: input, output: output, count: count, activation: activation, into: result)
+        }
+    }
+
     /// See `Kernels.accumulate`.
     @inline(__always)
     static func accumulate(
