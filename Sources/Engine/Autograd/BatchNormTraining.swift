@@ -3,7 +3,7 @@ import Foundation
 
 /// Batch normalisation in training mode over a batch of C×H×W maps, forward and backward
 /// by hand, as PyTorch's CPU kernels compute them: per-channel statistics over the batch
-/// and the plane reduced in double precision, y = (x − μ)·γ/√(σ² + eps) + β with the biased
+/// and the plane reduced in double precision (each image's plane by `DoubleSum`), y = (x − μ)·γ/√(σ² + eps) + β with the biased
 /// variance, and the running statistics updated with the unbiased one:
 /// r ← (1 − momentum)·r + momentum·statistic (EfficientNet: momentum 0.01, eps 1e-3;
 /// torchvision and fast.ai: 0.1, 1e-5). Frozen, it normalises with the running statistics
@@ -34,10 +34,19 @@ public enum BatchNormTraining {
                         let variances = DisjointPointer(unbiasedBuffer.baseAddress!)
                         Parallel.forEach(channels) { c in
                             var sum = 0.0
-                            for x in sources { for i in 0..<plane { sum += Double(x[c * plane + i]) } }
+                            for x in sources {
+                                let row = x + c * plane
+                                sum += DoubleSum.sum(plane) { Double(row[$0]) }
+                            }
                             let mu = sum / count
                             var squares = 0.0
-                            for x in sources { for i in 0..<plane { let d = Double(x[c * plane + i]) - mu; squares += d * d } }
+                            for x in sources {
+                                let row = x + c * plane
+                                squares += DoubleSum.sum(plane) { i in
+                                    let d = Double(row[i]) - mu
+                                    return d * d
+                                }
+                            }
                             let invstd = 1 / (squares / count + eps).squareRoot()
                             means.base[c] = mu
                             inverses.base[c] = invstd
@@ -97,7 +106,10 @@ public enum BatchNormTraining {
                 let target = DisjointPointer(buffer.baseAddress!)
                 Parallel.forEach(channels) { c in
                     var sum = 0.0
-                    for x in sources { for i in 0..<plane { sum += f(Double(x[c * plane + i]), c) } }
+                    for x in sources {
+                        let row = x + c * plane
+                        sum += DoubleSum.sum(plane) { f(Double(row[$0]), c) }
+                    }
                     target.base[c] = sum
                 }
             }
@@ -125,11 +137,9 @@ public enum BatchNormTraining {
                         let mu = saved.mean[c]
                         var sumDy = 0.0, dot = 0.0
                         for (x, dy) in zip(inputs, dys) {
-                            for i in 0..<plane {
-                                let g = Double(dy[c * plane + i])
-                                sumDy += g
-                                dot += (Double(x[c * plane + i]) - mu) * g
-                            }
+                            let (s, d) = Self.gradientSums(x + c * plane, dy + c * plane, count: plane, mean: mu)
+                            sumDy += s
+                            dot += d
                         }
                         target.base[c] = sumDy
                         target.base[channels + c] = dot
@@ -159,6 +169,15 @@ public enum BatchNormTraining {
         let dBias = (0..<channels).map { Float(local[$0]) }
         let dWeight = (0..<channels).map { Float(local[channels + $0] * saved.inverseDeviation[$0]) }
         return (dInputs, dWeight, dBias)
+    }
+
+    /// Σdy and Σ(x − μ)·dy over one plane, in double (`DoubleSum`).
+    @inline(__always)
+    private static func gradientSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count: Int, mean: Double) -> (Double, Double) {
+        DoubleSum.sums(count) { i in
+            let g = Double(dy[i])
+            return (g, (Double(x[i]) - mean) * g)
+        }
     }
 
     /// Gradients of the inputs, γ and β from the outputs' gradients:
@@ -206,11 +225,9 @@ public enum BatchNormTraining {
                             let mu = saved.mean[c], invstd = saved.inverseDeviation[c]
                             var sumDy = 0.0, dot = 0.0
                             for (x, dy) in zip(inputs, dys) {
-                                for i in 0..<plane {
-                                    let g = Double(dy[c * plane + i])
-                                    sumDy += g
-                                    dot += (Double(x[c * plane + i]) - mu) * g
-                                }
+                                let (s, d) = Self.gradientSums(x + c * plane, dy + c * plane, count: plane, mean: mu)
+                                sumDy += s
+                                dot += d
                             }
                             dB.base[c] = Float(sumDy)
                             dW.base[c] = Float(dot * invstd)

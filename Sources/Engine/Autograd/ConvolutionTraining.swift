@@ -160,15 +160,13 @@ public enum ConvolutionTraining {
         return (dx, dWeight, dBias)
     }
 
-    /// Each channel's sum in double precision, in order.
+    /// Each channel's sum in double precision (`DoubleSum`).
     static func channelSums(_ x: Tensor) -> [Double] {
         let n = x.planeSize
         return x.data.withUnsafeBufferPointer { values in
             (0..<x.channels).map { c in
-                var sum = 0.0
                 let row = values.baseAddress! + c * n
-                for i in 0..<n { sum += Double(row[i]) }
-                return sum
+                return DoubleSum.sum(n) { Double(row[$0]) }
             }
         }
     }
