@@ -12,7 +12,13 @@ public enum Kernels {
     /// `Activation`'s: 0 identity, 1 ReLU, 2 swish, 3 sigmoid.
     public static func activate(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float, activation: Int) {
         guard activation != 0 || bias != 0 else { return }
-        withActivation(activation, bias: bias) { VectorMath.map(values, count: count, $0) }
+        withActivation(activation, bias: bias) { VectorMath.map(values, into: values, count: count, $0) }
+    }
+
+    /// target[i] = activation(source[i]) for `count` values: the same values as `activate`
+    /// in place, without a copy first where the input must be kept.
+    public static func activate(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, activation: Int) {
+        withActivation(activation, bias: 0) { VectorMath.map(source, into: target, count: count, $0) }
     }
 
     /// values[i] = activation((values[i] + bias) + residual[i]): a residual block's end, in

@@ -66,21 +66,23 @@ enum VectorMath {
     @inline(__always)
     static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
-    /// Applies `vector` to `values` in place, sixteen at a time; the tail goes through it
-    /// zero-padded.
+    /// target[i] = vector(source[i]), sixteen at a time (the same pointer maps in place);
+    /// the tail goes through it zero-padded.
     @inline(__always)
-    static func map(_ values: UnsafeMutablePointer<Float>, count: Int, _ vector: (SIMD16<Float>) -> SIMD16<Float>) {
+    static func map(
+        _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, _ vector: (SIMD16<Float>) -> SIMD16<Float>
+    ) {
         var i = 0
         while i + 16 <= count {
-            let raw = UnsafeMutableRawPointer(values + i)
-            raw.storeBytes(of: vector(raw.loadUnaligned(as: SIMD16<Float>.self)), as: SIMD16<Float>.self)
+            let value = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(target + i).storeBytes(of: vector(value), as: SIMD16<Float>.self)
             i += 16
         }
         if i < count {
             var tail = SIMD16<Float>()
-            for j in 0..<(count - i) { tail[j] = values[i + j] }
+            for j in 0..<(count - i) { tail[j] = source[i + j] }
             tail = vector(tail)
-            for j in 0..<(count - i) { values[i + j] = tail[j] }
+            for j in 0..<(count - i) { target[i + j] = tail[j] }
         }
     }
 }

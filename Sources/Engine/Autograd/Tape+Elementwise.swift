@@ -7,11 +7,7 @@ extension Tape {
     /// ReLU, swish or sigmoid.
     public func activation(_ x: Variable, _ activation: Activation) -> Variable {
         let xHandle = x.handle
-        let y = Self.mapImages(x.value) { input in
-            var output = input
-            activation.apply(&output)
-            return output
-        }
+        let y = Self.mapImages(x.value) { activation.applied(to: $0) }
         let inputs = x.value
         return record(y) { [unowned self] dy in
             accumulate(

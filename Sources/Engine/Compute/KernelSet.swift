@@ -45,6 +45,16 @@ public enum KernelSet {
         }
     }
 
+    /// See `Kernels.activate(_:into:count:activation:)`.
+    @inline(__always)
+    static func activate(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, activation: Int) {
+        if usesAVX2 {
+            EngineKernelsHaswell.Kernels.activate(source, into: target, count: count, activation: activation)
+        } else {
+            EngineKernels.Kernels.activate(source, into: target, count: count, activation: activation)
+        }
+    }
+
     /// See `Kernels.activate(_:adding:count:bias:activation:)`.
     @inline(__always)
     static func activate(

@@ -21,6 +21,21 @@ public enum Activation: Sendable {
         }
     }
 
+    /// The activation of x as a new map (x is kept), in one pass.
+    public func applied(to x: Tensor) -> Tensor {
+        guard self != .identity, !x.data.isEmpty else { return x }
+        var y = Tensor(uninitializedChannels: x.channels, height: x.height, width: x.width)
+        x.data.withUnsafeBufferPointer { source in
+            y.data.withUnsafeMutableBufferPointer { target in
+                let from = source.baseAddress!, to = DisjointPointer(target.baseAddress!)
+                Parallel.forEachRange(source.count, chunks: Parallel.chunks(forElements: source.count)) { range in
+                    KernelSet.activate(from + range.lowerBound, into: to.base + range.lowerBound, count: range.count, activation: kernelCode)
+                }
+            }
+        }
+        return y
+    }
+
     public func apply(_ tensor: inout Tensor) {
         tensor.data.withUnsafeMutableBufferPointer { applyInParallel($0) }
     }
