@@ -72,11 +72,13 @@ public final class RingAllReduce {
     /// Binds this member's receiving socket to `bind` (e.g. "tcp://127.0.0.1:*"); `connect`
     /// then joins it to its successor. A member bound on loopback is on one machine with its
     /// whole ring: unless `ipcBeside` is false it also binds an ipc socket, and `endpoint`
-    /// names both (see `reachable`). A member with an ipc socket takes segments through
-    /// shared memory over it unless `sharedMemory` is false (`endpoint` then says "shm"). With `security` (cluster.conf's `[security]`, which
-    /// must hold the worker secret key) both links use CURVE with the workers' key pair:
-    /// the receiving socket is a CURVE server that admits only the worker public key (a
-    /// ZAP handler in `context`, which must not have another), the sending one its client.
+    /// names both (see `reachable`). A member with an ipc socket also takes segments
+    /// through shared memory over it, unless `sharedMemory` is false (`endpoint` then ends
+    /// with "shm:" and a file in its /dev/shm). With `security` (cluster.conf's
+    /// `[security]`, which must hold the worker secret key) both links use CURVE with the
+    /// workers' key pair: the receiving socket is a CURVE server that admits only the worker
+    /// public key (a ZAP handler in `context`, which must not have another), the sending
+    /// one its client.
     public init(
         context: ZMQContext, rank: Int, members: Int, bind: String, ipcBeside: Bool = true, sharedMemory: Bool = true,
         security: ClusterConfig.Security? = nil, log: Log = Log("ring")
