@@ -26,12 +26,7 @@ public enum Activation: Sendable {
         guard self != .identity, !x.data.isEmpty else { return x }
         var y = Tensor(uninitializedChannels: x.channels, height: x.height, width: x.width)
         x.data.withUnsafeBufferPointer { source in
-            y.data.withUnsafeMutableBufferPointer { target in
-                let from = source.baseAddress!, to = DisjointPointer(target.baseAddress!)
-                Parallel.forEachRange(source.count, chunks: Parallel.chunks(forElements: source.count)) { range in
-                    KernelSet.activate(from + range.lowerBound, into: to.base + range.lowerBound, count: range.count, activation: kernelCode)
-                }
-            }
+            y.data.withUnsafeMutableBufferPointer { activateInParallel(source.baseAddress!, into: $0.baseAddress!, count: source.count) }
         }
         return y
     }
@@ -43,9 +38,15 @@ public enum Activation: Sendable {
     /// `apply` split over the engine's threads for large maps.
     public func applyInParallel(_ values: UnsafeMutableBufferPointer<Float>) {
         guard self != .identity, values.count > 0 else { return }
-        let base = DisjointPointer(values.baseAddress!)
-        Parallel.forEachRange(values.count, chunks: Parallel.chunks(forElements: values.count)) { range in
-            apply(base.base + range.lowerBound, count: range.count)
+        activateInParallel(values.baseAddress!, into: values.baseAddress!, count: values.count)
+    }
+
+    /// target[i] = activation(source[i]) (the same pointer: in place), in chunks over the
+    /// engine's threads for large maps.
+    private func activateInParallel(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        let to = DisjointPointer(target)
+        Parallel.forEachRange(count, chunks: Parallel.chunks(forElements: count)) { range in
+            KernelSet.activate(source + range.lowerBound, into: to.base + range.lowerBound, count: range.count, activation: kernelCode)
         }
     }
 }
