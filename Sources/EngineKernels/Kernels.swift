@@ -154,62 +154,78 @@ public enum Kernels {
     /// Copies a channel into `rows` zero-padded rows of `stride` phases of `phaseLength`:
     /// padded column j = x + left at (j mod stride)·phaseLength + j / stride, row r = y + top.
     /// Split by phase, every tap of a strided convolution (and every column of a row of
-    /// Winograd tiles) reads a contiguous run. Strides 2 and 4 split eight indices of
-    /// every phase at a time.
+    /// Winograd tiles) reads a contiguous run. With a stride, each row is first copied into
+    /// a zero-padded line, so the split reads no column twice and tests none for the
+    /// border: strides 2 and 4 split eight indices of every phase at a time.
     public static func pad(
         _ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride s: Int,
         phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>
     ) {
         let paddedWidth = phaseLength * s
-        // Indices [whole, wholeEnd) have every phase's column inside the row: i·s − left ≥ 0
-        // and i·s + s − 1 − left < width; they go eight at a time.
-        let whole = min((max(left, 0) + s - 1) / s, phaseLength)
-        let last = width + left - s
-        let wholeEnd = s == 2 || s == 4 ? max(whole, min(last < 0 ? 0 : last / s + 1, phaseLength)) : whole
-        let vectorEnd = whole + (wholeEnd - whole) / 8 * 8
-        for r in 0..<rows {
-            let line = padded + r * paddedWidth, y = r - top
-            guard y >= 0 && y < height else {
-                line.update(repeating: 0, count: paddedWidth)
-                continue
-            }
-            let row = channel + y * width
-            if s == 1 {
-                let lo = min(max(left, 0), paddedWidth), hi = min(max(left + width, lo), paddedWidth)
+        // The input row's columns inside the padded row.
+        let lo = min(max(left, 0), paddedWidth), hi = min(max(left + width, lo), paddedWidth)
+        if s == 1 {
+            for r in 0..<rows {
+                let line = padded + r * paddedWidth, y = r - top
+                guard y >= 0 && y < height else {
+                    line.update(repeating: 0, count: paddedWidth)
+                    continue
+                }
                 line.update(repeating: 0, count: lo)
-                (line + lo).update(from: row + (lo - left), count: hi - lo)
+                (line + lo).update(from: channel + y * width + (lo - left), count: hi - lo)
                 (line + hi).update(repeating: 0, count: paddedWidth - hi)
-                continue
             }
-            // Indices outside the whole vectors, value by value, phase by phase.
-            @inline(__always) func copy(_ indices: Range<Int>) {
+            return
+        }
+        let vectorEnd = s == 2 || s == 4 ? phaseLength / 8 * 8 : 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, paddedWidth)) { buffer in
+            // Columns outside [lo, hi) stay zero; every row overwrites the same ones inside.
+            let staged = buffer.baseAddress!
+            staged.update(repeating: 0, count: paddedWidth)
+            for r in 0..<rows {
+                let line = padded + r * paddedWidth, y = r - top
+                guard y >= 0 && y < height else {
+                    line.update(repeating: 0, count: paddedWidth)
+                    continue
+                }
+                copy(channel + y * width + (lo - left), count: hi - lo, into: staged + lo)
+                var i = 0
+                while i < vectorEnd {
+                    let source = UnsafeRawPointer(staged + i &* s)
+                    if s == 2 {
+                        let values = source.loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(line + i).storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(line + phaseLength + i).storeBytes(of: values.oddHalf, as: SIMD8<Float>.self)
+                    } else {
+                        let values = source.loadUnaligned(as: SIMD32<Float>.self)
+                        let even = values.evenHalf, odd = values.oddHalf
+                        UnsafeMutableRawPointer(line + i).storeBytes(of: even.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(line + phaseLength + i).storeBytes(of: odd.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(line + 2 * phaseLength + i).storeBytes(of: even.oddHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(line + 3 * phaseLength + i).storeBytes(of: odd.oddHalf, as: SIMD8<Float>.self)
+                    }
+                    i += 8
+                }
                 for phase in 0..<s {
                     let part = line + phase * phaseLength
-                    for i in indices {
-                        let x = i &* s + phase - left
-                        part[i] = x >= 0 && x < width ? row[x] : 0
-                    }
+                    for i in vectorEnd..<phaseLength { part[i] = staged[i &* s &+ phase] }
                 }
             }
-            copy(0..<whole)
-            copy(vectorEnd..<phaseLength)
-            var i = whole
-            while i < vectorEnd {
-                let source = UnsafeRawPointer(row + (i &* s - left))
-                if s == 2 {
-                    let values = source.loadUnaligned(as: SIMD16<Float>.self)
-                    UnsafeMutableRawPointer(line + i).storeBytes(of: values.evenHalf, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(line + phaseLength + i).storeBytes(of: values.oddHalf, as: SIMD8<Float>.self)
-                } else {
-                    let values = source.loadUnaligned(as: SIMD32<Float>.self)
-                    let even = values.evenHalf, odd = values.oddHalf
-                    UnsafeMutableRawPointer(line + i).storeBytes(of: even.evenHalf, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(line + phaseLength + i).storeBytes(of: odd.evenHalf, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(line + 2 * phaseLength + i).storeBytes(of: even.oddHalf, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(line + 3 * phaseLength + i).storeBytes(of: odd.oddHalf, as: SIMD8<Float>.self)
-                }
-                i += 8
-            }
+        }
+    }
+
+    /// target[i] = source[i] for i in 0..<count: for the short rows of a strided map, read
+    /// from cache, a loop costs less than a call to memmove.
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(target + i).storeBytes(of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            target[i] = source[i]
+            i += 1
         }
     }
 
