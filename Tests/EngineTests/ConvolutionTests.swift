@@ -245,7 +245,8 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
                         }
                     }
                     let wrong = padded.indices.first { padded[$0] != expected[$0] }
-                    #expect(wrong == nil, "\(build), stride \(s), width \(width), left \(left), phase length \(phaseLength): first wrong value at \(wrong ?? 0)")
+                    let setting = "\(build), stride \(s), width \(width), left \(left), phase length \(phaseLength)"
+                    #expect(wrong == nil, "\(setting): first wrong value at \(wrong ?? 0)")
                 }
             }
         }
