@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import Engine
 import Foundation
 import Shared
 import ZeroMQ
@@ -53,6 +54,8 @@ enum AllReduceMembers {
         @Option var folder: String
 
         func run() throws {
+            // As in a worker: libzmq's 2 MB message buffers are reused, not mapped afresh.
+            HeapRetention.enableOnce()
             let context = try ZMQContext()
             let ring = try RingAllReduce(
                 context: context, rank: rank, members: members, bind: transport.bind(prefix: "\(folder)/ring", rank: rank), ipcBeside: transport.ipcBeside,
