@@ -15,14 +15,17 @@ public enum Parallel {
     }
     private static let threadCount = Atomic<Int>(2)
 
-    /// Runs `body(i)` for every i in 0..<count, on up to `threads` threads; returns when all
-    /// are done. Tasks are taken in order from a shared counter, so uneven tasks balance.
+    /// Runs `body(i)` for every i in 0..<count, on up to `threads` threads (`WorkerPool`);
+    /// returns when all are done. Tasks are taken in order from a shared counter, so uneven
+    /// tasks balance.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let workers = min(count, threads)
         guard workers > 1 else {
             for i in 0..<count { body(i) }
             return
         }
+        if WorkerPool.shared.run(count, helpers: workers - 1, body) { return }
+        // A call from inside a task, or beside another caller: Dispatch's threads.
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedTask(body)
