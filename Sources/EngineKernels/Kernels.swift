@@ -76,7 +76,7 @@ public enum Kernels {
         case 1: each { g, x, _ in g.replacing(with: 0, where: .!(x .> 0)) }
         case 2:
             each { g, x, _ in
-                let s = 1 / (1 + VectorMath.exp(-x))
+                let s = VectorMath.sigmoid(x)
                 return g * (s * (1 + x * (1 - s)))
             }
         default: each { g, _, y in g * (y * (1 - y)) }
