@@ -34,7 +34,7 @@ final class SegmentRegion {
     init(slots: Int, slotValues: Int) throws {
         precondition(slots > 0 && slotValues > 0)
         Self.removeOrphans()
-        path = Self.folder + Self.prefix + "\(getpid())-\(UUID().uuidString.lowercased())"
+        path = Self.folder + Self.newName()
         self.slots = slots
         self.slotValues = slotValues
         length = Self.headerBytes + slots * slotValues * 4
@@ -120,7 +120,7 @@ final class SegmentRegion {
     /// there is no /dev/shm to write.
     static func marker() -> String? {
         removeOrphans()
-        let name = prefix + "\(getpid())-\(UUID().uuidString.lowercased())"
+        let name = newName()
         let fd = Glibc.open(folder + name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return nil }
         close(fd)
@@ -131,6 +131,10 @@ final class SegmentRegion {
     static func sees(_ name: Substring) -> Bool {
         name.hasPrefix(prefix) && !name.contains("/") && FileManager.default.fileExists(atPath: folder + name)
     }
+
+    /// A fresh file name of this process's: `prefix`, PID, "-", a UUID (`removeOrphans`
+    /// reads the PID back).
+    private static func newName() -> String { prefix + "\(getpid())-\(UUID().uuidString.lowercased())" }
 
     /// Removes the region files of processes that are gone (killed before they could).
     static func removeOrphans() {
