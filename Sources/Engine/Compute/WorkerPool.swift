@@ -34,7 +34,9 @@ final class WorkerPool: @unchecked Sendable {
     private var started = 0
     private let allowed = Atomic<Int>(0)
 
-    private init() { body.initialize(to: nil) }
+    /// A pool of its own; the engine uses `shared`. Its helpers live as long as the
+    /// process, so a pool must too.
+    init() { body.initialize(to: nil) }
 
     /// Runs `task(i)` for i in 0..<count on this thread and up to `helpers` helpers; returns
     /// when all are done. Returns false, having run nothing, when the pool is taken (a
@@ -91,9 +93,12 @@ final class WorkerPool: @unchecked Sendable {
     private func startHelpers(_ count: Int) {
         sleep.lock()
         defer { sleep.unlock() }
+        // The generation before the job that starts them: a helper that comes up after the
+        // job is published still joins it.
+        let seen = Self.generation(ticket.load(ordering: .acquiring))
         while started < count {
             let index = started
-            let thread = Thread { [unowned self] in self.help(index) }
+            let thread = Thread { [unowned self] in self.help(index, seen: seen) }
             thread.name = "tessera-engine-\(index + 1)"
             thread.stackSize = 8 << 20
             thread.start()
@@ -102,8 +107,8 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// A helper's life: wait for a job it may join, work, repeat.
-    private func help(_ index: Int) {
-        var seen = Self.generation(ticket.load(ordering: .acquiring))
+    private func help(_ index: Int, seen: Int) {
+        var seen = seen
         while true {
             let deadline = DispatchTime.now().uptimeNanoseconds + Self.spinNanoseconds
             var polls = 0
