@@ -46,16 +46,11 @@ final class WorkerPool: @unchecked Sendable {
             return false
         }
         defer { busy.store(false, ordering: .releasing) }
-        startHelpers(helpers)
         withoutActuallyEscaping(task) { task in
             body.pointee = task
             finished.store(0, ordering: .relaxed)
             allowed.store(helpers, ordering: .relaxed)
-            let generation = (Self.generation(ticket.load(ordering: .relaxed)) &+ 1) & 0xFF_FFFF
-            ticket.store(UInt64(generation) << 40 | UInt64(count) << 20, ordering: .releasing)
-            sleep.lock()
-            sleep.broadcast()
-            sleep.unlock()
+            let generation = publish(count, helpers: helpers)
             work(generation: generation)
             var polls = 0
             while finished.load(ordering: .acquiring) < count {
@@ -90,20 +85,25 @@ final class WorkerPool: @unchecked Sendable {
     @inline(never)
     private func perform(_ index: Int) { body.pointee!(index) }
 
-    private func startHelpers(_ count: Int) {
+    /// Starts helpers until there are `helpers`, publishes a job of `count` tasks and wakes
+    /// the sleepers, under one lock; returns the job's generation.
+    private func publish(_ count: Int, helpers: Int) -> Int {
         sleep.lock()
         defer { sleep.unlock() }
-        // The generation before the job that starts them: a helper that comes up after the
-        // job is published still joins it.
-        let seen = Self.generation(ticket.load(ordering: .acquiring))
-        while started < count {
+        let previous = Self.generation(ticket.load(ordering: .relaxed))
+        while started < helpers {
+            // A helper starts from the generation before this job, so it joins it.
             let index = started
-            let thread = Thread { [unowned self] in self.help(index, seen: seen) }
+            let thread = Thread { [unowned self] in self.help(index, seen: previous) }
             thread.name = "tessera-engine-\(index + 1)"
             thread.stackSize = 8 << 20
             thread.start()
             started += 1
         }
+        let generation = (previous &+ 1) & 0xFF_FFFF
+        ticket.store(UInt64(generation) << 40 | UInt64(count) << 20, ordering: .releasing)
+        sleep.broadcast()
+        return generation
     }
 
     /// A helper's life: wait for a job it may join, work, repeat.
