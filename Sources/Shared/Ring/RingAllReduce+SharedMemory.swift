@@ -51,14 +51,10 @@ extension RingAllReduce {
     private func waitUntilConsumed(_ region: SegmentRegion, sequence: UInt64, freeing: Int) throws {
         let needed = sequence + UInt64(freeing)
         guard needed > UInt64(region.slots) else { return }
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
+        let deadline = waitDeadline()
         var spins = 0
         while region.consumed + UInt64(region.slots) < needed {
-            if let shouldAbort, shouldAbort() { throw Aborted() }
-            guard DispatchTime.now().uptimeNanoseconds < deadline else {
-                throw TesseraError(
-                    "ring", "member \(rank): member \((rank + 1) % members) took no segment for \(timeoutDescription)", code: .timeout)
-            }
+            _ = try remaining(until: deadline) { successorSilence }
             spins += 1
             if spins < 64 { sched_yield() } else { usleep(100) }
         }

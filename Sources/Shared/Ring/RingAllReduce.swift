@@ -196,8 +196,7 @@ public final class RingAllReduce {
             // The successor is taking the last segments: wait until they are written.
             guard loans.waitForAll(milliseconds: timeoutMilliseconds) else {
                 try takeBackLoans()
-                throw TesseraError(
-                    "ring", "member \(rank): member \((rank + 1) % members) took no segment for \(timeoutDescription)", code: .timeout)
+                throw TesseraError("ring", successorSilence, code: .timeout)
             }
         }
     }
@@ -249,22 +248,34 @@ public final class RingAllReduce {
     /// Waits until the predecessor's next message is queued, answering CURVE handshakes'
     /// ZAP requests meanwhile; throws after `timeoutMilliseconds` without data.
     func waitForData() throws {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
+        let deadline = waitDeadline()
         while true {
-            if let shouldAbort, shouldAbort() { throw Aborted() }
-            let now = DispatchTime.now().uptimeNanoseconds
-            guard now < deadline else {
-                throw TesseraError(
-                    "ring",
-                    "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutDescription)"
-                        + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)"), code: .timeout)
+            let wait = try remaining(until: deadline) {
+                "member \(rank) heard nothing from member \((rank + members - 1) % members) for \(timeoutDescription)"
+                    + (zap == nil ? "" : " (a peer without the worker key pair is refused silently)")
             }
-            let wait = Int((deadline - now) / 1_000_000) + 1
-            let ready = try ZMQPoller.pollIn([receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: shouldAbort == nil ? wait : min(wait, 50))
+            let milliseconds = Int(wait / 1_000_000) + 1
+            let ready = try ZMQPoller.pollIn(
+                [receiver] + (zap.map { [$0.socket] } ?? []), timeoutMilliseconds: shouldAbort == nil ? milliseconds : min(milliseconds, 50))
             if ready.count > 1, ready[1] { try zap?.answer() }
             if ready[0] { return }
         }
     }
+
+    /// When a wait that starts now times out (`timeoutMilliseconds`), in uptime nanoseconds.
+    func waitDeadline() -> UInt64 { DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000 }
+
+    /// The nanoseconds a wait has left before `deadline`; throws `Aborted` when the owner
+    /// asks to stop, and a timeout saying `silence` once the deadline has passed.
+    func remaining(until deadline: UInt64, silence: () -> String) throws -> UInt64 {
+        if let shouldAbort, shouldAbort() { throw Aborted() }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now < deadline else { throw TesseraError("ring", silence(), code: .timeout) }
+        return deadline - now
+    }
+
+    /// What a timeout says when the successor takes nothing.
+    var successorSilence: String { "member \(rank): member \((rank + 1) % members) took no segment for \(timeoutDescription)" }
 
     /// Takes the segment [start, end) of chunk `chunk` from the predecessor into `buffer`
     /// (added in the reduce-scatter, copied in the all-gather), waiting for it. Segments of
