@@ -52,7 +52,7 @@ test: deps lint
 	$(if $(BLAS_CORE),OPENBLAS_CORETYPE=$(BLAS_CORE) )$(SWIFT) test $(SWIFT_TEST_FLAGS)
 
 ## The code's format (.swift-format): `make format` rewrites, `make lint` checks (part of `make test`).
-FORMAT_PATHS := Package.swift Tests $(filter-out Sources/EngineKernelsHaswell,$(wildcard Sources/*))
+FORMAT_PATHS := Package.swift Tests $(filter-out Sources/EngineKernelsHaswell Sources/EngineKernelsSkylakeX,$(wildcard Sources/*))
 lint:
 	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
 

@@ -48,11 +48,12 @@ let package = Package(
         .target(name: "Segmentation", dependencies: ["Core", "Tiling", "TIFF", "Zlib", "OpenSlide"]),
         // What coordinator and workers both speak: wire messages, cluster.conf, sockets.
         .target(name: "Shared", dependencies: ["Core", "Tiling", "ZeroMQ"]),
-        // The innermost loops, built for baseline x86-64 and (from the same files, through a
-        // symlink) for AVX2; the engine picks one at run time.
+        // The innermost loops, built for baseline x86-64 and (from the same files, through
+        // symlinks) for AVX2 and AVX-512; the engine picks one at run time.
         .target(name: "EngineKernels"),
         .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]),
-        .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell"]),
+        .target(name: "EngineKernelsSkylakeX", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("TESSERA_FMA")]),
+        .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell", "EngineKernelsSkylakeX"]),
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
         .target(name: "Training", dependencies: ["Core", "Segmentation", "Tiling", "Engine"]),
         // An ensemble member's predictor from its configuration: what a worker hosts and what
@@ -105,7 +106,7 @@ let package = Package(
         .testTarget(name: "SegmentationTests", dependencies: ["Core", "Segmentation", "Tiling", "TIFF", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SharedTests", dependencies: ["Core", "Segmentation", "Tiling", "Shared", "ZeroMQ"]),
         .testTarget(
-            name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "TestSupport"],
+            name: "EngineTests", dependencies: ["Core", "Engine", "EngineKernels", "EngineKernelsHaswell", "EngineKernelsSkylakeX", "TestSupport"],
             resources: [.copy("Goldens")]),
         .testTarget(
             name: "TrainingTests", dependencies: ["Core", "Segmentation", "Tiling", "Engine", "Training", "Shared", "Worker", "ZeroMQ", "TestSupport"]),

@@ -1,5 +1,6 @@
 import EngineKernels
 import EngineKernelsHaswell
+import EngineKernelsSkylakeX
 import TestSupport
 import Testing
 
@@ -93,36 +94,85 @@ import Testing
     }
 
     /// The baseline and AVX2 builds of the innermost loops compute the same thing; the AVX2
-    /// build fuses multiply-adds, so they agree to float rounding, not bit for bit.
+    /// build fuses multiply-adds, so they agree to float rounding, not bit for bit. The
+    /// AVX-512 build gives the AVX2 build's bits exactly.
     @Suite struct KernelBuildTests {
+        /// `network`'s logits of `input` with each of `builds` running.
+        static func logits(_ network: InferenceNetwork, _ input: Tensor, builds: [KernelSet.Build]) -> [Tensor] {
+            KernelBuildLock.switchingTheBuild {
+                let saved = KernelSet.build
+                defer { KernelSet.build = saved }
+                return builds.map { build in
+                    KernelSet.build = build
+                    return network.logits(input)
+                }
+            }
+        }
+
+        static func input(_ model: String) -> Tensor { Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input") }
+
         @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"), arguments: ["effunet-b0", "unext50"])
         func bothBuildsAgree(model: String) throws {
             let network = try CNNModel.network(model, weights: DeterministicWeights())
-            let input = Golden.tensor(model == "unext50" ? "unext50_input" : "effunet_b0_input")
-            let (baseline, avx2) = KernelBuildLock.switchingTheBuild {
-                let saved = KernelSet.usesAVX2
-                defer { KernelSet.usesAVX2 = saved }
-                KernelSet.usesAVX2 = false
-                let baseline = network.logits(input)
-                KernelSet.usesAVX2 = true
-                return (baseline, network.logits(input))
-            }
-            let error = relativeError(avx2.data, baseline.data)
+            let maps = Self.logits(network, Self.input(model), builds: [.baseline, .avx2])
+            let error = relativeError(maps[1].data, maps[0].data)
             print("\(model) logits, AVX2 against baseline build: max|Δ|/max|y| = \(error)")
             #expect(error < 2e-6 && error > 0, "\(error)")  // > 0: the AVX2 build really fused
         }
 
+        @Test(.enabled(if: KernelSet.cpuHasAVX512, "this CPU cannot run the AVX-512 build"), arguments: ["effunet-b0", "unext50"])
+        func theAVX512BuildGivesTheAVX2BuildsBits(model: String) throws {
+            let network = try CNNModel.network(model, weights: DeterministicWeights())
+            let maps = Self.logits(network, Self.input(model), builds: [.avx2, .avx512])
+            #expect(maps[0].data.map(\.bitPattern) == maps[1].data.map(\.bitPattern))
+        }
+
+        static let extremes: [Float] = {
+            var values = Values(seed: 11)
+            return values.array(1000).map { $0 * 30 } + [0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 87.9, -87.1, .nan]
+        }()
+
         @Test(.enabled(if: KernelSet.cpuHasAVX2AndFMA, "this CPU cannot run the AVX2 build"))
         func activationsAgreeOnExtremes() {
-            var values = Values(seed: 11)
-            let inputs = values.array(1000).map { $0 * 30 } + [0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 87.9, -87.1, .nan]
             for activation in 0..<4 {
-                var a = inputs, b = inputs
+                var a = Self.extremes, b = Self.extremes
                 a.withUnsafeMutableBufferPointer { EngineKernels.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
                 b.withUnsafeMutableBufferPointer { EngineKernelsHaswell.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
                 for (x, y) in zip(a, b) {
                     #expect(x.isNaN ? y.isNaN : abs(x - y) <= 1e-6 * max(1, abs(x)), "activation \(activation): \(x) against \(y)")
                 }
+            }
+        }
+
+        /// Each activation and its gradient, in every form, the same bits from both fused builds.
+        @Test(.enabled(if: KernelSet.cpuHasAVX512, "this CPU cannot run the AVX-512 build"))
+        func activationsOfTheAVX512BuildAreTheAVX2BuildsBits() {
+            let x = Self.extremes, gradient = Array(Self.extremes.reversed())
+            func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+            for activation in 0..<4 {
+                var a = x, b = x, sumA = x, sumB = x, backA = x, backB = x
+                let y = x.map { $0 * 0.5 }
+                a.withUnsafeMutableBufferPointer { EngineKernelsHaswell.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation) }
+                b.withUnsafeMutableBufferPointer {
+                    EngineKernelsSkylakeX.Kernels.activate($0.baseAddress!, count: $0.count, bias: 0.25, activation: activation)
+                }
+                sumA.withUnsafeMutableBufferPointer {
+                    EngineKernelsHaswell.Kernels.activate($0.baseAddress!, adding: gradient, count: $0.count, bias: 0.5, activation: activation)
+                }
+                sumB.withUnsafeMutableBufferPointer {
+                    EngineKernelsSkylakeX.Kernels.activate($0.baseAddress!, adding: gradient, count: $0.count, bias: 0.5, activation: activation)
+                }
+                backA.withUnsafeMutableBufferPointer {
+                    EngineKernelsHaswell.Kernels.activationBackward(
+                        gradient, input: x, output: y, count: x.count, activation: activation, into: $0.baseAddress!)
+                }
+                backB.withUnsafeMutableBufferPointer {
+                    EngineKernelsSkylakeX.Kernels.activationBackward(
+                        gradient, input: x, output: y, count: x.count, activation: activation, into: $0.baseAddress!)
+                }
+                #expect(bits(a) == bits(b), "activation \(activation)")
+                #expect(bits(sumA) == bits(sumB), "activation \(activation) after a residual")
+                #expect(bits(backA) == bits(backB), "activation \(activation)'s gradient")
             }
         }
     }

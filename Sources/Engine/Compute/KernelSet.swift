@@ -1,27 +1,53 @@
 import EngineKernels
 import EngineKernelsHaswell
+import EngineKernelsSkylakeX
 import Foundation
 import OpenBLAS
 import Synchronization
 
-/// Chooses, once per process, which build of the innermost loops runs: the AVX2 one
-/// (`EngineKernelsHaswell`) on CPUs that have AVX2 and FMA, the baseline one otherwise.
-/// The AVX2 build fuses multiply-adds, so the two differ in the last bits (every AVX2
-/// machine gives the same ones); `TESSERA_KERNELS=baseline` forces the baseline build.
+/// Chooses, once per process, which build of the innermost loops runs: the AVX-512 one
+/// (`EngineKernelsSkylakeX`) on CPUs with AVX-512, the AVX2 one (`EngineKernelsHaswell`)
+/// on other CPUs with AVX2 and FMA, the baseline one otherwise. The AVX2 build fuses
+/// multiply-adds, so it differs from the baseline one in the last bits (every AVX2 machine
+/// gives the same ones). The AVX-512 build runs the AVX2 build's operations on each lane,
+/// sixteen lanes to a register, and so gives its bits exactly. `TESSERA_KERNELS=baseline`
+/// or `avx2` caps the choice.
 public enum KernelSet {
-    /// Whether the AVX2 build runs (tests switch it to compare the two).
-    public static var usesAVX2: Bool {
-        get { avx2.load(ordering: .relaxed) }
-        set { avx2.store(newValue, ordering: .relaxed) }
+    /// A build of `EngineKernels`.
+    public enum Build: Int, Sendable, Comparable, CustomStringConvertible {
+        case baseline, avx2, avx512
+
+        public static func < (a: Build, b: Build) -> Bool { a.rawValue < b.rawValue }
+
+        public var description: String { ["baseline x86-64", "AVX2", "AVX-512"][rawValue] }
     }
-    private static let avx2 = Atomic<Bool>(
-        ProcessInfo.processInfo.environment["TESSERA_KERNELS"] == "baseline" ? false : cpuHasAVX2AndFMA)
+
+    /// The build that runs (tests switch it to compare builds).
+    public static var build: Build {
+        get { Build(rawValue: current.load(ordering: .relaxed))! }
+        set { current.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    private static let current = Atomic<Int>(defaultBuild.rawValue)
+
+    /// The widest build this CPU runs, capped by `TESSERA_KERNELS`.
+    public static let defaultBuild: Build = {
+        let widest: Build = cpuHasAVX512 ? .avx512 : cpuHasAVX2AndFMA ? .avx2 : .baseline
+        switch ProcessInfo.processInfo.environment["TESSERA_KERNELS"] {
+        case "baseline": return .baseline
+        case "avx2": return min(widest, .avx2)
+        default: return widest
+        }
+    }()
+
+    /// Whether a fused build (AVX2 or AVX-512) runs.
+    public static var usesAVX2: Bool { build >= .avx2 }
 
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
     public static let cpuHasAVX2AndFMA: Bool = cpuFlags.isSuperset(of: ["avx2", "fma"])
 
-    /// Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels use (the
-    /// Makefile's test target repeats this list: it picks the tests' kernel before any Swift runs).
+    /// Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels and the AVX-512
+    /// build use (the Makefile's test target repeats this list: it picks the tests' kernel
+    /// before any Swift runs).
     public static let cpuHasAVX512: Bool = cpuHasAVX2AndFMA && cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
 
     private static let cpuFlags: Set<String> = {
@@ -32,15 +58,18 @@ public enum KernelSet {
     }()
 
     /// What computes this process's maps, e.g. "AVX2, OpenBLAS Haswell": processes that
-    /// agree here give bit-identical maps.
+    /// agree here give bit-identical maps (the AVX-512 build counts as AVX2: same bits).
     public static var summary: String { "\(usesAVX2 ? "AVX2" : "baseline"), OpenBLAS \(BLAS.coreName)" }
 
     /// See `Kernels.activate`.
     @inline(__always)
     static func activate(_ values: UnsafeMutablePointer<Float>, count: Int, bias: Float, activation: Int) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.activate(values, count: count, bias: bias, activation: activation)
+        case .avx2:
             EngineKernelsHaswell.Kernels.activate(values, count: count, bias: bias, activation: activation)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.activate(values, count: count, bias: bias, activation: activation)
         }
     }
@@ -48,9 +77,12 @@ public enum KernelSet {
     /// See `Kernels.activate(_:into:count:activation:)`.
     @inline(__always)
     static func activate(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, activation: Int) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.activate(source, into: target, count: count, activation: activation)
+        case .avx2:
             EngineKernelsHaswell.Kernels.activate(source, into: target, count: count, activation: activation)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.activate(source, into: target, count: count, activation: activation)
         }
     }
@@ -61,9 +93,12 @@ public enum KernelSet {
         _ values: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, count: Int, bias: Float,
         activation: Int
     ) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.activate(values, adding: residual, count: count, bias: bias, activation: activation)
+        case .avx2:
             EngineKernelsHaswell.Kernels.activate(values, adding: residual, count: count, bias: bias, activation: activation)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.activate(values, adding: residual, count: count, bias: bias, activation: activation)
         }
     }
@@ -74,9 +109,12 @@ public enum KernelSet {
         _ gradient: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>, count: Int,
         activation: Int, into result: UnsafeMutablePointer<Float>
     ) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.activationBackward(gradient, input: input, output: output, count: count, activation: activation, into: result)
+        case .avx2:
             EngineKernelsHaswell.Kernels.activationBackward(gradient, input: input, output: output, count: count, activation: activation, into: result)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.activationBackward(gradient, input: input, output: output, count: count, activation: activation, into: result)
         }
     }
@@ -88,11 +126,16 @@ public enum KernelSet {
         offsets: UnsafeMutablePointer<Int>, count: Int, blocks: Int, rows: Int, rowStep: Int,
         width: Int, into result: UnsafeMutablePointer<Float>
     ) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.accumulate(
+                padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
+                rowStep: rowStep, width: width, into: result)
+        case .avx2:
             EngineKernelsHaswell.Kernels.accumulate(
                 padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
                 rowStep: rowStep, width: width, into: result)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.accumulate(
                 padded, taps: taps, offsets: offsets, count: count, blocks: blocks, rows: rows,
                 rowStep: rowStep, width: width, into: result)
@@ -106,11 +149,16 @@ public enum KernelSet {
         blocks: Int, channel: Int, channels: Int, tiles: Int, into v: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<SIMD8<Float>>
     ) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.WinogradTile(rawValue: tile.rawValue)!.transformInputBand(
+                padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels, tiles: tiles,
+                into: v, scratch: scratch)
+        case .avx2:
             EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformInputBand(
                 padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels, tiles: tiles,
                 into: v, scratch: scratch)
-        } else {
+        case .baseline:
             tile.transformInputBand(
                 padded, phaseLength: phaseLength, rows: rows, blocks: blocks, channel: channel, channels: channels,
                 tiles: tiles, into: v, scratch: scratch)
@@ -124,11 +172,16 @@ public enum KernelSet {
         rows: Int, blocks: Int, firstTileRow: Int, into plane: UnsafeMutablePointer<Float>, height: Int, width: Int,
         bias: Float, activation: Int, scratch: UnsafeMutablePointer<SIMD8<Float>>
     ) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.WinogradTile(rawValue: tile.rawValue)!.transformOutputBand(
+                products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks, firstTileRow: firstTileRow,
+                into: plane, height: height, width: width, bias: bias, activation: activation, scratch: scratch)
+        case .avx2:
             EngineKernelsHaswell.WinogradTile(rawValue: tile.rawValue)!.transformOutputBand(
                 products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks, firstTileRow: firstTileRow,
                 into: plane, height: height, width: width, bias: bias, activation: activation, scratch: scratch)
-        } else {
+        case .baseline:
             tile.transformOutputBand(
                 products, channel: channel, channels: channels, tiles: tiles, rows: rows, blocks: blocks,
                 firstTileRow: firstTileRow, into: plane, height: height, width: width, bias: bias,
@@ -142,11 +195,16 @@ public enum KernelSet {
         _ channel: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, stride: Int,
         phaseLength: Int, rows: Int, into padded: UnsafeMutablePointer<Float>
     ) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.pad(
+                channel, height: height, width: width, top: top, left: left, stride: stride,
+                phaseLength: phaseLength, rows: rows, into: padded)
+        case .avx2:
             EngineKernelsHaswell.Kernels.pad(
                 channel, height: height, width: width, top: top, left: left, stride: stride,
                 phaseLength: phaseLength, rows: rows, into: padded)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.pad(
                 channel, height: height, width: width, top: top, left: left, stride: stride,
                 phaseLength: phaseLength, rows: rows, into: padded)
@@ -156,9 +214,12 @@ public enum KernelSet {
     /// See `Kernels.copyEveryOther`.
     @inline(__always)
     static func copyEveryOther(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
-        if usesAVX2 {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.Kernels.copyEveryOther(source, count: count, into: target)
+        case .avx2:
             EngineKernelsHaswell.Kernels.copyEveryOther(source, count: count, into: target)
-        } else {
+        case .baseline:
             EngineKernels.Kernels.copyEveryOther(source, count: count, into: target)
         }
     }

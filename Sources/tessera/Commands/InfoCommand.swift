@@ -21,9 +21,8 @@ struct InfoCommand: ParsableCommand {
     )
 
     func run() throws {
-        let kernels = KernelSet.usesAVX2 ? "AVX2" : "baseline x86-64"
         print(
-            "engine kernels: \(kernels) (CPU has AVX2 and FMA: \(KernelSet.cpuHasAVX2AndFMA ? "yes" : "no"), AVX-512: \(KernelSet.cpuHasAVX512 ? "yes" : "no"))"
+            "engine kernels: \(KernelSet.build)\(KernelSet.build == .avx512 ? ", computing the AVX2 build's bits" : "") (CPU has AVX2 and FMA: \(KernelSet.cpuHasAVX2AndFMA ? "yes" : "no"), AVX-512: \(KernelSet.cpuHasAVX512 ? "yes" : "no"))"
         )
         print("OpenBLAS kernel: \(BLAS.coreName)")
         print("OpenBLAS build: \(BLAS.buildConfiguration)")
