@@ -1,6 +1,6 @@
 import Foundation
 
-/// The kernel build (`KernelSet.usesAVX2`) is process-wide, and every test target runs in
+/// The kernel build (`KernelSet.build`) is process-wide, and every test target runs in
 /// one process, in parallel. A test that switches the build takes this lock exclusively;
 /// a test that compares two computations bit for bit takes it shared, so the build cannot
 /// change between them (the builds differ in the last bits by design).

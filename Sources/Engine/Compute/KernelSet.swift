@@ -39,9 +39,6 @@ public enum KernelSet {
         }
     }()
 
-    /// Whether a fused build (AVX2 or AVX-512) runs.
-    public static var usesAVX2: Bool { build >= .avx2 }
-
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
     public static let cpuHasAVX2AndFMA: Bool = cpuFlags.isSuperset(of: ["avx2", "fma"])
 
@@ -59,7 +56,7 @@ public enum KernelSet {
 
     /// What computes this process's maps, e.g. "AVX2, OpenBLAS Haswell": processes that
     /// agree here give bit-identical maps (the AVX-512 build counts as AVX2: same bits).
-    public static var summary: String { "\(usesAVX2 ? "AVX2" : "baseline"), OpenBLAS \(BLAS.coreName)" }
+    public static var summary: String { "\(build >= .avx2 ? "AVX2" : "baseline"), OpenBLAS \(BLAS.coreName)" }
 
     /// See `Kernels.activate`.
     @inline(__always)
