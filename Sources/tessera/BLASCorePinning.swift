@@ -37,6 +37,8 @@ enum BLASCorePinning {
             FileHandle.standardError.write(
                 Data("tessera: TESSERA_BLAS_CORE=\(choice) is neither haswell nor native; running the CPU family's kernel\n".utf8))
         }
+        // Said by the process that goes on (after any re-execution).
+        defer { if let problem = KernelSet.problem() { FileHandle.standardError.write(Data("tessera: \(problem)\n".utf8)) } }
         guard let core = core(environment: environment) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)

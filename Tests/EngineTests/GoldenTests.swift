@@ -127,6 +127,19 @@ import Testing
             #expect(maps[0].data.map(\.bitPattern) == maps[1].data.map(\.bitPattern))
         }
 
+        /// The build a `TESSERA_KERNELS` value gives on each kind of CPU.
+        @Test func aRequestedBuildIsACap() {
+            typealias B = KernelSet.Build
+            let cases: [(String?, B, B)] = [
+                (nil, .avx512, .avx512), ("", .avx2, .avx2), ("AVX2", .avx512, .avx2), ("avx2", .baseline, .baseline),
+                ("avx512", .avx2, .avx2), ("baseline", .avx512, .baseline), ("sse", .avx512, .avx512),
+            ]
+            for (requested, widest, expected) in cases {
+                #expect(KernelSet.build(requested: requested, widest: widest) == expected, "\(requested ?? "unset") on \(widest)")
+            }
+            #expect(KernelSet.problem(requested: "sse") != nil && KernelSet.problem(requested: "Baseline") == nil && KernelSet.problem(requested: nil) == nil)
+        }
+
         static let extremes: [Float] = {
             var values = Values(seed: 11)
             return values.array(1000).map { $0 * 30 } + [0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 87.9, -87.1, .nan]

@@ -39,6 +39,23 @@ import Testing
         #expect(chosen.stdout.contains("OpenBLAS kernel: Prescott"), "\(chosen.stdout)")
     }
 
+    /// `TESSERA_KERNELS` caps the engine kernels' build at the one it names; a value it does
+    /// not know is named once on standard error, and the widest build runs.
+    @Test func theEngineKernelsFollowTESSERA_KERNELS() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = nil
+        environment["TESSERA_KERNELS"] = "baseline"
+        let baseline = try TesseraBinary.run(["info"], environment: environment)
+        #expect(baseline.stdout.contains("engine kernels: baseline x86-64") && baseline.stderr.isEmpty, "\(baseline.stdout)\(baseline.stderr)")
+        environment["TESSERA_KERNELS"] = "avx-2"
+        let typo = try TesseraBinary.run(["info"], environment: environment)
+        let warnings = typo.stderr.components(separatedBy: "TESSERA_KERNELS=avx-2 is none of").count - 1
+        #expect(typo.status == 0 && warnings == 1, "\(typo.stderr)")
+        environment["TESSERA_KERNELS"] = nil
+        let widest = try TesseraBinary.run(["info"], environment: environment)
+        #expect(!widest.stdout.contains("engine kernels: baseline") || !widest.stdout.contains("CPU has AVX2 and FMA: yes"), "\(widest.stdout)")
+    }
+
     /// Bad files give a message naming the file and the reason, and a non-zero exit.
     @Test func badInputFailsCleanly() throws {
         let garbage = folder + "/garbage.tiff"

@@ -30,14 +30,27 @@ public enum KernelSet {
     private static let current = Atomic<Int>(defaultBuild.rawValue)
 
     /// The widest build this CPU runs, capped by `TESSERA_KERNELS`.
-    public static let defaultBuild: Build = {
-        let widest: Build = cpuHasAVX512 ? .avx512 : cpuHasAVX2AndFMA ? .avx2 : .baseline
-        switch ProcessInfo.processInfo.environment["TESSERA_KERNELS"] {
-        case "baseline": return .baseline
-        case "avx2": return min(widest, .avx2)
-        default: return widest
-        }
-    }()
+    public static let defaultBuild = build(requested: ProcessInfo.processInfo.environment["TESSERA_KERNELS"], widest: widestBuild)
+
+    /// The widest build this CPU runs.
+    public static let widestBuild: Build = cpuHasAVX512 ? .avx512 : cpuHasAVX2AndFMA ? .avx2 : .baseline
+
+    /// `TESSERA_KERNELS`'s values (lowercased): the widest build each allows.
+    static let requests: [String: Build] = ["baseline": .baseline, "avx2": .avx2, "avx512": .avx512]
+
+    /// The build for a `TESSERA_KERNELS` value on a CPU whose widest build is `widest`: the
+    /// narrower of the two; `widest` when the value is unset or not one of `requests`.
+    static func build(requested: String?, widest: Build) -> Build {
+        guard let cap = requested.flatMap({ requests[$0.lowercased()] }) else { return widest }
+        return min(widest, cap)
+    }
+
+    /// What is wrong with `TESSERA_KERNELS`, for the command line to say; nil when it is
+    /// unset, empty or valid.
+    public static func problem(requested: String? = ProcessInfo.processInfo.environment["TESSERA_KERNELS"]) -> String? {
+        guard let requested, !requested.isEmpty, requests[requested.lowercased()] == nil else { return nil }
+        return "TESSERA_KERNELS=\(requested) is none of baseline, avx2, avx512; running the widest engine kernels this CPU runs (\(widestBuild))"
+    }
 
     /// From /proc/cpuinfo's flags (Linux reports only what the kernel also saves and restores).
     public static let cpuHasAVX2AndFMA: Bool = cpuFlags.isSuperset(of: ["avx2", "fma"])

@@ -16,7 +16,9 @@ struct InfoCommand: ParsableCommand {
             every CPU with AVX-512, Haswell on every other CPU with AVX2 and FMA. Set \
             TESSERA_BLAS_CORE=haswell on every node of a cluster that mixes the two families (one \
             kernel everywhere, a little slower on AVX-512), TESSERA_BLAS_CORE=native for OpenBLAS's \
-            own choice, or OPENBLAS_CORETYPE for a kernel of your own.
+            own choice, or OPENBLAS_CORETYPE for a kernel of your own. The engine kernels run the \
+            widest build the CPU allows (AVX-512, AVX2 or baseline x86-64; AVX-512 and AVX2 give the \
+            same bits); TESSERA_KERNELS=avx2 or baseline caps it.
             """
     )
 
