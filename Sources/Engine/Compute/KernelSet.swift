@@ -30,10 +30,10 @@ public enum KernelSet {
     private static let current = Atomic<Int>(defaultBuild.rawValue)
 
     /// The widest build this CPU runs, capped by `TESSERA_KERNELS`.
-    public static let defaultBuild = build(requested: ProcessInfo.processInfo.environment["TESSERA_KERNELS"], widest: widestBuild)
+    private static let defaultBuild = build(requested: ProcessInfo.processInfo.environment["TESSERA_KERNELS"], widest: widestBuild)
 
     /// The widest build this CPU runs.
-    public static let widestBuild: Build = cpuHasAVX512 ? .avx512 : cpuHasAVX2AndFMA ? .avx2 : .baseline
+    private static let widestBuild: Build = cpuHasAVX512 ? .avx512 : cpuHasAVX2AndFMA ? .avx2 : .baseline
 
     /// `TESSERA_KERNELS`'s values (lowercased): the widest build each allows.
     static let requests: [String: Build] = ["baseline": .baseline, "avx2": .avx2, "avx512": .avx512]
