@@ -52,7 +52,9 @@ let package = Package(
         // symlinks) for AVX2 and AVX-512; the engine picks one at run time.
         .target(name: "EngineKernels"),
         .target(name: "EngineKernelsHaswell", swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]),
-        .target(name: "EngineKernelsSkylakeX", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("TESSERA_FMA")]),
+        .target(
+            name: "EngineKernelsSkylakeX",
+            swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("TESSERA_FMA"), .define("TESSERA_AVX512")]),
         .target(name: "Engine", dependencies: ["Core", "OpenBLAS", "EngineKernels", "EngineKernelsHaswell", "EngineKernelsSkylakeX"]),
         // Training a member: data sets of slides and masks, the training loop, checkpoints.
         .target(name: "Training", dependencies: ["Core", "Segmentation", "Tiling", "Engine"]),

@@ -221,6 +221,36 @@ public enum KernelSet {
         }
     }
 
+    /// Whether 1×1 layers multiply by `PointwiseGEMM` (every build but the baseline one,
+    /// which has no fused multiply-add and runs OpenBLAS).
+    static var hasPointwiseGEMM: Bool { build >= .avx2 }
+
+    /// See `PointwiseGEMM.scratchCount`.
+    static func pointwiseScratchCount(depth k: Int) -> Int {
+        build == .avx512 ? EngineKernelsSkylakeX.PointwiseGEMM.scratchCount(depth: k) : EngineKernelsHaswell.PointwiseGEMM.scratchCount(depth: k)
+    }
+
+    /// See `PointwiseGEMM.multiply` (not for the baseline build: see `hasPointwiseGEMM`).
+    @inline(__always)
+    static func multiplyPointwise(
+        packed: UnsafePointer<Float>, depth k: Int, rows: Range<Int>, x: UnsafePointer<Float>, ldx: Int,
+        columns: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>,
+        finished: (Range<Int>, Range<Int>) -> Void
+    ) {
+        switch build {
+        case .avx512:
+            EngineKernelsSkylakeX.PointwiseGEMM.multiply(
+                packed: packed, depth: k, rows: rows, x: x, ldx: ldx, columns: columns, into: c, ldc: ldc, scratch: scratch,
+                finished: finished)
+        case .avx2:
+            EngineKernelsHaswell.PointwiseGEMM.multiply(
+                packed: packed, depth: k, rows: rows, x: x, ldx: ldx, columns: columns, into: c, ldc: ldc, scratch: scratch,
+                finished: finished)
+        case .baseline:
+            preconditionFailure("the baseline build multiplies through OpenBLAS")
+        }
+    }
+
     /// See `Kernels.copyEveryOther`.
     @inline(__always)
     static func copyEveryOther(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {

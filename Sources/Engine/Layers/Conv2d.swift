@@ -7,7 +7,8 @@ import OpenBLAS
 /// more pixel at the bottom and right than at the top and left).
 ///
 /// Weights are [out, in / groups, kh, kw], as in a PyTorch state_dict. Ordinary and grouped
-/// convolutions run as im2col + OpenBLAS sgemm per group, 3×3 ones by Winograd; depthwise
+/// convolutions run as im2col + OpenBLAS sgemm per group, 3×3 ones by Winograd, 1×1 ones
+/// (on CPUs with FMA) by the engine's own GEMM on weights packed once; depthwise
 /// ones and groups of few channels run a direct kernel, where GEMM would be all overhead. A folded batch
 /// norm and an activation are applied to each block of output as soon as it is computed.
 public final class Conv2d {
@@ -28,7 +29,19 @@ public final class Conv2d {
     public let dilation: Int
     public let groups: Int
     /// [out, in / groups, kh, kw].
-    public var weight: [Float] { didSet { winogradCache = [:] } }
+    public var weight: [Float] {
+        get { plainWeight ?? packedWeight!.unpacked }
+        set {
+            plainWeight = newValue
+            packedWeight = nil
+            winogradCache = [:]
+        }
+    }
+    /// The weights as a state_dict holds them, unless packed.
+    private var plainWeight: [Float]?
+    /// A 1×1 layer's weights once packed for `PointwiseGEMM`, in place of the plain ones
+    /// (each takes as much memory).
+    private var packedWeight: PackedWeights?
     /// The Winograd-transformed filters for each tile size used, made on first use.
     private var winogradCache: [WinogradTile: [Float]] = [:]
     /// One per output channel (zeros when the layer has none).
@@ -50,7 +63,7 @@ public final class Conv2d {
         self.dilation = dilation
         self.groups = groups
         self.activation = activation
-        weight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel * kernel)
+        plainWeight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel * kernel)
         bias = [Float](repeating: 0, count: outChannels)
     }
 
@@ -58,6 +71,22 @@ public final class Conv2d {
     /// subsampled once and multiplied as it is, rather than unfolded block by block.
     var isStridedPointwise: Bool {
         kernel.height == 1 && kernel.width == 1 && stride > 1 && padding == .uniform(0) && groups == 1
+    }
+
+    /// A 1×1 layer without groups whose input is multiplied as it is (or subsampled first),
+    /// on a CPU where the engine's own GEMM runs (`PointwiseGEMM`): its weights are packed
+    /// once, and bias and activation applied to each block of outputs as it is finished.
+    var usesPackedGEMM: Bool {
+        kernel.height == 1 && kernel.width == 1 && groups == 1 && padding == .uniform(0) && KernelSet.hasPointwiseGEMM
+    }
+
+    /// The packed weights, packed on first use.
+    private func packedWeights() -> PackedWeights {
+        if let packedWeight { return packedWeight }
+        let packed = PackedWeights(weight, rows: outChannels, depth: inChannels)
+        packedWeight = packed
+        plainWeight = nil
+        return packed
     }
 
     /// One input channel per output channel (EfficientNet's k×k convs): a direct kernel
@@ -102,6 +131,12 @@ public final class Conv2d {
     }
 
     private func run(_ x: Tensor, inputScale: [Float]?, residual: (map: Tensor, after: Activation)?) -> Tensor {
+        let packed = usesPackedGEMM
+        if !packed, plainWeight == nil {
+            // Packed by another build (tests switch builds).
+            plainWeight = packedWeight!.unpacked
+            packedWeight = nil
+        }
         var scaledWeights: [Float]?
         if let inputScale {
             precondition(groups == 1 && inputScale.count == inChannels)
@@ -111,6 +146,7 @@ public final class Conv2d {
                 scaled.scaleChannels(by: inputScale)
                 return run(scaled, inputScale: nil, residual: residual)
             }
+            if packed { return run(x, packedWeights: packedWeights().scaled(by: inputScale), residual: residual) }
             // One pass from the weights into new storage (scaling a copy in place read and
             // wrote the weights twice, with a bounds check per element).
             scaledWeights = [Float](unsafeUninitializedCapacity: weight.count) { scaled, count in
@@ -131,6 +167,7 @@ public final class Conv2d {
                 count = weight.count
             }
         }
+        if packed { return run(x, packedWeights: packedWeights(), residual: residual) }
         var out = output(for: x)
         if let residual {
             precondition(
@@ -160,6 +197,21 @@ public final class Conv2d {
         if let residual, !residualAdded {
             out += residual.map
             residual.after.apply(&out)
+        }
+        return out
+    }
+
+    /// A 1×1 layer by `PointwiseGEMM` with `packedWeights` (scaled by a gate or not).
+    private func run(_ x: Tensor, packedWeights: PackedWeights, residual: (map: Tensor, after: Activation)?) -> Tensor {
+        var out = output(for: x)
+        if let residual {
+            precondition(
+                residual.map.channels == out.channels && residual.map.height == out.height && residual.map.width == out.width,
+                "the residual must have the output's shape")
+        }
+        measure(height: out.height, width: out.width) {
+            let input = stride > 1 ? x.subsampled(stride: stride, height: out.height, width: out.width) : x
+            packedWeights.values.withUnsafeBufferPointer { gemm(input, weights: $0.baseAddress!, packed: true, into: &out, sampled: true, residual: residual) }
         }
         return out
     }
@@ -194,7 +246,7 @@ public final class Conv2d {
     /// activation (or adds the bias and the residual and applies the residual's activation)
     /// while its block is still in cache.
     private func gemm(
-        _ x: Tensor, weights w: UnsafePointer<Float>, into out: inout Tensor, sampled: Bool = false,
+        _ x: Tensor, weights w: UnsafePointer<Float>, packed: Bool = false, into out: inout Tensor, sampled: Bool = false,
         residual: (map: Tensor, after: Activation)? = nil
     ) {
         let cin = inChannels / groups, cout = outChannels / groups
@@ -202,7 +254,8 @@ public final class Conv2d {
         // A 1×1 stride-1 conv multiplies the input itself, as does a strided one whose input
         // was `sampled` first.
         let pointwise = sampled || kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
-        let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups)
+        // Packed weights come in blocks of rows that a task must not cut.
+        let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups, rowMultiple: packed ? 48 : 16)
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
         let skip = residual?.map.data ?? []
         x.data.withUnsafeBufferPointer { input in
@@ -220,6 +273,30 @@ public final class Conv2d {
                             let groupInput = source.base + group * cin * inputPlane
                             let firstRow = group * cout + rows.lowerBound
                             let c = target.base + firstRow * n + columns.lowerBound
+                            /// Bias and activation (or bias, skip and the skip's activation) on
+                            /// `count` outputs of the task's `row` from its column `from` on.
+                            func finish(row: Int, from: Int, count: Int) {
+                                let values = c + row * n + from, rowBias = biases.base[firstRow + row]
+                                if let skipped {
+                                    KernelSet.activate(
+                                        values, adding: skipped.map.base + (firstRow + row) * n + columns.lowerBound + from,
+                                        count: count, bias: rowBias, activation: skipped.after.kernelCode)
+                                } else {
+                                    activation.apply(values, count: count, bias: rowBias)
+                                }
+                            }
+                            if packed {
+                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: KernelSet.pointwiseScratchCount(depth: k))
+                                defer { scratch.deallocate() }
+                                KernelSet.multiplyPointwise(
+                                    packed: weights.base, depth: k, rows: firstRow..<(firstRow + rows.count),
+                                    x: groupInput + columns.lowerBound, ldx: n, columns: columns.count, into: c, ldc: n,
+                                    scratch: scratch
+                                ) { rows, columns in
+                                    for row in rows { finish(row: row, from: columns.lowerBound, count: columns.count) }
+                                }
+                                return
+                            }
                             if pointwise {
                                 BLAS.sgemm(
                                     m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
@@ -234,16 +311,7 @@ public final class Conv2d {
                                     m: rows.count, n: columns.count, k: k, a: weights.base + firstRow * k, lda: k,
                                     b: scratch, ldb: columns.count, c: c, ldc: n)
                             }
-                            for row in 0..<rows.count {
-                                let values = c + row * n, rowBias = biases.base[firstRow + row]
-                                if let skipped {
-                                    KernelSet.activate(
-                                        values, adding: skipped.map.base + (firstRow + row) * n + columns.lowerBound,
-                                        count: columns.count, bias: rowBias, activation: skipped.after.kernelCode)
-                                } else {
-                                    activation.apply(values, count: columns.count, bias: rowBias)
-                                }
-                            }
+                            for row in 0..<rows.count { finish(row: row, from: 0, count: columns.count) }
                         }
                     }
                 }
@@ -301,41 +369,5 @@ public final class Conv2d {
                 }
             }
         }
-    }
-}
-
-/// How a (grouped) GEMM is cut into tasks; a function of the shape alone, so the result
-/// is the same whatever the thread count. Large maps are cut into blocks of output pixels
-/// whose im2col block stays within a few MB; small maps (deep layers) into blocks of
-/// output channels.
-struct GEMMSplit {
-    let groups: Int
-    let rowBlocks: [Range<Int>]
-    let columnBlocks: [Range<Int>]
-
-    init(rows: Int, columns: Int, depth: Int, groups: Int) {
-        self.groups = groups
-        // About 2 MB of im2col per block, between 256 and 4096 pixels.
-        let width = min(max((1 << 19) / max(depth, 1), 256), 4096)
-        let columnCount = max(1, (columns + width - 1) / width)
-        // Too few blocks to share out: cut the output channels too, in multiples of 16.
-        let rowCount = groups * columnCount >= 4 ? 1 : max(1, min(4 / (groups * columnCount), rows / 16))
-        columnBlocks = Self.blocks(columns, count: columnCount, multiple: 16)
-        rowBlocks = Self.blocks(rows, count: rowCount, multiple: 16)
-    }
-
-    var count: Int { groups * rowBlocks.count * columnBlocks.count }
-
-    func task(_ index: Int) -> (group: Int, rows: Range<Int>, columns: Range<Int>) {
-        let perGroup = rowBlocks.count * columnBlocks.count
-        let within = index % perGroup
-        return (index / perGroup, rowBlocks[within / columnBlocks.count], columnBlocks[within % columnBlocks.count])
-    }
-
-    /// `count` consecutive ranges covering 0..<total, inner boundaries on multiples of `multiple`.
-    private static func blocks(_ total: Int, count: Int, multiple: Int) -> [Range<Int>] {
-        guard count > 1 else { return [0..<total] }
-        let size = ((total + count - 1) / count + multiple - 1) / multiple * multiple
-        return stride(from: 0, to: total, by: size).map { $0..<min($0 + size, total) }
     }
 }

@@ -1,0 +1,65 @@
+import EngineKernels
+
+/// A 1×1 layer's weights (M × K: one row of K input weights per output channel) in
+/// `PointwiseGEMM`'s layout: blocks of `PointwiseGEMM.rowsPerBlock` rows, each k-major
+/// with its rows side by side, rows past M zeros. Every value is kept, so the plain
+/// weights can be had back.
+struct PackedWeights {
+    static let rowsPerBlock = PointwiseGEMM.rowsPerBlock
+    let rows: Int
+    let depth: Int
+    private(set) var values: [Float]
+
+    init(_ weight: [Float], rows: Int, depth: Int) {
+        precondition(weight.count == rows * depth)
+        self.rows = rows
+        self.depth = depth
+        let r = Self.rowsPerBlock, blocks = (rows + r - 1) / r
+        values = [Float](repeating: 0, count: blocks * r * depth)
+        values.withUnsafeMutableBufferPointer { packed in
+            weight.withUnsafeBufferPointer { w in
+                for row in 0..<rows {
+                    let target = packed.baseAddress! + row / r * r * depth + row % r
+                    for k in 0..<depth { target[k * r] = w[row * depth + k] }
+                }
+            }
+        }
+    }
+
+    /// The weights with input channel k scaled by `scale[k]` (a squeeze-excitation gate):
+    /// the same values as scaling the plain weights.
+    func scaled(by scale: [Float]) -> PackedWeights {
+        precondition(scale.count == depth)
+        var copy = self
+        let r = Self.rowsPerBlock, depth = depth
+        copy.values.withUnsafeMutableBufferPointer { packed in
+            scale.withUnsafeBufferPointer { scale in
+                var i = 0
+                for _ in 0..<(packed.count / (r * depth)) {
+                    for k in 0..<depth {
+                        let factor = scale[k]
+                        for _ in 0..<r {
+                            packed[i] *= factor
+                            i += 1
+                        }
+                    }
+                }
+            }
+        }
+        return copy
+    }
+
+    /// The plain M × K weights.
+    var unpacked: [Float] {
+        let r = Self.rowsPerBlock, depth = depth
+        return [Float](unsafeUninitializedCapacity: rows * depth) { w, count in
+            values.withUnsafeBufferPointer { packed in
+                for row in 0..<rows {
+                    let source = packed.baseAddress! + row / r * r * depth + row % r
+                    for k in 0..<depth { w.initializeElement(at: row * depth + k, to: source[k * r]) }
+                }
+            }
+            count = rows * depth
+        }
+    }
+}
