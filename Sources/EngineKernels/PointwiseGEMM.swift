@@ -28,6 +28,11 @@ public enum PointwiseGEMM {
     /// Output columns the kernel computes at once.
     static var columnsPerBlock: Int { 2 * Half.scalarCount }
 
+    /// Depth multiplied at a time: a panel's slice of 16 KB stays in L1 while the rows go
+    /// by. Later slices continue each output's chain from where the stored sum left it, so
+    /// the cut changes no bit.
+    static var sliceDepth: Int { 4096 / columnsPerBlock }
+
     /// Columns multiplied at a time: their packed input stays within about 256 KB.
     static func groupWidth(depth k: Int) -> Int {
         let n = columnsPerBlock
@@ -42,7 +47,8 @@ public enum PointwiseGEMM {
     /// `ldc`; c points at the first row's first column). Columns go in groups of up to 256,
     /// first copied into k-major panels of `columnsPerBlock` (zero-padded); rows in chunks
     /// whose weights and outputs stay in cache. `finished(rows, columns)` (ranges relative
-    /// to c) runs on each chunk of outputs as soon as it is complete.
+    /// to c) runs on each chunk of outputs as soon as it is complete. Depth goes in slices
+    /// of `sliceDepth`.
     public static func multiply(
         packed: UnsafePointer<Float>, depth k: Int, rows: Range<Int>, x: UnsafePointer<Float>, ldx: Int,
         columns: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>,
@@ -51,8 +57,9 @@ public enum PointwiseGEMM {
         precondition(rows.lowerBound % rowsPerBlock == 0, "rows start on a block of the packed weights")
         let r = kernelRows, n = columnsPerBlock, group = groupWidth(depth: k)
         let edge = scratch + group * k
-        // About 128 KB of weights and 256 KB of outputs at a time, in whole blocks.
-        let chunk = max(1, min((1 << 15) / max(1, k * rowsPerBlock), (1 << 16) / (group * rowsPerBlock))) * rowsPerBlock
+        // About 128 KB of a slice's weights and 256 KB of outputs at a time, in whole blocks.
+        let slice = sliceDepth
+        let chunk = max(1, min((1 << 15) / (min(k, slice) * rowsPerBlock), (1 << 16) / (group * rowsPerBlock))) * rowsPerBlock
         var firstColumn = 0
         while firstColumn < columns {
             let width = min(group, columns - firstColumn), panels = (width + n - 1) / n
@@ -64,19 +71,23 @@ public enum PointwiseGEMM {
             var first = rows.lowerBound
             while first < rows.upperBound {
                 let end = min(rows.upperBound, first + chunk)
-                for panel in 0..<panels {
-                    let panelWidth = min(n, width - panel * n), input = scratch + panel * n * k
+                for depthStart in stride(from: 0, to: k, by: slice) {
+                    let depth = min(slice, k - depthStart), continues = depthStart > 0
                     var row = first
                     while row < end {
-                        let output = c + (row - rows.lowerBound) * ldc + firstColumn + panel * n
-                        let height = min(r, end - row)
-                        // Row `row`'s place in its block of the packed weights.
-                        let weights = packed + row / rowsPerBlock * rowsPerBlock * k + row % rowsPerBlock
-                        if height == r && panelWidth == n {
-                            block(weights, input, depth: k, into: output, ldc: ldc)
-                        } else {
-                            block(weights, input, depth: k, into: edge, ldc: n)
-                            for i in 0..<height { (output + i * ldc).update(from: edge + i * n, count: panelWidth) }
+                        for panel in 0..<panels {
+                            let panelWidth = min(n, width - panel * n), input = scratch + panel * n * k + depthStart * n
+                            let output = c + (row - rows.lowerBound) * ldc + firstColumn + panel * n
+                            let height = min(r, end - row)
+                            // Row `row`'s place in its block of the packed weights, at this slice.
+                            let weights = packed + (row / rowsPerBlock * k + depthStart) * rowsPerBlock + row % rowsPerBlock
+                            if panelWidth == n {
+                                block(weights, input, depth: depth, into: output, ldc: ldc, rows: height, continuing: continues)
+                            } else {
+                                for i in 0..<height where continues { (edge + i * n).update(from: output + i * ldc, count: panelWidth) }
+                                block(weights, input, depth: depth, into: edge, ldc: n, rows: height, continuing: continues)
+                                for i in 0..<height { (output + i * ldc).update(from: edge + i * n, count: panelWidth) }
+                            }
                         }
                         row += r
                     }
@@ -105,21 +116,44 @@ public enum PointwiseGEMM {
         }
     }
 
-    /// Stores one row of a kernel's outputs: two vectors side by side.
+    /// Loads row `row` of a kernel's outputs (two vectors side by side) if it is one of
+    /// the first `rows`.
     @inline(__always)
-    static func store<V: SIMD>(_ a: V, _ b: V, _ c: UnsafeMutablePointer<Float>) where V.Scalar == Float {
-        UnsafeMutableRawPointer(c).storeBytes(of: a, as: V.self)
-        UnsafeMutableRawPointer(c + V.scalarCount).storeBytes(of: b, as: V.self)
+    static func load<V: SIMD>(_ a: inout V, _ b: inout V, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int)
+    where V.Scalar == Float {
+        guard row < rows else { return }
+        a = UnsafeRawPointer(c + row * ldc).loadUnaligned(as: V.self)
+        b = UnsafeRawPointer(c + row * ldc + V.scalarCount).loadUnaligned(as: V.self)
+    }
+
+    /// Stores row `row` of a kernel's outputs if it is one of the first `rows`: rows past
+    /// the weights' last are not the caller's.
+    @inline(__always)
+    static func store<V: SIMD>(_ a: V, _ b: V, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int)
+    where V.Scalar == Float {
+        guard row < rows else { return }
+        UnsafeMutableRawPointer(c + row * ldc).storeBytes(of: a, as: V.self)
+        UnsafeMutableRawPointer(c + row * ldc + V.scalarCount).storeBytes(of: b, as: V.self)
     }
 
     #if TESSERA_AVX512
-    /// kernelRows rows × columnsPerBlock columns, in registers over all of k (w steps by
-    /// rowsPerBlock from one k to the next).
+    /// kernelRows rows × columnsPerBlock columns, in registers over `depth` (w steps by
+    /// rowsPerBlock from one k to the next), from zero or `continuing` the sums in c; only the first
+    /// `rows` are read and written.
     @inline(__always)
-    static func block(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func block(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+        continuing: Bool
+    ) {
         typealias V = Half
         var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V(), a9 = V(), a10 = V(), a11 = V()
         var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V(), b8 = V(), b9 = V(), b10 = V(), b11 = V()
+        if continuing {
+            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
+            load(&a3, &b3, c, 3, rows, ldc); load(&a4, &b4, c, 4, rows, ldc); load(&a5, &b5, c, 5, rows, ldc)
+            load(&a6, &b6, c, 6, rows, ldc); load(&a7, &b7, c, 7, rows, ldc); load(&a8, &b8, c, 8, rows, ldc)
+            load(&a9, &b9, c, 9, rows, ldc); load(&a10, &b10, c, 10, rows, ldc); load(&a11, &b11, c, 11, rows, ldc)
+        }
         var w = w, x = x
         for _ in 0..<depth {
             let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + 16).loadUnaligned(as: V.self)
@@ -138,18 +172,27 @@ public enum PointwiseGEMM {
             w += rowsPerBlock
             x += 32
         }
-        store(a0, b0, c); store(a1, b1, c + ldc); store(a2, b2, c + 2 * ldc); store(a3, b3, c + 3 * ldc)
-        store(a4, b4, c + 4 * ldc); store(a5, b5, c + 5 * ldc); store(a6, b6, c + 6 * ldc); store(a7, b7, c + 7 * ldc)
-        store(a8, b8, c + 8 * ldc); store(a9, b9, c + 9 * ldc); store(a10, b10, c + 10 * ldc); store(a11, b11, c + 11 * ldc)
+        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
+        store(a3, b3, c, 3, rows, ldc); store(a4, b4, c, 4, rows, ldc); store(a5, b5, c, 5, rows, ldc)
+        store(a6, b6, c, 6, rows, ldc); store(a7, b7, c, 7, rows, ldc); store(a8, b8, c, 8, rows, ldc)
+        store(a9, b9, c, 9, rows, ldc); store(a10, b10, c, 10, rows, ldc); store(a11, b11, c, 11, rows, ldc)
     }
     #else
-    /// kernelRows rows × columnsPerBlock columns, in registers over all of k (w steps by
-    /// rowsPerBlock from one k to the next).
+    /// kernelRows rows × columnsPerBlock columns, in registers over `depth` (w steps by
+    /// rowsPerBlock from one k to the next), from zero or `continuing` the sums in c; only the first
+    /// `rows` are read and written.
     @inline(__always)
-    static func block(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func block(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+        continuing: Bool
+    ) {
         typealias V = Half
         var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V()
         var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V()
+        if continuing {
+            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
+            load(&a3, &b3, c, 3, rows, ldc); load(&a4, &b4, c, 4, rows, ldc); load(&a5, &b5, c, 5, rows, ldc)
+        }
         var w = w, x = x
         for _ in 0..<depth {
             let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + 8).loadUnaligned(as: V.self)
@@ -162,8 +205,8 @@ public enum PointwiseGEMM {
             w += rowsPerBlock
             x += 16
         }
-        store(a0, b0, c); store(a1, b1, c + ldc); store(a2, b2, c + 2 * ldc)
-        store(a3, b3, c + 3 * ldc); store(a4, b4, c + 4 * ldc); store(a5, b5, c + 5 * ldc)
+        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
+        store(a3, b3, c, 3, rows, ldc); store(a4, b4, c, 4, rows, ldc); store(a5, b5, c, 5, rows, ldc)
     }
     #endif
 }
