@@ -42,8 +42,9 @@ public final class Conv2d {
     /// A 1×1 layer's weights once packed for `PointwiseGEMM`, in place of the plain ones
     /// (each takes as much memory).
     private var packedWeight: PackedWeights?
-    /// The Winograd-transformed filters for each tile size used, made on first use.
-    private var winogradCache: [WinogradTile: [Float]] = [:]
+    /// The Winograd-transformed filters for each tile size used (packed for `PointwiseGEMM`
+    /// or not), made on first use.
+    private var winogradCache: [WinogradFilters: [Float]] = [:]
     /// One per output channel (zeros when the layer has none).
     public var bias: [Float]
     public var activation: Activation
@@ -187,8 +188,9 @@ public final class Conv2d {
                 residualAdded = true
             } else if usesWinograd {
                 let tile = Self.winogradTile(height: out.height, width: out.width)
-                if winogradCache[tile] == nil { winogradCache[tile] = winogradFilters(tile) }
-                winogradCache[tile]!.withUnsafeBufferPointer { winograd(x, tile: tile, filters: $0.baseAddress!, into: &out) }
+                let filters = WinogradFilters(tile: tile, packed: KernelSet.hasPointwiseGEMM)
+                if winogradCache[filters] == nil { winogradCache[filters] = winogradFilters(filters) }
+                winogradCache[filters]!.withUnsafeBufferPointer { winograd(x, filters: filters, values: $0.baseAddress!, into: &out) }
             } else {
                 weight.withUnsafeBufferPointer { gemm(x, weights: $0.baseAddress!, into: &out, residual: residual) }
                 residualAdded = true

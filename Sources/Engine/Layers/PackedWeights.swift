@@ -10,12 +10,15 @@ struct PackedWeights {
     let depth: Int
     private(set) var values: [Float]
 
+    /// The floats an M × K matrix takes packed.
+    static func count(rows: Int, depth: Int) -> Int { (rows + rowsPerBlock - 1) / rowsPerBlock * rowsPerBlock * depth }
+
     init(_ weight: [Float], rows: Int, depth: Int) {
         precondition(weight.count == rows * depth)
         self.rows = rows
         self.depth = depth
-        let r = Self.rowsPerBlock, blocks = (rows + r - 1) / r
-        values = [Float](repeating: 0, count: blocks * r * depth)
+        let r = Self.rowsPerBlock
+        values = [Float](repeating: 0, count: Self.count(rows: rows, depth: depth))
         values.withUnsafeMutableBufferPointer { packed in
             weight.withUnsafeBufferPointer { w in
                 for row in 0..<rows {

@@ -9,6 +9,13 @@ import OpenBLAS
 /// F(2×2, 3×3) (α = 4) 16 per 4 instead of 36; the larger tile serves large maps, the
 /// smaller one the rest. Against im2col + GEMM the results differ by about 5e-7 (F2) and
 /// 5e-6 (F4) of the output's magnitude on random data; 1e-6 on a whole EffUnet-b5 tile.
+/// Which transformed filters a Winograd layer multiplies by: for which tile, and whether
+/// packed for `PointwiseGEMM` (on CPUs with FMA) or plain for OpenBLAS.
+struct WinogradFilters: Hashable {
+    let tile: WinogradTile
+    let packed: Bool
+}
+
 extension Conv2d {
     /// Whether this layer runs by Winograd: 3×3, stride 1, no dilation or groups, and
     /// enough channels for the α² GEMMs to beat one im2col GEMM.
@@ -22,9 +29,11 @@ extension Conv2d {
     /// below.
     static func winogradTile(height: Int, width: Int) -> WinogradTile { min(height, width) >= 64 ? .f4 : .f2 }
 
-    /// The filters transformed for `tile`, G g Gᵀ, as α² matrices of outChannels ×
-    /// inChannels (position-major), computed in double precision.
-    func winogradFilters(_ tile: WinogradTile) -> [Float] {
+    /// The filters transformed for `filters.tile`, G g Gᵀ, as α² matrices of outChannels ×
+    /// inChannels (position-major), computed in double precision; each matrix packed for
+    /// `PointwiseGEMM` if `filters.packed`.
+    func winogradFilters(_ filters: WinogradFilters) -> [Float] {
+        let tile = filters.tile
         let cin = inChannels, cout = outChannels, alpha = tile.alpha, g = tile.g
         var u = [Float](repeating: 0, count: alpha * alpha * cout * cin)
         let weight = self.weight
@@ -40,14 +49,18 @@ extension Conv2d {
                 }
             }
         }
-        return u
+        guard filters.packed else { return u }
+        let size = cout * cin
+        return (0..<(alpha * alpha)).flatMap { PackedWeights(Array(u[($0 * size)..<(($0 + 1) * size)]), rows: cout, depth: cin).values }
     }
 
     /// The convolution by `tile`, cut into tasks of bands of tile rows (a function of the
     /// shape alone). A task transforms its band of every input channel, runs the α² GEMMs
     /// single-threaded and writes its band of every output channel, with bias and activation.
-    func winograd(_ x: Tensor, tile: WinogradTile, filters u: UnsafePointer<Float>, into out: inout Tensor) {
-        let cin = inChannels, cout = outChannels, m = tile.m, alpha = tile.alpha, positions = alpha * alpha
+    func winograd(_ x: Tensor, filters: WinogradFilters, values u: UnsafePointer<Float>, into out: inout Tensor) {
+        let tile = filters.tile, cin = inChannels, cout = outChannels, m = tile.m, alpha = tile.alpha, positions = alpha * alpha
+        // Each position's matrix of transformed filters, packed or not.
+        let matrixSize = filters.packed ? PackedWeights.count(rows: cout, depth: cin) : cout * cin
         let inHeight = x.height, inWidth = x.width, outHeight = out.height, outWidth = out.width
         let tilesY = (outHeight + m - 1) / m, tilesX = (outWidth + m - 1) / m
         let blocksX = (tilesX + 7) / 8, rowTiles = blocksX * 8
@@ -65,7 +78,7 @@ extension Conv2d {
                 bias.withUnsafeBufferPointer { bias in
                     let source = DisjointPointer(UnsafeMutablePointer(mutating: input.baseAddress!))
                     let target = DisjointPointer(output.baseAddress!)
-                    let filters = DisjointPointer(UnsafeMutablePointer(mutating: u))
+                    let transformed = DisjointPointer(UnsafeMutablePointer(mutating: u))
                     let biases = DisjointPointer(UnsafeMutablePointer(mutating: bias.baseAddress!))
                     Parallel.forEach(bands) { band in
                         let firstTileRow = band * bandRows, rows = min(bandRows, tilesY - firstTileRow)
@@ -88,10 +101,21 @@ extension Conv2d {
                                 tile, padded, phaseLength: phaseLength, rows: rows, blocks: blocksX,
                                 channel: c, channels: cin, tiles: tiles, into: v, scratch: d)
                         }
-                        for i in 0..<positions {
-                            BLAS.sgemm(
-                                m: cout, n: tiles, k: cin, a: filters.base + i * cout * cin, lda: cin,
-                                b: v + i * cin * tiles, ldb: tiles, c: products + i * cout * tiles, ldc: tiles)
+                        if filters.packed {
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: KernelSet.pointwiseScratchCount(depth: cin))
+                            defer { scratch.deallocate() }
+                            for i in 0..<positions {
+                                KernelSet.multiplyPointwise(
+                                    packed: transformed.base + i * matrixSize, depth: cin, rows: 0..<cout, x: v + i * cin * tiles,
+                                    ldx: tiles, columns: tiles, into: products + i * cout * tiles, ldc: tiles, scratch: scratch
+                                ) { _, _ in }
+                            }
+                        } else {
+                            for i in 0..<positions {
+                                BLAS.sgemm(
+                                    m: cout, n: tiles, k: cin, a: transformed.base + i * matrixSize, lda: cin,
+                                    b: v + i * cin * tiles, ldb: tiles, c: products + i * cout * tiles, ldc: tiles)
+                            }
                         }
                         for o in 0..<cout {
                             KernelSet.winogradOutput(
