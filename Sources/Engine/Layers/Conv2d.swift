@@ -7,8 +7,9 @@ import OpenBLAS
 /// more pixel at the bottom and right than at the top and left).
 ///
 /// Weights are [out, in / groups, kh, kw], as in a PyTorch state_dict. Ordinary and grouped
-/// convolutions run as im2col + OpenBLAS sgemm per group, 3×3 ones by Winograd, 1×1 ones
-/// (on CPUs with FMA) by the engine's own GEMM on weights packed once; depthwise
+/// convolutions run as im2col + GEMM per group (1×1 ones on the input itself), 3×3 ones by
+/// Winograd. The GEMM is the engine's own on weights packed once (`PointwiseGEMM`) where
+/// the CPU has FMA and there are no groups, OpenBLAS's sgemm otherwise; depthwise
 /// ones and groups of few channels run a direct kernel, where GEMM would be all overhead. A folded batch
 /// norm and an activation are applied to each block of output as soon as it is computed.
 public final class Conv2d {
@@ -74,17 +75,16 @@ public final class Conv2d {
         kernel.height == 1 && kernel.width == 1 && stride > 1 && padding == .uniform(0) && groups == 1
     }
 
-    /// A 1×1 layer without groups whose input is multiplied as it is (or subsampled first),
-    /// on a CPU where the engine's own GEMM runs (`PointwiseGEMM`): its weights are packed
-    /// once, and bias and activation applied to each block of outputs as it is finished.
-    var usesPackedGEMM: Bool {
-        kernel.height == 1 && kernel.width == 1 && groups == 1 && padding == .uniform(0) && KernelSet.hasPointwiseGEMM
-    }
+    /// A layer without groups that multiplies its input (1×1) or its unfolded patches
+    /// (im2col) by the engine's own GEMM (`PointwiseGEMM`, on CPUs with FMA): its weights
+    /// are packed once, and bias and activation applied to each block of outputs as it is
+    /// finished.
+    var usesPackedGEMM: Bool { groups == 1 && !usesDirectKernel && !usesWinograd && KernelSet.hasPointwiseGEMM }
 
     /// The packed weights, packed on first use.
     private func packedWeights() -> PackedWeights {
         if let packedWeight { return packedWeight }
-        let packed = PackedWeights(weight, rows: outChannels, depth: inChannels)
+        let packed = PackedWeights(weight, rows: outChannels, depth: inChannels * kernel.height * kernel.width)
         packedWeight = packed
         plainWeight = nil
         return packed
@@ -147,7 +147,10 @@ public final class Conv2d {
                 scaled.scaleChannels(by: inputScale)
                 return run(scaled, inputScale: nil, residual: residual)
             }
-            if packed { return run(x, packedWeights: packedWeights().scaled(by: inputScale), residual: residual) }
+            if packed {
+                let scale = taps == 1 ? inputScale : inputScale.flatMap { repeatElement($0, count: taps) }
+                return run(x, packedWeights: packedWeights().scaled(by: scale), residual: residual)
+            }
             // One pass from the weights into new storage (scaling a copy in place read and
             // wrote the weights twice, with a bounds check per element).
             scaledWeights = [Float](unsafeUninitializedCapacity: weight.count) { scaled, count in
@@ -203,7 +206,7 @@ public final class Conv2d {
         return out
     }
 
-    /// A 1×1 layer by `PointwiseGEMM` with `packedWeights` (scaled by a gate or not).
+    /// A layer by `PointwiseGEMM` with `packedWeights` (scaled by a gate or not).
     private func run(_ x: Tensor, packedWeights: PackedWeights, residual: (map: Tensor, after: Activation)?) -> Tensor {
         var out = output(for: x)
         if let residual {
@@ -212,8 +215,11 @@ public final class Conv2d {
                 "the residual must have the output's shape")
         }
         measure(height: out.height, width: out.width) {
-            let input = stride > 1 ? x.subsampled(stride: stride, height: out.height, width: out.width) : x
-            packedWeights.values.withUnsafeBufferPointer { gemm(input, weights: $0.baseAddress!, packed: true, into: &out, sampled: true, residual: residual) }
+            let sampled = isStridedPointwise
+            let input = sampled ? x.subsampled(stride: stride, height: out.height, width: out.width) : x
+            packedWeights.values.withUnsafeBufferPointer {
+                gemm(input, weights: $0.baseAddress!, packed: true, into: &out, sampled: sampled, residual: residual)
+            }
         }
         return out
     }
@@ -288,12 +294,20 @@ public final class Conv2d {
                                 }
                             }
                             if packed {
-                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: KernelSet.pointwiseScratchCount(depth: k))
+                                // The input itself (1×1) or its patches unfolded after the GEMM's scratch.
+                                let gemmScratch = KernelSet.pointwiseScratchCount(depth: k)
+                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: gemmScratch + (pointwise ? 0 : k * columns.count))
                                 defer { scratch.deallocate() }
+                                var x = groupInput + columns.lowerBound, ldx = n
+                                if !pointwise {
+                                    im2col(
+                                        groupInput, channels: cin, height: inHeight, width: inWidth, outWidth: outWidth,
+                                        columns: columns, into: scratch + gemmScratch)
+                                    (x, ldx) = (UnsafeMutablePointer(scratch + gemmScratch), columns.count)
+                                }
                                 KernelSet.multiplyPointwise(
                                     packed: weights.base, depth: k, rows: firstRow..<(firstRow + rows.count),
-                                    x: groupInput + columns.lowerBound, ldx: n, columns: columns.count, into: c, ldc: n,
-                                    scratch: scratch
+                                    x: x, ldx: ldx, columns: columns.count, into: c, ldc: n, scratch: scratch
                                 ) { rows, columns in
                                     for row in rows { finish(row: row, from: columns.lowerBound, count: columns.count) }
                                 }
