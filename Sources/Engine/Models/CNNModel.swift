@@ -6,7 +6,7 @@ import OpenBLAS
 ///
 /// A model computes one tile at a time (a worker's compute thread, or `infer`'s loop), and
 /// spreads each tile over `setThreads` threads itself; its layers keep lazily built state
-/// (Winograd filters), so it must not be called from two threads at once.
+/// (packed weights, Winograd filters), so it must not be called from two threads at once.
 public final class CNNModel: TilePredictor {
     public let name: String
     public let architecture: Architecture
