@@ -1,7 +1,7 @@
-/// The product of a 1×1 convolution's weights and its input, C = W·X (W: M × K, X: K × N
-/// row-major, one row of N pixels per input channel), with W packed once for the layer
-/// rather than by every call, as a BLAS must; bias and activation are applied to each chunk
-/// of outputs while it is in cache. (Deep in EfficientNet N is small, and OpenBLAS spent a
+/// The product of a layer's weights and its input, C = W·X (W: M × K, X: K × N row-major:
+/// a 1×1 layer's map, an im2col block or a Winograd position's tiles), with W packed once
+/// rather than by every call, as a BLAS must; the caller gets each chunk of outputs back
+/// while it is in cache, for bias and activation. (Deep in EfficientNet N is small, and OpenBLAS spent a
 /// tenth of its time packing and another 3 % zeroing outputs it then overwrote.)
 ///
 /// Every output is one chain of fused multiply-adds over k in order, from zero, so its bits

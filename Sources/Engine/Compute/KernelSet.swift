@@ -221,8 +221,8 @@ public enum KernelSet {
         }
     }
 
-    /// Whether 1×1 layers multiply by `PointwiseGEMM` (every build but the baseline one,
-    /// which has no fused multiply-add and runs OpenBLAS).
+    /// Whether ungrouped layers multiply by `PointwiseGEMM` (every build but the baseline
+    /// one, which has no fused multiply-add and runs OpenBLAS).
     static var hasPointwiseGEMM: Bool { build >= .avx2 }
 
     /// See `PointwiseGEMM.scratchCount`.

@@ -40,7 +40,7 @@ public final class Conv2d {
     }
     /// The weights as a state_dict holds them, unless packed.
     private var plainWeight: [Float]?
-    /// A 1×1 layer's weights once packed for `PointwiseGEMM`, in place of the plain ones
+    /// A GEMM layer's weights once packed for `PointwiseGEMM`, in place of the plain ones
     /// (each takes as much memory).
     private var packedWeight: PackedWeights?
     /// The Winograd-transformed filters for each tile size used (packed for `PointwiseGEMM`
@@ -262,7 +262,8 @@ public final class Conv2d {
         // A 1×1 stride-1 conv multiplies the input itself, as does a strided one whose input
         // was `sampled` first.
         let pointwise = sampled || kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
-        // Packed weights come in blocks of rows that a task must not cut.
+        // Packed weights come in blocks of 12 rows that a task must not cut (48: whole
+        // blocks, and on the multiples of 16 the other splits use).
         let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups, rowMultiple: packed ? 48 : 16)
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
         let skip = residual?.map.data ?? []

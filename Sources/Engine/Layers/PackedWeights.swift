@@ -1,7 +1,7 @@
 import EngineKernels
 
-/// A 1×1 layer's weights (M × K: one row of K input weights per output channel) in
-/// `PointwiseGEMM`'s layout: blocks of `PointwiseGEMM.rowsPerBlock` rows, each k-major
+/// A layer's weights as a GEMM's M × K matrix (a row of K = input channels × taps weights
+/// per output channel) in `PointwiseGEMM`'s layout: blocks of `PointwiseGEMM.rowsPerBlock` rows, each k-major
 /// with its rows side by side, rows past M zeros. Every value is kept, so the plain
 /// weights can be had back.
 struct PackedWeights {
@@ -29,25 +29,28 @@ struct PackedWeights {
         }
     }
 
-    /// The weights with input channel k scaled by `scale[k]` (a squeeze-excitation gate):
-    /// the same values as scaling the plain weights.
+    /// The weights with column k scaled by `scale[k]` (a squeeze-excitation gate), in one
+    /// pass into new storage: the same values as scaling the plain weights.
     func scaled(by scale: [Float]) -> PackedWeights {
         precondition(scale.count == depth)
         var copy = self
         let r = Self.rowsPerBlock, depth = depth
-        copy.values.withUnsafeMutableBufferPointer { packed in
-            scale.withUnsafeBufferPointer { scale in
-                var i = 0
-                for _ in 0..<(packed.count / (r * depth)) {
-                    for k in 0..<depth {
-                        let factor = scale[k]
-                        for _ in 0..<r {
-                            packed[i] *= factor
-                            i += 1
+        copy.values = [Float](unsafeUninitializedCapacity: values.count) { scaled, count in
+            values.withUnsafeBufferPointer { packed in
+                scale.withUnsafeBufferPointer { scale in
+                    var i = 0
+                    for _ in 0..<(packed.count / (r * depth)) {
+                        for k in 0..<depth {
+                            let factor = scale[k]
+                            for _ in 0..<r {
+                                scaled.initializeElement(at: i, to: packed[i] * factor)
+                                i += 1
+                            }
                         }
                     }
                 }
             }
+            count = values.count
         }
         return copy
     }
