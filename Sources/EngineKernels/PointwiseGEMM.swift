@@ -16,17 +16,21 @@ public enum PointwiseGEMM {
     #if TESSERA_AVX512
     /// Half a kernel's row of outputs: one AVX-512 register.
     typealias Half = SIMD16<Float>
+    /// Its lanes (a constant: `scalarCount` would call a generic shared by every build).
+    static let halfWidth = 16
     /// Rows the kernel computes at once: 12 × 2 accumulators, of 32 registers.
     static let kernelRows = 12
     #else
     /// Half a kernel's row of outputs: one AVX2 register.
     typealias Half = SIMD8<Float>
+    /// Its lanes (a constant: `scalarCount` would call a generic shared by every build).
+    static let halfWidth = 8
     /// Rows the kernel computes at once: 6 × 2 accumulators, of 16 registers.
     static let kernelRows = 6
     #endif
 
     /// Output columns the kernel computes at once.
-    static var columnsPerBlock: Int { 2 * Half.scalarCount }
+    static var columnsPerBlock: Int { 2 * halfWidth }
 
     /// Depth multiplied at a time: a panel's slice of 16 KB stays in L1 while the rows go
     /// by. Later slices continue each output's chain from where the stored sum left it, so
@@ -102,12 +106,13 @@ public enum PointwiseGEMM {
     /// Copies `columns` (≤ columnsPerBlock) columns of k rows into a k-major panel.
     @inline(__always)
     static func packPanel(_ x: UnsafePointer<Float>, ldx: Int, depth k: Int, columns: Int, into panel: UnsafeMutablePointer<Float>) {
-        let n = columnsPerBlock, half = Half.scalarCount
+        let n = columnsPerBlock, half = halfWidth
         if columns == n {
             for i in 0..<k {
-                let source = UnsafeRawPointer(x + i * ldx), target = UnsafeMutableRawPointer(panel + i * n)
-                target.storeBytes(of: source.loadUnaligned(as: Half.self), as: Half.self)
-                target.storeBytes(of: source.loadUnaligned(fromByteOffset: 4 * half, as: Half.self), toByteOffset: 4 * half, as: Half.self)
+                let source = x + i * ldx, target = panel + i * n
+                UnsafeMutableRawPointer(target).storeBytes(of: UnsafeRawPointer(source).loadUnaligned(as: Half.self), as: Half.self)
+                UnsafeMutableRawPointer(target + half).storeBytes(
+                    of: UnsafeRawPointer(source + half).loadUnaligned(as: Half.self), as: Half.self)
             }
         } else {
             for i in 0..<k {
@@ -119,21 +124,19 @@ public enum PointwiseGEMM {
     /// Loads row `row` of a kernel's outputs (two vectors side by side) if it is one of
     /// the first `rows`.
     @inline(__always)
-    static func load<V: SIMD>(_ a: inout V, _ b: inout V, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int)
-    where V.Scalar == Float {
+    static func load(_ a: inout Half, _ b: inout Half, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int) {
         guard row < rows else { return }
-        a = UnsafeRawPointer(c + row * ldc).loadUnaligned(as: V.self)
-        b = UnsafeRawPointer(c + row * ldc + V.scalarCount).loadUnaligned(as: V.self)
+        a = UnsafeRawPointer(c + row * ldc).loadUnaligned(as: Half.self)
+        b = UnsafeRawPointer(c + row * ldc + halfWidth).loadUnaligned(as: Half.self)
     }
 
     /// Stores row `row` of a kernel's outputs if it is one of the first `rows`: rows past
     /// the weights' last are not the caller's.
     @inline(__always)
-    static func store<V: SIMD>(_ a: V, _ b: V, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int)
-    where V.Scalar == Float {
+    static func store(_ a: Half, _ b: Half, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int) {
         guard row < rows else { return }
-        UnsafeMutableRawPointer(c + row * ldc).storeBytes(of: a, as: V.self)
-        UnsafeMutableRawPointer(c + row * ldc + V.scalarCount).storeBytes(of: b, as: V.self)
+        UnsafeMutableRawPointer(c + row * ldc).storeBytes(of: a, as: Half.self)
+        UnsafeMutableRawPointer(c + row * ldc + halfWidth).storeBytes(of: b, as: Half.self)
     }
 
     #if TESSERA_AVX512
