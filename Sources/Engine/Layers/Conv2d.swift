@@ -151,25 +151,7 @@ public final class Conv2d {
                 let scale = taps == 1 ? inputScale : inputScale.flatMap { repeatElement($0, count: taps) }
                 return run(x, packedWeights: packedWeights().scaled(by: scale), residual: residual)
             }
-            // One pass from the weights into new storage (scaling a copy in place read and
-            // wrote the weights twice, with a bounds check per element).
-            scaledWeights = [Float](unsafeUninitializedCapacity: weight.count) { scaled, count in
-                weight.withUnsafeBufferPointer { w in
-                    inputScale.withUnsafeBufferPointer { scale in
-                        var i = 0
-                        for _ in 0..<outChannels {
-                            for c in 0..<inChannels {
-                                let factor = scale[c]
-                                for _ in 0..<taps {
-                                    scaled.initializeElement(at: i, to: w[i] * factor)
-                                    i += 1
-                                }
-                            }
-                        }
-                    }
-                }
-                count = weight.count
-            }
+            scaledWeights = GateScaling.scaled(weight, by: inputScale, run: taps)
         }
         if packed { return run(x, packedWeights: packedWeights(), residual: residual) }
         var out = output(for: x)

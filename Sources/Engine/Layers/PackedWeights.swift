@@ -34,24 +34,7 @@ struct PackedWeights {
     func scaled(by scale: [Float]) -> PackedWeights {
         precondition(scale.count == depth)
         var copy = self
-        let r = Self.rowsPerBlock, depth = depth
-        copy.values = [Float](unsafeUninitializedCapacity: values.count) { scaled, count in
-            values.withUnsafeBufferPointer { packed in
-                scale.withUnsafeBufferPointer { scale in
-                    var i = 0
-                    for _ in 0..<(packed.count / (r * depth)) {
-                        for k in 0..<depth {
-                            let factor = scale[k]
-                            for _ in 0..<r {
-                                scaled.initializeElement(at: i, to: packed[i] * factor)
-                                i += 1
-                            }
-                        }
-                    }
-                }
-            }
-            count = values.count
-        }
+        copy.values = GateScaling.scaled(values, by: scale, run: Self.rowsPerBlock)
         return copy
     }
 
