@@ -86,10 +86,10 @@ public enum PointwiseGEMM {
                             // Row `row`'s place in its block of the packed weights, at this slice.
                             let weights = packed + (row / rowsPerBlock * k + depthStart) * rowsPerBlock + row % rowsPerBlock
                             if panelWidth == n {
-                                block(weights, input, depth: depth, into: output, ldc: ldc, rows: height, continuing: continues)
+                                anyBlock(weights, input, depth: depth, into: output, ldc: ldc, rows: height, continuing: continues)
                             } else {
                                 for i in 0..<height where continues { (edge + i * n).update(from: output + i * ldc, count: panelWidth) }
-                                block(weights, input, depth: depth, into: edge, ldc: n, rows: height, continuing: continues)
+                                anyBlock(weights, input, depth: depth, into: edge, ldc: n, rows: height, continuing: continues)
                                 for i in 0..<height { (output + i * ldc).update(from: edge + i * n, count: panelWidth) }
                             }
                         }
@@ -139,7 +139,89 @@ public enum PointwiseGEMM {
         UnsafeMutableRawPointer(c + row * ldc + halfWidth).storeBytes(of: b, as: Half.self)
     }
 
+    /// The kernel for `rows` rows: the last rows of a layer whose output channels are no
+    /// multiple of kernelRows (EfficientNet's 40, 64, 112, a decoder's 32) take a narrower
+    /// one rather than computing a full kernel's rows and dropping the rest. Each output's
+    /// chain is the same in all of them.
+    @inline(__always)
+    static func anyBlock(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+        continuing: Bool
+    ) {
+        if rows <= 4 {
+            block4(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing)
+            return
+        }
+        #if TESSERA_AVX512
+        if rows <= 8 {
+            block8(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing)
+            return
+        }
+        #endif
+        block(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing)
+    }
+
+    /// Up to 4 rows × columnsPerBlock columns, as `block`.
+    @inline(__always)
+    static func block4(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+        continuing: Bool
+    ) {
+        typealias V = Half
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+        var b0 = V(), b1 = V(), b2 = V(), b3 = V()
+        if continuing {
+            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
+            load(&a3, &b3, c, 3, rows, ldc)
+        }
+        var w = w, x = x
+        for _ in 0..<depth {
+            let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + halfWidth).loadUnaligned(as: V.self)
+            var s = V(repeating: w[0]); a0.addProduct(s, u); b0.addProduct(s, v)
+            s = V(repeating: w[1]); a1.addProduct(s, u); b1.addProduct(s, v)
+            s = V(repeating: w[2]); a2.addProduct(s, u); b2.addProduct(s, v)
+            s = V(repeating: w[3]); a3.addProduct(s, u); b3.addProduct(s, v)
+            w += rowsPerBlock
+            x += 2 * halfWidth
+        }
+        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
+        store(a3, b3, c, 3, rows, ldc)
+    }
+
     #if TESSERA_AVX512
+    /// Up to 8 rows × columnsPerBlock columns, as `block`.
+    @inline(__always)
+    static func block8(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+        continuing: Bool
+    ) {
+        typealias V = Half
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V()
+        if continuing {
+            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
+            load(&a3, &b3, c, 3, rows, ldc); load(&a4, &b4, c, 4, rows, ldc); load(&a5, &b5, c, 5, rows, ldc)
+            load(&a6, &b6, c, 6, rows, ldc); load(&a7, &b7, c, 7, rows, ldc)
+        }
+        var w = w, x = x
+        for _ in 0..<depth {
+            let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + 16).loadUnaligned(as: V.self)
+            var s = V(repeating: w[0]); a0.addProduct(s, u); b0.addProduct(s, v)
+            s = V(repeating: w[1]); a1.addProduct(s, u); b1.addProduct(s, v)
+            s = V(repeating: w[2]); a2.addProduct(s, u); b2.addProduct(s, v)
+            s = V(repeating: w[3]); a3.addProduct(s, u); b3.addProduct(s, v)
+            s = V(repeating: w[4]); a4.addProduct(s, u); b4.addProduct(s, v)
+            s = V(repeating: w[5]); a5.addProduct(s, u); b5.addProduct(s, v)
+            s = V(repeating: w[6]); a6.addProduct(s, u); b6.addProduct(s, v)
+            s = V(repeating: w[7]); a7.addProduct(s, u); b7.addProduct(s, v)
+            w += rowsPerBlock
+            x += 32
+        }
+        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
+        store(a3, b3, c, 3, rows, ldc); store(a4, b4, c, 4, rows, ldc); store(a5, b5, c, 5, rows, ldc)
+        store(a6, b6, c, 6, rows, ldc); store(a7, b7, c, 7, rows, ldc)
+    }
+
     /// kernelRows rows × columnsPerBlock columns, in registers over `depth` (w steps by
     /// rowsPerBlock from one k to the next), from zero or `continuing` the sums in c; only the first
     /// `rows` are read and written.

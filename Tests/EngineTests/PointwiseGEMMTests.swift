@@ -31,6 +31,8 @@ import Testing
         arguments: [
             // (rows, depth, columns, ldx, first row)
             (40, 37, 70, 75, 0), (40, 37, 70, 70, 12), (13, 1, 33, 33, 0), (25, 300, 17, 20, 0), (7, 5, 600, 600, 0),
+            // Last kernels of 8 and 4 rows (AVX-512) or 4 (AVX2), continuing past a depth slice.
+            (20, 300, 40, 40, 0), (16, 200, 33, 33, 0), (64, 130, 64, 64, 12),
         ])
     func everyOutputIsOneFusedChainInOrder(shape: (Int, Int, Int, Int, Int)) {
         let (m, k, columns, ldx, first) = shape
