@@ -102,4 +102,29 @@ import Testing
         #expect(relativeError(maps[1].data, maps[0].data) < 2e-6)
         #expect(maps[2].data == maps[0].data)
     }
+
+    /// The engine's GEMM is cut into tasks that cover every output once, start rows on
+    /// the packed weights' blocks, and come out near-equal where the shape allows: the
+    /// deep 1×1 layers of EfficientNet-b5 that had left a thread idle (three column blocks,
+    /// row blocks of 96, 96, 96 and 16) now split evenly.
+    @Test(arguments: [
+        // (rows, columns, depth, tasks expected, even)
+        (176, 1024, 1056, 8, true), (304, 256, 1824, 8, true), (512, 256, 3072, 8, true), (1056, 1024, 176, 4, true),
+        (40, 16384, 240, 8, true), (29, 70, 30, 2, false), (7, 5, 3, 1, true),
+    ])
+    func theEnginesGEMMSplitsEvenly(shape: (Int, Int, Int, Int, Bool)) {
+        let (rows, columns, depth, expected, even) = shape
+        let split = GEMMSplit.packed(rows: rows, columns: columns, depth: depth, groups: 1)
+        var covered = [Int](repeating: 0, count: rows * columns)
+        var sizes: [Int] = []
+        for task in 0..<split.count {
+            let (group, taskRows, taskColumns) = split.task(task)
+            #expect(group == 0 && taskRows.lowerBound % PackedWeights.rowsPerBlock == 0)
+            for row in taskRows { for column in taskColumns { covered[row * columns + column] += 1 } }
+            sizes.append(taskRows.count * taskColumns.count)
+        }
+        #expect(covered.allSatisfy { $0 == 1 }, "\(shape): every output in one task")
+        #expect(split.count == expected, "\(shape): \(split.count) tasks")
+        if even { #expect(Set(sizes).count == 1, "\(shape): tasks of \(sizes)") }
+    }
 }

@@ -244,9 +244,10 @@ public final class Conv2d {
         // A 1×1 stride-1 conv multiplies the input itself, as does a strided one whose input
         // was `sampled` first.
         let pointwise = sampled || kernel.height == 1 && kernel.width == 1 && stride == 1 && padding == .uniform(0)
-        // Packed weights come in blocks of 12 rows that a task must not cut (48: whole
-        // blocks, and on the multiples of 16 the other splits use).
-        let split = GEMMSplit(rows: cout, columns: n, depth: k, groups: groups, rowMultiple: packed ? 48 : 16)
+        let split =
+            packed
+            ? GEMMSplit.packed(rows: cout, columns: n, depth: k, groups: groups)
+            : GEMMSplit(rows: cout, columns: n, depth: k, groups: groups)
         let inputPlane = x.planeSize, inHeight = x.height, inWidth = x.width, outWidth = out.width
         let skip = residual?.map.data ?? []
         x.data.withUnsafeBufferPointer { input in
