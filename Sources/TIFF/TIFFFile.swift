@@ -209,11 +209,13 @@ public final class TIFFFile {
 
     // MARK: Reading
 
-    /// Decodes tile `index` into `buffer`, which must hold `tileSize` bytes.
-    /// The corresponding C function is `TIFFReadEncodedTile`.
-    public func readTile(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+    /// Decodes tile `index` into `buffer`, which must hold `tileSize` bytes; returns the
+    /// bytes decoded. The corresponding C function is `TIFFReadEncodedTile`.
+    @discardableResult
+    public func readTile(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let read = TIFFReadEncodedTile(handle, UInt32(index), buffer.baseAddress, tmsize_t(buffer.count))
         guard read >= 0 else { throw error("cannot decode tile \(index)") }
+        return Int(read)
     }
 
     /// Decodes strip `index` into `buffer`; returns the bytes decoded (a short last strip

@@ -337,13 +337,19 @@ public final class SlideReader {
     private func decodedBlock(_ index: Int, bytes: Int, tiled: Bool) throws -> [UInt8] {
         if let block = cache.block(index) { return block }
         blocksDecoded += 1
-        var block = [UInt8](repeating: 0, count: bytes)
-        do {
-            try block.withUnsafeMutableBytes { buffer in
-                if tiled { try tiff.readTile(index, into: buffer) } else { try tiff.readStrip(index, into: buffer) }
+        // Decoded into uninitialised storage (zeroing a block first was a memset a block);
+        // bytes past a short decode (a short last strip) are zeroed after.
+        let block = try [UInt8](unsafeUninitializedCapacity: bytes) { buffer, count in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            let read: Int
+            do {
+                read = tiled ? try tiff.readTile(index, into: raw) : try tiff.readStrip(index, into: raw)
+            } catch let error as TIFFError {
+                throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)", code: .malformed)
             }
-        } catch let error as TIFFError {
-            throw TesseraError(path, error.reason + " (the file may be truncated or corrupt)", code: .malformed)
+            let decoded = min(max(read, 0), bytes)
+            (buffer.baseAddress! + decoded).initialize(repeating: 0, count: bytes - decoded)
+            count = bytes
         }
         cache.insert(index, block)
         return block

@@ -35,7 +35,10 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Runs; the median is reported.") var repeats = 3
     @Option(help: "Slide compression: deflate or none.") var compression = "deflate"
     @Option(help: "Use this slide instead of synthesising one.") var slide: String?
-    @Option(help: "Folder for the slide and the cluster's files, kept for the next run (default: a temporary folder, removed at the end).")
+    @Option(
+        help:
+            "Folder for the slide and the cluster's files, kept: the next run with the same --size and --compression uses the same slide (default: a temporary folder, removed at the end)."
+    )
     var folder: String?
     @Option(help: "The coordinator's slide_readers: threads decoding the slide (default: its own choice for this machine).")
     var slideReaders: Int?
@@ -88,11 +91,20 @@ struct ClusterBench: ParsableCommand {
             if let slide = bench.slide {
                 slidePath = slide
             } else {
-                ProgressReporter.note("synthesising a \(bench.size)×\(bench.size) slide in \(folder)")
-                slidePath = try SyntheticSlideWriter.write(
-                    SyntheticSlide(width: bench.size, height: bench.size, seed: 1), to: folder,
-                    compression: TiledImageWriter.Compression(rawValue: bench.compression) ?? .deflate
-                ).slidePath
+                // Named by what makes it, so a kept folder's slide serves the next run (the
+                // writer renames a finished file into place: one that exists is whole).
+                let id = "bench-\(bench.size)-\(bench.compression)"
+                let kept = (folder as NSString).appendingPathComponent(id + ".tiff")
+                if FileManager.default.fileExists(atPath: kept) {
+                    ProgressReporter.note("using the slide synthesised earlier, \(kept)")
+                    slidePath = kept
+                } else {
+                    ProgressReporter.note("synthesising a \(bench.size)×\(bench.size) slide in \(folder)")
+                    slidePath = try SyntheticSlideWriter.write(
+                        SyntheticSlide(width: bench.size, height: bench.size, seed: 1), to: folder, id: id,
+                        compression: TiledImageWriter.Compression(rawValue: bench.compression) ?? .deflate
+                    ).slidePath
+                }
             }
             var weightsPath: String?
             if CNNModel.architectures.contains(bench.member) {
