@@ -78,6 +78,13 @@ import Testing
         #expect(packed.values.count == 36 * k)
         let scaled = (0..<(m * k)).map { w[$0] * scale[$0 % k] }
         #expect(packed.scaled(by: scale).unpacked == scaled)
+        // A grouped layer's groups, each packed on its own.
+        let plain = values.array(20 * k)
+        let grouped = PackedWeights(plain, rows: 20, depth: k, groups: 4)
+        #expect(grouped.groupCount == 12 * k && grouped.values.count == 4 * 12 * k)
+        #expect(grouped.unpacked == plain)
+        // Row 5 is group 1's first: weight k = 3 sits at 12·k + 3·12 of the packed values.
+        #expect(grouped.values[12 * k + 3 * 12] == plain[5 * k + 3])
     }
 
     /// A layer that packed its weights still reads them back, runs on the baseline build

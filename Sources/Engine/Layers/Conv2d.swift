@@ -75,16 +75,16 @@ public final class Conv2d {
         kernel.height == 1 && kernel.width == 1 && stride > 1 && padding == .uniform(0) && groups == 1
     }
 
-    /// A layer without groups that multiplies its input (1×1) or its unfolded patches
-    /// (im2col) by the engine's own GEMM (`PointwiseGEMM`, on CPUs with FMA): its weights
+    /// A layer that multiplies its input (1×1) or its unfolded patches (im2col), group by
+    /// group, by the engine's own GEMM (`PointwiseGEMM`, on CPUs with FMA): its weights
     /// are packed once, and bias and activation applied to each block of outputs as it is
     /// finished.
-    var usesPackedGEMM: Bool { groups == 1 && !usesDirectKernel && !usesWinograd && KernelSet.hasPointwiseGEMM }
+    var usesPackedGEMM: Bool { !usesDirectKernel && !usesWinograd && KernelSet.hasPointwiseGEMM }
 
     /// The packed weights, packed on first use.
     private func packedWeights() -> PackedWeights {
         if let packedWeight { return packedWeight }
-        let packed = PackedWeights(weight, rows: outChannels, depth: inChannels * kernel.height * kernel.width)
+        let packed = PackedWeights(weight, rows: outChannels, depth: inChannels / groups * kernel.height * kernel.width, groups: groups)
         packedWeight = packed
         plainWeight = nil
         return packed
@@ -290,7 +290,7 @@ public final class Conv2d {
                                     (x, ldx) = (UnsafeMutablePointer(scratch + gemmScratch), columns.count)
                                 }
                                 KernelSet.multiplyPointwise(
-                                    packed: weights.base, depth: k, rows: firstRow..<(firstRow + rows.count),
+                                    packed: weights.base + group * PackedWeights.count(rows: cout, depth: k), depth: k, rows: rows,
                                     x: x, ldx: ldx, columns: columns.count, into: c, ldc: n, scratch: scratch
                                 ) { rows, columns in
                                     for row in rows { finish(row: row, from: columns.lowerBound, count: columns.count) }
