@@ -59,6 +59,12 @@ public enum PointwiseGEMM {
         finished: (Range<Int>, Range<Int>) -> Void
     ) {
         precondition(rows.lowerBound % rowsPerBlock == 0, "rows start on a block of the packed weights")
+        if rows.count <= thinRows {
+            multiplyThin(
+                packed: packed + rows.lowerBound * k, depth: k, rows: rows.count, x: x, ldx: ldx, columns: columns, into: c,
+                ldc: ldc, finished: finished)
+            return
+        }
         let r = kernelRows, n = columnsPerBlock, group = groupWidth(depth: k)
         let edge = scratch + group * k
         // About 128 KB of a slice's weights and 256 KB of outputs at a time, in whole blocks.
@@ -100,6 +106,45 @@ public enum PointwiseGEMM {
                 first = end
             }
             firstColumn += width
+        }
+    }
+
+    /// Rows few enough that the input is read as it lies rather than copied into panels
+    /// first: a head's single output channel (EffUnet's 96→1 at 256²) spent as long
+    /// copying its input as multiplying it.
+    static let thinRows = 2
+
+    /// `rows` (≤ thinRows) rows of one block of the packed weights times x, row by row
+    /// of x into the outputs, 1024 columns at a time: each output's chain is the same as
+    /// in the kernels (zero, then one fused multiply-add per k in order).
+    static func multiplyThin(
+        packed: UnsafePointer<Float>, depth k: Int, rows: Int, x: UnsafePointer<Float>, ldx: Int, columns: Int,
+        into c: UnsafeMutablePointer<Float>, ldc: Int, finished: (Range<Int>, Range<Int>) -> Void
+    ) {
+        typealias V = Half
+        let chunk = 1024, lanes = halfWidth
+        for first in stride(from: 0, to: columns, by: chunk) {
+            let width = min(chunk, columns - first)
+            for row in 0..<rows { (c + row * ldc + first).initialize(repeating: 0, count: width) }
+            for depth in 0..<k {
+                let source = x + depth * ldx + first
+                for row in 0..<rows {
+                    let weight = packed[depth * rowsPerBlock + row], w = V(repeating: weight)
+                    let target = c + row * ldc + first
+                    var j = 0
+                    while j + lanes <= width {
+                        var sum = UnsafeRawPointer(target + j).loadUnaligned(as: V.self)
+                        sum.addProduct(w, UnsafeRawPointer(source + j).loadUnaligned(as: V.self))
+                        UnsafeMutableRawPointer(target + j).storeBytes(of: sum, as: V.self)
+                        j += lanes
+                    }
+                    while j < width {
+                        target[j] = target[j].addingProduct(weight, source[j])
+                        j += 1
+                    }
+                }
+            }
+            finished(0..<rows, first..<(first + width))
         }
     }
 

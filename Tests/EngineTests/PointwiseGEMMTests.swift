@@ -33,6 +33,8 @@ import Testing
             (40, 37, 70, 75, 0), (40, 37, 70, 70, 12), (13, 1, 33, 33, 0), (25, 300, 17, 20, 0), (7, 5, 600, 600, 0),
             // Last kernels of 8 and 4 rows (AVX-512) or 4 (AVX2), continuing past a depth slice.
             (20, 300, 40, 40, 0), (16, 200, 33, 33, 0), (64, 130, 64, 64, 12),
+            // Thin: one or two rows read straight from x, past a 1024-column chunk.
+            (1, 96, 1100, 1100, 0), (2, 5, 37, 40, 0), (14, 20, 50, 50, 12),
         ])
     func everyOutputIsOneFusedChainInOrder(shape: (Int, Int, Int, Int, Int)) {
         let (m, k, columns, ldx, first) = shape
