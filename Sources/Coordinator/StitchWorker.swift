@@ -21,6 +21,7 @@ final class StitchWorker: @unchecked Sendable {
         let id = job.id, maskPath = job.maskPath, rlePath = job.rlePath
         let box = UncheckedBox((stitcher, output))
         Thread { [self] in
+            ThreadName.setCurrent("stitcher")
             let (stitcher, output) = box.value
             // Accounted before the job is reported finished, so metrics read after it include it.
             let outcome = ThreadCPU.shared.measure("stitcher") { () -> Result<Wire.Finished, Error>? in

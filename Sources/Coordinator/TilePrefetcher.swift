@@ -59,6 +59,7 @@ final class TilePrefetcher: @unchecked Sendable {
         for reader in 0..<readers {
             let columns = bands[reader]..<bands[reader + 1]
             let thread = Thread { [self] in
+                ThreadName.setCurrent("tile reader \(reader + 1)")
                 ThreadCPU.shared.measure("tile reader \(reader + 1)") {
                     read(slidePath, columns: columns, from: first, into: reader)
                 }

@@ -24,6 +24,22 @@ import Testing
         #expect(log.items == Array(0..<50))
     }
 
+    /// The thread carries its name for the operating system (top -H, perf), cut to the
+    /// 15 bytes Linux keeps, never inside a character.
+    @Test func theThreadIsNamedForTheSystem() throws {
+        let seen = NSLock()
+        var got: [String] = []
+        for name in ["mask writer", "a name longer than fifteen", "tile reader ééé"] {
+            let mailbox = MailboxThread<Int>(name: name) { _ in seen.withLock { got.append(ThreadName.current) } }
+            try mailbox.post(0)
+            try mailbox.drain()
+            mailbox.stop(wait: true)
+        }
+        #if os(Linux)
+        #expect(got == ["mask writer", "a name longer t", "tile reader é"])
+        #endif
+    }
+
     /// The first error stops the handling; the next post and drain throw it.
     @Test func theFirstErrorStopsTheHandling() throws {
         let log = Log()

@@ -29,6 +29,7 @@ public final class MailboxThread<Message>: @unchecked Sendable {
         self.handle = handle
         self.onExit = onExit
         let thread = Thread { [self] in
+            ThreadName.setCurrent(name)
             run(name: name, accountsCPU: accountsCPU)
             self.onExit?()
             lock.lock()

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Synchronization
 
@@ -94,7 +95,10 @@ final class WorkerPool: @unchecked Sendable {
         while started < helpers {
             // A helper starts from the generation before this job, so it joins it.
             let index = started
-            let thread = Thread { [unowned self] in self.help(index, seen: previous) }
+            let thread = Thread { [unowned self] in
+                ThreadName.setCurrent("tessera-engine-\(index + 1)")
+                self.help(index, seen: previous)
+            }
             thread.name = "tessera-engine-\(index + 1)"
             thread.stackSize = 8 << 20
             thread.start()
