@@ -166,22 +166,48 @@ public enum PointwiseGEMM {
         }
     }
 
-    /// Loads row `row` of a kernel's outputs (two vectors side by side) if it is one of
-    /// the first `rows`.
-    @inline(__always)
-    static func load(_ a: inout Half, _ b: inout Half, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int) {
-        guard row < rows else { return }
-        a = UnsafeRawPointer(c + row * ldc).loadUnaligned(as: Half.self)
-        b = UnsafeRawPointer(c + row * ldc + halfWidth).loadUnaligned(as: Half.self)
-    }
+    /// Two rows of a kernel's sums, two vectors a row: the unit every kernel is made of,
+    /// so each keeps its sums in named registers (an array or a generic would spill them, or
+    /// leave weak copies shared by the builds) without writing the multiply-adds out again.
+    struct RowPair {
+        var a0 = Half(), b0 = Half(), a1 = Half(), b1 = Half()
 
-    /// Stores row `row` of a kernel's outputs if it is one of the first `rows`: rows past
-    /// the weights' last are not the caller's.
-    @inline(__always)
-    static func store(_ a: Half, _ b: Half, _ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int) {
-        guard row < rows else { return }
-        UnsafeMutableRawPointer(c + row * ldc).storeBytes(of: a, as: Half.self)
-        UnsafeMutableRawPointer(c + row * ldc + halfWidth).storeBytes(of: b, as: Half.self)
+        /// Loads rows `row` and `row + 1` of c, those of them among the first `rows`.
+        @inline(__always)
+        mutating func load(_ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int) {
+            if row < rows {
+                a0 = UnsafeRawPointer(c + row * ldc).loadUnaligned(as: Half.self)
+                b0 = UnsafeRawPointer(c + row * ldc + halfWidth).loadUnaligned(as: Half.self)
+            }
+            if row + 1 < rows {
+                a1 = UnsafeRawPointer(c + (row + 1) * ldc).loadUnaligned(as: Half.self)
+                b1 = UnsafeRawPointer(c + (row + 1) * ldc + halfWidth).loadUnaligned(as: Half.self)
+            }
+        }
+
+        /// Adds w[0]·(u, v) to the first row's sums and w[1]·(u, v) to the second's.
+        @inline(__always)
+        mutating func add(_ w: UnsafePointer<Float>, _ u: Half, _ v: Half) {
+            var s = Half(repeating: w[0])
+            a0.addProduct(s, u)
+            b0.addProduct(s, v)
+            s = Half(repeating: w[1])
+            a1.addProduct(s, u)
+            b1.addProduct(s, v)
+        }
+
+        /// Stores the rows among the first `rows`: rows past the weights' last are not the caller's.
+        @inline(__always)
+        func store(_ c: UnsafeMutablePointer<Float>, _ row: Int, _ rows: Int, _ ldc: Int) {
+            if row < rows {
+                UnsafeMutableRawPointer(c + row * ldc).storeBytes(of: a0, as: Half.self)
+                UnsafeMutableRawPointer(c + row * ldc + halfWidth).storeBytes(of: b0, as: Half.self)
+            }
+            if row + 1 < rows {
+                UnsafeMutableRawPointer(c + (row + 1) * ldc).storeBytes(of: a1, as: Half.self)
+                UnsafeMutableRawPointer(c + (row + 1) * ldc + halfWidth).storeBytes(of: b1, as: Half.self)
+            }
+        }
     }
 
     /// The kernel for `rows` rows: the last rows of a layer whose output channels are no
@@ -194,149 +220,53 @@ public enum PointwiseGEMM {
         continuing: Bool
     ) {
         if rows <= 4 {
-            block4(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing)
+            block(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing, pairs: 2)
             return
         }
         #if TESSERA_AVX512
         if rows <= 8 {
-            block8(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing)
+            block(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing, pairs: 4)
             return
         }
         #endif
-        block(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing)
+        block(w, x, depth: depth, into: c, ldc: ldc, rows: rows, continuing: continuing, pairs: kernelRows / 2)
     }
 
-    /// Up to 4 rows × columnsPerBlock columns, as `block`.
+    /// 2 · `pairs` rows (at most kernelRows; a constant at every call, so the pairs not used
+    /// fold away) × columnsPerBlock columns, in registers over `depth` (w steps by
+    /// rowsPerBlock from one k to the next), from zero or `continuing` the sums in c; only
+    /// the first `rows` are read and written.
     @inline(__always)
-    static func block4(
+    static func block(
         _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
-        continuing: Bool
+        continuing: Bool, pairs: Int
     ) {
-        typealias V = Half
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-        var b0 = V(), b1 = V(), b2 = V(), b3 = V()
+        var p0 = RowPair(), p1 = RowPair(), p2 = RowPair(), p3 = RowPair(), p4 = RowPair(), p5 = RowPair()
         if continuing {
-            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
-            load(&a3, &b3, c, 3, rows, ldc)
+            p0.load(c, 0, rows, ldc)
+            if pairs > 1 { p1.load(c, 2, rows, ldc) }
+            if pairs > 2 { p2.load(c, 4, rows, ldc) }
+            if pairs > 3 { p3.load(c, 6, rows, ldc) }
+            if pairs > 4 { p4.load(c, 8, rows, ldc) }
+            if pairs > 5 { p5.load(c, 10, rows, ldc) }
         }
         var w = w, x = x
         for _ in 0..<depth {
-            let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + halfWidth).loadUnaligned(as: V.self)
-            var s = V(repeating: w[0]); a0.addProduct(s, u); b0.addProduct(s, v)
-            s = V(repeating: w[1]); a1.addProduct(s, u); b1.addProduct(s, v)
-            s = V(repeating: w[2]); a2.addProduct(s, u); b2.addProduct(s, v)
-            s = V(repeating: w[3]); a3.addProduct(s, u); b3.addProduct(s, v)
+            let u = UnsafeRawPointer(x).loadUnaligned(as: Half.self), v = UnsafeRawPointer(x + halfWidth).loadUnaligned(as: Half.self)
+            p0.add(w, u, v)
+            if pairs > 1 { p1.add(w + 2, u, v) }
+            if pairs > 2 { p2.add(w + 4, u, v) }
+            if pairs > 3 { p3.add(w + 6, u, v) }
+            if pairs > 4 { p4.add(w + 8, u, v) }
+            if pairs > 5 { p5.add(w + 10, u, v) }
             w += rowsPerBlock
             x += 2 * halfWidth
         }
-        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
-        store(a3, b3, c, 3, rows, ldc)
+        p0.store(c, 0, rows, ldc)
+        if pairs > 1 { p1.store(c, 2, rows, ldc) }
+        if pairs > 2 { p2.store(c, 4, rows, ldc) }
+        if pairs > 3 { p3.store(c, 6, rows, ldc) }
+        if pairs > 4 { p4.store(c, 8, rows, ldc) }
+        if pairs > 5 { p5.store(c, 10, rows, ldc) }
     }
-
-    #if TESSERA_AVX512
-    /// Up to 8 rows × columnsPerBlock columns, as `block`.
-    @inline(__always)
-    static func block8(
-        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
-        continuing: Bool
-    ) {
-        typealias V = Half
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
-        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V()
-        if continuing {
-            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
-            load(&a3, &b3, c, 3, rows, ldc); load(&a4, &b4, c, 4, rows, ldc); load(&a5, &b5, c, 5, rows, ldc)
-            load(&a6, &b6, c, 6, rows, ldc); load(&a7, &b7, c, 7, rows, ldc)
-        }
-        var w = w, x = x
-        for _ in 0..<depth {
-            let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + 16).loadUnaligned(as: V.self)
-            var s = V(repeating: w[0]); a0.addProduct(s, u); b0.addProduct(s, v)
-            s = V(repeating: w[1]); a1.addProduct(s, u); b1.addProduct(s, v)
-            s = V(repeating: w[2]); a2.addProduct(s, u); b2.addProduct(s, v)
-            s = V(repeating: w[3]); a3.addProduct(s, u); b3.addProduct(s, v)
-            s = V(repeating: w[4]); a4.addProduct(s, u); b4.addProduct(s, v)
-            s = V(repeating: w[5]); a5.addProduct(s, u); b5.addProduct(s, v)
-            s = V(repeating: w[6]); a6.addProduct(s, u); b6.addProduct(s, v)
-            s = V(repeating: w[7]); a7.addProduct(s, u); b7.addProduct(s, v)
-            w += rowsPerBlock
-            x += 32
-        }
-        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
-        store(a3, b3, c, 3, rows, ldc); store(a4, b4, c, 4, rows, ldc); store(a5, b5, c, 5, rows, ldc)
-        store(a6, b6, c, 6, rows, ldc); store(a7, b7, c, 7, rows, ldc)
-    }
-
-    /// kernelRows rows × columnsPerBlock columns, in registers over `depth` (w steps by
-    /// rowsPerBlock from one k to the next), from zero or `continuing` the sums in c; only the first
-    /// `rows` are read and written.
-    @inline(__always)
-    static func block(
-        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
-        continuing: Bool
-    ) {
-        typealias V = Half
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V(), a9 = V(), a10 = V(), a11 = V()
-        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V(), b8 = V(), b9 = V(), b10 = V(), b11 = V()
-        if continuing {
-            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
-            load(&a3, &b3, c, 3, rows, ldc); load(&a4, &b4, c, 4, rows, ldc); load(&a5, &b5, c, 5, rows, ldc)
-            load(&a6, &b6, c, 6, rows, ldc); load(&a7, &b7, c, 7, rows, ldc); load(&a8, &b8, c, 8, rows, ldc)
-            load(&a9, &b9, c, 9, rows, ldc); load(&a10, &b10, c, 10, rows, ldc); load(&a11, &b11, c, 11, rows, ldc)
-        }
-        var w = w, x = x
-        for _ in 0..<depth {
-            let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + 16).loadUnaligned(as: V.self)
-            var s = V(repeating: w[0]); a0.addProduct(s, u); b0.addProduct(s, v)
-            s = V(repeating: w[1]); a1.addProduct(s, u); b1.addProduct(s, v)
-            s = V(repeating: w[2]); a2.addProduct(s, u); b2.addProduct(s, v)
-            s = V(repeating: w[3]); a3.addProduct(s, u); b3.addProduct(s, v)
-            s = V(repeating: w[4]); a4.addProduct(s, u); b4.addProduct(s, v)
-            s = V(repeating: w[5]); a5.addProduct(s, u); b5.addProduct(s, v)
-            s = V(repeating: w[6]); a6.addProduct(s, u); b6.addProduct(s, v)
-            s = V(repeating: w[7]); a7.addProduct(s, u); b7.addProduct(s, v)
-            s = V(repeating: w[8]); a8.addProduct(s, u); b8.addProduct(s, v)
-            s = V(repeating: w[9]); a9.addProduct(s, u); b9.addProduct(s, v)
-            s = V(repeating: w[10]); a10.addProduct(s, u); b10.addProduct(s, v)
-            s = V(repeating: w[11]); a11.addProduct(s, u); b11.addProduct(s, v)
-            w += rowsPerBlock
-            x += 32
-        }
-        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
-        store(a3, b3, c, 3, rows, ldc); store(a4, b4, c, 4, rows, ldc); store(a5, b5, c, 5, rows, ldc)
-        store(a6, b6, c, 6, rows, ldc); store(a7, b7, c, 7, rows, ldc); store(a8, b8, c, 8, rows, ldc)
-        store(a9, b9, c, 9, rows, ldc); store(a10, b10, c, 10, rows, ldc); store(a11, b11, c, 11, rows, ldc)
-    }
-    #else
-    /// kernelRows rows × columnsPerBlock columns, in registers over `depth` (w steps by
-    /// rowsPerBlock from one k to the next), from zero or `continuing` the sums in c; only the first
-    /// `rows` are read and written.
-    @inline(__always)
-    static func block(
-        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, depth: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
-        continuing: Bool
-    ) {
-        typealias V = Half
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V()
-        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V()
-        if continuing {
-            load(&a0, &b0, c, 0, rows, ldc); load(&a1, &b1, c, 1, rows, ldc); load(&a2, &b2, c, 2, rows, ldc)
-            load(&a3, &b3, c, 3, rows, ldc); load(&a4, &b4, c, 4, rows, ldc); load(&a5, &b5, c, 5, rows, ldc)
-        }
-        var w = w, x = x
-        for _ in 0..<depth {
-            let u = UnsafeRawPointer(x).loadUnaligned(as: V.self), v = UnsafeRawPointer(x + 8).loadUnaligned(as: V.self)
-            var s = V(repeating: w[0]); a0.addProduct(s, u); b0.addProduct(s, v)
-            s = V(repeating: w[1]); a1.addProduct(s, u); b1.addProduct(s, v)
-            s = V(repeating: w[2]); a2.addProduct(s, u); b2.addProduct(s, v)
-            s = V(repeating: w[3]); a3.addProduct(s, u); b3.addProduct(s, v)
-            s = V(repeating: w[4]); a4.addProduct(s, u); b4.addProduct(s, v)
-            s = V(repeating: w[5]); a5.addProduct(s, u); b5.addProduct(s, v)
-            w += rowsPerBlock
-            x += 16
-        }
-        store(a0, b0, c, 0, rows, ldc); store(a1, b1, c, 1, rows, ldc); store(a2, b2, c, 2, rows, ldc)
-        store(a3, b3, c, 3, rows, ldc); store(a4, b4, c, 4, rows, ldc); store(a5, b5, c, 5, rows, ldc)
-    }
-    #endif
 }
